@@ -1,0 +1,200 @@
+/**
+ * DirectoryObject: one per node (named "directory"). Accounts and their
+ * password hashes, the room directory (public rooms, one DM per pair), login
+ * throttling and first-run setup. It is not on the message path: messages go
+ * straight to rooms and sessions are checked in each user's own object.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { and, asc, eq, inArray, like, or } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import type { Env } from "../../worker/env";
+import * as schema from "./schema";
+import migrations from "./migrations/migrations.js";
+import { ensureSchema, openDb } from "../shared/database";
+import { AppError } from "../shared/app-error";
+import { hashPassword } from "../shared/passwords";
+import { timingSafeEqual } from "../shared/tokens";
+import { newId } from "../../protocol/ids";
+import type { User } from "../../protocol/models";
+
+type UserRow = typeof schema.users.$inferSelect;
+type RoomRow = typeof schema.rooms.$inferSelect;
+
+/** Failed logins allowed per window, per username and per client address. */
+export const LOGIN_LIMITS = { windowMs: 15 * 60_000, perUser: 5, perAddress: 30 };
+
+export class DirectoryObject extends DurableObject<Env> {
+  private readonly db: DrizzleSqliteDODatabase<typeof schema>;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.db = openDb(ctx.storage, schema);
+    void ctx.blockConcurrencyWhile(async () => {
+      await ensureSchema(this.db, migrations);
+      await this.adminFromEnvironment();
+    });
+  }
+
+  /** First start with OUTPOST_ADMIN_PASSWORD set: create `admin` with it. */
+  private async adminFromEnvironment(): Promise<void> {
+    const password = this.env.ADMIN_PASSWORD;
+    if (!password || this.hasAdmin()) return;
+    if (password.length < 8) {
+      console.error("OUTPOST_ADMIN_PASSWORD is shorter than 8 characters: not creating the admin account");
+      return;
+    }
+    const existing = this.db.select().from(schema.users).where(eq(schema.users.username, "admin")).get();
+    if (existing) return;
+    await this.insertUser({ username: "admin", displayName: "Administrator", passwordHash: await hashPassword(password), isAdmin: true });
+    console.log("created the admin account from OUTPOST_ADMIN_PASSWORD");
+  }
+
+  private hasAdmin(): boolean {
+    return !!this.db.select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.isAdmin, true)).get();
+  }
+
+  // ---------------------------------------------------------------- setup
+
+  async setupNeeded(): Promise<boolean> {
+    return !this.hasAdmin();
+  }
+
+  /** Create the first admin with the one-time token `npm start` printed. */
+  async setup(token: string, input: { username: string; passwordHash: string; displayName: string }): Promise<User> {
+    if (this.hasAdmin()) throw new AppError("setup_done", "this node already has an administrator");
+    const expected = this.env.SETUP_TOKEN;
+    if (!expected || !timingSafeEqual(token, expected)) throw new AppError("setup_token_invalid", "the setup token is wrong; use the link the node printed at start");
+    return this.insertUser({ ...input, isAdmin: true });
+  }
+
+  // ------------------------------------------------------------- accounts
+
+  async createUser(input: { username: string; displayName: string; passwordHash: string; isAdmin: boolean }): Promise<User> {
+    return this.insertUser(input);
+  }
+
+  private async insertUser(input: { username: string; displayName: string; passwordHash: string; isAdmin: boolean }): Promise<User> {
+    const username = input.username.toLowerCase();
+    if (this.db.select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.username, username)).get()) {
+      throw new AppError("username_taken", `the username "${username}" is taken`);
+    }
+    const row: UserRow = { id: newId("u", this.env.NODE_NAME), username, displayName: input.displayName, passwordHash: input.passwordHash, isAdmin: input.isAdmin, active: true, createdAt: Date.now() };
+    this.db.insert(schema.users).values(row).run();
+    const user = toUser(row);
+    // The user's own object must know them before they can sign in.
+    await this.userStub(user.id).provision({ userId: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
+    return user;
+  }
+
+  async getUser(id: string): Promise<User | null> {
+    const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
+    return row ? toUser(row) : null;
+  }
+
+  async getUsers(ids: string[]): Promise<User[]> {
+    if (ids.length === 0) return [];
+    return this.db.select().from(schema.users).where(inArray(schema.users.id, ids.slice(0, 500))).all().map(toUser);
+  }
+
+  /** Active users whose username or display name contains `q` (for invites and new DMs). */
+  async searchUsers(q: string, limit = 20): Promise<User[]> {
+    const pattern = `%${q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+    const u = schema.users;
+    const where = q ? and(eq(u.active, true), or(like(u.username, pattern), like(u.displayName, pattern))) : eq(u.active, true);
+    return this.db.select().from(u).where(where).orderBy(asc(u.username)).limit(Math.min(limit, 100)).all().map(toUser);
+  }
+
+  async deactivate(id: string): Promise<User> {
+    const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
+    if (!row) throw new AppError("not_found", "no such user");
+    this.db.update(schema.users).set({ active: false }).where(eq(schema.users.id, id)).run();
+    const user = toUser({ ...row, active: false });
+    // Ends every session and closes every socket of the user.
+    await this.userStub(id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: false });
+    return user;
+  }
+
+  async reactivate(id: string): Promise<User> {
+    const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
+    if (!row) throw new AppError("not_found", "no such user");
+    this.db.update(schema.users).set({ active: true }).where(eq(schema.users.id, id)).run();
+    const user = toUser({ ...row, active: true });
+    await this.userStub(id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
+    return user;
+  }
+
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    this.db.update(schema.users).set({ passwordHash }).where(eq(schema.users.id, id)).run();
+  }
+
+  // ------------------------------------------------------------ sign-in
+
+  /**
+   * Look up a login. Returns `retryAfter` (seconds) when the username or the
+   * address has too many recent failures; otherwise the account (or null).
+   */
+  async loginLookup(username: string, address: string): Promise<{ retryAfter: number } | { user: User | null; passwordHash: string | null }> {
+    const now = Date.now();
+    for (const [key, max] of [[`u:${username.toLowerCase()}`, LOGIN_LIMITS.perUser], [`ip:${address}`, LOGIN_LIMITS.perAddress]] as const) {
+      const row = this.db.select().from(schema.loginFailures).where(eq(schema.loginFailures.key, key)).get();
+      if (row && now - row.windowStart < LOGIN_LIMITS.windowMs && row.count >= max) {
+        return { retryAfter: Math.ceil((row.windowStart + LOGIN_LIMITS.windowMs - now) / 1000) };
+      }
+    }
+    const row = this.db.select().from(schema.users).where(eq(schema.users.username, username.toLowerCase())).get();
+    return row ? { user: toUser(row), passwordHash: row.passwordHash } : { user: null, passwordHash: null };
+  }
+
+  async loginFailed(username: string, address: string): Promise<void> {
+    const now = Date.now();
+    for (const key of [`u:${username.toLowerCase()}`, `ip:${address}`]) {
+      const t = schema.loginFailures;
+      const row = this.db.select().from(t).where(eq(t.key, key)).get();
+      if (!row || now - row.windowStart >= LOGIN_LIMITS.windowMs) {
+        this.db.insert(t).values({ key, count: 1, windowStart: now }).onConflictDoUpdate({ target: t.key, set: { count: 1, windowStart: now } }).run();
+      } else {
+        this.db.update(t).set({ count: row.count + 1 }).where(eq(t.key, key)).run();
+      }
+    }
+  }
+
+  async loginSucceeded(username: string): Promise<void> {
+    this.db.delete(schema.loginFailures).where(eq(schema.loginFailures.key, `u:${username.toLowerCase()}`)).run();
+  }
+
+  // ---------------------------------------------------------------- rooms
+
+  async registerRoom(room: Omit<RoomRow, "dmKey" | "createdAt">): Promise<void> {
+    this.db.insert(schema.rooms).values({ ...room, dmKey: null, createdAt: Date.now() }).run();
+  }
+
+  /** The DM room id for a pair: the existing one, or `candidate` newly reserved. */
+  async dmRoomFor(a: string, b: string, candidate: string): Promise<{ roomId: string; created: boolean }> {
+    const dmKey = [a, b].sort().join("|");
+    const existing = this.db.select().from(schema.rooms).where(eq(schema.rooms.dmKey, dmKey)).get();
+    if (existing) return { roomId: existing.id, created: false };
+    this.db.insert(schema.rooms).values({ id: candidate, name: "", kind: "dm", visibility: "private", dmKey, createdBy: a, createdAt: Date.now() }).run();
+    return { roomId: candidate, created: true };
+  }
+
+  async getRoom(id: string): Promise<RoomRow | null> {
+    return this.db.select().from(schema.rooms).where(eq(schema.rooms.id, id)).get() ?? null;
+  }
+
+  async publicRooms(): Promise<RoomRow[]> {
+    const r = schema.rooms;
+    return this.db.select().from(r).where(and(eq(r.kind, "group"), eq(r.visibility, "public"))).orderBy(asc(r.name)).limit(1000).all();
+  }
+
+  async renameRoom(id: string, name: string): Promise<void> {
+    this.db.update(schema.rooms).set({ name }).where(eq(schema.rooms.id, id)).run();
+  }
+
+  private userStub(id: string) {
+    return this.env.USERS.get(this.env.USERS.idFromName(id));
+  }
+}
+
+function toUser(row: UserRow): User {
+  return { id: row.id, username: row.username, displayName: row.displayName, isAdmin: row.isAdmin, active: row.active };
+}

@@ -1,0 +1,47 @@
+/**
+ * The node's directory (one object per node): accounts, the room directory,
+ * login throttling, node identity. Run `npm run db:generate` after changing it.
+ */
+import { sqliteTable, text, integer, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    username: text("username").notNull(),
+    displayName: text("display_name").notNull(),
+    /** PBKDF2-SHA256: `pbkdf2$<iterations>$<salt b64>$<hash b64>` */
+    passwordHash: text("password_hash").notNull(),
+    isAdmin: integer("is_admin", { mode: "boolean" }).notNull(),
+    active: integer("active", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("users_username").on(t.username)],
+);
+
+export const rooms = sqliteTable(
+  "rooms",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    kind: text("kind", { enum: ["group", "dm"] }).notNull(),
+    visibility: text("visibility", { enum: ["public", "private"] }).notNull(),
+    /** for DMs: the two user ids sorted and joined, so there is one DM per pair */
+    dmKey: text("dm_key"),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("rooms_dm_key").on(t.dmKey)],
+);
+
+/** Failed logins per key (`u:<username>` or `ip:<address>`) in the current window. */
+export const loginFailures = sqliteTable("login_failures", {
+  key: text("key").primaryKey(),
+  count: integer("count").notNull(),
+  windowStart: integer("window_start").notNull(),
+});

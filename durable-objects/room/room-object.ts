@@ -1,0 +1,570 @@
+/**
+ * RoomObject: one per chat room. It owns the room's SQLite file (members,
+ * messages, reactions) and the WebSockets of the people who have the room open
+ * (hibernation API: an idle room is evicted from memory while its sockets stay
+ * connected, and is rebuilt from SQLite + socket attachments on the next frame).
+ *
+ * Lifecycle: constructor → (migrate + load inside blockConcurrencyWhile) →
+ * RPC calls from the Worker / frames from sockets → alarm (outbox retries).
+ *
+ * The rule for every change: validate, write (one transaction), bump the
+ * room's counters, answer the caller, broadcast, then tell other objects. An
+ * ack leaves only after the write is committed: workerd's output gate holds
+ * every outgoing frame and RPC result until SQLite has the data on disk.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env, Limits } from "../../worker/env";
+import { limitsOf } from "../../worker/env";
+import * as schema from "./schema";
+import migrations from "./migrations/migrations.js";
+import { RoomStore, toMessage, type RoomDb, type RoomMeta } from "./store";
+import { parseMentions } from "./mentions";
+import { checkEmoji, checkText } from "./validate";
+import { AppError, asAppError, notFound } from "../shared/app-error";
+import { ensureSchema, hasSchema, openDb } from "../shared/database";
+import { callerFromHeaders, type Caller } from "../shared/identity";
+import type { InboxUpdate, RoomSummary } from "../user/inbox-update";
+import { newMessageId } from "../../protocol/ids";
+import { CLOSE } from "../../protocol/errors";
+import { parseClientRoomFrame, type ClientRoomFrame } from "../../protocol/frames";
+import type { Member, Message, Role, Room } from "../../protocol/models";
+
+/** A socket's identity, kept in its attachment so it survives hibernation. */
+interface SocketInfo {
+  userId: string;
+  sessionId: string;
+}
+
+export interface MemberInput {
+  userId: string;
+  username: string;
+  displayName: string;
+}
+
+export interface CreateRoomInput {
+  id: string;
+  name: string;
+  kind: "group" | "dm";
+  visibility: "public" | "private";
+  creator: MemberInput;
+  members: MemberInput[];
+}
+
+/** How many missed messages one `sync` frame carries before the client is told to page instead. */
+const SYNC_LIMIT = 500;
+const MAX_DISTINCT_REACTIONS = 50;
+const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
+
+export class RoomObject extends DurableObject<Env> {
+  private readonly db: RoomDb;
+  private readonly store: RoomStore;
+  private readonly limits: Limits;
+  private meta: RoomMeta | null = null;
+  private members = new Map<string, Member>();
+  /** username → user id, for mentions */
+  private usernames = new Map<string, string>();
+  private lastSeq = 0;
+  private version = 0;
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.db = openDb(ctx.storage, schema);
+    this.store = new RoomStore(this.db, ctx.storage);
+    this.limits = limitsOf(env);
+    // Keep-alives are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    void ctx.blockConcurrencyWhile(async () => {
+      // A room that was never created has no tables; leave it that way (see shared/database.ts).
+      if (hasSchema(ctx.storage, "meta")) {
+        await ensureSchema(this.db, migrations);
+        this.load();
+      }
+    });
+  }
+
+  private load(): void {
+    this.meta = this.store.loadMeta();
+    this.members = new Map(this.store.loadMembers().map((m) => [m.userId, m]));
+    this.usernames = new Map([...this.members.values()].map((m) => [m.username, m.userId]));
+    const c = this.store.counters();
+    this.lastSeq = c.lastSeq;
+    this.version = c.version;
+  }
+
+  // ---------------------------------------------------------------- rooms
+
+  async create(input: CreateRoomInput): Promise<Room> {
+    if (this.meta) {
+      if (this.meta.id === input.id) return this.view(input.creator.userId);
+      throw new AppError("conflict", "room id already in use");
+    }
+    await ensureSchema(this.db, migrations);
+    const now = Date.now();
+    const meta: RoomMeta = { id: input.id, name: input.name, kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
+    const people = new Map<string, Member>();
+    people.set(input.creator.userId, { ...input.creator, role: input.kind === "dm" ? "member" : "owner", joinedAt: now });
+    for (const m of input.members) if (!people.has(m.userId)) people.set(m.userId, { ...m, role: "member", joinedAt: now });
+    this.store.transaction(() => {
+      this.store.saveMeta(meta);
+      for (const m of people.values()) {
+        this.store.upsertMember(m);
+        this.store.enqueue(m.userId, { type: "room.added", room: this.summaryFor(meta, m, people) } satisfies InboxUpdate, now);
+      }
+    });
+    this.load();
+    await this.flushOutbox();
+    return this.view(input.creator.userId);
+  }
+
+  async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
+    this.requireMember(caller.userId);
+    return { room: this.view(caller.userId), members: [...this.members.values()] };
+  }
+
+  /** Join a public room. Private rooms and DMs answer exactly like a room that does not exist. */
+  async join(user: MemberInput): Promise<Room> {
+    const meta = this.meta;
+    if (!meta) throw notFound();
+    if (this.members.has(user.userId)) return this.view(user.userId);
+    if (meta.kind !== "group" || meta.visibility !== "public") throw notFound();
+    this.addMemberRow(user, "member");
+    await this.flushOutbox();
+    return this.view(user.userId);
+  }
+
+  /** Invite someone (any member of a group room may). Idempotent. */
+  async addMember(caller: Caller, user: MemberInput): Promise<Room> {
+    const meta = this.requireMember(caller.userId);
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has exactly two people");
+    if (!this.members.has(user.userId)) {
+      this.addMemberRow(user, "member");
+      await this.flushOutbox();
+    }
+    return this.view(caller.userId);
+  }
+
+  private addMemberRow(user: MemberInput, role: Role): void {
+    const meta = this.meta!;
+    const now = Date.now();
+    const member: Member = { ...user, role, joinedAt: now };
+    this.store.transaction(() => {
+      this.store.upsertMember(member);
+      this.store.enqueue(user.userId, { type: "room.added", room: this.summaryFor(meta, member, this.members) } satisfies InboxUpdate, now);
+    });
+    this.members.set(member.userId, member);
+    this.usernames.set(member.username, member.userId);
+    this.broadcast({ type: "member.joined", member });
+  }
+
+  /**
+   * Leave (userId = caller) or remove someone. Admins remove members, the
+   * owner removes anyone. An owner who leaves hands the room to the longest-
+   * standing admin, else the longest-standing member.
+   */
+  async removeMember(caller: Caller, userId: string): Promise<void> {
+    const meta = this.requireMember(caller.userId);
+    const actor = this.members.get(caller.userId)!;
+    const target = this.members.get(userId);
+    if (!target) throw notFound("member");
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message cannot be left");
+    const self = userId === caller.userId;
+    if (!self && (actor.role === "member" || RANK[actor.role] <= RANK[target.role])) {
+      throw new AppError("forbidden", "only room admins can remove members, and only those below them");
+    }
+    const now = Date.now();
+    let heir: Member | undefined;
+    this.store.transaction(() => {
+      this.store.deleteMember(userId);
+      this.store.enqueue(userId, { type: "room.removed", roomId: meta.id } satisfies InboxUpdate, now);
+      if (target.role === "owner") {
+        const rest = [...this.members.values()].filter((m) => m.userId !== userId);
+        heir = rest.find((m) => m.role === "admin") ?? rest[0];
+        if (heir) {
+          this.store.setRole(heir.userId, "owner");
+          this.store.enqueue(heir.userId, { type: "room.changed", roomId: meta.id, role: "owner" } satisfies InboxUpdate, now);
+        }
+      }
+    });
+    this.members.delete(userId);
+    this.usernames.delete(target.username);
+    // Close the removed person's sockets before telling the others, so not one
+    // more frame about this room reaches them.
+    for (const ws of this.ctx.getWebSockets(`u:${userId}`)) safeClose(ws, CLOSE.policy, self ? "left the room" : "removed from the room");
+    this.broadcast({ type: "member.left", userId, removedBy: self ? null : caller.userId });
+    if (heir) {
+      const updated = { ...heir, role: "owner" as const };
+      this.members.set(heir.userId, updated);
+      this.broadcast({ type: "member.updated", member: updated });
+    }
+    await this.flushOutbox();
+  }
+
+  async setRole(caller: Caller, userId: string, role: "admin" | "member"): Promise<Member> {
+    const meta = this.requireMember(caller.userId);
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has no roles");
+    if (this.members.get(caller.userId)!.role !== "owner") throw new AppError("forbidden", "only the owner can change roles");
+    const target = this.members.get(userId);
+    if (!target) throw notFound("member");
+    if (target.role === "owner") throw new AppError("invalid_request", "the owner's role cannot be changed");
+    const updated: Member = { ...target, role };
+    this.store.transaction(() => {
+      this.store.setRole(userId, role);
+      this.store.enqueue(userId, { type: "room.changed", roomId: meta.id, role } satisfies InboxUpdate, Date.now());
+    });
+    this.members.set(userId, updated);
+    this.broadcast({ type: "member.updated", member: updated });
+    await this.flushOutbox();
+    return updated;
+  }
+
+  async rename(caller: Caller, name: string): Promise<Room> {
+    const meta = this.requireMember(caller.userId);
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has no name");
+    if (this.members.get(caller.userId)!.role === "member") throw new AppError("forbidden", "only room admins can rename the room");
+    const now = Date.now();
+    this.store.transaction(() => {
+      this.store.saveMeta({ name });
+      for (const m of this.members.values()) this.store.enqueue(m.userId, { type: "room.changed", roomId: meta.id, name } satisfies InboxUpdate, now);
+    });
+    meta.name = name;
+    for (const ws of this.ctx.getWebSockets()) {
+      const info = ws.deserializeAttachment() as SocketInfo | null;
+      if (info && this.members.has(info.userId)) safeSend(ws, JSON.stringify({ type: "room.updated", room: this.view(info.userId) }));
+    }
+    await this.flushOutbox();
+    return this.view(caller.userId);
+  }
+
+  // ------------------------------------------------------------- messages
+
+  async send(caller: Caller, input: { clientId: string; text: string; replyTo?: string }): Promise<{ message: Message; duplicate: boolean }> {
+    const result = this.commitSend(caller, input);
+    if (!result.duplicate) this.broadcast({ type: "msg.new", message: result.message });
+    return result;
+  }
+
+  /**
+   * Store a message, or find the one this client already sent under the same
+   * id (the idempotency key is sender + session + clientId, as Matrix scopes
+   * transaction ids: the same id from another session is a new message).
+   */
+  private commitSend(caller: Caller, input: { clientId: string; text: string; replyTo?: string }): { message: Message; duplicate: boolean } {
+    const meta = this.requireMember(caller.userId);
+    const clientKey = `${caller.userId}|${caller.sessionId}|${input.clientId}`;
+    const existing = this.store.findByClientKey(clientKey);
+    if (existing) return { message: this.store.toMessages(meta.id, [existing])[0], duplicate: true };
+    const text = checkText(input.text, this.limits.maxTextBytes);
+    if (input.replyTo !== undefined && !this.store.findById(input.replyTo)) {
+      throw new AppError("invalid_request", "replyTo names no message in this room");
+    }
+    const row = {
+      seq: this.lastSeq + 1,
+      id: newMessageId(),
+      clientKey,
+      clientId: input.clientId,
+      senderId: caller.userId,
+      text,
+      replyTo: input.replyTo ?? null,
+      mentions: JSON.stringify(parseMentions(text, this.usernames)),
+      createdAt: Date.now(),
+      editedAt: null,
+      deletedAt: null,
+      version: this.version + 1,
+    };
+    this.store.insertMessage(row);
+    // Counters move only after the insert succeeded: a failed write leaves no gap.
+    this.lastSeq = row.seq;
+    this.version = row.version;
+    return { message: toMessage(meta.id, row, []), duplicate: false };
+  }
+
+  async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
+    const meta = this.requireMember(caller.userId);
+    const { rows, hasMore } = this.store.page({ before: q.before, after: q.after, limit: Math.min(Math.max(q.limit ?? 50, 1), 100) });
+    return { messages: this.store.toMessages(meta.id, rows), hasMore, lastSeq: this.lastSeq };
+  }
+
+  async getMessage(caller: Caller, id: string): Promise<Message> {
+    const meta = this.requireMember(caller.userId);
+    const row = this.store.findById(id);
+    if (!row) throw notFound("message");
+    return this.store.toMessages(meta.id, [row])[0];
+  }
+
+  async edit(caller: Caller, id: string, text: string): Promise<Message> {
+    const meta = this.requireMember(caller.userId);
+    const row = this.store.findById(id);
+    if (!row) throw notFound("message");
+    if (row.senderId !== caller.userId) throw new AppError("forbidden", "only the author can edit a message");
+    if (row.deletedAt !== null) throw new AppError("conflict", "the message was recalled");
+    const checked = checkText(text, this.limits.maxTextBytes);
+    const version = this.version + 1;
+    const set = { text: checked, mentions: JSON.stringify(parseMentions(checked, this.usernames)), editedAt: Date.now(), version };
+    this.store.updateMessage(row.seq, set);
+    this.version = version;
+    return this.publishUpdate(meta.id, { ...row, ...set });
+  }
+
+  /** Recall: the author within the window, room admins and the owner at any time. Leaves a tombstone. */
+  async remove(caller: Caller, id: string): Promise<Message> {
+    const meta = this.requireMember(caller.userId);
+    const row = this.store.findById(id);
+    if (!row) throw notFound("message");
+    if (row.deletedAt !== null) return this.store.toMessages(meta.id, [row])[0];
+    const role = this.members.get(caller.userId)!.role;
+    const isAuthor = row.senderId === caller.userId;
+    const inWindow = Date.now() - row.createdAt <= this.limits.recallWindowSeconds * 1000;
+    if (role === "member" || meta.kind === "dm") {
+      if (!isAuthor) throw new AppError("forbidden", "only the author or a room admin can recall a message");
+      if (!inWindow) throw new AppError("recall_window_passed", `messages can be recalled within ${this.limits.recallWindowSeconds} seconds`);
+    }
+    const version = this.version + 1;
+    const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), version };
+    this.store.transaction(() => {
+      this.store.updateMessage(row.seq, set);
+      this.store.clearReactions(row.seq);
+    });
+    this.version = version;
+    return this.publishUpdate(meta.id, { ...row, ...set });
+  }
+
+  async react(caller: Caller, id: string, emoji: string): Promise<Message> {
+    const meta = this.requireMember(caller.userId);
+    const row = this.store.findById(id);
+    if (!row) throw notFound("message");
+    if (row.deletedAt !== null) throw new AppError("conflict", "the message was recalled");
+    checkEmoji(emoji);
+    const version = this.version + 1;
+    this.store.transaction(() => {
+      const added = this.store.toggleReaction(row.seq, emoji, caller.userId, Date.now());
+      if (added && this.store.distinctEmojiCount(row.seq) > MAX_DISTINCT_REACTIONS) {
+        throw new AppError("too_large", `a message can carry at most ${MAX_DISTINCT_REACTIONS} different reactions`);
+      }
+      this.store.updateMessage(row.seq, { version });
+    });
+    this.version = version;
+    return this.publishUpdate(meta.id, { ...row, version });
+  }
+
+  private publishUpdate(roomId: string, row: Parameters<RoomStore["toMessages"]>[1][number]): Message {
+    const message = this.store.toMessages(roomId, [row])[0];
+    this.broadcast({ type: "msg.updated", message });
+    return message;
+  }
+
+  // ------------------------------------------------------- revocation hooks
+
+  /** Close the sockets of revoked sessions (logout, admin revocation). */
+  async closeSessions(sessionIds: string[], reason = "session revoked"): Promise<number> {
+    let n = 0;
+    for (const id of sessionIds) for (const ws of this.ctx.getWebSockets(`s:${id}`)) n += safeClose(ws, CLOSE.policy, reason);
+    return n;
+  }
+
+  // ------------------------------------------------------------ WebSockets
+
+  override async fetch(request: Request): Promise<Response> {
+    const caller = callerFromHeaders(request.headers);
+    if (!caller) return jsonError(401, "unauthorized", "not signed in");
+    if (!this.meta || !this.members.has(caller.userId)) return jsonError(404, "not_found", "no such room, or you may not see it");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return jsonError(426, "invalid_request", "this endpoint speaks WebSocket: send an Upgrade request");
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    // Tags let revocation and removal find a user's or a session's sockets without a scan.
+    this.ctx.acceptWebSocket(server, [`u:${caller.userId}`, `s:${caller.sessionId}`]);
+    server.serializeAttachment({ userId: caller.userId, sessionId: caller.sessionId } satisfies SocketInfo);
+    server.send(JSON.stringify({ type: "hello", room: this.view(caller.userId), userId: caller.userId, lastSeq: this.lastSeq, version: this.version }));
+    const after = new URL(request.url).searchParams.get("afterSeq");
+    if (after !== null && /^\d{1,15}$/.test(after)) this.sendSync(server, Number(after), undefined);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    if (frameBytes(raw, this.limits.maxFrameBytes) > this.limits.maxFrameBytes) {
+      safeClose(ws, CLOSE.too_big, `frames are limited to ${this.limits.maxFrameBytes} bytes`);
+      return;
+    }
+    const info = ws.deserializeAttachment() as SocketInfo | null;
+    const member = info && this.members.get(info.userId);
+    if (!info || !member || !this.meta) {
+      safeClose(ws, CLOSE.policy, "not a member of this room");
+      return;
+    }
+    const parsed = parseClientRoomFrame(raw);
+    if (!parsed.ok) {
+      safeSend(ws, JSON.stringify({ type: "error", code: parsed.code, message: parsed.message, ...(parsed.replyTo ? { replyTo: parsed.replyTo } : {}) }));
+      return;
+    }
+    const caller: Caller = { userId: info.userId, sessionId: info.sessionId, username: member.username, displayName: member.displayName, isAdmin: false };
+    const frame = parsed.frame;
+    try {
+      await this.handleFrame(ws, caller, frame);
+    } catch (err) {
+      const e = asAppError(err);
+      if (!e) console.error("room frame failed", frame.type, err);
+      const replyTo = frame.type === "msg.send" ? frame.clientId : frame.reqId;
+      safeSend(ws, JSON.stringify({ type: "error", code: e?.code ?? "internal", message: e?.detail ?? "internal error", ...(replyTo ? { replyTo } : {}) }));
+    }
+  }
+
+  private async handleFrame(ws: WebSocket, caller: Caller, frame: ClientRoomFrame): Promise<void> {
+    switch (frame.type) {
+      case "msg.send": {
+        const r = this.commitSend(caller, frame);
+        // Ack first, so the sender's pending bubble resolves before its own echo arrives.
+        safeSend(ws, JSON.stringify({ type: "msg.ack", clientId: frame.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate }));
+        if (!r.duplicate) this.broadcast({ type: "msg.new", message: r.message });
+        return;
+      }
+      case "msg.edit":
+        await this.edit(caller, frame.id, frame.text);
+        break;
+      case "msg.delete":
+        await this.remove(caller, frame.id);
+        break;
+      case "msg.react":
+        await this.react(caller, frame.id, frame.emoji);
+        break;
+      case "sync":
+        this.sendSync(ws, frame.afterSeq, frame.afterVersion, frame.reqId);
+        return;
+      case "ping":
+        safeSend(ws, '{"type":"pong"}');
+        return;
+    }
+    if (frame.reqId) safeSend(ws, JSON.stringify({ type: "ok", replyTo: frame.reqId }));
+  }
+
+  /**
+   * Resume: everything after `afterSeq` (and, with `afterVersion`, older
+   * messages changed since), in seq order. Past SYNC_LIMIT the client is told
+   * to page through REST history instead of being flooded.
+   */
+  private sendSync(ws: WebSocket, afterSeq: number, afterVersion: number | undefined, reqId?: string): void {
+    const meta = this.meta!;
+    const base = { type: "sync", lastSeq: this.lastSeq, version: this.version, ...(reqId ? { replyTo: reqId } : {}) };
+    if (afterSeq > this.lastSeq) afterSeq = this.lastSeq; // garbage positions are clamped
+    let rows;
+    if (afterVersion !== undefined && afterVersion <= this.version) {
+      rows = this.store.changedSince(afterVersion, SYNC_LIMIT);
+    } else {
+      rows = this.store.page({ after: afterSeq, limit: SYNC_LIMIT + 1 }).rows;
+    }
+    if (rows.length > SYNC_LIMIT) {
+      safeSend(ws, JSON.stringify({ ...base, messages: [], tooFarBehind: true }));
+      return;
+    }
+    safeSend(ws, JSON.stringify({ ...base, messages: this.store.toMessages(meta.id, rows), tooFarBehind: false }));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // 1005/1006 are reserved and may not be sent back.
+    safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, "closing");
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    safeClose(ws, CLOSE.internal, "socket error");
+  }
+
+  // --------------------------------------------------------------- outbox
+
+  override async alarm(): Promise<void> {
+    await this.flushOutbox();
+  }
+
+  /**
+   * Deliver pending inbox updates in order. One flush at a time (a second
+   * caller waits for the running one, which loops once more), so an older
+   * "added" can never overtake a newer "removed".
+   */
+  private async flushOutbox(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      do {
+        this.flushAgain = false;
+        for (const row of this.store.pendingOutbox()) {
+          try {
+            const stub = this.env.USERS.get(this.env.USERS.idFromName(row.userId));
+            await stub.applyInboxUpdate(JSON.parse(row.payload) as InboxUpdate);
+            this.store.deleteOutbox(row.id);
+          } catch (err) {
+            console.error("inbox delivery failed, retrying", err);
+            await this.ctx.storage.setAlarm(Date.now() + 2000);
+            return;
+          }
+        }
+      } while (this.flushAgain);
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  // -------------------------------------------------------------- helpers
+
+  private requireMember(userId: string): RoomMeta {
+    if (!this.meta || !this.members.has(userId)) throw notFound();
+    return this.meta;
+  }
+
+  private view(userId: string): Room {
+    const meta = this.meta!;
+    return {
+      id: meta.id,
+      name: meta.name,
+      kind: meta.kind,
+      visibility: meta.visibility,
+      createdAt: meta.createdAt,
+      createdBy: meta.createdBy,
+      lastSeq: this.lastSeq,
+      memberCount: this.members.size,
+      role: this.members.get(userId)?.role ?? null,
+    };
+  }
+
+  private summaryFor(meta: RoomMeta, m: Member, people: ReadonlyMap<string, Member>): RoomSummary {
+    const peer = meta.kind === "dm" ? ([...people.keys()].find((id) => id !== m.userId) ?? null) : null;
+    return { roomId: meta.id, name: meta.name, kind: meta.kind, visibility: meta.visibility, role: m.role, joinedAt: m.joinedAt, peerId: peer };
+  }
+
+  /** Serialise once, send to every open socket of a current member. */
+  private broadcast(frame: object): void {
+    const data = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets()) safeSend(ws, data);
+  }
+}
+
+function safeSend(ws: WebSocket, data: string): void {
+  try {
+    ws.send(data);
+  } catch {
+    // The socket is closing; its close handler cleans up.
+  }
+}
+
+function safeClose(ws: WebSocket, code: number, reason: string): number {
+  try {
+    ws.close(code, reason);
+    return 1;
+  } catch {
+    return 0;
+  }
+}
+
+/** The frame's size in bytes; exact only when it could exceed `limit` (a UTF-16 unit is at most 3 UTF-8 bytes). */
+export function frameBytes(raw: string | ArrayBuffer, limit: number): number {
+  if (typeof raw !== "string") return raw.byteLength;
+  if (raw.length * 3 <= limit) return raw.length;
+  return new TextEncoder().encode(raw).length;
+}
+
+function jsonError(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}

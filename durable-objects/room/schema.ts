@@ -1,0 +1,68 @@
+/**
+ * A room's own SQLite database (one file per room under the node's data dir).
+ * Changing this file? Run `npm run db:generate` and commit the new migration:
+ * rooms apply pending migrations when they wake.
+ */
+import { sqliteTable, text, integer, primaryKey, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Key/value settings of the room: id, name, kind, visibility, createdAt, createdBy. */
+export const meta = sqliteTable("meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});
+
+export const members = sqliteTable("members", {
+  userId: text("user_id").primaryKey(),
+  username: text("username").notNull(),
+  displayName: text("display_name").notNull(),
+  role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
+  joinedAt: integer("joined_at").notNull(),
+});
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    /** the room's sequence: strictly increasing, assigned at commit */
+    seq: integer("seq").primaryKey(),
+    id: text("id").notNull(),
+    /** sender + session + the client's id: the idempotency key (Matrix txn-id semantics) */
+    clientKey: text("client_key").notNull(),
+    clientId: text("client_id").notNull(),
+    senderId: text("sender_id").notNull(),
+    text: text("text").notNull(),
+    replyTo: text("reply_to"),
+    /** JSON `{users:[…], all}` */
+    mentions: text("mentions").notNull(),
+    createdAt: integer("created_at").notNull(),
+    editedAt: integer("edited_at"),
+    deletedAt: integer("deleted_at"),
+    /** room-wide change counter at the last change of this message */
+    version: integer("version").notNull(),
+  },
+  (t) => [uniqueIndex("messages_id").on(t.id), uniqueIndex("messages_client_key").on(t.clientKey), index("messages_version").on(t.version)],
+);
+
+export const reactions = sqliteTable(
+  "reactions",
+  {
+    seq: integer("seq").notNull(),
+    emoji: text("emoji").notNull(),
+    userId: text("user_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.seq, t.emoji, t.userId] })],
+);
+
+/**
+ * Changes other objects must hear about (a member's inbox: added, removed,
+ * renamed), written in the same transaction as the change and delivered after
+ * it; an alarm retries until the receiver has them. So a membership change is
+ * never half-applied even if the inbox object is briefly unreachable.
+ */
+export const outbox = sqliteTable("outbox", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  userId: text("user_id").notNull(),
+  /** JSON of an InboxUpdate (durable-objects/user/inbox-update.ts) */
+  payload: text("payload").notNull(),
+  createdAt: integer("created_at").notNull(),
+});

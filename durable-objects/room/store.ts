@@ -1,0 +1,211 @@
+/**
+ * Everything a room reads from and writes to its SQLite file. No WebSockets
+ * here: RoomObject decides, RoomStore remembers. All statements use bound
+ * parameters (drizzle or `sql.exec(…, ?)`), never string-built SQL.
+ */
+import { and, asc, desc, eq, gt, inArray, lt, sql } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import * as schema from "./schema";
+import type { Member, Mentions, Message, Role } from "../../protocol/models";
+
+export type RoomDb = DrizzleSqliteDODatabase<typeof schema>;
+type MessageRow = typeof schema.messages.$inferSelect;
+
+export interface RoomMeta {
+  id: string;
+  name: string;
+  kind: "group" | "dm";
+  visibility: "public" | "private";
+  createdAt: number;
+  createdBy: string;
+}
+
+export class RoomStore {
+  constructor(
+    private readonly db: RoomDb,
+    private readonly storage: DurableObjectStorage,
+  ) {}
+
+  /** All-or-nothing: statements before a throw are rolled back. */
+  transaction<T>(fn: () => T): T {
+    return this.storage.transactionSync(fn);
+  }
+
+  loadMeta(): RoomMeta | null {
+    const rows = this.db.select().from(schema.meta).all();
+    if (rows.length === 0) return null;
+    const kv = Object.fromEntries(rows.map((r) => [r.key, r.value]));
+    if (!kv.id) return null;
+    return {
+      id: kv.id,
+      name: kv.name,
+      kind: kv.kind as RoomMeta["kind"],
+      visibility: kv.visibility as RoomMeta["visibility"],
+      createdAt: Number(kv.createdAt),
+      createdBy: kv.createdBy,
+    };
+  }
+
+  saveMeta(meta: Partial<RoomMeta>): void {
+    for (const [key, value] of Object.entries(meta)) {
+      this.db
+        .insert(schema.meta)
+        .values({ key, value: String(value) })
+        .onConflictDoUpdate({ target: schema.meta.key, set: { value: String(value) } })
+        .run();
+    }
+  }
+
+  loadMembers(): Member[] {
+    return this.db.select().from(schema.members).orderBy(asc(schema.members.joinedAt)).all();
+  }
+
+  upsertMember(m: Member): void {
+    this.db
+      .insert(schema.members)
+      .values(m)
+      .onConflictDoUpdate({ target: schema.members.userId, set: { role: m.role, username: m.username, displayName: m.displayName } })
+      .run();
+  }
+
+  setRole(userId: string, role: Role): void {
+    this.db.update(schema.members).set({ role }).where(eq(schema.members.userId, userId)).run();
+  }
+
+  deleteMember(userId: string): void {
+    this.db.delete(schema.members).where(eq(schema.members.userId, userId)).run();
+  }
+
+  /** Highest seq and highest version stored (both 0 for an empty room). */
+  counters(): { lastSeq: number; version: number } {
+    const row = this.storage.sql
+      .exec<{ s: number | null; v: number | null }>("SELECT max(seq) AS s, max(version) AS v FROM messages")
+      .one();
+    const meta = this.db.select().from(schema.meta).where(eq(schema.meta.key, "version")).get();
+    return { lastSeq: row.s ?? 0, version: Math.max(row.v ?? 0, Number(meta?.value ?? 0)) };
+  }
+
+  findByClientKey(clientKey: string): MessageRow | undefined {
+    return this.db.select().from(schema.messages).where(eq(schema.messages.clientKey, clientKey)).get();
+  }
+
+  findById(id: string): MessageRow | undefined {
+    return this.db.select().from(schema.messages).where(eq(schema.messages.id, id)).get();
+  }
+
+  insertMessage(row: MessageRow): void {
+    this.db.insert(schema.messages).values(row).run();
+  }
+
+  updateMessage(seq: number, set: Partial<MessageRow>): void {
+    this.db.update(schema.messages).set(set).where(eq(schema.messages.seq, seq)).run();
+  }
+
+  /** Toggle: returns true if the reaction is now present. */
+  toggleReaction(seq: number, emoji: string, userId: string, now: number): boolean {
+    const where = and(eq(schema.reactions.seq, seq), eq(schema.reactions.emoji, emoji), eq(schema.reactions.userId, userId));
+    const existing = this.db.select().from(schema.reactions).where(where).get();
+    if (existing) {
+      this.db.delete(schema.reactions).where(where).run();
+      return false;
+    }
+    this.db.insert(schema.reactions).values({ seq, emoji, userId, createdAt: now }).run();
+    return true;
+  }
+
+  distinctEmojiCount(seq: number): number {
+    return this.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT emoji) AS n FROM reactions WHERE seq = ?", seq).one().n;
+  }
+
+  clearReactions(seq: number): void {
+    this.db.delete(schema.reactions).where(eq(schema.reactions.seq, seq)).run();
+  }
+
+  /** The version counter is also bumped by changes that touch no message row (kept in meta). */
+  saveVersion(version: number): void {
+    this.saveMeta({ version: String(version) } as unknown as Partial<RoomMeta>);
+  }
+
+  /**
+   * A page of history in seq order. `after`: the oldest `limit` messages with
+   * seq > after. `before`: the newest `limit` messages with seq < before.
+   * Neither: the newest `limit` messages.
+   */
+  page(q: { before?: number; after?: number; limit: number }): { rows: MessageRow[]; hasMore: boolean } {
+    const m = schema.messages;
+    const take = q.limit + 1;
+    let rows: MessageRow[];
+    if (q.after !== undefined) {
+      const where = q.before !== undefined ? and(gt(m.seq, q.after), lt(m.seq, q.before)) : gt(m.seq, q.after);
+      rows = this.db.select().from(m).where(where).orderBy(asc(m.seq)).limit(take).all();
+      const hasMore = rows.length > q.limit;
+      return { rows: rows.slice(0, q.limit), hasMore };
+    }
+    const base = this.db.select().from(m);
+    rows = (q.before !== undefined ? base.where(lt(m.seq, q.before)) : base).orderBy(desc(m.seq)).limit(take).all();
+    const hasMore = rows.length > q.limit;
+    return { rows: rows.slice(0, q.limit).reverse(), hasMore };
+  }
+
+  /** Messages changed or created after `version`, in seq order (for resume). At most `limit + 1`. */
+  changedSince(version: number, limit: number): MessageRow[] {
+    const m = schema.messages;
+    return this.db.select().from(m).where(gt(m.version, version)).orderBy(asc(m.seq)).limit(limit + 1).all();
+  }
+
+  reactionsFor(seqs: number[]): Map<number, { emoji: string; users: string[] }[]> {
+    const out = new Map<number, { emoji: string; users: string[] }[]>();
+    if (seqs.length === 0) return out;
+    const r = schema.reactions;
+    const rows = this.db.select().from(r).where(inArray(r.seq, seqs)).orderBy(asc(r.seq), asc(r.createdAt)).all();
+    for (const row of rows) {
+      let list = out.get(row.seq);
+      if (!list) out.set(row.seq, (list = []));
+      let entry = list.find((e) => e.emoji === row.emoji);
+      if (!entry) list.push((entry = { emoji: row.emoji, users: [] }));
+      entry.users.push(row.userId);
+    }
+    return out;
+  }
+
+  toMessages(roomId: string, rows: MessageRow[]): Message[] {
+    const reactions = this.reactionsFor(rows.map((r) => r.seq));
+    return rows.map((row) => toMessage(roomId, row, reactions.get(row.seq) ?? []));
+  }
+
+  // ---- outbox: deliveries to other objects, retried by alarm ----
+
+  enqueue(userId: string, payload: unknown, now: number): void {
+    this.db.insert(schema.outbox).values({ userId, payload: JSON.stringify(payload), createdAt: now }).run();
+  }
+
+  pendingOutbox(limit = 100) {
+    return this.db.select().from(schema.outbox).orderBy(asc(schema.outbox.id)).limit(limit).all();
+  }
+
+  deleteOutbox(id: number): void {
+    this.db.delete(schema.outbox).where(eq(schema.outbox.id, id)).run();
+  }
+
+  messageCount(): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(schema.messages).get()?.n ?? 0;
+  }
+}
+
+export function toMessage(roomId: string, row: MessageRow, reactions: { emoji: string; users: string[] }[]): Message {
+  return {
+    id: row.id,
+    roomId,
+    seq: row.seq,
+    clientId: row.clientId,
+    senderId: row.senderId,
+    text: row.text,
+    replyTo: row.replyTo,
+    mentions: JSON.parse(row.mentions) as Mentions,
+    reactions,
+    createdAt: row.createdAt,
+    editedAt: row.editedAt,
+    deletedAt: row.deletedAt,
+    version: row.version,
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * Stable, machine-readable error codes. Clients switch on `code`, never on
+ * `message` (which is for people and may change). REST errors are rendered as
+ * `{ "error": { "code", "message" } }`; WebSocket errors as an `error` frame.
+ */
+export const ERROR_STATUS = {
+  bad_json: 400,
+  invalid_request: 400,
+  unauthorized: 401,
+  setup_token_invalid: 401,
+  forbidden: 403,
+  // A room (or message, or user) the caller may not see is reported exactly like
+  // one that does not exist, so ids cannot be probed.
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  username_taken: 409,
+  setup_done: 409,
+  already_member: 409,
+  recall_window_passed: 403,
+  too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  storage_error: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+/** WebSocket close codes we use, with the standard meaning. */
+export const CLOSE = {
+  normal: 1000,
+  going_away: 1001,
+  /** policy: removed from the room, session revoked, user deactivated */
+  policy: 1008,
+  /** a frame larger than the node accepts */
+  too_big: 1009,
+  internal: 1011,
+} as const;

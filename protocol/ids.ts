@@ -1,0 +1,40 @@
+/**
+ * Identifiers that name their home node.
+ *
+ * Every user and room id carries the node that holds its data (`u_…@beijing`,
+ * `r_…@shanghai`), so when nodes federate no id has to be migrated: a node
+ * that sees a foreign suffix knows where to forward. Message ids are global
+ * too (`m_…`), but a message always lives in its room, so they need no suffix.
+ *
+ * @example
+ *   newId("r", "shanghai") // "r_7f3k2m9q4x1c5v8b@shanghai"
+ *   homeNode("u_7f3k2m9q4x1c5v8b@beijing") // "beijing"
+ */
+export const NODE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+export const USER_ID_RE = /^u_[a-z0-9]{16}@[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+export const ROOM_ID_RE = /^r_[a-z0-9]{16}@[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+export const MESSAGE_ID_RE = /^m_[a-z0-9]{16}$/;
+
+const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
+
+/** 16 random base32 characters = 80 bits: unguessable and collision-free in practice. */
+export function randomKey(length = 16): string {
+  const bytes = new Uint8Array(length);
+  crypto.getRandomValues(bytes);
+  let out = "";
+  for (const b of bytes) out += ALPHABET[b & 31];
+  return out;
+}
+
+export function newId(kind: "u" | "r", node: string): string {
+  return `${kind}_${randomKey()}@${node}`;
+}
+
+export function newMessageId(): string {
+  return `m_${randomKey()}`;
+}
+
+export function homeNode(id: string): string | null {
+  const at = id.lastIndexOf("@");
+  return at < 0 ? null : id.slice(at + 1);
+}

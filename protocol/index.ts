@@ -1,0 +1,5 @@
+export * from "./ids";
+export * from "./errors";
+export * from "./models";
+export * from "./rest";
+export * from "./frames";

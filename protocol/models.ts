@@ -1,0 +1,78 @@
+/**
+ * Shapes the server sends: the objects inside REST responses and frames.
+ * Server-to-client schemas are strict (no undeclared fields), in the spirit of
+ * Zulip's event schemas: a test that parses every frame it receives catches a
+ * server that starts leaking a field it should not.
+ */
+import { z } from "zod";
+
+export const RoleSchema = z.enum(["owner", "admin", "member"]);
+export type Role = z.infer<typeof RoleSchema>;
+
+export const VisibilitySchema = z.enum(["public", "private"]);
+export const RoomKindSchema = z.enum(["group", "dm"]);
+
+export const UserSchema = z.strictObject({
+  id: z.string(),
+  username: z.string(),
+  displayName: z.string(),
+  isAdmin: z.boolean(),
+  active: z.boolean(),
+});
+export type User = z.infer<typeof UserSchema>;
+
+export const MentionsSchema = z.strictObject({
+  users: z.array(z.string()),
+  all: z.boolean(),
+});
+export type Mentions = z.infer<typeof MentionsSchema>;
+
+export const ReactionSchema = z.strictObject({
+  emoji: z.string(),
+  users: z.array(z.string()),
+});
+
+export const MessageSchema = z.strictObject({
+  id: z.string(),
+  roomId: z.string(),
+  seq: z.number().int(),
+  clientId: z.string(),
+  senderId: z.string(),
+  text: z.string(),
+  replyTo: z.string().nullable(),
+  mentions: MentionsSchema,
+  reactions: z.array(ReactionSchema),
+  createdAt: z.number(),
+  editedAt: z.number().nullable(),
+  /** set when recalled; `text` is then empty and `mentions`/`reactions` cleared (a tombstone) */
+  deletedAt: z.number().nullable(),
+  /**
+   * Bumped by every change (edit, delete, reaction), so a client applying events
+   * in any order keeps the newest copy. Equal to the room's event sequence at the time.
+   */
+  version: z.number().int(),
+});
+export type Message = z.infer<typeof MessageSchema>;
+
+export const MemberSchema = z.strictObject({
+  userId: z.string(),
+  username: z.string(),
+  displayName: z.string(),
+  role: RoleSchema,
+  joinedAt: z.number(),
+});
+export type Member = z.infer<typeof MemberSchema>;
+
+export const RoomSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  kind: RoomKindSchema,
+  visibility: VisibilitySchema,
+  createdAt: z.number(),
+  createdBy: z.string(),
+  lastSeq: z.number().int(),
+  memberCount: z.number().int(),
+  /** the caller's role, when the caller is a member */
+  role: RoleSchema.nullable(),
+});
+export type Room = z.infer<typeof RoomSchema>;

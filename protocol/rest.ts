@@ -1,0 +1,92 @@
+/**
+ * REST request bodies. Client input schemas are strict: an unknown field is an
+ * `invalid_request`, because a typo in an integration (`replyto`) should fail
+ * loudly instead of being silently ignored.
+ */
+import { z } from "zod";
+import { ROOM_ID_RE, USER_ID_RE, MESSAGE_ID_RE } from "./ids";
+import { VisibilitySchema, RoleSchema } from "./models";
+
+export const UserIdSchema = z.string().regex(USER_ID_RE, "not a user id");
+export const RoomIdSchema = z.string().regex(ROOM_ID_RE, "not a room id");
+export const MessageIdSchema = z.string().regex(MESSAGE_ID_RE, "not a message id");
+
+/** Usernames: lower-case latin letters, digits, `.`, `_`, `-`; what `@mentions` are made of. */
+export const UsernameSchema = z
+  .string()
+  .min(2)
+  .max(32)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, "use lower-case letters, digits, '.', '_' or '-'");
+
+// Passwords: length only (NIST 800-63B): at least 8, at most 256 characters
+// (a bound so hashing cost stays predictable).
+export const PasswordSchema = z.string().min(8).max(256);
+
+/** A name a person sees; control characters and bidi overrides are refused at the edge. */
+export const DisplayTextSchema = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((s) => !/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(s), "control characters are not allowed");
+
+/** A client's own id for a message, so a retry is recognised (idempotency key). */
+export const ClientIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, "letters, digits, '.', '_', ':' or '-'");
+
+export const LoginBody = z.strictObject({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(256),
+});
+
+export const SetupBody = z.strictObject({
+  token: z.string().min(1).max(200),
+  username: UsernameSchema,
+  password: PasswordSchema,
+  displayName: DisplayTextSchema(64).optional(),
+});
+
+export const CreateUserBody = z.strictObject({
+  username: UsernameSchema,
+  password: PasswordSchema,
+  displayName: DisplayTextSchema(64),
+  isAdmin: z.boolean().optional(),
+});
+
+export const ChangePasswordBody = z.strictObject({
+  currentPassword: z.string().min(1).max(256),
+  newPassword: PasswordSchema,
+});
+
+export const CreateRoomBody = z.strictObject({
+  name: DisplayTextSchema(80),
+  visibility: VisibilitySchema,
+  members: z.array(UserIdSchema).max(500).optional(),
+});
+
+export const UpdateRoomBody = z.strictObject({
+  name: DisplayTextSchema(80),
+});
+
+export const CreateDmBody = z.strictObject({ userId: UserIdSchema });
+
+export const AddMemberBody = z.strictObject({ userId: UserIdSchema });
+
+export const SetRoleBody = z.strictObject({ role: RoleSchema.exclude(["owner"]) });
+
+export const SendMessageBody = z.strictObject({
+  // Length in bytes is checked against the node's configured limit after parsing.
+  text: z.string().min(1),
+  clientId: ClientIdSchema,
+  replyTo: MessageIdSchema.optional(),
+});
+
+export const EditMessageBody = z.strictObject({ text: z.string().min(1) });
+
+export const ReactBody = z.strictObject({ emoji: z.string().min(1).max(32) });
+
+export const HistoryQuery = z.strictObject({
+  before: z.coerce.number().int().min(0).optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+});

@@ -1,0 +1,122 @@
+/** Helpers for tests that run inside workerd: an API client over SELF.fetch. */
+import { SELF } from "cloudflare:test";
+
+export const BASE = "http://outpost.test";
+export const ADMIN_PASSWORD = "admin-password-for-tests";
+
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function api<T = any>(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string } = {}): Promise<Res<T>> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | undefined;
+  if (opts.raw !== undefined) {
+    body = opts.raw;
+    headers["content-type"] ??= "application/json";
+  } else if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["content-type"] = "application/json";
+  }
+  const res = await SELF.fetch(BASE + path, { method, headers, body });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {}
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+let adminToken: string | null = null;
+export async function admin(): Promise<string> {
+  if (adminToken) return adminToken;
+  const r = await api("POST", "/api/v1/auth/login", { body: { username: "admin", password: ADMIN_PASSWORD } });
+  if (r.status !== 200) throw new Error(`admin login failed: ${r.status} ${JSON.stringify(r.body)}`);
+  adminToken = r.body.token as string;
+  return adminToken;
+}
+
+let counter = 0;
+/** A fresh user, signed in. Usernames are unique per test run. */
+export async function newUser(prefix = "user"): Promise<{ id: string; username: string; token: string; password: string }> {
+  const username = `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}`.toLowerCase().slice(0, 32);
+  const password = "correct horse battery";
+  const created = await api("POST", "/api/v1/users", { token: await admin(), body: { username, password, displayName: username.toUpperCase() } });
+  if (created.status !== 201) throw new Error(`create user failed: ${created.status} ${JSON.stringify(created.body)}`);
+  const login = await api("POST", "/api/v1/auth/login", { body: { username, password } });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  return { id: created.body.id, username, token: login.body.token, password };
+}
+
+export async function newRoom(token: string, name = "room", visibility: "public" | "private" = "private", members: string[] = []) {
+  const r = await api("POST", "/api/v1/rooms", { token, body: { name, visibility, members } });
+  if (r.status !== 201) throw new Error(`create room failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as { id: string; name: string };
+}
+
+/** A WebSocket to a room through the Worker, with a queue of parsed frames. */
+export async function openRoomSocket(roomId: string, token: string, query = "") {
+  const res = await SELF.fetch(`${BASE}/api/v1/rooms/${encodeURIComponent(roomId)}/socket${query}`, {
+    headers: { upgrade: "websocket", authorization: `Bearer ${token}` },
+  });
+  if (res.status !== 101 || !res.webSocket) return { status: res.status, body: await res.json().catch(() => null), socket: null as null };
+  const ws = res.webSocket;
+  ws.accept();
+  const frames: any[] = [];
+  const waiters: { pred: (f: any) => boolean; resolve: (f: any) => void }[] = [];
+  let closed: { code: number; reason: string } | null = null;
+  const closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
+  ws.addEventListener("message", (e) => {
+    const f = JSON.parse(e.data as string);
+    frames.push(f);
+    for (const w of [...waiters]) if (w.pred(f)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(f);
+    }
+  });
+  ws.addEventListener("close", (e) => {
+    closed = { code: e.code, reason: e.reason };
+    for (const w of closeWaiters) w(closed);
+  });
+  return {
+    status: 101,
+    body: null,
+    socket: {
+      ws,
+      frames,
+      send: (f: unknown) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
+      next(pred: (f: any) => boolean, timeoutMs = 5000): Promise<any> {
+        const seen = frames.find(pred);
+        if (seen) {
+          frames.splice(frames.indexOf(seen), 1);
+          return Promise.resolve(seen);
+        }
+        return new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5))}`)), timeoutMs);
+          waiters.push({
+            pred,
+            resolve: (f) => {
+              clearTimeout(t);
+              frames.splice(frames.indexOf(f), 1);
+              resolve(f);
+            },
+          });
+        });
+      },
+      closed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+        if (closed) return Promise.resolve(closed);
+        return new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error("socket did not close")), timeoutMs);
+          closeWaiters.push((c) => {
+            clearTimeout(t);
+            resolve(c);
+          });
+        });
+      },
+      close: () => ws.close(1000, "bye"),
+    },
+  };
+}

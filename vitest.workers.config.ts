@@ -1,0 +1,28 @@
+/**
+ * Tests that run inside workerd (miniflare) through vitest-pool-workers: the
+ * Worker, the Durable Objects, SQLite and WebSockets in the real runtime.
+ * Bindings come from wrangler.toml; the test-only ones are added here.
+ */
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          SETUP_TOKEN: "test-setup-token-0123456789",
+          ADMIN_PASSWORD: "admin-password-for-tests",
+          // Short windows so the tests can cross them.
+          LIMITS: { maxTextBytes: 16384, recallWindowSeconds: 2, maxFrameBytes: 65536, sessionTtlSeconds: 3600, maxSessionsPerUser: 5 },
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/workers/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});

@@ -1,0 +1,8 @@
+import type { Env } from "./env";
+import type { Caller } from "../durable-objects/shared/identity";
+
+/** Hono's generic parameter for every sub-app: bindings and per-request variables. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { caller: Caller; authVia: "cookie" | "bearer" | "ticket" };
+}

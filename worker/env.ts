@@ -1,0 +1,46 @@
+/**
+ * The bindings every part of the node sees. Both configs (the generated
+ * workerd capnp and wrangler.toml) come from ops/node-config.mjs; a test checks
+ * they agree.
+ */
+import type { RoomObject } from "../durable-objects/room/room-object";
+import type { UserObject } from "../durable-objects/user/user-object";
+import type { DirectoryObject } from "../durable-objects/directory/directory-object";
+
+export interface Limits {
+  /** largest message text in UTF-8 bytes */
+  maxTextBytes: number;
+  /** how long an author may recall their own message */
+  recallWindowSeconds: number;
+  /** largest WebSocket frame a client may send */
+  maxFrameBytes: number;
+  sessionTtlSeconds: number;
+  maxSessionsPerUser: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxTextBytes: 16384,
+  recallWindowSeconds: 900,
+  maxFrameBytes: 65536,
+  sessionTtlSeconds: 30 * 24 * 3600,
+  maxSessionsPerUser: 20,
+};
+
+export interface Env {
+  NODE_NAME: string;
+  VERSION: string;
+  LIMITS?: Partial<Limits>;
+  /** one-time token that lets the first visitor create the admin (from `npm start`) */
+  SETUP_TOKEN?: string;
+  /** if set at first start, an `admin` account with this password is created */
+  ADMIN_PASSWORD?: string;
+  ROOMS: DurableObjectNamespace<RoomObject>;
+  USERS: DurableObjectNamespace<UserObject>;
+  DIRECTORY: DurableObjectNamespace<DirectoryObject>;
+  /** workerd `disk` service for uploaded files; absent under wrangler dev */
+  FILES?: Fetcher;
+}
+
+export function limitsOf(env: Env): Limits {
+  return { ...DEFAULT_LIMITS, ...(env.LIMITS ?? {}) };
+}

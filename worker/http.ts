@@ -1,0 +1,59 @@
+/** Reading request input through the shared schemas: one place for "bad JSON", "wrong types", "too big". */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { AppError } from "../durable-objects/shared/app-error";
+import { describeIssues } from "../protocol/frames";
+
+/** REST bodies are small JSON documents; files have their own streamed route. */
+export const MAX_JSON_BODY = 256 * 1024;
+
+export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) throw new AppError("unsupported_media_type", "send the body as application/json");
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > MAX_JSON_BODY) throw new AppError("too_large", `request bodies are limited to ${MAX_JSON_BODY} bytes`);
+  const text = await readLimited(c.req.raw, MAX_JSON_BODY);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError("bad_json", "the body is not valid JSON");
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AppError("invalid_request", describeIssues(parsed.error));
+  return parsed.data;
+}
+
+export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) throw new AppError("invalid_request", describeIssues(parsed.error));
+  return parsed.data;
+}
+
+async function readLimited(req: Request, limit: number): Promise<string> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new AppError("too_large", `request bodies are limited to ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all);
+  } catch {
+    throw new AppError("bad_json", "the body is not valid UTF-8");
+  }
+}

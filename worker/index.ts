@@ -1,0 +1,39 @@
+/**
+ * The Outpost Worker: mounts one sub-app per resource. Authentication happens
+ * here; every decision about a room is made by the room's own object.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "./app-env";
+import { onError, notFoundHandler } from "./middleware/errors";
+import { securityHeaders } from "./middleware/security-headers";
+import { requireAuth } from "./middleware/auth";
+import { auth } from "./routes/auth";
+import { users } from "./routes/users";
+import { rooms } from "./routes/rooms";
+import { messages } from "./routes/messages";
+import { sockets } from "./routes/sockets";
+
+const api = new Hono<AppEnv>()
+  .route("/", auth) // login, logout, setup: their own auth rules
+  .use("*", requireAuth())
+  .route("/", users)
+  .route("/", rooms)
+  .route("/", messages)
+  .route("/", sockets);
+
+const app = new Hono<AppEnv>()
+  .use("*", securityHeaders())
+  .get("/healthz", (c) => c.json({ ok: true, node: c.env.NODE_NAME, version: c.env.VERSION }))
+  .route("/api/v1", api);
+
+app.onError(onError);
+app.notFound(notFoundHandler);
+api.onError(onError);
+api.notFound(notFoundHandler);
+
+export type AppType = typeof app;
+export default app;
+
+export { RoomObject } from "../durable-objects/room/room-object";
+export { UserObject } from "../durable-objects/user/user-object";
+export { DirectoryObject } from "../durable-objects/directory/directory-object";

@@ -1,0 +1,41 @@
+/**
+ * One place that turns every failure into `{error:{code,message}}`. Internal
+ * errors are logged here and answered with a generic message: no stack trace,
+ * no SQL, no token ever leaves the node in an error body.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { asAppError } from "../../durable-objects/shared/app-error";
+import type { ErrorCode } from "../../protocol/errors";
+
+export function errorBody(code: ErrorCode, message: string) {
+  return { error: { code, message } };
+}
+
+export function onError(err: Error, c: Context): Response {
+  const app = asAppError(err);
+  if (app) {
+    if (app.retryAfter !== undefined) c.header("Retry-After", String(app.retryAfter));
+    return c.json(errorBody(app.code, app.detail), app.status as 400);
+  }
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    const code: ErrorCode = status === 404 ? "not_found" : status === 413 ? "too_large" : status === 401 ? "unauthorized" : status === 403 ? "forbidden" : "invalid_request";
+    return c.json(errorBody(code, err.message || "request refused"), status);
+  }
+  if (isStorageFailure(err)) {
+    console.error("storage failure", c.req.method, new URL(c.req.url).pathname, err.message);
+    return c.json(errorBody("storage_error", "the node could not save this right now; nothing was stored, try again"), 503);
+  }
+  console.error("internal error", c.req.method, new URL(c.req.url).pathname, err);
+  return c.json(errorBody("internal", "internal error"), 500);
+}
+
+/** SQLite out of space / I/O errors surface through the runtime with these words. */
+function isStorageFailure(err: Error): boolean {
+  return /SQLITE_FULL|SQLITE_IOERR|database or disk is full|disk I\/O error|No space left/i.test(err.message);
+}
+
+export function notFoundHandler(c: Context): Response {
+  return c.json(errorBody("not_found", "no such endpoint"), 404);
+}

@@ -1,0 +1,64 @@
+/** Sign-in, sign-out, first-run setup. */
+import { Hono, type Context } from "hono";
+import { deleteCookie, setCookie } from "hono/cookie";
+import type { AppEnv } from "../app-env";
+import { readJson } from "../http";
+import { LoginBody, SetupBody } from "../../protocol/rest";
+import { AppError } from "../../durable-objects/shared/app-error";
+import { DUMMY_HASH, hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
+import { directory, userObject } from "../stubs";
+import { requireAuth, SESSION_COOKIE } from "../middleware/auth";
+import { limitsOf } from "../env";
+import type { User } from "../../protocol/models";
+
+/**
+ * The address a login comes from, for throttling. Self-hosted workerd does not
+ * expose the peer address; behind the node's reverse proxy these headers are
+ * set by the proxy. Without them every login shares one address bucket, and the
+ * per-username limit is what stops guessing.
+ */
+function clientAddress(c: Context): string {
+  return c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? "unknown";
+}
+
+async function startSession(c: Context<AppEnv>, user: User) {
+  const { token, session } = await userObject(c.env, user.id).createSession(c.req.header("user-agent") ?? "");
+  setCookie(c, SESSION_COOKIE, token, {
+    httpOnly: true,
+    sameSite: "Strict",
+    path: "/",
+    secure: new URL(c.req.url).protocol === "https:",
+    maxAge: limitsOf(c.env).sessionTtlSeconds,
+  });
+  return { token, expiresAt: session.expiresAt, user: { id: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin } };
+}
+
+export const auth = new Hono<AppEnv>()
+  .post("/auth/login", async (c) => {
+    const body = await readJson(c, LoginBody);
+    const dir = directory(c.env);
+    const address = clientAddress(c);
+    const found = await dir.loginLookup(body.username, address);
+    if ("retryAfter" in found) throw new AppError("rate_limited", "too many failed sign-ins; wait and try again", found.retryAfter);
+    // Always run the KDF, so an unknown username takes as long as a wrong password.
+    const ok = await verifyPassword(body.password, found.passwordHash ?? DUMMY_HASH);
+    if (!ok || !found.user || !found.user.active) {
+      await dir.loginFailed(body.username, address);
+      throw new AppError("unauthorized", "wrong username or password, or the account is deactivated");
+    }
+    await dir.loginSucceeded(body.username);
+    return c.json(await startSession(c, found.user), 200);
+  })
+  .post("/auth/logout", requireAuth(), async (c) => {
+    const caller = c.get("caller");
+    await userObject(c.env, caller.userId).revokeSession(caller.sessionId);
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.json({ ok: true });
+  })
+  .get("/setup", async (c) => c.json({ needed: await directory(c.env).setupNeeded() }))
+  .post("/setup", async (c) => {
+    const body = await readJson(c, SetupBody);
+    const passwordHash = await hashPassword(body.password);
+    const user = await directory(c.env).setup(body.token, { username: body.username, passwordHash, displayName: body.displayName ?? body.username });
+    return c.json(await startSession(c, user), 201);
+  });

@@ -1,0 +1,32 @@
+/**
+ * WebSocket hand-off. The Worker authenticates, strips any identity header the
+ * client sent, sets its own, and forwards the upgrade to the room object, which
+ * accepts the socket with the hibernation API.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { AppError } from "../../durable-objects/shared/app-error";
+import { IDENTITY_HEADERS, type Caller } from "../../durable-objects/shared/identity";
+import { roomObject, userObject } from "../stubs";
+
+export function withIdentity(request: Request, caller: Caller): Request {
+  const headers = new Headers(request.headers);
+  for (const name of [...headers.keys()]) if (name.startsWith("x-outpost-")) headers.delete(name);
+  headers.set(IDENTITY_HEADERS.user, caller.userId);
+  headers.set(IDENTITY_HEADERS.session, caller.sessionId);
+  headers.set(IDENTITY_HEADERS.username, caller.username);
+  headers.set(IDENTITY_HEADERS.displayName, encodeURIComponent(caller.displayName));
+  return new Request(request.url, { method: "GET", headers });
+}
+
+export const sockets = new Hono<AppEnv>()
+  .post("/socket-tickets", async (c) => {
+    const caller = c.get("caller");
+    return c.json(await userObject(c.env, caller.userId).createTicket(caller.sessionId), 201);
+  })
+  .get("/rooms/:id/socket", async (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new AppError("invalid_request", "this endpoint speaks WebSocket: send an Upgrade request");
+    }
+    return roomObject(c.env, c.req.param("id")).fetch(withIdentity(c.req.raw, c.get("caller")));
+  });
