@@ -43,7 +43,13 @@ export const ClientSync = z.strictObject({
 /** client → any socket: keep-alive; answered by `pong` (handled without waking the object). */
 export const ClientPing = z.strictObject({ type: z.literal("ping"), reqId: ReqId });
 
-export const ClientRoomFrame = z.discriminatedUnion("type", [ClientSend, ClientEdit, ClientDelete, ClientReact, ClientSync, ClientPing]);
+
+/** client → room: the user is typing (never stored; others see it for ~6 s; at most one every 2 s is passed on). */
+export const ClientTyping = z.strictObject({ type: z.literal("typing"), reqId: ReqId });
+/** client → room: mark read up to `seq`. */
+export const ClientRead = z.strictObject({ type: z.literal("read"), seq: z.number().int().min(0), reqId: ReqId });
+
+export const ClientRoomFrame = z.discriminatedUnion("type", [ClientSend, ClientEdit, ClientDelete, ClientReact, ClientSync, ClientPing, ClientTyping, ClientRead]);
 export type ClientRoomFrame = z.infer<typeof ClientRoomFrame>;
 
 // ---- server -> client (room socket) ----------------------------------------
@@ -88,6 +94,11 @@ export const ServerMemberUpdated = z.strictObject({ type: z.literal("member.upda
 /** room → everyone: name or settings changed. */
 export const ServerRoomUpdated = z.strictObject({ type: z.literal("room.updated"), room: RoomSchema });
 /** any → requester: a request without its own answer frame succeeded. */
+/** room → everyone else: `userId` is typing; expires after `expiresInMs` unless repeated. */
+export const ServerTyping = z.strictObject({ type: z.literal("typing"), userId: z.string(), expiresInMs: z.number().int() });
+/** room → everyone: `userId` has read up to `seq` (only for users who send receipts). */
+export const ServerReceipt = z.strictObject({ type: z.literal("receipt"), userId: z.string(), seq: z.number().int() });
+/** any → requester: a request without its own answer frame succeeded. */
 export const ServerOk = z.strictObject({ type: z.literal("ok"), replyTo: z.string() });
 export const ServerPong = z.strictObject({ type: z.literal("pong") });
 /** any → client: the frame named by `replyTo` failed (see protocol/errors for codes). */
@@ -108,6 +119,8 @@ export const ServerRoomFrame = z.discriminatedUnion("type", [
   ServerMemberLeft,
   ServerMemberUpdated,
   ServerRoomUpdated,
+  ServerTyping,
+  ServerReceipt,
   ServerOk,
   ServerPong,
   ServerError,
@@ -152,3 +165,4 @@ export function describeIssues(error: z.ZodError): string {
     .map((i) => `${i.path.length ? i.path.join(".") : "frame"}: ${i.message}`)
     .join("; ");
 }
+

@@ -3,3 +3,4 @@ export * from "./errors";
 export * from "./models";
 export * from "./rest";
 export * from "./frames";
+export * from "./device";

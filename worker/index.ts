@@ -12,6 +12,7 @@ import { users } from "./routes/users";
 import { rooms } from "./routes/rooms";
 import { messages } from "./routes/messages";
 import { sockets } from "./routes/sockets";
+import { inbox } from "./routes/inbox";
 
 const api = new Hono<AppEnv>()
   .route("/", auth) // login, logout, setup: their own auth rules
@@ -19,7 +20,8 @@ const api = new Hono<AppEnv>()
   .route("/", users)
   .route("/", rooms)
   .route("/", messages)
-  .route("/", sockets);
+  .route("/", sockets)
+  .route("/", inbox);
 
 const app = new Hono<AppEnv>()
   .use("*", securityHeaders())

@@ -19,11 +19,14 @@ import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
 import { RoomStore, toMessage, type RoomDb, type RoomMeta } from "./store";
 import { parseMentions } from "./mentions";
+import { UnreadCounts, type FreshMessages } from "./unread";
 import { checkEmoji, checkText } from "./validate";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
-import type { InboxUpdate, RoomSummary } from "../user/inbox-update";
+import { frameBytes } from "../shared/frames";
+import type { InboxUpdate, RoomActivity, RoomSummary } from "../user/inbox-update";
+import type { LastMessage } from "../../protocol/device";
 import { newMessageId } from "../../protocol/ids";
 import { CLOSE } from "../../protocol/errors";
 import { parseClientRoomFrame, type ClientRoomFrame } from "../../protocol/frames";
@@ -33,6 +36,7 @@ import type { Member, Message, Role, Room } from "../../protocol/models";
 interface SocketInfo {
   userId: string;
   sessionId: string;
+  sendReceipts?: boolean;
 }
 
 export interface MemberInput {
@@ -54,6 +58,11 @@ export interface CreateRoomInput {
 const SYNC_LIMIT = 500;
 const MAX_DISTINCT_REACTIONS = 50;
 const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
+/** Members' inboxes hear about a busy room at most this often (the first message after a quiet spell goes at once). */
+export const ACTIVITY_INTERVAL_MS = 1000;
+const TYPING_EXPIRES_MS = 6000;
+const TYPING_MIN_INTERVAL_MS = 2000;
+const PREVIEW_CHARS = 140;
 
 export class RoomObject extends DurableObject<Env> {
   private readonly db: RoomDb;
@@ -67,11 +76,18 @@ export class RoomObject extends DurableObject<Env> {
   private version = 0;
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
+  private readonly unread: UnreadCounts;
+  private lastActivityAt = 0;
+  /** when each user last had a typing frame passed on (ephemeral, lost on eviction: fine) */
+  private typingAt = new Map<string, number>();
+  /** read positions, kept apart from `members` so they never leak into member lists */
+  private readState = new Map<string, { lastReadSeq: number; sendReceipts: boolean }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.db = openDb(ctx.storage, schema);
     this.store = new RoomStore(this.db, ctx.storage);
+    this.unread = new UnreadCounts(this.store);
     this.limits = limitsOf(env);
     // Keep-alives are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
@@ -86,7 +102,9 @@ export class RoomObject extends DurableObject<Env> {
 
   private load(): void {
     this.meta = this.store.loadMeta();
-    this.members = new Map(this.store.loadMembers().map((m) => [m.userId, m]));
+    const rows = this.store.loadMembers();
+    this.members = new Map(rows.map(({ lastReadSeq: _r, sendReceipts: _s, ...m }) => [m.userId, m]));
+    this.readState = new Map(rows.map((r) => [r.userId, { lastReadSeq: r.lastReadSeq, sendReceipts: r.sendReceipts }]));
     this.usernames = new Map([...this.members.values()].map((m) => [m.username, m.userId]));
     const c = this.store.counters();
     this.lastSeq = c.lastSeq;
@@ -149,11 +167,15 @@ export class RoomObject extends DurableObject<Env> {
     const meta = this.meta!;
     const now = Date.now();
     const member: Member = { ...user, role, joinedAt: now };
+    // Joining is not reading, but history from before you joined is not "unread" either.
+    const read = { lastReadSeq: this.lastSeq, sendReceipts: true };
     this.store.transaction(() => {
       this.store.upsertMember(member);
+      this.store.setLastRead(member.userId, read.lastReadSeq, true);
       this.store.enqueue(user.userId, { type: "room.added", room: this.summaryFor(meta, member, this.members) } satisfies InboxUpdate, now);
     });
     this.members.set(member.userId, member);
+    this.readState.set(member.userId, read);
     this.usernames.set(member.username, member.userId);
     this.broadcast({ type: "member.joined", member });
   }
@@ -188,6 +210,8 @@ export class RoomObject extends DurableObject<Env> {
       }
     });
     this.members.delete(userId);
+    this.readState.delete(userId);
+    this.unread.invalidate(userId);
     this.usernames.delete(target.username);
     // Close the removed person's sockets before telling the others, so not one
     // more frame about this room reaches them.
@@ -259,6 +283,7 @@ export class RoomObject extends DurableObject<Env> {
     if (input.replyTo !== undefined && !this.store.findById(input.replyTo)) {
       throw new AppError("invalid_request", "replyTo names no message in this room");
     }
+    const mentions = parseMentions(text, this.usernames);
     const row = {
       seq: this.lastSeq + 1,
       id: newMessageId(),
@@ -267,16 +292,17 @@ export class RoomObject extends DurableObject<Env> {
       senderId: caller.userId,
       text,
       replyTo: input.replyTo ?? null,
-      mentions: JSON.stringify(parseMentions(text, this.usernames)),
+      mentions: JSON.stringify(mentions),
       createdAt: Date.now(),
       editedAt: null,
       deletedAt: null,
       version: this.version + 1,
     };
-    this.store.insertMessage(row);
+    this.store.insertMessage(row, mentions);
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.lastSeq = row.seq;
     this.version = row.version;
+    void this.scheduleActivity();
     return { message: toMessage(meta.id, row, []), duplicate: false };
   }
 
@@ -301,9 +327,15 @@ export class RoomObject extends DurableObject<Env> {
     if (row.deletedAt !== null) throw new AppError("conflict", "the message was recalled");
     const checked = checkText(text, this.limits.maxTextBytes);
     const version = this.version + 1;
-    const set = { text: checked, mentions: JSON.stringify(parseMentions(checked, this.usernames)), editedAt: Date.now(), version };
-    this.store.updateMessage(row.seq, set);
+    const mentions = parseMentions(checked, this.usernames);
+    const set = { text: checked, mentions: JSON.stringify(mentions), editedAt: Date.now(), version };
+    this.store.transaction(() => {
+      this.store.updateMessage(row.seq, set);
+      this.store.indexMentions(row.seq, mentions);
+    });
     this.version = version;
+    this.unread.invalidate(); // mention counts may change
+    void this.scheduleActivity();
     return this.publishUpdate(meta.id, { ...row, ...set });
   }
 
@@ -324,9 +356,11 @@ export class RoomObject extends DurableObject<Env> {
     const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), version };
     this.store.transaction(() => {
       this.store.updateMessage(row.seq, set);
-      this.store.clearReactions(row.seq);
+      this.store.clearDerived(row.seq);
     });
     this.version = version;
+    this.unread.invalidate(); // a recalled message is no longer unread
+    void this.scheduleActivity();
     return this.publishUpdate(meta.id, { ...row, ...set });
   }
 
@@ -354,6 +388,116 @@ export class RoomObject extends DurableObject<Env> {
     return message;
   }
 
+  // ------------------------------------------------- reads, receipts, typing
+
+  /**
+   * Move the caller's read position forward to `seq` (clamped to the room's
+   * last seq; never backwards). Other members see a receipt unless the caller
+   * turned receipts off; all the caller's devices get the new counts at once.
+   */
+  async markRead(caller: Caller, seq: number): Promise<{ lastReadSeq: number }> {
+    const meta = this.requireMember(caller.userId);
+    const state = this.readState.get(caller.userId) ?? { lastReadSeq: 0, sendReceipts: true };
+    const target = Math.min(Math.max(seq, state.lastReadSeq), this.lastSeq);
+    const sendReceipts = caller.sendReceipts !== false;
+    if (target !== state.lastReadSeq || sendReceipts !== state.sendReceipts) {
+      this.store.setLastRead(caller.userId, target, sendReceipts);
+      this.readState.set(caller.userId, { lastReadSeq: target, sendReceipts });
+      if (sendReceipts && target > state.lastReadSeq) this.broadcast({ type: "receipt", userId: caller.userId, seq: target });
+    }
+    const activity = this.activityFor(caller.userId, null, []);
+    try {
+      await this.env.USERS.get(this.env.USERS.idFromName(caller.userId)).applyActivity(activity);
+    } catch (err) {
+      console.error("read sync to inbox failed", err);
+    }
+    void meta;
+    return { lastReadSeq: target };
+  }
+
+  /** Who has read up to where, for members who send receipts. */
+  async receipts(caller: Caller): Promise<{ userId: string; seq: number }[]> {
+    this.requireMember(caller.userId);
+    const out: { userId: string; seq: number }[] = [];
+    for (const [userId, r] of this.readState) if (r.sendReceipts && this.members.has(userId)) out.push({ userId, seq: r.lastReadSeq });
+    return out;
+  }
+
+  private handleTyping(ws: WebSocket, userId: string): void {
+    const now = Date.now();
+    // Floods are clamped, not answered: at most one typing frame per user every 2 s is passed on.
+    if (now - (this.typingAt.get(userId) ?? 0) < TYPING_MIN_INTERVAL_MS) return;
+    this.typingAt.set(userId, now);
+    const data = JSON.stringify({ type: "typing", userId, expiresInMs: TYPING_EXPIRES_MS });
+    for (const other of this.ctx.getWebSockets()) {
+      const info = other.deserializeAttachment() as SocketInfo | null;
+      if (other !== ws && info && info.userId !== userId) safeSend(other, data);
+    }
+  }
+
+  // ----------------------------------------------- coalesced inbox activity
+
+  /**
+   * After a change, make sure members' inboxes hear about it: at once if the
+   * room has been quiet, otherwise at most once per ACTIVITY_INTERVAL_MS. The
+   * alarm is stored with the room, so an eviction cannot lose the update.
+   */
+  private async scheduleActivity(): Promise<void> {
+    const at = Math.max(Date.now(), this.lastActivityAt + ACTIVITY_INTERVAL_MS);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  private async flushActivity(): Promise<void> {
+    const notifiedVersion = this.store.getNumber("notified_version");
+    if (this.version <= notifiedVersion) return;
+    this.lastActivityAt = Date.now();
+    const after = this.store.getNumber("notified_seq");
+    const batch = this.store.newSince(after, 1000);
+    const fresh: FreshMessages = { rows: batch.rows, mentions: batch.mentions, after };
+    if (batch.rows.length >= 1000) this.unread.invalidate();
+    const seq = this.lastSeq;
+    const version = this.version;
+    const deliveries: Promise<unknown>[] = [];
+    for (const userId of this.members.keys()) {
+      const notes = this.notificationsFor(userId, batch.rows, batch.mentions);
+      const activity = this.activityFor(userId, fresh, notes);
+      deliveries.push(this.env.USERS.get(this.env.USERS.idFromName(userId)).applyActivity(activity));
+    }
+    this.store.setNumber("notified_seq", seq);
+    this.store.setNumber("notified_version", version);
+    const results = await Promise.allSettled(deliveries);
+    const failed = results.filter((r) => r.status === "rejected").length;
+    if (failed) console.error(`room activity: ${failed} of ${results.length} inbox deliveries failed`);
+  }
+
+  private activityFor(userId: string, fresh: FreshMessages | null, notifications: RoomActivity["notifications"]): RoomActivity {
+    const read = this.readState.get(userId)?.lastReadSeq ?? 0;
+    const counts = this.unread.counts(userId, read, this.lastSeq, fresh);
+    return { roomId: this.meta!.id, lastSeq: this.lastSeq, lastReadSeq: read, unread: counts.unread, mentions: counts.mentions, lastMessage: this.lastMessage(), notifications };
+  }
+
+  private notificationsFor(userId: string, rows: { seq: number; id: string; senderId: string; text: string; createdAt: number; deletedAt: number | null }[], mentions: Map<number, string[]>): RoomActivity["notifications"] {
+    const meta = this.meta!;
+    const read = this.readState.get(userId)?.lastReadSeq ?? 0;
+    const out: RoomActivity["notifications"] = [];
+    for (const r of rows) {
+      if (r.senderId === userId || r.deletedAt !== null || r.seq <= read) continue;
+      const who = mentions.get(r.seq);
+      const kind = meta.kind === "dm" ? "dm" : who && (who.includes(userId) || who.includes("*")) ? "mention" : null;
+      if (!kind) continue;
+      out.push({ kind, roomId: meta.id, messageId: r.id, seq: r.seq, senderId: r.senderId, preview: r.text.slice(0, PREVIEW_CHARS), createdAt: r.createdAt });
+      if (out.length >= 20) break;
+    }
+    return out;
+  }
+
+  private lastMessage(): LastMessage | null {
+    const row = this.store.lastMessageRow();
+    if (!row) return null;
+    return { id: row.id, seq: row.seq, senderId: row.senderId, preview: row.deletedAt !== null ? "" : row.text.slice(0, PREVIEW_CHARS), createdAt: row.createdAt, deleted: row.deletedAt !== null };
+  }
+
   // ------------------------------------------------------- revocation hooks
 
   /** Close the sockets of revoked sessions (logout, admin revocation). */
@@ -376,7 +520,7 @@ export class RoomObject extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     // Tags let revocation and removal find a user's or a session's sockets without a scan.
     this.ctx.acceptWebSocket(server, [`u:${caller.userId}`, `s:${caller.sessionId}`]);
-    server.serializeAttachment({ userId: caller.userId, sessionId: caller.sessionId } satisfies SocketInfo);
+    server.serializeAttachment({ userId: caller.userId, sessionId: caller.sessionId, sendReceipts: caller.sendReceipts } satisfies SocketInfo);
     server.send(JSON.stringify({ type: "hello", room: this.view(caller.userId), userId: caller.userId, lastSeq: this.lastSeq, version: this.version }));
     const after = new URL(request.url).searchParams.get("afterSeq");
     if (after !== null && /^\d{1,15}$/.test(after)) this.sendSync(server, Number(after), undefined);
@@ -435,6 +579,12 @@ export class RoomObject extends DurableObject<Env> {
       case "ping":
         safeSend(ws, '{"type":"pong"}');
         return;
+      case "typing":
+        this.handleTyping(ws, caller.userId);
+        return;
+      case "read":
+        await this.markRead({ ...caller, sendReceipts: (ws.deserializeAttachment() as SocketInfo).sendReceipts }, frame.seq);
+        break;
     }
     if (frame.reqId) safeSend(ws, JSON.stringify({ type: "ok", replyTo: frame.reqId }));
   }
@@ -474,6 +624,7 @@ export class RoomObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.flushOutbox();
+    await this.flushActivity();
   }
 
   /**
@@ -531,7 +682,18 @@ export class RoomObject extends DurableObject<Env> {
 
   private summaryFor(meta: RoomMeta, m: Member, people: ReadonlyMap<string, Member>): RoomSummary {
     const peer = meta.kind === "dm" ? ([...people.keys()].find((id) => id !== m.userId) ?? null) : null;
-    return { roomId: meta.id, name: meta.name, kind: meta.kind, visibility: meta.visibility, role: m.role, joinedAt: m.joinedAt, peerId: peer };
+    return {
+      roomId: meta.id,
+      name: meta.name,
+      kind: meta.kind,
+      visibility: meta.visibility,
+      role: m.role,
+      joinedAt: m.joinedAt,
+      peerId: peer,
+      lastSeq: this.lastSeq,
+      lastReadSeq: this.lastSeq,
+      lastMessage: this.meta ? this.lastMessage() : null,
+    };
   }
 
   /** Serialise once, send to every open socket of a current member. */
@@ -558,12 +720,6 @@ function safeClose(ws: WebSocket, code: number, reason: string): number {
   }
 }
 
-/** The frame's size in bytes; exact only when it could exceed `limit` (a UTF-16 unit is at most 3 UTF-8 bytes). */
-export function frameBytes(raw: string | ArrayBuffer, limit: number): number {
-  if (typeof raw !== "string") return raw.byteLength;
-  if (raw.length * 3 <= limit) return raw.length;
-  return new TextEncoder().encode(raw).length;
-}
 
 function jsonError(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status });

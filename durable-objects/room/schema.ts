@@ -17,6 +17,10 @@ export const members = sqliteTable("members", {
   displayName: text("display_name").notNull(),
   role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
   joinedAt: integer("joined_at").notNull(),
+  /** read position: every message with seq <= this has been read by the member */
+  lastReadSeq: integer("last_read_seq").notNull().default(0),
+  /** whether others may see this member's read position (a personal setting, copied at each read) */
+  sendReceipts: integer("send_receipts", { mode: "boolean" }).notNull().default(true),
 });
 
 export const messages = sqliteTable(
@@ -66,3 +70,13 @@ export const outbox = sqliteTable("outbox", {
   payload: text("payload").notNull(),
   createdAt: integer("created_at").notNull(),
 });
+
+/** Who a message mentions (`*` = @all), so mention counts are an index lookup. */
+export const mentionIndex = sqliteTable(
+  "mention_index",
+  {
+    seq: integer("seq").notNull(),
+    userId: text("user_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.seq] }), index("mention_index_seq").on(t.seq)],
+);

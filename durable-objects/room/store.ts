@@ -48,6 +48,7 @@ export class RoomStore {
 
   saveMeta(meta: Partial<RoomMeta>): void {
     for (const [key, value] of Object.entries(meta)) {
+      if (value === undefined) continue;
       this.db
         .insert(schema.meta)
         .values({ key, value: String(value) })
@@ -56,7 +57,7 @@ export class RoomStore {
     }
   }
 
-  loadMembers(): Member[] {
+  loadMembers(): (typeof schema.members.$inferSelect)[] {
     return this.db.select().from(schema.members).orderBy(asc(schema.members.joinedAt)).all();
   }
 
@@ -81,8 +82,7 @@ export class RoomStore {
     const row = this.storage.sql
       .exec<{ s: number | null; v: number | null }>("SELECT max(seq) AS s, max(version) AS v FROM messages")
       .one();
-    const meta = this.db.select().from(schema.meta).where(eq(schema.meta.key, "version")).get();
-    return { lastSeq: row.s ?? 0, version: Math.max(row.v ?? 0, Number(meta?.value ?? 0)) };
+    return { lastSeq: row.s ?? 0, version: row.v ?? 0 };
   }
 
   findByClientKey(clientKey: string): MessageRow | undefined {
@@ -93,8 +93,60 @@ export class RoomStore {
     return this.db.select().from(schema.messages).where(eq(schema.messages.id, id)).get();
   }
 
-  insertMessage(row: MessageRow): void {
-    this.db.insert(schema.messages).values(row).run();
+  /** Insert a message and its mention index in one transaction. */
+  insertMessage(row: MessageRow, mentions: Mentions): void {
+    this.transaction(() => {
+      this.db.insert(schema.messages).values(row).run();
+      this.indexMentions(row.seq, mentions);
+    });
+  }
+
+  /** Replace a message's mention index rows (`*` stands for @all). */
+  indexMentions(seq: number, mentions: Mentions): void {
+    this.db.delete(schema.mentionIndex).where(eq(schema.mentionIndex.seq, seq)).run();
+    const ids = mentions.all ? [...mentions.users, "*"] : mentions.users;
+    for (const userId of ids) this.db.insert(schema.mentionIndex).values({ seq, userId }).run();
+  }
+
+  setLastRead(userId: string, seq: number, sendReceipts: boolean): void {
+    this.db.update(schema.members).set({ lastReadSeq: seq, sendReceipts }).where(eq(schema.members.userId, userId)).run();
+  }
+
+  /** Unread (others' messages after `afterSeq`, not recalled) and mentions among them, both capped at `cap`. */
+  countUnread(userId: string, afterSeq: number, cap = 1000): { unread: number; mentions: number } {
+    const unread = this.storage.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE seq > ? AND sender_id != ? AND deleted_at IS NULL LIMIT ?)", afterSeq, userId, cap)
+      .one().n;
+    const mentions = this.storage.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM (SELECT DISTINCT mi.seq FROM mention_index mi JOIN messages m ON m.seq = mi.seq WHERE mi.seq > ? AND mi.user_id IN (?, '*') AND m.sender_id != ? AND m.deleted_at IS NULL LIMIT ?)",
+        afterSeq,
+        userId,
+        userId,
+        cap,
+      )
+      .one().n;
+    return { unread, mentions };
+  }
+
+  /** New messages after `afterSeq` (seq, sender, recalled?) and who they mention, for coalesced inbox updates. */
+  newSince(afterSeq: number, limit: number): { rows: MessageRow[]; mentions: Map<number, string[]> } {
+    const m = schema.messages;
+    const rows = this.db.select().from(m).where(gt(m.seq, afterSeq)).orderBy(asc(m.seq)).limit(limit).all();
+    const mentions = new Map<number, string[]>();
+    if (rows.length) {
+      const mi = schema.mentionIndex;
+      for (const r of this.db.select().from(mi).where(gt(mi.seq, afterSeq)).all()) {
+        let list = mentions.get(r.seq);
+        if (!list) mentions.set(r.seq, (list = []));
+        list.push(r.userId);
+      }
+    }
+    return { rows, mentions };
+  }
+
+  lastMessageRow(): MessageRow | undefined {
+    return this.db.select().from(schema.messages).orderBy(desc(schema.messages.seq)).limit(1).get();
   }
 
   updateMessage(seq: number, set: Partial<MessageRow>): void {
@@ -117,13 +169,19 @@ export class RoomStore {
     return this.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT emoji) AS n FROM reactions WHERE seq = ?", seq).one().n;
   }
 
-  clearReactions(seq: number): void {
+  /** Reactions and mention index of a recalled message. */
+  clearDerived(seq: number): void {
     this.db.delete(schema.reactions).where(eq(schema.reactions.seq, seq)).run();
+    this.db.delete(schema.mentionIndex).where(eq(schema.mentionIndex.seq, seq)).run();
   }
 
-  /** The version counter is also bumped by changes that touch no message row (kept in meta). */
-  saveVersion(version: number): void {
-    this.saveMeta({ version: String(version) } as unknown as Partial<RoomMeta>);
+  getNumber(key: string): number {
+    const row = this.db.select().from(schema.meta).where(eq(schema.meta.key, key)).get();
+    return Number(row?.value ?? 0);
+  }
+
+  setNumber(key: string, value: number): void {
+    this.db.insert(schema.meta).values({ key, value: String(value) }).onConflictDoUpdate({ target: schema.meta.key, set: { value: String(value) } }).run();
   }
 
   /**

@@ -9,6 +9,8 @@ export interface Caller {
   username: string;
   displayName: string;
   isAdmin: boolean;
+  /** the user's setting: may others see their read position? */
+  sendReceipts?: boolean;
 }
 
 /** Headers the Worker sets on WebSocket upgrades it forwards; any a client sent are stripped first. */

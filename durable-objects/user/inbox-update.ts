@@ -1,3 +1,5 @@
+import type { LastMessage, Notification } from "../../protocol/device";
+
 /**
  * What a room tells a member's inbox (UserObject). Delivered through the
  * room's outbox, in order, at least once; applying one twice is harmless.
@@ -11,6 +13,20 @@ export interface RoomSummary {
   joinedAt: number;
   /** for DMs: the other person */
   peerId: string | null;
+  lastSeq: number;
+  lastReadSeq: number;
+  lastMessage: LastMessage | null;
+}
+
+/** The coalesced "something happened in this room" a room sends each member's inbox (at most ~1/s per room). */
+export interface RoomActivity {
+  roomId: string;
+  lastSeq: number;
+  lastReadSeq: number;
+  unread: number;
+  mentions: number;
+  lastMessage: LastMessage | null;
+  notifications: Omit<Notification, "id">[];
 }
 
 export type InboxUpdate =

@@ -2,7 +2,7 @@
  * A user's own database (their "inbox" object): sessions and the rooms they
  * are in. Run `npm run db:generate` after changing it.
  */
-import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const profile = sqliteTable("profile", {
   key: text("key").primaryKey(),
@@ -38,4 +38,40 @@ export const rooms = sqliteTable("rooms", {
   joinedAt: integer("joined_at").notNull(),
   /** for DMs: the other person */
   peerId: text("peer_id"),
+  lastSeq: integer("last_seq").notNull().default(0),
+  lastReadSeq: integer("last_read_seq").notNull().default(0),
+  unread: integer("unread").notNull().default(0),
+  mentions: integer("mentions").notNull().default(0),
+  /** JSON of LastMessage, or null */
+  lastMessage: text("last_message"),
+  /** inbox position of the last change to this row (for resume) */
+  pos: integer("pos").notNull().default(0),
+});
+
+/** Rooms the user left or was removed from, by inbox position, so a resuming device learns of it. */
+export const removedRooms = sqliteTable("removed_rooms", {
+  roomId: text("room_id").primaryKey(),
+  pos: integer("pos").notNull(),
+});
+
+/** Mentions and DMs, kept so a person who was away sees what they missed. */
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    kind: text("kind", { enum: ["mention", "dm"] }).notNull(),
+    roomId: text("room_id").notNull(),
+    messageId: text("message_id").notNull(),
+    seq: integer("seq").notNull(),
+    senderId: text("sender_id").notNull(),
+    preview: text("preview").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("notifications_message").on(t.roomId, t.messageId)],
+);
+
+/** Other users' inboxes that want this user's presence changes, until `expiresAt`. */
+export const watchers = sqliteTable("watchers", {
+  userId: text("user_id").primaryKey(),
+  expiresAt: integer("expires_at").notNull(),
 });

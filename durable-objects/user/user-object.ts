@@ -1,8 +1,16 @@
 /**
  * UserObject: one per user, the user's "inbox". Holds their sessions (so
  * authentication is spread over users, and revocation can close exactly the
- * sockets of one session) and the list of rooms they are in, kept up to date
- * by the rooms through their outboxes.
+ * sockets of one session), the rooms they are in with unread and mention
+ * counts (kept up to date by the rooms: membership through the rooms'
+ * outboxes, activity coalesced to about once a second per room), their
+ * notifications, and the device sockets: one per device, carrying every
+ * room's summary, so no client needs a socket per room.
+ *
+ * Presence is derived from the device sockets (online if any device is
+ * active, away if all are idle, offline if none is connected) and pushed to
+ * the inboxes that watch this user; a watcher that no longer cares says so and
+ * is dropped, so the watcher list cleans itself.
  */
 import { DurableObject } from "cloudflare:workers";
 import { asc, eq, lt, or } from "drizzle-orm";
@@ -15,7 +23,14 @@ import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import type { Caller } from "../shared/identity";
 import { makeToken, sha256hex } from "../shared/tokens";
 import { randomKey } from "../../protocol/ids";
-import type { InboxUpdate, RoomSummary } from "./inbox-update";
+import type { InboxUpdate, RoomActivity, RoomSummary } from "./inbox-update";
+import { InboxStore } from "./inbox-store";
+import { callerFromHeaders } from "../shared/identity";
+import { CLOSE } from "../../protocol/errors";
+import { ClientDeviceFrame, type Presence, type PresenceStatus } from "../../protocol/device";
+import { describeIssues } from "../../protocol/frames";
+import { asAppError } from "../shared/app-error";
+import { frameBytes } from "../shared/frames";
 
 export interface Profile {
   userId: string;
@@ -23,6 +38,15 @@ export interface Profile {
   displayName: string;
   isAdmin: boolean;
   active: boolean;
+  /** personal setting: may others see my read receipts? */
+  sendReceipts?: boolean;
+}
+
+/** A device socket's state, in its attachment so it survives hibernation. */
+interface DeviceInfo {
+  sessionId: string;
+  status: "online" | "away";
+  watching: string[];
 }
 
 export interface SessionInfo {
@@ -42,11 +66,14 @@ export class UserObject extends DurableObject<Env> {
   private readonly limits: Limits;
   private profile: Profile | null = null;
   private ready = false;
+  private readonly inbox: InboxStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.db = openDb(ctx.storage, schema);
     this.limits = limitsOf(env);
+    this.inbox = new InboxStore(this.db, ctx.storage);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     void ctx.blockConcurrencyWhile(async () => {
       if (hasSchema(ctx.storage, "profile")) await this.open();
     });
@@ -62,8 +89,9 @@ export class UserObject extends DurableObject<Env> {
   }
 
   /** Create or update this user's profile (called by the directory). */
-  async provision(profile: Profile): Promise<void> {
+  async provision(update: Profile): Promise<void> {
     await this.open();
+    const profile: Profile = { ...update, sendReceipts: update.sendReceipts ?? this.profile?.sendReceipts ?? true };
     const value = JSON.stringify(profile);
     this.db.insert(schema.profile).values({ key: "profile", value }).onConflictDoUpdate({ target: schema.profile.key, set: { value } }).run();
     this.profile = profile;
@@ -99,7 +127,22 @@ export class UserObject extends DurableObject<Env> {
       return null;
     }
     if (now - row.lastUsedAt > TOUCH_INTERVAL_MS) this.db.update(schema.sessions).set({ lastUsedAt: now }).where(eq(schema.sessions.id, row.id)).run();
-    return { userId: p.userId, sessionId: row.id, username: p.username, displayName: p.displayName, isAdmin: p.isAdmin };
+    return this.callerFor(row.id);
+  }
+
+  private callerFor(sessionId: string): Caller {
+    const p = this.profile!;
+    return { userId: p.userId, sessionId, username: p.username, displayName: p.displayName, isAdmin: p.isAdmin, sendReceipts: p.sendReceipts !== false };
+  }
+
+  async settings(): Promise<{ sendReceipts: boolean }> {
+    return { sendReceipts: this.profile?.sendReceipts !== false };
+  }
+
+  async updateSettings(set: { sendReceipts?: boolean }): Promise<{ sendReceipts: boolean }> {
+    if (!this.profile) throw new Error("outpost:not_found::no such user");
+    await this.provision({ ...this.profile, ...set });
+    return this.settings();
   }
 
   async listSessions(): Promise<SessionInfo[]> {
@@ -132,7 +175,7 @@ export class UserObject extends DurableObject<Env> {
     if (row.expiresAt <= Date.now()) return null;
     const session = this.db.select().from(schema.sessions).where(eq(schema.sessions.id, row.sessionId)).get();
     if (!session || session.expiresAt <= Date.now()) return null;
-    return { userId: p.userId, sessionId: session.id, username: p.username, displayName: p.displayName, isAdmin: p.isAdmin };
+    return this.callerFor(session.id);
   }
 
   /** End one session (logout, or revoked by the user or an admin) and close its sockets. */
@@ -161,39 +204,236 @@ export class UserObject extends DurableObject<Env> {
     });
     // The session is gone from the database before any socket closes, so a
     // reconnect racing the close is already refused.
-    const rooms = this.db.select({ roomId: schema.rooms.roomId }).from(schema.rooms).all();
-    await Promise.allSettled(rooms.map((r) => this.env.ROOMS.get(this.env.ROOMS.idFromName(r.roomId)).closeSessions(ids, reason)));
+    for (const id of ids) for (const ws of this.ctx.getWebSockets(`s:${id}`)) closeQuietly(ws, CLOSE.policy, reason);
+    const rooms = this.inbox.roomIds();
+    await Promise.allSettled(rooms.map((roomId) => this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId)).closeSessions(ids, reason)));
+    await this.updatePresence();
   }
 
   // ---------------------------------------------------------------- rooms
 
+  /** Membership news from a room's outbox (in order, at least once). */
   async applyInboxUpdate(update: InboxUpdate): Promise<void> {
     await this.open();
-    const r = schema.rooms;
     switch (update.type) {
       case "room.added":
-        this.db.insert(r).values(update.room).onConflictDoUpdate({ target: r.roomId, set: { name: update.room.name, role: update.room.role } }).run();
+        this.pushRoom(this.inbox.added(update.room));
         break;
-      case "room.removed":
-        this.db.delete(r).where(eq(r.roomId, update.roomId)).run();
+      case "room.removed": {
+        const pos = this.inbox.removed(update.roomId);
+        if (pos !== null) this.broadcast({ type: "inbox.removed", roomId: update.roomId, pos });
         break;
+      }
       case "room.changed": {
-        const set: Partial<RoomSummary> = {};
-        if (update.name !== undefined) set.name = update.name;
-        if (update.role !== undefined) set.role = update.role;
-        if (Object.keys(set).length) this.db.update(r).set(set).where(eq(r.roomId, update.roomId)).run();
+        const room = this.inbox.changed(update.roomId, { name: update.name, role: update.role });
+        if (room) this.pushRoom(room);
         break;
       }
     }
   }
 
+  /** A room's coalesced activity (new messages, counts, read sync). Ignored for rooms the user is not in. */
+  async applyActivity(activity: RoomActivity): Promise<void> {
+    if (!this.ready) return;
+    const result = this.inbox.activity(activity);
+    if (!result) return;
+    this.pushRoom(result.room);
+    for (const notification of result.notifications) this.broadcast({ type: "notification.new", notification });
+    if (result.notifications.length) this.inbox.trimNotifications();
+  }
+
   async listRooms(): Promise<RoomSummary[]> {
+    return this.inboxRooms() as unknown as RoomSummary[];
+  }
+
+  async inboxRooms() {
     if (!this.ready) return [];
-    return this.db.select().from(schema.rooms).orderBy(asc(schema.rooms.joinedAt)).all();
+    return this.inbox.rooms();
+  }
+
+  async notifications(before: number | undefined, limit: number) {
+    if (!this.ready) return { notifications: [], unread: 0 };
+    return { notifications: this.inbox.notifications(before, Math.min(Math.max(limit, 1), 100)), unread: this.inbox.unreadNotifications() };
   }
 
   async hasRoom(roomId: string): Promise<boolean> {
-    if (!this.ready) return false;
-    return !!this.db.select({ id: schema.rooms.roomId }).from(schema.rooms).where(or(eq(schema.rooms.roomId, roomId))).get();
+    return this.ready && this.inbox.room(roomId) !== null;
+  }
+
+  private pushRoom(room: ReturnType<InboxStore["room"]>): void {
+    if (room) this.broadcast({ type: "inbox.room", room });
+  }
+
+  // -------------------------------------------------------- device socket
+
+  override async fetch(request: Request): Promise<Response> {
+    const caller = callerFromHeaders(request.headers);
+    const p = this.profile;
+    if (!caller || !p || !p.active || caller.userId !== p.userId) return Response.json({ error: { code: "unauthorized", message: "not signed in" } }, { status: 401 });
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return Response.json({ error: { code: "invalid_request", message: "this endpoint speaks WebSocket: send an Upgrade request" } }, { status: 426 });
+    }
+    const session = this.db.select({ id: schema.sessions.id }).from(schema.sessions).where(eq(schema.sessions.id, caller.sessionId)).get();
+    if (!session) return Response.json({ error: { code: "unauthorized", message: "session revoked" } }, { status: 401 });
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    this.ctx.acceptWebSocket(server, [`s:${caller.sessionId}`]);
+    server.serializeAttachment({ sessionId: caller.sessionId, status: "online", watching: [] } satisfies DeviceInfo);
+    const posParam = new URL(request.url).searchParams.get("pos");
+    const pos = posParam !== null && /^\d{1,15}$/.test(posParam) ? Number(posParam) : null;
+    if (pos !== null && pos <= this.inbox.pos) {
+      server.send(JSON.stringify({ type: "inbox.sync", pos: this.inbox.pos, ...this.inbox.changedSince(pos) }));
+    } else {
+      // No position, or one from the future (garbage, or another node's): a full snapshot.
+      server.send(JSON.stringify(this.hello(caller.sessionId)));
+    }
+    await this.updatePresence();
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  private hello(sessionId: string) {
+    return { type: "inbox.hello", userId: this.profile!.userId, sessionId, pos: this.inbox.pos, rooms: this.inbox.rooms(), unreadNotifications: this.inbox.unreadNotifications() };
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    if (frameBytes(raw, this.limits.maxFrameBytes) > this.limits.maxFrameBytes) {
+      closeQuietly(ws, CLOSE.too_big, `frames are limited to ${this.limits.maxFrameBytes} bytes`);
+      return;
+    }
+    const info = ws.deserializeAttachment() as DeviceInfo | null;
+    if (!info || !this.profile?.active) {
+      closeQuietly(ws, CLOSE.policy, "not signed in");
+      return;
+    }
+    let value: unknown;
+    try {
+      value = typeof raw === "string" ? JSON.parse(raw) : undefined;
+    } catch {
+      sendQuietly(ws, { type: "error", code: "bad_json", message: "frame is not valid JSON" });
+      return;
+    }
+    const parsed = ClientDeviceFrame.safeParse(value);
+    if (!parsed.success) {
+      const reqId = value && typeof value === "object" && typeof (value as { reqId?: unknown }).reqId === "string" ? ((value as { reqId: string }).reqId.slice(0, 64)) : undefined;
+      sendQuietly(ws, { type: "error", code: "invalid_request", message: describeIssues(parsed.error), ...(reqId ? { replyTo: reqId } : {}) });
+      return;
+    }
+    const frame = parsed.data;
+    try {
+      switch (frame.type) {
+        case "ping":
+          sendQuietly(ws, { type: "pong" });
+          return;
+        case "sync":
+          if (frame.pos > this.inbox.pos) sendQuietly(ws, this.hello(info.sessionId)); // a position from the future: start over
+          else sendQuietly(ws, { type: "inbox.sync", pos: this.inbox.pos, ...this.inbox.changedSince(frame.pos), ...(frame.reqId ? { replyTo: frame.reqId } : {}) });
+          return;
+        case "read":
+          await this.env.ROOMS.get(this.env.ROOMS.idFromName(frame.roomId)).markRead(this.callerFor(info.sessionId), frame.seq);
+          break;
+        case "presence.set":
+          ws.serializeAttachment({ ...info, status: frame.status } satisfies DeviceInfo);
+          await this.updatePresence();
+          break;
+        case "presence.watch": {
+          const ids = [...new Set(frame.userIds)].filter((id) => id !== this.profile!.userId);
+          ws.serializeAttachment({ ...info, watching: ids } satisfies DeviceInfo);
+          const me = this.profile!.userId;
+          const found = await Promise.allSettled(ids.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).addWatcher(me)));
+          for (const r of found) if (r.status === "fulfilled" && r.value) sendQuietly(ws, { type: "presence", presence: r.value });
+          break;
+        }
+      }
+      if (frame.reqId) sendQuietly(ws, { type: "ok", replyTo: frame.reqId });
+    } catch (err) {
+      const e = asAppError(err);
+      if (!e) console.error("device frame failed", frame.type, err);
+      sendQuietly(ws, { type: "error", code: e?.code ?? "internal", message: e?.detail ?? "internal error", ...(frame.reqId ? { replyTo: frame.reqId } : {}) });
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, "closing");
+    await this.updatePresence(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    closeQuietly(ws, CLOSE.internal, "socket error");
+    await this.updatePresence(ws);
+  }
+
+  private broadcast(frame: object): void {
+    const data = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(data);
+      } catch {
+        // closing
+      }
+    }
+  }
+
+  // ------------------------------------------------------------- presence
+
+  async getPresence(): Promise<Presence | null> {
+    const p = this.profile;
+    if (!p) return null;
+    const stored = this.db.select().from(schema.profile).where(eq(schema.profile.key, "presence")).get();
+    const presence = stored ? (JSON.parse(stored.value) as Presence) : { userId: p.userId, status: "offline" as PresenceStatus, lastSeen: null };
+    return presence.status === "offline" ? presence : { ...presence, lastSeen: Date.now() };
+  }
+
+  /** Another user's inbox wants my presence changes. Returns my presence now. */
+  async addWatcher(watcherId: string): Promise<Presence | null> {
+    if (!this.profile) return null;
+    this.db.insert(schema.watchers).values({ userId: watcherId, expiresAt: 0 }).onConflictDoNothing().run();
+    return this.getPresence();
+  }
+
+  /** A watched user's presence changed. Returns false when no device here watches them any more. */
+  async presenceChanged(presence: Presence): Promise<boolean> {
+    let wanted = false;
+    const data = JSON.stringify({ type: "presence", presence });
+    for (const ws of this.ctx.getWebSockets()) {
+      const info = ws.deserializeAttachment() as DeviceInfo | null;
+      if (info?.watching.includes(presence.userId)) {
+        wanted = true;
+        sendQuietly(ws, data);
+      }
+    }
+    return wanted;
+  }
+
+  private async updatePresence(closing?: WebSocket): Promise<void> {
+    const p = this.profile;
+    if (!p || !this.ready) return;
+    const devices = this.ctx.getWebSockets().filter((ws) => ws !== closing && ws.readyState === WebSocket.OPEN);
+    const status: PresenceStatus = devices.length === 0 ? "offline" : devices.some((ws) => (ws.deserializeAttachment() as DeviceInfo | null)?.status === "online") ? "online" : "away";
+    const before = await this.getPresence();
+    if (before && before.status === status) return;
+    const presence: Presence = { userId: p.userId, status, lastSeen: Date.now() };
+    const value = JSON.stringify(presence);
+    this.db.insert(schema.profile).values({ key: "presence", value }).onConflictDoUpdate({ target: schema.profile.key, set: { value } }).run();
+    const watchers = this.db.select().from(schema.watchers).all();
+    const results = await Promise.allSettled(watchers.map((w) => this.env.USERS.get(this.env.USERS.idFromName(w.userId)).presenceChanged(presence)));
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled" && r.value === false) this.db.delete(schema.watchers).where(eq(schema.watchers.userId, watchers[i].userId)).run();
+    });
+  }
+}
+
+function sendQuietly(ws: WebSocket, frame: object | string): void {
+  try {
+    ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  } catch {
+    // closing
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closed
   }
 }

@@ -57,11 +57,14 @@ export async function newRoom(token: string, name = "room", visibility: "public"
   return r.body as { id: string; name: string };
 }
 
-/** A WebSocket to a room through the Worker, with a queue of parsed frames. */
-export async function openRoomSocket(roomId: string, token: string, query = "") {
-  const res = await SELF.fetch(`${BASE}/api/v1/rooms/${encodeURIComponent(roomId)}/socket${query}`, {
-    headers: { upgrade: "websocket", authorization: `Bearer ${token}` },
-  });
+/**
+ * A WebSocket to a room through the Worker, with a queue of parsed frames.
+ * `token: null` sends no Authorization header (for ticket and 401 tests).
+ */
+export async function openRoomSocket(roomId: string, token: string | null, query = "", extraHeaders: Record<string, string> = {}) {
+  const headers: Record<string, string> = { upgrade: "websocket", ...extraHeaders };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const res = await SELF.fetch(`${BASE}/api/v1/rooms/${encodeURIComponent(roomId)}/socket${query}`, { headers });
   if (res.status !== 101 || !res.webSocket) return { status: res.status, body: await res.json().catch(() => null), socket: null as null };
   const ws = res.webSocket;
   ws.accept();
@@ -119,4 +122,66 @@ export async function openRoomSocket(roomId: string, token: string, query = "") 
       close: () => ws.close(1000, "bye"),
     },
   };
+}
+
+/** An open room socket (fails the test if the upgrade was refused). */
+export async function connect(roomId: string, token: string, query = "") {
+  const r = await openRoomSocket(roomId, token, query);
+  if (!r.socket) throw new Error(`socket refused: ${r.status} ${JSON.stringify(r.body)}`);
+  await r.socket.next((f) => f.type === "hello");
+  return r.socket;
+}
+
+export type RoomSocket = Awaited<ReturnType<typeof connect>>;
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+let ipCounter = 0;
+/**
+ * A client address of its own. Failed logins are also counted per address
+ * (30 per window), and test files share the directory, so every test that
+ * fails a login on purpose does it from an address no other test uses.
+ */
+export function freshIp(): string {
+  ipCounter++;
+  return `10.${Math.floor(Math.random() * 250)}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
+}
+
+/** POST /auth/login; `ip` goes in X-Real-IP. */
+export function login(username: string, password: string, ip?: string) {
+  return api("POST", "/api/v1/auth/login", { body: { username, password }, headers: ip ? { "x-real-ip": ip } : {} });
+}
+
+/** A second (third, …) session of an existing user. */
+export async function newSession(user: { username: string; password: string }): Promise<string> {
+  const r = await login(user.username, user.password);
+  if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.token as string;
+}
+
+let clientCounter = 0;
+/** Send a message over REST; asserts nothing. */
+export function sendMessage(token: string, roomId: string, text: string, clientId = `c${Date.now().toString(36)}-${clientCounter++}`, extra: Record<string, unknown> = {}) {
+  return api("POST", `/api/v1/rooms/${roomId}/messages`, { token, body: { text, clientId, ...extra } });
+}
+
+/** Send a message over REST and return it (fails unless 201). */
+export async function postMessage(token: string, roomId: string, text: string, extra: Record<string, unknown> = {}) {
+  const r = await sendMessage(token, roomId, text, undefined, extra);
+  if (r.status !== 201) throw new Error(`send failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+export async function history(token: string, roomId: string, query = "") {
+  const r = await api("GET", `/api/v1/rooms/${roomId}/messages${query}`, { token });
+  if (r.status !== 200) throw new Error(`history failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as { messages: any[]; hasMore: boolean; lastSeq: number };
+}
+
+/** A well-formed room id on this node that no room has (nothing is created by asking). */
+export function unusedRoomId(node = "local"): string {
+  const alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+  let key = "";
+  for (let i = 0; i < 16; i++) key += alphabet[Math.floor(Math.random() * 32)];
+  return `r_${key}@${node}`;
 }

@@ -24,6 +24,14 @@ export const sockets = new Hono<AppEnv>()
     const caller = c.get("caller");
     return c.json(await userObject(c.env, caller.userId).createTicket(caller.sessionId), 201);
   })
+  .get("/socket", async (c) => {
+    // The device socket: one per device, to the user's own inbox object.
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new AppError("invalid_request", "this endpoint speaks WebSocket: send an Upgrade request");
+    }
+    const caller = c.get("caller");
+    return userObject(c.env, caller.userId).fetch(withIdentity(c.req.raw, caller));
+  })
   .get("/rooms/:id/socket", async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new AppError("invalid_request", "this endpoint speaks WebSocket: send an Upgrade request");

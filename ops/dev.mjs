@@ -1,0 +1,61 @@
+/**
+ * `npm run dev`: the Worker under `wrangler dev` (miniflare), offline, with live reload.
+ *
+ * Uses the same node description as `npm start` for the listen port and the data
+ * directory (state goes to `<dataDir>/wrangler`, apart from a self-hosted node's
+ * `<dataDir>/objects`). Differences from `npm start`, by design of wrangler:
+ * bindings come from wrangler.toml (LIMITS are its defaults, FILES is absent), and
+ * the listen host is always 127.0.0.1.
+ */
+import { spawn } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { repoRoot } from "./build.mjs";
+import { loadNodeConfig } from "./node-config.mjs";
+import { newSetupToken, printSetupHint } from "./setup-hint.mjs";
+import { waitForHealthy } from "./workerd.mjs";
+
+let config;
+try {
+  config = loadNodeConfig();
+} catch (err) {
+  console.error(`outpost dev: bad node configuration: ${err.message}`);
+  process.exit(2);
+}
+
+const setupToken = newSetupToken();
+const adminPassword = process.env.OUTPOST_ADMIN_PASSWORD || undefined;
+const url = `http://127.0.0.1:${config.port}`;
+
+const args = [
+  "dev",
+  "--ip", "127.0.0.1",
+  "--port", String(config.port),
+  "--persist-to", path.join(config.dataDir, "wrangler"),
+  "--var", `SETUP_TOKEN:${setupToken}`,
+  "--var", `NODE_NAME:${config.name}`,
+];
+if (adminPassword) args.push("--var", `ADMIN_PASSWORD:${adminPassword}`);
+
+const wrangler = path.join(repoRoot, "node_modules", ".bin", "wrangler");
+const child = spawn(wrangler, args, {
+  cwd: repoRoot,
+  stdio: "inherit",
+  env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+});
+
+child.on("error", (err) => {
+  console.error(`outpost dev: could not run wrangler (${wrangler}): ${err.message}`);
+  process.exit(1);
+});
+child.on("exit", (code, signal) => process.exit(code ?? 128 + (os.constants.signals[signal] ?? 0)));
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
+
+try {
+  // wrangler bundles and boots miniflare first: slower than a self-hosted start.
+  await waitForHealthy(url, { timeoutMs: 60000, child });
+  await printSetupHint(url, setupToken, { adminPassword });
+  console.log(`Outpost dev node "${config.name}" (wrangler dev) listening on ${url}, state in ${path.join(config.dataDir, "wrangler")}`);
+} catch (err) {
+  console.error(`outpost dev: ${err.message}`);
+}

@@ -1,0 +1,79 @@
+// Types for node-config.mjs (plain ESM so that node runs it without a TS loader).
+
+export interface DurableObjectDescription {
+  readonly binding: string;
+  readonly className: string;
+}
+
+export interface Limits {
+  maxTextBytes: number;
+  recallWindowSeconds: number;
+  maxFrameBytes: number;
+  sessionTtlSeconds: number;
+  maxSessionsPerUser: number;
+}
+
+/** The shape of the JSON file `OUTPOST_CONFIG` names. */
+export interface NodeDescription {
+  name?: string;
+  listen?: string;
+  dataDir?: string;
+  tls?: { cert: string; key: string } | null;
+  limits?: Partial<Limits>;
+}
+
+export interface NodeConfig {
+  name: string;
+  /** normalised "host:port" */
+  listen: string;
+  host: string;
+  port: number;
+  /** where this machine reaches the node (wildcard hosts become loopback), http or https */
+  url: string;
+  /** absolute */
+  dataDir: string;
+  /** absolute paths */
+  tls: { cert: string; key: string } | null;
+  limits: Limits;
+  configFile: string | null;
+}
+
+export type Binding =
+  | { name: string; text: string }
+  | { name: string; json: string }
+  | { name: string; fromEnvironment: string }
+  | { name: string; durableObjectNamespace: string }
+  | { name: string; service: string };
+
+export const DURABLE_OBJECTS: readonly DurableObjectDescription[];
+export const COMPATIBILITY_DATE: string;
+export const COMPATIBILITY_FLAGS: readonly string[];
+export const DEFAULT_LIMITS: Readonly<Limits>;
+export const DEFAULT_LISTEN: string;
+export const DEFAULT_DATA_DIR: string;
+export const DEFAULT_NODE_NAME: string;
+export const NODE_NAME_RE: RegExp;
+export const WORKER_SERVICE: string;
+export const DO_DISK_SERVICE: string;
+export const FILES_DISK_SERVICE: string;
+export const NETWORK_SERVICE: string;
+export const WORKERD_DIR: string;
+export const CAPNP_FILE: string;
+export const BUNDLE_FILE: string;
+export const VERSION: string;
+export function uniqueKeyFor(className: string): string;
+
+export function loadNodeConfig(env?: Record<string, string | undefined>, options?: { cwd?: string }): NodeConfig;
+export function makeNodeConfig(
+  description: NodeDescription & { configFile?: string | null },
+  options?: { baseDir?: string; cwd?: string; sources?: Record<string, string> },
+): NodeConfig;
+export function mergeLimits(overrides: unknown, label?: string): Limits;
+export function parseListen(listen: unknown, label?: string): { host: string; port: number };
+export function bindings(config: Pick<NodeConfig, "name"> & { limits?: Partial<Limits> }): Binding[];
+export function capnpString(value: unknown): string;
+export function renderCapnp(
+  config: NodeConfig,
+  paths: { bundlePath: string; configDir?: string; tlsCertPath?: string; tlsKeyPath?: string },
+): string;
+export function writeWorkerdFiles(config: NodeConfig, options: { bundlePath: string }): { configPath: string; configDir: string };

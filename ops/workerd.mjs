@@ -1,0 +1,110 @@
+/**
+ * Running a node's `workerd`: find the binary, spawn it, wait until it answers,
+ * stop it. Shared by `npm start` (ops/start.mjs) and the end-to-end test
+ * harness (test/harness.ts), so both run the node the same way.
+ */
+import { spawn } from "node:child_process";
+import http from "node:http";
+import https from "node:https";
+import workerdPackage from "workerd";
+
+/**
+ * The workerd binary that the `workerd` npm package installed. The package is
+ * CommonJS with `exports.default = <path>`, so from ESM its default import is
+ * the exports object, not the path; accept either shape.
+ */
+export function workerdBinary() {
+  const p = typeof workerdPackage === "string" ? workerdPackage : workerdPackage?.default;
+  if (typeof p !== "string") throw new Error("the workerd package did not give a binary path; is it installed (npm ci)?");
+  return p;
+}
+
+/**
+ * Start `workerd serve <configPath> --experimental`. `--experimental` is required
+ * by `durableObjectStorage = (localDisk = …)`. Without `verbose`, workerd prints
+ * console output and uncaught errors but not their JavaScript stack traces.
+ *
+ * @param {string} configPath
+ * @param {{ env?: NodeJS.ProcessEnv, stdio?: import("node:child_process").StdioOptions, cwd?: string, verbose?: boolean }} [options]
+ */
+export function spawnWorkerd(configPath, { env = process.env, stdio = "inherit", cwd, verbose = false } = {}) {
+  const args = ["serve", configPath, "--experimental"];
+  if (verbose) args.push("--verbose");
+  return spawn(workerdBinary(), args, { env, stdio, cwd });
+}
+
+/** Resolves with `{ code, signal }` once the child has exited (at once if it already has). */
+export function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * SIGTERM, then SIGKILL after `graceMs` if it is still running (workerd waits for
+ * open WebSockets to drain on SIGTERM). Resolves with how it exited.
+ */
+export async function stopWorkerd(child, { graceMs = 5000 } = {}) {
+  const done = exited(child);
+  if (child.exitCode !== null || child.signalCode !== null) return done;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  try {
+    return await done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A small HTTP(S) request that does not verify certificates when `insecure` is set:
+ * used only to talk to our own node on this machine, which may have a self-signed cert.
+ *
+ * @returns {Promise<{ status: number, headers: import("node:http").IncomingHttpHeaders, body: string }>}
+ */
+export function request(url, { method = "GET", headers = {}, body, insecure = true, timeoutMs = 5000 } = {}) {
+  const u = new URL(url);
+  const lib = u.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = lib.request(
+      u,
+      { method, headers, rejectUnauthorized: !insecure, timeout: timeoutMs },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${method} ${url}`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Poll `GET <url>/healthz` until it answers 200. Rejects after `timeoutMs`, or as soon
+ * as `child` exits (a bad config makes workerd exit at once; no point waiting).
+ */
+export async function waitForHealthy(url, { timeoutMs = 20000, child, intervalMs = 100 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  let gone = null;
+  child?.once("exit", (code, signal) => (gone = { code, signal }));
+  while (Date.now() < deadline) {
+    if (gone || (child && (child.exitCode !== null || child.signalCode !== null))) {
+      const { code, signal } = gone ?? { code: child.exitCode, signal: child.signalCode };
+      throw new Error(`workerd exited (${signal ?? `code ${code}`}) before ${url}/healthz answered`);
+    }
+    try {
+      const res = await request(`${url}/healthz`, { timeoutMs: 2000 });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err.code ?? err.message;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`${url}/healthz did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+}

@@ -1,0 +1,261 @@
+/**
+ * One description of a node, two configs: wrangler.toml (dev, vitest-pool-workers) is
+ * written by hand, the workerd capnp is generated. These tests fail when they drift.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { afterAll, describe, expect, it } from "vitest";
+import { DEFAULT_ENTRY, repoRoot } from "../ops/build.mjs";
+import {
+  COMPATIBILITY_DATE,
+  COMPATIBILITY_FLAGS,
+  DEFAULT_LIMITS,
+  DEFAULT_NODE_NAME,
+  DURABLE_OBJECTS,
+  VERSION,
+  bindings,
+  capnpString,
+  loadNodeConfig,
+  makeNodeConfig,
+  renderCapnp,
+  uniqueKeyFor,
+} from "../ops/node-config.mjs";
+
+// Bindings only a self-hosted node has: secrets from its environment, and the files disk.
+const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "FILES"];
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-config-test-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const wrangler: any = parseToml(fs.readFileSync(path.join(repoRoot, "wrangler.toml"), "utf8"));
+
+/** Undo capnpString: `\"`, `\\` and `\xNN` bytes. */
+function capnpUnquote(literal: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < literal.length; i++) {
+    const ch = literal[i];
+    if (ch !== "\\") {
+      bytes.push(...Buffer.from(ch, "utf8"));
+    } else if (literal[i + 1] === "x") {
+      bytes.push(parseInt(literal.slice(i + 2, i + 4), 16));
+      i += 3;
+    } else {
+      bytes.push(literal.charCodeAt(i + 1));
+      i += 1;
+    }
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+const STR = String.raw`"((?:[^"\\]|\\.)*)"`;
+
+/** What the rendered capnp says, read back with regexes. */
+function readCapnp(text: string) {
+  const compatibilityDate = new RegExp(`compatibilityDate = ${STR}`).exec(text)?.[1];
+  const flagsList = /compatibilityFlags = \[([^\]]*)\]/.exec(text)?.[1] ?? "";
+  const compatibilityFlags = [...flagsList.matchAll(new RegExp(STR, "g"))].map((m) => capnpUnquote(m[1]));
+  const binds = new Map<string, { kind: string; value: string }>();
+  for (const m of text.matchAll(new RegExp(String.raw`\(name = ${STR}, (\w+) = ${STR}\)`, "g"))) {
+    binds.set(capnpUnquote(m[1]), { kind: m[2], value: capnpUnquote(m[3]) });
+  }
+  const namespaces = [
+    ...text.matchAll(new RegExp(String.raw`\(className = ${STR}, uniqueKey = ${STR}, enableSql = (true|false)\)`, "g")),
+  ].map((m) => ({ className: m[1], uniqueKey: m[2], enableSql: m[3] === "true" }));
+  return { compatibilityDate, compatibilityFlags, binds, namespaces };
+}
+
+const defaultConfig = makeNodeConfig({ dataDir: path.join(tmp, "data") });
+const capnp = readCapnp(renderCapnp(defaultConfig, { bundlePath: path.join(tmp, "data/.workerd/worker.js") }));
+
+describe("wrangler.toml and the generated workerd config agree", () => {
+  it("run the same entry point", () => {
+    expect(path.resolve(repoRoot, wrangler.main)).toBe(DEFAULT_ENTRY);
+  });
+
+  it("have the same compatibility date and flags", () => {
+    expect(wrangler.compatibility_date).toBe(COMPATIBILITY_DATE);
+    expect(wrangler.compatibility_flags).toEqual([...COMPATIBILITY_FLAGS]);
+    expect(capnp.compatibilityDate).toBe(COMPATIBILITY_DATE);
+    expect(capnp.compatibilityFlags).toEqual([...COMPATIBILITY_FLAGS]);
+  });
+
+  it("bind the same Durable Object classes under the same names", () => {
+    const fromWrangler = wrangler.durable_objects.bindings.map((b: any) => ({ binding: b.name, className: b.class_name }));
+    expect(fromWrangler).toEqual(DURABLE_OBJECTS.map((d) => ({ ...d })));
+    for (const d of DURABLE_OBJECTS) {
+      expect(capnp.binds.get(d.binding)).toEqual({ kind: "durableObjectNamespace", value: d.className });
+    }
+  });
+
+  it("store every class in SQLite", () => {
+    const sqliteClasses = wrangler.migrations.flatMap((m: any) => m.new_sqlite_classes ?? []);
+    expect(sqliteClasses.sort()).toEqual(DURABLE_OBJECTS.map((d) => d.className).sort());
+    expect(wrangler.migrations.some((m: any) => m.new_classes)).toBe(false); // KV-backed classes cannot use SQL
+    expect(capnp.namespaces).toEqual(
+      DURABLE_OBJECTS.map((d) => ({ className: d.className, uniqueKey: uniqueKeyFor(d.className), enableSql: true })),
+    );
+  });
+
+  it("give the Worker the same vars with the description's defaults", () => {
+    expect(Object.keys(wrangler.vars).sort()).toEqual(["LIMITS", "NODE_NAME", "VERSION"]);
+    expect(wrangler.vars.NODE_NAME).toBe(DEFAULT_NODE_NAME);
+    expect(wrangler.vars.VERSION).toBe(VERSION);
+    expect(wrangler.vars.LIMITS).toEqual({ ...DEFAULT_LIMITS });
+
+    expect(capnp.binds.get("NODE_NAME")).toEqual({ kind: "text", value: DEFAULT_NODE_NAME });
+    expect(capnp.binds.get("VERSION")).toEqual({ kind: "text", value: VERSION });
+    expect(capnp.binds.get("LIMITS")?.kind).toBe("json");
+    expect(JSON.parse(capnp.binds.get("LIMITS")!.value)).toEqual({ ...DEFAULT_LIMITS });
+  });
+
+  it("differ only in the node-only bindings", () => {
+    const wranglerNames = [...Object.keys(wrangler.vars), ...wrangler.durable_objects.bindings.map((b: any) => b.name)];
+    const capnpNames = [...capnp.binds.keys()];
+    expect(capnpNames.filter((n) => !wranglerNames.includes(n)).sort()).toEqual([...NODE_ONLY_BINDINGS].sort());
+    expect(wranglerNames.filter((n) => !capnpNames.includes(n))).toEqual([]);
+    expect(capnp.binds.get("SETUP_TOKEN")).toEqual({ kind: "fromEnvironment", value: "OUTPOST_SETUP_TOKEN" });
+    expect(capnp.binds.get("ADMIN_PASSWORD")).toEqual({ kind: "fromEnvironment", value: "OUTPOST_ADMIN_PASSWORD" });
+    expect(capnp.binds.get("FILES")?.kind).toBe("service");
+  });
+
+  it("import .sql files as text, as the esbuild bundle does", () => {
+    expect(wrangler.rules).toContainEqual({ type: "Text", globs: ["**/*.sql"], fallthrough: true });
+  });
+
+  it("render every binding the description lists", () => {
+    expect([...capnp.binds.keys()]).toEqual(bindings(defaultConfig).map((b) => b.name));
+  });
+});
+
+describe("renderCapnp", () => {
+  it("quotes strings so any value round-trips", () => {
+    const nasty = 'a"b\\c\nd\u00e9\u4e2d\u{1f600}\u0000';
+    const lit = capnpString(nasty);
+    expect(lit).toMatch(/^"[\x20-\x7e]*"$/); // plain ASCII, nothing raw
+    expect(capnpUnquote(lit.slice(1, -1))).toBe(nasty);
+  });
+
+  it("embeds the bundle relative to the config file and keeps storage under the data dir", () => {
+    const config = makeNodeConfig({ dataDir: path.join(tmp, "d2"), listen: "*:9000" });
+    const text = renderCapnp(config, { bundlePath: path.join(tmp, "dist/worker.js"), configDir: path.join(tmp, "d2/.workerd") });
+    expect(text).toContain('esModule = embed "../../dist/worker.js"');
+    expect(text).toContain(`disk = (path = ${capnpString(path.join(tmp, "d2/objects"))}, writable = true)`);
+    expect(text).toContain(`disk = (path = ${capnpString(path.join(tmp, "d2/files"))}, writable = true)`);
+    expect(text).toContain('durableObjectStorage = (localDisk = "do-disk")');
+    expect(text).toContain('network = (allow = ["public", "private", "local"]');
+    expect(text).toContain('globalOutbound = "internet"');
+    expect(text).toContain('(name = "http", address = "*:9000", http = (), service = "outpost")');
+  });
+
+  it("serves https with the keypair embedded when tls is given", () => {
+    fs.writeFileSync(path.join(tmp, "c.pem"), "cert");
+    fs.writeFileSync(path.join(tmp, "k.pem"), "key");
+    const config = makeNodeConfig({ dataDir: path.join(tmp, "d3"), tls: { cert: path.join(tmp, "c.pem"), key: path.join(tmp, "k.pem") } });
+    const text = renderCapnp(config, { bundlePath: path.join(tmp, "d3/.workerd/worker.js") });
+    expect(config.url).toBe("https://127.0.0.1:8787");
+    expect(text).toContain('https = (options = (), tlsOptions = (keypair = (privateKey = embed "../../k.pem", certificateChain = embed "../../c.pem")))');
+    expect(text).not.toContain("http = ()");
+  });
+});
+
+describe("loadNodeConfig", () => {
+  const cwd = tmp;
+
+  it("has defaults", () => {
+    const c = loadNodeConfig({}, { cwd });
+    expect(c).toMatchObject({ name: "local", listen: "127.0.0.1:8787", host: "127.0.0.1", port: 8787, url: "http://127.0.0.1:8787", tls: null });
+    expect(c.dataDir).toBe(path.join(cwd, "data"));
+    expect(c.limits).toEqual({ ...DEFAULT_LIMITS });
+  });
+
+  it("takes OUTPOST_NODE, OUTPOST_LISTEN and OUTPOST_DATA (relative to the cwd)", () => {
+    const c = loadNodeConfig({ OUTPOST_NODE: "shanghai-2", OUTPOST_LISTEN: "0.0.0.0:9443", OUTPOST_DATA: "var/outpost" }, { cwd });
+    expect(c).toMatchObject({ name: "shanghai-2", listen: "0.0.0.0:9443", port: 9443, url: "http://127.0.0.1:9443" });
+    expect(c.dataDir).toBe(path.join(cwd, "var/outpost"));
+  });
+
+  it("treats empty env values as unset", () => {
+    expect(loadNodeConfig({ OUTPOST_NODE: "", OUTPOST_LISTEN: "" }, { cwd }).name).toBe("local");
+  });
+
+  it.each(["Shanghai", "-edge", "edge-", "a_b", "x".repeat(33), "a.b", "中文"])("refuses the node name %j", (name) => {
+    expect(() => loadNodeConfig({ OUTPOST_NODE: name }, { cwd })).toThrow(/OUTPOST_NODE: .* is not a valid node name/);
+  });
+
+  it.each(["a", "x".repeat(32), "b2", "new-york"])("accepts the node name %j", (name) => {
+    expect(loadNodeConfig({ OUTPOST_NODE: name }, { cwd }).name).toBe(name);
+  });
+
+  it.each(["8787", "localhost", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", ":8787", "::1:8787", "[nothex]:80", "a b:80"])(
+    "refuses the listen address %j",
+    (listen) => {
+      expect(() => loadNodeConfig({ OUTPOST_LISTEN: listen }, { cwd })).toThrow(/OUTPOST_LISTEN: .*(expected "host:port")/);
+    },
+  );
+
+  it.each([
+    ["*:80", "http://127.0.0.1:80"],
+    ["[::1]:8787", "http://[::1]:8787"],
+    ["[::]:8787", "http://[::1]:8787"],
+    ["chat.example.internal:8080", "http://chat.example.internal:8080"],
+  ])("accepts the listen address %j", (listen, url) => {
+    expect(loadNodeConfig({ OUTPOST_LISTEN: listen }, { cwd }).url).toBe(url);
+  });
+
+  it("reads the config file, resolving its paths against its own folder; env wins", () => {
+    const dir = path.join(tmp, "etc");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "cert.pem"), "c");
+    fs.writeFileSync(path.join(dir, "key.pem"), "k");
+    const file = path.join(dir, "node.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ name: "beijing", listen: "*:8443", dataDir: "../srv/outpost", tls: { cert: "cert.pem", key: "key.pem" }, limits: { maxTextBytes: 4000 } }),
+    );
+    const c = loadNodeConfig({ OUTPOST_CONFIG: file }, { cwd });
+    expect(c).toMatchObject({ name: "beijing", listen: "*:8443", url: "https://127.0.0.1:8443", configFile: file });
+    expect(c.dataDir).toBe(path.join(tmp, "srv/outpost"));
+    expect(c.tls).toEqual({ cert: path.join(dir, "cert.pem"), key: path.join(dir, "key.pem") });
+    expect(c.limits).toEqual({ ...DEFAULT_LIMITS, maxTextBytes: 4000 });
+
+    const overridden = loadNodeConfig({ OUTPOST_CONFIG: file, OUTPOST_NODE: "wuhan", OUTPOST_DATA: "d" }, { cwd });
+    expect(overridden.name).toBe("wuhan");
+    expect(overridden.dataDir).toBe(path.join(cwd, "d"));
+    const limitsBinding = bindings(c).find((b) => b.name === "LIMITS");
+    expect(limitsBinding && "json" in limitsBinding && JSON.parse(limitsBinding.json)).toEqual(c.limits);
+  });
+
+  const withFile = (content: string) => {
+    const file = path.join(tmp, `bad-${Math.random().toString(36).slice(2)}.json`);
+    fs.writeFileSync(file, content);
+    return () => loadNodeConfig({ OUTPOST_CONFIG: file }, { cwd });
+  };
+
+  it("names the field that is wrong in a config file", () => {
+    expect(() => loadNodeConfig({ OUTPOST_CONFIG: path.join(tmp, "missing.json") }, { cwd })).toThrow(/OUTPOST_CONFIG: cannot read .*missing\.json: ENOENT/);
+    expect(withFile("{ name: 1 }")).toThrow(/OUTPOST_CONFIG: .* is not valid JSON/);
+    expect(withFile("[]")).toThrow(/must hold a JSON object/);
+    expect(withFile('{"peer": []}')).toThrow(/unknown field "peer"/);
+    expect(withFile('{"name": "Bad"}')).toThrow(/^name \(in .*\): "Bad" is not a valid node name/);
+    expect(withFile('{"listen": "localhost"}')).toThrow(/^listen \(in .*\): "localhost"/);
+    expect(withFile('{"dataDir": ""}')).toThrow(/dataDir .*non-empty path/);
+    expect(withFile('{"tls": {"cert": "nope.pem", "key": "nope.pem"}}')).toThrow(/tls\.cert: file not found: .*nope\.pem/);
+    expect(withFile('{"tls": {"cert": "x.pem"}}')).toThrow(/tls\.cert: file not found|tls\.key: a PEM file path is required/);
+    expect(withFile('{"tls": {"crt": "x.pem"}}')).toThrow(/unknown field "tls\.crt"/);
+    expect(withFile('{"limits": {"maxTextByte": 10}}')).toThrow(/limits\.maxTextByte: unknown limit/);
+    expect(withFile('{"limits": {"maxTextBytes": -1}}')).toThrow(/limits\.maxTextBytes: must be a positive integer/);
+    expect(withFile('{"limits": {"maxTextBytes": 1.5}}')).toThrow(/limits\.maxTextBytes: must be a positive integer/);
+    expect(withFile('{"limits": {"maxTextBytes": "16k"}}')).toThrow(/limits\.maxTextBytes: must be a positive integer/);
+    expect(withFile('{"limits": {"maxTextBytes": 70000}}')).toThrow(/limits\.maxTextBytes: 70000 must be smaller than limits\.maxFrameBytes/);
+    expect(withFile('{"limits": {"maxFrameBytes": 40000000}}')).toThrow(/limits\.maxFrameBytes: at most/);
+  });
+
+  it("refuses a data dir that is a file", () => {
+    const file = path.join(tmp, "a-file");
+    fs.writeFileSync(file, "");
+    expect(() => loadNodeConfig({ OUTPOST_DATA: file }, { cwd })).toThrow(/OUTPOST_DATA: .* is not a directory/);
+  });
+});

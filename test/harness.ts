@@ -1,0 +1,383 @@
+/**
+ * End-to-end harness: real `workerd serve` nodes, run exactly as `npm start` runs
+ * them (same node description, same generated capnp), each on its own free port
+ * and temporary data directory.
+ *
+ * @example
+ *   const node = await startNode({ adminPassword: "correct horse" });
+ *   const token = await loginAs(node.url, "admin", "correct horse");
+ *   const ws = await wsConnect(`${node.wsUrl}/api/v1/…`, token);
+ *   const hello = await ws.next((f) => f.type === "hello");
+ *   await node.kill9();       // crash: nothing flushed, nothing drained
+ *   await node.restart();     // same port, same data
+ *   await node.stop();        // and the temp dir is removed
+ */
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import WebSocket from "ws";
+import { build } from "../ops/build.mjs";
+import { makeNodeConfig, writeWorkerdFiles, type Limits, type NodeConfig } from "../ops/node-config.mjs";
+import { exited, spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
+
+export interface StartNodeOptions {
+  /** node name (default "local") */
+  name?: string;
+  /** handed to the Worker as ADMIN_PASSWORD (OUTPOST_ADMIN_PASSWORD): it creates the admin account itself */
+  adminPassword?: string;
+  /** use this data dir (kept after stop()); default: a fresh temp dir, removed by stop() */
+  dataDir?: string;
+  limits?: Partial<Limits>;
+  /** extra environment for workerd */
+  env?: Record<string, string>;
+  /** keep the temp data dir after stop() (e.g. to inspect the SQLite files) */
+  keepData?: boolean;
+  /** run this bundle instead of building worker/index.ts */
+  bundlePath?: string;
+  /** TLS keypair (PEM paths): the node then serves https/wss with it */
+  tls?: { cert: string; key: string };
+  /** workerd --verbose: JavaScript stacks of uncaught errors in logs() (default: env OUTPOST_VERBOSE) */
+  verbose?: boolean;
+  /** how long to wait for /healthz (default 20 s) */
+  healthTimeoutMs?: number;
+}
+
+export interface OutpostNode {
+  /** http://127.0.0.1:<port> (https with tls) */
+  url: string;
+  /** ws://127.0.0.1:<port> (wss with tls) */
+  wsUrl: string;
+  name: string;
+  port: number;
+  dataDir: string;
+  /** the one-time setup token this node was started with (kept across restart()) */
+  setupToken: string;
+  config: NodeConfig;
+  configPath: string;
+  /** pid of the running workerd, or null when stopped */
+  pid(): number | null;
+  /** SIGTERM, SIGKILL after 3 s; removes the temp data dir unless kept */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for the exit: a crash, nothing drained */
+  kill9(): Promise<void>;
+  /** start again on the same port and data dir (stops it first if it is running) */
+  restart(): Promise<void>;
+  /** everything workerd printed so far (stdout and stderr, all runs) */
+  logs(): string;
+}
+
+const STOP_GRACE_MS = 3000;
+
+// ---- build once per process --------------------------------------------------
+
+let buildPromise: Promise<string> | null = null;
+
+/**
+ * Build worker/index.ts once per process, into a folder of this process's own so a
+ * concurrent `npm start` or another test process never reads a half-written bundle.
+ */
+export function buildOnce(): Promise<string> {
+  buildPromise ??= build({
+    outfile: path.join(os.tmpdir(), `outpost-harness-build-${process.pid}`, "worker.js"),
+  }).catch((err) => {
+    buildPromise = null; // let a later test retry after the source is fixed
+    throw err;
+  });
+  return buildPromise;
+}
+
+// ---- no node outlives the test process ---------------------------------------
+
+const liveChildren = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+let cleanupInstalled = false;
+
+function killEverythingNow() {
+  for (const child of liveChildren) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  liveChildren.clear();
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+  if (buildPromise) fs.rmSync(path.join(os.tmpdir(), `outpost-harness-build-${process.pid}`), { recursive: true, force: true });
+}
+
+function installCleanup() {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.once("exit", killEverythingNow);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const handler = () => {
+      killEverythingNow();
+      process.removeListener(sig, handler);
+      // Keep the signal's usual effect unless someone else handles it.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, handler);
+  }
+}
+
+// ---- nodes -------------------------------------------------------------------
+
+/** A port that was free a moment ago (listen on 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Start a node in real workerd and wait until GET /healthz answers 200. */
+export async function startNode(options: StartNodeOptions = {}): Promise<OutpostNode> {
+  installCleanup();
+  const bundlePath = options.bundlePath ?? (await buildOnce());
+  const ownDir = !options.dataDir;
+  const dataDir = options.dataDir
+    ? path.resolve(options.dataDir)
+    : fs.mkdtempSync(path.join(os.tmpdir(), `outpost-node-${options.name ?? "local"}-`));
+  if (ownDir && !options.keepData) tempDirs.add(dataDir);
+
+  const port = await freePort();
+  const config = makeNodeConfig({
+    name: options.name ?? "local",
+    listen: `127.0.0.1:${port}`,
+    dataDir,
+    limits: options.limits,
+    tls: options.tls ?? null,
+  });
+  // Written again on every launch, so a restart after stop() (which may have removed the
+  // data dir) still finds its config and folders.
+  const { configPath } = writeWorkerdFiles(config, { bundlePath });
+  const setupToken = randomBytes(24).toString("base64url");
+
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, OUTPOST_SETUP_TOKEN: setupToken };
+  if (options.adminPassword) env.OUTPOST_ADMIN_PASSWORD = options.adminPassword;
+  else delete env.OUTPOST_ADMIN_PASSWORD;
+
+  const verbose = options.verbose ?? ["1", "true", "yes"].includes((process.env.OUTPOST_VERBOSE ?? "").toLowerCase());
+  let output = "";
+  let child: ChildProcess | null = null;
+  let runs = 0;
+
+  const launch = async () => {
+    runs += 1;
+    if (runs > 1) {
+      output += `\n--- restart ${runs - 1} ---\n`;
+      writeWorkerdFiles(config, { bundlePath });
+      if (ownDir && !options.keepData) tempDirs.add(dataDir);
+    }
+    const c = spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"], verbose });
+    child = c;
+    liveChildren.add(c);
+    c.stdout?.on("data", (d: Buffer) => (output += d.toString("utf8")));
+    c.stderr?.on("data", (d: Buffer) => (output += d.toString("utf8")));
+    c.once("exit", () => liveChildren.delete(c));
+    try {
+      await waitForHealthy(config.url, { child: c, timeoutMs: options.healthTimeoutMs ?? 20000 });
+    } catch (err) {
+      c.kill("SIGKILL");
+      await exited(c);
+      throw new Error(`node ${config.name} did not start: ${(err as Error).message}\n--- workerd output ---\n${output}`);
+    }
+  };
+
+  const halt = async (how: "term" | "kill") => {
+    const c = child;
+    if (!c) return;
+    child = null;
+    if (how === "kill") {
+      c.kill("SIGKILL");
+      await exited(c);
+    } else {
+      await stopWorkerd(c, { graceMs: STOP_GRACE_MS });
+    }
+    liveChildren.delete(c);
+  };
+
+  await launch();
+
+  const wsScheme = config.tls ? "wss" : "ws";
+  return {
+    url: config.url,
+    wsUrl: `${wsScheme}://127.0.0.1:${port}`,
+    name: config.name,
+    port,
+    dataDir,
+    setupToken,
+    config,
+    configPath,
+    pid: () => (child as ChildProcess | null)?.pid ?? null,
+    logs: () => output,
+    kill9: () => halt("kill"),
+    async restart() {
+      await halt("term");
+      await launch();
+    },
+    async stop() {
+      await halt("term");
+      if (ownDir && !options.keepData) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        tempDirs.delete(dataDir);
+      }
+    },
+  };
+}
+
+// ---- clients -----------------------------------------------------------------
+
+/** POST /api/v1/auth/login and return the bearer token. Throws with the server's answer otherwise. */
+export async function loginAs(url: string, username: string, password: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const token = (body as { token?: unknown } | undefined)?.token;
+  if (!res.ok || typeof token !== "string") {
+    throw new Error(`login as ${username} failed: HTTP ${res.status} ${text.slice(0, 300)}`);
+  }
+  return token;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Frame = any;
+export type FramePredicate = ((frame: Frame) => boolean) | string;
+
+export interface WsClient {
+  ws: WebSocket;
+  /** every JSON frame received, in order (non-JSON frames appear as { type: "<non-json>", raw }) */
+  frames: Frame[];
+  /**
+   * The first frame not yet returned by next() that matches (a function, or a frame `type`);
+   * waits for one up to `timeoutMs` (default 5000). Rejects on timeout or when the socket closes.
+   */
+  next(predicate?: FramePredicate, timeoutMs?: number): Promise<Frame>;
+  /** send a value as JSON (a string is sent as is) */
+  send(frame: unknown): void;
+  /** resolves when the socket has closed */
+  closed: Promise<{ code: number; reason: string }>;
+  close(code?: number, reason?: string): Promise<{ code: number; reason: string }>;
+}
+
+/**
+ * Open a WebSocket with `Authorization: Bearer <token>` (omitted when token is empty).
+ * `url` may be http(s):// or ws(s)://. Resolves once open; rejects with the HTTP status
+ * and body when the upgrade is refused.
+ */
+export function wsConnect(
+  url: string,
+  token?: string | null,
+  options: { headers?: Record<string, string>; perMessageDeflate?: boolean } = {},
+): Promise<WsClient> {
+  const wsUrl = url.replace(/^http(s?):\/\//, "ws$1://");
+  const headers: Record<string, string> = { ...options.headers };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const ws = new WebSocket(wsUrl, {
+    headers,
+    perMessageDeflate: options.perMessageDeflate ?? true,
+    rejectUnauthorized: false, // our own test node, possibly with a self-signed cert
+  });
+
+  const frames: Frame[] = [];
+  const consumed = new Set<number>();
+  const waiters = new Set<() => void>();
+  let closeInfo: { code: number; reason: string } | null = null;
+
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on("close", (code, reason) => {
+      closeInfo = { code, reason: reason.toString("utf8") };
+      resolve(closeInfo);
+      for (const w of waiters) w();
+    });
+  });
+
+  ws.on("message", (data, isBinary) => {
+    const raw = isBinary ? data : data.toString();
+    let frame: Frame;
+    try {
+      frame = JSON.parse(raw.toString());
+    } catch {
+      frame = { type: "<non-json>", raw };
+    }
+    frames.push(frame);
+    for (const w of waiters) w();
+  });
+
+  const matches = (predicate: FramePredicate | undefined, f: Frame) =>
+    predicate === undefined ? true : typeof predicate === "string" ? f?.type === predicate : predicate(f);
+
+  const client: WsClient = {
+    ws,
+    frames,
+    closed,
+    next(predicate, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          for (let i = 0; i < frames.length; i++) {
+            if (!consumed.has(i) && matches(predicate, frames[i])) {
+              consumed.add(i);
+              done();
+              resolve(frames[i]);
+              return;
+            }
+          }
+          if (closeInfo) {
+            done();
+            reject(new Error(`socket closed (${closeInfo.code} ${closeInfo.reason}) before a matching frame; got: ${recent()}`));
+          }
+        };
+        const recent = () => JSON.stringify(frames.slice(-5)).slice(0, 1000);
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no matching frame within ${timeoutMs} ms; last frames: ${recent()}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    send(frame) {
+      ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+    },
+    close(code = 1000, reason = "") {
+      if (ws.readyState === WebSocket.CLOSED) return closed;
+      ws.close(code, reason);
+      return closed;
+    },
+  };
+
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve(client));
+    ws.once("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString("utf8")));
+      res.on("end", () => {
+        ws.terminate();
+        reject(Object.assign(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode} ${body.slice(0, 300)}`), { status: res.statusCode, body }));
+      });
+    });
+    ws.once("error", (err) => reject(err));
+  });
+}
