@@ -15,7 +15,7 @@ export default defineConfig({
           SETUP_TOKEN: "test-setup-token-0123456789",
           ADMIN_PASSWORD: "admin-password-for-tests",
           // Short windows so the tests can cross them.
-          LIMITS: { maxTextBytes: 16384, recallWindowSeconds: 2, maxFrameBytes: 65536, sessionTtlSeconds: 3600, maxSessionsPerUser: 5 },
+          LIMITS: { maxTextBytes: 16384, recallWindowSeconds: 2, maxFrameBytes: 65536, sessionTtlSeconds: 3600, maxSessionsPerUser: 5, maxFileBytes: 104857600 },
         },
       },
     }),

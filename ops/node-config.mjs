@@ -48,7 +48,14 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxFrameBytes: 65536,
   sessionTtlSeconds: 2592000,
   maxSessionsPerUser: 20,
+  maxFileBytes: 104857600,
 });
+
+/**
+ * Limits that are not integers. `allowedFileTypes`: upload types (exact, or `image/` + `*`);
+ * when absent the Worker's built-in list applies (worker/env.ts).
+ */
+const LIST_LIMITS = ["allowedFileTypes"];
 
 /** workerd closes a socket with 1009 past 32 MiB per message; a larger limit could never be reached. */
 const WORKERD_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
@@ -191,8 +198,15 @@ export function mergeLimits(overrides, label = "limits") {
   if (!isPlainObject(overrides)) throw new Error(`${label}: must be an object of limit names to integers`);
   const limits = { ...DEFAULT_LIMITS };
   for (const [key, value] of Object.entries(overrides)) {
+    if (LIST_LIMITS.includes(key)) {
+      if (!Array.isArray(value) || value.length === 0 || !value.every((t) => typeof t === "string" && /^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/.test(t))) {
+        throw new Error(`limits.${key}: must be a non-empty list of media types like "image/png" or "image/*"`);
+      }
+      limits[key] = value;
+      continue;
+    }
     if (!(key in DEFAULT_LIMITS)) {
-      throw new Error(`limits.${key}: unknown limit (known: ${Object.keys(DEFAULT_LIMITS).join(", ")})`);
+      throw new Error(`limits.${key}: unknown limit (known: ${[...Object.keys(DEFAULT_LIMITS), ...LIST_LIMITS].join(", ")})`);
     }
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new Error(`limits.${key}: must be a positive integer, got ${JSON.stringify(value)}`);

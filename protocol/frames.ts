@@ -11,7 +11,7 @@
  * same role (the `msg.ack` names it).
  */
 import { z } from "zod";
-import { ClientIdSchema, MessageIdSchema } from "./rest";
+import { AttachmentIdsSchema, ClientIdSchema, MessageIdSchema } from "./rest";
 import { MessageSchema, MemberSchema, RoomSchema } from "./models";
 
 const ReqId = z.string().min(1).max(64).optional();
@@ -22,8 +22,9 @@ const ReqId = z.string().min(1).max(64).optional();
 export const ClientSend = z.strictObject({
   type: z.literal("msg.send"),
   clientId: ClientIdSchema,
-  text: z.string().min(1),
+  text: z.string(),
   replyTo: MessageIdSchema.optional(),
+  attachments: AttachmentIdsSchema.optional(),
   reqId: ReqId,
 });
 /** client → room: edit own message; everyone gets `msg.updated`. */

@@ -14,6 +14,19 @@ export const NODE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 export const USER_ID_RE = /^u_[a-z0-9]{16}@[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 export const ROOM_ID_RE = /^r_[a-z0-9]{16}@[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 export const MESSAGE_ID_RE = /^m_[a-z0-9]{16}$/;
+/** A file id names its room (`f_<key>.<room key>@<node>`), so a download goes straight to the room that decides. */
+export const FILE_ID_RE = /^f_([a-z0-9]{16})\.([a-z0-9]{16})@([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?)$/;
+
+export function newFileId(roomId: string): string {
+  const m = /^r_([a-z0-9]{16})@(.+)$/.exec(roomId);
+  if (!m) throw new Error("not a room id");
+  return `f_${randomKey()}.${m[1]}@${m[2]}`;
+}
+
+export function roomOfFile(fileId: string): string | null {
+  const m = FILE_ID_RE.exec(fileId);
+  return m ? `r_${m[2]}@${m[3]}` : null;
+}
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
 

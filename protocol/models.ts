@@ -32,6 +32,16 @@ export const ReactionSchema = z.strictObject({
   users: z.array(z.string()),
 });
 
+/** A file shared with a message (bytes at GET /api/v1/files/{id}). */
+export const AttachmentSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  size: z.number().int(),
+  contentType: z.string(),
+  sha256: z.string(),
+});
+export type Attachment = z.infer<typeof AttachmentSchema>;
+
 export const MessageSchema = z.strictObject({
   id: z.string(),
   roomId: z.string(),
@@ -42,6 +52,7 @@ export const MessageSchema = z.strictObject({
   replyTo: z.string().nullable(),
   mentions: MentionsSchema,
   reactions: z.array(ReactionSchema),
+  attachments: z.array(AttachmentSchema),
   createdAt: z.number(),
   editedAt: z.number().nullable(),
   /** set when recalled; `text` is then empty and `mentions`/`reactions` cleared (a tombstone) */
@@ -76,3 +87,12 @@ export const RoomSchema = z.strictObject({
   role: RoleSchema.nullable(),
 });
 export type Room = z.infer<typeof RoomSchema>;
+
+export const SearchHitSchema = z.strictObject({
+  message: MessageSchema,
+  /** a window of the text around the match; `highlights` are [start, end) offsets into it */
+  snippet: z.strictObject({ text: z.string(), highlights: z.array(z.tuple([z.number().int(), z.number().int()])) }),
+  /** lower is better (FTS5 bm25) */
+  score: z.number(),
+});
+export type SearchHit = z.infer<typeof SearchHitSchema>;

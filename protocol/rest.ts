@@ -4,12 +4,15 @@
  * loudly instead of being silently ignored.
  */
 import { z } from "zod";
-import { ROOM_ID_RE, USER_ID_RE, MESSAGE_ID_RE } from "./ids";
+import { ROOM_ID_RE, USER_ID_RE, MESSAGE_ID_RE, FILE_ID_RE } from "./ids";
 import { VisibilitySchema, RoleSchema } from "./models";
 
 export const UserIdSchema = z.string().regex(USER_ID_RE, "not a user id");
 export const RoomIdSchema = z.string().regex(ROOM_ID_RE, "not a room id");
 export const MessageIdSchema = z.string().regex(MESSAGE_ID_RE, "not a message id");
+export const FileIdSchema = z.string().regex(FILE_ID_RE, "not a file id");
+/** Files to share with a message: uploaded first (POST /api/v1/rooms/{id}/files) by the sender, into the same room. */
+export const AttachmentIdsSchema = z.array(FileIdSchema).min(1).max(10);
 
 /** Usernames: lower-case latin letters, digits, `.`, `_`, `-`; what `@mentions` are made of. */
 export const UsernameSchema = z
@@ -75,10 +78,12 @@ export const AddMemberBody = z.strictObject({ userId: UserIdSchema });
 export const SetRoleBody = z.strictObject({ role: RoleSchema.exclude(["owner"]) });
 
 export const SendMessageBody = z.strictObject({
-  // Length in bytes is checked against the node's configured limit after parsing.
-  text: z.string().min(1),
+  // Length in bytes is checked against the node's configured limit after parsing;
+  // empty text is allowed only with attachments.
+  text: z.string(),
   clientId: ClientIdSchema,
   replyTo: MessageIdSchema.optional(),
+  attachments: AttachmentIdsSchema.optional(),
 });
 
 export const EditMessageBody = z.strictObject({ text: z.string().min(1) });
@@ -89,4 +94,17 @@ export const HistoryQuery = z.strictObject({
   before: z.coerce.number().int().min(0).optional(),
   after: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
+});
+
+export const SearchQuery = z.strictObject({
+  q: z.string().max(256, "queries are limited to 256 characters"),
+  room: RoomIdSchema.optional(),
+  /** sender user id */
+  from: UserIdSchema.optional(),
+  /** ms since epoch */
+  before: z.coerce.number().int().min(0).optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  has: z.literal("file").optional(),
+  cursor: z.string().max(32).optional(),
+  limit: z.coerce.number().int().min(1).max(50).optional(),
 });

@@ -16,6 +16,10 @@ export interface Limits {
   maxFrameBytes: number;
   sessionTtlSeconds: number;
   maxSessionsPerUser: number;
+  /** largest upload in bytes */
+  maxFileBytes: number;
+  // Allowed upload types: exact, or "type/" + "*" wildcards; "*" + "/" + "*" allows everything.
+  allowedFileTypes: string[];
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -24,6 +28,28 @@ export const DEFAULT_LIMITS: Limits = {
   maxFrameBytes: 65536,
   sessionTtlSeconds: 30 * 24 * 3600,
   maxSessionsPerUser: 20,
+  maxFileBytes: 100 * 1024 * 1024,
+  allowedFileTypes: [
+    "image/*",
+    "audio/*",
+    "video/*",
+    "text/plain",
+    "text/csv",
+    "text/markdown",
+    "application/pdf",
+    "application/json",
+    "application/zip",
+    "application/x-zip-compressed",
+    "application/gzip",
+    "application/x-7z-compressed",
+    "application/x-tar",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.*",
+    "application/vnd.oasis.opendocument.*",
+    "application/octet-stream",
+  ],
 };
 
 export interface Env {

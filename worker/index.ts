@@ -13,6 +13,8 @@ import { rooms } from "./routes/rooms";
 import { messages } from "./routes/messages";
 import { sockets } from "./routes/sockets";
 import { inbox } from "./routes/inbox";
+import { files } from "./routes/files";
+import { search } from "./routes/search";
 
 const api = new Hono<AppEnv>()
   .route("/", auth) // login, logout, setup: their own auth rules
@@ -21,7 +23,9 @@ const api = new Hono<AppEnv>()
   .route("/", rooms)
   .route("/", messages)
   .route("/", sockets)
-  .route("/", inbox);
+  .route("/", inbox)
+  .route("/", files)
+  .route("/", search);
 
 const app = new Hono<AppEnv>()
   .use("*", securityHeaders())

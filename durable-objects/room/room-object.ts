@@ -21,6 +21,7 @@ import { RoomStore, toMessage, type RoomDb, type RoomMeta } from "./store";
 import { parseMentions } from "./mentions";
 import { UnreadCounts, type FreshMessages } from "./unread";
 import { checkEmoji, checkText } from "./validate";
+import { compileQuery, snippet } from "./search-text";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
@@ -30,7 +31,7 @@ import type { LastMessage } from "../../protocol/device";
 import { newMessageId } from "../../protocol/ids";
 import { CLOSE } from "../../protocol/errors";
 import { parseClientRoomFrame, type ClientRoomFrame } from "../../protocol/frames";
-import type { Member, Message, Role, Room } from "../../protocol/models";
+import type { Attachment, Member, Message, Role, Room, SearchHit } from "../../protocol/models";
 
 /** A socket's identity, kept in its attachment so it survives hibernation. */
 interface SocketInfo {
@@ -43,6 +44,13 @@ export interface MemberInput {
   userId: string;
   username: string;
   displayName: string;
+}
+
+export interface SendInput {
+  clientId: string;
+  text: string;
+  replyTo?: string;
+  attachments?: string[];
 }
 
 export interface CreateRoomInput {
@@ -96,6 +104,7 @@ export class RoomObject extends DurableObject<Env> {
       if (hasSchema(ctx.storage, "meta")) {
         await ensureSchema(this.db, migrations);
         this.load();
+        this.store.backfillIndex();
       }
     });
   }
@@ -119,6 +128,7 @@ export class RoomObject extends DurableObject<Env> {
       throw new AppError("conflict", "room id already in use");
     }
     await ensureSchema(this.db, migrations);
+    this.store.setNumber("fts_ready", 1);
     const now = Date.now();
     const meta: RoomMeta = { id: input.id, name: input.name, kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
     const people = new Map<string, Member>();
@@ -263,7 +273,7 @@ export class RoomObject extends DurableObject<Env> {
 
   // ------------------------------------------------------------- messages
 
-  async send(caller: Caller, input: { clientId: string; text: string; replyTo?: string }): Promise<{ message: Message; duplicate: boolean }> {
+  async send(caller: Caller, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
     const result = this.commitSend(caller, input);
     if (!result.duplicate) this.broadcast({ type: "msg.new", message: result.message });
     return result;
@@ -274,12 +284,14 @@ export class RoomObject extends DurableObject<Env> {
    * id (the idempotency key is sender + session + clientId, as Matrix scopes
    * transaction ids: the same id from another session is a new message).
    */
-  private commitSend(caller: Caller, input: { clientId: string; text: string; replyTo?: string }): { message: Message; duplicate: boolean } {
+  private commitSend(caller: Caller, input: SendInput): { message: Message; duplicate: boolean } {
     const meta = this.requireMember(caller.userId);
     const clientKey = `${caller.userId}|${caller.sessionId}|${input.clientId}`;
     const existing = this.store.findByClientKey(clientKey);
     if (existing) return { message: this.store.toMessages(meta.id, [existing])[0], duplicate: true };
-    const text = checkText(input.text, this.limits.maxTextBytes);
+    const fileIds = [...new Set(input.attachments ?? [])];
+    const text = fileIds.length && input.text === "" ? "" : checkText(input.text, this.limits.maxTextBytes);
+    const attachments = fileIds.map((id) => this.attachable(caller.userId, id));
     if (input.replyTo !== undefined && !this.store.findById(input.replyTo)) {
       throw new AppError("invalid_request", "replyTo names no message in this room");
     }
@@ -297,8 +309,9 @@ export class RoomObject extends DurableObject<Env> {
       editedAt: null,
       deletedAt: null,
       version: this.version + 1,
+      attachments: attachments.length ? JSON.stringify(attachments) : null,
     };
-    this.store.insertMessage(row, mentions);
+    this.store.insertMessage(row, mentions, fileIds);
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.lastSeq = row.seq;
     this.version = row.version;
@@ -332,6 +345,7 @@ export class RoomObject extends DurableObject<Env> {
     this.store.transaction(() => {
       this.store.updateMessage(row.seq, set);
       this.store.indexMentions(row.seq, mentions);
+      this.store.indexText(row.seq, checked);
     });
     this.version = version;
     this.unread.invalidate(); // mention counts may change
@@ -353,15 +367,24 @@ export class RoomObject extends DurableObject<Env> {
       if (!inWindow) throw new AppError("recall_window_passed", `messages can be recalled within ${this.limits.recallWindowSeconds} seconds`);
     }
     const version = this.version + 1;
-    const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), version };
+    const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), version, attachments: null };
+    const now = Date.now();
     this.store.transaction(() => {
       this.store.updateMessage(row.seq, set);
       this.store.clearDerived(row.seq);
+      // A file belongs to its message: recalling the message removes the file
+      // (its bytes are deleted from disk through the outbox, retried until done).
+      for (const f of this.store.filesOfMessage(row.seq)) {
+        this.store.deleteFile(f.id);
+        this.store.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
+      }
     });
     this.version = version;
     this.unread.invalidate(); // a recalled message is no longer unread
     void this.scheduleActivity();
-    return this.publishUpdate(meta.id, { ...row, ...set });
+    const message = this.publishUpdate(meta.id, { ...row, ...set });
+    if (row.attachments) await this.flushOutbox();
+    return message;
   }
 
   async react(caller: Caller, id: string, emoji: string): Promise<Message> {
@@ -386,6 +409,48 @@ export class RoomObject extends DurableObject<Env> {
     const message = this.store.toMessages(roomId, [row])[0];
     this.broadcast({ type: "msg.updated", message });
     return message;
+  }
+
+  // --------------------------------------------------------------- search
+
+  /** Full-text search in this room, for a current member only (checked now, not when they joined). */
+  async search(caller: Caller, q: { q: string; from?: string; before?: number; after?: number; hasFile?: boolean; limit: number }): Promise<SearchHit[]> {
+    const meta = this.requireMember(caller.userId);
+    const compiled = compileQuery(q.q);
+    if (!compiled) return [];
+    const hits = this.store.search(compiled.match, q, Math.min(Math.max(q.limit, 1), 200));
+    const messages = this.store.toMessages(meta.id, hits.map((h) => h.row));
+    return hits.map((h, i) => ({ message: messages[i], snippet: snippet(h.row.text, compiled.terms), score: h.score }));
+  }
+
+  // ---------------------------------------------------------------- files
+
+  /** Is the caller a member now? (Checked before an upload streams any bytes.) */
+  async checkMember(caller: Caller): Promise<void> {
+    this.requireMember(caller.userId);
+  }
+
+  /** Record an uploaded file (bytes already on disk). It is shared when a message names it. */
+  async registerFile(caller: Caller, f: { id: string; name: string; size: number; contentType: string; sha256: string; storageKey: string }): Promise<Attachment> {
+    this.requireMember(caller.userId);
+    this.store.insertFile({ ...f, uploaderId: caller.userId, createdAt: Date.now(), messageSeq: null });
+    return { id: f.id, name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256 };
+  }
+
+  /** A file's metadata, for a current member only; null looks like "no such file" to everyone else. */
+  async fileForDownload(caller: Caller, fileId: string): Promise<{ name: string; size: number; contentType: string; sha256: string; storageKey: string } | null> {
+    if (!this.meta || !this.members.has(caller.userId)) return null;
+    const f = this.store.file(fileId);
+    // Unshared uploads are visible to their uploader only.
+    if (!f || (f.messageSeq === null && f.uploaderId !== caller.userId)) return null;
+    return { name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256, storageKey: f.storageKey };
+  }
+
+  private attachable(userId: string, fileId: string): Attachment {
+    const f = this.store.file(fileId);
+    if (!f || f.uploaderId !== userId) throw new AppError("invalid_request", `no file ${fileId} uploaded by you in this room`);
+    if (f.messageSeq !== null) throw new AppError("invalid_request", `file ${fileId} is already shared in a message`);
+    return { id: f.id, name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256 };
   }
 
   // ------------------------------------------------- reads, receipts, typing
@@ -642,8 +707,12 @@ export class RoomObject extends DurableObject<Env> {
         this.flushAgain = false;
         for (const row of this.store.pendingOutbox()) {
           try {
-            const stub = this.env.USERS.get(this.env.USERS.idFromName(row.userId));
-            await stub.applyInboxUpdate(JSON.parse(row.payload) as InboxUpdate);
+            const payload = JSON.parse(row.payload) as InboxUpdate | { type: "file.delete"; storageKey: string };
+            if (payload.type === "file.delete") {
+              await deleteStoredFile(this.env, payload.storageKey);
+            } else {
+              await this.env.USERS.get(this.env.USERS.idFromName(row.userId)).applyInboxUpdate(payload);
+            }
             this.store.deleteOutbox(row.id);
           } catch (err) {
             console.error("inbox delivery failed, retrying", err);
@@ -701,6 +770,13 @@ export class RoomObject extends DurableObject<Env> {
     const data = JSON.stringify(frame);
     for (const ws of this.ctx.getWebSockets()) safeSend(ws, data);
   }
+}
+
+/** Delete a file's bytes from the node's disk (404 = already gone = fine). */
+export async function deleteStoredFile(env: Env, storageKey: string): Promise<void> {
+  if (!env.FILES) return;
+  const res = await env.FILES.fetch(`http://files/${storageKey}`, { method: "DELETE" });
+  if (!res.ok && res.status !== 404) throw new Error(`file delete failed: ${res.status}`);
 }
 
 function safeSend(ws: WebSocket, data: string): void {

@@ -42,6 +42,8 @@ export const messages = sqliteTable(
     deletedAt: integer("deleted_at"),
     /** room-wide change counter at the last change of this message */
     version: integer("version").notNull(),
+    /** JSON array of Attachment (files shared with the message), or null */
+    attachments: text("attachments"),
   },
   (t) => [uniqueIndex("messages_id").on(t.id), uniqueIndex("messages_client_key").on(t.clientKey), index("messages_version").on(t.version)],
 );
@@ -79,4 +81,26 @@ export const mentionIndex = sqliteTable(
     userId: text("user_id").notNull(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.seq] }), index("mention_index_seq").on(t.seq)],
+);
+
+/**
+ * Files shared in the room. The bytes live on the node's disk (the FILES disk
+ * service) under a generated name; the user's filename is only metadata.
+ */
+export const files = sqliteTable(
+  "files",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    size: integer("size").notNull(),
+    contentType: text("content_type").notNull(),
+    sha256: text("sha256").notNull(),
+    uploaderId: text("uploader_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** the message that shares it, once sent; a recall of that message deletes the file */
+    messageSeq: integer("message_seq"),
+    /** the path under the FILES disk service */
+    storageKey: text("storage_key").notNull(),
+  },
+  (t) => [index("files_message").on(t.messageSeq)],
 );

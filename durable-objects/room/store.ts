@@ -6,7 +6,8 @@
 import { and, asc, desc, eq, gt, inArray, lt, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import * as schema from "./schema";
-import type { Member, Mentions, Message, Role } from "../../protocol/models";
+import type { Attachment, Member, Mentions, Message, Role } from "../../protocol/models";
+import { indexText } from "./search-text";
 
 export type RoomDb = DrizzleSqliteDODatabase<typeof schema>;
 type MessageRow = typeof schema.messages.$inferSelect;
@@ -94,11 +95,77 @@ export class RoomStore {
   }
 
   /** Insert a message and its mention index in one transaction. */
-  insertMessage(row: MessageRow, mentions: Mentions): void {
+  insertMessage(row: MessageRow, mentions: Mentions, fileIds: string[] = []): void {
     this.transaction(() => {
       this.db.insert(schema.messages).values(row).run();
       this.indexMentions(row.seq, mentions);
+      this.indexText(row.seq, row.text);
+      for (const id of fileIds) this.db.update(schema.files).set({ messageSeq: row.seq }).where(eq(schema.files.id, id)).run();
     });
+  }
+
+  // ---- full-text index (contentless FTS5, rowid = seq) ----
+
+  indexText(seq: number, text: string): void {
+    this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", seq);
+    const body = indexText(text);
+    if (body) this.storage.sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", seq, body);
+  }
+
+  /** Index messages stored before the index existed (once per room). */
+  backfillIndex(): void {
+    if (this.getNumber("fts_ready") === 1) return;
+    this.transaction(() => {
+      for (const row of this.storage.sql.exec<{ seq: number; text: string }>("SELECT seq, text FROM messages WHERE deleted_at IS NULL")) this.indexText(row.seq, row.text);
+      this.setNumber("fts_ready", 1);
+    });
+  }
+
+  /**
+   * Matching messages, best first (bm25, then newest). Every value is a bound
+   * parameter; the SQL text is built only from fixed fragments.
+   */
+  search(match: string, f: { from?: string; before?: number; after?: number; hasFile?: boolean }, limit: number): { row: MessageRow; score: number }[] {
+    const where = ["message_fts MATCH ?", "m.deleted_at IS NULL"];
+    const params: (string | number)[] = [match];
+    if (f.from !== undefined) {
+      where.push("m.sender_id = ?");
+      params.push(f.from);
+    }
+    if (f.before !== undefined) {
+      where.push("m.created_at < ?");
+      params.push(f.before);
+    }
+    if (f.after !== undefined) {
+      where.push("m.created_at > ?");
+      params.push(f.after);
+    }
+    if (f.hasFile) where.push("m.attachments IS NOT NULL");
+    params.push(limit);
+    const sqlText = `SELECT m.seq AS seq, bm25(message_fts) AS score FROM message_fts JOIN messages m ON m.seq = message_fts.rowid WHERE ${where.join(" AND ")} ORDER BY score, m.seq DESC LIMIT ?`;
+    const hits = this.storage.sql.exec<{ seq: number; score: number }>(sqlText, ...params).toArray();
+    if (hits.length === 0) return [];
+    const rows = this.db.select().from(schema.messages).where(inArray(schema.messages.seq, hits.map((h) => h.seq))).all();
+    const bySeq = new Map(rows.map((r) => [r.seq, r]));
+    return hits.map((h) => ({ row: bySeq.get(h.seq)!, score: h.score }));
+  }
+
+  // ---- files ----
+
+  insertFile(row: typeof schema.files.$inferSelect): void {
+    this.db.insert(schema.files).values(row).run();
+  }
+
+  file(id: string): (typeof schema.files.$inferSelect) | undefined {
+    return this.db.select().from(schema.files).where(eq(schema.files.id, id)).get();
+  }
+
+  filesOfMessage(seq: number): (typeof schema.files.$inferSelect)[] {
+    return this.db.select().from(schema.files).where(eq(schema.files.messageSeq, seq)).all();
+  }
+
+  deleteFile(id: string): void {
+    this.db.delete(schema.files).where(eq(schema.files.id, id)).run();
   }
 
   /** Replace a message's mention index rows (`*` stands for @all). */
@@ -173,6 +240,7 @@ export class RoomStore {
   clearDerived(seq: number): void {
     this.db.delete(schema.reactions).where(eq(schema.reactions.seq, seq)).run();
     this.db.delete(schema.mentionIndex).where(eq(schema.mentionIndex.seq, seq)).run();
+    this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", seq);
   }
 
   getNumber(key: string): number {
@@ -261,6 +329,7 @@ export function toMessage(roomId: string, row: MessageRow, reactions: { emoji: s
     replyTo: row.replyTo,
     mentions: JSON.parse(row.mentions) as Mentions,
     reactions,
+    attachments: row.attachments ? (JSON.parse(row.attachments) as Attachment[]) : [],
     createdAt: row.createdAt,
     editedAt: row.editedAt,
     deletedAt: row.deletedAt,

@@ -1,12 +1,16 @@
 import journal from './meta/_journal.json';
 import m0000 from './0000_remarkable_nextwave.sql';
 import m0001 from './0001_live_reads.sql';
+import m0002 from './0002_search.sql';
+import m0003 from './0003_files.sql';
 
   export default {
     journal,
     migrations: {
       m0000,
-m0001
+m0001,
+m0002,
+m0003
     }
   }
   

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { api, newUser, newRoom } from "./helpers";
+
+const CORPUS = [
+  "我家在上海东边",
+  "明天去北京开会",
+  "上海的天气很好",
+  "The Café opens at nine",
+  "Quarterly report from Shanghai office",
+  "会议纪要: review the 上海 budget",
+  "東京と大阪",
+  "서울에서 만나요",
+];
+
+async function seed() {
+  const a = await newUser("sa");
+  const room = await newRoom(a.token, "Search");
+  for (const [i, text] of CORPUS.entries()) {
+    const r = await api("POST", `/api/v1/rooms/${room.id}/messages`, { token: a.token, body: { text, clientId: `s${i}` } });
+    expect(r.status).toBe(201);
+  }
+  return { a, room };
+}
+
+const texts = (r: any) => r.body.hits.map((h: any) => h.message.text).sort();
+
+describe("search", () => {
+  it("finds 2-character Chinese words, English prefixes, accents, mixed", async () => {
+    const { a, room } = await seed();
+    const s = (q: string) => api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent(q)}`, { token: a.token });
+    expect(texts(await s("上海"))).toEqual(["上海的天气很好", "会议纪要: review the 上海 budget", "我家在上海东边"].sort());
+    expect(texts(await s("上海东边"))).toEqual(["我家在上海东边"]);
+    expect(texts(await s("北京"))).toEqual(["明天去北京开会"]);
+    expect(texts(await s("cafe"))).toEqual(["The Café opens at nine"]);
+    expect(texts(await s("CAF"))).toEqual(["The Café opens at nine"]);
+    expect(texts(await s("quart"))).toEqual(["Quarterly report from Shanghai office"]);
+    expect(texts(await s("review 上海"))).toEqual(["会议纪要: review the 上海 budget"]);
+    expect(texts(await s("大阪"))).toEqual(["東京と大阪"]);
+    expect(texts(await s("서울"))).toEqual(["서울에서 만나요"]);
+    const hit = (await s("上海东边")).body.hits[0];
+    const [st, en] = hit.snippet.highlights[0];
+    expect(hit.snippet.text.slice(st, en)).toBe("上海东边");
+  });
+
+  it("hostile queries are text, never SQL or FTS syntax", async () => {
+    const { a, room } = await seed();
+    for (const q of ['"', "AND", "NEAR(a b)", "*", "a OR b", "'; DROP TABLE messages; --", "上海\"", "(((", "col:上海"]) {
+      const r = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent(q)}`, { token: a.token });
+      expect([200, 400]).toContain(r.status);
+      if (r.status === 400) expect(r.body.error.code).toBe("invalid_request");
+      expect(JSON.stringify(r.body)).not.toMatch(/sqlite|fts5|syntax error/i);
+    }
+    const long = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${"a".repeat(10000)}`, { token: a.token });
+    expect(long.status).toBe(400);
+    const empty = await api("GET", `/api/v1/search?q=`, { token: a.token });
+    expect(empty.status).toBe(400);
+    const lone = await api("GET", `/api/v1/search?q=%ED%A0%80`, { token: a.token });
+    expect([200, 400]).toContain(lone.status);
+  });
+
+  it("edits and recalls update the index; removed members get nothing", async () => {
+    const { a, room } = await seed();
+    const b = await newUser("sb");
+    await api("POST", `/api/v1/rooms/${room.id}/members`, { token: a.token, body: { userId: b.id } });
+    const all = (t: string, q: string) => api("GET", `/api/v1/search?q=${encodeURIComponent(q)}`, { token: t });
+    expect((await all(b.token, "北京")).body.hits.length).toBe(1);
+    const hist = await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: a.token });
+    const bj = hist.body.messages.find((m: any) => m.text.includes("北京"));
+    await api("PATCH", `/api/v1/rooms/${room.id}/messages/${bj.id}`, { token: a.token, body: { text: "明天去广州开会" } });
+    expect((await all(b.token, "北京")).body.hits.length).toBe(0);
+    expect((await all(b.token, "广州")).body.hits.length).toBe(1);
+    await api("DELETE", `/api/v1/rooms/${room.id}/messages/${bj.id}`, { token: a.token });
+    expect((await all(b.token, "广州")).body.hits.length).toBe(0);
+    await api("DELETE", `/api/v1/rooms/${room.id}/members/${b.id}`, { token: a.token });
+    expect((await all(b.token, "上海")).body.hits.length).toBe(0);
+    const direct = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=上海`, { token: b.token });
+    expect(direct.status).toBe(404);
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Search one room or every room the caller is in *now*. Membership is checked
+ * by each room at query time, so a person removed a second ago gets nothing
+ * from that room. Rooms are searched in parallel and the hits merged by score,
+ * then time; the cursor is an offset into the merged list.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { readQuery } from "../http";
+import { SearchQuery } from "../../protocol/rest";
+import { AppError } from "../../durable-objects/shared/app-error";
+import { compileQuery } from "../../durable-objects/room/search-text";
+import type { SearchHit } from "../../protocol/models";
+import { asAppError } from "../../durable-objects/shared/app-error";
+import { roomObject, userObject } from "../stubs";
+
+const MAX_OFFSET = 500;
+
+export const search = new Hono<AppEnv>().get("/search", async (c) => {
+  const q = readQuery(c, SearchQuery);
+  if (!q.q.isWellFormed()) throw new AppError("invalid_request", "the query is not well-formed Unicode");
+  if (!compileQuery(q.q)) throw new AppError("invalid_request", "the query has nothing to search for");
+  const offset = q.cursor === undefined ? 0 : /^\d{1,4}$/.test(q.cursor) ? Number(q.cursor) : -1;
+  if (offset < 0 || offset > MAX_OFFSET) throw new AppError("invalid_request", "bad cursor");
+  const limit = q.limit ?? 20;
+  const caller = c.get("caller");
+  const roomIds = q.room ? [q.room] : (await userObject(c.env, caller.userId).inboxRooms()).map((r) => r.roomId);
+  const want = offset + limit + 1;
+  const results = await Promise.allSettled(
+    roomIds.map((id) => roomObject(c.env, id).search(caller, { q: q.q, from: q.from, before: q.before, after: q.after, hasFile: q.has === "file", limit: want })),
+  );
+  const hits: SearchHit[] = [];
+  results.forEach((r, i) => {
+    if (r.status === "fulfilled") hits.push(...(r.value as SearchHit[]));
+    else if (q.room) throw r.reason; // searching one named room: its error (e.g. not_found) is the answer
+    else if (asAppError(r.reason)?.code !== "not_found") console.error("search failed in", roomIds[i], r.reason);
+  });
+  hits.sort((a, b) => a.score - b.score || b.message.createdAt - a.message.createdAt);
+  const page = hits.slice(offset, offset + limit);
+  const next = hits.length > offset + limit && offset + limit <= MAX_OFFSET ? String(offset + limit) : null;
+  return c.json({ hits: page, cursor: next });
+});
