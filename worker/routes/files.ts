@@ -65,6 +65,9 @@ export const files = new Hono<AppEnv>()
     // Count and hash while streaming to disk.
     let size = 0;
     let tooLarge = false;
+    // Set only when the client's body ended normally: the disk service may accept a
+    // truncated body, so an abort is detected here rather than trusted to it.
+    let complete = false;
     const digest = new crypto.DigestStream("SHA-256");
     const digestWriter = digest.getWriter();
     const counter = new TransformStream<Uint8Array, Uint8Array>({
@@ -78,11 +81,16 @@ export const files = new Hono<AppEnv>()
         await digestWriter.write(chunk);
         controller.enqueue(chunk);
       },
+      flush() {
+        complete = true;
+      },
     });
     let stored: Response;
     try {
       stored = await disk.fetch(`http://files/${storageKey}`, { method: "PUT", body: c.req.raw.body.pipeThrough(counter) });
       if (!stored.ok) throw new Error(`disk answered ${stored.status}`);
+      if (!complete || tooLarge) throw new Error(tooLarge ? "too large" : "upload ended early");
+      if (declared !== undefined && Number(declared) !== size) throw new Error("body shorter than its Content-Length");
     } catch (err) {
       await deleteStoredFile(c.env, storageKey).catch(() => {});
       if (tooLarge) throw new AppError("too_large", `files are limited to ${limits.maxFileBytes} bytes`);
