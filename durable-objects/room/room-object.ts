@@ -86,6 +86,8 @@ export class RoomObject extends DurableObject<Env> {
   private flushAgain = false;
   private readonly unread: UnreadCounts;
   private lastActivityAt = 0;
+  /** the alarm time we last set (read once at wake), so scheduling needs no await */
+  private alarmAt: number | null = null;
   /** when each user last had a typing frame passed on (ephemeral, lost on eviction: fine) */
   private typingAt = new Map<string, number>();
   /** read positions, kept apart from `members` so they never leak into member lists */
@@ -105,6 +107,7 @@ export class RoomObject extends DurableObject<Env> {
         await ensureSchema(this.db, migrations);
         this.load();
         this.store.backfillIndex();
+        this.alarmAt = await ctx.storage.getAlarm();
       }
     });
   }
@@ -315,7 +318,7 @@ export class RoomObject extends DurableObject<Env> {
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.lastSeq = row.seq;
     this.version = row.version;
-    void this.scheduleActivity();
+    this.scheduleActivity();
     return { message: toMessage(meta.id, row, []), duplicate: false };
   }
 
@@ -349,7 +352,7 @@ export class RoomObject extends DurableObject<Env> {
     });
     this.version = version;
     this.unread.invalidate(); // mention counts may change
-    void this.scheduleActivity();
+    this.scheduleActivity();
     return this.publishUpdate(meta.id, { ...row, ...set });
   }
 
@@ -381,7 +384,7 @@ export class RoomObject extends DurableObject<Env> {
     });
     this.version = version;
     this.unread.invalidate(); // a recalled message is no longer unread
-    void this.scheduleActivity();
+    this.scheduleActivity();
     const message = this.publishUpdate(meta.id, { ...row, ...set });
     if (row.attachments) await this.flushOutbox();
     return message;
@@ -507,10 +510,20 @@ export class RoomObject extends DurableObject<Env> {
    * room has been quiet, otherwise at most once per ACTIVITY_INTERVAL_MS. The
    * alarm is stored with the room, so an eviction cannot lose the update.
    */
-  private async scheduleActivity(): Promise<void> {
+  private scheduleActivity(): void {
     const at = Math.max(Date.now(), this.lastActivityAt + ACTIVITY_INTERVAL_MS);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    this.setAlarmBy(at);
+  }
+
+  /**
+   * Make sure the alarm fires no later than `at`. Synchronous on purpose: the
+   * alarm is written in the same implicit transaction as the message that
+   * needs it, so a send costs one commit (one fsync), not two.
+   */
+  private setAlarmBy(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
   }
 
   private async flushActivity(): Promise<void> {
@@ -688,6 +701,7 @@ export class RoomObject extends DurableObject<Env> {
   // --------------------------------------------------------------- outbox
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     await this.flushOutbox();
     await this.flushActivity();
   }
@@ -716,7 +730,7 @@ export class RoomObject extends DurableObject<Env> {
             this.store.deleteOutbox(row.id);
           } catch (err) {
             console.error("inbox delivery failed, retrying", err);
-            await this.ctx.storage.setAlarm(Date.now() + 2000);
+            this.setAlarmBy(Date.now() + 2000);
             return;
           }
         }
