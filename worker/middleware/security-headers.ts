@@ -21,8 +21,14 @@ export const CONTENT_SECURITY_POLICY = [
 export function securityHeaders(): MiddlewareHandler {
   return async function securityHeaders(c, next) {
     await next();
-    // A 101 (WebSocket) response has immutable headers.
+    // A 101 (WebSocket) response keeps its own headers. Responses passed through
+    // from a Durable Object (a refused upgrade) have immutable headers: copy them.
     if (c.res.status === 101) return;
+    try {
+      c.res.headers.set("X-Content-Type-Options", "nosniff");
+    } catch {
+      c.res = new Response(c.res.body, c.res);
+    }
     const h = c.res.headers;
     h.set("X-Content-Type-Options", "nosniff");
     h.set("Referrer-Policy", "no-referrer");
