@@ -314,7 +314,11 @@ export class RoomObject extends DurableObject<Env> {
       version: this.version + 1,
       attachments: attachments.length ? JSON.stringify(attachments) : null,
     };
-    this.store.insertMessage(row, mentions, fileIds);
+    try {
+      this.store.insertMessage(row, mentions, fileIds);
+    } catch (err) {
+      throw storageFailure(err);
+    }
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.lastSeq = row.seq;
     this.version = row.version;
@@ -784,6 +788,18 @@ export class RoomObject extends DurableObject<Env> {
     const data = JSON.stringify(frame);
     for (const ws of this.ctx.getWebSockets()) safeSend(ws, data);
   }
+}
+
+/**
+ * A write that SQLite refused (disk full, I/O error). workerd reports these as
+ * an opaque "internal error" from sql.exec; the caller gets `storage_error`
+ * (503: nothing was stored, retry later). The runtime also resets the object,
+ * closing its sockets, so no ack can leave for a write that did not happen.
+ */
+export function storageFailure(err: unknown): Error {
+  if (asAppError(err)) return err as Error;
+  console.error("room write failed", err);
+  return new AppError("storage_error", "the node could not store this (disk full or I/O error); nothing was saved, try again later");
 }
 
 /** Delete a file's bytes from the node's disk (404 = already gone = fine). */

@@ -31,9 +31,15 @@ export function onError(err: Error, c: Context): Response {
   return c.json(errorBody("internal", "internal error"), 500);
 }
 
-/** SQLite out of space / I/O errors surface through the runtime with these words. */
+/**
+ * SQLite out of space / I/O errors. Inside a Durable Object they fail the
+ * object's commit; workerd then resets the object and the caller sees only an
+ * opaque runtime error ("internal error; reference = …", the details are in
+ * the node's log). Either way nothing was committed or acknowledged, and a
+ * retry (with the same clientId) is safe, so the answer is 503, not 500.
+ */
 function isStorageFailure(err: Error): boolean {
-  return /SQLITE_FULL|SQLITE_IOERR|database or disk is full|disk I\/O error|No space left/i.test(err.message);
+  return /SQLITE_FULL|SQLITE_IOERR|database or disk is full|disk I\/O error|No space left|^internal error; reference = /i.test(err.message);
 }
 
 export function notFoundHandler(c: Context): Response {
