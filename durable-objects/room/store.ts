@@ -142,6 +142,7 @@ export class RoomStore {
     }
     if (f.hasFile) where.push("m.attachments IS NOT NULL");
     params.push(limit);
+    // sql-safe: the text is built only from the fixed fragments above; every value is in `params`.
     const sqlText = `SELECT m.seq AS seq, bm25(message_fts) AS score FROM message_fts JOIN messages m ON m.seq = message_fts.rowid WHERE ${where.join(" AND ")} ORDER BY score, m.seq DESC LIMIT ?`;
     const hits = this.storage.sql.exec<{ seq: number; score: number }>(sqlText, ...params).toArray();
     if (hits.length === 0) return [];
