@@ -35,7 +35,7 @@ export interface StartNodeOptions {
   env?: Record<string, string>;
   /** keep the temp data dir after stop() (e.g. to inspect the SQLite files) */
   keepData?: boolean;
-  /** run this bundle instead of building worker/index.ts */
+  /** run this bundle instead of building worker/index.ts (default: env OUTPOST_E2E_BUNDLE, else a fresh build) */
   bundlePath?: string;
   /** TLS keypair (PEM paths): the node then serves https/wss with it */
   tls?: { cert: string; key: string };
@@ -142,7 +142,8 @@ export function freePort(): Promise<number> {
 /** Start a node in real workerd and wait until GET /healthz answers 200. */
 export async function startNode(options: StartNodeOptions = {}): Promise<OutpostNode> {
   installCleanup();
-  const bundlePath = options.bundlePath ?? (await buildOnce());
+  // OUTPOST_E2E_BUNDLE: run a prebuilt bundle instead (e.g. a deliberately broken build, to see the e2e tests fail)
+  const bundlePath = options.bundlePath ?? process.env.OUTPOST_E2E_BUNDLE ?? (await buildOnce());
   const ownDir = !options.dataDir;
   const dataDir = options.dataDir
     ? path.resolve(options.dataDir)
@@ -275,6 +276,12 @@ export interface WsClient {
   send(frame: unknown): void;
   /** resolves when the socket has closed */
   closed: Promise<{ code: number; reason: string }>;
+  /**
+   * Resolves as soon as the server's close frame arrives (or the socket closes without
+   * one). workerd may keep the TCP connection for ~10 s after the closing handshake,
+   * so `closed` can lag well behind the moment the server actually closed the socket.
+   */
+  closeFrame: Promise<{ code: number; reason: string }>;
   close(code?: number, reason?: string): Promise<{ code: number; reason: string }>;
 }
 
@@ -310,6 +317,16 @@ export function wsConnect(
     });
   });
 
+  // The `ws` package has no public event for "close frame received"; its receiver's
+  // 'conclude' event is that moment (the receiver exists once the upgrade is done).
+  const closeFrame = new Promise<{ code: number; reason: string }>((resolve) => {
+    closed.then(resolve);
+    ws.once("open", () => {
+      const receiver = (ws as unknown as { _receiver?: NodeJS.EventEmitter })._receiver;
+      receiver?.once("conclude", (code: number, reason: Buffer) => resolve({ code, reason: reason.toString("utf8") }));
+    });
+  });
+
   ws.on("message", (data, isBinary) => {
     const raw = isBinary ? data : data.toString();
     let frame: Frame;
@@ -329,6 +346,7 @@ export function wsConnect(
     ws,
     frames,
     closed,
+    closeFrame,
     next(predicate, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
         const check = () => {

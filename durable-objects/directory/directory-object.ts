@@ -135,7 +135,7 @@ export class DirectoryObject extends DurableObject<Env> {
    */
   async loginLookup(username: string, address: string): Promise<{ retryAfter: number } | { user: User | null; passwordHash: string | null }> {
     const now = Date.now();
-    for (const [key, max] of [[`u:${username.toLowerCase()}`, LOGIN_LIMITS.perUser], [`ip:${address}`, LOGIN_LIMITS.perAddress]] as const) {
+    for (const [key, max] of throttleKeys(username, address)) {
       const row = this.db.select().from(schema.loginFailures).where(eq(schema.loginFailures.key, key)).get();
       if (row && now - row.windowStart < LOGIN_LIMITS.windowMs && row.count >= max) {
         return { retryAfter: Math.ceil((row.windowStart + LOGIN_LIMITS.windowMs - now) / 1000) };
@@ -147,7 +147,7 @@ export class DirectoryObject extends DurableObject<Env> {
 
   async loginFailed(username: string, address: string): Promise<void> {
     const now = Date.now();
-    for (const key of [`u:${username.toLowerCase()}`, `ip:${address}`]) {
+    for (const [key] of throttleKeys(username, address)) {
       const t = schema.loginFailures;
       const row = this.db.select().from(t).where(eq(t.key, key)).get();
       if (!row || now - row.windowStart >= LOGIN_LIMITS.windowMs) {
@@ -193,6 +193,17 @@ export class DirectoryObject extends DurableObject<Env> {
   private userStub(id: string) {
     return this.env.USERS.get(this.env.USERS.idFromName(id));
   }
+}
+
+/**
+ * Throttle buckets for a login. An "unknown" address (no trusted reverse proxy
+ * in front, see ops/node-config.mjs) gets no bucket of its own: one shared
+ * bucket would let anyone lock everyone out with 30 wrong passwords.
+ */
+function throttleKeys(username: string, address: string): [string, number][] {
+  const keys: [string, number][] = [[`u:${username.toLowerCase()}`, LOGIN_LIMITS.perUser]];
+  if (address !== "unknown") keys.push([`ip:${address}`, LOGIN_LIMITS.perAddress]);
+  return keys;
 }
 
 function toUser(row: UserRow): User {

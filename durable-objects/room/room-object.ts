@@ -37,7 +37,6 @@ import type { Attachment, Member, Message, Role, Room, SearchHit } from "../../p
 interface SocketInfo {
   userId: string;
   sessionId: string;
-  sendReceipts?: boolean;
 }
 
 export interface MemberInput {
@@ -471,7 +470,9 @@ export class RoomObject extends DurableObject<Env> {
     const meta = this.requireMember(caller.userId);
     const state = this.readState.get(caller.userId) ?? { lastReadSeq: 0, sendReceipts: true };
     const target = Math.min(Math.max(seq, state.lastReadSeq), this.lastSeq);
-    const sendReceipts = caller.sendReceipts !== false;
+    // The caller's current setting when the Worker knows it (REST); otherwise the
+    // one the room was last told (setSendReceipts keeps it current).
+    const sendReceipts = caller.sendReceipts ?? state.sendReceipts;
     if (target !== state.lastReadSeq || sendReceipts !== state.sendReceipts) {
       this.store.setLastRead(caller.userId, target, sendReceipts);
       this.readState.set(caller.userId, { lastReadSeq: target, sendReceipts });
@@ -485,6 +486,14 @@ export class RoomObject extends DurableObject<Env> {
     }
     void meta;
     return { lastReadSeq: target };
+  }
+
+  /** The member changed their receipts setting (told by their inbox object). */
+  async setSendReceipts(userId: string, sendReceipts: boolean): Promise<void> {
+    const state = this.readState.get(userId);
+    if (!state || !this.members.has(userId) || state.sendReceipts === sendReceipts) return;
+    this.store.setLastRead(userId, state.lastReadSeq, sendReceipts);
+    this.readState.set(userId, { ...state, sendReceipts });
   }
 
   /** Who has read up to where, for members who send receipts. */
@@ -602,7 +611,7 @@ export class RoomObject extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     // Tags let revocation and removal find a user's or a session's sockets without a scan.
     this.ctx.acceptWebSocket(server, [`u:${caller.userId}`, `s:${caller.sessionId}`]);
-    server.serializeAttachment({ userId: caller.userId, sessionId: caller.sessionId, sendReceipts: caller.sendReceipts } satisfies SocketInfo);
+    server.serializeAttachment({ userId: caller.userId, sessionId: caller.sessionId } satisfies SocketInfo);
     server.send(JSON.stringify({ type: "hello", room: this.view(caller.userId), userId: caller.userId, lastSeq: this.lastSeq, version: this.version }));
     const after = new URL(request.url).searchParams.get("afterSeq");
     if (after !== null && /^\d{1,15}$/.test(after)) this.sendSync(server, Number(after), undefined);
@@ -665,7 +674,7 @@ export class RoomObject extends DurableObject<Env> {
         this.handleTyping(ws, caller.userId);
         return;
       case "read":
-        await this.markRead({ ...caller, sendReceipts: (ws.deserializeAttachment() as SocketInfo).sendReceipts }, frame.seq);
+        await this.markRead({ ...caller, sendReceipts: undefined }, frame.seq);
         break;
     }
     if (frame.reqId) safeSend(ws, JSON.stringify({ type: "ok", replyTo: frame.reqId }));

@@ -141,7 +141,14 @@ export class UserObject extends DurableObject<Env> {
 
   async updateSettings(set: { sendReceipts?: boolean }): Promise<{ sendReceipts: boolean }> {
     if (!this.profile) throw new Error("outpost:not_found::no such user");
+    const before = this.profile.sendReceipts !== false;
     await this.provision({ ...this.profile, ...set });
+    const after = this.profile!.sendReceipts !== false;
+    if (before !== after) {
+      // Rooms keep each member's setting for reads that come over room sockets.
+      const me = this.profile!.userId;
+      await Promise.allSettled(this.inbox.roomIds().map((roomId) => this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId)).setSendReceipts(me, after)));
+    }
     return this.settings();
   }
 

@@ -21,6 +21,26 @@ function clientAddress(c: Context): string {
   return c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? "unknown";
 }
 
+/**
+ * Node-wide budget for password checks. PBKDF2 at 600,000 iterations costs
+ * ~77 ms of the node's one JavaScript thread, so a login storm (random
+ * usernames defeat per-username throttling) could starve chat. Past 10 checks
+ * a second (bursts of 20) logins get 429 at once instead of a hash: the node
+ * keeps at least ~25% of its time for everything else.
+ */
+const KDF_PER_SECOND = 10;
+const KDF_BURST = 20;
+let kdfTokens = KDF_BURST;
+let kdfRefilledAt = Date.now();
+
+export function takeKdfBudget(now = Date.now()): boolean {
+  kdfTokens = Math.min(KDF_BURST, kdfTokens + ((now - kdfRefilledAt) / 1000) * KDF_PER_SECOND);
+  kdfRefilledAt = now;
+  if (kdfTokens < 1) return false;
+  kdfTokens -= 1;
+  return true;
+}
+
 async function startSession(c: Context<AppEnv>, user: User) {
   const { token, session } = await userObject(c.env, user.id).createSession(c.req.header("user-agent") ?? "");
   setCookie(c, SESSION_COOKIE, token, {
@@ -40,6 +60,7 @@ export const auth = new Hono<AppEnv>()
     const address = clientAddress(c);
     const found = await dir.loginLookup(body.username, address);
     if ("retryAfter" in found) throw new AppError("rate_limited", "too many failed sign-ins; wait and try again", found.retryAfter);
+    if (!takeKdfBudget()) throw new AppError("rate_limited", "the node is busy with sign-ins; try again in a moment", 1);
     // Always run the KDF, so an unknown username takes as long as a wrong password.
     const ok = await verifyPassword(body.password, found.passwordHash ?? DUMMY_HASH);
     if (!ok || !found.user || !found.user.active) {
