@@ -147,7 +147,8 @@ describe("renderCapnp", () => {
     expect(text).toContain('durableObjectStorage = (localDisk = "do-disk")');
     expect(text).toContain('network = (allow = ["public", "private", "local"]');
     expect(text).toContain('globalOutbound = "internet"');
-    expect(text).toContain('(name = "http", address = "*:9000", http = (), service = "outpost")');
+    // Client-address headers are stripped unless the node sits behind a trusted proxy.
+    expect(text).toContain('(name = "http", address = "*:9000", http = (injectRequestHeaders = [(name = "x-real-ip"), (name = "x-forwarded-for"), (name = "cf-connecting-ip")]), service = "outpost")');
   });
 
   it("serves https with the keypair embedded when tls is given", () => {
@@ -156,7 +157,7 @@ describe("renderCapnp", () => {
     const config = makeNodeConfig({ dataDir: path.join(tmp, "d3"), tls: { cert: path.join(tmp, "c.pem"), key: path.join(tmp, "k.pem") } });
     const text = renderCapnp(config, { bundlePath: path.join(tmp, "d3/.workerd/worker.js") });
     expect(config.url).toBe("https://127.0.0.1:8787");
-    expect(text).toContain('https = (options = (), tlsOptions = (keypair = (privateKey = embed "../../k.pem", certificateChain = embed "../../c.pem")))');
+    expect(text).toContain('https = (options = (injectRequestHeaders = [(name = "x-real-ip"), (name = "x-forwarded-for"), (name = "cf-connecting-ip")]), tlsOptions = (keypair = (privateKey = embed "../../k.pem", certificateChain = embed "../../c.pem")))');
     expect(text).not.toContain("http = ()");
   });
 });
@@ -257,5 +258,16 @@ describe("loadNodeConfig", () => {
     const file = path.join(tmp, "a-file");
     fs.writeFileSync(file, "");
     expect(() => loadNodeConfig({ OUTPOST_DATA: file }, { cwd })).toThrow(/OUTPOST_DATA: .* is not a directory/);
+  });
+});
+
+describe("trustProxy", () => {
+  it("keeps client-address headers only when the node is told it is behind a proxy", async () => {
+    const { makeNodeConfig, renderCapnp } = await import("../ops/node-config.mjs");
+    const direct = renderCapnp(makeNodeConfig({ dataDir: "/tmp/outpost-trust-a" }), { bundlePath: "/tmp/outpost-trust-a/worker.js" });
+    expect(direct).toContain('(name = "x-real-ip")');
+    const proxied = renderCapnp(makeNodeConfig({ dataDir: "/tmp/outpost-trust-b", trustProxy: true }), { bundlePath: "/tmp/outpost-trust-b/worker.js" });
+    expect(proxied).not.toContain("injectRequestHeaders");
+    expect(() => makeNodeConfig({ dataDir: "/tmp/outpost-trust-c", trustProxy: "yes" })).toThrow(/trustProxy/);
   });
 });
