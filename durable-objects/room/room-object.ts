@@ -68,6 +68,8 @@ const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
 /** Members' inboxes hear about a busy room at most this often (the first message after a quiet spell goes at once). */
 export const ACTIVITY_INTERVAL_MS = 1000;
 const TYPING_EXPIRES_MS = 6000;
+/** open room sockets one user may hold in one room (tabs, devices) */
+export const MAX_SOCKETS_PER_USER = 10;
 const TYPING_MIN_INTERVAL_MS = 2000;
 const PREVIEW_CHARS = 140;
 
@@ -607,6 +609,10 @@ export class RoomObject extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return jsonError(426, "invalid_request", "this endpoint speaks WebSocket: send an Upgrade request");
     }
+    // Bounded sockets per person: a runaway or hostile client cannot pile up
+    // sockets (memory) in one room; the oldest makes way for the newest tab.
+    const mine = this.ctx.getWebSockets(`u:${caller.userId}`);
+    for (let i = 0; i <= mine.length - MAX_SOCKETS_PER_USER; i++) safeClose(mine[i], CLOSE.policy, "too many connections: replaced by a newer one");
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     // Tags let revocation and removal find a user's or a session's sockets without a scan.

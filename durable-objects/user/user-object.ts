@@ -58,6 +58,8 @@ export interface SessionInfo {
 }
 
 const TICKET_TTL_MS = 30_000;
+const MAX_DEVICE_SOCKETS_PER_SESSION = 4;
+const MAX_DEVICE_SOCKETS_PER_USER = 40;
 /** lastUsedAt is refreshed at most this often, so a busy client does not write on every request */
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -282,6 +284,11 @@ export class UserObject extends DurableObject<Env> {
     }
     const session = this.db.select({ id: schema.sessions.id }).from(schema.sessions).where(eq(schema.sessions.id, caller.sessionId)).get();
     if (!session) return Response.json({ error: { code: "unauthorized", message: "session revoked" } }, { status: 401 });
+    // Bounded device sockets: per session (a device) and per user overall.
+    const same = this.ctx.getWebSockets(`s:${caller.sessionId}`);
+    for (let i = 0; i <= same.length - MAX_DEVICE_SOCKETS_PER_SESSION; i++) closeQuietly(same[i], CLOSE.policy, "too many connections: replaced by a newer one");
+    const all = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+    for (let i = 0; i <= all.length - MAX_DEVICE_SOCKETS_PER_USER; i++) closeQuietly(all[i], CLOSE.policy, "too many connections: replaced by a newer one");
     const pair = new WebSocketPair();
     const server = pair[1];
     this.ctx.acceptWebSocket(server, [`s:${caller.sessionId}`]);

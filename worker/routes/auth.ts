@@ -24,21 +24,36 @@ function clientAddress(c: Context): string {
 /**
  * Node-wide budget for password checks. PBKDF2 at 600,000 iterations costs
  * ~77 ms of the node's one JavaScript thread, so a login storm (random
- * usernames defeat per-username throttling) could starve chat. Past 10 checks
- * a second (bursts of 20) logins get 429 at once instead of a hash: the node
- * keeps at least ~25% of its time for everything else.
+ * usernames defeat per-username throttling) could starve chat. Two limits,
+ * both answered with an immediate 429 instead of a hash: at most 4 checks in
+ * flight (a queue of logins would only make everyone wait), and at most 5 a
+ * second on average (bursts of 15), which leaves the node most of its time for
+ * everything else even when the hashes run at full speed.
  */
-const KDF_PER_SECOND = 10;
-const KDF_BURST = 20;
+const KDF_IN_FLIGHT = 4;
+const KDF_PER_SECOND = 5;
+const KDF_BURST = 15;
+let kdfInFlight = 0;
 let kdfTokens = KDF_BURST;
-let kdfRefilledAt = Date.now();
+let kdfRefilledAt = 0; // workerd reads the clock as 0 at start-up; the first take refills fully
 
-export function takeKdfBudget(now = Date.now()): boolean {
+function takeKdfBudget(now = Date.now()): boolean {
   kdfTokens = Math.min(KDF_BURST, kdfTokens + ((now - kdfRefilledAt) / 1000) * KDF_PER_SECOND);
   kdfRefilledAt = now;
-  if (kdfTokens < 1) return false;
+  if (kdfTokens < 1 || kdfInFlight >= KDF_IN_FLIGHT) return false;
   kdfTokens -= 1;
+  kdfInFlight++;
   return true;
+}
+
+/** Run a password check inside the budget, or refuse at once. */
+export async function withKdfBudget<T>(fn: () => Promise<T>): Promise<T> {
+  if (!takeKdfBudget()) throw new AppError("rate_limited", "the node is busy with sign-ins; try again in a moment", 1);
+  try {
+    return await fn();
+  } finally {
+    kdfInFlight--;
+  }
 }
 
 async function startSession(c: Context<AppEnv>, user: User) {
@@ -60,9 +75,8 @@ export const auth = new Hono<AppEnv>()
     const address = clientAddress(c);
     const found = await dir.loginLookup(body.username, address);
     if ("retryAfter" in found) throw new AppError("rate_limited", "too many failed sign-ins; wait and try again", found.retryAfter);
-    if (!takeKdfBudget()) throw new AppError("rate_limited", "the node is busy with sign-ins; try again in a moment", 1);
     // Always run the KDF, so an unknown username takes as long as a wrong password.
-    const ok = await verifyPassword(body.password, found.passwordHash ?? DUMMY_HASH);
+    const ok = await withKdfBudget(() => verifyPassword(body.password, found.passwordHash ?? DUMMY_HASH));
     if (!ok || !found.user || !found.user.active) {
       await dir.loginFailed(body.username, address);
       throw new AppError("unauthorized", "wrong username or password, or the account is deactivated");
