@@ -129,6 +129,14 @@ export const ServerRoomFrame = z.discriminatedUnion("type", [
 export type ServerRoomFrame = z.infer<typeof ServerRoomFrame>;
 
 /**
+ * room → client that connected with `?batch=1`: several frames at once, in
+ * order (sent under load instead of one frame per event; a single event is
+ * still sent as itself). Unwrap and handle each frame as if it came alone.
+ */
+export const ServerBatch = z.strictObject({ type: z.literal("batch"), frames: z.array(ServerRoomFrame) });
+export type ServerBatch = z.infer<typeof ServerBatch>;
+
+/**
  * Parse one raw client frame. Returns the typed frame, or an error frame to
  * send back (never throws): bad JSON, a non-object, an unknown `type`, wrong
  * field types and unknown fields all become `invalid_request` / `bad_json`.
