@@ -92,8 +92,13 @@ export class DirectoryObject extends DurableObject<Env> {
   }
 
   async getUsers(ids: string[]): Promise<User[]> {
-    if (ids.length === 0) return [];
-    return this.db.select().from(schema.users).where(inArray(schema.users.id, ids.slice(0, 500))).all().map(toUser);
+    const out: User[] = [];
+    // SQLite in workerd binds at most 100 parameters per statement: look up in chunks.
+    const wanted = ids.slice(0, 500);
+    for (let i = 0; i < wanted.length; i += 90) {
+      out.push(...this.db.select().from(schema.users).where(inArray(schema.users.id, wanted.slice(i, i + 90))).all().map(toUser));
+    }
+    return out;
   }
 
   /** Active users whose username or display name contains `q` (for invites and new DMs). */

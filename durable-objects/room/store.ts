@@ -21,6 +21,9 @@ export interface RoomMeta {
   createdBy: string;
 }
 
+/** Search ranks the newest this many matches of a query (see RoomStore.search). */
+export const SEARCH_WINDOW = 2000;
+
 export class RoomStore {
   constructor(
     private readonly db: RoomDb,
@@ -86,8 +89,14 @@ export class RoomStore {
     return { lastSeq: row.s ?? 0, version: row.v ?? 0 };
   }
 
+  /**
+   * The send path's lookups and writes use fixed SQL strings with bound
+   * parameters directly: workerd caches the prepared statement per string,
+   * and the query builder's per-call cost showed up in profiles of busy rooms.
+   */
   findByClientKey(clientKey: string): MessageRow | undefined {
-    return this.db.select().from(schema.messages).where(eq(schema.messages.clientKey, clientKey)).get();
+    const row = this.storage.sql.exec<RawMessageRow>(FIND_BY_CLIENT_KEY, clientKey).toArray()[0];
+    return row ? fromRaw(row) : undefined;
   }
 
   findById(id: string): MessageRow | undefined {
@@ -96,11 +105,28 @@ export class RoomStore {
 
   /** Insert a message and its mention index in one transaction. */
   insertMessage(row: MessageRow, mentions: Mentions, fileIds: string[] = []): void {
+    const sql = this.storage.sql;
     this.transaction(() => {
-      this.db.insert(schema.messages).values(row).run();
-      this.indexMentions(row.seq, mentions);
-      this.indexText(row.seq, row.text);
-      for (const id of fileIds) this.db.update(schema.files).set({ messageSeq: row.seq }).where(eq(schema.files.id, id)).run();
+      sql.exec(
+        "INSERT INTO messages (seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row.seq,
+        row.id,
+        row.clientKey,
+        row.clientId,
+        row.senderId,
+        row.text,
+        row.replyTo,
+        row.mentions,
+        row.createdAt,
+        row.editedAt,
+        row.deletedAt,
+        row.version,
+        row.attachments,
+      );
+      for (const userId of mentions.all ? [...mentions.users, "*"] : mentions.users) sql.exec("INSERT INTO mention_index (seq, user_id) VALUES (?, ?)", row.seq, userId);
+      const body = indexText(row.text);
+      if (body) sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", row.seq, body);
+      for (const id of fileIds) sql.exec("UPDATE files SET message_seq = ? WHERE id = ?", row.seq, id);
     });
   }
 
@@ -122,8 +148,12 @@ export class RoomStore {
   }
 
   /**
-   * Matching messages, best first (bm25, then newest). Every value is a bound
-   * parameter; the SQL text is built only from fixed fragments.
+   * Matching messages, best first (bm25, then newest), ranked among the
+   * newest SEARCH_WINDOW matches. FTS5 walks matches in rowid (= seq) order
+   * and stops at the window, so a term that occurs in half of a million-message
+   * room costs a bounded scan instead of scoring every match — chat search is
+   * about recent conversations; older ones are reached with `before`.
+   * Every value is a bound parameter; the SQL text is built only from fixed fragments.
    */
   search(match: string, f: { from?: string; before?: number; after?: number; hasFile?: boolean }, limit: number): { row: MessageRow; score: number }[] {
     const where = ["message_fts MATCH ?", "m.deleted_at IS NULL"];
@@ -141,14 +171,23 @@ export class RoomStore {
       params.push(f.after);
     }
     if (f.hasFile) where.push("m.attachments IS NOT NULL");
-    params.push(limit);
+    params.push(SEARCH_WINDOW);
     // sql-safe: the text is built only from the fixed fragments above; every value is in `params`.
-    const sqlText = `SELECT m.seq AS seq, bm25(message_fts) AS score FROM message_fts JOIN messages m ON m.seq = message_fts.rowid WHERE ${where.join(" AND ")} ORDER BY score, m.seq DESC LIMIT ?`;
+    const sqlText = `SELECT m.seq AS seq, bm25(message_fts) AS score FROM message_fts JOIN messages m ON m.seq = message_fts.rowid WHERE ${where.join(" AND ")} ORDER BY message_fts.rowid DESC LIMIT ?`;
     const hits = this.storage.sql.exec<{ seq: number; score: number }>(sqlText, ...params).toArray();
-    if (hits.length === 0) return [];
-    const rows = this.db.select().from(schema.messages).where(inArray(schema.messages.seq, hits.map((h) => h.seq))).all();
-    const bySeq = new Map(rows.map((r) => [r.seq, r]));
-    return hits.map((h) => ({ row: bySeq.get(h.seq)!, score: h.score }));
+    hits.sort((a, b) => a.score - b.score || b.seq - a.seq);
+    const top = hits.slice(0, limit);
+    const bySeq = new Map(this.messagesBySeq(top.map((h) => h.seq)).map((r) => [r.seq, r]));
+    return top.map((h) => ({ row: bySeq.get(h.seq)!, score: h.score }));
+  }
+
+  /** Messages by seq (any number: SQLite in workerd binds at most 100 parameters, so in chunks). */
+  messagesBySeq(seqs: number[]): MessageRow[] {
+    const out: MessageRow[] = [];
+    for (let i = 0; i < seqs.length; i += 90) {
+      out.push(...this.db.select().from(schema.messages).where(inArray(schema.messages.seq, seqs.slice(i, i + 90))).all());
+    }
+    return out;
   }
 
   // ---- files ----
@@ -283,8 +322,18 @@ export class RoomStore {
   reactionsFor(seqs: number[]): Map<number, { emoji: string; users: string[] }[]> {
     const out = new Map<number, { emoji: string; users: string[] }[]>();
     if (seqs.length === 0) return out;
-    const r = schema.reactions;
-    const rows = this.db.select().from(r).where(inArray(r.seq, seqs)).orderBy(asc(r.seq), asc(r.createdAt)).all();
+    // One range scan for the page (seqs of a page are close together), filtered here:
+    // no statement with one parameter per message.
+    const wanted = new Set(seqs);
+    const rows = this.storage.sql
+      .exec<{ seq: number; emoji: string; user_id: string }>(
+        "SELECT seq, emoji, user_id FROM reactions WHERE seq BETWEEN ? AND ? ORDER BY seq, created_at",
+        Math.min(...seqs),
+        Math.max(...seqs),
+      )
+      .toArray()
+      .filter((row) => wanted.has(row.seq))
+      .map((row) => ({ seq: row.seq, emoji: row.emoji, userId: row.user_id }));
     for (const row of rows) {
       let list = out.get(row.seq);
       if (!list) out.set(row.seq, (list = []));
@@ -317,6 +366,45 @@ export class RoomStore {
   messageCount(): number {
     return this.db.select({ n: sql<number>`count(*)` }).from(schema.messages).get()?.n ?? 0;
   }
+}
+
+type RawMessageRow = {
+  seq: number;
+  id: string;
+  client_key: string;
+  client_id: string;
+  sender_id: string;
+  text: string;
+  reply_to: string | null;
+  mentions: string;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+  version: number;
+  attachments: string | null;
+};
+
+const SELECT_MESSAGE =
+  "SELECT seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments FROM messages";
+// sql-safe: two fixed strings.
+const FIND_BY_CLIENT_KEY = SELECT_MESSAGE + " WHERE client_key = ?";
+
+function fromRaw(r: RawMessageRow): MessageRow {
+  return {
+    seq: r.seq,
+    id: r.id,
+    clientKey: r.client_key,
+    clientId: r.client_id,
+    senderId: r.sender_id,
+    text: r.text,
+    replyTo: r.reply_to,
+    mentions: r.mentions,
+    createdAt: r.created_at,
+    editedAt: r.edited_at,
+    deletedAt: r.deleted_at,
+    version: r.version,
+    attachments: r.attachments,
+  };
 }
 
 export function toMessage(roomId: string, row: MessageRow, reactions: { emoji: string; users: string[] }[]): Message {

@@ -77,3 +77,29 @@ describe("search", () => {
     expect(direct.status).toBe(404);
   });
 });
+
+describe("large result sets", () => {
+  it("sync of 150 missed messages and a search with 150 hits (more than SQLite's 100 bound parameters)", async () => {
+    const a = await newUser("lg");
+    const room = await newRoom(a.token, "Large");
+    for (let i = 0; i < 150; i++) {
+      const r = await api("POST", `/api/v1/rooms/${room.id}/messages`, { token: a.token, body: { text: `needle number ${i}`, clientId: `lg${i}` } });
+      expect(r.status).toBe(201);
+    }
+    const { openRoomSocket } = await import("./helpers");
+    const ws = (await openRoomSocket(room.id, a.token, "?afterSeq=0")).socket!;
+    const sync = await ws.next((f) => f.type === "sync");
+    expect(sync.messages.map((m: any) => m.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    const hits = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=needle&limit=50`, { token: a.token });
+    expect(hits.status).toBe(200);
+    expect(hits.body.hits.length).toBe(50);
+    let cursor = hits.body.cursor;
+    let total = 50;
+    while (cursor) {
+      const next = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=needle&limit=50&cursor=${cursor}`, { token: a.token });
+      total += next.body.hits.length;
+      cursor = next.body.cursor;
+    }
+    expect(total).toBe(150);
+  });
+});
