@@ -1,0 +1,520 @@
+/**
+ * `npm run bench`: Outpost (real `workerd serve`) side by side with a plain Node
+ * ws + better-sqlite3 baseline (bench/baseline/server.mjs), alternating, repeated.
+ *
+ *   node bench/run.mjs [--quick] [--only busy,big,many,idle,inbox,history,startup,web] [--repeats N]
+ *
+ * Writes docs/PERFORMANCE.md and docs/performance.json. Traffic goes to 127.0.0.1 only;
+ * the load generator (bench/lib/loadgen.mjs, a separate process) is pinned to core 0 and
+ * the servers to core 1 when `taskset` exists. Every phase has a time bound.
+ */
+import { fork, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import zlib from "node:zlib";
+import {
+  api, benchDir, cpuSeconds, createMemberIds, createRoom, createUsers, hasTaskset, killAll, pin, prepareBuild, repoRoot, rssBytes, startServer, tmpDir,
+} from "./lib/servers.mjs";
+import { newestSqlite, seedBaselineRoom, seedOutpostRoom, VOCAB } from "./lib/seed.mjs";
+import { pct } from "./lib/loadgen.mjs";
+
+const { values: argv } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeats: { type: "string" } } });
+const QUICK = argv.quick;
+const REPEATS = Number(argv.repeats ?? (QUICK ? 1 : 3));
+const ONLY = argv.only ? new Set(argv.only.split(",")) : null;
+const KINDS = ["outpost", "baseline"];
+const HARD_LIMIT_MS = (QUICK ? 20 : 75) * 60 * 1000;
+setTimeout(() => {
+  console.error("bench: hard time limit reached, stopping");
+  killAll();
+  process.exit(2);
+}, HARD_LIMIT_MS).unref();
+
+pin(process.pid, 0);
+const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, d = 2) => (typeof x === "number" && Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
+
+/** Run one load-generator task in a fresh process pinned to core 0. */
+function loadgen(task, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(benchDir, "lib/loadgen.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    pin(child.pid, 0);
+    const reap = () => child.kill("SIGKILL");
+    process.once("exit", reap);
+    child.once("exit", () => process.removeListener("exit", reap));
+    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`loadgen ${task.task} timed out after ${timeoutMs} ms`))), timeoutMs);
+    child.once("message", (m) => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      m.ok ? resolve(m.result) : reject(new Error(m.error));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`loadgen exited with ${code}`));
+    });
+    child.send(task);
+  });
+}
+
+// ---------------------------------------------------------------- scenarios
+
+const P = QUICK
+  ? { busyS: 5, bigStepS: 2, manyRooms: 20, manyS: 5, idleSockets: 2000, idleS: 5, inboxMembers: 200, inboxS: 5, historyMsgs: 100_000, historyReqs: 200, searchReps: 10, startupRooms: 200, users: 10 }
+  : { busyS: 15, bigStepS: 3, manyRooms: 100, manyS: 15, idleSockets: 10_000, idleS: 30, inboxMembers: 2000, inboxS: 10, historyMsgs: 1_000_000, historyReqs: 500, searchReps: 30, startupRooms: 1000, users: 50 };
+
+const roomPlan = (roomId, users, clients, senders) => ({ roomId, senders, tokens: Array.from({ length: clients }, (_, i) => users[i % users.length].token) });
+
+const scenarios = {
+  busy: {
+    title: "Busy room: 1 room, 50 clients, 5 senders, 200 msg/s",
+    async setup(s) {
+      const users = await createUsers(s, Math.min(P.users, 50));
+      const roomId = await createRoom(s, users[0], "busy", users.map((u) => u.id));
+      return { users, roomId };
+    },
+    async run(s, st) {
+      const r = await loadgen({ task: "fanout", wsBase: s.wsUrl, pid: s.pid, rooms: [roomPlan(st.roomId, st.users, 50, 5)], rate: 200, durationMs: P.busyS * 1000 }, 120000);
+      const ph = r.phases[0];
+      return {
+        p50Ms: ph.latencyMs.p50, p95Ms: ph.latencyMs.p95, p99Ms: ph.latencyMs.p99, maxMs: ph.latencyMs.max, ackP99Ms: ph.ackMs.p99,
+        sentPerSec: ph.sentPerSec, lost: ph.lost, cpuMsPerMsg: ph.serverCpuMsPerMsg, cpuUsPerDelivery: ph.serverCpuUsPerDelivery, rssMB: ph.serverRss / 2 ** 20,
+        loadgenCpuS: ph.loadgenCpuS, wallS: ph.wallS,
+      };
+    },
+  },
+  big: {
+    title: "Big room: 1 room, 200 clients, 10 senders, rising rate until receiver p99 ≥ 100 ms",
+    async setup(s) {
+      // Outpost keeps at most 10 room sockets per user and room (MAX_SOCKETS_PER_USER): ≥ 20 users for 200 sockets.
+      const users = await createUsers(s, Math.max(P.users, 20));
+      const roomId = await createRoom(s, users[0], "big", users.map((u) => u.id));
+      return { users, roomId };
+    },
+    async run(s, st) {
+      const rates = [];
+      for (let r = 100; r <= 20000; r = Math.round(r * 1.4)) rates.push(r);
+      const r = await loadgen(
+        { task: "fanout", wsBase: s.wsUrl, pid: s.pid, rooms: [roomPlan(st.roomId, st.users, 200, 10)], rates, durationMs: P.bigStepS * 1000, window: 20, stopWhen: { p99: 100 }, drainMs: 2000 },
+        600000,
+      );
+      const ok = r.phases.filter((p) => p.sustained);
+      const best = ok.at(-1);
+      return {
+        maxSustainedPerSec: best ? best.sentPerSec : 0,
+        p99AtMaxMs: best?.latencyMs.p99 ?? null,
+        cpuUsPerDeliveryAtMax: best?.serverCpuUsPerDelivery ?? null,
+        deliveriesPerSecAtMax: best ? best.delivered / best.wallS : 0,
+        loadgenCpuShareAtMax: best ? best.loadgenCpuS / best.wallS : null,
+        steps: r.phases.map((p) => ({ offered: p.offeredRate, sent: round(p.sentPerSec, 0), p99: p.latencyMs.p99, lost: p.lost, sustained: p.sustained, cpuUsPerDelivery: round(p.serverCpuUsPerDelivery, 1), loadgenCpu: round(p.loadgenCpuS / p.wallS, 2) })),
+      };
+    },
+  },
+  many: {
+    title: `Many rooms: ${QUICK ? "20" : "100"} rooms × 20 clients, 10 msg/s per room`,
+    async setup(s) {
+      const users = await createUsers(s, 20);
+      const rooms = [];
+      for (let i = 0; i < P.manyRooms; i++) rooms.push(await createRoom(s, users[0], `many-${i}`, users.map((u) => u.id)));
+      return { users, rooms };
+    },
+    async run(s, st) {
+      const r = await loadgen({ task: "fanout", wsBase: s.wsUrl, pid: s.pid, rooms: st.rooms.map((id) => roomPlan(id, st.users, 20, 1)), rate: 10 * st.rooms.length, durationMs: P.manyS * 1000 }, 180000);
+      const ph = r.phases[0];
+      return {
+        p50Ms: ph.latencyMs.p50, p95Ms: ph.latencyMs.p95, p99Ms: ph.latencyMs.p99, maxMs: ph.latencyMs.max, sentPerSec: ph.sentPerSec, lost: ph.lost,
+        cpuMsPerMsg: ph.serverCpuMsPerMsg, cpuUsPerDelivery: ph.serverCpuUsPerDelivery, rssMB: ph.serverRss / 2 ** 20, loadgenCpuS: ph.loadgenCpuS,
+      };
+    },
+  },
+  idle: {
+    title: `Idle sockets: ${P.idleSockets} room sockets offering permessage-deflate, ${P.idleS} s idle`,
+    async setup(s) {
+      // ≤ 10 sockets per (user, room) (Outpost's MAX_SOCKETS_PER_USER): users × rooms × 10 ≥ sockets.
+      const users = await createUsers(s, QUICK ? 20 : 50);
+      const rooms = [];
+      for (let i = 0; i < (QUICK ? 10 : 20); i++) rooms.push(await createRoom(s, users[0], `idle-${i}`, users.map((u) => u.id)));
+      return { users, rooms };
+    },
+    async run(s, st) {
+      const r = await loadgen(
+        { task: "idle", wsBase: s.wsUrl, pid: s.pid, rooms: st.rooms.map((id) => ({ roomId: id, tokens: st.users.map((u) => u.token) })), count: P.idleSockets, idleMs: P.idleS * 1000, connectConcurrency: 100 },
+        300000,
+      );
+      return {
+        opened: r.opened, failed: r.failed, connectsPerSec: r.connectsPerSec, kbPerSocket: r.bytesPerSocket / 1024, kbPerSocketAfterIdle: r.bytesPerSocketAfterIdle / 1024,
+        rssAfterConnectMB: r.rssAfterConnect / 2 ** 20, cpuMsPerConnect: r.serverCpuPerConnectMs, firstMsgAckMs: r.firstMessage.ackMs.max, firstMsgAllDeliveredMs: r.firstMessage.allDeliveredMs,
+        firstMsgDelivered: `${r.firstMessage.delivered}/${r.firstMessage.expected}`, firstError: r.firstError,
+      };
+    },
+  },
+  inbox: {
+    title: `Inbox fan-out: a room with ${P.inboxMembers} members (20 viewing) vs a room with 20 members, 20 msg/s`,
+    async setup(s) {
+      const users = await createUsers(s, 20);
+      const extra = await createMemberIds(s, P.inboxMembers - 20);
+      const bigRoom = await createRoom(s, users[0], "inbox-big", [...users.map((u) => u.id), ...extra]);
+      const smallRoom = await createRoom(s, users[0], "inbox-small", users.map((u) => u.id));
+      return { users, bigRoom, smallRoom };
+    },
+    async run(s, st) {
+      const one = async (roomId) => {
+        const r = await loadgen({ task: "fanout", wsBase: s.wsUrl, pid: s.pid, rooms: [roomPlan(roomId, st.users, 20, 1)], rate: 20, durationMs: P.inboxS * 1000, drainMs: 3000 }, 120000);
+        // Coalesced inbox updates go out up to 1 s after the last message: count their CPU too.
+        return r.phases[0];
+      };
+      // Measure CPU over the send window plus a 1.5 s tail by wrapping the loadgen call.
+      const measure = async (roomId) => {
+        const c0 = cpuSeconds(s.pid);
+        const ph = await one(roomId);
+        await sleep(1500);
+        const c1 = cpuSeconds(s.pid);
+        return { ph, cpuMsPerMsg: ((c1 - c0) * 1000) / ph.sent };
+      };
+      const big = await measure(st.bigRoom);
+      const small = await measure(st.smallRoom);
+      return {
+        bigRoomCpuMsPerMsg: big.cpuMsPerMsg, smallRoomCpuMsPerMsg: small.cpuMsPerMsg, bigOverSmall: big.cpuMsPerMsg / small.cpuMsPerMsg,
+        bigRoomP99Ms: big.ph.latencyMs.p99, smallRoomP99Ms: small.ph.latencyMs.p99, rssMB: rssBytes(s.pid) / 2 ** 20,
+      };
+    },
+  },
+  history: {
+    title: `History and search: one room with ${P.historyMsgs.toLocaleString("en")} messages`,
+    async setup(s) {
+      const [user] = await createUsers(s, 1);
+      const roomId = await createRoom(s, user, "history");
+      // One real message, so the room's file has every table and its counters.
+      await new Promise((res, rej) => {
+        import("ws").then(({ default: WebSocket }) => {
+          const ws = new WebSocket(`${s.wsUrl}/api/v1/rooms/${roomId}/socket`, { headers: { authorization: `Bearer ${user.token}` } });
+          ws.on("open", () => ws.send(JSON.stringify({ type: "msg.send", clientId: "first", text: "first message" })));
+          ws.on("message", (d) => String(d).includes("msg.ack") && (ws.close(), res()));
+          ws.on("error", rej);
+        });
+      });
+      return { user, roomId };
+    },
+    async afterStop(kind, dir, st) {
+      const t0 = Date.now();
+      if (kind === "outpost") await seedOutpostRoom(newestSqlite(path.join(dir, "objects/outpost-RoomObject")), { count: P.historyMsgs, senderId: st.user.id, mentionUserId: st.user.id });
+      else await seedBaselineRoom(path.join(dir, "baseline.sqlite"), { count: P.historyMsgs, roomId: st.roomId, senderId: st.user.id });
+      log(`  seeded ${P.historyMsgs} messages into ${kind} in ${Date.now() - t0} ms`);
+    },
+    reuseTemplate: true,
+    async run(s, st) {
+      const timed = async (p) => {
+        const t0 = performance.now();
+        const res = await fetch(s.url + p, { headers: { authorization: `Bearer ${st.user.token}` } });
+        const body = await res.text();
+        const ms = performance.now() - t0;
+        if (!res.ok) throw new Error(`${p}: ${res.status} ${body.slice(0, 200)}`);
+        const m = /dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
+        return { ms, serverMs: m ? Number(m[1]) : null, body };
+      };
+      const enc = encodeURIComponent(st.roomId);
+      await timed(`/api/v1/rooms/${enc}/messages?limit=50`); // wake the room
+      const hist = [];
+      const histServer = [];
+      const rand = ((seed) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31))(5);
+      for (let i = 0; i < P.historyReqs; i++) {
+        const before = 2 + Math.floor(rand() * P.historyMsgs);
+        const r = await timed(`/api/v1/rooms/${enc}/messages?before=${before}&limit=50`);
+        hist.push(r.ms);
+        if (r.serverMs !== null) histServer.push(r.serverMs);
+      }
+      // Terms by frequency rank in the seeded text (Zipf): rare, medium, common, CJK, two words, prefix.
+      const queries = { rare: VOCAB[1500], medium: VOCAB[50], common: VOCAB[0], cjk: "上海", twoWords: `${VOCAB[3]} ${VOCAB[200]}`, prefix: VOCAB[30].slice(0, 3) };
+      const search = {};
+      const all = [];
+      const allServer = [];
+      const noCommon = [];
+      for (const [name, qtext] of Object.entries(queries)) {
+        const xs = [];
+        let hits = 0;
+        for (let i = 0; i < P.searchReps; i++) {
+          const r = await timed(`/api/v1/search?q=${encodeURIComponent(qtext)}&room=${enc}&limit=20`);
+          xs.push(r.ms);
+          all.push(r.ms);
+          if (name !== "common") noCommon.push(r.ms);
+          if (r.serverMs !== null) allServer.push(r.serverMs);
+          hits = JSON.parse(r.body).hits.length;
+        }
+        const s2 = xs.sort((a, b) => a - b);
+        search[name] = { q: qtext, hits, p50: round(pct(s2, 50)), p99: round(pct(s2, 99)) };
+      }
+      const sorted = (a) => [...a].sort((x, y) => x - y);
+      return {
+        historyP50Ms: pct(sorted(hist), 50), historyP99Ms: pct(sorted(hist), 99), historyServerP99Ms: histServer.length ? pct(sorted(histServer), 99) : null,
+        searchP50Ms: pct(sorted(all), 50), searchP99Ms: pct(sorted(all), 99), searchServerP99Ms: allServer.length ? pct(sorted(allServer), 99) : null,
+        searchP99WithoutCommonTermMs: pct(sorted(noCommon), 99),
+        perQuery: search,
+      };
+    },
+  },
+  startup: {
+    title: `Start-up: a node with ${P.startupRooms} rooms on disk; RSS of an idle node`,
+    async setup(s) {
+      const [user] = await createUsers(s, 1);
+      const rooms = [];
+      let next = 0;
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        while (next < P.startupRooms) {
+          next++;
+          rooms.push(await createRoom(s, user, `room-${next}`));
+        }
+      }));
+      return { user, rooms };
+    },
+    reuseTemplate: true,
+    startLater: true,
+    async run(_s, st, kind, dir) {
+      // Page cache is warm (the template was just written); "cold" = a fresh process.
+      const s = await startServer(kind, dir);
+      const healthyMs = s.healthyAt - s.startedAt;
+      const room = st.rooms[Math.floor(Math.random() * st.rooms.length)];
+      const res = await fetch(`${s.url}/api/v1/rooms/${encodeURIComponent(room)}/messages?limit=50`, { headers: { authorization: `Bearer ${st.user.token}` } });
+      await res.text();
+      const firstRoomMs = performance.now() - s.startedAt;
+      await sleep(3000);
+      const idleRssMB = rssBytes(s.pid) / 2 ** 20;
+      await s.stop();
+      return { healthyMs, firstRoomRequestMs: firstRoomMs, idleRssMB, status: res.status };
+    },
+  },
+};
+
+// ---------------------------------------------------------------- web client
+
+function webClient() {
+  const dist = path.join(repoRoot, "web/dist");
+  if (!fs.existsSync(path.join(dist, "index.html"))) return { status: "not built", reason: "web/dist/index.html does not exist (build the web client first)", chromium: "skipped: web/dist not built" };
+  const html = fs.readFileSync(path.join(dist, "index.html"), "utf8");
+  const scripts = [...html.matchAll(/<(?:script[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="([^"]+\.js)"/g)].map((m) => m[1]);
+  let gz = 0;
+  const files = [];
+  for (const src of new Set(scripts)) {
+    const f = path.join(dist, src.replace(/^\//, ""));
+    if (!fs.existsSync(f)) continue;
+    const n = zlib.gzipSync(fs.readFileSync(f), { level: 9 }).length;
+    gz += n;
+    files.push({ file: src, gzBytes: n });
+  }
+  return { status: "measured", firstScreenJsGzKB: gz / 1024, files, chromium: fs.existsSync("/usr/bin/chromium") ? "skipped: time-to-first-room in Chromium is not automated yet" : "skipped: /usr/bin/chromium not found" };
+}
+
+// ---------------------------------------------------------------- driver
+
+async function makeTemplate(name, sc, kind) {
+  const dir = tmpDir(`${name}-${kind}`);
+  const t0 = Date.now();
+  const s = await startServer(kind, dir);
+  let state;
+  try {
+    state = await sc.setup(s);
+  } finally {
+    await s.stop();
+  }
+  if (sc.afterStop) await sc.afterStop(kind, dir, state);
+  log(`  template ${name}/${kind} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { dir, state };
+}
+
+async function runScenario(name, sc) {
+  log(`scenario ${name}: ${sc.title}`);
+  const templates = {};
+  for (const kind of KINDS) templates[kind] = await makeTemplate(name, sc, kind);
+  const runs = { outpost: [], baseline: [] };
+  for (let rep = 0; rep < REPEATS; rep++) {
+    const order = rep % 2 === 0 ? KINDS : [...KINDS].reverse();
+    for (const kind of order) {
+      const t = templates[kind];
+      const dir = sc.reuseTemplate ? t.dir : tmpDir(`${name}-${kind}-run`);
+      if (!sc.reuseTemplate) fs.cpSync(t.dir, dir, { recursive: true });
+      const load = os.loadavg()[0];
+      let m;
+      try {
+        if (sc.startLater) m = await sc.run(null, t.state, kind, dir);
+        else {
+          const s = await startServer(kind, dir);
+          try {
+            m = await sc.run(s, t.state, kind, dir);
+          } finally {
+            await s.stop();
+          }
+        }
+      } catch (e) {
+        m = { error: String(e.message ?? e).slice(0, 500) };
+      }
+      m.loadavg1 = load;
+      runs[kind].push(m);
+      log(`  ${name} #${rep + 1} ${kind}: ${JSON.stringify(m, (k, v) => (typeof v === "number" ? round(v) : v)).slice(0, 400)}`);
+      if (!sc.reuseTemplate) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  for (const kind of KINDS) fs.rmSync(templates[kind].dir, { recursive: true, force: true });
+  // medians and per-repeat ratios of every numeric metric
+  const keys = [...new Set([...runs.outpost, ...runs.baseline].flatMap((r) => Object.keys(r)))].filter((k) => [...runs.outpost, ...runs.baseline].some((r) => typeof r[k] === "number"));
+  const metrics = {};
+  for (const k of keys) {
+    const o = runs.outpost.map((r) => r[k]);
+    const b = runs.baseline.map((r) => r[k]);
+    const ratios = o.map((x, i) => (typeof x === "number" && typeof b[i] === "number" && b[i] !== 0 ? x / b[i] : null));
+    metrics[k] = { outpost: median(o), baseline: median(b), ratioPerRepeat: ratios.map((x) => round(x, 3)), ratioMedian: median(ratios) };
+  }
+  return { title: sc.title, runs, metrics };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const v = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    } catch {
+      return null;
+    }
+  };
+  const pkg = (n) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", n, "package.json"), "utf8")).version;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    cpuModel: cpus[0]?.model, cores: cpus.length, memoryGB: round(os.totalmem() / 2 ** 30, 1), kernel: os.release(), loadavgAtStart: os.loadavg().map((x) => round(x)),
+    taskset: hasTaskset, node: process.version, workerd: v(path.join(repoRoot, "node_modules/.bin/workerd"), ["--version"]),
+    packages: Object.fromEntries(["workerd", "hono", "drizzle-orm", "zod", "ws", "better-sqlite3", "esbuild"].map((n) => [n, pkg(n)])),
+    sqlite: (() => {
+      try {
+        return v(process.execPath, ["-e", "const D=require('better-sqlite3');console.log(new D(':memory:').prepare('select sqlite_version() v').get().v)"]);
+      } catch {
+        return null;
+      }
+    })(),
+  };
+}
+
+// ---------------------------------------------------------------- targets & report
+
+function targets(R) {
+  const out = [];
+  const t = (name, value, limit, met, note = "") => out.push({ name, value: value === null || value === undefined ? null : round(value, 3), limit, met: value === null || value === undefined ? null : met, note });
+  const m = (sc, k) => R.scenarios[sc]?.metrics?.[k];
+  if (R.scenarios.busy) {
+    t("Busy room p99 ≤ 1.3× baseline", m("busy", "p99Ms")?.ratioMedian, "≤ 1.3×", m("busy", "p99Ms")?.ratioMedian <= 1.3);
+    t("Server CPU per delivered message ≤ 1.5× baseline (busy room)", m("busy", "cpuUsPerDelivery")?.ratioMedian, "≤ 1.5×", m("busy", "cpuUsPerDelivery")?.ratioMedian <= 1.5);
+  }
+  if (R.scenarios.many) t("Server CPU per delivered message ≤ 1.5× baseline (many rooms)", m("many", "cpuUsPerDelivery")?.ratioMedian, "≤ 1.5×", m("many", "cpuUsPerDelivery")?.ratioMedian <= 1.5);
+  if (R.scenarios.big) t("Big room sustained throughput ≥ 1.0× baseline", m("big", "maxSustainedPerSec")?.ratioMedian, "≥ 1.0×", m("big", "maxSustainedPerSec")?.ratioMedian >= 1.0);
+  if (R.scenarios.idle) {
+    t("≤ 80 KB per idle socket (client offers permessage-deflate)", m("idle", "kbPerSocket")?.outpost, "≤ 80 KB", m("idle", "kbPerSocket")?.outpost <= 80);
+    t(`${P.idleSockets.toLocaleString("en")} sockets on one node`, m("idle", "opened")?.outpost, `= ${P.idleSockets}`, m("idle", "opened")?.outpost >= P.idleSockets, QUICK ? "quick run: 2,000 sockets, not 10,000" : "");
+  }
+  if (R.scenarios.startup) {
+    t("Idle node RSS < 100 MB", m("startup", "idleRssMB")?.outpost, "< 100 MB", m("startup", "idleRssMB")?.outpost < 100);
+    t("Cold start < 1 s (to the first served room request)", m("startup", "firstRoomRequestMs")?.outpost, "< 1000 ms", m("startup", "firstRoomRequestMs")?.outpost < 1000);
+  }
+  if (R.scenarios.history) {
+    t("History page p99 < 5 ms", m("history", "historyP99Ms")?.outpost, "< 5 ms", m("history", "historyP99Ms")?.outpost < 5, QUICK ? `quick run: ${P.historyMsgs} messages` : "");
+    t("Search p99 < 100 ms", m("history", "searchP99Ms")?.outpost, "< 100 ms", m("history", "searchP99Ms")?.outpost < 100, QUICK ? `quick run: ${P.historyMsgs} messages` : "");
+  }
+  if (R.web) t("Web first-screen JS ≤ 60 KB gz", R.web.firstScreenJsGzKB ?? null, "≤ 60 KB", (R.web.firstScreenJsGzKB ?? Infinity) <= 60, R.web.status === "not built" ? "web/dist not built" : "");
+  return out;
+}
+
+const fmt = (x) => (x === null || x === undefined ? "–" : typeof x === "number" ? (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2)) : String(x));
+
+function markdown(R) {
+  const L = [];
+  L.push("# Performance: Outpost vs a plain Node baseline", "");
+  L.push(`Generated by \`npm run bench${QUICK ? " -- --quick" : ""}\` on ${R.finishedAt}. ${QUICK ? "**Quick run** (1 repeat, shorter phases, smaller sizes — indicative only)." : `Full run, ${REPEATS} repeats.`}`, "");
+  L.push("Baseline: `bench/baseline/server.mjs` — Node `http` + `ws` + better-sqlite3 (WAL, synchronous=FULL), same frames (hello, msg.send → msg.ack after the commit + msg.new broadcast), idempotent clientId, FTS5 search with the same text transformation. Outpost: a real `workerd serve` node built and configured as `npm start` does.", "");
+  const M = R.machine;
+  L.push("## Machine", "");
+  L.push(`- CPU: ${M.cpuModel}, ${M.cores} cores; memory ${M.memoryGB} GB; kernel ${M.kernel}`);
+  L.push(`- Node ${M.node}; ${M.workerd}; SQLite (better-sqlite3) ${M.sqlite}; packages: ${Object.entries(M.packages).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  L.push(`- Load average at start: ${M.loadavgAtStart.join(" / ")}; at end: ${R.loadavgAtEnd.join(" / ")}. Other engineers' tests share this machine, so absolute numbers move between runs; the ratios come from alternating runs.`);
+  L.push(`- Pinning: ${M.taskset ? "load generator (separate Node process) on core 0, server on core 1 (`taskset`)" : "none (taskset not found)"}. All traffic to 127.0.0.1.`, "");
+  L.push("## Targets", "", "| target | Outpost | limit | met? | note |", "|---|---|---|---|---|");
+  for (const t of R.targets) L.push(`| ${t.name} | ${fmt(t.value)} | ${t.limit} | ${t.met === null ? "not measured" : t.met ? "met" : "**not met**"} | ${t.note} |`);
+  L.push("");
+  for (const [name, sc] of Object.entries(R.scenarios)) {
+    L.push(`## ${sc.title}`, "", `Medians over ${REPEATS} repeat(s); ratio = Outpost / baseline for each repeat (runs alternate).`, "");
+    L.push("| metric | Outpost | baseline | ratio per repeat |", "|---|---|---|---|");
+    for (const [k, v] of Object.entries(sc.metrics)) if (k !== "loadavg1") L.push(`| ${k} | ${fmt(v.outpost)} | ${fmt(v.baseline)} | ${v.ratioPerRepeat.map(fmt).join(", ")} |`);
+    L.push(`| load average (1 min) at each run | ${sc.runs.outpost.map((r) => fmt(r.loadavg1)).join(", ")} | ${sc.runs.baseline.map((r) => fmt(r.loadavg1)).join(", ")} | |`);
+    const errs = [...sc.runs.outpost, ...sc.runs.baseline].filter((r) => r.error);
+    if (errs.length) L.push("", `Errors: ${errs.map((e) => e.error).join("; ")}`);
+    if (name === "big") {
+      L.push("", "Rate steps (last repeat):", "");
+      for (const kind of KINDS) {
+        const steps = sc.runs[kind].at(-1)?.steps ?? [];
+        L.push(`- ${kind}: ${steps.map((s) => `${s.offered}/s→p99 ${fmt(s.p99)} ms${s.lost ? ` lost ${s.lost}` : ""}${s.sustained ? "" : " ✗"} (loadgen CPU ${s.loadgenCpu})`).join("; ")}`);
+      }
+    }
+    if (name === "history") {
+      L.push("", "Per query (last repeat, client-side ms):", "");
+      for (const kind of KINDS) {
+        const pq = sc.runs[kind].at(-1)?.perQuery ?? {};
+        L.push(`- ${kind}: ${Object.entries(pq).map(([k, v]) => `${k} "${v.q}" p50 ${fmt(v.p50)} / p99 ${fmt(v.p99)} (${v.hits} hits)`).join("; ")}`);
+      }
+    }
+    L.push("");
+  }
+  L.push("## Web client", "");
+  L.push(R.web.status === "measured" ? `First-screen JS: ${fmt(R.web.firstScreenJsGzKB)} KB gzipped (${R.web.files.map((f) => `${f.file} ${f.gzBytes} B`).join(", ")}). Chromium: ${R.web.chromium}.` : `Not built: ${R.web.reason}. Chromium: ${R.web.chromium}.`, "");
+  if (R.notes?.length) L.push("## Where the time goes", "", ...R.notes, "");
+  return L.join("\n");
+}
+
+async function main() {
+  const started = Date.now();
+  log(`bench: ${QUICK ? "quick" : "full"}, ${REPEATS} repeat(s), load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  await prepareBuild();
+  const R = { quick: QUICK, repeats: REPEATS, params: P, machine: machine(), startedAt: new Date().toISOString(), scenarios: {} };
+  for (const [name, sc] of Object.entries(scenarios)) {
+    if (ONLY && !ONLY.has(name)) continue;
+    try {
+      R.scenarios[name] = await runScenario(name, sc);
+    } catch (e) {
+      log(`scenario ${name} failed: ${e.stack ?? e}`);
+      R.scenarios[name] = { title: sc.title, error: String(e.message ?? e), runs: { outpost: [], baseline: [] }, metrics: {} };
+    }
+  }
+  R.web = !ONLY || ONLY.has("web") ? webClient() : { status: "not run", reason: "--only", chromium: "skipped" };
+  R.targets = targets(R);
+  R.loadavgAtEnd = os.loadavg().map((x) => round(x));
+  R.finishedAt = new Date().toISOString();
+  R.durationS = Math.round((Date.now() - started) / 1000);
+  // bench/notes.md (hand-written analysis) and bench/profile-*.md (from `node bench/profile.mjs`).
+  R.notes = ["notes.md", ...fs.readdirSync(benchDir).filter((f) => /^profile-.*\.md$/.test(f)).sort()]
+    .map((f) => path.join(benchDir, f))
+    .filter((f) => fs.existsSync(f))
+    .map((f) => fs.readFileSync(f, "utf8"));
+  fs.mkdirSync(path.join(repoRoot, "docs"), { recursive: true });
+  const outJson = process.env.BENCH_OUT_JSON ?? path.join(repoRoot, "docs/performance.json");
+  const outMd = process.env.BENCH_OUT_MD ?? path.join(repoRoot, "docs/PERFORMANCE.md");
+  fs.writeFileSync(outJson, JSON.stringify(R, (k, v) => (typeof v === "number" ? round(v, 3) : v), 2) + "\n");
+  fs.writeFileSync(outMd, markdown(R) + "\n");
+  log(`wrote ${path.relative(repoRoot, outMd)} and ${path.relative(repoRoot, outJson)} in ${R.durationS} s`);
+  for (const t of R.targets) log(`  ${t.met === null ? "??" : t.met ? "ok" : "NO"}  ${t.name}: ${fmt(t.value)} (${t.limit})`);
+}
+
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    killAll();
+    process.exit();
+  });
