@@ -298,19 +298,18 @@ export class RoomStore {
    * Neither: the newest `limit` messages.
    */
   page(q: { before?: number; after?: number; limit: number }): { rows: MessageRow[]; hasMore: boolean } {
-    const m = schema.messages;
+    const sql = this.storage.sql;
     const take = q.limit + 1;
-    let rows: MessageRow[];
+    let raw: RawMessageRow[];
     if (q.after !== undefined) {
-      const where = q.before !== undefined ? and(gt(m.seq, q.after), lt(m.seq, q.before)) : gt(m.seq, q.after);
-      rows = this.db.select().from(m).where(where).orderBy(asc(m.seq)).limit(take).all();
-      const hasMore = rows.length > q.limit;
-      return { rows: rows.slice(0, q.limit), hasMore };
+      raw =
+        q.before !== undefined
+          ? sql.exec<RawMessageRow>(PAGE_BETWEEN, q.after, q.before, take).toArray()
+          : sql.exec<RawMessageRow>(PAGE_AFTER, q.after, take).toArray();
+      return { rows: raw.slice(0, q.limit).map(fromRaw), hasMore: raw.length > q.limit };
     }
-    const base = this.db.select().from(m);
-    rows = (q.before !== undefined ? base.where(lt(m.seq, q.before)) : base).orderBy(desc(m.seq)).limit(take).all();
-    const hasMore = rows.length > q.limit;
-    return { rows: rows.slice(0, q.limit).reverse(), hasMore };
+    raw = q.before !== undefined ? sql.exec<RawMessageRow>(PAGE_BEFORE, q.before, take).toArray() : sql.exec<RawMessageRow>(PAGE_LATEST, take).toArray();
+    return { rows: raw.slice(0, q.limit).reverse().map(fromRaw), hasMore: raw.length > q.limit };
   }
 
   /** Messages changed or created after `version`, in seq order (for resume). At most `limit + 1`. */
@@ -386,8 +385,16 @@ type RawMessageRow = {
 
 const SELECT_MESSAGE =
   "SELECT seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments FROM messages";
-// sql-safe: two fixed strings.
+// sql-safe: fixed strings.
 const FIND_BY_CLIENT_KEY = SELECT_MESSAGE + " WHERE client_key = ?";
+// sql-safe: fixed strings.
+const PAGE_AFTER = SELECT_MESSAGE + " WHERE seq > ? ORDER BY seq ASC LIMIT ?";
+// sql-safe: fixed strings.
+const PAGE_BETWEEN = SELECT_MESSAGE + " WHERE seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?";
+// sql-safe: fixed strings.
+const PAGE_BEFORE = SELECT_MESSAGE + " WHERE seq < ? ORDER BY seq DESC LIMIT ?";
+// sql-safe: fixed strings.
+const PAGE_LATEST = SELECT_MESSAGE + " ORDER BY seq DESC LIMIT ?";
 
 function fromRaw(r: RawMessageRow): MessageRow {
   return {
