@@ -17,15 +17,30 @@ export class InboxStore {
     private readonly storage: DurableObjectStorage,
   ) {}
 
+  private cachedPos: number | null = null;
+
+  /**
+   * The inbox position: the highest `pos` on any room row or removal
+   * tombstone, read once per wake and then kept in memory, so a change costs
+   * no extra write for the counter.
+   */
   get pos(): number {
-    const row = this.db.select().from(schema.profile).where(eq(schema.profile.key, "pos")).get();
-    return Number(row?.value ?? 0);
+    if (this.cachedPos === null) {
+      const row = this.storage.sql
+        .exec<{ p: number | null }>(
+          "SELECT max(p) AS p FROM (SELECT max(pos) AS p FROM rooms UNION ALL SELECT max(pos) FROM removed_rooms UNION ALL SELECT CAST(value AS INTEGER) FROM profile WHERE key = 'pos')",
+        )
+        .one();
+      this.cachedPos = row.p ?? 0;
+    }
+    return this.cachedPos;
   }
 
   private bump(): number {
-    const next = this.pos + 1;
-    this.db.insert(schema.profile).values({ key: "pos", value: String(next) }).onConflictDoUpdate({ target: schema.profile.key, set: { value: String(next) } }).run();
-    return next;
+    // Always stored on the row that changed in the same transaction; a rolled-back
+    // change only leaves a gap in positions, which resume tolerates.
+    this.cachedPos = this.pos + 1;
+    return this.cachedPos;
   }
 
   room(roomId: string): InboxRoom | null {
@@ -83,23 +98,32 @@ export class InboxStore {
 
   /** Apply a room's activity summary. Null if the room is not (or no longer) in the inbox. */
   activity(a: RoomActivity): { room: InboxRoom; notifications: Notification[] } | null {
+    // The busiest write of the inbox (about once a second per active room): fixed SQL, one row.
+    const sql = this.storage.sql;
     return this.storage.transactionSync(() => {
-      const existing = this.room(a.roomId);
-      if (!existing) return null;
+      const current = sql.exec<{ last_seq: number; last_read_seq: number }>("SELECT last_seq, last_read_seq FROM rooms WHERE room_id = ?", a.roomId).toArray()[0];
+      if (!current) return null;
       // An older summary arriving late never overwrites a newer one.
-      if (a.lastSeq < existing.lastSeq || (a.lastSeq === existing.lastSeq && a.lastReadSeq < existing.lastReadSeq)) return { room: existing, notifications: [] };
+      if (a.lastSeq < current.last_seq || (a.lastSeq === current.last_seq && a.lastReadSeq < current.last_read_seq)) return { room: this.room(a.roomId)!, notifications: [] };
       const pos = this.bump();
-      this.db
-        .update(schema.rooms)
-        .set({ lastSeq: a.lastSeq, lastReadSeq: a.lastReadSeq, unread: a.unread, mentions: a.mentions, lastMessage: a.lastMessage ? JSON.stringify(a.lastMessage) : null, pos })
-        .where(eq(schema.rooms.roomId, a.roomId))
-        .run();
+      const row = sql
+        .exec<RawRoomRow>(
+          "UPDATE rooms SET last_seq = ?, last_read_seq = ?, unread = ?, mentions = ?, last_message = ?, pos = ? WHERE room_id = ? RETURNING *",
+          a.lastSeq,
+          a.lastReadSeq,
+          a.unread,
+          a.mentions,
+          a.lastMessage ? JSON.stringify(a.lastMessage) : null,
+          pos,
+          a.roomId,
+        )
+        .one();
       const notes: Notification[] = [];
       for (const n of a.notifications) {
-        const row = this.db.insert(schema.notifications).values(n).onConflictDoNothing().returning().get();
-        if (row) notes.push(row as Notification);
+        const inserted = this.db.insert(schema.notifications).values(n).onConflictDoNothing().returning().get();
+        if (inserted) notes.push(inserted as Notification);
       }
-      return { room: this.room(a.roomId)!, notifications: notes };
+      return { room: fromRawRoom(row), notifications: notes };
     });
   }
 
@@ -130,6 +154,40 @@ export class InboxStore {
   countRows(): number {
     return this.db.select({ n: sql<number>`count(*)` }).from(schema.rooms).get()?.n ?? 0;
   }
+}
+
+type RawRoomRow = {
+  room_id: string;
+  name: string;
+  kind: RoomRow["kind"];
+  visibility: RoomRow["visibility"];
+  role: RoomRow["role"];
+  joined_at: number;
+  peer_id: string | null;
+  last_seq: number;
+  last_read_seq: number;
+  unread: number;
+  mentions: number;
+  last_message: string | null;
+  pos: number;
+};
+
+function fromRawRoom(r: RawRoomRow): InboxRoom {
+  return toInboxRoom({
+    roomId: r.room_id,
+    name: r.name,
+    kind: r.kind,
+    visibility: r.visibility,
+    role: r.role,
+    joinedAt: r.joined_at,
+    peerId: r.peer_id,
+    lastSeq: r.last_seq,
+    lastReadSeq: r.last_read_seq,
+    unread: r.unread,
+    mentions: r.mentions,
+    lastMessage: r.last_message,
+    pos: r.pos,
+  });
 }
 
 function toInboxRoom(r: RoomRow): InboxRoom {

@@ -62,22 +62,45 @@ export async function newRoom(token: string, name = "room", visibility: "public"
  * `token: null` sends no Authorization header (for ticket and 401 tests).
  */
 export async function openRoomSocket(roomId: string, token: string | null, query = "", extraHeaders: Record<string, string> = {}) {
+  return openSocket(`/api/v1/rooms/${encodeURIComponent(roomId)}/socket${query}`, token, extraHeaders);
+}
+
+/**
+ * The device socket (`GET /api/v1/socket`, the user's inbox), same shape as
+ * `openRoomSocket`. `query` is e.g. `?pos=12` to resume.
+ */
+export async function openDeviceSocket(token: string | null, query = "", extraHeaders: Record<string, string> = {}) {
+  return openSocket(`/api/v1/socket${query}`, token, extraHeaders);
+}
+
+async function openSocket(path: string, token: string | null, extraHeaders: Record<string, string>) {
   const headers: Record<string, string> = { upgrade: "websocket", ...extraHeaders };
   if (token !== null) headers.authorization = `Bearer ${token}`;
-  const res = await SELF.fetch(`${BASE}/api/v1/rooms/${encodeURIComponent(roomId)}/socket${query}`, { headers });
+  const res = await SELF.fetch(BASE + path, { headers });
   if (res.status !== 101 || !res.webSocket) return { status: res.status, body: await res.json().catch(() => null), socket: null as null };
-  const ws = res.webSocket;
+  return { status: 101, body: null, socket: wrapSocket(res.webSocket) };
+}
+
+/**
+ * Accept a client WebSocket and keep its frames: `frames` is a queue that
+ * `next` consumes; `log` keeps every frame in arrival order and is never
+ * consumed (for tests that replay or audit a whole stream).
+ */
+function wrapSocket(ws: WebSocket) {
   ws.accept();
   const frames: any[] = [];
+  const log: any[] = [];
   const waiters: { pred: (f: any) => boolean; resolve: (f: any) => void }[] = [];
   let closed: { code: number; reason: string } | null = null;
   const closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
   ws.addEventListener("message", (e) => {
     const f = JSON.parse(e.data as string);
     frames.push(f);
+    log.push(f);
     for (const w of [...waiters]) if (w.pred(f)) {
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve(f);
+      break;
     }
   });
   ws.addEventListener("close", (e) => {
@@ -85,44 +108,54 @@ export async function openRoomSocket(roomId: string, token: string | null, query
     for (const w of closeWaiters) w(closed);
   });
   return {
-    status: 101,
-    body: null,
-    socket: {
-      ws,
-      frames,
-      send: (f: unknown) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
-      next(pred: (f: any) => boolean, timeoutMs = 5000): Promise<any> {
-        const seen = frames.find(pred);
-        if (seen) {
-          frames.splice(frames.indexOf(seen), 1);
-          return Promise.resolve(seen);
-        }
-        return new Promise((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5))}`)), timeoutMs);
-          waiters.push({
-            pred,
-            resolve: (f) => {
-              clearTimeout(t);
-              frames.splice(frames.indexOf(f), 1);
-              resolve(f);
-            },
-          });
-        });
-      },
-      closed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
-        if (closed) return Promise.resolve(closed);
-        return new Promise((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error("socket did not close")), timeoutMs);
-          closeWaiters.push((c) => {
+    ws,
+    frames,
+    log,
+    isClosed: () => closed !== null,
+    send: (f: unknown) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
+    next(pred: (f: any) => boolean, timeoutMs = 5000): Promise<any> {
+      const seen = frames.find(pred);
+      if (seen) {
+        frames.splice(frames.indexOf(seen), 1);
+        return Promise.resolve(seen);
+      }
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          pred,
+          resolve: (f: any) => {
             clearTimeout(t);
-            resolve(c);
-          });
+            frames.splice(frames.indexOf(f), 1);
+            resolve(f);
+          },
+        };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5))}`));
+        }, timeoutMs);
+        waiters.push(waiter);
+      });
+    },
+    closed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+      if (closed) return Promise.resolve(closed);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error("socket did not close")), timeoutMs);
+        closeWaiters.push((c) => {
+          clearTimeout(t);
+          resolve(c);
         });
-      },
-      close: () => ws.close(1000, "bye"),
+      });
+    },
+    close: () => {
+      try {
+        ws.close(1000, "bye");
+      } catch {
+        // already closed
+      }
     },
   };
 }
+
+export type TestSocket = ReturnType<typeof wrapSocket>;
 
 /** An open room socket (fails the test if the upgrade was refused). */
 export async function connect(roomId: string, token: string, query = "") {
@@ -133,6 +166,24 @@ export async function connect(roomId: string, token: string, query = "") {
 }
 
 export type RoomSocket = Awaited<ReturnType<typeof connect>>;
+
+/** An open device socket and its first frame (`inbox.hello`, or `inbox.sync` after `?pos=`). */
+export async function connectDevice(token: string, query = "") {
+  const r = await openDeviceSocket(token, query);
+  if (!r.socket) throw new Error(`device socket refused: ${r.status} ${JSON.stringify(r.body)}`);
+  const first = await r.socket.next(() => true);
+  return { socket: r.socket, first };
+}
+
+/** Poll `check` until it returns a truthy value (returned) or `timeoutMs` passes (then the last value is returned). */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 3000, everyMs = 50): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v || Date.now() >= end) return v;
+    await sleep(everyMs);
+  }
+}
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -1,26 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { SELF } from "cloudflare:test";
-import { api, BASE, newUser, newRoom } from "./helpers";
+import { api, newUser, newRoom, openDeviceSocket } from "./helpers";
 
 async function device(token: string, query = "") {
-  const res = await SELF.fetch(`${BASE}/api/v1/socket${query}`, { headers: { upgrade: "websocket", authorization: `Bearer ${token}` } });
-  expect(res.status).toBe(101);
-  const ws = res.webSocket!;
-  ws.accept();
-  const frames: any[] = [];
-  ws.addEventListener("message", (e) => {
-    frames.push(JSON.parse(e.data as string));
-  });
-  const next = async (pred: (f: any) => boolean, ms = 5000) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      const i = frames.findIndex(pred);
-      if (i >= 0) return frames.splice(i, 1)[0];
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error("timeout; frames: " + JSON.stringify(frames));
-  };
-  return { ws, frames, next };
+  const r = await openDeviceSocket(token, query);
+  expect(r.status).toBe(101);
+  return r.socket!;
 }
 
 describe("inbox smoke", () => {
