@@ -353,7 +353,8 @@ export class UserObject extends DurableObject<Env> {
           const ids = [...new Set(frame.userIds)].filter((id) => id !== this.profile!.userId);
           ws.serializeAttachment({ ...info, watching: ids } satisfies DeviceInfo);
           const me = this.profile!.userId;
-          const found = await Promise.allSettled(ids.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).addWatcher(me)));
+          const myRooms = this.inbox.roomIds();
+          const found = await Promise.allSettled(ids.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).addWatcher(me, myRooms)));
           for (const r of found) if (r.status === "fulfilled" && r.value) sendQuietly(ws, { type: "presence", presence: r.value });
           break;
         }
@@ -389,19 +390,31 @@ export class UserObject extends DurableObject<Env> {
 
   // ------------------------------------------------------------- presence
 
-  async getPresence(): Promise<Presence | null> {
+  /**
+   * This user's presence, for someone who shares a room with them (`askerRooms`
+   * are the asker's rooms; null = the user themselves or the node itself).
+   * Presence is for the people one shares rooms with; to anyone else this user
+   * looks like they do not exist.
+   */
+  async getPresence(askerRooms: string[] | null = null): Promise<Presence | null> {
     const p = this.profile;
     if (!p) return null;
+    if (askerRooms !== null) {
+      const mine = new Set(this.ready ? this.inbox.roomIds() : []);
+      if (!askerRooms.some((r) => mine.has(r))) return null;
+    }
     const stored = this.db.select().from(schema.profile).where(eq(schema.profile.key, "presence")).get();
     const presence = stored ? (JSON.parse(stored.value) as Presence) : { userId: p.userId, status: "offline" as PresenceStatus, lastSeen: null };
     return presence.status === "offline" ? presence : { ...presence, lastSeen: Date.now() };
   }
 
   /** Another user's inbox wants my presence changes. Returns my presence now. */
-  async addWatcher(watcherId: string): Promise<Presence | null> {
+  async addWatcher(watcherId: string, watcherRooms: string[]): Promise<Presence | null> {
     if (!this.profile) return null;
+    const presence = await this.getPresence(watcherRooms);
+    if (!presence) return null;
     this.db.insert(schema.watchers).values({ userId: watcherId, expiresAt: 0 }).onConflictDoNothing().run();
-    return this.getPresence();
+    return presence;
   }
 
   /** A watched user's presence changed. Returns false when no device here watches them any more. */
@@ -423,7 +436,7 @@ export class UserObject extends DurableObject<Env> {
     if (!p || !this.ready) return;
     const devices = this.ctx.getWebSockets().filter((ws) => ws !== closing && ws.readyState === WebSocket.OPEN);
     const status: PresenceStatus = devices.length === 0 ? "offline" : devices.some((ws) => (ws.deserializeAttachment() as DeviceInfo | null)?.status === "online") ? "online" : "away";
-    const before = await this.getPresence();
+    const before = await this.getPresence(null);
     if (before && before.status === status) return;
     const presence: Presence = { userId: p.userId, status, lastSeen: Date.now() };
     const value = JSON.stringify(presence);

@@ -490,8 +490,16 @@ describe("presence", () => {
     const a = await newUser("live");
     const b = await newUser("live");
     const never = await newUser("live");
+    const stranger = await newUser("live");
+    // Presence is for the people one shares rooms with.
+    await newRoom(b.token, "presence", "private", [a.id, never.id]);
     const da = await connectDevice(a.token);
     const db = await connectDevice(b.token);
+    const ds = await connectDevice(stranger.token);
+    ds.socket.send({ type: "presence.watch", userIds: [a.id], reqId: "s1" });
+    await ds.socket.next((f) => f.type === "ok" && f.replyTo === "s1");
+    expect(ds.socket.frames.some((f: any) => f.type === "presence")).toBe(false);
+    expect((await api("GET", `/api/v1/presence?ids=${a.id}`, { token: stranger.token })).body).toEqual({ presence: [] });
     db.socket.send({ type: "presence.watch", userIds: [a.id, never.id], reqId: "w1" });
     const p1 = await db.socket.next((f) => f.type === "presence" && f.presence.userId === a.id);
     expect(p1.presence.status).toBe("online");
@@ -513,6 +521,7 @@ describe("presence", () => {
   it("two devices: online while either is active, away only when all are idle", async () => {
     const a = await newUser("live");
     const watcher = await newUser("live");
+    await newRoom(watcher.token, "presence2", "private", [a.id]);
     const d1 = await connectDevice(a.token);
     const d2 = await connectDevice(await newSession(a));
     const status = async () => (await api("GET", `/api/v1/presence?ids=${a.id}`, { token: watcher.token })).body.presence[0].status;
@@ -531,6 +540,7 @@ describe("presence", () => {
   it("GET /api/v1/presence?ids= lists known users and rejects more than 200 ids", async () => {
     const a = await newUser("live");
     const b = await newUser("live");
+    await newRoom(b.token, "presence3", "private", [a.id]);
     const d = await connectDevice(a.token);
     const r = await api("GET", `/api/v1/presence?ids=${a.id},${b.id},u_0000000000000000@local,u_x@othernode`, { token: b.token });
     expect(r.status).toBe(200);

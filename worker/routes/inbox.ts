@@ -34,6 +34,8 @@ export const inbox = new Hono<AppEnv>()
     const ids = (c.req.query("ids") ?? "").split(",").filter(Boolean);
     if (ids.length > 200) throw new AppError("invalid_request", "at most 200 ids");
     const local = ids.filter((id) => isLocalUserId(c.env, id));
-    const found = await Promise.all(local.map((id) => userObject(c.env, id).getPresence()));
+    const caller = c.get("caller");
+    const myRooms = (await userObject(c.env, caller.userId).inboxRooms()).map((r) => r.roomId);
+    const found = await Promise.all(local.map((id) => userObject(c.env, id).getPresence(id === caller.userId ? null : myRooms)));
     return c.json({ presence: found.filter((p) => p !== null) });
   });
