@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
 import { onError, notFoundHandler } from "./middleware/errors";
 import { securityHeaders } from "./middleware/security-headers";
+import { serverTiming } from "./middleware/server-timing";
 import { requireAuth } from "./middleware/auth";
 import { auth } from "./routes/auth";
 import { users } from "./routes/users";
@@ -13,6 +14,7 @@ import { rooms } from "./routes/rooms";
 import { messages } from "./routes/messages";
 import { sockets } from "./routes/sockets";
 import { inbox } from "./routes/inbox";
+import { web } from "./routes/web";
 import { files } from "./routes/files";
 import { search } from "./routes/search";
 
@@ -29,8 +31,10 @@ const api = new Hono<AppEnv>()
 
 const app = new Hono<AppEnv>()
   .use("*", securityHeaders())
+  .use("/api/*", serverTiming())
   .get("/healthz", (c) => c.json({ ok: true, node: c.env.NODE_NAME, version: c.env.VERSION }))
-  .route("/api/v1", api);
+  .route("/api/v1", api)
+  .route("/", web); // the web client: GETs of non-/api paths; last, so every API route wins
 
 app.onError(onError);
 app.notFound(notFoundHandler);

@@ -1,0 +1,18 @@
+/** What a failed REST call throws: the server's stable `code` (see protocol/errors) and its message. */
+export class OutpostApiError extends Error {
+  constructor(
+    /** HTTP status; 0 when the node could not be reached at all */
+    readonly status: number,
+    /** stable machine-readable code (`unauthorized`, `not_found`, …); `network` when unreachable */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "OutpostApiError";
+  }
+
+  /** Worth retrying later with the same request (node down, overloaded, rate-limited). */
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 429 || this.status === 502 || this.status === 503 || this.status === 504;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Typed REST calls to an Outpost node. Request bodies are the shared protocol
+ * types; responses that carry protocol models are parsed with their schemas, so
+ * a node that sends something unexpected fails loudly here, not deep in a UI.
+ *
+ * Auth: in the browser, leave `token` unset: the HttpOnly session cookie rides
+ * along (`credentials: "same-origin"`). Elsewhere, pass the bearer token that
+ * `login()` returns.
+ *
+ * @example
+ *   const api = new OutpostClient({ baseUrl: "https://chat.example.org" });
+ *   const { token } = await api.login("bot", "secret");
+ *   api.token = token;
+ *   const { rooms } = await api.myRooms();
+ */
+import { z } from "zod";
+import { MemberSchema, MessageSchema, RoomSchema, UserSchema, type Member, type Message, type Room, type User } from "../protocol/models";
+import { InboxRoomSchema, NotificationSchema, PresenceSchema, type InboxRoom, type Notification, type Presence } from "../protocol/device";
+import type { z as zt } from "zod";
+import type { CreateRoomBody, SendMessageBody } from "../protocol/rest";
+import { OutpostApiError } from "./errors";
+
+export interface ClientOptions {
+  /** origin of the node, e.g. "https://chat.example.org"; "" (default) = same origin (browser) */
+  baseUrl?: string;
+  /** bearer token for non-browser clients */
+  token?: string | null;
+  /** fetch implementation (default: globalThis.fetch) */
+  fetch?: typeof fetch;
+}
+
+const SessionUser = z.object({ id: z.string(), username: z.string(), displayName: z.string(), isAdmin: z.boolean() });
+const LoginResult = z.object({ token: z.string(), expiresAt: z.number(), user: SessionUser });
+export type LoginResult = z.infer<typeof LoginResult>;
+const History = z.object({ messages: z.array(MessageSchema), hasMore: z.boolean(), lastSeq: z.number() });
+export type HistoryPage = z.infer<typeof History>;
+
+export class OutpostClient {
+  baseUrl: string;
+  token: string | null;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: ClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? "").replace(/\/$/, "");
+    this.token = options.token ?? null;
+    // Bound: some runtimes refuse fetch called with another `this`.
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** The underlying request: JSON in, JSON out, `OutpostApiError` on failure. */
+  async request<T = unknown>(method: string, path: string, body?: unknown, schema?: zt.ZodType<T>): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.baseUrl}/api/v1${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+      });
+    } catch (err) {
+      throw new OutpostApiError(0, "network", `the node could not be reached (${(err as Error).message})`);
+    }
+    const text = await res.text();
+    let value: unknown = undefined;
+    try {
+      value = text ? JSON.parse(text) : undefined;
+    } catch {
+      // an HTML error page from a proxy: reported below by status
+    }
+    if (!res.ok) {
+      const e = (value as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+      throw new OutpostApiError(res.status, typeof e?.code === "string" ? e.code : "http_" + res.status, typeof e?.message === "string" ? e.message : `HTTP ${res.status}`);
+    }
+    if (!schema) return value as T;
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new OutpostApiError(res.status, "bad_response", `unexpected response to ${method} ${path}: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  }
+
+  // ---- session ---------------------------------------------------------------
+  login(username: string, password: string): Promise<LoginResult> {
+    return this.request("POST", "/auth/login", { username, password }, LoginResult);
+  }
+  logout(): Promise<unknown> {
+    return this.request("POST", "/auth/logout");
+  }
+  /** Is first-run setup still open? */
+  setupNeeded(): Promise<{ needed: boolean }> {
+    return this.request("GET", "/setup", undefined, z.object({ needed: z.boolean() }));
+  }
+  /** First-run: create the admin account with the one-time token the node printed. */
+  setup(body: { token: string; username: string; password: string; displayName?: string }): Promise<LoginResult> {
+    return this.request("POST", "/setup", body, LoginResult);
+  }
+  me(): Promise<User> {
+    return this.request("GET", "/me", undefined, UserSchema);
+  }
+  /** A single-use ticket for opening a socket where headers and cookies cannot be set. */
+  socketTicket(): Promise<{ ticket: string; expiresAt: number }> {
+    return this.request("POST", "/socket-tickets", undefined, z.object({ ticket: z.string(), expiresAt: z.number() }));
+  }
+
+  // ---- people ----------------------------------------------------------------
+  searchUsers(q: string, limit = 20): Promise<{ users: User[] }> {
+    return this.request("GET", `/users?q=${encodeURIComponent(q)}&limit=${limit}`, undefined, z.object({ users: z.array(UserSchema) }));
+  }
+  user(id: string): Promise<User> {
+    return this.request("GET", `/users/${encodeURIComponent(id)}`, undefined, UserSchema);
+  }
+  /** Admin: create an account. */
+  createUser(body: { username: string; password: string; displayName: string; isAdmin?: boolean }): Promise<User> {
+    return this.request("POST", "/users", body, UserSchema);
+  }
+  presence(ids: string[]): Promise<{ presence: Presence[] }> {
+    return this.request("GET", `/presence?ids=${ids.map(encodeURIComponent).join(",")}`, undefined, z.object({ presence: z.array(PresenceSchema) }));
+  }
+  settings(): Promise<{ sendReceipts: boolean }> {
+    return this.request("GET", "/me/settings", undefined, z.object({ sendReceipts: z.boolean() }));
+  }
+  updateSettings(body: { sendReceipts?: boolean }): Promise<{ sendReceipts: boolean }> {
+    return this.request("PATCH", "/me/settings", body, z.object({ sendReceipts: z.boolean() }));
+  }
+  notifications(before?: number, limit = 50): Promise<{ notifications: Notification[]; unread: number }> {
+    const q = `?limit=${limit}${before === undefined ? "" : `&before=${before}`}`;
+    return this.request("GET", `/me/notifications${q}`, undefined, z.object({ notifications: z.array(NotificationSchema), unread: z.number() }));
+  }
+
+  // ---- rooms -----------------------------------------------------------------
+  /** The user's rooms with unread/mention counts and last messages. */
+  myRooms(): Promise<{ rooms: InboxRoom[] }> {
+    return this.request("GET", "/me/rooms", undefined, z.object({ rooms: z.array(InboxRoomSchema) }));
+  }
+  publicRooms(): Promise<{ rooms: { id: string; name: string; createdAt: number }[] }> {
+    return this.request("GET", "/rooms/public");
+  }
+  createRoom(body: z.input<typeof CreateRoomBody>): Promise<Room> {
+    return this.request("POST", "/rooms", body, RoomSchema);
+  }
+  /** Open (or find) the direct-message room with another person. */
+  openDm(userId: string): Promise<Room> {
+    return this.request("POST", "/dms", { userId }, RoomSchema);
+  }
+  room(id: string): Promise<{ room: Room; members: Member[] }> {
+    return this.request("GET", `/rooms/${encodeURIComponent(id)}`, undefined, z.object({ room: RoomSchema, members: z.array(MemberSchema) }));
+  }
+  renameRoom(id: string, name: string): Promise<Room> {
+    return this.request("PATCH", `/rooms/${encodeURIComponent(id)}`, { name }, RoomSchema);
+  }
+  joinRoom(id: string): Promise<Room> {
+    return this.request("POST", `/rooms/${encodeURIComponent(id)}/join`, undefined, RoomSchema);
+  }
+  leaveRoom(id: string): Promise<unknown> {
+    return this.request("POST", `/rooms/${encodeURIComponent(id)}/leave`);
+  }
+  members(id: string): Promise<{ members: Member[] }> {
+    return this.request("GET", `/rooms/${encodeURIComponent(id)}/members`, undefined, z.object({ members: z.array(MemberSchema) }));
+  }
+  addMember(roomId: string, userId: string): Promise<Room> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/members`, { userId }, RoomSchema);
+  }
+  removeMember(roomId: string, userId: string): Promise<unknown> {
+    return this.request("DELETE", `/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`);
+  }
+
+  // ---- messages --------------------------------------------------------------
+  /** One page of history: `before` a seq (older), or `after` one (newer); at most 100. */
+  history(roomId: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<HistoryPage> {
+    const params = Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join("&");
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/messages${params ? "?" + params : ""}`, undefined, History);
+  }
+  /** Send over REST. Pass the same `clientId` on a retry: the node stores the message once. */
+  send(roomId: string, body: z.input<typeof SendMessageBody>): Promise<Message> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, body, MessageSchema);
+  }
+  edit(roomId: string, messageId: string, text: string): Promise<Message> {
+    return this.request("PATCH", `/rooms/${encodeURIComponent(roomId)}/messages/${messageId}`, { text }, MessageSchema);
+  }
+  /** Recall: the message becomes a tombstone for everyone. */
+  recall(roomId: string, messageId: string): Promise<Message> {
+    return this.request("DELETE", `/rooms/${encodeURIComponent(roomId)}/messages/${messageId}`, undefined, MessageSchema);
+  }
+  /** Toggle the caller's reaction. */
+  react(roomId: string, messageId: string, emoji: string): Promise<Message> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/messages/${messageId}/reactions`, { emoji }, MessageSchema);
+  }
+  markRead(roomId: string, seq: number): Promise<{ lastReadSeq: number }> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/read`, { seq }, z.object({ lastReadSeq: z.number() }));
+  }
+  receipts(roomId: string): Promise<{ receipts: { userId: string; seq: number }[] }> {
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/receipts`, undefined, z.object({ receipts: z.array(z.object({ userId: z.string(), seq: z.number() })) }));
+  }
+
+  /** ws(s):// URL of a socket path on this node (same origin in the browser). */
+  socketUrl(path: string): string {
+    const base = this.baseUrl || (typeof location !== "undefined" ? location.origin : "");
+    return base.replace(/^http/, "ws") + "/api/v1" + path;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The room socket (`/api/v1/rooms/{id}/socket`), open while a room is on
+ * screen: live messages, edits, reactions, typing, receipts. It remembers the
+ * last `seq` and room `version` it saw; every reconnect asks with `?afterSeq=`
+ * for the messages it missed and, with a `sync` frame, for older messages that
+ * changed meanwhile (edits, recalls, reactions), so nothing is lost and the
+ * caller can apply frames idempotently (keep the copy with the higher version).
+ *
+ * @example
+ *   const room = new RoomSocket(api, roomId).start();
+ *   room.onFrame((f) => { if (f.type === "msg.new") show(f.message); });
+ *   room.typing();
+ */
+import { ServerRoomFrame } from "../protocol/frames";
+import type { Message } from "../protocol/models";
+import { ReconnectingSocket, type SocketOptions, type SocketState } from "./socket";
+import type { OutpostClient } from "./rest";
+import { PermanentSendError, type QueuedMessage, type SendAck } from "./send-queue";
+
+/** Error codes after which resending the same message cannot succeed. */
+const PERMANENT_CODES = new Set(["invalid_request", "bad_json", "forbidden", "not_found", "too_large"]);
+
+export class RoomSocket {
+  lastSeq: number | null = null;
+  version: number | null = null;
+  readonly socket: ReconnectingSocket<ServerRoomFrame>;
+  private reqCounter = 0;
+  private readonly acks = new Map<string, { resolve: (a: SendAck) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+
+  constructor(
+    api: OutpostClient,
+    readonly roomId: string,
+    options: SocketOptions & { afterSeq?: number } = {},
+  ) {
+    this.lastSeq = options.afterSeq ?? null;
+    this.socket = new ReconnectingSocket(
+      () => api.socketUrl(`/rooms/${encodeURIComponent(roomId)}/socket` + (this.lastSeq === null ? "" : `?afterSeq=${this.lastSeq}`)),
+      ServerRoomFrame,
+      { token: api.token, ...options },
+    );
+    this.socket.onFrame((f) => this.track(f));
+    this.socket.onState((s) => {
+      if (s !== "open") this.failPendingAcks();
+    });
+  }
+
+  start(): this {
+    this.socket.start();
+    return this;
+  }
+  close(): void {
+    this.socket.close();
+    this.failPendingAcks();
+  }
+  get state(): SocketState {
+    return this.socket.state;
+  }
+  onFrame(fn: (f: ServerRoomFrame) => void): () => void {
+    return this.socket.onFrame(fn);
+  }
+  onState(fn: (s: SocketState, detail?: { code: number; reason: string }) => void): () => void {
+    return this.socket.onState(fn);
+  }
+
+  /**
+   * Send one queued message and wait for its `msg.ack`. Rejects with a
+   * `PermanentSendError` when the node refuses it, with a plain Error when the
+   * socket is not open or drops first (the queue then retries, same clientId).
+   */
+  sendMessage(m: QueuedMessage, timeoutMs = 10_000): Promise<SendAck> {
+    return new Promise((resolve, reject) => {
+      const frame = { type: "msg.send", clientId: m.clientId, text: m.text, ...(m.replyTo ? { replyTo: m.replyTo } : {}) };
+      if (!this.socket.send(frame)) {
+        reject(new Error("room socket not open"));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.acks.delete(m.clientId);
+        reject(new Error("no ack in time"));
+      }, timeoutMs);
+      this.acks.set(m.clientId, { resolve, reject, timer });
+    });
+  }
+
+  edit(id: string, text: string): boolean {
+    return this.socket.send({ type: "msg.edit", id, text, reqId: this.reqId() });
+  }
+  recall(id: string): boolean {
+    return this.socket.send({ type: "msg.delete", id, reqId: this.reqId() });
+  }
+  react(id: string, emoji: string): boolean {
+    return this.socket.send({ type: "msg.react", id, emoji, reqId: this.reqId() });
+  }
+  /** Tell the others the user is typing; call on input, the node passes on at most one per 2 s. */
+  typing(): boolean {
+    return this.socket.send({ type: "typing" });
+  }
+  read(seq: number): boolean {
+    return this.socket.send({ type: "read", seq });
+  }
+
+  private reqId(): string {
+    return `r${++this.reqCounter}`;
+  }
+
+  /** Keep the resume position and settle acks; runs before other listeners see the frame. */
+  private track(f: ServerRoomFrame): void {
+    switch (f.type) {
+      case "hello": {
+        // A reconnect after changes we did not see: ask for older messages that changed.
+        if (this.version !== null && this.lastSeq !== null && f.version > this.version) {
+          this.socket.send({ type: "sync", afterSeq: this.lastSeq, afterVersion: this.version });
+        }
+        if (this.lastSeq === null) this.lastSeq = f.lastSeq;
+        if (this.version === null) this.version = f.version;
+        break;
+      }
+      case "msg.new":
+      case "msg.updated":
+        this.see(f.message);
+        break;
+      case "sync":
+        for (const m of f.messages) this.see(m);
+        if (!f.tooFarBehind) {
+          this.lastSeq = Math.max(this.lastSeq ?? 0, f.lastSeq);
+          this.version = Math.max(this.version ?? 0, f.version);
+        }
+        break;
+      case "msg.ack": {
+        const w = this.acks.get(f.clientId);
+        if (w) {
+          clearTimeout(w.timer);
+          this.acks.delete(f.clientId);
+          w.resolve({ id: f.id, seq: f.seq });
+        }
+        break;
+      }
+      case "error": {
+        const w = f.replyTo ? this.acks.get(f.replyTo) : undefined;
+        if (w && f.replyTo) {
+          clearTimeout(w.timer);
+          this.acks.delete(f.replyTo);
+          w.reject(PERMANENT_CODES.has(f.code) ? new PermanentSendError(f.code, f.message) : new Error(f.message));
+        }
+        break;
+      }
+    }
+  }
+
+  private see(m: Message): void {
+    // Frames arrive in seq order on one socket, and a reconnect's sync comes before any new message.
+    this.lastSeq = Math.max(this.lastSeq ?? 0, m.seq);
+    this.version = Math.max(this.version ?? 0, m.version);
+  }
+
+  private failPendingAcks(): void {
+    for (const [id, w] of this.acks) {
+      clearTimeout(w.timer);
+      w.reject(new Error("room socket closed before the ack"));
+      this.acks.delete(id);
+    }
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The ordered offline send queue. Messages written while the node is out of
+ * reach wait here (in localStorage when there is one, so a reload keeps them)
+ * and are sent one at a time, in the order they were written. Each keeps the
+ * `clientId` it was given when queued, across retries, reconnects and reloads:
+ * the node stores a clientId once per session, so a retry after a lost ack can
+ * never create a second message.
+ *
+ * @example
+ *   const queue = new SendQueue({ transport: (m) => api.send(m.roomId, m).then((x) => ({ id: x.id, seq: x.seq })) });
+ *   const { done } = queue.enqueue(roomId, "hello");
+ *   await done; // acknowledged: on the node's disk
+ */
+import { backoffDelay, type BackoffOptions } from "./backoff";
+import { OutpostApiError } from "./errors";
+
+export interface QueuedMessage {
+  clientId: string;
+  roomId: string;
+  text: string;
+  replyTo?: string;
+  queuedAt: number;
+}
+export interface SendAck {
+  id: string;
+  seq: number;
+}
+/** Delivers one message; resolves with the node's ack. Throw `PermanentSendError` (or a non-retryable OutpostApiError) to give up on it. */
+export type SendTransport = (m: QueuedMessage) => Promise<SendAck>;
+
+/** The node refused this message for good (too long, no longer a member…): retrying cannot help. */
+export class PermanentSendError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = "PermanentSendError";
+  }
+}
+
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+export interface SendQueueOptions {
+  transport: SendTransport;
+  /** default: globalThis.localStorage when present; `null` keeps the queue in memory only */
+  storage?: StorageLike | null;
+  storageKey?: string;
+  backoff?: BackoffOptions;
+  /** clientId factory (default: time + random) */
+  newClientId?: () => string;
+}
+
+let counter = 0;
+export function newClientId(): string {
+  const rand = Math.random().toString(36).slice(2, 10);
+  return `c-${Date.now().toString(36)}-${(counter++).toString(36)}-${rand}`;
+}
+
+function isPermanent(err: unknown): boolean {
+  if (err instanceof PermanentSendError) return true;
+  if (err instanceof OutpostApiError) return !err.retryable && err.status !== 401;
+  return false;
+}
+
+export class SendQueue {
+  private items: QueuedMessage[] = [];
+  private readonly waiters = new Map<string, { resolve: (a: SendAck) => void; reject: (e: Error) => void }>();
+  private readonly listeners = new Set<(event: { kind: "change" } | { kind: "sent"; message: QueuedMessage; ack: SendAck } | { kind: "failed"; message: QueuedMessage; error: Error }) => void>();
+  private running = false;
+  private wake: (() => void) | null = null;
+  private attempt = 0;
+  private readonly storage: StorageLike | null;
+  private readonly key: string;
+
+  constructor(private readonly options: SendQueueOptions) {
+    this.storage = options.storage === undefined ? defaultStorage() : options.storage;
+    this.key = options.storageKey ?? "outpost.sendQueue.v1";
+    this.items = this.load();
+    // Left over from the last run (a reload while offline): send them first.
+    if (this.items.length) queueMicrotask(() => void this.run());
+  }
+
+  /** Queue a message; `done` resolves when the node acknowledged it. */
+  enqueue(roomId: string, text: string, replyTo?: string): { message: QueuedMessage; done: Promise<SendAck> } {
+    const message: QueuedMessage = { clientId: (this.options.newClientId ?? newClientId)(), roomId, text, queuedAt: Date.now(), ...(replyTo ? { replyTo } : {}) };
+    this.items.push(message);
+    this.save();
+    const done = new Promise<SendAck>((resolve, reject) => this.waiters.set(message.clientId, { resolve, reject }));
+    done.catch(() => {}); // a caller that does not await must not cause an unhandled rejection
+    this.emit({ kind: "change" });
+    this.run();
+    return { message, done };
+  }
+
+  /** Messages not yet acknowledged, oldest first (optionally of one room). */
+  pending(roomId?: string): QueuedMessage[] {
+    return roomId ? this.items.filter((m) => m.roomId === roomId) : [...this.items];
+  }
+
+  /** Try now instead of waiting out the backoff (a socket reopened, the browser came online). */
+  kick(): void {
+    this.attempt = 0;
+    this.wake?.();
+    this.run();
+  }
+
+  on(fn: (event: { kind: "change" } | { kind: "sent"; message: QueuedMessage; ack: SendAck } | { kind: "failed"; message: QueuedMessage; error: Error }) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolves when the queue is empty (for tests and shutdown). */
+  async drained(): Promise<void> {
+    while (this.items.length) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.items.length) {
+        const head = this.items[0];
+        try {
+          const ack = await this.options.transport(head);
+          this.finish(head);
+          this.attempt = 0;
+          this.waiters.get(head.clientId)?.resolve(ack);
+          this.waiters.delete(head.clientId);
+          this.emit({ kind: "sent", message: head, ack });
+        } catch (err) {
+          if (isPermanent(err)) {
+            this.finish(head);
+            const error = err as Error;
+            this.waiters.get(head.clientId)?.reject(error);
+            this.waiters.delete(head.clientId);
+            this.emit({ kind: "failed", message: head, error });
+            continue;
+          }
+          // Retry the same message (same clientId) later; nothing behind it may overtake it.
+          const delay = backoffDelay(this.attempt++, this.options.backoff);
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, delay);
+            this.wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          this.wake = null;
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private finish(m: QueuedMessage): void {
+    this.items = this.items.filter((x) => x.clientId !== m.clientId);
+    this.save();
+    this.emit({ kind: "change" });
+  }
+
+  private load(): QueuedMessage[] {
+    if (!this.storage) return [];
+    try {
+      const raw = this.storage.getItem(this.key);
+      const list: unknown = raw ? JSON.parse(raw) : [];
+      return Array.isArray(list)
+        ? list.filter((m): m is QueuedMessage => !!m && typeof m.clientId === "string" && typeof m.roomId === "string" && typeof m.text === "string")
+        : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private save(): void {
+    try {
+      this.storage?.setItem(this.key, JSON.stringify(this.items));
+    } catch {
+      // storage full or disabled: the queue still works in memory
+    }
+  }
+
+  private emit(event: Parameters<Parameters<SendQueue["on"]>[0]>[0]): void {
+    for (const fn of this.listeners) fn(event);
+  }
+}
+
+function defaultStorage(): StorageLike | null {
+  try {
+    const s = (globalThis as { localStorage?: StorageLike }).localStorage;
+    return s ?? null;
+  } catch {
+    return null; // access denied (e.g. storage disabled)
+  }
+}

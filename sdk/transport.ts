@@ -1,0 +1,17 @@
+/**
+ * The usual send transport for a SendQueue: over the room's socket when one is
+ * open (an ack is one frame away), otherwise over REST. Both carry the same
+ * clientId, so whichever path delivered first, a retry on the other is a no-op.
+ */
+import type { OutpostClient } from "./rest";
+import type { RoomSocket } from "./room-socket";
+import type { SendTransport } from "./send-queue";
+
+export function socketOrRestTransport(api: OutpostClient, socketFor: (roomId: string) => RoomSocket | undefined): SendTransport {
+  return async (m) => {
+    const socket = socketFor(m.roomId);
+    if (socket && socket.state === "open") return socket.sendMessage(m);
+    const message = await api.send(m.roomId, { text: m.text, clientId: m.clientId, ...(m.replyTo ? { replyTo: m.replyTo } : {}) });
+    return { id: message.id, seq: message.seq };
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Real headless Chromium for the web client tests: Debian's /usr/bin/chromium
+ * driven by playwright-core (no browser download). Each user gets their own
+ * browser profile (a fresh --user-data-dir), so cookies and localStorage are
+ * as separate as two people's machines.
+ *
+ * Every page records script executions the hostile corpus might cause (dialogs,
+ * a global flag set by injected code) and CSP violations.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+
+export interface UserBrowser {
+  context: BrowserContext;
+  page: Page;
+  dialogs: string[];
+  cspViolations: string[];
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+export async function openBrowser(baseUrl: string, options: { locale?: string; viewport?: { width: number; height: number }; colorScheme?: "light" | "dark" } = {}): Promise<UserBrowser> {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    locale: options.locale ?? "en-US",
+    viewport: options.viewport ?? { width: 1200, height: 800 },
+    colorScheme: options.colorScheme ?? "light",
+    baseURL: baseUrl,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const dialogs: string[] = [];
+  const cspViolations: string[] = [];
+  const pageErrors: string[] = [];
+  page.on("dialog", (d) => {
+    // confirm() is the app's own (recall, leave): accept it. alert/prompt would be injected script.
+    if (d.type() === "confirm") void d.accept();
+    else {
+      dialogs.push(`${d.type()}: ${d.message()}`);
+      void d.dismiss();
+    }
+  });
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  await page.exposeFunction("__outpostCsp", (v: string) => cspViolations.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => (window as unknown as { __outpostCsp(v: string): void }).__outpostCsp(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber} ${e.sample}`));
+  });
+  return {
+    context,
+    page,
+    dialogs,
+    cspViolations,
+    pageErrors,
+    async close() {
+      await context.close().catch(() => {});
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.goto("/");
+  await page.locator('input[name="username"]').fill(username);
+  await page.locator('input[name="password"]').fill(password);
+  await page.locator('button[type="submit"]').click();
+  await page.locator("nav.sidebar").waitFor({ timeout: 15000 });
+}
+
+/** Admin REST helpers (bearer token), to create the people the browsers sign in as. */
+export async function createUser(url: string, token: string, body: { username: string; password: string; displayName: string }): Promise<{ id: string }> {
+  const res = await fetch(`${url}/api/v1/users`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  if (res.status !== 201) throw new Error(`create user ${body.username}: HTTP ${res.status} ${await res.text()}`);
+  return res.json() as Promise<{ id: string }>;
+}
+
+export async function rest(url: string, token: string, method: string, p: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${url}/api/v1${p}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}

@@ -1,0 +1,83 @@
+/**
+ * 10,000 messages in one room: the list keeps only the visible rows in the DOM
+ * while older pages load on scroll, and scrolling stays fast.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loginAs, startNode, type OutpostNode } from "../harness";
+import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+
+const COUNT = 10_000;
+let node: OutpostNode;
+let viewer: UserBrowser;
+
+beforeAll(async () => {
+  node = await startNode({ adminPassword: "admin-password-123" });
+}, 120_000);
+afterAll(async () => {
+  await viewer?.close();
+  await node?.stop();
+});
+
+describe("a room with 10,000 messages", () => {
+  it("renders only what is visible, pages back to the beginning, scrolls smoothly", async () => {
+    const admin = await loginAs(node.url, "admin", "admin-password-123");
+    const me = await createUser(node.url, admin, { username: "reader", password: "reader-password", displayName: "Reader" });
+    const room = await rest(node.url, admin, "POST", "/rooms", { name: "Archive", visibility: "private", members: [me.id] });
+    const path = `/rooms/${encodeURIComponent(room.id)}/messages`;
+    let next = 0;
+    const worker = async () => {
+      while (next < COUNT) {
+        const i = next++;
+        await rest(node.url, admin, "POST", path, { text: `message number ${i}${i % 7 === 0 ? "\nwith a second line and **bold**" : ""}`, clientId: `bulk-${i}` });
+      }
+    };
+    const seedStart = Date.now();
+    await Promise.all(Array.from({ length: 12 }, worker));
+    console.log(`seeded ${COUNT} messages in ${Date.now() - seedStart} ms`);
+
+    viewer = await openBrowser(node.url);
+    const page = viewer.page;
+    await signIn(page, "reader", "reader-password");
+    await page.locator(`button.room[data-room-id="${room.id}"]`).click();
+    await page.locator("article.msg", { hasText: `message number ${COUNT - 1}` }).waitFor({ timeout: 20000 });
+
+    const list = page.locator('[data-testid="message-list"]');
+    // Scroll to the top again and again: each time an older page loads above.
+    const started = Date.now();
+    for (let i = 0; i < 400; i++) {
+      const done = await list.evaluate((el) => {
+        el.scrollTop = 0;
+        el.dispatchEvent(new Event("scroll"));
+        return document.querySelector(".list-top")?.textContent === "This is the beginning of the conversation.";
+      });
+      if (done) break;
+      await page.waitForTimeout(40);
+    }
+    console.log(`paged back through ${COUNT} messages in ${Date.now() - started} ms`);
+    await page.locator("article.msg .md", { hasText: /^message number 1$/ }).waitFor({ timeout: 30000 });
+    expect(await page.locator(".list-top").textContent()).toBe("This is the beginning of the conversation.");
+
+    const rows = await page.locator("[data-row]").count();
+    expect(rows).toBeLessThan(150);
+    const spacer = await page.locator(".spacer").evaluate((el) => el.getBoundingClientRect().height);
+    expect(spacer).toBeGreaterThan(COUNT * 30); // every message has its place
+
+    // Scroll through the middle in large steps: each step renders within a frame budget.
+    const timing = await list.evaluate(async (el) => {
+      const times: number[] = [];
+      for (let i = 1; i <= 30; i++) {
+        const t0 = performance.now();
+        el.scrollTop = (el.scrollHeight * i) / 32;
+        el.dispatchEvent(new Event("scroll"));
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      return { median: times[15], rows: document.querySelectorAll("[data-row]").length };
+    });
+    console.log(`scroll step median ${timing.median.toFixed(1)} ms, ${timing.rows} rows in the DOM`);
+    expect(timing.rows).toBeLessThan(150);
+    expect(timing.median).toBeLessThan(200);
+    expect(viewer.pageErrors.join("\n")).toBe("");
+  }, 400_000);
+});

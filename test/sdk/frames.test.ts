@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ServerRoomFrame } from "../../protocol/frames";
+import { DeviceSocket } from "../../sdk/device-socket";
+import { OutpostClient } from "../../sdk/rest";
+import { RoomSocket } from "../../sdk/room-socket";
+import { parseFrame, ReconnectingSocket, type WebSocketConstructor } from "../../sdk/socket";
+import { FakeSocket } from "./fake-socket";
+
+const WS = FakeSocket as unknown as WebSocketConstructor;
+const api = new OutpostClient({ baseUrl: "http://node.test" });
+const ROOM = "r_aaaaaaaaaaaaaaaa@local";
+
+function message(seq: number, extra: Record<string, unknown> = {}) {
+  return { id: `m_${String(seq).padStart(16, "0")}`, roomId: ROOM, seq, clientId: `c${seq}`, senderId: "u_x", text: `t${seq}`, replyTo: null, mentions: { users: [], all: false }, reactions: [], attachments: [], createdAt: seq, editedAt: null, deletedAt: null, version: seq, ...extra };
+}
+const room = { id: ROOM, name: "r", kind: "group", visibility: "private", createdAt: 1, createdBy: "u_x", lastSeq: 0, memberCount: 1, role: "member" };
+
+afterEach(() => {
+  FakeSocket.all = [];
+});
+
+describe("parseFrame", () => {
+  it("accepts known frames and ignores unknown types, bad JSON, binary and extra fields", () => {
+    expect(parseFrame(ServerRoomFrame, JSON.stringify({ type: "pong" }))).toEqual({ type: "pong" });
+    expect(parseFrame(ServerRoomFrame, JSON.stringify({ type: "msg.new", message: message(1) }))?.type).toBe("msg.new");
+    expect(parseFrame(ServerRoomFrame, JSON.stringify({ type: "future.event", x: 1 }))).toBeNull();
+    expect(parseFrame(ServerRoomFrame, "{not json")).toBeNull();
+    expect(parseFrame(ServerRoomFrame, new ArrayBuffer(4))).toBeNull();
+    expect(parseFrame(ServerRoomFrame, JSON.stringify({ type: "pong", leaked: "secret" }))).toBeNull();
+    expect(parseFrame(ServerRoomFrame, JSON.stringify({ type: "msg.new", message: { ...message(1), seq: "1" } }))).toBeNull();
+  });
+});
+
+describe("ReconnectingSocket", () => {
+  it("reconnects after a drop and delivers only parsed frames", async () => {
+    const got: string[] = [];
+    const states: string[] = [];
+    const s = new ReconnectingSocket(() => "ws://x/socket", ServerRoomFrame, { WebSocket: WS, backoff: { baseMs: 5, maxMs: 10 } }).start();
+    s.onFrame((f) => got.push(f.type));
+    s.onState((st) => states.push(st));
+    FakeSocket.all[0].open();
+    FakeSocket.all[0].deliver({ type: "pong" });
+    FakeSocket.all[0].deliver({ type: "nope" });
+    FakeSocket.all[0].drop();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(FakeSocket.all).toHaveLength(2);
+    FakeSocket.all[1].open();
+    FakeSocket.all[1].deliver({ type: "pong" });
+    expect(got).toEqual(["pong", "pong"]);
+    expect(states).toEqual(["open", "reconnecting", "open"]);
+    s.close();
+  });
+
+  it("stops after a policy close (removed, revoked)", async () => {
+    const s = new ReconnectingSocket(() => "ws://x", ServerRoomFrame, { WebSocket: WS, backoff: { baseMs: 5, maxMs: 10 } }).start();
+    FakeSocket.all[0].open();
+    FakeSocket.all[0].drop(1008);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(s.state).toBe("closed");
+  });
+
+  it("sends the bearer token as a header when one is given", () => {
+    new ReconnectingSocket(() => "ws://x", ServerRoomFrame, { WebSocket: WS, token: "tok" }).start().close();
+    expect(FakeSocket.all[0].options).toEqual({ headers: { authorization: "Bearer tok" } });
+  });
+});
+
+describe("RoomSocket resume", () => {
+  it("reconnects with ?afterSeq= of the last message and asks for changes since its version", async () => {
+    const rs = new RoomSocket(api, ROOM, { WebSocket: WS, backoff: { baseMs: 5, maxMs: 10 } }).start();
+    expect(FakeSocket.all[0].url).toBe(`ws://node.test/api/v1/rooms/${encodeURIComponent(ROOM)}/socket`);
+    const first = FakeSocket.all[0];
+    first.open();
+    first.deliver({ type: "hello", room, userId: "u_x", lastSeq: 2, version: 2 });
+    first.deliver({ type: "msg.new", message: message(3) });
+    first.drop();
+    await new Promise((r) => setTimeout(r, 40));
+    const second = FakeSocket.all[1];
+    expect(second.url).toMatch(/\?afterSeq=3$/);
+    second.open();
+    second.deliver({ type: "hello", room, userId: "u_x", lastSeq: 4, version: 6 });
+    expect(second.sent).toContainEqual({ type: "sync", afterSeq: 3, afterVersion: 3 });
+    second.deliver({ type: "sync", messages: [message(4)], lastSeq: 4, version: 6, tooFarBehind: false });
+    expect(rs.lastSeq).toBe(4);
+    expect(rs.version).toBe(6);
+    rs.close();
+  });
+
+  it("settles a send with its ack, and rejects it when the socket drops first", async () => {
+    const rs = new RoomSocket(api, ROOM, { WebSocket: WS, backoff: { baseMs: 1000, maxMs: 1000 } }).start();
+    FakeSocket.all[0].open();
+    const m = { clientId: "c-1", roomId: ROOM, text: "hi", queuedAt: 0 };
+    const acked = rs.sendMessage(m);
+    expect(FakeSocket.all[0].sent).toContainEqual({ type: "msg.send", clientId: "c-1", text: "hi" });
+    FakeSocket.all[0].deliver({ type: "msg.ack", clientId: "c-1", id: "m_1", seq: 9, duplicate: false });
+    await expect(acked).resolves.toEqual({ id: "m_1", seq: 9 });
+    const lost = rs.sendMessage({ ...m, clientId: "c-2" });
+    FakeSocket.all[0].drop();
+    await expect(lost).rejects.toThrow();
+    rs.close();
+  });
+});
+
+describe("DeviceSocket", () => {
+  const inboxRoom = (roomId: string, pos: number, unread: number) => ({ roomId, name: roomId, kind: "group", visibility: "private", role: "member", joinedAt: 1, peerId: null, lastSeq: 1, lastReadSeq: 0, unread, mentions: 0, lastMessage: null, pos });
+
+  it("keeps the inbox from hello, room updates (newest pos wins) and removals; resumes with ?pos=", async () => {
+    const d = new DeviceSocket(api, { WebSocket: WS, backoff: { baseMs: 5, maxMs: 10 } }).start();
+    const s = FakeSocket.all[0];
+    s.open();
+    s.deliver({ type: "inbox.hello", userId: "u_x", sessionId: "s", pos: 5, rooms: [inboxRoom("a", 4, 0), inboxRoom("b", 5, 1)], unreadNotifications: 0 });
+    s.deliver({ type: "inbox.room", room: inboxRoom("a", 7, 3) });
+    s.deliver({ type: "inbox.room", room: inboxRoom("a", 6, 2) }); // late, older copy
+    s.deliver({ type: "inbox.removed", roomId: "b", pos: 8 });
+    expect([...d.rooms.keys()]).toEqual(["a"]);
+    expect(d.rooms.get("a")!.unread).toBe(3);
+    s.drop();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(FakeSocket.all[1].url).toBe("ws://node.test/api/v1/socket?pos=8");
+    d.close();
+  });
+});

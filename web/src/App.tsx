@@ -1,0 +1,13 @@
+import { useStore, state } from "./store";
+import { Setup } from "./Setup";
+import { Login } from "./Login";
+import { Shell } from "./Shell";
+import { t } from "./i18n";
+
+export function App() {
+  useStore();
+  if (location.pathname.startsWith("/setup") && state.phase !== "signedIn") return <Setup />;
+  if (state.phase === "loading") return <div class="center muted" role="status">{t("loading")}</div>;
+  if (state.phase === "signedOut") return <Login />;
+  return <Shell />;
+}

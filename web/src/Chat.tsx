@@ -1,0 +1,165 @@
+/** The open room: header, virtualised messages, typing line, composer. */
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Message } from "../../sdk/index";
+import { api, changed, loadOlder, markRead, nameOf, roomTitle, state, type RoomView } from "./store";
+import { formatDay, formatTime, t } from "./i18n";
+import { Markdown } from "./Markdown";
+import { VirtualList, type Row } from "./MessageList";
+import { Composer, type ComposerMode } from "./Composer";
+import { MembersDialog } from "./Dialogs";
+import { backToList } from "./Shell";
+
+const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "👀"];
+
+export function Chat() {
+  const view = state.view!;
+  const [mode, setMode] = useState<ComposerMode>({ kind: "new" });
+  const [jump, setJump] = useState<{ key: string; n: number } | null>(null);
+  const [highlight, setHighlight] = useState<string | null>(null);
+  const [members, setMembers] = useState(false);
+  const inbox = state.device?.rooms.get(view.roomId);
+  const title = inbox ? roomTitle(inbox) : view.room?.name ?? "";
+  const me = state.me!;
+
+  useEffect(() => {
+    markRead();
+  });
+
+  const jumpTo = async (id: string) => {
+    // Page back until the original is loaded (or the beginning is reached).
+    for (let i = 0; i < 50 && !view.byId.has(id) && view.hasMore; i++) await loadOlder();
+    if (!view.byId.has(id)) return;
+    setHighlight(id);
+    setJump({ key: id, n: Date.now() });
+    setTimeout(() => setHighlight(null), 2000);
+  };
+
+  const rows = buildRows(view, me.id, me.username, { setMode, jumpTo, highlight });
+  const typers = [...view.typing].filter(([id, until]) => until > Date.now() && id !== me.id).map(([id]) => nameOf(id));
+  const presence = inbox?.peerId ? state.device?.presence.get(inbox.peerId)?.status ?? "offline" : null;
+
+  return (
+    <section class="chat" aria-label={title}>
+      <header class="chat-head">
+        <button type="button" class="icon back" aria-label={t("back")} onClick={backToList}>‹</button>
+        <h2 dir="auto" class="chat-title">{title}</h2>
+        {presence && <span class="muted small"><span class={`dot inline ${presence}`} aria-hidden="true" /> {t(presence)}</span>}
+        <button type="button" class="link" onClick={() => setMembers(true)}>{t("members")} ({view.members.length || view.room?.memberCount || ""})</button>
+      </header>
+      <VirtualList rows={rows} label={t("messageList")} jumpTo={jump} onNearTop={() => void loadOlder()} onAtBottom={() => markRead()} />
+      <div class="typing muted small" aria-live="polite" data-testid="typing">
+        {typers.length === 1 ? t("typingOne", { a: typers[0] }) : typers.length === 2 ? t("typingTwo", { a: typers[0], b: typers[1] }) : typers.length > 2 ? t("typingMany") : ""}
+      </div>
+      <Composer view={view} title={title} mode={mode} setMode={setMode} />
+      {members && <MembersDialog onClose={() => setMembers(false)} />}
+    </section>
+  );
+}
+
+interface RowCtx {
+  setMode: (m: ComposerMode) => void;
+  jumpTo: (id: string) => void;
+  highlight: string | null;
+}
+
+function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx): Row[] {
+  const rows: Row[] = [];
+  rows.push({
+    key: "top",
+    estimate: 40,
+    render: () => <div class="list-top muted small">{view.loadingOlder ? t("loadingOlder") : view.hasMore ? "" : t("beginning")}</div>,
+  });
+  let prevDay = "";
+  let dividerPlaced = false;
+  for (const m of view.messages) {
+    const day = new Date(m.createdAt).toDateString();
+    if (day !== prevDay) {
+      prevDay = day;
+      rows.push({ key: `day:${day}`, estimate: 36, render: () => <div class="day" role="separator"><span>{formatDay(m.createdAt)}</span></div> });
+    }
+    if (!dividerPlaced && view.dividerSeq !== null && m.seq >= view.dividerSeq && m.senderId !== myId) {
+      dividerPlaced = true;
+      rows.push({ key: "divider", estimate: 30, render: () => <div class="divider" role="separator" data-testid="unread-divider"><span>{t("newMessages")}</span></div> });
+    }
+    rows.push({ key: m.id, estimate: 60, render: () => <MessageRow m={m} view={view} myId={myId} myUsername={myUsername} ctx={ctx} /> });
+  }
+  const last = view.messages[view.messages.length - 1];
+  if (last) {
+    const seen = [...view.receipts].filter(([id, seq]) => id !== myId && id !== last.senderId && seq >= last.seq).map(([id]) => nameOf(id));
+    if (seen.length) rows.push({ key: `seen:${last.id}:${seen.join(",")}`, estimate: 22, render: () => <div class="seen muted small" data-testid="receipts">{t("seenBy", { names: seen.join(", ") })}</div> });
+  }
+  for (const p of state.queue?.pending(view.roomId) ?? []) {
+    rows.push({
+      key: `pending:${p.clientId}`,
+      estimate: 60,
+      render: () => (
+        <div class="msg mine pending" data-testid="pending">
+          <div class="meta small muted">{t("pending")}</div>
+          <Markdown text={p.text} me={myUsername} />
+        </div>
+      ),
+    });
+  }
+  for (const p of state.failed.filter((f) => f.roomId === view.roomId)) {
+    rows.push({ key: `failed:${p.clientId}`, estimate: 60, render: () => <div class="msg mine failed"><div class="meta small error">{t("failed")}</div><Markdown text={p.text} me={myUsername} /></div> });
+  }
+  return rows;
+}
+
+function MessageRow({ m, view, myId, myUsername, ctx }: { m: Message; view: RoomView; myId: string; myUsername: string; ctx: RowCtx }) {
+  const mine = m.senderId === myId;
+  const original = m.replyTo ? view.byId.get(m.replyTo) : undefined;
+  const recalled = m.deletedAt !== null;
+  const send = (fn: () => boolean, rest: () => Promise<unknown>) => {
+    if (!fn()) void rest().catch((err) => alert(t("error", { message: (err as Error).message })));
+  };
+  return (
+    <article class={`msg${mine ? " mine" : ""}${ctx.highlight === m.id ? " highlight" : ""}`} data-id={m.id} data-seq={m.seq} aria-label={`${nameOf(m.senderId)} ${formatTime(m.createdAt)}`}>
+      <div class="meta small">
+        <strong dir="auto" class="sender">{nameOf(m.senderId)}</strong> <time class="muted" dateTime={new Date(m.createdAt).toISOString()}>{formatTime(m.createdAt)}</time>
+        {m.editedAt && !recalled && <span class="muted"> · {t("edited")}</span>}
+      </div>
+      {m.replyTo && (
+        <button type="button" class="quote" aria-label={t("jumpToOriginal")} onClick={() => ctx.jumpTo(m.replyTo!)}>
+          {original ? (
+            <>
+              <strong dir="auto">{nameOf(original.senderId)}</strong>: <span dir="auto">{original.deletedAt ? t("recalled") : original.text.slice(0, 140)}</span>
+            </>
+          ) : (
+            t("originalUnavailable")
+          )}
+        </button>
+      )}
+      {recalled ? <p class="tombstone muted" data-testid="tombstone">{t("recalled")}</p> : <Markdown text={m.text} me={myUsername} />}
+      {m.reactions.length > 0 && (
+        <div class="reactions">
+          {m.reactions.map((r) => (
+            <button
+              type="button"
+              class={r.users.includes(myId) ? "reaction on" : "reaction"}
+              aria-pressed={r.users.includes(myId)}
+              aria-label={t("reactionBy", { emoji: r.emoji, names: r.users.map(nameOf).join(", ") })}
+              onClick={() => send(() => view.socket.react(m.id, r.emoji), () => api.react(view.roomId, m.id, r.emoji))}
+            >
+              {r.emoji} {r.users.length}
+            </button>
+          ))}
+        </div>
+      )}
+      {!recalled && (
+        <div class="actions" role="toolbar" aria-label={t("messageActions")}>
+          <button type="button" class="icon" aria-label={t("reply")} title={t("reply")} onClick={() => ctx.setMode({ kind: "reply", message: m })}>↩</button>
+          {QUICK_REACTIONS.map((e) => (
+            <button type="button" class="icon" aria-label={`${t("react")} ${e}`} onClick={() => send(() => view.socket.react(m.id, e), () => api.react(view.roomId, m.id, e))}>{e}</button>
+          ))}
+          {mine && <button type="button" class="icon" aria-label={t("edit")} title={t("edit")} onClick={() => ctx.setMode({ kind: "edit", message: m })}>✎</button>}
+          {mine && (
+            <button type="button" class="icon" aria-label={t("recall")} title={t("recall")} onClick={() => confirm(t("recallConfirm")) && send(() => view.socket.recall(m.id), () => api.recall(view.roomId, m.id))}>⌫</button>
+          )}
+        </div>
+      )}
+    </article>
+  );
+}
+
+export { changed };

@@ -1,0 +1,140 @@
+/**
+ * The composer: Enter sends, Shift+Enter is a new line (and Enter while an IME
+ * is composing Chinese is left to the IME); a draft per room survives switching
+ * rooms and reloads; @ opens mention suggestions from the room's members.
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Message } from "../../sdk/index";
+import { api, nameOf, sendMessage, state, type RoomView } from "./store";
+import { safeGet, safeSet, t } from "./i18n";
+
+export type ComposerMode = { kind: "new" } | { kind: "reply"; message: Message } | { kind: "edit"; message: Message };
+
+const draftKey = (roomId: string) => `outpost.draft.${roomId}`;
+
+export function Composer({ view, title, mode, setMode }: { view: RoomView; title: string; mode: ComposerMode; setMode: (m: ComposerMode) => void }) {
+  const [text, setText] = useState(() => safeGet(draftKey(view.roomId)) ?? "");
+  const [suggest, setSuggest] = useState<{ query: string; index: number } | null>(null);
+  const area = useRef<HTMLTextAreaElement>(null);
+  const lastTyping = useRef(0);
+
+  useEffect(() => {
+    if (mode.kind === "edit") setText(mode.message.text);
+    area.current?.focus();
+  }, [mode]);
+
+  const update = (value: string) => {
+    setText(value);
+    if (mode.kind !== "edit") safeSet(draftKey(view.roomId), value);
+    const caret = area.current?.selectionStart ?? value.length;
+    const m = /(?:^|\s)@([a-z0-9._-]*)$/i.exec(value.slice(0, caret));
+    setSuggest(m ? { query: m[1].toLowerCase(), index: 0 } : null);
+    if (value && Date.now() - lastTyping.current > 2000) {
+      lastTyping.current = Date.now();
+      view.socket.typing();
+    }
+  };
+
+  const candidates = suggest
+    ? [...view.members.filter((m) => m.userId !== state.me?.id).map((m) => ({ username: m.username, label: m.displayName })), { username: "all", label: "all" }]
+        .filter((c) => c.username.startsWith(suggest.query) || c.label.toLowerCase().includes(suggest.query))
+        .slice(0, 8)
+    : [];
+
+  const complete = (username: string) => {
+    const el = area.current!;
+    const caret = el.selectionStart;
+    const before = text.slice(0, caret).replace(/@([a-z0-9._-]*)$/i, `@${username} `);
+    update(before + text.slice(caret));
+    setSuggest(null);
+    requestAnimationFrame(() => {
+      el.selectionStart = el.selectionEnd = before.length;
+      el.focus();
+    });
+  };
+
+  const submit = () => {
+    const value = text.trim();
+    if (!value) return;
+    if (mode.kind === "edit") {
+      if (value !== mode.message.text && !view.socket.edit(mode.message.id, value)) void api.edit(view.roomId, mode.message.id, value).catch(() => {});
+      setMode({ kind: "new" });
+      setText(safeGet(draftKey(view.roomId)) ?? "");
+      return;
+    }
+    sendMessage(value, mode.kind === "reply" ? mode.message.id : undefined);
+    lastTyping.current = 0; // the next keystroke starts a new "typing" burst
+    setText("");
+    safeSet(draftKey(view.roomId), "");
+    if (mode.kind === "reply") setMode({ kind: "new" });
+  };
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (candidates.length && suggest) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        const n = candidates.length;
+        setSuggest({ ...suggest, index: (suggest.index + (e.key === "ArrowDown" ? 1 : n - 1)) % n });
+        return;
+      }
+      if (e.key === "Enter" || e.key === "Tab") {
+        e.preventDefault();
+        complete(candidates[suggest.index % candidates.length].username);
+        return;
+      }
+      if (e.key === "Escape") {
+        setSuggest(null);
+        return;
+      }
+    }
+    if (e.key === "Escape" && mode.kind !== "new") {
+      setMode({ kind: "new" });
+      if (mode.kind === "edit") setText(safeGet(draftKey(view.roomId)) ?? "");
+      return;
+    }
+    if (e.key === "ArrowUp" && !text) {
+      const mine = [...view.messages].reverse().find((m) => m.senderId === state.me?.id && m.deletedAt === null);
+      if (mine) {
+        e.preventDefault();
+        setMode({ kind: "edit", message: mine });
+      }
+      return;
+    }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  };
+
+  return (
+    <form class="composer" onSubmit={(e) => (e.preventDefault(), submit())}>
+      {mode.kind !== "new" && (
+        <div class="composer-mode small">
+          <span dir="auto">{mode.kind === "edit" ? t("editing") : t("replyingTo", { name: nameOf(mode.message.senderId) })}</span>
+          <button type="button" class="icon" aria-label={t("cancelReply")} onClick={() => setMode({ kind: "new" })}>×</button>
+        </div>
+      )}
+      {candidates.length > 0 && (
+        <ul class="suggest" role="listbox" aria-label={t("mentionSuggestions")}>
+          {candidates.map((c, i) => (
+            <li key={c.username} role="option" aria-selected={i === suggest!.index % candidates.length} class={i === suggest!.index % candidates.length ? "on" : ""} onMouseDown={(e) => (e.preventDefault(), complete(c.username))}>
+              <span dir="auto">{c.label}</span> <span class="muted">@{c.username}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="composer-row">
+        <textarea
+          ref={area}
+          rows={1}
+          aria-label={t("composerLabel")}
+          placeholder={t("composerPlaceholder", { room: title })}
+          value={text}
+          onInput={(e) => update(e.currentTarget.value)}
+          onKeyDown={onKeyDown}
+        />
+        <button type="submit" class="primary">{mode.kind === "edit" ? t("save") : t("send")}</button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,190 @@
+/** Modal dialogs: new room, new direct message, members (invite, remove, leave). */
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { User } from "../../sdk/index";
+import { api, changed, closeRoom, openRoom, remember, state } from "./store";
+import { t, type StringKey } from "./i18n";
+
+function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const prev = document.activeElement as HTMLElement | null;
+    (ref.current?.querySelector("input, button") as HTMLElement | null)?.focus();
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();
+    addEventListener("keydown", onKey);
+    return () => {
+      removeEventListener("keydown", onKey);
+      prev?.focus();
+    };
+  }, []);
+  return (
+    <div class="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div class="card modal" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
+        <header class="modal-head">
+          <h2>{title}</h2>
+          <button type="button" class="icon" aria-label={t("close")} onClick={onClose}>×</button>
+        </header>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+/** Search people (debounced); `pick` is called with the chosen one. */
+function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; exclude?: string[] }) {
+  const [q, setQ] = useState("");
+  const [found, setFound] = useState<User[] | null>(null);
+  useEffect(() => {
+    const timer = setTimeout(async () => {
+      try {
+        const { users } = await api.searchUsers(q.trim());
+        for (const u of users) remember(u.id, u.displayName, u.username);
+        setFound(users.filter((u) => u.id !== state.me?.id && !exclude.includes(u.id)));
+      } catch {
+        setFound([]);
+      }
+    }, 150);
+    return () => clearTimeout(timer);
+  }, [q]);
+  return (
+    <div class="picker">
+      <input type="search" aria-label={t("searchPeople")} placeholder={t("searchPeople")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+      <ul class="people">
+        {found?.length === 0 && <li class="muted">{t("noResults")}</li>}
+        {found?.map((u) => (
+          <li key={u.id}>
+            <button type="button" class="person" data-username={u.username} onClick={() => pick(u)}>
+              <span dir="auto">{u.displayName}</span> <span class="muted">@{u.username}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+export function NewDmDialog({ onClose }: { onClose: () => void }) {
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <Modal title={t("newDm")} onClose={onClose}>
+      <PeoplePicker
+        pick={async (u) => {
+          try {
+            const room = await api.openDm(u.id);
+            onClose();
+            openRoom(room.id);
+          } catch (err) {
+            setError((err as Error).message);
+          }
+        }}
+      />
+      {error && <p class="error" role="alert">{t("error", { message: error })}</p>}
+    </Modal>
+  );
+}
+
+export function NewRoomDialog({ onClose }: { onClose: () => void }) {
+  const [name, setName] = useState("");
+  const [visibility, setVisibility] = useState<"public" | "private">("private");
+  const [members, setMembers] = useState<User[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const room = await api.createRoom({ name: name.trim(), visibility, members: members.map((m) => m.id) });
+      onClose();
+      openRoom(room.id);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <Modal title={t("newRoom")} onClose={onClose}>
+      <form onSubmit={submit}>
+        <label>
+          {t("roomName")}
+          <input name="roomName" required maxLength={80} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <fieldset class="row">
+          {(["private", "public"] as const).map((v) => (
+            <label class="inline">
+              <input type="radio" name="visibility" value={v} checked={visibility === v} onChange={() => setVisibility(v)} /> {t(v as StringKey)}
+            </label>
+          ))}
+        </fieldset>
+        <ul class="chips">
+          {members.map((m) => (
+            <li key={m.id}>
+              <span dir="auto">{m.displayName}</span>
+              <button type="button" class="icon" aria-label={`${t("remove")} ${m.displayName}`} onClick={() => setMembers(members.filter((x) => x.id !== m.id))}>×</button>
+            </li>
+          ))}
+        </ul>
+        <PeoplePicker exclude={members.map((m) => m.id)} pick={(u) => setMembers([...members, u])} />
+        {error && <p class="error" role="alert">{t("error", { message: error })}</p>}
+        <div class="row end">
+          <button type="button" onClick={onClose}>{t("cancel")}</button>
+          <button type="submit" class="primary">{t("create")}</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function MembersDialog({ onClose }: { onClose: () => void }) {
+  const view = state.view!;
+  const [error, setError] = useState<string | null>(null);
+  const myRole = view.members.find((m) => m.userId === state.me?.id)?.role ?? "member";
+  const canManage = view.room?.kind === "group" && myRole !== "member";
+  const run = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+      const { members } = await api.members(view.roomId);
+      view.members = members;
+      changed();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <Modal title={t("members")} onClose={onClose}>
+      <ul class="people" aria-label={t("members")}>
+        {view.members.map((m) => (
+          <li key={m.userId} class="member-row">
+            <span dir="auto">{m.displayName}</span> <span class="muted">@{m.username} · {t(`role${m.role[0].toUpperCase()}${m.role.slice(1)}` as StringKey)}</span>
+            {canManage && m.userId !== state.me?.id && m.role !== "owner" && (
+              <button type="button" class="link" aria-label={`${t("remove")} ${m.displayName}`} onClick={() => run(() => api.removeMember(view.roomId, m.userId))}>{t("remove")}</button>
+            )}
+          </li>
+        ))}
+      </ul>
+      {view.room?.kind === "group" && (
+        <>
+          <h3>{t("invite")}</h3>
+          <PeoplePicker exclude={view.members.map((m) => m.userId)} pick={(u) => run(() => api.addMember(view.roomId, u.id))} />
+          <div class="row end">
+            <button
+              type="button"
+              class="danger"
+              onClick={async () => {
+                if (!confirm(t("leaveConfirm"))) return;
+                try {
+                  await api.leaveRoom(view.roomId);
+                  onClose();
+                  closeRoom();
+                  history.replaceState(null, "", "/");
+                  changed();
+                } catch (err) {
+                  setError((err as Error).message);
+                }
+              }}
+            >
+              {t("leave")}
+            </button>
+          </div>
+        </>
+      )}
+      {error && <p class="error" role="alert">{t("error", { message: error })}</p>}
+    </Modal>
+  );
+}

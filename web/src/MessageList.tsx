@@ -1,0 +1,122 @@
+/**
+ * The message list, virtualised: only the rows near the viewport are in the
+ * DOM, positioned absolutely inside a spacer as tall as all rows together.
+ * Row heights are measured after render and cached by key (estimates until
+ * then). The scroll position is anchored either to the bottom (following new
+ * messages) or to the first visible row, so loading older pages above and
+ * rows changing height never make the view jump.
+ */
+import type { JSX } from "preact";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
+
+export interface Row {
+  key: string;
+  estimate: number;
+  render: () => JSX.Element;
+}
+
+const OVERSCAN_PX = 800;
+
+export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label }: { rows: Row[]; onNearTop: () => void; onAtBottom: () => void; jumpTo: { key: string; n: number } | null; label: string }) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const heights = useRef(new Map<string, number>());
+  const stick = useRef(true);
+  const anchor = useRef<{ key: string; delta: number } | null>(null);
+  const [, rerender] = useState(0);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewport, setViewport] = useState(800);
+
+  // Offsets of every row (prefix sums): O(n) per render, fine for tens of thousands.
+  const offsets = new Array<number>(rows.length + 1);
+  offsets[0] = 0;
+  const index = new Map<string, number>();
+  for (let i = 0; i < rows.length; i++) {
+    index.set(rows[i].key, i);
+    offsets[i + 1] = offsets[i] + (heights.current.get(rows[i].key) ?? rows[i].estimate);
+  }
+  const total = offsets[rows.length];
+  const first = Math.max(0, upperBound(offsets, scrollTop - OVERSCAN_PX) - 1);
+  const last = Math.min(rows.length, upperBound(offsets, scrollTop + viewport + OVERSCAN_PX));
+
+  const onScroll = () => {
+    const el = scroller.current!;
+    stick.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+    const i = Math.max(0, upperBound(offsets, el.scrollTop) - 1);
+    anchor.current = rows[i] ? { key: rows[i].key, delta: el.scrollTop - offsets[i] } : null;
+    setScrollTop(el.scrollTop);
+    if (el.scrollTop < 400) onNearTop();
+    if (stick.current) onAtBottom();
+  };
+
+  useLayoutEffect(() => {
+    const el = scroller.current!;
+    // 1. measure what is rendered; re-render once if any estimate was wrong
+    let moved = false;
+    for (const child of el.querySelectorAll<HTMLElement>("[data-row]")) {
+      const key = child.dataset.row!;
+      const h = child.offsetHeight;
+      if (h && heights.current.get(key) !== h) {
+        heights.current.set(key, h);
+        moved = true;
+      }
+    }
+    if (el.clientHeight !== viewport) setViewport(el.clientHeight);
+    if (moved) {
+      rerender((x) => x + 1);
+      return;
+    }
+    // 2. restore the anchor
+    if (stick.current) {
+      if (Math.abs(el.scrollTop - (el.scrollHeight - el.clientHeight)) > 1) el.scrollTop = el.scrollHeight;
+    } else if (anchor.current && index.has(anchor.current.key)) {
+      const want = offsets[index.get(anchor.current.key)!] + anchor.current.delta;
+      if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want;
+    }
+    if (el.scrollTop !== scrollTop) setScrollTop(el.scrollTop);
+  });
+
+  useLayoutEffect(() => {
+    if (!jumpTo || !index.has(jumpTo.key)) return;
+    const el = scroller.current!;
+    stick.current = false;
+    const i = index.get(jumpTo.key)!;
+    anchor.current = { key: jumpTo.key, delta: -Math.max(0, el.clientHeight / 3) };
+    el.scrollTop = Math.max(0, offsets[i] - el.clientHeight / 3);
+    setScrollTop(el.scrollTop);
+  }, [jumpTo?.n]);
+
+  useLayoutEffect(() => {
+    const ro = new ResizeObserver(() => rerender((x) => x + 1));
+    ro.observe(scroller.current!);
+    return () => ro.disconnect();
+  }, []);
+
+  const visible: JSX.Element[] = [];
+  for (let i = first; i < last; i++) {
+    const row = rows[i];
+    visible.push(
+      <div key={row.key} data-row={row.key} class="vrow" style={{ top: `${offsets[i]}px` }}>
+        {row.render()}
+      </div>,
+    );
+  }
+  return (
+    <div class="scroller" ref={scroller} onScroll={onScroll} role="log" aria-label={label} aria-live="polite" tabIndex={0} data-testid="message-list">
+      <div class="spacer" style={{ height: `${total}px` }}>
+        {visible}
+      </div>
+    </div>
+  );
+}
+
+/** First index whose value is > x (offsets are ascending). */
+function upperBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

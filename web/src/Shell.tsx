@@ -1,0 +1,101 @@
+/** Signed in: the room list beside the open room (one or the other below 720 px). */
+import { useEffect, useState } from "preact/hooks";
+import { state, openRoom, roomTitle, signOut, nameOf, connectionState, closeRoom, changed } from "./store";
+import { formatShort, t } from "./i18n";
+import { Prefs } from "./Prefs";
+import { Chat } from "./Chat";
+import { NewDmDialog, NewRoomDialog } from "./Dialogs";
+import type { InboxRoom } from "../../sdk/index";
+
+export function Shell() {
+  const [dialog, setDialog] = useState<"room" | "dm" | null>(null);
+  useEffect(() => {
+    const m = /^\/r\/([^/]+)$/.exec(location.pathname);
+    if (m) openRoom(decodeURIComponent(m[1]));
+  }, []);
+  const d = state.device;
+  const rooms = d ? d.sortedRooms() : [];
+  const conn = connectionState();
+  return (
+    <div class={state.view ? "shell has-room" : "shell"}>
+      {conn !== "ok" && (
+        <div class="banner" role="status" aria-live="polite" data-testid="conn-banner">
+          {conn === "offline" ? t("offlineBanner") : t("reconnecting")}
+        </div>
+      )}
+      <nav class="sidebar" aria-label={t("roomList")}>
+        <header class="side-head">
+          <strong class="me" dir="auto">{state.me?.displayName}</strong>
+          <button type="button" class="link" onClick={() => void signOut()}>{t("signOut")}</button>
+        </header>
+        <div class="side-actions">
+          <button type="button" onClick={() => setDialog("dm")}>{t("newDm")}</button>
+          <button type="button" onClick={() => setDialog("room")}>{t("newRoom")}</button>
+        </div>
+        <ul class="rooms" aria-label={t("rooms")}>
+          {d?.ready && rooms.length === 0 && <li class="muted empty">{t("noRooms")}</li>}
+          {rooms.map((r) => <RoomItem key={r.roomId} room={r} />)}
+        </ul>
+        <Prefs />
+      </nav>
+      <main class="main">
+        {state.view ? <Chat key={state.view.roomId} /> : <div class="center muted">{t("pickRoom")}</div>}
+      </main>
+      {dialog === "room" && <NewRoomDialog onClose={() => setDialog(null)} />}
+      {dialog === "dm" && <NewDmDialog onClose={() => setDialog(null)} />}
+    </div>
+  );
+}
+
+function RoomItem({ room }: { room: InboxRoom }) {
+  const active = state.view?.roomId === room.roomId;
+  const presence = room.peerId ? state.device?.presence.get(room.peerId)?.status ?? "offline" : null;
+  const last = room.lastMessage;
+  const title = roomTitle(room);
+  const preview = last ? (last.deleted ? t("recalled") : `${last.senderId === state.me?.id ? t("you") : nameOf(last.senderId)}: ${last.preview}`) : "";
+  const label = [title, room.unread ? t("unreadCount", { n: room.unread }) : "", room.mentions ? t("mentionCount", { n: room.mentions }) : "", presence ? t(presence) : ""].filter(Boolean).join(", ");
+  return (
+    <li>
+      <button
+        type="button"
+        class={active ? "room active" : "room"}
+        aria-current={active ? "page" : undefined}
+        aria-label={label}
+        data-room-id={room.roomId}
+        onClick={() => {
+          if (active) return;
+          openRoom(room.roomId);
+        }}
+        onKeyDown={(e) => {
+          // Arrow keys move between rooms.
+          if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+          e.preventDefault();
+          const li = (e.currentTarget.parentElement as HTMLElement)[e.key === "ArrowDown" ? "nextElementSibling" : "previousElementSibling"];
+          (li?.querySelector("button") as HTMLButtonElement | null)?.focus();
+        }}
+      >
+        <span class="avatar" aria-hidden="true">
+          {[...title][0]?.toUpperCase() ?? "#"}
+          {presence && <span class={`dot ${presence}`} data-testid="presence" />}
+        </span>
+        <span class="room-text">
+          <span class="room-line">
+            <span class="room-name" dir="auto">{title}</span>
+            {last && <time class="muted small">{formatShort(last.createdAt)}</time>}
+          </span>
+          <span class="room-line">
+            <span class="preview muted" dir="auto">{preview}</span>
+            {room.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge">@{room.mentions}</span>}
+            {room.unread > 0 && <span class="badge" data-testid="unread-badge">{room.unread}</span>}
+          </span>
+        </span>
+      </button>
+    </li>
+  );
+}
+
+export function backToList(): void {
+  closeRoom();
+  history.replaceState(null, "", "/");
+  changed();
+}

@@ -1,0 +1,237 @@
+/**
+ * Every visible string, in English and Simplified Chinese. The language comes
+ * from navigator.language (zh* → zh-CN) unless the user picked one; dates and
+ * times go through Intl with the same locale.
+ */
+const en = {
+  appName: "Outpost",
+  signIn: "Sign in",
+  signOut: "Sign out",
+  username: "Username",
+  password: "Password",
+  displayName: "Display name",
+  signInFailed: "Wrong username or password.",
+  setupTitle: "Set up this Outpost node",
+  setupIntro: "Create the administrator account. The setup link works once.",
+  setupNoToken: "This setup link has no token. Use the link the node printed when it started.",
+  setupDone: "Setup is already done. Sign in instead.",
+  createAdmin: "Create administrator",
+  passwordHint: "At least 8 characters",
+  rooms: "Rooms",
+  newRoom: "New room",
+  newDm: "New message",
+  roomName: "Room name",
+  public: "Public",
+  private: "Private",
+  create: "Create",
+  cancel: "Cancel",
+  close: "Close",
+  searchPeople: "Search people",
+  noResults: "No one found",
+  noRooms: "No conversations yet. Start one.",
+  pickRoom: "Pick a conversation",
+  members: "Members",
+  invite: "Invite",
+  remove: "Remove",
+  leave: "Leave room",
+  leaveConfirm: "Leave this room?",
+  unreadCount: "{n} unread",
+  mentionCount: "{n} mentions",
+  online: "online",
+  away: "away",
+  offline: "offline",
+  reconnecting: "Reconnecting…",
+  offlineBanner: "Offline: messages will be sent when the connection returns.",
+  newMessages: "New messages",
+  today: "Today",
+  yesterday: "Yesterday",
+  composerLabel: "Message",
+  composerPlaceholder: "Message {room}",
+  send: "Send",
+  reply: "Reply",
+  replyingTo: "Replying to {name}",
+  cancelReply: "Cancel reply",
+  react: "React",
+  edit: "Edit",
+  editing: "Editing message",
+  save: "Save",
+  recall: "Recall",
+  recallConfirm: "Recall this message for everyone?",
+  recalled: "This message was recalled",
+  edited: "edited",
+  pending: "Sending…",
+  failed: "Not sent",
+  typingOne: "{a} is typing…",
+  typingTwo: "{a} and {b} are typing…",
+  typingMany: "Several people are typing…",
+  seenBy: "Seen by {names}",
+  loadingOlder: "Loading older messages…",
+  beginning: "This is the beginning of the conversation.",
+  jumpToOriginal: "Jump to the original message",
+  originalUnavailable: "Original message not loaded",
+  language: "Language",
+  theme: "Theme",
+  themeLight: "Light",
+  themeDark: "Dark",
+  themeSystem: "System",
+  settings: "Settings",
+  back: "Back to rooms",
+  roomList: "Conversations",
+  messageList: "Messages",
+  messageActions: "Message actions",
+  reactionBy: "{emoji} by {names}",
+  mentionSuggestions: "People to mention",
+  you: "you",
+  directMessage: "Direct message",
+  unknownUser: "Unknown user",
+  error: "Something went wrong: {message}",
+  loading: "Loading…",
+  roleOwner: "owner",
+  roleAdmin: "admin",
+  roleMember: "member",
+};
+export type StringKey = keyof typeof en;
+
+const zh: Record<StringKey, string> = {
+  appName: "Outpost",
+  signIn: "登录",
+  signOut: "退出登录",
+  username: "用户名",
+  password: "密码",
+  displayName: "显示名称",
+  signInFailed: "用户名或密码错误。",
+  setupTitle: "设置此 Outpost 节点",
+  setupIntro: "创建管理员账户。设置链接只能使用一次。",
+  setupNoToken: "此设置链接缺少令牌。请使用节点启动时打印的链接。",
+  setupDone: "设置已完成，请直接登录。",
+  createAdmin: "创建管理员",
+  passwordHint: "至少 8 个字符",
+  rooms: "聊天室",
+  newRoom: "新建聊天室",
+  newDm: "发起私聊",
+  roomName: "聊天室名称",
+  public: "公开",
+  private: "私密",
+  create: "创建",
+  cancel: "取消",
+  close: "关闭",
+  searchPeople: "搜索成员",
+  noResults: "未找到任何人",
+  noRooms: "还没有会话，开始一个吧。",
+  pickRoom: "选择一个会话",
+  members: "成员",
+  invite: "邀请",
+  remove: "移除",
+  leave: "退出聊天室",
+  leaveConfirm: "确定退出此聊天室？",
+  unreadCount: "{n} 条未读",
+  mentionCount: "{n} 次提及",
+  online: "在线",
+  away: "离开",
+  offline: "离线",
+  reconnecting: "正在重新连接…",
+  offlineBanner: "已离线：连接恢复后将自动发送消息。",
+  newMessages: "新消息",
+  today: "今天",
+  yesterday: "昨天",
+  composerLabel: "消息",
+  composerPlaceholder: "发送消息到 {room}",
+  send: "发送",
+  reply: "回复",
+  replyingTo: "回复 {name}",
+  cancelReply: "取消回复",
+  react: "表情回应",
+  edit: "编辑",
+  editing: "正在编辑消息",
+  save: "保存",
+  recall: "撤回",
+  recallConfirm: "要为所有人撤回这条消息吗？",
+  recalled: "此消息已撤回",
+  edited: "已编辑",
+  pending: "发送中…",
+  failed: "发送失败",
+  typingOne: "{a} 正在输入…",
+  typingTwo: "{a} 和 {b} 正在输入…",
+  typingMany: "多人正在输入…",
+  seenBy: "{names} 已读",
+  loadingOlder: "正在加载更早的消息…",
+  beginning: "这是会话的开始。",
+  jumpToOriginal: "跳转到原消息",
+  originalUnavailable: "原消息未加载",
+  language: "语言",
+  theme: "主题",
+  themeLight: "浅色",
+  themeDark: "深色",
+  themeSystem: "跟随系统",
+  settings: "设置",
+  back: "返回会话列表",
+  roomList: "会话",
+  messageList: "消息",
+  messageActions: "消息操作",
+  reactionBy: "{names} 回应了 {emoji}",
+  mentionSuggestions: "可提及的成员",
+  you: "你",
+  directMessage: "私聊",
+  unknownUser: "未知用户",
+  error: "出错了：{message}",
+  loading: "加载中…",
+  roleOwner: "所有者",
+  roleAdmin: "管理员",
+  roleMember: "成员",
+};
+
+export type Locale = "en" | "zh-CN";
+export const LOCALES: { id: Locale; label: string }[] = [
+  { id: "en", label: "English" },
+  { id: "zh-CN", label: "简体中文" },
+];
+const tables: Record<Locale, Record<StringKey, string>> = { en, "zh-CN": zh };
+
+function initialLocale(): Locale {
+  const saved = safeGet("outpost.locale");
+  if (saved === "en" || saved === "zh-CN") return saved;
+  return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+}
+
+export let locale: Locale = initialLocale();
+
+export function setLocale(l: Locale): void {
+  locale = l;
+  safeSet("outpost.locale", l);
+  document.documentElement.lang = l;
+}
+
+/** Translate `key`, filling `{name}` placeholders from `vars`. */
+export function t(key: StringKey, vars: Record<string, string | number> = {}): string {
+  return tables[locale][key].replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? ""));
+}
+
+export function formatTime(ms: number): string {
+  return new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(ms);
+}
+
+export function formatDay(ms: number, now = Date.now()): string {
+  const day = (x: number) => new Date(x).toDateString();
+  if (day(ms) === day(now)) return t("today");
+  if (day(ms) === day(now - 86_400_000)) return t("yesterday");
+  return new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", day: "numeric", weekday: "short" }).format(ms);
+}
+
+export function formatShort(ms: number, now = Date.now()): string {
+  return new Date(ms).toDateString() === new Date(now).toDateString() ? formatTime(ms) : new Intl.DateTimeFormat(locale, { month: "short", day: "numeric" }).format(ms);
+}
+
+export function safeGet(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+export function safeSet(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // storage disabled: the choice lasts for this page only
+  }
+}
