@@ -34,7 +34,8 @@ export class RoomSocket {
   ) {
     this.lastSeq = options.afterSeq ?? null;
     this.socket = new ReconnectingSocket(
-      () => api.socketUrl(`/rooms/${encodeURIComponent(roomId)}/socket` + (this.lastSeq === null ? "" : `?afterSeq=${this.lastSeq}`)),
+      // batch=1: under load the room groups events into one frame (see parseFrames).
+      () => api.socketUrl(`/rooms/${encodeURIComponent(roomId)}/socket?batch=1` + (this.lastSeq === null ? "" : `&afterSeq=${this.lastSeq}`)),
       ServerRoomFrame,
       { token: api.token, ...options },
     );

@@ -39,15 +39,30 @@ export interface SocketOptions {
  * known, well-formed frame: bad JSON, binary, unknown `type`, wrong fields.
  */
 export function parseFrame<T>(schema: z.ZodType<T>, raw: unknown): T | null {
-  if (typeof raw !== "string") return null;
+  return parseFrames(schema, raw)[0] ?? null;
+}
+
+/**
+ * Like parseFrame, but a `batch` frame (room sockets opened with `?batch=1`
+ * group events under load) yields each of its frames, in order; frames inside
+ * it that do not parse are dropped one by one.
+ */
+export function parseFrames<T>(schema: z.ZodType<T>, raw: unknown): T[] {
+  if (typeof raw !== "string") return [];
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
-    return null;
+    return [];
   }
-  const parsed = schema.safeParse(value);
-  return parsed.success ? parsed.data : null;
+  const inner = (value as { type?: unknown; frames?: unknown } | null)?.type === "batch" ? (value as { frames?: unknown }).frames : null;
+  const values = Array.isArray(inner) ? inner : [value];
+  const out: T[] = [];
+  for (const v of values) {
+    const parsed = schema.safeParse(v);
+    if (parsed.success) out.push(parsed.data);
+  }
+  return out;
 }
 
 /** Close codes after which trying again cannot help: the server said no. */
@@ -146,9 +161,10 @@ export class ReconnectingSocket<In> {
     };
     ws.onmessage = (ev) => {
       this.lastHeard = Date.now();
-      const frame = parseFrame(this.schema, typeof ev.data === "string" ? ev.data : String(ev.data));
-      if (frame === null) return; // unknown or malformed: ignored by design
-      for (const fn of this.frameListeners) fn(frame);
+      // Unknown or malformed frames are ignored by design.
+      for (const frame of parseFrames(this.schema, typeof ev.data === "string" ? ev.data : String(ev.data))) {
+        for (const fn of this.frameListeners) fn(frame);
+      }
     };
     ws.onerror = () => {
       // onclose follows and decides.

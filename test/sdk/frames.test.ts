@@ -3,7 +3,7 @@ import { ServerRoomFrame } from "../../protocol/frames";
 import { DeviceSocket } from "../../sdk/device-socket";
 import { OutpostClient } from "../../sdk/rest";
 import { RoomSocket } from "../../sdk/room-socket";
-import { parseFrame, ReconnectingSocket, type WebSocketConstructor } from "../../sdk/socket";
+import { parseFrame, parseFrames, ReconnectingSocket, type WebSocketConstructor } from "../../sdk/socket";
 import { FakeSocket } from "./fake-socket";
 
 const WS = FakeSocket as unknown as WebSocketConstructor;
@@ -69,7 +69,7 @@ describe("ReconnectingSocket", () => {
 describe("RoomSocket resume", () => {
   it("reconnects with ?afterSeq= of the last message and asks for changes since its version", async () => {
     const rs = new RoomSocket(api, ROOM, { WebSocket: WS, backoff: { baseMs: 5, maxMs: 10 } }).start();
-    expect(FakeSocket.all[0].url).toBe(`ws://node.test/api/v1/rooms/${encodeURIComponent(ROOM)}/socket`);
+    expect(FakeSocket.all[0].url).toBe(`ws://node.test/api/v1/rooms/${encodeURIComponent(ROOM)}/socket?batch=1`);
     const first = FakeSocket.all[0];
     first.open();
     first.deliver({ type: "hello", room, userId: "u_x", lastSeq: 2, version: 2 });
@@ -77,7 +77,7 @@ describe("RoomSocket resume", () => {
     first.drop();
     await new Promise((r) => setTimeout(r, 40));
     const second = FakeSocket.all[1];
-    expect(second.url).toMatch(/\?afterSeq=3$/);
+    expect(second.url).toMatch(/[?&]afterSeq=3$/);
     second.open();
     second.deliver({ type: "hello", room, userId: "u_x", lastSeq: 4, version: 6 });
     expect(second.sent).toContainEqual({ type: "sync", afterSeq: 3, afterVersion: 3 });
@@ -119,5 +119,16 @@ describe("DeviceSocket", () => {
     await new Promise((r) => setTimeout(r, 40));
     expect(FakeSocket.all[1].url).toBe("ws://node.test/api/v1/socket?pos=8");
     d.close();
+  });
+});
+
+describe("batch frames", () => {
+  it("unwraps a batch into its frames, in order, dropping only the malformed ones", () => {
+    const pong = { type: "pong" };
+    const ok = { type: "ok", replyTo: "r1" };
+    const raw = JSON.stringify({ type: "batch", frames: [pong, { type: "msg.new" }, ok] });
+    expect(parseFrames(ServerRoomFrame, raw)).toEqual([pong, ok]);
+    expect(parseFrames(ServerRoomFrame, JSON.stringify(pong))).toEqual([pong]);
+    expect(parseFrames(ServerRoomFrame, "{bad")).toEqual([]);
   });
 });
