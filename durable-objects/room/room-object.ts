@@ -67,6 +67,8 @@ const MAX_DISTINCT_REACTIONS = 50;
 const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
 /** Members' inboxes hear about a busy room at most this often (the first message after a quiet spell goes at once). */
 export const ACTIVITY_INTERVAL_MS = 1000;
+/** inbox deliveries in flight at once during an activity flush */
+const ACTIVITY_SLICE = 16;
 const TYPING_EXPIRES_MS = 6000;
 /** socket tags: clients that take `batch` frames, and those that do not */
 const BATCHED = "b:1";
@@ -96,6 +98,7 @@ export class RoomObject extends DurableObject<Env> {
   /** when each user last had a typing frame passed on (ephemeral, lost on eviction: fine) */
   private typingAt = new Map<string, number>();
   private batchQueue: string[] = [];
+  private socketCache: { plain: WebSocket[]; batched: WebSocket[] } | null = null;
   private batchTimer: ReturnType<typeof setTimeout> | null = null;
   private lastBatchFlush = 0;
   /** read positions, kept apart from `members` so they never leak into member lists */
@@ -237,6 +240,7 @@ export class RoomObject extends DurableObject<Env> {
     // Close the removed person's sockets before telling the others, so not one
     // more frame about this room reaches them.
     for (const ws of this.ctx.getWebSockets(`u:${userId}`)) safeClose(ws, CLOSE.policy, self ? "left the room" : "removed from the room");
+    this.socketCache = null;
     this.broadcast({ type: "member.left", userId, removedBy: self ? null : caller.userId });
     if (heir) {
       const updated = { ...heir, role: "owner" as const };
@@ -558,17 +562,22 @@ export class RoomObject extends DurableObject<Env> {
     if (batch.rows.length >= 1000) this.unread.invalidate();
     const seq = this.lastSeq;
     const version = this.version;
-    const deliveries: Promise<unknown>[] = [];
+    const activities: { userId: string; activity: RoomActivity }[] = [];
     for (const userId of this.members.keys()) {
-      const notes = this.notificationsFor(userId, batch.rows, batch.mentions);
-      const activity = this.activityFor(userId, fresh, notes);
-      deliveries.push(this.env.USERS.get(this.env.USERS.idFromName(userId)).applyActivity(activity));
+      activities.push({ userId, activity: this.activityFor(userId, fresh, this.notificationsFor(userId, batch.rows, batch.mentions)) });
     }
     this.store.setNumber("notified_seq", seq);
     this.store.setNumber("notified_version", version);
-    const results = await Promise.allSettled(deliveries);
-    const failed = results.filter((r) => r.status === "rejected").length;
-    if (failed) console.error(`room activity: ${failed} of ${results.length} inbox deliveries failed`);
+    // In slices, so the room (and everything else on the node) keeps serving
+    // messages between them instead of stalling behind one burst of inbox work.
+    let failed = 0;
+    for (let i = 0; i < activities.length; i += ACTIVITY_SLICE) {
+      const results = await Promise.allSettled(
+        activities.slice(i, i + ACTIVITY_SLICE).map(({ userId, activity }) => this.env.USERS.get(this.env.USERS.idFromName(userId)).applyActivity(activity)),
+      );
+      failed += results.filter((r) => r.status === "rejected").length;
+    }
+    if (failed) console.error(`room activity: ${failed} of ${activities.length} inbox deliveries failed`);
   }
 
   private activityFor(userId: string, fresh: FreshMessages | null, notifications: RoomActivity["notifications"]): RoomActivity {
@@ -604,6 +613,7 @@ export class RoomObject extends DurableObject<Env> {
   async closeSessions(sessionIds: string[], reason = "session revoked"): Promise<number> {
     let n = 0;
     for (const id of sessionIds) for (const ws of this.ctx.getWebSockets(`s:${id}`)) n += safeClose(ws, CLOSE.policy, reason);
+    this.socketCache = null;
     return n;
   }
 
@@ -622,6 +632,7 @@ export class RoomObject extends DurableObject<Env> {
     for (let i = 0; i <= mine.length - MAX_SOCKETS_PER_USER; i++) safeClose(mine[i], CLOSE.policy, "too many connections: replaced by a newer one");
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
+    this.socketCache = null;
     // Tags let revocation and removal find a user's or a session's sockets without a scan.
     const batch = new URL(request.url).searchParams.get("batch") === "1";
     this.ctx.acceptWebSocket(server, [`u:${caller.userId}`, `s:${caller.sessionId}`, batch ? BATCHED : PLAIN]);
@@ -717,11 +728,13 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.socketCache = null;
     // 1005/1006 are reserved and may not be sent back.
     safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, "closing");
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    this.socketCache = null;
     safeClose(ws, CLOSE.internal, "socket error");
   }
 
@@ -809,7 +822,7 @@ export class RoomObject extends DurableObject<Env> {
   /** Serialise once, send to every open socket of a current member. */
   private broadcast(frame: object): void {
     const data = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets(PLAIN)) safeSend(ws, data);
+    for (const ws of this.sockets().plain) safeSend(ws, data);
     this.queueForBatch(data);
   }
 
@@ -821,7 +834,7 @@ export class RoomObject extends DurableObject<Env> {
    * BATCH_WINDOW_MS; only frames arriving inside that window wait for it.
    */
   private queueForBatch(data: string): void {
-    if (this.ctx.getWebSockets(BATCHED).length === 0) return;
+    if (this.sockets().batched.length === 0) return;
     this.batchQueue.push(data);
     if (this.batchTimer !== null) return;
     const wait = this.lastBatchFlush + BATCH_WINDOW_MS - Date.now();
@@ -837,7 +850,17 @@ export class RoomObject extends DurableObject<Env> {
     const data = this.batchQueue.length === 1 ? this.batchQueue[0] : `{"type":"batch","frames":[${this.batchQueue.join(",")}]}`;
     this.batchQueue = [];
     this.lastBatchFlush = Date.now();
-    for (const ws of this.ctx.getWebSockets(BATCHED)) safeSend(ws, data);
+    for (const ws of this.sockets().batched) safeSend(ws, data);
+  }
+
+  /**
+   * The room's open sockets by kind, asked of the runtime once and kept until
+   * one opens or closes (a broadcast would otherwise list every socket again).
+   * Rebuilt from getWebSockets() after a wake from hibernation.
+   */
+  private sockets(): { plain: WebSocket[]; batched: WebSocket[] } {
+    if (!this.socketCache) this.socketCache = { plain: this.ctx.getWebSockets(PLAIN), batched: this.ctx.getWebSockets(BATCHED) };
+    return this.socketCache;
   }
 
   /** A frame for one socket, after anything already queued for it (order is kept). */

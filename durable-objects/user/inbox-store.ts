@@ -11,11 +11,51 @@ import type { RoomActivity, RoomSummary } from "./inbox-update";
 
 type RoomRow = typeof schema.rooms.$inferSelect;
 
+/** How long a room's coalesced activity may wait in memory before it is written. */
+export const ACTIVITY_WRITE_DELAY_MS = 2000;
+
 export class InboxStore {
+  /**
+   * Activity summaries not written yet, by room (each with the position it was
+   * given). A busy room sends every member's inbox a summary about once a
+   * second; writing each one at once costs every inbox a commit (an fsync) per
+   * second per busy room, which showed up as latency spikes for everyone on the
+   * node. So plain summaries are kept here and written together within
+   * ACTIVITY_WRITE_DELAY_MS; every read merges them first, so nothing reads
+   * stale data. Summaries that carry notifications are written at once. A
+   * crash can lose at most the last couple of seconds of counts, which the
+   * room's next summary replaces (counts are recomputed by the room, not
+   * accumulated here).
+   */
+  private pending = new Map<string, { a: RoomActivity; pos: number }>();
+
   constructor(
     private readonly db: DrizzleSqliteDODatabase<typeof schema>,
     private readonly storage: DurableObjectStorage,
+    private readonly onPending: () => void = () => {},
   ) {}
+
+  /** Write the summaries kept in memory (one transaction). */
+  flushPending(): void {
+    if (this.pending.size === 0) return;
+    const entries = [...this.pending.values()];
+    this.pending.clear();
+    const sql = this.storage.sql;
+    this.storage.transactionSync(() => {
+      for (const { a, pos } of entries) {
+        sql.exec(
+          "UPDATE rooms SET last_seq = ?, last_read_seq = ?, unread = ?, mentions = ?, last_message = ?, pos = ? WHERE room_id = ?",
+          a.lastSeq,
+          a.lastReadSeq,
+          a.unread,
+          a.mentions,
+          a.lastMessage ? JSON.stringify(a.lastMessage) : null,
+          pos,
+          a.roomId,
+        );
+      }
+    });
+  }
 
   private cachedPos: number | null = null;
 
@@ -44,6 +84,7 @@ export class InboxStore {
   }
 
   room(roomId: string): InboxRoom | null {
+    this.flushPending();
     const row = this.db.select().from(schema.rooms).where(eq(schema.rooms.roomId, roomId)).get();
     return row ? toInboxRoom(row) : null;
   }
@@ -53,10 +94,12 @@ export class InboxStore {
   }
 
   rooms(): InboxRoom[] {
+    this.flushPending();
     return this.db.select().from(schema.rooms).orderBy(asc(schema.rooms.joinedAt)).all().map(toInboxRoom);
   }
 
   added(s: RoomSummary): InboxRoom {
+    this.flushPending();
     return this.storage.transactionSync(() => {
       const pos = this.bump();
       const existing = this.db.select().from(schema.rooms).where(eq(schema.rooms.roomId, s.roomId)).get();
@@ -76,6 +119,7 @@ export class InboxStore {
 
   /** Returns the new position, or null if the room was not in the inbox. */
   removed(roomId: string): number | null {
+    this.flushPending();
     return this.storage.transactionSync(() => {
       const existing = this.db.select({ id: schema.rooms.roomId }).from(schema.rooms).where(eq(schema.rooms.roomId, roomId)).get();
       if (!existing) return null;
@@ -88,6 +132,7 @@ export class InboxStore {
   }
 
   changed(roomId: string, set: { name?: string; role?: RoomRow["role"] }): InboxRoom | null {
+    this.flushPending();
     return this.storage.transactionSync(() => {
       if (!this.room(roomId)) return null;
       const pos = this.bump();
@@ -98,14 +143,26 @@ export class InboxStore {
 
   /** Apply a room's activity summary. Null if the room is not (or no longer) in the inbox. */
   activity(a: RoomActivity): { room: InboxRoom; notifications: Notification[] } | null {
-    // The busiest write of the inbox (about once a second per active room): fixed SQL, one row.
     const sql = this.storage.sql;
+    const stored = sql.exec<RawRoomRow>("SELECT * FROM rooms WHERE room_id = ?", a.roomId).toArray()[0];
+    if (!stored) return null;
+    const latest = this.pending.get(a.roomId)?.a;
+    const lastSeq = latest?.lastSeq ?? stored.last_seq;
+    const lastReadSeq = latest?.lastReadSeq ?? stored.last_read_seq;
+    // An older summary arriving late never overwrites a newer one.
+    if (a.lastSeq < lastSeq || (a.lastSeq === lastSeq && a.lastReadSeq < lastReadSeq)) {
+      return { room: this.merged(stored, latest ?? null, this.pending.get(a.roomId)?.pos ?? stored.pos), notifications: [] };
+    }
+    const pos = this.bump();
+    if (a.notifications.length === 0) {
+      const wasEmpty = this.pending.size === 0;
+      this.pending.set(a.roomId, { a, pos });
+      if (wasEmpty) this.onPending();
+      return { room: this.merged(stored, a, pos), notifications: [] };
+    }
+    // Notifications are what an offline person must find later: written at once.
+    this.pending.delete(a.roomId);
     return this.storage.transactionSync(() => {
-      const current = sql.exec<{ last_seq: number; last_read_seq: number }>("SELECT last_seq, last_read_seq FROM rooms WHERE room_id = ?", a.roomId).toArray()[0];
-      if (!current) return null;
-      // An older summary arriving late never overwrites a newer one.
-      if (a.lastSeq < current.last_seq || (a.lastSeq === current.last_seq && a.lastReadSeq < current.last_read_seq)) return { room: this.room(a.roomId)!, notifications: [] };
-      const pos = this.bump();
       const row = sql
         .exec<RawRoomRow>(
           "UPDATE rooms SET last_seq = ?, last_read_seq = ?, unread = ?, mentions = ?, last_message = ?, pos = ? WHERE room_id = ? RETURNING *",
@@ -127,7 +184,14 @@ export class InboxStore {
     });
   }
 
+  private merged(stored: RawRoomRow, a: RoomActivity | null, pos: number): InboxRoom {
+    const room = fromRawRoom(stored);
+    if (!a) return room;
+    return { ...room, lastSeq: a.lastSeq, lastReadSeq: a.lastReadSeq, unread: a.unread, mentions: a.mentions, lastMessage: a.lastMessage, pos };
+  }
+
   changedSince(pos: number): { rooms: InboxRoom[]; removed: string[] } {
+    this.flushPending();
     const rooms = this.db.select().from(schema.rooms).where(gt(schema.rooms.pos, pos)).orderBy(asc(schema.rooms.pos)).all().map(toInboxRoom);
     const removed = this.db.select().from(schema.removedRooms).where(gt(schema.removedRooms.pos, pos)).all().map((r) => r.roomId);
     return { rooms, removed };
@@ -141,6 +205,7 @@ export class InboxStore {
 
   /** Notifications about messages the user has not read yet. */
   unreadNotifications(): number {
+    this.flushPending();
     return this.storage.sql
       .exec<{ n: number }>("SELECT count(*) AS n FROM notifications n JOIN rooms r ON r.room_id = n.room_id WHERE n.seq > r.last_read_seq")
       .one().n;

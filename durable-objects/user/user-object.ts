@@ -24,7 +24,7 @@ import type { Caller } from "../shared/identity";
 import { makeToken, sha256hex } from "../shared/tokens";
 import { randomKey } from "../../protocol/ids";
 import type { InboxUpdate, RoomActivity, RoomSummary } from "./inbox-update";
-import { InboxStore } from "./inbox-store";
+import { ACTIVITY_WRITE_DELAY_MS, InboxStore } from "./inbox-store";
 import { callerFromHeaders } from "../shared/identity";
 import { CLOSE } from "../../protocol/errors";
 import { ClientDeviceFrame, type Presence, type PresenceStatus } from "../../protocol/device";
@@ -74,7 +74,10 @@ export class UserObject extends DurableObject<Env> {
     super(ctx, env);
     this.db = openDb(ctx.storage, schema);
     this.limits = limitsOf(env);
-    this.inbox = new InboxStore(this.db, ctx.storage);
+    this.inbox = new InboxStore(this.db, ctx.storage, () => {
+      // Write coalesced activity a little later, in one commit (see InboxStore.pending).
+      setTimeout(() => this.inbox.flushPending(), ACTIVITY_WRITE_DELAY_MS);
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     void ctx.blockConcurrencyWhile(async () => {
       if (hasSchema(ctx.storage, "profile")) await this.open();
