@@ -33,7 +33,8 @@ const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower 
 /** 16 random base32 characters = 80 bits: unguessable and collision-free in practice. */
 export function randomKey(length = 16): string {
   const bytes = new Uint8Array(length);
-  crypto.getRandomValues(bytes);
+  // Web Crypto exists in workerd, browsers and Node 20; protocol/ is typed without any of their libs.
+  (globalThis as unknown as { crypto: { getRandomValues(a: Uint8Array): Uint8Array } }).crypto.getRandomValues(bytes);
   let out = "";
   for (const b of bytes) out += ALPHABET[b & 31];
   return out;
