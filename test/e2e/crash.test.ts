@@ -6,7 +6,8 @@
  * own clientId). Mid-stream the node is killed, restarted, every socket
  * reconnects with `?afterSeq=<last seq it saw>` and resends whatever was sent
  * but not acknowledged, with the same clientId and the same session token.
- * Twenty times. Then, per room:
+ * Twenty times, with one idle spell half-way in which the room objects
+ * hibernate under open sockets before the load resumes. Then, per room:
  *   1. every acknowledged message is in REST history, under the seq its ack named;
  *   2. no clientId is stored twice (retries across the crash were recognised);
  *   3. the seqs are exactly 1..N, and every socket saw exactly 1..N, in order,
@@ -19,6 +20,8 @@ import { recordFigures } from "../figures";
 
 /** kill -9 cycles (the fault suite's figure: 20) */
 const CYCLES = 20;
+/** the cycle after which all clients go idle until the room objects hibernate */
+const HIBERNATE_AT = 10;
 /** messages each socket keeps in flight */
 const WINDOW = 4;
 
@@ -145,6 +148,20 @@ describe("kill -9 while clients send", () => {
       const total = () => [...acked.values()].reduce((n, m) => n + m.size, 0);
       const target = total() + 150;
       await waitFor(() => total() >= target, 20000, () => `150 more acks (cycle ${cycle})`);
+      if (cycle === HIBERNATE_AT) {
+        // Half-way, everyone falls quiet long enough for workerd to evict the idle room
+        // objects (~10 s) while their sockets stay open; then the load resumes on the
+        // same sockets and the next kill hits objects that were rebuilt from hibernation.
+        for (const st of streams) st.running = false;
+        await waitFor(() => streams.every((st) => st.pending.size === 0), 20000, () => "quiet before hibernation");
+        await sleep(12_000);
+        for (const st of streams) {
+          st.running = true;
+          pump(st);
+        }
+        const resumed = total() + 150;
+        await waitFor(() => total() >= resumed, 20000, () => "150 acks after hibernation");
+      }
       await sleep(200 + Math.floor(Math.random() * 300));
       inFlightAtKill.push(streams.reduce((n, s) => n + s.pending.size, 0));
       ackedBeforeKill.push(total());
@@ -228,6 +245,7 @@ describe("kill -9 while clients send", () => {
       "messages in flight at the kills (total)": inFlightAtKill.reduce((a, b) => a + b, 0),
       "resends recognised as already stored": duplicateAcks,
       "resume gaps or repeats": 0,
+      "idle spells with hibernated room objects, then load again": 1,
       "seconds": Number(((Date.now() - started) / 1000).toFixed(1)),
     });
     expect(present).toBe(ackedTotal);
