@@ -19,6 +19,7 @@ import {
 } from "./lib/servers.mjs";
 import { newestSqlite, seedBaselineRoom, seedOutpostRoom, VOCAB } from "./lib/seed.mjs";
 import { pct } from "./lib/loadgen.mjs";
+import Database from "better-sqlite3";
 
 const { values: argv } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeats: { type: "string" } } });
 const QUICK = argv.quick;
@@ -70,6 +71,26 @@ function loadgen(task, timeoutMs) {
 const P = QUICK
   ? { busyS: 5, bigStepS: 2, manyRooms: 20, manyS: 5, idleSockets: 2000, idleS: 5, inboxMembers: 200, inboxS: 5, historyMsgs: 100_000, historyReqs: 200, searchReps: 10, startupRooms: 200, users: 10 }
   : { busyS: 15, bigStepS: 3, manyRooms: 100, manyS: 15, idleSockets: 10_000, idleS: 30, inboxMembers: 2000, inboxS: 10, historyMsgs: 1_000_000, historyReqs: 500, searchReps: 30, startupRooms: 1000, users: 50 };
+
+/**
+ * Bytes per message of a seeded room file: the whole file, the messages table
+ * with its indexes, and the full-text index (FTS5's shadow tables), from SQLite's dbstat.
+ */
+function roomFileSizes(file, count) {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db.prepare("SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name").all();
+    const sum = (pred) => rows.filter((r) => pred(r.name)).reduce((n, r) => n + r.bytes, 0);
+    return {
+      fileBytesPerMessage: round(fs.statSync(file).size / count, 1),
+      messageRowBytesPerMessage: round(sum((n) => n === "messages" || n.startsWith("messages_") || n.startsWith("sqlite_autoindex_messages")) / count, 1),
+      searchIndexBytesPerMessage: round(sum((n) => n.startsWith("message_fts")) / count, 1),
+      mentionIndexBytesPerMessage: round(sum((n) => n.startsWith("mention_index")) / count, 1),
+    };
+  } finally {
+    db.close();
+  }
+}
 
 const roomPlan = (roomId, users, clients, senders) => ({ roomId, senders, tokens: Array.from({ length: clients }, (_, i) => users[i % users.length].token) });
 
@@ -205,7 +226,12 @@ const scenarios = {
     },
     async afterStop(kind, dir, st) {
       const t0 = Date.now();
-      if (kind === "outpost") await seedOutpostRoom(newestSqlite(path.join(dir, "objects/outpost-RoomObject")), { count: P.historyMsgs, senderId: st.user.id, mentionUserId: st.user.id });
+      if (kind === "outpost") {
+        const file = newestSqlite(path.join(dir, "objects/outpost-RoomObject"));
+        await seedOutpostRoom(file, { count: P.historyMsgs, senderId: st.user.id, mentionUserId: st.user.id });
+        st.sizes = roomFileSizes(file, P.historyMsgs);
+        log(`  room file: ${JSON.stringify(st.sizes)}`);
+      }
       else await seedBaselineRoom(path.join(dir, "baseline.sqlite"), { count: P.historyMsgs, roomId: st.roomId, senderId: st.user.id });
       log(`  seeded ${P.historyMsgs} messages into ${kind} in ${Date.now() - t0} ms`);
     },
@@ -257,6 +283,7 @@ const scenarios = {
         searchP50Ms: pct(sorted(all), 50), searchP99Ms: pct(sorted(all), 99), searchServerP99Ms: allServer.length ? pct(sorted(allServer), 99) : null,
         searchP99WithoutCommonTermMs: pct(sorted(noCommon), 99),
         perQuery: search,
+        ...(st.sizes ?? {}),
       };
     },
   },
@@ -424,8 +451,13 @@ function targets(R) {
     t("Cold start < 1 s (to the first served room request)", m("startup", "firstRoomRequestMs")?.outpost, "< 1000 ms", m("startup", "firstRoomRequestMs")?.outpost < 1000);
   }
   if (R.scenarios.history) {
-    t("History page p99 < 5 ms", m("history", "historyP99Ms")?.outpost, "< 5 ms", m("history", "historyP99Ms")?.outpost < 5, QUICK ? `quick run: ${P.historyMsgs} messages` : "");
-    t("Search p99 < 100 ms", m("history", "searchP99Ms")?.outpost, "< 100 ms", m("history", "searchP99Ms")?.outpost < 100, QUICK ? `quick run: ${P.historyMsgs} messages` : "");
+    // The files-and-search issue asks for these measured inside the node: the Server-Timing
+    // figure (auth + room RPC + serialisation); the client-side figure adds loopback HTTP.
+    const histIn = m("history", "historyServerP99Ms")?.outpost;
+    const searchIn = m("history", "searchServerP99Ms")?.outpost;
+    const sizeNote = QUICK ? `quick run: ${P.historyMsgs} messages` : `${P.historyMsgs} messages`;
+    t("History page p99 < 5 ms (inside the node)", histIn, "< 5 ms", histIn < 5, `${sizeNote}; from the client: ${m("history", "historyP99Ms")?.outpost} ms`);
+    t("Search p99 < 100 ms (inside the node)", searchIn, "< 100 ms", searchIn < 100, `${sizeNote}; from the client: ${m("history", "searchP99Ms")?.outpost} ms`);
   }
   if (R.web) t("Web first-screen JS ≤ 60 KB gz", R.web.firstScreenJsGzKB ?? null, "≤ 60 KB", (R.web.firstScreenJsGzKB ?? Infinity) <= 60, R.web.status === "not built" ? "web/dist not built" : "");
   return out;
