@@ -74,6 +74,10 @@ function render() {
 
 const renderOnly = process.argv.includes("--render-only");
 let ok = true;
-if (!renderOnly) ok = run(SUITES.map((s) => s.file));
+if (!renderOnly) {
+  // Fresh figures only: a figure a test no longer records must not linger in the document.
+  fs.rmSync(FIGURES, { recursive: true, force: true });
+  ok = run(SUITES.map((s) => s.file));
+}
 render();
 process.exit(ok ? 0 : 1);
