@@ -11,6 +11,10 @@ export interface Limits {
   maxFrameBytes: number;
   sessionTtlSeconds: number;
   maxSessionsPerUser: number;
+  /** largest upload in bytes */
+  maxFileBytes: number;
+  /** upload types (exact, or `image/` + `*`); absent: the Worker's built-in list */
+  allowedFileTypes?: string[];
 }
 
 /** The shape of the JSON file `OUTPOST_CONFIG` names. */

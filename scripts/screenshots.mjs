@@ -13,6 +13,7 @@ import { makeNodeConfig, writeWorkerdFiles } from "../ops/node-config.mjs";
 import { spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
 import { buildWeb } from "./build-web.mjs";
 import net from "node:net";
+import zlib from "node:zlib";
 
 const OUT = path.join(repoRoot, "docs", "screenshots");
 const ADMIN_PASSWORD = "screenshot-admin-password";
@@ -37,6 +38,43 @@ async function call(token, method, p, body) {
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : undefined;
+}
+/** A small PNG (a sky-like gradient) for the image preview. */
+function png(width, height) {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = table[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const sky = y < height * 0.7;
+      raw.set(sky ? [250 - (y * 120) / height, 170 - (y * 60) / height, 90 + (y * 120) / height] : [40 + x / 8, 60, 90], y * (width * 3 + 1) + 1 + x * 3);
+    }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+}
+async function upload(token, roomId, name, type, body) {
+  const res = await fetch(`${url}/api/v1/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}`, { method: "POST", headers: { "content-type": type, authorization: `Bearer ${token}` }, body });
+  if (res.status !== 201) throw new Error(`upload ${name}: ${res.status} ${await res.text()}`);
+  return res.json();
 }
 const login = async (u, p) => (await call(null, "POST", "/auth/login", { username: u, password: p })).token;
 
@@ -63,6 +101,9 @@ try {
   const m = await post("dave", "收到，我今天下午整理好。 See https://intranet.example.org/audit");
   await call(tokens.alice, "POST", `/rooms/${encodeURIComponent(room.id)}/messages/${m.id}/reactions`, { emoji: "👍" });
   await call(tokens.bob, "POST", `/rooms/${encodeURIComponent(room.id)}/messages/${m.id}/reactions`, { emoji: "🎉" });
+  const photo = await upload(tokens.dave, room.id, "外滩 the Bund.png", "image/png", png(480, 320));
+  const report = await upload(tokens.dave, room.id, "audit-checklist-2026.pdf", "application/pdf", Buffer.concat([Buffer.from("%PDF-1.4\n"), Buffer.alloc(184_000, 32)]));
+  await call(tokens.dave, "POST", `/rooms/${encodeURIComponent(room.id)}/messages`, { text: "上海办公室的照片和检查清单", clientId: "shot-files", attachments: [photo.id, report.id] });
   await post("carol", "@alice could you review the summary before Friday?");
   const dm = await call(tokens.bob, "POST", "/dms", { userId: ids.alice });
   await call(tokens.bob, "POST", `/rooms/${encodeURIComponent(dm.id)}/messages`, { text: "Lunch at 12:30? 🍜", clientId: "shot-dm-1" });
@@ -92,6 +133,11 @@ try {
         await page.waitForTimeout(400);
         await shot("new-room");
         await page.keyboard.press("Escape");
+        await page.locator('input[name="q"]').fill("上海");
+        await page.locator(".hit mark").first().waitFor();
+        await page.waitForTimeout(300);
+        await shot("search");
+        await page.locator('input[name="q"]').fill("");
         await page.setViewportSize({ width: 390, height: 844 });
         await page.waitForTimeout(300);
         await shot("mobile-chat");

@@ -2,7 +2,7 @@
  * The Outpost client SDK: typed REST, the device and room sockets with
  * reconnect and resume, and the ordered offline send queue. See README.md.
  */
-export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage } from "./rest";
+export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage, type SearchParams, type SearchResult, type UploadOptions } from "./rest";
 export { OutpostApiError } from "./errors";
 export { backoffDelay, type BackoffOptions } from "./backoff";
 export { ReconnectingSocket, parseFrame, type SocketOptions, type SocketState, type WebSocketConstructor, type WebSocketLike } from "./socket";
@@ -10,7 +10,7 @@ export { DeviceSocket } from "./device-socket";
 export { RoomSocket } from "./room-socket";
 export { SendQueue, PermanentSendError, newClientId, type QueuedMessage, type SendAck, type SendTransport, type StorageLike } from "./send-queue";
 export { socketOrRestTransport } from "./transport";
-export type { Message, Room, Member, User } from "../protocol/models";
+export type { Message, Room, Member, User, Attachment, SearchHit } from "../protocol/models";
 export type { InboxRoom, Notification, Presence } from "../protocol/device";
 export type { ServerRoomFrame } from "../protocol/frames";
 export type { ServerDeviceFrame } from "../protocol/device";

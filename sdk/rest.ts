@@ -14,10 +14,10 @@
  *   const { rooms } = await api.myRooms();
  */
 import { z } from "zod";
-import { MemberSchema, MessageSchema, RoomSchema, UserSchema, type Member, type Message, type Room, type User } from "../protocol/models";
+import { AttachmentSchema, MemberSchema, MessageSchema, RoomSchema, SearchHitSchema, UserSchema, type Attachment, type Member, type Message, type Room, type SearchHit, type User } from "../protocol/models";
 import { InboxRoomSchema, NotificationSchema, PresenceSchema, type InboxRoom, type Notification, type Presence } from "../protocol/device";
 import type { z as zt } from "zod";
-import type { CreateRoomBody, SendMessageBody } from "../protocol/rest";
+import type { CreateRoomBody, SearchQuery, SendMessageBody } from "../protocol/rest";
 import { OutpostApiError } from "./errors";
 
 export interface ClientOptions {
@@ -34,17 +34,30 @@ const LoginResult = z.object({ token: z.string(), expiresAt: z.number(), user: S
 export type LoginResult = z.infer<typeof LoginResult>;
 const History = z.object({ messages: z.array(MessageSchema), hasMore: z.boolean(), lastSeq: z.number() });
 export type HistoryPage = z.infer<typeof History>;
+const SearchResult = z.object({ hits: z.array(SearchHitSchema), cursor: z.string().nullable() });
+export type SearchResult = { hits: SearchHit[]; cursor: string | null };
+export type SearchParams = z.input<typeof SearchQuery>;
+
+export interface UploadOptions {
+  /** stored name (default: the File's own name, else "file") */
+  name?: string;
+  /** called as bytes go out: with XMLHttpRequest (browsers) during the upload, with fetch only at the end */
+  onProgress?: (loaded: number, total: number) => void;
+  signal?: AbortSignal;
+}
 
 export class OutpostClient {
   baseUrl: string;
   token: string | null;
   private readonly fetchImpl: typeof fetch;
+  private readonly customFetch: boolean;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? "").replace(/\/$/, "");
     this.token = options.token ?? null;
     // Bound: some runtimes refuse fetch called with another `this`.
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.customFetch = !!options.fetch;
   }
 
   /** The underlying request: JSON in, JSON out, `OutpostApiError` on failure. */
@@ -63,21 +76,71 @@ export class OutpostClient {
     } catch (err) {
       throw new OutpostApiError(0, "network", `the node could not be reached (${(err as Error).message})`);
     }
-    const text = await res.text();
-    let value: unknown = undefined;
-    try {
-      value = text ? JSON.parse(text) : undefined;
-    } catch {
-      // an HTML error page from a proxy: reported below by status
+    return parseBody(res.status, await res.text(), `${method} ${path}`, schema);
+  }
+
+  /**
+   * Upload a file into a room (raw bytes, streamed by the browser); then send a
+   * message with `attachments: [attachment.id]`. Rejects with `too_large` (413)
+   * or `unsupported_media_type` (415) when the node refuses it.
+   */
+  uploadFile(roomId: string, file: Blob & { name?: string }, options: UploadOptions = {}): Promise<Attachment> {
+    const name = options.name ?? file.name ?? "file";
+    const path = `/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}`;
+    const url = `${this.baseUrl}/api/v1${path}`;
+    const type = file.type || "application/octet-stream";
+    const what = `POST ${path}`;
+    if (typeof XMLHttpRequest === "undefined" || this.customFetch) {
+      return (async () => {
+        const headers: Record<string, string> = { accept: "application/json", "content-type": type };
+        if (this.token) headers.authorization = `Bearer ${this.token}`;
+        let res: Response;
+        try {
+          res = await this.fetchImpl(url, { method: "POST", headers, body: file, credentials: "same-origin", signal: options.signal });
+        } catch (err) {
+          throw options.signal?.aborted ? new OutpostApiError(0, "aborted", "the upload was cancelled") : new OutpostApiError(0, "network", `the node could not be reached (${(err as Error).message})`);
+        }
+        const out = parseBody(res.status, await res.text(), what, AttachmentSchema);
+        options.onProgress?.(file.size, file.size);
+        return out;
+      })();
     }
-    if (!res.ok) {
-      const e = (value as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      throw new OutpostApiError(res.status, typeof e?.code === "string" ? e.code : "http_" + res.status, typeof e?.message === "string" ? e.message : `HTTP ${res.status}`);
-    }
-    if (!schema) return value as T;
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new OutpostApiError(res.status, "bad_response", `unexpected response to ${method} ${path}: ${parsed.error.issues[0]?.message}`);
-    return parsed.data;
+    return new Promise<Attachment>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("content-type", type);
+      xhr.setRequestHeader("accept", "application/json");
+      if (this.token) xhr.setRequestHeader("authorization", `Bearer ${this.token}`);
+      xhr.upload.onprogress = (e) => options.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+      xhr.onload = () => {
+        try {
+          resolve(parseBody(xhr.status, xhr.responseText, what, AttachmentSchema));
+        } catch (err) {
+          reject(err);
+        }
+      };
+      xhr.onerror = () => reject(new OutpostApiError(0, "network", "the node could not be reached"));
+      xhr.onabort = () => reject(new OutpostApiError(0, "aborted", "the upload was cancelled"));
+      if (options.signal) {
+        if (options.signal.aborted) return reject(new OutpostApiError(0, "aborted", "the upload was cancelled"));
+        options.signal.addEventListener("abort", () => xhr.abort(), { once: true });
+      }
+      xhr.send(file);
+    });
+  }
+
+  /** URL to download (or, for images, show) an uploaded file; members only. */
+  fileUrl(fileId: string): string {
+    return `${this.baseUrl}/api/v1/files/${encodeURIComponent(fileId)}`;
+  }
+
+  /** Full-text search in one room (`room`) or every room the caller is in now; `cursor` pages on. */
+  search(params: SearchParams): Promise<SearchResult> {
+    const qs = Object.entries(params)
+      .filter(([, v]) => v !== undefined && v !== "")
+      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+      .join("&");
+    return this.request("GET", `/search?${qs}`, undefined, SearchResult);
   }
 
   // ---- session ---------------------------------------------------------------
@@ -198,4 +261,22 @@ export class OutpostClient {
     const base = this.baseUrl || (typeof location !== "undefined" ? location.origin : "");
     return base.replace(/^http/, "ws") + "/api/v1" + path;
   }
+}
+
+/** JSON body → value (checked with `schema`), or `OutpostApiError` carrying the node's error code. */
+function parseBody<T>(status: number, text: string, what: string, schema?: zt.ZodType<T>): T {
+  let value: unknown = undefined;
+  try {
+    value = text ? JSON.parse(text) : undefined;
+  } catch {
+    // an HTML error page from a proxy: reported below by status
+  }
+  if (status < 200 || status > 299) {
+    const e = (value as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    throw new OutpostApiError(status, typeof e?.code === "string" ? e.code : "http_" + status, typeof e?.message === "string" ? e.message : `HTTP ${status}`);
+  }
+  if (!schema) return value as T;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new OutpostApiError(status, "bad_response", `unexpected response to ${what}: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
 }

@@ -70,7 +70,7 @@ export class RoomSocket {
    */
   sendMessage(m: QueuedMessage, timeoutMs = 10_000): Promise<SendAck> {
     return new Promise((resolve, reject) => {
-      const frame = { type: "msg.send", clientId: m.clientId, text: m.text, ...(m.replyTo ? { replyTo: m.replyTo } : {}) };
+      const frame = { type: "msg.send", clientId: m.clientId, text: m.text, ...(m.replyTo ? { replyTo: m.replyTo } : {}), ...(m.attachments?.length ? { attachments: m.attachments } : {}) };
       if (!this.socket.send(frame)) {
         reject(new Error("room socket not open"));
         return;

@@ -19,6 +19,8 @@ export interface QueuedMessage {
   roomId: string;
   text: string;
   replyTo?: string;
+  /** ids of files uploaded into the room beforehand (OutpostClient.uploadFile) */
+  attachments?: string[];
   queuedAt: number;
 }
 export interface SendAck {
@@ -81,9 +83,16 @@ export class SendQueue {
     if (this.items.length) queueMicrotask(() => void this.run());
   }
 
-  /** Queue a message; `done` resolves when the node acknowledged it. */
-  enqueue(roomId: string, text: string, replyTo?: string): { message: QueuedMessage; done: Promise<SendAck> } {
-    const message: QueuedMessage = { clientId: (this.options.newClientId ?? newClientId)(), roomId, text, queuedAt: Date.now(), ...(replyTo ? { replyTo } : {}) };
+  /** Queue a message (text may be "" when it carries attachments); `done` resolves when the node acknowledged it. */
+  enqueue(roomId: string, text: string, replyTo?: string, attachments?: string[]): { message: QueuedMessage; done: Promise<SendAck> } {
+    const message: QueuedMessage = {
+      clientId: (this.options.newClientId ?? newClientId)(),
+      roomId,
+      text,
+      queuedAt: Date.now(),
+      ...(replyTo ? { replyTo } : {}),
+      ...(attachments?.length ? { attachments: [...attachments] } : {}),
+    };
     this.items.push(message);
     this.save();
     const done = new Promise<SendAck>((resolve, reject) => this.waiters.set(message.clientId, { resolve, reject }));
@@ -166,7 +175,10 @@ export class SendQueue {
       const raw = this.storage.getItem(this.key);
       const list: unknown = raw ? JSON.parse(raw) : [];
       return Array.isArray(list)
-        ? list.filter((m): m is QueuedMessage => !!m && typeof m.clientId === "string" && typeof m.roomId === "string" && typeof m.text === "string")
+        ? list.filter(
+            (m): m is QueuedMessage =>
+              !!m && typeof m.clientId === "string" && typeof m.roomId === "string" && typeof m.text === "string" && (m.attachments === undefined || (Array.isArray(m.attachments) && m.attachments.every((a: unknown) => typeof a === "string"))),
+          )
         : [];
     } catch {
       return [];

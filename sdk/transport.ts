@@ -11,7 +11,7 @@ export function socketOrRestTransport(api: OutpostClient, socketFor: (roomId: st
   return async (m) => {
     const socket = socketFor(m.roomId);
     if (socket && socket.state === "open") return socket.sendMessage(m);
-    const message = await api.send(m.roomId, { text: m.text, clientId: m.clientId, ...(m.replyTo ? { replyTo: m.replyTo } : {}) });
+    const message = await api.send(m.roomId, { text: m.text, clientId: m.clientId, ...(m.replyTo ? { replyTo: m.replyTo } : {}), ...(m.attachments?.length ? { attachments: m.attachments } : {}) });
     return { id: message.id, seq: message.seq };
   };
 }

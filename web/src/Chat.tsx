@@ -1,8 +1,9 @@
 /** The open room: header, virtualised messages, typing line, composer. */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { Message } from "../../sdk/index";
-import { api, changed, loadOlder, markRead, nameOf, roomTitle, state, type RoomView } from "./store";
-import { formatDay, formatTime, t } from "./i18n";
+import type { Attachment, Message } from "../../sdk/index";
+import { api, changed, focusMessage, loadNewer, loadOlder, markRead, nameOf, roomTitle, state, type RoomView } from "./store";
+import { formatDay, formatSize, formatTime, t } from "./i18n";
+import { addFiles } from "./uploads";
 import { Markdown } from "./Markdown";
 import { VirtualList, type Row } from "./MessageList";
 import { Composer, type ComposerMode } from "./Composer";
@@ -14,9 +15,8 @@ const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "👀"];
 export function Chat() {
   const view = state.view!;
   const [mode, setMode] = useState<ComposerMode>({ kind: "new" });
-  const [jump, setJump] = useState<{ key: string; n: number } | null>(null);
-  const [highlight, setHighlight] = useState<string | null>(null);
   const [members, setMembers] = useState(false);
+  const [dropping, setDropping] = useState(false);
   const inbox = state.device?.rooms.get(view.roomId);
   const title = inbox ? roomTitle(inbox) : view.room?.name ?? "";
   const me = state.me!;
@@ -25,28 +25,51 @@ export function Chat() {
     markRead();
   });
 
-  const jumpTo = async (id: string) => {
-    // Page back until the original is loaded (or the beginning is reached).
-    for (let i = 0; i < 50 && !view.byId.has(id) && view.hasMore; i++) await loadOlder();
-    if (!view.byId.has(id)) return;
-    setHighlight(id);
-    setJump({ key: id, n: Date.now() });
-    setTimeout(() => setHighlight(null), 2000);
-  };
+  // Page back until the original is loaded (or the beginning is reached), then point at it.
+  const jumpTo = (id: string) => void focusMessage(view, id);
 
-  const rows = buildRows(view, me.id, me.username, { setMode, jumpTo, highlight });
+  const rows = buildRows(view, me.id, me.username, { setMode, jumpTo, highlight: view.highlight });
   const typers = [...view.typing].filter(([id, until]) => until > Date.now() && id !== me.id).map(([id]) => nameOf(id));
   const presence = inbox?.peerId ? state.device?.presence.get(inbox.peerId)?.status ?? "offline" : null;
 
   return (
-    <section class="chat" aria-label={title}>
+    <section
+      class={dropping ? "chat dropping" : "chat"}
+      aria-label={title}
+      onDragOver={(e) => {
+        if (!e.dataTransfer?.types.includes("Files")) return;
+        e.preventDefault();
+        e.dataTransfer.dropEffect = "copy";
+        if (!dropping) setDropping(true);
+      }}
+      onDragLeave={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDropping(false);
+      }}
+      onDrop={(e) => {
+        setDropping(false);
+        if (!e.dataTransfer?.files.length) return;
+        e.preventDefault();
+        addFiles(view.roomId, e.dataTransfer.files);
+      }}
+    >
+      {dropping && <div class="drop-hint" aria-hidden="true">{t("dropFiles")}</div>}
       <header class="chat-head">
         <button type="button" class="icon back" aria-label={t("back")} onClick={backToList}>‹</button>
         <h2 dir="auto" class="chat-title">{title}</h2>
         {presence && <span class="muted small"><span class={`dot inline ${presence}`} aria-hidden="true" /> {t(presence)}</span>}
         <button type="button" class="link" onClick={() => setMembers(true)}>{t("members")} ({view.members.length || view.room?.memberCount || ""})</button>
       </header>
-      <VirtualList rows={rows} label={t("messageList")} jumpTo={jump} onNearTop={() => void loadOlder()} onAtBottom={() => markRead()} />
+      <VirtualList
+        rows={rows}
+        label={t("messageList")}
+        jumpTo={view.jump}
+        follow={!view.hasNewer}
+        onNearTop={() => void loadOlder()}
+        onAtBottom={() => {
+          markRead();
+          void loadNewer();
+        }}
+      />
       <div class="typing muted small" aria-live="polite" data-testid="typing">
         {typers.length === 1 ? t("typingOne", { a: typers[0] }) : typers.length === 2 ? t("typingTwo", { a: typers[0], b: typers[1] }) : typers.length > 2 ? t("typingMany") : ""}
       </div>
@@ -83,7 +106,8 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
     }
     rows.push({ key: m.id, estimate: 60, render: () => <MessageRow m={m} view={view} myId={myId} myUsername={myUsername} ctx={ctx} /> });
   }
-  const last = view.messages[view.messages.length - 1];
+  if (view.hasNewer) rows.push({ key: "bottom", estimate: 40, render: () => <div class="list-top muted small">{t("loadingNewer")}</div> });
+  const last = view.hasNewer ? undefined : view.messages[view.messages.length - 1];
   if (last) {
     const seen = [...view.receipts].filter(([id, seq]) => id !== myId && id !== last.senderId && seq >= last.seq).map(([id]) => nameOf(id));
     if (seen.length) rows.push({ key: `seen:${last.id}:${seen.join(",")}`, estimate: 22, render: () => <div class="seen muted small" data-testid="receipts">{t("seenBy", { names: seen.join(", ") })}</div> });
@@ -95,26 +119,72 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
       render: () => (
         <div class="msg mine pending" data-testid="pending">
           <div class="meta small muted">{t("pending")}</div>
-          <Markdown text={p.text} me={myUsername} />
+          {p.text && <Markdown text={p.text} me={myUsername} />}
+          {p.attachments?.length ? <PendingFiles clientId={p.clientId} n={p.attachments.length} /> : null}
         </div>
       ),
     });
   }
   for (const p of state.failed.filter((f) => f.roomId === view.roomId)) {
-    rows.push({ key: `failed:${p.clientId}`, estimate: 60, render: () => <div class="msg mine failed"><div class="meta small error">{t("failed")}</div><Markdown text={p.text} me={myUsername} /></div> });
+    rows.push({ key: `failed:${p.clientId}`, estimate: 60, render: () => (
+        <div class="msg mine failed">
+          <div class="meta small error">{t("failed")}</div>
+          {p.text && <Markdown text={p.text} me={myUsername} />}
+          {p.attachments?.length ? <PendingFiles clientId={p.clientId} n={p.attachments.length} /> : null}
+        </div>
+      ) });
   }
   return rows;
 }
 
+function PendingFiles({ clientId, n }: { clientId: string; n: number }) {
+  const files = state.pendingFiles.get(clientId);
+  return <p class="small muted" dir="auto">📎 {files ? files.map((f) => f.name).join(", ") : t("fileCount", { n })}</p>;
+}
+
+/** Images as previews (served inline by the node), anything else as a card with a download link. */
+function Attachments({ list }: { list: Attachment[] }) {
+  return (
+    <ul class="attachments" aria-label={t("attachments")}>
+      {list.map((a) => {
+        const url = api.fileUrl(a.id);
+        return /^image\/(png|jpeg|gif|webp)$/.test(a.contentType) ? (
+          <li key={a.id} class="att-image">
+            <a href={url} target="_blank" rel="noopener" aria-label={t("openImage", { name: a.name })}>
+              <img src={url} alt={a.name} loading="lazy" decoding="async" />
+            </a>
+          </li>
+        ) : (
+          <li key={a.id} class="att-file">
+            <a href={url} download={a.name} class="file-card" aria-label={t("downloadFile", { name: a.name, size: formatSize(a.size) })}>
+              <span class="file-icon" aria-hidden="true">📄</span>
+              <span class="file-text">
+                <span class="file-name" dir="auto">{a.name}</span>
+                <span class="muted small">{formatSize(a.size)}</span>
+              </span>
+              <span class="file-dl small">{t("download")}</span>
+            </a>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
 function MessageRow({ m, view, myId, myUsername, ctx }: { m: Message; view: RoomView; myId: string; myUsername: string; ctx: RowCtx }) {
   const mine = m.senderId === myId;
+  const pointed = ctx.highlight === m.id;
+  const el = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (pointed) el.current?.focus({ preventScroll: true });
+  }, [pointed]);
   const original = m.replyTo ? view.byId.get(m.replyTo) : undefined;
   const recalled = m.deletedAt !== null;
   const send = (fn: () => boolean, rest: () => Promise<unknown>) => {
     if (!fn()) void rest().catch((err) => alert(t("error", { message: (err as Error).message })));
   };
   return (
-    <article class={`msg${mine ? " mine" : ""}${ctx.highlight === m.id ? " highlight" : ""}`} data-id={m.id} data-seq={m.seq} aria-label={`${nameOf(m.senderId)} ${formatTime(m.createdAt)}`}>
+    <article ref={el} tabIndex={pointed ? -1 : undefined} class={`msg${mine ? " mine" : ""}${pointed ? " highlight" : ""}`} data-id={m.id} data-seq={m.seq} aria-label={`${nameOf(m.senderId)} ${formatTime(m.createdAt)}`}>
       <div class="meta small">
         <strong dir="auto" class="sender">{nameOf(m.senderId)}</strong> <time class="muted" dateTime={new Date(m.createdAt).toISOString()}>{formatTime(m.createdAt)}</time>
         {m.editedAt && !recalled && <span class="muted"> · {t("edited")}</span>}
@@ -123,14 +193,15 @@ function MessageRow({ m, view, myId, myUsername, ctx }: { m: Message; view: Room
         <button type="button" class="quote" aria-label={t("jumpToOriginal")} onClick={() => ctx.jumpTo(m.replyTo!)}>
           {original ? (
             <>
-              <strong dir="auto">{nameOf(original.senderId)}</strong>: <span dir="auto">{original.deletedAt ? t("recalled") : original.text.slice(0, 140)}</span>
+              <strong dir="auto">{nameOf(original.senderId)}</strong>: <span dir="auto">{original.deletedAt ? t("recalled") : original.text.slice(0, 140) || `📎 ${original.attachments.map((a) => a.name).join(", ")}`}</span>
             </>
           ) : (
             t("originalUnavailable")
           )}
         </button>
       )}
-      {recalled ? <p class="tombstone muted" data-testid="tombstone">{t("recalled")}</p> : <Markdown text={m.text} me={myUsername} />}
+      {recalled ? <p class="tombstone muted" data-testid="tombstone">{t("recalled")}</p> : m.text || !m.attachments.length ? <Markdown text={m.text} me={myUsername} /> : null}
+      {!recalled && m.attachments.length > 0 && <Attachments list={m.attachments} />}
       {m.reactions.length > 0 && (
         <div class="reactions">
           {m.reactions.map((r) => (

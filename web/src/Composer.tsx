@@ -6,7 +6,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Message } from "../../sdk/index";
 import { api, nameOf, sendMessage, state, type RoomView } from "./store";
-import { safeGet, safeSet, t } from "./i18n";
+import { formatSize, safeGet, safeSet, t } from "./i18n";
+import { addFiles, busy, notes, removeUpload, roomUploads, takeReady } from "./uploads";
 
 export type ComposerMode = { kind: "new" } | { kind: "reply"; message: Message } | { kind: "edit"; message: Message };
 
@@ -16,6 +17,9 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
   const [text, setText] = useState(() => safeGet(draftKey(view.roomId)) ?? "");
   const [suggest, setSuggest] = useState<{ query: string; index: number } | null>(null);
   const area = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
+  const files = roomUploads(view.roomId);
+  const uploading = busy(view.roomId);
   const lastTyping = useRef(0);
 
   useEffect(() => {
@@ -55,14 +59,16 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
 
   const submit = () => {
     const value = text.trim();
-    if (!value) return;
+    if (mode.kind !== "edit" && uploading) return;
+    const ready = mode.kind === "edit" ? [] : takeReady(view.roomId);
+    if (!value && !ready.length) return;
     if (mode.kind === "edit") {
       if (value !== mode.message.text && !view.socket.edit(mode.message.id, value)) void api.edit(view.roomId, mode.message.id, value).catch(() => {});
       setMode({ kind: "new" });
       setText(safeGet(draftKey(view.roomId)) ?? "");
       return;
     }
-    sendMessage(value, mode.kind === "reply" ? mode.message.id : undefined);
+    sendMessage(value, mode.kind === "reply" ? mode.message.id : undefined, ready);
     lastTyping.current = 0; // the next keystroke starts a new "typing" burst
     setText("");
     safeSet(draftKey(view.roomId), "");
@@ -106,8 +112,37 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
     }
   };
 
+  const onPaste = (e: ClipboardEvent) => {
+    const list = e.clipboardData?.files;
+    if (!list || list.length === 0 || mode.kind === "edit") return;
+    e.preventDefault(); // a pasted screenshot is a file, not text
+    addFiles(view.roomId, list);
+  };
+
   return (
     <form class="composer" onSubmit={(e) => (e.preventDefault(), submit())}>
+      {(files.length > 0 || notes.has(view.roomId)) && (
+        <ul class="uploads" aria-label={t("attachments")} data-testid="uploads">
+          {files.map((u) => (
+            <li key={u.key} class={`upload ${u.status}`} data-status={u.status}>
+              {u.preview ? <img class="upload-thumb" src={u.preview} alt="" /> : <span class="upload-icon" aria-hidden="true">📄</span>}
+              <span class="upload-text">
+                <span class="upload-name" dir="auto">{u.name}</span>
+                {u.status === "error" ? (
+                  <span class="error small" role="alert">{u.error}</span>
+                ) : (
+                  <span class="muted small">
+                    {formatSize(u.size)}
+                    {u.status === "uploading" && <progress max={u.size || 1} value={u.loaded} aria-label={t("uploadProgress", { name: u.name })} />}
+                  </span>
+                )}
+              </span>
+              <button type="button" class="icon" aria-label={t("removeFile", { name: u.name })} title={t("removeFile", { name: u.name })} onClick={() => removeUpload(u)}>×</button>
+            </li>
+          ))}
+          {notes.has(view.roomId) && <li class="error small" role="alert">{notes.get(view.roomId)}</li>}
+        </ul>
+      )}
       {mode.kind !== "new" && (
         <div class="composer-mode small">
           <span dir="auto">{mode.kind === "edit" ? t("editing") : t("replyingTo", { name: nameOf(mode.message.senderId) })}</span>
@@ -124,6 +159,21 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
         </ul>
       )}
       <div class="composer-row">
+        <button type="button" class="icon attach" aria-label={t("attach")} title={t("attach")} disabled={mode.kind === "edit"} onClick={() => picker.current?.click()}>📎</button>
+        <input
+          ref={picker}
+          type="file"
+          multiple
+          class="sr-only"
+          tabIndex={-1}
+          aria-label={t("attach")}
+          data-testid="file-input"
+          onChange={(e) => {
+            const input = e.currentTarget;
+            if (input.files) addFiles(view.roomId, input.files);
+            input.value = ""; // the same file can be picked again
+          }}
+        />
         <textarea
           ref={area}
           rows={1}
@@ -132,8 +182,11 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
           value={text}
           onInput={(e) => update(e.currentTarget.value)}
           onKeyDown={onKeyDown}
+          onPaste={onPaste}
         />
-        <button type="submit" class="primary">{mode.kind === "edit" ? t("save") : t("send")}</button>
+        <button type="submit" class="primary" disabled={mode.kind !== "edit" && uploading} title={mode.kind !== "edit" && uploading ? t("waitForUploads") : undefined}>
+          {mode.kind === "edit" ? t("save") : t("send")}
+        </button>
       </div>
     </form>
   );

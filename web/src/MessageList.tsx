@@ -17,7 +17,8 @@ export interface Row {
 
 const OVERSCAN_PX = 800;
 
-export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label }: { rows: Row[]; onNearTop: () => void; onAtBottom: () => void; jumpTo: { key: string; n: number } | null; label: string }) {
+/** `follow`: stay at the bottom as rows are added there (false while the rows are a window of older history). */
+export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow = true }: { rows: Row[]; onNearTop: () => void; onAtBottom: () => void; jumpTo: { key: string; n: number } | null; label: string; follow?: boolean }) {
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const stick = useRef(true);
@@ -40,12 +41,13 @@ export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label }: { ro
 
   const onScroll = () => {
     const el = scroller.current!;
-    stick.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+    const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+    stick.current = atBottom && follow;
     const i = Math.max(0, upperBound(offsets, el.scrollTop) - 1);
     anchor.current = rows[i] ? { key: rows[i].key, delta: el.scrollTop - offsets[i] } : null;
     setScrollTop(el.scrollTop);
     if (el.scrollTop < 400) onNearTop();
-    if (stick.current) onAtBottom();
+    if (atBottom) onAtBottom();
   };
 
   useLayoutEffect(() => {

@@ -1,5 +1,6 @@
 /** Signed in: the room list beside the open room (one or the other below 720 px). */
 import { useEffect, useState } from "preact/hooks";
+import type { FunctionComponent } from "preact";
 import { state, openRoom, roomTitle, signOut, nameOf, connectionState, closeRoom, changed } from "./store";
 import { formatShort, t } from "./i18n";
 import { Prefs } from "./Prefs";
@@ -9,6 +10,13 @@ import type { InboxRoom } from "../../sdk/index";
 
 export function Shell() {
   const [dialog, setDialog] = useState<"room" | "dm" | null>(null);
+  const [query, setQuery] = useState("");
+  // The results list is loaded on first use: it is not part of the first screen.
+  const [Results, setResults] = useState<FunctionComponent<{ q: string }> | null>(null);
+  const wantSearch = () => {
+    if (!Results) void import("./Search").then((m) => setResults(() => m.SearchResults));
+  };
+  const searching = query.trim().length > 0;
   useEffect(() => {
     const m = /^\/r\/([^/]+)$/.exec(location.pathname);
     if (m) openRoom(decodeURIComponent(m[1]));
@@ -32,10 +40,31 @@ export function Shell() {
           <button type="button" onClick={() => setDialog("dm")}>{t("newDm")}</button>
           <button type="button" onClick={() => setDialog("room")}>{t("newRoom")}</button>
         </div>
-        <ul class="rooms" aria-label={t("rooms")}>
-          {d?.ready && rooms.length === 0 && <li class="muted empty">{t("noRooms")}</li>}
-          {rooms.map((r) => <RoomItem key={r.roomId} room={r} />)}
-        </ul>
+        <form class="search-box" role="search" onSubmit={(e) => e.preventDefault()}>
+          <input
+            type="search"
+            name="q"
+            aria-label={t("searchMessages")}
+            placeholder={t("searchMessages")}
+            value={query}
+            maxLength={256}
+            onFocus={wantSearch}
+            onInput={(e) => {
+              wantSearch();
+              setQuery(e.currentTarget.value);
+            }}
+            onKeyDown={(e) => e.key === "Escape" && setQuery("")}
+          />
+          {searching && <button type="button" class="icon" aria-label={t("clearSearch")} onClick={() => setQuery("")}>×</button>}
+        </form>
+        {searching ? (
+          Results ? <Results q={query.trim()} /> : <p class="muted small">{t("searching")}</p>
+        ) : (
+          <ul class="rooms" aria-label={t("rooms")}>
+            {d?.ready && rooms.length === 0 && <li class="muted empty">{t("noRooms")}</li>}
+            {rooms.map((r) => <RoomItem key={r.roomId} room={r} />)}
+          </ul>
+        )}
         <Prefs />
       </nav>
       <main class="main">
@@ -52,7 +81,7 @@ function RoomItem({ room }: { room: InboxRoom }) {
   const presence = room.peerId ? state.device?.presence.get(room.peerId)?.status ?? "offline" : null;
   const last = room.lastMessage;
   const title = roomTitle(room);
-  const preview = last ? (last.deleted ? t("recalled") : `${last.senderId === state.me?.id ? t("you") : nameOf(last.senderId)}: ${last.preview}`) : "";
+  const preview = last ? (last.deleted ? t("recalled") : `${last.senderId === state.me?.id ? t("you") : nameOf(last.senderId)}: ${last.preview || "📎"}`) : "";
   const label = [title, room.unread ? t("unreadCount", { n: room.unread }) : "", room.mentions ? t("mentionCount", { n: room.mentions }) : "", presence ? t(presence) : ""].filter(Boolean).join(", ");
   return (
     <li>

@@ -89,6 +89,28 @@ const en = {
   roleOwner: "owner",
   roleAdmin: "admin",
   roleMember: "member",
+  attach: "Attach files",
+  dropFiles: "Drop files to share them here",
+  uploadProgress: "Uploading {name}",
+  removeFile: "Remove {name}",
+  fileTooLarge: "“{name}” is too large for this server.",
+  fileTypeNotAllowed: "Files of this type are not allowed here: “{name}” ({type}).",
+  uploadFailed: "Could not upload “{name}”: {message}",
+  tooManyFiles: "At most {n} files per message.",
+  waitForUploads: "Wait until the files are uploaded",
+  attachments: "Attachments",
+  download: "Download",
+  downloadFile: "Download {name} ({size})",
+  openImage: "Open image {name}",
+  fileCount: "{n} files",
+  searchMessages: "Search messages",
+  searchResults: "Search results",
+  searching: "Searching…",
+  noMessagesFound: "No messages found",
+  moreResults: "More results",
+  clearSearch: "Clear search",
+  searchHit: "{sender} in {room}, {time}",
+  loadingNewer: "Loading newer messages…",
 };
 export type StringKey = keyof typeof en;
 
@@ -178,6 +200,28 @@ const zh: Record<StringKey, string> = {
   roleOwner: "所有者",
   roleAdmin: "管理员",
   roleMember: "成员",
+  attach: "添加附件",
+  dropFiles: "将文件拖放到这里即可发送",
+  uploadProgress: "正在上传 {name}",
+  removeFile: "移除 {name}",
+  fileTooLarge: "“{name}”超过了此服务器允许的大小。",
+  fileTypeNotAllowed: "此处不允许上传这种类型的文件：“{name}”（{type}）。",
+  uploadFailed: "无法上传“{name}”：{message}",
+  tooManyFiles: "每条消息最多 {n} 个文件。",
+  waitForUploads: "请等待文件上传完成",
+  attachments: "附件",
+  download: "下载",
+  downloadFile: "下载 {name}（{size}）",
+  openImage: "打开图片 {name}",
+  fileCount: "{n} 个文件",
+  searchMessages: "搜索消息",
+  searchResults: "搜索结果",
+  searching: "正在搜索…",
+  noMessagesFound: "没有找到消息",
+  moreResults: "更多结果",
+  clearSearch: "清除搜索",
+  searchHit: "{sender} 在 {room}，{time}",
+  loadingNewer: "正在加载更新的消息…",
 };
 
 export type Locale = "en" | "zh-CN";
@@ -219,6 +263,18 @@ export function formatDay(ms: number, now = Date.now()): string {
 
 export function formatShort(ms: number, now = Date.now()): string {
   return new Date(ms).toDateString() === new Date(now).toDateString() ? formatTime(ms) : new Intl.DateTimeFormat(locale, { month: "short", day: "numeric" }).format(ms);
+}
+
+/** A file size in the user's locale: "820 B", "1.4 MB". */
+export function formatSize(bytes: number): string {
+  const units = ["byte", "kilobyte", "megabyte", "gigabyte"] as const;
+  let i = 0;
+  let n = bytes;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return new Intl.NumberFormat(locale, { style: "unit", unit: units[i], unitDisplay: "short", maximumFractionDigits: i === 0 ? 0 : 1 }).format(n);
 }
 
 export function safeGet(key: string): string | null {

@@ -5,7 +5,7 @@
  * the message list stays cheap because it is virtualised.
  */
 import { useEffect, useState } from "preact/hooks";
-import { DeviceSocket, OutpostApiError, OutpostClient, RoomSocket, SendQueue, socketOrRestTransport, type InboxRoom, type Member, type Message, type QueuedMessage, type Room, type SocketState, type User } from "../../sdk/index";
+import { DeviceSocket, OutpostApiError, OutpostClient, RoomSocket, SendQueue, socketOrRestTransport, type Attachment, type InboxRoom, type Member, type Message, type QueuedMessage, type Room, type SocketState, type User } from "../../sdk/index";
 
 export const api = new OutpostClient();
 
@@ -18,6 +18,13 @@ export interface RoomView {
   byId: Map<string, Message>;
   hasMore: boolean;
   loadingOlder: boolean;
+  /** a window of older history is shown (after a jump): newer messages are on the node, not here yet */
+  hasNewer: boolean;
+  loadingNewer: boolean;
+  /** scroll to this row (n changes on every jump) */
+  jump: { key: string; n: number } | null;
+  /** the message being pointed at (jump to original, search result) */
+  highlight: string | null;
   /** the first unread seq when the room was opened (where the divider goes), or null */
   dividerSeq: number | null;
   typing: Map<string, number>;
@@ -38,6 +45,8 @@ export const state = {
   online: typeof navigator === "undefined" ? true : navigator.onLine,
   users: new Map<string, { displayName: string; username: string }>(),
   failed: [] as QueuedMessage[],
+  /** what the files of a queued message are called, by clientId (for the pending row) */
+  pendingFiles: new Map<string, Attachment[]>(),
 };
 
 let tick = 0;
@@ -95,6 +104,7 @@ export function signedIn(user: User | { id: string; username: string; displayNam
   });
   queue.on((e) => {
     if (e.kind === "failed") state.failed.push(e.message);
+    if (e.kind === "sent") state.pendingFiles.delete(e.message.clientId);
     changed();
   });
   state.queue = queue;
@@ -133,7 +143,7 @@ export function remember(id: string, displayName: string, username: string): voi
 }
 
 const lookups = new Set<string>();
-async function lookupUser(id: string): Promise<void> {
+export async function lookupUser(id: string): Promise<void> {
   if (lookups.has(id)) return;
   lookups.add(id);
   try {
@@ -155,8 +165,12 @@ export function roomTitle(r: Pick<InboxRoom, "name" | "peerId">): string {
 
 // ---------------------------------------------------------------- rooms
 
-export function openRoom(roomId: string): void {
-  if (state.view?.roomId === roomId) return;
+/** Open a room; with `target`, show the history around that message and point at it. */
+export function openRoom(roomId: string, target?: { id: string; seq: number }): void {
+  if (state.view?.roomId === roomId) {
+    if (target) void focusMessage(state.view, target.id, target.seq);
+    return;
+  }
   closeRoom();
   const inbox = state.device?.rooms.get(roomId);
   const socket = new RoomSocket(api, roomId, { backoff: { baseMs: 300, maxMs: 4000 } });
@@ -168,6 +182,10 @@ export function openRoom(roomId: string): void {
     byId: new Map(),
     hasMore: true,
     loadingOlder: false,
+    hasNewer: false,
+    loadingNewer: false,
+    jump: null,
+    highlight: null,
     dividerSeq: inbox && inbox.unread > 0 ? inbox.lastReadSeq + 1 : null,
     typing: new Map(),
     receipts: new Map(),
@@ -189,12 +207,12 @@ export function openRoom(roomId: string): void {
         break;
       case "msg.new":
       case "msg.updated":
-        upsert(view, [f.message]);
+        upsert(view, inWindow(view, [f.message]));
         view.typing.delete(f.message.senderId);
         break;
       case "sync":
         if (f.tooFarBehind) void reloadLatest(view);
-        else upsert(view, f.messages);
+        else upsert(view, inWindow(view, f.messages));
         break;
       case "typing":
         view.typing.set(f.userId, Date.now() + f.expiresInMs);
@@ -218,22 +236,101 @@ export function openRoom(roomId: string): void {
     changed();
   });
   socket.start();
-  void loadRoom(view);
+  void loadRoom(view, target);
   changed();
 }
 
-async function loadRoom(view: RoomView): Promise<void> {
+async function loadRoom(view: RoomView, target?: { id: string; seq: number }): Promise<void> {
   try {
-    const [info, page, receipts] = await Promise.all([api.room(view.roomId), api.history(view.roomId, { limit: 50 }), api.receipts(view.roomId).catch(() => ({ receipts: [] }))]);
+    const [info, page, receipts] = await Promise.all([
+      api.room(view.roomId),
+      target ? around(view.roomId, target.seq) : api.history(view.roomId, { limit: 50 }),
+      api.receipts(view.roomId).catch(() => ({ receipts: [] })),
+    ]);
     view.room = info.room;
     view.members = info.members;
     for (const m of info.members) remember(m.userId, m.displayName, m.username);
     for (const r of receipts.receipts) view.receipts.set(r.userId, r.seq);
-    view.hasMore = page.hasMore;
-    upsert(view, page.messages);
+    if ("hasNewer" in page) setWindow(view, page);
+    else {
+      view.hasMore = page.hasMore;
+      upsert(view, page.messages);
+    }
+    if (target && view.byId.has(target.id)) point(view, target.id);
     changed();
   } catch (err) {
     console.warn("outpost: could not load the room", err);
+  }
+}
+
+/** The history around `seq`: up to 40 messages either side. */
+async function around(roomId: string, seq: number): Promise<{ messages: Message[]; hasMore: boolean; hasNewer: boolean }> {
+  const [older, newer] = await Promise.all([api.history(roomId, { before: seq + 1, limit: 40 }), api.history(roomId, { after: seq, limit: 40 })]);
+  return { messages: [...older.messages, ...newer.messages], hasMore: older.hasMore, hasNewer: newer.hasMore };
+}
+
+/** Show a window of history instead of what was loaded (messages that arrived live after it are kept when it reaches the end). */
+function setWindow(view: RoomView, page: { messages: Message[]; hasMore: boolean; hasNewer: boolean }): void {
+  const top = page.messages[page.messages.length - 1]?.seq ?? 0;
+  const keep = page.hasNewer ? [] : view.messages.filter((m) => m.seq > top);
+  view.messages = [];
+  view.byId.clear();
+  view.hasMore = page.hasMore;
+  view.hasNewer = page.hasNewer;
+  upsert(view, [...page.messages, ...keep]);
+}
+
+/** While a window of older history is shown, live messages past its end wait on the node (loadNewer fetches them). */
+function inWindow(view: RoomView, list: Message[]): Message[] {
+  if (!view.hasNewer) return list;
+  const top = view.messages[view.messages.length - 1]?.seq ?? 0;
+  return list.filter((m) => view.byId.has(m.id) || m.seq <= top);
+}
+
+/** Scroll to a message and highlight it (paging back, or loading the history around `seq`, when it is not loaded). */
+export async function focusMessage(view: RoomView, id: string, seq?: number): Promise<void> {
+  if (!view.byId.has(id)) {
+    const oldest = view.messages[0]?.seq;
+    if (seq === undefined || (oldest !== undefined && oldest > seq && oldest - seq <= 300)) {
+      // Close by (or position unknown, as for a reply's original): page back.
+      for (let i = 0; i < 50 && !view.byId.has(id) && view.hasMore && state.view === view; i++) await loadOlder();
+    } else {
+      try {
+        setWindow(view, await around(view.roomId, seq));
+      } catch {
+        return;
+      }
+    }
+  }
+  if (view.byId.has(id)) point(view, id);
+  changed();
+}
+
+function point(view: RoomView, id: string): void {
+  view.highlight = id;
+  view.jump = { key: id, n: (view.jump?.n ?? 0) + 1 };
+  setTimeout(() => {
+    if (view.highlight !== id) return;
+    view.highlight = null;
+    changed();
+  }, 4000);
+}
+
+/** Load the page after the newest loaded message (when a window of older history is shown). */
+export async function loadNewer(): Promise<void> {
+  const view = state.view;
+  if (!view || view.loadingNewer || !view.hasNewer || view.messages.length === 0) return;
+  view.loadingNewer = true;
+  changed();
+  try {
+    const page = await api.history(view.roomId, { after: view.messages[view.messages.length - 1].seq, limit: 100 });
+    view.hasNewer = page.hasMore;
+    upsert(view, page.messages);
+  } catch {
+    // try again on the next scroll
+  } finally {
+    view.loadingNewer = false;
+    changed();
   }
 }
 
@@ -242,6 +339,7 @@ async function reloadLatest(view: RoomView): Promise<void> {
   view.messages = [];
   view.byId.clear();
   view.hasMore = page.hasMore;
+  view.hasNewer = false;
   upsert(view, page.messages);
   changed();
 }
@@ -289,10 +387,13 @@ export function closeRoom(): void {
   state.view = null;
 }
 
-export function sendMessage(text: string, replyTo?: string): void {
+export function sendMessage(text: string, replyTo?: string, attachments: Attachment[] = []): void {
   const view = state.view;
   if (!view || !state.queue) return;
-  state.queue.enqueue(view.roomId, text, replyTo);
+  const { message } = state.queue.enqueue(view.roomId, text, replyTo, attachments.map((a) => a.id));
+  if (attachments.length) state.pendingFiles.set(message.clientId, attachments);
+  // Looking at older history: go back to the newest, where the message will appear.
+  if (view.hasNewer) void reloadLatest(view).catch(() => {});
 }
 
 /** Mark the open room read up to its newest message (device socket, or REST when it is down). */
