@@ -480,7 +480,7 @@ function markdown(R) {
   for (const t of R.targets) L.push(`| ${t.name} | ${fmt(t.value)} | ${t.limit} | ${t.met === null ? "not measured" : t.met ? "met" : "**not met**"} | ${t.note} |`);
   L.push("");
   for (const [name, sc] of Object.entries(R.scenarios)) {
-    L.push(`## ${sc.title}`, "", `Medians over ${REPEATS} repeat(s); ratio = Outpost / baseline for each repeat (runs alternate).`, "");
+    L.push(`## ${sc.title}`, "", `Medians over ${sc.runs.outpost.length} repeat(s); ratio = Outpost / baseline for each repeat (runs alternate). Measured ${sc.measuredAt}.`, "");
     L.push("| metric | Outpost | baseline | ratio per repeat |", "|---|---|---|---|");
     for (const [k, v] of Object.entries(sc.metrics)) if (k !== "loadavg1") L.push(`| ${k} | ${fmt(v.outpost)} | ${fmt(v.baseline)} | ${v.ratioPerRepeat.map(fmt).join(", ")} |`);
     L.push(`| load average (1 min) at each run | ${sc.runs.outpost.map((r) => fmt(r.loadavg1)).join(", ")} | ${sc.runs.baseline.map((r) => fmt(r.loadavg1)).join(", ")} | |`);
@@ -523,6 +523,17 @@ async function main() {
     }
   }
   R.web = !ONLY || ONLY.has("web") ? webClient() : { status: "not run", reason: "--only", chromium: "skipped" };
+  // --only re-measures some scenarios: the others keep their figures from the last full run,
+  // marked with when they were measured, so one report always covers every target.
+  const earlierJson = process.env.BENCH_OUT_JSON ?? path.join(repoRoot, "docs/performance.json");
+  if (ONLY && fs.existsSync(earlierJson)) {
+    const earlier = JSON.parse(fs.readFileSync(earlierJson, "utf8"));
+    for (const [name, sc] of Object.entries(earlier.scenarios ?? {})) {
+      if (!ONLY.has(name) && !R.scenarios[name]) R.scenarios[name] = { ...sc, measuredAt: sc.measuredAt ?? earlier.finishedAt };
+    }
+    if (!ONLY.has("web") && earlier.web) R.web = { ...earlier.web, measuredAt: earlier.web.measuredAt ?? earlier.finishedAt };
+  }
+  for (const name of Object.keys(R.scenarios)) R.scenarios[name].measuredAt ??= new Date().toISOString();
   R.targets = targets(R);
   R.loadavgAtEnd = os.loadavg().map((x) => round(x));
   R.finishedAt = new Date().toISOString();

@@ -23,7 +23,7 @@ const SUITES = [
   { key: "disk-full", file: "test/faults/disk-full.test.ts", title: "Disk full", claim: "On a full 12 MB tmpfs, sends are refused without an ack, nothing acknowledged is lost, every SQLite file passes `PRAGMA integrity_check`, and the node recovers when space is freed, without a restart." },
   { key: "authz", file: "test/faults/authz-matrix.test.ts", title: "Authorization matrix", claim: "Random histories of room and account changes; after every step, what every user can reach through every read path equals a simple model; forbidden and non-existent look identical." },
   { key: "revocation", file: "test/faults/revocation.test.ts", title: "Revocation", claim: "Kick, leave, deactivation, session revocation and password change close the affected sockets within 1 s, no frame about the room follows, the old token is refused — also after hibernation." },
-  { key: "xss", file: "test/browser/blns.test.ts", title: "XSS: the Big List of Naughty Strings in Chromium", claim: "Every BLNS string as a message, and a sample as room names and display names, viewed in real Chromium: zero script executions, zero CSP violations." },
+  { key: "xss", file: "test/browser/blns.test.ts", title: "XSS: the Big List of Naughty Strings in Chromium", claim: "Every BLNS string as a message, and a sample as room names, display names and file names, viewed in real Chromium: zero script executions, zero CSP violations." },
   { key: "hostile", file: "test/faults/hostile.test.ts", title: "Hostile input at the edges", claim: "Bad frames get clear errors or close codes; floods of connects and logins leave memory bounded and the node serving others." },
 ];
 

@@ -67,6 +67,15 @@ const MAX_DISTINCT_REACTIONS = 50;
 const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
 /** Members' inboxes hear about a busy room at most this often (the first message after a quiet spell goes at once). */
 export const ACTIVITY_INTERVAL_MS = 1000;
+/**
+ * A room that stays busy stretches its interval, doubling up to this: members
+ * who are not looking only need badges and previews, and a node full of busy
+ * rooms must not spend its time rewriting every inbox every second. One quiet
+ * interval brings it back to ACTIVITY_INTERVAL_MS.
+ */
+export const ACTIVITY_INTERVAL_MAX_MS = 5000;
+/** new messages in one interval above which a room counts as busy */
+const BUSY_MESSAGES_PER_INTERVAL = 5;
 /** inbox deliveries in flight at once during an activity flush */
 const ACTIVITY_SLICE = 16;
 const TYPING_EXPIRES_MS = 6000;
@@ -93,6 +102,7 @@ export class RoomObject extends DurableObject<Env> {
   private flushAgain = false;
   private readonly unread: UnreadCounts;
   private lastActivityAt = 0;
+  private activityInterval = ACTIVITY_INTERVAL_MS;
   /** the alarm time we last set (read once at wake), so scheduling needs no await */
   private alarmAt: number | null = null;
   /** when each user last had a typing frame passed on (ephemeral, lost on eviction: fine) */
@@ -480,7 +490,7 @@ export class RoomObject extends DurableObject<Env> {
    * turned receipts off; all the caller's devices get the new counts at once.
    */
   async markRead(caller: Caller, seq: number): Promise<{ lastReadSeq: number }> {
-    const meta = this.requireMember(caller.userId);
+    this.requireMember(caller.userId);
     const state = this.readState.get(caller.userId) ?? { lastReadSeq: 0, sendReceipts: true };
     const target = Math.min(Math.max(seq, state.lastReadSeq), this.lastSeq);
     // The caller's current setting when the Worker knows it (REST); otherwise the
@@ -497,7 +507,6 @@ export class RoomObject extends DurableObject<Env> {
     } catch (err) {
       console.error("read sync to inbox failed", err);
     }
-    void meta;
     return { lastReadSeq: target };
   }
 
@@ -537,7 +546,7 @@ export class RoomObject extends DurableObject<Env> {
    * alarm is stored with the room, so an eviction cannot lose the update.
    */
   private scheduleActivity(): void {
-    const at = Math.max(Date.now(), this.lastActivityAt + ACTIVITY_INTERVAL_MS);
+    const at = Math.max(Date.now(), this.lastActivityAt + this.activityInterval);
     this.setAlarmBy(at);
   }
 
@@ -558,6 +567,7 @@ export class RoomObject extends DurableObject<Env> {
     this.lastActivityAt = Date.now();
     const after = this.store.getNumber("notified_seq");
     const batch = this.store.newSince(after, 1000);
+    this.activityInterval = batch.rows.length > BUSY_MESSAGES_PER_INTERVAL ? Math.min(this.activityInterval * 2, ACTIVITY_INTERVAL_MAX_MS) : ACTIVITY_INTERVAL_MS;
     const fresh: FreshMessages = { rows: batch.rows, mentions: batch.mentions, after };
     if (batch.rows.length >= 1000) this.unread.invalidate();
     const seq = this.lastSeq;

