@@ -107,7 +107,13 @@ export async function api(base, method, p, { token, body } = {}) {
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let res = await fetch(base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // The node allows a few password checks a second (a login-storm guard): setup waits its turn.
+  for (let tries = 0; res.status === 429 && tries < 30; tries++) {
+    await res.text();
+    await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get("retry-after") ?? 1)));
+    res = await fetch(base + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  }
   const text = await res.text();
   let json;
   try {
