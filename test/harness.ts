@@ -240,11 +240,19 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
 
 /** POST /api/v1/auth/login and return the bearer token. Throws with the server's answer otherwise. */
 export async function loginAs(url: string, username: string, password: string): Promise<string> {
-  const res = await fetch(`${url}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, password }),
-  });
+  const attempt = () =>
+    fetch(`${url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+  let res = await attempt();
+  // The node-wide sign-in budget answers 429 with Retry-After: 1 under bursts: wait and retry.
+  for (let tries = 0; tries < 20 && res.status === 429 && res.headers.get("retry-after") === "1"; tries++) {
+    await res.text();
+    await new Promise((r) => setTimeout(r, 1000));
+    res = await attempt();
+  }
   const text = await res.text();
   let body: unknown;
   try {

@@ -21,7 +21,14 @@ export async function api<T = any>(method: string, path: string, opts: { token?:
     body = JSON.stringify(opts.body);
     headers["content-type"] = "application/json";
   }
-  const res = await SELF.fetch(BASE + path, { method, headers, body });
+  let res = await SELF.fetch(BASE + path, { method, headers, body });
+  // The node's node-wide sign-in budget (a login-storm guard, worker/routes/auth.ts) can
+  // refuse a test's login when many run at once: wait as told and retry, as a client would.
+  for (let tries = 0; tries < 20 && res.status === 429 && res.headers.get("retry-after") === "1"; tries++) {
+    await res.text();
+    await new Promise((r) => setTimeout(r, 1000));
+    res = await SELF.fetch(BASE + path, { method, headers, body });
+  }
   const text = await res.text();
   let parsed: any = text;
   try {

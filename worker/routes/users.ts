@@ -30,10 +30,11 @@ export const users = new Hono<AppEnv>()
     const caller = c.get("caller");
     const body = await readJson(c, ChangePasswordBody);
     const dir = directory(c.env);
-    const found = await dir.loginLookup(caller.username, "password-change");
+    // Per-username throttling only: one shared address bucket would let anyone lock everyone out.
+    const found = await dir.loginLookup(caller.username, "unknown");
     if ("retryAfter" in found) throw new AppError("rate_limited", "too many failed attempts; wait and try again", found.retryAfter);
     if (!found.passwordHash || !(await verifyPassword(body.currentPassword, found.passwordHash))) {
-      await dir.loginFailed(caller.username, "password-change");
+      await dir.loginFailed(caller.username, "unknown");
       throw new AppError("forbidden", "the current password is wrong");
     }
     await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword));
