@@ -141,9 +141,14 @@ export type ServerBatch = z.infer<typeof ServerBatch>;
  * send back (never throws): bad JSON, a non-object, an unknown `type`, wrong
  * field types and unknown fields all become `invalid_request` / `bad_json`.
  */
-export function parseClientRoomFrame(raw: string | ArrayBuffer):
-  | { ok: true; frame: ClientRoomFrame }
-  | { ok: false; code: "bad_json" | "invalid_request"; message: string; replyTo?: string } {
+export function parseClientRoomFrame(raw: string | ArrayBuffer): ParsedFrame<ClientRoomFrame> {
+  return parseClientFrame(ClientRoomFrame, raw);
+}
+
+export type ParsedFrame<T> = { ok: true; frame: T } | { ok: false; code: "bad_json" | "invalid_request"; message: string; replyTo?: string };
+
+/** The same for any socket's client frames (the device socket uses it with ClientDeviceFrame). */
+export function parseClientFrame<T>(schema: z.ZodType<T>, raw: string | ArrayBuffer): ParsedFrame<T> {
   if (typeof raw !== "string") return { ok: false, code: "invalid_request", message: "frames must be JSON text, not binary" };
   let value: unknown;
   try {
@@ -151,7 +156,7 @@ export function parseClientRoomFrame(raw: string | ArrayBuffer):
   } catch {
     return { ok: false, code: "bad_json", message: "frame is not valid JSON" };
   }
-  const parsed = ClientRoomFrame.safeParse(value);
+  const parsed = schema.safeParse(value);
   if (parsed.success) return { ok: true, frame: parsed.data };
   const replyTo = pickReplyTo(value);
   return { ok: false, code: "invalid_request", message: describeIssues(parsed.error), ...(replyTo ? { replyTo } : {}) };

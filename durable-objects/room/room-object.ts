@@ -26,6 +26,7 @@ import { AppError, asAppError, notFound } from "../shared/app-error";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
 import { frameBytes } from "../shared/frames";
+import { safeClose, safeSend } from "../shared/sockets";
 import type { InboxUpdate, RoomActivity, RoomSummary } from "../user/inbox-update";
 import type { LastMessage } from "../../protocol/device";
 import { newMessageId } from "../../protocol/ids";
@@ -109,6 +110,8 @@ export class RoomObject extends DurableObject<Env> {
   private typingAt = new Map<string, number>();
   private batchQueue: string[] = [];
   private socketCache: { plain: WebSocket[]; batched: WebSocket[] } | null = null;
+  /** attachments already read, so the message path does not deserialise one per frame */
+  private socketInfo = new WeakMap<WebSocket, SocketInfo>();
   private batchTimer: ReturnType<typeof setTimeout> | null = null;
   private lastBatchFlush = 0;
   /** read positions, kept apart from `members` so they never leak into member lists */
@@ -289,7 +292,7 @@ export class RoomObject extends DurableObject<Env> {
     });
     meta.name = name;
     for (const ws of this.ctx.getWebSockets()) {
-      const info = ws.deserializeAttachment() as SocketInfo | null;
+      const info = this.infoOf(ws);
       if (info && this.members.has(info.userId)) this.sendTo(ws, JSON.stringify({ type: "room.updated", room: this.view(info.userId) }));
     }
     await this.flushOutbox();
@@ -533,7 +536,7 @@ export class RoomObject extends DurableObject<Env> {
     this.typingAt.set(userId, now);
     const data = JSON.stringify({ type: "typing", userId, expiresInMs: TYPING_EXPIRES_MS });
     for (const other of this.ctx.getWebSockets()) {
-      const info = other.deserializeAttachment() as SocketInfo | null;
+      const info = this.infoOf(other);
       if (other !== ws && info && info.userId !== userId) this.sendTo(other, data);
     }
   }
@@ -644,11 +647,14 @@ export class RoomObject extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     this.socketCache = null;
     // Tags let revocation and removal find a user's or a session's sockets without a scan.
-    const batch = new URL(request.url).searchParams.get("batch") === "1";
+    const params = new URL(request.url).searchParams;
+    const batch = params.get("batch") === "1";
     this.ctx.acceptWebSocket(server, [`u:${caller.userId}`, `s:${caller.sessionId}`, batch ? BATCHED : PLAIN]);
-    server.serializeAttachment({ userId: caller.userId, sessionId: caller.sessionId } satisfies SocketInfo);
+    const info: SocketInfo = { userId: caller.userId, sessionId: caller.sessionId };
+    server.serializeAttachment(info);
+    this.socketInfo.set(server, info);
     server.send(JSON.stringify({ type: "hello", room: this.view(caller.userId), userId: caller.userId, lastSeq: this.lastSeq, version: this.version }));
-    const after = new URL(request.url).searchParams.get("afterSeq");
+    const after = params.get("afterSeq");
     if (after !== null && /^\d{1,15}$/.test(after)) this.sendSync(server, Number(after), undefined);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -658,7 +664,7 @@ export class RoomObject extends DurableObject<Env> {
       safeClose(ws, CLOSE.too_big, `frames are limited to ${this.limits.maxFrameBytes} bytes`);
       return;
     }
-    const info = ws.deserializeAttachment() as SocketInfo | null;
+    const info = this.infoOf(ws);
     const member = info && this.members.get(info.userId);
     if (!info || !member || !this.meta) {
       safeClose(ws, CLOSE.policy, "not a member of this room");
@@ -873,6 +879,16 @@ export class RoomObject extends DurableObject<Env> {
     return this.socketCache;
   }
 
+  /** A socket's identity: from memory, or (after a wake from hibernation) from its attachment. */
+  private infoOf(ws: WebSocket): SocketInfo | null {
+    let info = this.socketInfo.get(ws);
+    if (!info) {
+      info = (ws.deserializeAttachment() as SocketInfo | null) ?? undefined;
+      if (info) this.socketInfo.set(ws, info);
+    }
+    return info ?? null;
+  }
+
   /** A frame for one socket, after anything already queued for it (order is kept). */
   private sendTo(ws: WebSocket, data: string): void {
     if (this.batchQueue.length && this.ctx.getTags(ws).includes(BATCHED)) this.flushBatch();
@@ -899,22 +915,6 @@ export async function deleteStoredFile(env: Env, storageKey: string): Promise<vo
   if (!res.ok && res.status !== 404) throw new Error(`file delete failed: ${res.status}`);
 }
 
-function safeSend(ws: WebSocket, data: string): void {
-  try {
-    ws.send(data);
-  } catch {
-    // The socket is closing; its close handler cleans up.
-  }
-}
-
-function safeClose(ws: WebSocket, code: number, reason: string): number {
-  try {
-    ws.close(code, reason);
-    return 1;
-  } catch {
-    return 0;
-  }
-}
 
 
 function jsonError(status: number, code: string, message: string): Response {

@@ -361,10 +361,6 @@ export class RoomStore {
   deleteOutbox(id: number): void {
     this.db.delete(schema.outbox).where(eq(schema.outbox.id, id)).run();
   }
-
-  messageCount(): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(schema.messages).get()?.n ?? 0;
-  }
 }
 
 type RawMessageRow = {

@@ -3,7 +3,7 @@
  * left (so a resuming device hears of it), and notifications. Every change
  * bumps the inbox position `pos`, stored on the changed row.
  */
-import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
+import { asc, desc, eq, gt, lt } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import * as schema from "./schema";
 import type { InboxRoom, LastMessage, Notification } from "../../protocol/device";
@@ -215,10 +215,6 @@ export class InboxStore {
   trimNotifications(): void {
     this.storage.sql.exec("DELETE FROM notifications WHERE id <= (SELECT id FROM notifications ORDER BY id DESC LIMIT 1 OFFSET 1000)");
   }
-
-  countRows(): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(schema.rooms).get()?.n ?? 0;
-  }
 }
 
 type RawRoomRow = {
@@ -272,4 +268,3 @@ function toInboxRoom(r: RoomRow): InboxRoom {
     pos: r.pos,
   };
 }
-void and;

@@ -28,9 +28,10 @@ import { ACTIVITY_WRITE_DELAY_MS, InboxStore } from "./inbox-store";
 import { callerFromHeaders } from "../shared/identity";
 import { CLOSE } from "../../protocol/errors";
 import { ClientDeviceFrame, type Presence, type PresenceStatus } from "../../protocol/device";
-import { describeIssues } from "../../protocol/frames";
+import { parseClientFrame } from "../../protocol/frames";
 import { asAppError } from "../shared/app-error";
 import { frameBytes } from "../shared/frames";
+import { safeClose, safeSend } from "../shared/sockets";
 
 export interface Profile {
   userId: string;
@@ -216,7 +217,7 @@ export class UserObject extends DurableObject<Env> {
     });
     // The session is gone from the database before any socket closes, so a
     // reconnect racing the close is already refused.
-    for (const id of ids) for (const ws of this.ctx.getWebSockets(`s:${id}`)) closeQuietly(ws, CLOSE.policy, reason);
+    for (const id of ids) for (const ws of this.ctx.getWebSockets(`s:${id}`)) safeClose(ws, CLOSE.policy, reason);
     const rooms = this.inbox.roomIds();
     await Promise.allSettled(rooms.map((roomId) => this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId)).closeSessions(ids, reason)));
     await this.updatePresence();
@@ -254,10 +255,6 @@ export class UserObject extends DurableObject<Env> {
     if (result.notifications.length) this.inbox.trimNotifications();
   }
 
-  async listRooms(): Promise<RoomSummary[]> {
-    return this.inboxRooms() as unknown as RoomSummary[];
-  }
-
   async inboxRooms() {
     if (!this.ready) return [];
     return this.inbox.rooms();
@@ -266,10 +263,6 @@ export class UserObject extends DurableObject<Env> {
   async notifications(before: number | undefined, limit: number) {
     if (!this.ready) return { notifications: [], unread: 0 };
     return { notifications: this.inbox.notifications(before, Math.min(Math.max(limit, 1), 100)), unread: this.inbox.unreadNotifications() };
-  }
-
-  async hasRoom(roomId: string): Promise<boolean> {
-    return this.ready && this.inbox.room(roomId) !== null;
   }
 
   private pushRoom(room: ReturnType<InboxStore["room"]>): void {
@@ -289,9 +282,9 @@ export class UserObject extends DurableObject<Env> {
     if (!session) return Response.json({ error: { code: "unauthorized", message: "session revoked" } }, { status: 401 });
     // Bounded device sockets: per session (a device) and per user overall.
     const same = this.ctx.getWebSockets(`s:${caller.sessionId}`);
-    for (let i = 0; i <= same.length - MAX_DEVICE_SOCKETS_PER_SESSION; i++) closeQuietly(same[i], CLOSE.policy, "too many connections: replaced by a newer one");
+    for (let i = 0; i <= same.length - MAX_DEVICE_SOCKETS_PER_SESSION; i++) safeClose(same[i], CLOSE.policy, "too many connections: replaced by a newer one");
     const all = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
-    for (let i = 0; i <= all.length - MAX_DEVICE_SOCKETS_PER_USER; i++) closeQuietly(all[i], CLOSE.policy, "too many connections: replaced by a newer one");
+    for (let i = 0; i <= all.length - MAX_DEVICE_SOCKETS_PER_USER; i++) safeClose(all[i], CLOSE.policy, "too many connections: replaced by a newer one");
     const pair = new WebSocketPair();
     const server = pair[1];
     this.ctx.acceptWebSocket(server, [`s:${caller.sessionId}`]);
@@ -314,36 +307,28 @@ export class UserObject extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     if (frameBytes(raw, this.limits.maxFrameBytes) > this.limits.maxFrameBytes) {
-      closeQuietly(ws, CLOSE.too_big, `frames are limited to ${this.limits.maxFrameBytes} bytes`);
+      safeClose(ws, CLOSE.too_big, `frames are limited to ${this.limits.maxFrameBytes} bytes`);
       return;
     }
     const info = ws.deserializeAttachment() as DeviceInfo | null;
     if (!info || !this.profile?.active) {
-      closeQuietly(ws, CLOSE.policy, "not signed in");
+      safeClose(ws, CLOSE.policy, "not signed in");
       return;
     }
-    let value: unknown;
-    try {
-      value = typeof raw === "string" ? JSON.parse(raw) : undefined;
-    } catch {
-      sendQuietly(ws, { type: "error", code: "bad_json", message: "frame is not valid JSON" });
+    const parsed = parseClientFrame(ClientDeviceFrame, raw);
+    if (!parsed.ok) {
+      safeSend(ws, JSON.stringify({ type: "error", code: parsed.code, message: parsed.message, ...(parsed.replyTo ? { replyTo: parsed.replyTo } : {}) }));
       return;
     }
-    const parsed = ClientDeviceFrame.safeParse(value);
-    if (!parsed.success) {
-      const reqId = value && typeof value === "object" && typeof (value as { reqId?: unknown }).reqId === "string" ? ((value as { reqId: string }).reqId.slice(0, 64)) : undefined;
-      sendQuietly(ws, { type: "error", code: "invalid_request", message: describeIssues(parsed.error), ...(reqId ? { replyTo: reqId } : {}) });
-      return;
-    }
-    const frame = parsed.data;
+    const frame = parsed.frame;
     try {
       switch (frame.type) {
         case "ping":
-          sendQuietly(ws, { type: "pong" });
+          safeSend(ws, JSON.stringify({ type: "pong" }));
           return;
         case "sync":
-          if (frame.pos > this.inbox.pos) sendQuietly(ws, this.hello(info.sessionId)); // a position from the future: start over
-          else sendQuietly(ws, { type: "inbox.sync", pos: this.inbox.pos, ...this.inbox.changedSince(frame.pos), ...(frame.reqId ? { replyTo: frame.reqId } : {}) });
+          if (frame.pos > this.inbox.pos) safeSend(ws, JSON.stringify(this.hello(info.sessionId))); // a position from the future: start over
+          else safeSend(ws, JSON.stringify({ type: "inbox.sync", pos: this.inbox.pos, ...this.inbox.changedSince(frame.pos), ...(frame.reqId ? { replyTo: frame.reqId } : {}) }));
           return;
         case "read":
           await this.env.ROOMS.get(this.env.ROOMS.idFromName(frame.roomId)).markRead(this.callerFor(info.sessionId), frame.seq);
@@ -358,37 +343,31 @@ export class UserObject extends DurableObject<Env> {
           const me = this.profile!.userId;
           const myRooms = this.inbox.roomIds();
           const found = await Promise.allSettled(ids.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).addWatcher(me, myRooms)));
-          for (const r of found) if (r.status === "fulfilled" && r.value) sendQuietly(ws, { type: "presence", presence: r.value });
+          for (const r of found) if (r.status === "fulfilled" && r.value) safeSend(ws, JSON.stringify({ type: "presence", presence: r.value }));
           break;
         }
       }
-      if (frame.reqId) sendQuietly(ws, { type: "ok", replyTo: frame.reqId });
+      if (frame.reqId) safeSend(ws, JSON.stringify({ type: "ok", replyTo: frame.reqId }));
     } catch (err) {
       const e = asAppError(err);
       if (!e) console.error("device frame failed", frame.type, err);
-      sendQuietly(ws, { type: "error", code: e?.code ?? "internal", message: e?.detail ?? "internal error", ...(frame.reqId ? { replyTo: frame.reqId } : {}) });
+      safeSend(ws, JSON.stringify({ type: "error", code: e?.code ?? "internal", message: e?.detail ?? "internal error", ...(frame.reqId ? { replyTo: frame.reqId } : {}) }));
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, "closing");
+    safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, "closing");
     await this.updatePresence(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    closeQuietly(ws, CLOSE.internal, "socket error");
+    safeClose(ws, CLOSE.internal, "socket error");
     await this.updatePresence(ws);
   }
 
   private broadcast(frame: object): void {
     const data = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.send(data);
-      } catch {
-        // closing
-      }
-    }
+    for (const ws of this.ctx.getWebSockets()) safeSend(ws, data);
   }
 
   // ------------------------------------------------------------- presence
@@ -428,7 +407,7 @@ export class UserObject extends DurableObject<Env> {
       const info = ws.deserializeAttachment() as DeviceInfo | null;
       if (info?.watching.includes(presence.userId)) {
         wanted = true;
-        sendQuietly(ws, data);
+        safeSend(ws, data);
       }
     }
     return wanted;
@@ -449,21 +428,5 @@ export class UserObject extends DurableObject<Env> {
     results.forEach((r, i) => {
       if (r.status === "fulfilled" && r.value === false) this.db.delete(schema.watchers).where(eq(schema.watchers.userId, watchers[i].userId)).run();
     });
-  }
-}
-
-function sendQuietly(ws: WebSocket, frame: object | string): void {
-  try {
-    ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
-  } catch {
-    // closing
-  }
-}
-
-function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // already closed
   }
 }

@@ -2,7 +2,7 @@
  * Headers on every response. The web client needs no inline script and no
  * third-party origin, so the Content-Security-Policy can be strict.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
@@ -18,18 +18,26 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * The response's headers, ready to change. Responses passed through from a
+ * Durable Object (a refused upgrade, say) have immutable headers: those are
+ * copied into a new response once.
+ */
+export function mutableHeaders(c: Context): Headers {
+  try {
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+  }
+  return c.res.headers;
+}
+
 export function securityHeaders(): MiddlewareHandler {
   return async function securityHeaders(c, next) {
     await next();
-    // A 101 (WebSocket) response keeps its own headers. Responses passed through
-    // from a Durable Object (a refused upgrade) have immutable headers: copy them.
+    // A 101 (WebSocket) response keeps its own headers.
     if (c.res.status === 101) return;
-    try {
-      c.res.headers.set("X-Content-Type-Options", "nosniff");
-    } catch {
-      c.res = new Response(c.res.body, c.res);
-    }
-    const h = c.res.headers;
+    const h = mutableHeaders(c);
     h.set("X-Content-Type-Options", "nosniff");
     h.set("Referrer-Policy", "no-referrer");
     h.set("X-Frame-Options", "DENY");

@@ -6,19 +6,13 @@
  * a request's time goes. WebSocket upgrades (101) are left alone.
  */
 import type { MiddlewareHandler } from "hono";
+import { mutableHeaders } from "./security-headers";
 
 export function serverTiming(): MiddlewareHandler {
   return async function serverTiming(c, next) {
     const started = performance.now();
     await next();
     if (c.res.status === 101) return;
-    const value = `app;dur=${(performance.now() - started).toFixed(1)}`;
-    try {
-      c.res.headers.append("Server-Timing", value);
-    } catch {
-      // Immutable headers (a response passed through from an object): copy them.
-      c.res = new Response(c.res.body, c.res);
-      c.res.headers.append("Server-Timing", value);
-    }
+    mutableHeaders(c).append("Server-Timing", `app;dur=${(performance.now() - started).toFixed(1)}`);
   };
 }
