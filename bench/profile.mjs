@@ -5,6 +5,10 @@
  *
  *   node bench/profile.mjs [--scenario busy|many] [--seconds 8]
  *
+ * With OUTPOST_BENCH_V8_FLAGS=--perf-basic-prof, workerd writes /tmp/perf-<pid>.map
+ * and perf names JIT'd JavaScript (`JS:^commitSend worker.js:…`); add
+ * `perf report --children` by hand for inclusive time per function.
+ *
  * Prints a Markdown section (also written to bench/profile-<scenario>.md, which run.mjs appends to
  * docs/PERFORMANCE.md under "Where the time goes").
  */

@@ -66,9 +66,19 @@ function connect(wsBase, roomId, token, meter, onAck) {
         }
         return;
       }
+      const ack = (at) => {
+        const id = clientIdOf(s, at);
+        const t = meter.sentAt.get(id);
+        if (t !== undefined) {
+          meter.acked++;
+          if (meter.recording) meter.acks.push(now() - t);
+        }
+        onAck?.(ws, id);
+      };
       if (s.startsWith('{"type":"msg.new"') || s.startsWith('{"type":"batch"')) {
         // A batch (Outpost groups events under load for clients that ask with ?batch=1)
-        // carries several msg.new frames; each counts as one delivery.
+        // carries several msg.new frames; each counts as one delivery. The sender's own
+        // acks ride in the same batch, after the frames queued before them.
         for (let at = s.indexOf('{"type":"msg.new"'); at >= 0; at = s.indexOf('{"type":"msg.new"', at + 17)) {
           const id = clientIdOf(s, at + 17);
           const t = meter.sentAt.get(id);
@@ -77,14 +87,9 @@ function connect(wsBase, roomId, token, meter, onAck) {
             if (meter.recording) meter.deliveries.push(now() - t);
           }
         }
+        for (let at = s.indexOf('{"type":"msg.ack"'); at >= 0; at = s.indexOf('{"type":"msg.ack"', at + 17)) ack(at + 17);
       } else if (s.startsWith('{"type":"msg.ack"')) {
-        const id = clientIdOf(s, 0);
-        const t = meter.sentAt.get(id);
-        if (t !== undefined) {
-          meter.acked++;
-          if (meter.recording) meter.acks.push(now() - t);
-        }
-        onAck?.(ws, id);
+        ack(0);
       } else if (s.startsWith('{"type":"error"')) {
         meter.errors++;
       }

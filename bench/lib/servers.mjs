@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { build } from "../../ops/build.mjs";
-import { makeNodeConfig, writeWorkerdFiles } from "../../ops/node-config.mjs";
+import { COMPATIBILITY_DATE, COMPATIBILITY_FLAGS, makeNodeConfig, writeWorkerdFiles } from "../../ops/node-config.mjs";
 import { spawnWorkerd, stopWorkerd, exited } from "../../ops/workerd.mjs";
 
 export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -148,6 +148,11 @@ export async function startOutpost(dataDir, { cpu = 1 } = {}) {
   const port = await freePort();
   const config = makeNodeConfig({ name: "bench", listen: `127.0.0.1:${port}`, dataDir });
   const { configPath } = writeWorkerdFiles(config, { bundlePath });
+  // Profiling only (bench/profile.mjs --js): V8 flags such as --perf-basic-prof, so perf can name JIT'd JavaScript.
+  if (process.env.OUTPOST_BENCH_V8_FLAGS) {
+    const flags = process.env.OUTPOST_BENCH_V8_FLAGS.split(/\s+/).filter(Boolean).map((f) => JSON.stringify(f)).join(", ");
+    fs.writeFileSync(configPath, fs.readFileSync(configPath, "utf8").replace("const config :Workerd.Config = (\n", `const config :Workerd.Config = (\n  v8Flags = [${flags}],\n`));
+  }
   const env = { ...process.env, OUTPOST_SETUP_TOKEN: randomBytes(24).toString("base64url"), OUTPOST_ADMIN_PASSWORD: ADMIN_PASSWORD };
   const startedAt = performance.now();
   const child = spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -214,6 +219,61 @@ export async function startBaseline(dataDir, { cpu = 1 } = {}) {
       const t = setTimeout(() => child.kill("SIGKILL"), 3000);
       await exited(child);
       clearTimeout(t);
+      live.delete(child);
+    },
+  };
+}
+
+/**
+ * The runtime floor (bench/floor/worker.js): the minimal Durable-Object-per-room
+ * chat on the same workerd and compatibility settings as Outpost.
+ */
+export async function startFloor(dataDir, { cpu = 1 } = {}) {
+  fs.mkdirSync(path.join(dataDir, "objects"), { recursive: true });
+  fs.copyFileSync(path.join(benchDir, "floor/worker.js"), path.join(dataDir, "floor.js"));
+  const port = await freePort();
+  const configPath = path.join(dataDir, "floor.capnp");
+  fs.writeFileSync(
+    configPath,
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "floor", worker = (
+      modules = [(name = "floor.js", esModule = embed "floor.js")],
+      compatibilityDate = ${JSON.stringify(COMPATIBILITY_DATE)},
+      compatibilityFlags = [${COMPATIBILITY_FLAGS.map((f) => JSON.stringify(f)).join(", ")}],
+      bindings = [(name = "ROOMS", durableObjectNamespace = "FloorRoom")],
+      durableObjectNamespaces = [(className = "FloorRoom", uniqueKey = "floor-room", enableSql = true)],
+      durableObjectStorage = (localDisk = "disk"),
+    )),
+    (name = "disk", disk = (path = ${JSON.stringify(path.join(dataDir, "objects"))}, writable = true)),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "floor")],
+);
+`,
+  );
+  const child = spawnWorkerd(configPath, { stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  pin(child.pid, cpu);
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitHealthy(url, child);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw new Error(`${e.message}\n${out}`);
+  }
+  return {
+    kind: "floor",
+    url,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    pid: child.pid,
+    dataDir,
+    logs: () => out,
+    async stop() {
+      await stopWorkerd(child, { graceMs: 3000 });
       live.delete(child);
     },
   };

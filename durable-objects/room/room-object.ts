@@ -26,7 +26,8 @@ import { AppError, asAppError, notFound } from "../shared/app-error";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
 import { frameBytes } from "../shared/frames";
-import { safeClose, safeSend } from "../shared/sockets";
+import { safeClose } from "../shared/sockets";
+import { BATCHED, Fanout, PLAIN } from "./fanout";
 import type { InboxUpdate, RoomActivity, RoomSummary } from "../user/inbox-update";
 import type { LastMessage } from "../../protocol/device";
 import { newMessageId } from "../../protocol/ids";
@@ -80,10 +81,6 @@ const BUSY_MESSAGES_PER_INTERVAL = 5;
 /** inbox deliveries in flight at once during an activity flush */
 const ACTIVITY_SLICE = 16;
 const TYPING_EXPIRES_MS = 6000;
-/** socket tags: clients that take `batch` frames, and those that do not */
-const BATCHED = "b:1";
-const PLAIN = "b:0";
-export const BATCH_WINDOW_MS = 3;
 /** open room sockets one user may hold in one room (tabs, devices) */
 export const MAX_SOCKETS_PER_USER = 10;
 const TYPING_MIN_INTERVAL_MS = 2000;
@@ -104,16 +101,18 @@ export class RoomObject extends DurableObject<Env> {
   private readonly unread: UnreadCounts;
   private lastActivityAt = 0;
   private activityInterval = ACTIVITY_INTERVAL_MS;
+  /**
+   * Stretches this room's interval by up to 20%, so busy rooms that started
+   * together do not all reach their members' inboxes in the same instant.
+   */
+  private readonly activityJitter = 1 + Math.random() * 0.2;
   /** the alarm time we last set (read once at wake), so scheduling needs no await */
   private alarmAt: number | null = null;
   /** when each user last had a typing frame passed on (ephemeral, lost on eviction: fine) */
   private typingAt = new Map<string, number>();
-  private batchQueue: string[] = [];
-  private socketCache: { plain: WebSocket[]; batched: WebSocket[] } | null = null;
+  private readonly fanout: Fanout;
   /** attachments already read, so the message path does not deserialise one per frame */
   private socketInfo = new WeakMap<WebSocket, SocketInfo>();
-  private batchTimer: ReturnType<typeof setTimeout> | null = null;
-  private lastBatchFlush = 0;
   /** read positions, kept apart from `members` so they never leak into member lists */
   private readState = new Map<string, { lastReadSeq: number; sendReceipts: boolean }>();
 
@@ -123,6 +122,7 @@ export class RoomObject extends DurableObject<Env> {
     this.store = new RoomStore(this.db, ctx.storage);
     this.unread = new UnreadCounts(this.store);
     this.limits = limitsOf(env);
+    this.fanout = new Fanout(ctx);
     // Keep-alives are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     void ctx.blockConcurrencyWhile(async () => {
@@ -253,7 +253,7 @@ export class RoomObject extends DurableObject<Env> {
     // Close the removed person's sockets before telling the others, so not one
     // more frame about this room reaches them.
     for (const ws of this.ctx.getWebSockets(`u:${userId}`)) safeClose(ws, CLOSE.policy, self ? "left the room" : "removed from the room");
-    this.socketCache = null;
+    this.fanout.invalidate();
     this.broadcast({ type: "member.left", userId, removedBy: self ? null : caller.userId });
     if (heir) {
       const updated = { ...heir, role: "owner" as const };
@@ -504,7 +504,7 @@ export class RoomObject extends DurableObject<Env> {
       this.readState.set(caller.userId, { lastReadSeq: target, sendReceipts });
       if (sendReceipts && target > state.lastReadSeq) this.broadcast({ type: "receipt", userId: caller.userId, seq: target });
     }
-    const activity = this.activityFor(caller.userId, null, []);
+    const activity = this.activityFor(caller.userId, null, [], this.lastMessage());
     try {
       await this.env.USERS.get(this.env.USERS.idFromName(caller.userId)).applyActivity(activity);
     } catch (err) {
@@ -535,9 +535,12 @@ export class RoomObject extends DurableObject<Env> {
     if (now - (this.typingAt.get(userId) ?? 0) < TYPING_MIN_INTERVAL_MS) return;
     this.typingAt.set(userId, now);
     const data = JSON.stringify({ type: "typing", userId, expiresInMs: TYPING_EXPIRES_MS });
-    for (const other of this.ctx.getWebSockets()) {
-      const info = this.infoOf(other);
-      if (other !== ws && info && info.userId !== userId) this.sendTo(other, data);
+    const { plain, batched } = this.fanout.sockets();
+    for (const list of [plain, batched]) {
+      for (const other of list) {
+        const info = this.infoOf(other);
+        if (other !== ws && info && info.userId !== userId) this.sendTo(other, data);
+      }
     }
   }
 
@@ -549,7 +552,7 @@ export class RoomObject extends DurableObject<Env> {
    * alarm is stored with the room, so an eviction cannot lose the update.
    */
   private scheduleActivity(): void {
-    const at = Math.max(Date.now(), this.lastActivityAt + this.activityInterval);
+    const at = Math.max(Date.now(), this.lastActivityAt + Math.round(this.activityInterval * this.activityJitter));
     this.setAlarmBy(at);
   }
 
@@ -576,8 +579,9 @@ export class RoomObject extends DurableObject<Env> {
     const seq = this.lastSeq;
     const version = this.version;
     const activities: { userId: string; activity: RoomActivity }[] = [];
+    const last = this.lastMessage();
     for (const userId of this.members.keys()) {
-      activities.push({ userId, activity: this.activityFor(userId, fresh, this.notificationsFor(userId, batch.rows, batch.mentions)) });
+      activities.push({ userId, activity: this.activityFor(userId, fresh, this.notificationsFor(userId, batch.rows, batch.mentions), last) });
     }
     this.store.setNumber("notified_seq", seq);
     this.store.setNumber("notified_version", version);
@@ -593,10 +597,10 @@ export class RoomObject extends DurableObject<Env> {
     if (failed) console.error(`room activity: ${failed} of ${activities.length} inbox deliveries failed`);
   }
 
-  private activityFor(userId: string, fresh: FreshMessages | null, notifications: RoomActivity["notifications"]): RoomActivity {
+  private activityFor(userId: string, fresh: FreshMessages | null, notifications: RoomActivity["notifications"], lastMessage: LastMessage | null): RoomActivity {
     const read = this.readState.get(userId)?.lastReadSeq ?? 0;
     const counts = this.unread.counts(userId, read, this.lastSeq, fresh);
-    return { roomId: this.meta!.id, lastSeq: this.lastSeq, lastReadSeq: read, unread: counts.unread, mentions: counts.mentions, lastMessage: this.lastMessage(), notifications };
+    return { roomId: this.meta!.id, lastSeq: this.lastSeq, lastReadSeq: read, unread: counts.unread, mentions: counts.mentions, lastMessage, notifications };
   }
 
   private notificationsFor(userId: string, rows: { seq: number; id: string; senderId: string; text: string; createdAt: number; deletedAt: number | null }[], mentions: Map<number, string[]>): RoomActivity["notifications"] {
@@ -626,7 +630,7 @@ export class RoomObject extends DurableObject<Env> {
   async closeSessions(sessionIds: string[], reason = "session revoked"): Promise<number> {
     let n = 0;
     for (const id of sessionIds) for (const ws of this.ctx.getWebSockets(`s:${id}`)) n += safeClose(ws, CLOSE.policy, reason);
-    this.socketCache = null;
+    this.fanout.invalidate();
     return n;
   }
 
@@ -645,7 +649,7 @@ export class RoomObject extends DurableObject<Env> {
     for (let i = 0; i <= mine.length - MAX_SOCKETS_PER_USER; i++) safeClose(mine[i], CLOSE.policy, "too many connections: replaced by a newer one");
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.socketCache = null;
+    this.fanout.invalidate();
     // Tags let revocation and removal find a user's or a session's sockets without a scan.
     const params = new URL(request.url).searchParams;
     const batch = params.get("batch") === "1";
@@ -744,13 +748,13 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    this.socketCache = null;
+    this.fanout.invalidate();
     // 1005/1006 are reserved and may not be sent back.
     safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, "closing");
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    this.socketCache = null;
+    this.fanout.invalidate();
     safeClose(ws, CLOSE.internal, "socket error");
   }
 
@@ -835,48 +839,9 @@ export class RoomObject extends DurableObject<Env> {
     };
   }
 
-  /** Serialise once, send to every open socket of a current member. */
+  /** Serialise once, send to every open socket of a current member (see fanout.ts). */
   private broadcast(frame: object): void {
-    const data = JSON.stringify(frame);
-    for (const ws of this.sockets().plain) safeSend(ws, data);
-    this.queueForBatch(data);
-  }
-
-  /**
-   * Frames for sockets that asked for batches (`?batch=1`). Each WebSocket send
-   * costs the runtime far more than the bytes (~25–45 µs per frame here), so
-   * under load many events ride in one `batch` frame. No delay is added when
-   * the room is quiet: a frame goes at once if nothing was flushed in the last
-   * BATCH_WINDOW_MS; only frames arriving inside that window wait for it.
-   */
-  private queueForBatch(data: string): void {
-    if (this.sockets().batched.length === 0) return;
-    this.batchQueue.push(data);
-    if (this.batchTimer !== null) return;
-    const wait = this.lastBatchFlush + BATCH_WINDOW_MS - Date.now();
-    if (wait <= 0) this.flushBatch();
-    else this.batchTimer = setTimeout(() => this.flushBatch(), wait);
-  }
-
-  private flushBatch(): void {
-    if (this.batchTimer !== null) clearTimeout(this.batchTimer);
-    this.batchTimer = null;
-    if (this.batchQueue.length === 0) return;
-    // Serialised once per event already; a batch only joins the strings.
-    const data = this.batchQueue.length === 1 ? this.batchQueue[0] : `{"type":"batch","frames":[${this.batchQueue.join(",")}]}`;
-    this.batchQueue = [];
-    this.lastBatchFlush = Date.now();
-    for (const ws of this.sockets().batched) safeSend(ws, data);
-  }
-
-  /**
-   * The room's open sockets by kind, asked of the runtime once and kept until
-   * one opens or closes (a broadcast would otherwise list every socket again).
-   * Rebuilt from getWebSockets() after a wake from hibernation.
-   */
-  private sockets(): { plain: WebSocket[]; batched: WebSocket[] } {
-    if (!this.socketCache) this.socketCache = { plain: this.ctx.getWebSockets(PLAIN), batched: this.ctx.getWebSockets(BATCHED) };
-    return this.socketCache;
+    this.fanout.broadcast(JSON.stringify(frame));
   }
 
   /** A socket's identity: from memory, or (after a wake from hibernation) from its attachment. */
@@ -891,8 +856,7 @@ export class RoomObject extends DurableObject<Env> {
 
   /** A frame for one socket, after anything already queued for it (order is kept). */
   private sendTo(ws: WebSocket, data: string): void {
-    if (this.batchQueue.length && this.ctx.getTags(ws).includes(BATCHED)) this.flushBatch();
-    safeSend(ws, data);
+    this.fanout.sendTo(ws, data);
   }
 }
 

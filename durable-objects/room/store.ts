@@ -3,7 +3,7 @@
  * here: RoomObject decides, RoomStore remembers. All statements use bound
  * parameters (drizzle or `sql.exec(…, ?)`), never string-built SQL.
  */
-import { and, asc, desc, eq, gt, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lt, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import * as schema from "./schema";
 import type { Attachment, Member, Mentions, Message, Role } from "../../protocol/models";
@@ -253,7 +253,8 @@ export class RoomStore {
   }
 
   lastMessageRow(): MessageRow | undefined {
-    return this.db.select().from(schema.messages).orderBy(desc(schema.messages.seq)).limit(1).get();
+    const row = this.storage.sql.exec<RawMessageRow>(LAST_MESSAGE).toArray()[0];
+    return row ? fromRaw(row) : undefined;
   }
 
   updateMessage(seq: number, set: Partial<MessageRow>): void {
@@ -283,13 +284,14 @@ export class RoomStore {
     this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", seq);
   }
 
+  /** A counter kept in `meta` (on the activity path: fixed SQL, no query builder). */
   getNumber(key: string): number {
-    const row = this.db.select().from(schema.meta).where(eq(schema.meta.key, key)).get();
+    const row = this.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
     return Number(row?.value ?? 0);
   }
 
   setNumber(key: string, value: number): void {
-    this.db.insert(schema.meta).values({ key, value: String(value) }).onConflictDoUpdate({ target: schema.meta.key, set: { value: String(value) } }).run();
+    this.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, String(value));
   }
 
   /**
@@ -381,6 +383,8 @@ type RawMessageRow = {
 
 const SELECT_MESSAGE =
   "SELECT seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments FROM messages";
+// sql-safe: fixed strings.
+const LAST_MESSAGE = SELECT_MESSAGE + " ORDER BY seq DESC LIMIT 1";
 // sql-safe: fixed strings.
 const FIND_BY_CLIENT_KEY = SELECT_MESSAGE + " WHERE client_key = ?";
 // sql-safe: fixed strings.

@@ -11,7 +11,7 @@ import type { RoomActivity, RoomSummary } from "./inbox-update";
 
 type RoomRow = typeof schema.rooms.$inferSelect;
 
-/** How long a room's coalesced activity may wait in memory before it is written. */
+/** How long a room's coalesced activity waits in memory before it is written (up to twice this, jittered). */
 export const ACTIVITY_WRITE_DELAY_MS = 2000;
 
 export class InboxStore {
@@ -23,7 +23,7 @@ export class InboxStore {
    * node. So plain summaries are kept here and written together within
    * ACTIVITY_WRITE_DELAY_MS; every read merges them first, so nothing reads
    * stale data. Summaries that carry notifications are written at once. A
-   * crash can lose at most the last couple of seconds of counts, which the
+   * crash can lose at most the last few seconds (≤ 4 s) of counts, which the
    * room's next summary replaces (counts are recomputed by the room, not
    * accumulated here).
    */

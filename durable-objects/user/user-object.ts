@@ -77,7 +77,9 @@ export class UserObject extends DurableObject<Env> {
     this.limits = limitsOf(env);
     this.inbox = new InboxStore(this.db, ctx.storage, () => {
       // Write coalesced activity a little later, in one commit (see InboxStore.pending).
-      setTimeout(() => this.inbox.flushPending(), ACTIVITY_WRITE_DELAY_MS);
+      // Jittered: a busy room reaches all its members' inboxes at once, and their
+      // commits (one fsync each, on the node's one thread) must not land together.
+      setTimeout(() => this.inbox.flushPending(), ACTIVITY_WRITE_DELAY_MS * (1 + Math.random()));
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     void ctx.blockConcurrencyWhile(async () => {

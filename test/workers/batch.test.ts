@@ -38,4 +38,40 @@ describe("batched room frames (?batch=1)", () => {
     const lone = await batched.next((f) => (f.type === "msg.new" && f.message.clientId === "alone") || (f.type === "batch" && f.frames.some((x: any) => x.message?.clientId === "alone")));
     expect(lone.type).toBe("msg.new");
   });
+
+  it("a batched sender gets every ack exactly once, in the same frames as the events queued before it", async () => {
+    const a = await newUser("bs");
+    const b = await newUser("bt");
+    const room = await newRoom(a.token, "Batch acks", "private", [b.id]);
+    const sender = (await openRoomSocket(room.id, a.token, "?batch=1")).socket!;
+    const other = (await openRoomSocket(room.id, b.token, "?batch=1")).socket!;
+    await sender.next((f) => f.type === "hello");
+    await other.next((f) => f.type === "hello");
+    const N = 40;
+    for (let i = 0; i < N; i++) sender.send({ type: "msg.send", clientId: `s${i}`, text: `burst ${i}` });
+    const unwrap = (frames: any[]) => frames.flatMap((f) => (f.type === "batch" ? f.frames : [f]));
+    const deadline = Date.now() + 5000;
+    while (unwrap(sender.frames).filter((f) => f.type === "msg.ack").length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const mine = unwrap(sender.frames);
+    // Every ack once. (Frames sent back to back, without waiting for acks, may be
+    // taken in another order by the runtime: the SDK's queue waits for each ack.)
+    const acks = mine.filter((f) => f.type === "msg.ack");
+    expect(acks.map((f) => f.clientId).sort()).toEqual(Array.from({ length: N }, (_, i) => `s${i}`).sort());
+    expect(mine.filter((f) => f.type === "msg.new").map((f) => f.message.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    // Under the burst some acks waited for the window with the events queued before them.
+    expect(sender.frames.some((f) => f.type === "batch" && f.frames.some((x: any) => x.type === "msg.ack"))).toBe(true);
+    // An ack never overtakes an event queued before it: when the ack for seq k is
+    // made, the echo of seq k-1 has gone out already or waits in the queue ahead of it.
+    for (const ack of acks) {
+      const ackAt = mine.indexOf(ack);
+      const previousEcho = mine.findIndex((f) => f.type === "msg.new" && f.message.seq === ack.seq - 1);
+      if (ack.seq > 1) {
+        expect(previousEcho).toBeGreaterThanOrEqual(0);
+        expect(previousEcho).toBeLessThan(ackAt);
+      }
+    }
+    // The other member saw every event once, in order.
+    while (unwrap(other.frames).filter((f) => f.type === "msg.new").length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(unwrap(other.frames).filter((f) => f.type === "msg.new").map((f) => f.message.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+  });
 });
