@@ -80,6 +80,10 @@ export const ACTIVITY_INTERVAL_MAX_MS = 5000;
 const BUSY_MESSAGES_PER_INTERVAL = 5;
 /** inbox deliveries in flight at once during an activity flush */
 const ACTIVITY_SLICE = 16;
+/** rooms with more slices than this spread them over half their interval */
+const ACTIVITY_PACED_ABOVE_SLICES = 4;
+/** the longest pause between two slices */
+const ACTIVITY_PACE_MAX_MS = 50;
 const TYPING_EXPIRES_MS = 6000;
 /** open room sockets one user may hold in one room (tabs, devices) */
 export const MAX_SOCKETS_PER_USER = 10;
@@ -587,8 +591,14 @@ export class RoomObject extends DurableObject<Env> {
     this.store.setNumber("notified_version", version);
     // In slices, so the room (and everything else on the node) keeps serving
     // messages between them instead of stalling behind one burst of inbox work.
+    // A big room also spreads its slices over half its interval: 2,000 inboxes
+    // woken back to back kept the node's one thread busy for a second at a
+    // time, and every viewer on the node waited behind it.
+    const slices = Math.ceil(activities.length / ACTIVITY_SLICE);
+    const pace = slices > ACTIVITY_PACED_ABOVE_SLICES ? Math.min(ACTIVITY_PACE_MAX_MS, (this.activityInterval / 2) / slices) : 0;
     let failed = 0;
     for (let i = 0; i < activities.length; i += ACTIVITY_SLICE) {
+      if (pace && i > 0) await new Promise((resolve) => setTimeout(resolve, pace));
       const results = await Promise.allSettled(
         activities.slice(i, i + ACTIVITY_SLICE).map(({ userId, activity }) => this.env.USERS.get(this.env.USERS.idFromName(userId)).applyActivity(activity)),
       );
