@@ -193,17 +193,27 @@ async function fanout(t) {
     for (let i = 0; i < r.tokens.length; i++, k++) if (i < r.senders) senders.push({ ws: conn.sockets[k], room: r.roomId });
   }
   await sleep(t.settleMs ?? 500);
+  if (t.warmupMs) {
+    // Not recorded: wakes the objects, fills caches and lets the JIT settle, for both servers alike.
+    const w = await drive(meter, senders, Math.max(10, Math.round((t.rates ?? [t.rate])[0] / 2)), t.warmupMs, { window: t.window ?? 1000, tag: "warm" });
+    let expected = 0;
+    for (const [room, n] of w.perRoomSent) expected += n * receiversByRoom.get(room);
+    await drain(meter, expected, t.drainMs ?? 3000);
+    await sleep(500);
+  }
   const lgCpu0 = process.cpuUsage();
   const cpu0 = cpuSeconds(t.pid);
   const phases = [];
-  const rates = t.rates ?? [t.rate];
-  for (const [pi, rate] of rates.entries()) {
+  const rates = [...(t.rates ?? [t.rate])];
+  let retried = -1;
+  for (let pi = 0; pi < rates.length; pi++) {
+    const rate = rates[pi];
     meter.deliveries = [];
     meter.acks = [];
     const d0 = meter.delivered;
     const c0 = cpuSeconds(t.pid);
     const l0 = process.cpuUsage();
-    const res = await drive(meter, senders, rate, t.durationMs, { window: t.window ?? 1000, tag: `p${pi}m` });
+    const res = await drive(meter, senders, rate, t.durationMs, { window: t.window ?? 1000, tag: `p${pi}${retried === pi ? "r" : ""}m` });
     let expected = 0;
     for (const [room, n] of res.perRoomSent) expected += n * receiversByRoom.get(room);
     await drain(meter, d0 + expected, t.drainMs ?? 3000);
@@ -229,7 +239,16 @@ async function fanout(t) {
     });
     const ph = phases.at(-1);
     ph.sustained = (ph.latencyMs.p99 ?? Infinity) < (t.stopWhen?.p99 ?? Infinity) && ph.sent >= rate * (t.durationMs / 1000) * 0.95 && ph.lost === 0;
-    if (t.stopWhen && !ph.sustained) break;
+    if (retried === pi) ph.retry = true;
+    if (t.stopWhen && !ph.sustained) {
+      // One failed step may be a hiccup of a shared machine: measure the same rate once more
+      // (for both servers alike); a second failure at that rate ends the climb.
+      if (!t.retryFailedStep || retried === pi) break;
+      retried = pi;
+      pi--;
+      await sleep(1000);
+      continue;
+    }
     if (pi < rates.length - 1) await sleep(500);
   }
   const result = { sockets: plan.length, connectMs: conn.ms, phases, serverCpuTotalS: cpuSeconds(t.pid) - cpu0, loadgenCpuTotal: process.cpuUsage(lgCpu0), errors: meter.errors, serverRss: rssBytes(t.pid) };

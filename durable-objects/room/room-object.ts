@@ -80,6 +80,9 @@ export const ACTIVITY_INTERVAL_MAX_MS = 5000;
 const BUSY_MESSAGES_PER_INTERVAL = 5;
 /** inbox deliveries in flight at once during an activity flush */
 const ACTIVITY_SLICE = 16;
+/** how long new messages wait before they are added to the search index, and the most that wait */
+const FTS_DELAY_MS = 1000;
+const FTS_BATCH = 256;
 /** rooms with more slices than this spread them over half their interval */
 const ACTIVITY_PACED_ABOVE_SLICES = 4;
 /** the longest pause between two slices */
@@ -110,6 +113,7 @@ export class RoomObject extends DurableObject<Env> {
    * together do not all reach their members' inboxes in the same instant.
    */
   private readonly activityJitter = 1 + Math.random() * 0.2;
+  private indexTimer: ReturnType<typeof setTimeout> | null = null;
   /** the alarm time we last set (read once at wake), so scheduling needs no await */
   private alarmAt: number | null = null;
   /** when each user last had a typing frame passed on (ephemeral, lost on eviction: fine) */
@@ -135,6 +139,8 @@ export class RoomObject extends DurableObject<Env> {
         await ensureSchema(this.db, migrations);
         this.load();
         this.store.backfillIndex();
+        this.store.initIndexPosition(this.lastSeq);
+        if (this.store.ftsSeq() < this.lastSeq) this.scheduleIndex();
         this.alarmAt = await ctx.storage.getAlarm();
       }
     });
@@ -160,6 +166,7 @@ export class RoomObject extends DurableObject<Env> {
     }
     await ensureSchema(this.db, migrations);
     this.store.setNumber("fts_ready", 1);
+    this.store.setNumber("fts_seq", 0);
     const now = Date.now();
     const meta: RoomMeta = { id: input.id, name: input.name, kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
     const people = new Map<string, Member>();
@@ -352,6 +359,7 @@ export class RoomObject extends DurableObject<Env> {
     this.lastSeq = row.seq;
     this.version = row.version;
     this.scheduleActivity();
+    this.scheduleIndex();
     return { message: toMessage(meta.id, row, []), duplicate: false };
   }
 
@@ -454,6 +462,14 @@ export class RoomObject extends DurableObject<Env> {
     const meta = this.requireMember(caller.userId);
     const compiled = compileQuery(q.q);
     if (!compiled) return [];
+    // Messages not yet in the index are added first, so a search sees everything stored.
+    try {
+      while (this.store.indexBacklog(this.lastSeq)) {
+        // one batch per transaction
+      }
+    } catch (err) {
+      throw storageFailure(err);
+    }
     const hits = this.store.search(compiled.match, q, Math.min(Math.max(q.limit, 1), 200));
     const messages = this.store.toMessages(meta.id, hits.map((h) => h.row));
     return hits.map((h, i) => ({ message: messages[i], snippet: snippet(h.row.text, compiled.terms), score: h.score }));
@@ -545,6 +561,38 @@ export class RoomObject extends DurableObject<Env> {
         const info = this.infoOf(other);
         if (other !== ws && info && info.userId !== userId) this.sendTo(other, data);
       }
+    }
+  }
+
+  // ----------------------------------------------- full-text index, behind
+
+  /**
+   * Index new messages about FTS_DELAY_MS after the first unindexed one (see
+   * RoomStore.indexBacklog); a backlog of FTS_BATCH is indexed at once.
+   */
+  private scheduleIndex(): void {
+    if (this.lastSeq - this.store.ftsSeq() >= FTS_BATCH) {
+      this.indexNow();
+      return;
+    }
+    if (this.indexTimer !== null) return;
+    this.indexTimer = setTimeout(() => {
+      this.indexTimer = null;
+      this.indexNow();
+    }, FTS_DELAY_MS);
+  }
+
+  private indexNow(): void {
+    try {
+      if (this.store.indexBacklog(this.lastSeq, FTS_BATCH) && this.indexTimer === null) {
+        this.indexTimer = setTimeout(() => {
+          this.indexTimer = null;
+          this.indexNow();
+        }, 0);
+      }
+    } catch (err) {
+      // The backlog stays in `messages`; the next send, wake or search retries it.
+      console.error("search index write failed", err);
     }
   }
 

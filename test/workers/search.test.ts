@@ -78,6 +78,49 @@ describe("search", () => {
   });
 });
 
+describe("the index is written behind", () => {
+  const fts = async (roomId: string) => {
+    const { env, runInDurableObject } = await import("cloudflare:test");
+    return runInDurableObject(env.ROOMS.get(env.ROOMS.idFromName(roomId)), async (_i, state) => ({
+      seq: Number(state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'fts_seq'").one().value),
+      rows: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM message_fts").one().n,
+    }));
+  };
+
+  it("sends leave the index alone; a search sees every message at once; edits and recalls of unindexed messages are right; the backlog is indexed within seconds", async () => {
+    const a = await newUser("wb");
+    const room = await newRoom(a.token, "Behind");
+    const post = async (text: string, clientId: string) => (await api("POST", `/api/v1/rooms/${room.id}/messages`, { token: a.token, body: { text, clientId } })).body;
+    const s = async (q: string) => texts(await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent(q)}`, { token: a.token }));
+    const m1 = await post("杭州 lantern festival", "wb1");
+    const m2 = await post("苏州 gardens tour", "wb2");
+    const m3 = await post("宁波 harbour", "wb3");
+    // Stored, not indexed yet.
+    expect(await fts(room.id)).toEqual({ seq: 0, rows: 0 });
+    // Still unindexed: an edit and a recall act on the message, the index is built from it later.
+    await api("PATCH", `/api/v1/rooms/${room.id}/messages/${m2.id}`, { token: a.token, body: { text: "无锡 gardens tour" } });
+    await api("DELETE", `/api/v1/rooms/${room.id}/messages/${m3.id}`, { token: a.token });
+    expect((await fts(room.id)).seq).toBe(0);
+    // A search first indexes the backlog.
+    expect(await s("杭州")).toEqual(["杭州 lantern festival"]);
+    expect(await s("苏州")).toEqual([]);
+    expect(await s("无锡")).toEqual(["无锡 gardens tour"]);
+    expect(await s("宁波")).toEqual([]);
+    expect(await fts(room.id)).toEqual({ seq: 3, rows: 2 });
+    // Indexed messages are edited in place.
+    await api("PATCH", `/api/v1/rooms/${room.id}/messages/${m1.id}`, { token: a.token, body: { text: "温州 lantern festival" } });
+    expect(await s("杭州")).toEqual([]);
+    expect(await s("温州")).toEqual(["温州 lantern festival"]);
+    // Without a search, the backlog is indexed about a second after the send.
+    await post("嘉兴 rice dumplings", "wb4");
+    expect((await fts(room.id)).seq).toBe(3);
+    const deadline = Date.now() + 5000;
+    while ((await fts(room.id)).seq < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await fts(room.id)).toEqual({ seq: 4, rows: 3 });
+    expect(await s("嘉兴")).toEqual(["嘉兴 rice dumplings"]);
+  });
+});
+
 describe("large result sets", () => {
   it("sync of 150 missed messages and a search with 150 hits (more than SQLite's 100 bound parameters)", async () => {
     const a = await newUser("lg");
