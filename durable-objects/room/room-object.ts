@@ -80,7 +80,7 @@ export const ACTIVITY_INTERVAL_MAX_MS = 5000;
 const BUSY_MESSAGES_PER_INTERVAL = 5;
 /** inbox deliveries in flight at once during an activity flush */
 const ACTIVITY_SLICE = 16;
-/** how long new messages wait before they are added to the search index, and the most that wait */
+/** how long new messages wait before the alarm adds them to the search index, and how many may wait */
 const FTS_DELAY_MS = 1000;
 const FTS_BATCH = 256;
 /** rooms with more slices than this spread them over half their interval */
@@ -113,7 +113,8 @@ export class RoomObject extends DurableObject<Env> {
    * together do not all reach their members' inboxes in the same instant.
    */
   private readonly activityJitter = 1 + Math.random() * 0.2;
-  private indexTimer: ReturnType<typeof setTimeout> | null = null;
+  /** when the oldest message not yet in the search index was stored (null: none wait) */
+  private ftsPendingSince: number | null = null;
   /** the alarm time we last set (read once at wake), so scheduling needs no await */
   private alarmAt: number | null = null;
   /** when each user last had a typing frame passed on (ephemeral, lost on eviction: fine) */
@@ -140,8 +141,12 @@ export class RoomObject extends DurableObject<Env> {
         this.load();
         this.store.backfillIndex();
         this.store.initIndexPosition(this.lastSeq);
-        if (this.store.ftsSeq() < this.lastSeq) this.scheduleIndex();
         this.alarmAt = await ctx.storage.getAlarm();
+        if (this.store.ftsSeq() < this.lastSeq) {
+          // A backlog from before a restart: index it at the next alarm.
+          this.ftsPendingSince = 0;
+          this.setAlarmBy(Date.now() + FTS_DELAY_MS);
+        }
       }
     });
   }
@@ -467,6 +472,7 @@ export class RoomObject extends DurableObject<Env> {
       while (this.store.indexBacklog(this.lastSeq)) {
         // one batch per transaction
       }
+      this.ftsPendingSince = null;
     } catch (err) {
       throw storageFailure(err);
     }
@@ -567,32 +573,32 @@ export class RoomObject extends DurableObject<Env> {
   // ----------------------------------------------- full-text index, behind
 
   /**
-   * Index new messages about FTS_DELAY_MS after the first unindexed one (see
-   * RoomStore.indexBacklog); a backlog of FTS_BATCH is indexed at once.
+   * After a send: the message waits for the index (RoomStore.indexBacklog).
+   * The backlog is indexed by the room's alarm once its oldest message has
+   * waited FTS_DELAY_MS — in a busy room that is the inbox-activity alarm,
+   * so the index rides in a commit the room makes anyway — or at once when
+   * FTS_BATCH messages wait. A search indexes it first.
    */
   private scheduleIndex(): void {
-    if (this.lastSeq - this.store.ftsSeq() >= FTS_BATCH) {
-      this.indexNow();
-      return;
-    }
-    if (this.indexTimer !== null) return;
-    this.indexTimer = setTimeout(() => {
-      this.indexTimer = null;
-      this.indexNow();
-    }, FTS_DELAY_MS);
+    this.ftsPendingSince ??= Date.now();
+    if (this.lastSeq - this.store.ftsSeq() >= FTS_BATCH) this.indexNow();
+  }
+
+  /** From the alarm: index the backlog if it is old enough, else come back when it is. */
+  private indexDue(): void {
+    if (this.ftsPendingSince === null) return;
+    if (Date.now() - this.ftsPendingSince >= FTS_DELAY_MS) this.indexNow();
+    else this.setAlarmBy(this.ftsPendingSince + FTS_DELAY_MS);
   }
 
   private indexNow(): void {
     try {
-      if (this.store.indexBacklog(this.lastSeq, FTS_BATCH) && this.indexTimer === null) {
-        this.indexTimer = setTimeout(() => {
-          this.indexTimer = null;
-          this.indexNow();
-        }, 0);
-      }
+      if (this.store.indexBacklog(this.lastSeq, FTS_BATCH)) this.setAlarmBy(Date.now());
+      else this.ftsPendingSince = null;
     } catch (err) {
-      // The backlog stays in `messages`; the next send, wake or search retries it.
+      // The backlog stays in `messages`; the next alarm, send or search retries it.
       console.error("search index write failed", err);
+      this.setAlarmBy(Date.now() + 2000);
     }
   }
 
@@ -821,6 +827,8 @@ export class RoomObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     await this.flushOutbox();
+    // Same turn as the activity flush's writes: one commit for both.
+    this.indexDue();
     await this.flushActivity();
   }
 
