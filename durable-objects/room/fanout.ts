@@ -89,9 +89,9 @@ export class Fanout {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.queue.length === 0) return;
-    const shared = this.queue.length === 1 ? this.queue[0] : `{"type":"batch","frames":[${this.queue.join(",")}]}`;
-    const direct = this.direct;
     const joined = this.queue.join(",");
+    const shared = this.queue.length === 1 ? this.queue[0] : `{"type":"batch","frames":[${joined}]}`;
+    const direct = this.direct;
     this.queue = [];
     this.direct = new Map();
     this.lastFlush = Date.now();
