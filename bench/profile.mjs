@@ -12,29 +12,18 @@
  * Prints a Markdown section (also written to bench/profile-<scenario>.md, which run.mjs appends to
  * docs/PERFORMANCE.md under "Where the time goes").
  */
-import { fork, spawn, execFileSync } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { benchDir, cpuSeconds, createRoom, createUsers, killAll, pin, prepareBuild, startServer, tmpDir } from "./lib/servers.mjs";
+import { benchDir, cpuSeconds, runLoadgen, createRoom, createUsers, killAll, pin, prepareBuild, startServer, tmpDir } from "./lib/servers.mjs";
 
 const { values: argv } = parseArgs({ options: { scenario: { type: "string", default: "busy" }, seconds: { type: "string", default: "8" } } });
 const SECONDS = Number(argv.seconds);
 setTimeout(() => (killAll(), process.exit(2)), 10 * 60 * 1000).unref();
 pin(process.pid, 0);
 
-function loadgen(task) {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(benchDir, "lib/loadgen.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    pin(child.pid, 0);
-    const reap = () => child.kill("SIGKILL");
-    process.once("exit", reap);
-    child.once("exit", () => process.removeListener("exit", reap));
-    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error("loadgen timeout"))), 180000);
-    child.once("message", (m) => (clearTimeout(timer), child.kill("SIGKILL"), m.ok ? resolve(m.result) : reject(new Error(m.error))));
-    child.send(task);
-  });
-}
+const loadgen = (task) => runLoadgen(task, 180000);
 
 function perfSummary(dataFile, sort, limit) {
   try {

@@ -8,14 +8,14 @@
  * the load generator (bench/lib/loadgen.mjs, a separate process) is pinned to core 0 and
  * the servers to core 1 when `taskset` exists. Every phase has a time bound.
  */
-import { fork, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import zlib from "node:zlib";
 import {
-  api, benchDir, cpuSeconds, createMemberIds, createRoom, createUsers, hasTaskset, killAll, pin, prepareBuild, repoRoot, rssBytes, startFloor, startServer, tmpDir,
+  api, benchDir, cpuSeconds, createMemberIds, createRoom, createUsers, hasTaskset, killAll, pin, prepareBuild, repoRoot, rssBytes, runLoadgen, startFloor, startServer, tmpDir,
 } from "./lib/servers.mjs";
 import { newestSqlite, seedBaselineRoom, seedOutpostRoom, VOCAB } from "./lib/seed.mjs";
 import { pct } from "./lib/loadgen.mjs";
@@ -45,27 +45,7 @@ const median = (xs) => {
 };
 const round = (x, d = 2) => (typeof x === "number" && Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
 
-/** Run one load-generator task in a fresh process pinned to core 0. */
-function loadgen(task, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(benchDir, "lib/loadgen.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    pin(child.pid, 0);
-    const reap = () => child.kill("SIGKILL");
-    process.once("exit", reap);
-    child.once("exit", () => process.removeListener("exit", reap));
-    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`loadgen ${task.task} timed out after ${timeoutMs} ms`))), timeoutMs);
-    child.once("message", (m) => {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      m.ok ? resolve(m.result) : reject(new Error(m.error));
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`loadgen exited with ${code}`));
-    });
-    child.send(task);
-  });
-}
+const loadgen = runLoadgen;
 
 // ---------------------------------------------------------------- scenarios
 

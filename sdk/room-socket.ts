@@ -25,6 +25,8 @@ export class RoomSocket {
   version: number | null = null;
   readonly socket: ReconnectingSocket<ServerRoomFrame>;
   private reqCounter = 0;
+  /** who this socket is signed in as (from `hello`), to recognise the echo of its own sends */
+  private userId: string | null = null;
   private readonly acks = new Map<string, { resolve: (a: SendAck) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
 
   constructor(
@@ -114,9 +116,15 @@ export class RoomSocket {
         }
         if (this.lastSeq === null) this.lastSeq = f.lastSeq;
         if (this.version === null) this.version = f.version;
+        this.userId = f.userId;
         break;
       }
       case "msg.new":
+        this.see(f.message);
+        // Under load the node batches a message's echo ahead of its ack: the echo
+        // (our own clientId, stored with its id and seq) settles the send as the ack would.
+        if (f.message.senderId === this.userId) this.settle(f.message.clientId, { id: f.message.id, seq: f.message.seq });
+        break;
       case "msg.updated":
         this.see(f.message);
         break;
@@ -127,15 +135,9 @@ export class RoomSocket {
           this.version = Math.max(this.version ?? 0, f.version);
         }
         break;
-      case "msg.ack": {
-        const w = this.acks.get(f.clientId);
-        if (w) {
-          clearTimeout(w.timer);
-          this.acks.delete(f.clientId);
-          w.resolve({ id: f.id, seq: f.seq });
-        }
+      case "msg.ack":
+        this.settle(f.clientId, { id: f.id, seq: f.seq });
         break;
-      }
       case "error": {
         const w = f.replyTo ? this.acks.get(f.replyTo) : undefined;
         if (w && f.replyTo) {
@@ -146,6 +148,14 @@ export class RoomSocket {
         break;
       }
     }
+  }
+
+  private settle(clientId: string, ack: SendAck): void {
+    const w = this.acks.get(clientId);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.acks.delete(clientId);
+    w.resolve(ack);
   }
 
   private see(m: Message): void {

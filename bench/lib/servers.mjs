@@ -3,7 +3,7 @@
  * `workerd serve` (built and configured exactly as `npm start` does, via ops/), and the
  * baseline (bench/baseline/server.mjs). Both pinned to core 1 when taskset exists.
  */
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync, fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -154,6 +154,12 @@ export async function startOutpost(dataDir, { cpu = 1 } = {}) {
     fs.writeFileSync(configPath, fs.readFileSync(configPath, "utf8").replace("const config :Workerd.Config = (\n", `const config :Workerd.Config = (\n  v8Flags = [${flags}],\n`));
   }
   const env = { ...process.env, OUTPOST_SETUP_TOKEN: randomBytes(24).toString("base64url"), OUTPOST_ADMIN_PASSWORD: ADMIN_PASSWORD };
+  return launchWorkerd("outpost", configPath, { port, dataDir, cpu, env });
+}
+
+/** Spawn workerd on `configPath` pinned to `cpu`, wait for /healthz on `port`; the server handle. */
+async function launchWorkerd(kind, configPath, { port, dataDir, cpu, env = process.env }) {
+  const url = `http://127.0.0.1:${port}`;
   const startedAt = performance.now();
   const child = spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
@@ -162,15 +168,15 @@ export async function startOutpost(dataDir, { cpu = 1 } = {}) {
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
   try {
-    await waitHealthy(config.url, child);
+    await waitHealthy(url, child);
   } catch (e) {
     child.kill("SIGKILL");
     throw new Error(`${e.message}\n${out}`);
   }
   const healthyAt = performance.now();
   return {
-    kind: "outpost",
-    url: config.url,
+    kind,
+    url,
     wsUrl: `ws://127.0.0.1:${port}`,
     pid: child.pid,
     dataDir,
@@ -252,31 +258,29 @@ const config :Workerd.Config = (
 );
 `,
   );
-  const child = spawnWorkerd(configPath, { stdio: ["ignore", "pipe", "pipe"] });
-  live.add(child);
-  pin(child.pid, cpu);
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitHealthy(url, child);
-  } catch (e) {
-    child.kill("SIGKILL");
-    throw new Error(`${e.message}\n${out}`);
-  }
-  return {
-    kind: "floor",
-    url,
-    wsUrl: `ws://127.0.0.1:${port}`,
-    pid: child.pid,
-    dataDir,
-    logs: () => out,
-    async stop() {
-      await stopWorkerd(child, { graceMs: 3000 });
-      live.delete(child);
-    },
-  };
+  return launchWorkerd("floor", configPath, { port, dataDir, cpu });
+}
+
+/** Run one load-generator task in a fresh process pinned to core 0. */
+export function runLoadgen(task, timeoutMs = 180000) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(benchDir, "lib/loadgen.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    pin(child.pid, 0);
+    const reap = () => child.kill("SIGKILL");
+    process.once("exit", reap);
+    child.once("exit", () => process.removeListener("exit", reap));
+    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`loadgen ${task.task} timed out after ${timeoutMs} ms`))), timeoutMs);
+    child.once("message", (m) => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      m.ok ? resolve(m.result) : reject(new Error(m.error));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`loadgen exited with ${code}`));
+    });
+    child.send(task);
+  });
 }
 
 export const startServer = (kind, dataDir, opts) => (kind === "outpost" ? startOutpost(dataDir, opts) : startBaseline(dataDir, opts));

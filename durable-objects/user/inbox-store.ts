@@ -40,21 +40,25 @@ export class InboxStore {
     if (this.pending.size === 0) return;
     const entries = [...this.pending.values()];
     this.pending.clear();
-    const sql = this.storage.sql;
     this.storage.transactionSync(() => {
-      for (const { a, pos } of entries) {
-        sql.exec(
-          "UPDATE rooms SET last_seq = ?, last_read_seq = ?, unread = ?, mentions = ?, last_message = ?, pos = ? WHERE room_id = ?",
-          a.lastSeq,
-          a.lastReadSeq,
-          a.unread,
-          a.mentions,
-          a.lastMessage ? JSON.stringify(a.lastMessage) : null,
-          pos,
-          a.roomId,
-        );
-      }
+      for (const { a, pos } of entries) this.writeActivity(a, pos);
     });
+  }
+
+  /** A room's summary row from a room's activity; the row as written (none if the room was left meanwhile). */
+  private writeActivity(a: RoomActivity, pos: number): RawRoomRow | undefined {
+    return this.storage.sql
+      .exec<RawRoomRow>(
+        "UPDATE rooms SET last_seq = ?, last_read_seq = ?, unread = ?, mentions = ?, last_message = ?, pos = ? WHERE room_id = ? RETURNING *",
+        a.lastSeq,
+        a.lastReadSeq,
+        a.unread,
+        a.mentions,
+        a.lastMessage ? JSON.stringify(a.lastMessage) : null,
+        pos,
+        a.roomId,
+      )
+      .toArray()[0];
   }
 
   private cachedPos: number | null = null;
@@ -163,18 +167,8 @@ export class InboxStore {
     // Notifications are what an offline person must find later: written at once.
     this.pending.delete(a.roomId);
     return this.storage.transactionSync(() => {
-      const row = sql
-        .exec<RawRoomRow>(
-          "UPDATE rooms SET last_seq = ?, last_read_seq = ?, unread = ?, mentions = ?, last_message = ?, pos = ? WHERE room_id = ? RETURNING *",
-          a.lastSeq,
-          a.lastReadSeq,
-          a.unread,
-          a.mentions,
-          a.lastMessage ? JSON.stringify(a.lastMessage) : null,
-          pos,
-          a.roomId,
-        )
-        .one();
+      // The row was read above in this same synchronous step: it is there.
+      const row = this.writeActivity(a, pos)!;
       const notes: Notification[] = [];
       for (const n of a.notifications) {
         const inserted = this.db.insert(schema.notifications).values(n).onConflictDoNothing().returning().get();

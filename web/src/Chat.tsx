@@ -112,11 +112,7 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
     const seen = [...view.receipts].filter(([id, seq]) => id !== myId && id !== last.senderId && seq >= last.seq).map(([id]) => nameOf(id));
     if (seen.length) rows.push({ key: `seen:${last.id}:${seen.join(",")}`, estimate: 22, render: () => <div class="seen muted small" data-testid="receipts">{t("seenBy", { names: seen.join(", ") })}</div> });
   }
-  // Under load the node sends a message's echo before its ack (both ride in one
-  // batch frame): a queued message already shown from the echo is not drawn twice.
-  const echoed = new Set(view.messages.slice(-100).filter((m) => m.senderId === myId).map((m) => m.clientId));
   for (const p of state.queue?.pending(view.roomId) ?? []) {
-    if (echoed.has(p.clientId)) continue;
     rows.push({
       key: `pending:${p.clientId}`,
       estimate: 60,
