@@ -17,7 +17,7 @@ import type { Env, Limits } from "../../worker/env";
 import { limitsOf } from "../../worker/env";
 import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
-import { RoomStore, toMessage, type RoomDb, type RoomMeta } from "./store";
+import { RoomStore, toMessage, type MessageRow, type RoomDb, type RoomMeta } from "./store";
 import { parseMentions } from "./mentions";
 import { UnreadCounts, type FreshMessages } from "./unread";
 import { checkEmoji, checkText } from "./validate";
@@ -29,11 +29,12 @@ import { frameBytes } from "../shared/frames";
 import { safeClose } from "../shared/sockets";
 import { BATCHED, Fanout, PLAIN } from "./fanout";
 import type { InboxUpdate, RoomActivity, RoomSummary } from "../user/inbox-update";
+import type { UserObject } from "../user/user-object";
 import type { LastMessage } from "../../protocol/device";
 import { newMessageId } from "../../protocol/ids";
 import { CLOSE } from "../../protocol/errors";
 import { parseClientRoomFrame, type ClientRoomFrame } from "../../protocol/frames";
-import type { Attachment, Member, Message, Role, Room, SearchHit } from "../../protocol/models";
+import type { Attachment, Member, Mentions, Message, Role, Room, SearchHit } from "../../protocol/models";
 
 /** A socket's identity, kept in its attachment so it survives hibernation. */
 interface SocketInfo {
@@ -70,7 +71,7 @@ const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
 /** Members' inboxes hear about a busy room at most this often (the first message after a quiet spell goes at once). */
 export const ACTIVITY_INTERVAL_MS = 1000;
 /**
- * A room that stays busy stretches its interval, doubling up to this: members
+ * A room that stays busy stretches its interval, up to this: members
  * who are not looking only need badges and previews, and a node full of busy
  * rooms must not spend its time rewriting every inbox every second. One quiet
  * interval brings it back to ACTIVITY_INTERVAL_MS.
@@ -78,6 +79,8 @@ export const ACTIVITY_INTERVAL_MS = 1000;
 export const ACTIVITY_INTERVAL_MAX_MS = 5000;
 /** new messages in one interval above which a room counts as busy */
 const BUSY_MESSAGES_PER_INTERVAL = 5;
+/** new messages per second (over the last interval) at which a room is flooded */
+const FLOODED_MESSAGES_PER_SECOND = 8;
 /** inbox deliveries in flight at once during an activity flush */
 const ACTIVITY_SLICE = 16;
 /** how long new messages wait before the alarm adds them to the search index, and how many may wait */
@@ -101,6 +104,7 @@ export class RoomObject extends DurableObject<Env> {
   private members = new Map<string, Member>();
   /** username → user id, for mentions */
   private usernames = new Map<string, string>();
+  private inboxIds = new Map<string, DurableObjectId>();
   private lastSeq = 0;
   private version = 0;
   private flushing: Promise<void> | null = null;
@@ -331,41 +335,73 @@ export class RoomObject extends DurableObject<Env> {
   private commitSend(caller: Caller, input: SendInput): { message: Message; duplicate: boolean } {
     const meta = this.requireMember(caller.userId);
     const clientKey = `${caller.userId}|${caller.sessionId}|${input.clientId}`;
-    const existing = this.store.findByClientKey(clientKey);
-    if (existing) return { message: this.store.toMessages(meta.id, [existing])[0], duplicate: true };
     const fileIds = [...new Set(input.attachments ?? [])];
-    const text = fileIds.length && input.text === "" ? "" : checkText(input.text, this.limits.maxTextBytes);
-    const attachments = fileIds.map((id) => this.attachable(caller.userId, id));
-    if (input.replyTo !== undefined && !this.store.findById(input.replyTo)) {
-      throw new AppError("invalid_request", "replyTo names no message in this room");
+    // A retry must be answered with the stored message. Without files the
+    // insert itself tells (ON CONFLICT DO NOTHING); with files the stored one is
+    // looked up first, because its files are attached by now and would fail the check.
+    if (fileIds.length) {
+      const existing = this.duplicateOf(meta, clientKey);
+      if (existing) return existing;
     }
-    const mentions = parseMentions(text, this.usernames);
-    const row = {
-      seq: this.lastSeq + 1,
-      id: newMessageId(),
-      clientKey,
-      clientId: input.clientId,
-      senderId: caller.userId,
-      text,
-      replyTo: input.replyTo ?? null,
-      mentions: JSON.stringify(mentions),
-      createdAt: Date.now(),
-      editedAt: null,
-      deletedAt: null,
-      version: this.version + 1,
-      attachments: attachments.length ? JSON.stringify(attachments) : null,
-    };
+    let row: MessageRow;
+    let mentions: Mentions;
     try {
-      this.store.insertMessage(row, mentions, fileIds);
+      const text = fileIds.length && input.text === "" ? "" : checkText(input.text, this.limits.maxTextBytes);
+      const attachments = fileIds.map((id) => this.attachable(caller.userId, id));
+      if (input.replyTo !== undefined && !this.store.findById(input.replyTo)) {
+        throw new AppError("invalid_request", "replyTo names no message in this room");
+      }
+      mentions = parseMentions(text, this.usernames);
+      row = {
+        seq: this.lastSeq + 1,
+        id: newMessageId(),
+        clientKey,
+        clientId: input.clientId,
+        senderId: caller.userId,
+        text,
+        replyTo: input.replyTo ?? null,
+        mentions: JSON.stringify(mentions),
+        createdAt: Date.now(),
+        editedAt: null,
+        deletedAt: null,
+        version: this.version + 1,
+        attachments: attachments.length ? JSON.stringify(attachments) : null,
+      };
+    } catch (err) {
+      // A retry of a message stored under older limits is still a duplicate, not an error.
+      const existing = this.duplicateOf(meta, clientKey);
+      if (existing) return existing;
+      throw err;
+    }
+    let inserted: boolean;
+    try {
+      inserted = this.store.insertMessage(row, mentions, fileIds);
     } catch (err) {
       throw storageFailure(err);
     }
+    if (!inserted) return this.duplicateOf(meta, clientKey)!;
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.lastSeq = row.seq;
     this.version = row.version;
     this.scheduleActivity();
     this.scheduleIndex();
     return { message: toMessage(meta.id, row, []), duplicate: false };
+  }
+
+  /** A member's inbox object (ids are derived by hashing the name: kept, not recomputed per delivery). */
+  private inboxOf(userId: string): DurableObjectStub<UserObject> {
+    let id = this.inboxIds.get(userId);
+    if (!id) {
+      if (this.inboxIds.size >= 10_000) this.inboxIds.clear();
+      id = this.env.USERS.idFromName(userId);
+      this.inboxIds.set(userId, id);
+    }
+    return this.env.USERS.get(id);
+  }
+
+  private duplicateOf(meta: RoomMeta, clientKey: string): { message: Message; duplicate: true } | null {
+    const existing = this.store.findByClientKey(clientKey);
+    return existing ? { message: this.store.toMessages(meta.id, [existing])[0], duplicate: true } : null;
   }
 
   async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
@@ -532,7 +568,7 @@ export class RoomObject extends DurableObject<Env> {
     }
     const activity = this.activityFor(caller.userId, null, [], this.lastMessage());
     try {
-      await this.env.USERS.get(this.env.USERS.idFromName(caller.userId)).applyActivity(activity);
+      await this.inboxOf(caller.userId).applyActivity(activity);
     } catch (err) {
       console.error("read sync to inbox failed", err);
     }
@@ -631,7 +667,14 @@ export class RoomObject extends DurableObject<Env> {
     this.lastActivityAt = Date.now();
     const after = this.store.getNumber("notified_seq");
     const batch = this.store.newSince(after, 1000);
-    this.activityInterval = batch.rows.length > BUSY_MESSAGES_PER_INTERVAL ? Math.min(this.activityInterval * 2, ACTIVITY_INTERVAL_MAX_MS) : ACTIVITY_INTERVAL_MS;
+    // Busy: double the interval; flooded: straight to the longest (doubling kept a
+    // node of flooded rooms delivering at full rate for ~8 s). One quiet interval
+    // brings it back. A burst of a few messages is neither.
+    const perSecond = (batch.rows.length * 1000) / this.activityInterval;
+    this.activityInterval =
+      perSecond >= FLOODED_MESSAGES_PER_SECOND ? ACTIVITY_INTERVAL_MAX_MS
+      : batch.rows.length > BUSY_MESSAGES_PER_INTERVAL ? Math.min(this.activityInterval * 2, ACTIVITY_INTERVAL_MAX_MS)
+      : ACTIVITY_INTERVAL_MS;
     const fresh: FreshMessages = { rows: batch.rows, mentions: batch.mentions, after };
     if (batch.rows.length >= 1000) this.unread.invalidate();
     const seq = this.lastSeq;
@@ -654,7 +697,7 @@ export class RoomObject extends DurableObject<Env> {
     for (let i = 0; i < activities.length; i += ACTIVITY_SLICE) {
       if (pace && i > 0) await new Promise((resolve) => setTimeout(resolve, pace));
       const results = await Promise.allSettled(
-        activities.slice(i, i + ACTIVITY_SLICE).map(({ userId, activity }) => this.env.USERS.get(this.env.USERS.idFromName(userId)).applyActivity(activity)),
+        activities.slice(i, i + ACTIVITY_SLICE).map(({ userId, activity }) => this.inboxOf(userId).applyActivity(activity)),
       );
       failed += results.filter((r) => r.status === "rejected").length;
     }
@@ -759,9 +802,10 @@ export class RoomObject extends DurableObject<Env> {
     switch (frame.type) {
       case "msg.send": {
         const r = this.commitSend(caller, frame);
-        // Ack first, so the sender's pending bubble resolves before its own echo arrives.
-        this.sendTo(ws, JSON.stringify({ type: "msg.ack", clientId: frame.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate }));
-        if (!r.duplicate) this.broadcast({ type: "msg.new", message: r.message });
+        const ack = JSON.stringify({ type: "msg.ack", clientId: frame.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate });
+        // A plain socket gets the ack, then the echo; a batched one both in one frame.
+        if (r.duplicate) this.sendTo(ws, ack);
+        else this.fanout.broadcast(JSON.stringify({ type: "msg.new", message: r.message }), { ws, data: ack });
         return;
       }
       case "msg.edit":
@@ -851,7 +895,7 @@ export class RoomObject extends DurableObject<Env> {
             if (payload.type === "file.delete") {
               await deleteStoredFile(this.env, payload.storageKey);
             } else {
-              await this.env.USERS.get(this.env.USERS.idFromName(row.userId)).applyInboxUpdate(payload);
+              await this.inboxOf(row.userId).applyInboxUpdate(payload);
             }
             this.store.deleteOutbox(row.id);
           } catch (err) {

@@ -10,7 +10,7 @@ import type { Attachment, Member, Mentions, Message, Role } from "../../protocol
 import { indexText } from "./search-text";
 
 export type RoomDb = DrizzleSqliteDODatabase<typeof schema>;
-type MessageRow = typeof schema.messages.$inferSelect;
+export type MessageRow = typeof schema.messages.$inferSelect;
 
 export interface RoomMeta {
   id: string;
@@ -106,30 +106,44 @@ export class RoomStore {
     return this.db.select().from(schema.messages).where(eq(schema.messages.id, id)).get();
   }
 
-  /** Insert a message and its mention index in one transaction. */
-  insertMessage(row: MessageRow, mentions: Mentions, fileIds: string[] = []): void {
+  /**
+   * Insert a message and its mention index in one transaction, unless a
+   * message with the same client key is stored already: then nothing is
+   * written and the answer is false (the caller answers with the stored one).
+   * One statement decides both, instead of a lookup before every insert.
+   */
+  insertMessage(row: MessageRow, mentions: Mentions, fileIds: string[] = []): boolean {
+    const users = mentions.all ? [...mentions.users, "*"] : mentions.users;
+    // A lone INSERT is atomic by itself; a savepoint is only needed when more follows.
+    if (users.length === 0 && fileIds.length === 0) return this.insertRow(row);
     const sql = this.storage.sql;
-    this.transaction(() => {
-      sql.exec(
-        "INSERT INTO messages (seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        row.seq,
-        row.id,
-        row.clientKey,
-        row.clientId,
-        row.senderId,
-        row.text,
-        row.replyTo,
-        row.mentions,
-        row.createdAt,
-        row.editedAt,
-        row.deletedAt,
-        row.version,
-        row.attachments,
-      );
-      for (const userId of mentions.all ? [...mentions.users, "*"] : mentions.users) sql.exec("INSERT INTO mention_index (seq, user_id) VALUES (?, ?)", row.seq, userId);
+    return this.transaction(() => {
+      if (!this.insertRow(row)) return false;
+      for (const userId of users) sql.exec("INSERT INTO mention_index (seq, user_id) VALUES (?, ?)", row.seq, userId);
       // The full-text index is written behind, in batches (indexBacklog).
       for (const id of fileIds) sql.exec("UPDATE files SET message_seq = ? WHERE id = ?", row.seq, id);
+      return true;
     });
+  }
+
+  private insertRow(row: MessageRow): boolean {
+    const cursor = this.storage.sql.exec(
+      INSERT_MESSAGE,
+      row.seq,
+      row.id,
+      row.clientKey,
+      row.clientId,
+      row.senderId,
+      row.text,
+      row.replyTo,
+      row.mentions,
+      row.createdAt,
+      row.editedAt,
+      row.deletedAt,
+      row.version,
+      row.attachments,
+    );
+    return cursor.rowsWritten > 0;
   }
 
   // ---- full-text index (contentless FTS5, rowid = seq) ----
@@ -444,6 +458,8 @@ const SELECT_MESSAGE =
 const LAST_MESSAGE = SELECT_MESSAGE + " ORDER BY seq DESC LIMIT 1";
 // sql-safe: fixed strings.
 const FIND_BY_CLIENT_KEY = SELECT_MESSAGE + " WHERE client_key = ?";
+const INSERT_MESSAGE =
+  "INSERT INTO messages (seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_key) DO NOTHING";
 // sql-safe: fixed strings.
 const PAGE_AFTER = SELECT_MESSAGE + " WHERE seq > ? ORDER BY seq ASC LIMIT ?";
 // sql-safe: fixed strings.

@@ -9,7 +9,8 @@ export function checkText(text: string, maxBytes: number): string {
   if (typeof text !== "string") throw new AppError("invalid_request", "text must be a string");
   if (text.trim().length === 0) throw new AppError("invalid_request", "text must not be empty");
   if (FORBIDDEN.test(text)) throw new AppError("invalid_request", "text contains control characters");
-  if (text.length > maxBytes || encoder.encode(text).length > maxBytes) {
+  // UTF-8 needs at most 3 bytes per UTF-16 unit: short texts skip the encoding.
+  if (text.length > maxBytes || (text.length * 3 > maxBytes && encoder.encode(text).length > maxBytes)) {
     throw new AppError("too_large", `text is longer than ${maxBytes} bytes`);
   }
   // Lone surrogates cannot be stored as UTF-8 faithfully: refuse rather than mangle.

@@ -73,5 +73,16 @@ describe("batched room frames (?batch=1)", () => {
     // The other member saw every event once, in order.
     while (unwrap(other.frames).filter((f) => f.type === "msg.new").length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(unwrap(other.frames).filter((f) => f.type === "msg.new").map((f) => f.message.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    // Quiet again: a lone message reaches its batched sender as one frame, its echo and its ack together.
+    await new Promise((r) => setTimeout(r, 50));
+    sender.send({ type: "msg.send", clientId: "lone", text: "lone" });
+    const pair = await sender.next((f) => f.type === "batch" && f.frames.some((x: any) => x.type === "msg.ack" && x.clientId === "lone"));
+    expect(pair.frames.map((x: any) => x.type)).toEqual(["msg.new", "msg.ack"]);
+    expect(pair.frames[0].message.clientId).toBe("lone");
+    expect(pair.frames[1]).toMatchObject({ seq: N + 1, duplicate: false });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(JSON.stringify(sender.frames)).not.toContain('"lone"'); // nothing else about it arrived
+    const otherLone = await other.next((f) => f.type === "msg.new" && f.message.clientId === "lone");
+    expect(otherLone.message.seq).toBe(N + 1);
   });
 });

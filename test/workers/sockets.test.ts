@@ -88,6 +88,13 @@ describe("messages over the socket", () => {
     await sleep(300);
     expect(seen(sb, "msg.new")).toEqual([]);
     expect((await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: a.token })).body.messages).toHaveLength(1);
+    // A retry of a message with a mention (its insert writes more than one row) is a duplicate too.
+    sa.send({ type: "msg.send", clientId: "dup-2", text: `hi @${b.username}` });
+    const third = await sa.next((f) => f.type === "msg.ack" && f.clientId === "dup-2");
+    sa.send({ type: "msg.send", clientId: "dup-2", text: `hi @${b.username}` });
+    const fourth = await sa.next((f) => f.type === "msg.ack" && f.clientId === "dup-2" && f.duplicate);
+    expect(fourth).toEqual({ type: "msg.ack", clientId: "dup-2", id: third.id, seq: third.seq, duplicate: true });
+    expect((await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: a.token })).body.messages).toHaveLength(2);
     sa.close();
     sb.close();
   });
