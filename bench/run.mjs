@@ -2,7 +2,7 @@
  * `npm run bench`: Outpost (real `workerd serve`) side by side with a plain Node
  * ws + better-sqlite3 baseline (bench/baseline/server.mjs), alternating, repeated.
  *
- *   node bench/run.mjs [--quick] [--only busy,big,many,idle,inbox,history,startup,web] [--repeats N]
+ *   node bench/run.mjs [--quick] [--only busy,readers,big,many,idle,inbox,history,startup,web] [--repeats N]
  *
  * Writes docs/PERFORMANCE.md and docs/performance.json. Traffic goes to 127.0.0.1 only;
  * the load generator (bench/lib/loadgen.mjs, a separate process) is pinned to core 0 and
@@ -91,6 +91,22 @@ const scenarios = {
         p50Ms: ph.latencyMs.p50, p95Ms: ph.latencyMs.p95, p99Ms: ph.latencyMs.p99, maxMs: ph.latencyMs.max, ackP99Ms: ph.ackMs.p99,
         sentPerSec: ph.sentPerSec, lost: ph.lost, cpuMsPerMsg: ph.serverCpuMsPerMsg, cpuUsPerDelivery: ph.serverCpuUsPerDelivery, rssMB: ph.serverRss / 2 ** 20,
         loadgenCpuS: ph.loadgenCpuS, wallS: ph.wallS,
+      };
+    },
+  },
+  readers: {
+    title: "Busy room with readers: the busy room, and every client marks what arrives read (at most once a second, as the SDK does)",
+    async setup(s) {
+      const users = await createUsers(s, Math.min(P.users, 50));
+      const roomId = await createRoom(s, users[0], "readers", users.map((u) => u.id));
+      return { users, roomId };
+    },
+    async run(s, st) {
+      const r = await loadgen({ task: "fanout", wsBase: s.wsUrl, pid: s.pid, rooms: [roomPlan(st.roomId, st.users, 50, 5)], rate: 200, durationMs: P.busyS * 1000, readers: true, readEveryMs: 1000 }, 120000);
+      const ph = r.phases[0];
+      return {
+        p50Ms: ph.latencyMs.p50, p99Ms: ph.latencyMs.p99, maxMs: ph.latencyMs.max, sentPerSec: ph.sentPerSec, lost: ph.lost,
+        readsPerSec: ph.readsSent / ph.wallS, cpuMsPerMsg: ph.serverCpuMsPerMsg, cpuUsPerDelivery: ph.serverCpuUsPerDelivery,
       };
     },
   },

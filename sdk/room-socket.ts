@@ -17,6 +17,9 @@ import { ReconnectingSocket, type SocketOptions, type SocketState } from "./sock
 import type { OutpostClient } from "./rest";
 import { PermanentSendError, type QueuedMessage, type SendAck } from "./send-queue";
 
+/** A room socket sends at most one `read` per this many ms (see RoomSocket.read). */
+export const READ_EVERY_MS = 1000;
+
 /** Error codes after which resending the same message cannot succeed. */
 const PERMANENT_CODES = new Set(["invalid_request", "bad_json", "forbidden", "not_found", "too_large"]);
 
@@ -25,6 +28,11 @@ export class RoomSocket {
   version: number | null = null;
   readonly socket: ReconnectingSocket<ServerRoomFrame>;
   private reqCounter = 0;
+  /** reads: the highest seq sent, when, and one waiting for the end of the pause */
+  private readSent = 0;
+  private readAt = 0;
+  private readWanted = 0;
+  private readTimer: ReturnType<typeof setTimeout> | null = null;
   /** who this socket is signed in as (from `hello`), to recognise the echo of its own sends */
   private userId: string | null = null;
   private readonly acks = new Map<string, { resolve: (a: SendAck) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
@@ -44,6 +52,8 @@ export class RoomSocket {
     this.socket.onFrame((f) => this.track(f));
     this.socket.onState((s) => {
       if (s !== "open") this.failPendingAcks();
+      // A read sent on a connection that dropped may not have arrived: send again when asked.
+      else this.readSent = 0;
     });
   }
 
@@ -52,6 +62,10 @@ export class RoomSocket {
     return this;
   }
   close(): void {
+    if (this.readTimer) clearTimeout(this.readTimer);
+    this.readTimer = null;
+    // A read waiting out its pause goes now: closing the room is the moment it must not be lost.
+    if (this.readWanted > this.readSent) this.socket.send({ type: "read", seq: this.readWanted });
     this.socket.close();
     this.failPendingAcks();
   }
@@ -98,8 +112,30 @@ export class RoomSocket {
   typing(): boolean {
     return this.socket.send({ type: "typing" });
   }
+  /**
+   * Mark the room read up to `seq`. A reader looking at a busy room calls this
+   * for every message; each read costs the room a write, a receipt to everyone
+   * and an update of the reader's inbox, so reads are sent at most once per
+   * READ_EVERY_MS (the newest seq goes out at the end of the pause) and never
+   * for a position already sent. False when the socket is down (the caller may
+   * fall back to REST).
+   */
   read(seq: number): boolean {
-    return this.socket.send({ type: "read", seq });
+    if (this.socket.state !== "open") return false;
+    if (seq <= this.readSent) return true;
+    const wait = this.readAt + READ_EVERY_MS - Date.now();
+    if (wait > 0) {
+      this.readWanted = Math.max(this.readWanted, seq);
+      this.readTimer ??= setTimeout(() => {
+        this.readTimer = null;
+        if (this.readWanted > this.readSent) this.read(this.readWanted);
+      }, wait);
+      return true;
+    }
+    if (!this.socket.send({ type: "read", seq })) return false;
+    this.readSent = seq;
+    this.readAt = Date.now();
+    return true;
   }
 
   private reqId(): string {

@@ -36,7 +36,7 @@ db.exec(`
 CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, salt BLOB NOT NULL, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rooms (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS members (room_id TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, joined_at INTEGER NOT NULL, PRIMARY KEY (room_id, user_id));
+CREATE TABLE IF NOT EXISTS members (room_id TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, joined_at INTEGER NOT NULL, last_read_seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (room_id, user_id));
 CREATE TABLE IF NOT EXISTS messages (
   rowid INTEGER PRIMARY KEY, room_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
   client_key TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL, sender_id TEXT NOT NULL, text TEXT NOT NULL,
@@ -55,6 +55,7 @@ const q = {
   insertMember: db.prepare("INSERT OR IGNORE INTO members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)"),
   member: db.prepare("SELECT role FROM members WHERE room_id = ? AND user_id = ?"),
   memberCount: db.prepare("SELECT count(*) AS n FROM members WHERE room_id = ?"),
+  setRead: db.prepare("UPDATE members SET last_read_seq = ? WHERE room_id = ? AND user_id = ? AND last_read_seq < ?"),
   lastSeq: db.prepare("SELECT max(seq) AS s, max(version) AS v FROM messages WHERE room_id = ?"),
   byClientKey: db.prepare("SELECT id, seq FROM messages WHERE client_key = ?"),
   insertMessage: db.prepare(
@@ -243,6 +244,14 @@ function onFrame(ws, room, userId, data, isBinary) {
     return;
   }
   if (f?.type === "ping") return ws.send('{"type":"pong"}');
+  if (f?.type === "read" && Number.isSafeInteger(f.seq) && f.seq >= 0) {
+    // The plain way: write the position (a commit, durable) and tell the room.
+    const seq = Math.min(f.seq, room.lastSeq);
+    if (q.setRead.run(seq, room.meta.id, userId, seq).changes === 0) return;
+    const out = JSON.stringify({ type: "receipt", userId, seq });
+    for (const s of room.sockets) if (s.readyState === 1) s.send(out);
+    return;
+  }
   if (f?.type !== "msg.send" || typeof f.clientId !== "string" || f.clientId.length > 64 || typeof f.text !== "string" || Buffer.byteLength(f.text) > 16384) {
     ws.send(JSON.stringify({ type: "error", code: "invalid_request", message: "unsupported frame", replyTo: f?.clientId }));
     return;

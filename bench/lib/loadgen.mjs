@@ -43,6 +43,25 @@ class Meter {
   }
 }
 
+/** `readers`: every receiver marks messages read as they arrive, at most once per `readEveryMs` (set by the task). */
+let readers = false;
+let readsSent = 0;
+let readEveryMs = 1000;
+const lastRead = new WeakMap();
+function markRead(ws, seq) {
+  const prev = lastRead.get(ws);
+  const t = now();
+  if (prev && (prev.seq >= seq || t - prev.at < readEveryMs)) return;
+  lastRead.set(ws, { seq, at: t });
+  ws.send(`{"type":"read","seq":${seq}}`);
+  readsSent++;
+}
+
+function seqOf(s, at) {
+  const i = s.indexOf('"seq":', at);
+  return i < 0 ? 0 : parseInt(s.slice(i + 6, i + 22), 10) || 0;
+}
+
 function clientIdOf(s, at) {
   const i = s.indexOf('"clientId":"', at);
   if (i < 0) return null;
@@ -79,6 +98,7 @@ function connect(wsBase, roomId, token, meter, onAck) {
         // A batch (Outpost groups events under load for clients that ask with ?batch=1)
         // carries several msg.new frames; each counts as one delivery. The sender's own
         // acks ride in the same batch, after the frames queued before them.
+        let newest = 0;
         for (let at = s.indexOf('{"type":"msg.new"'); at >= 0; at = s.indexOf('{"type":"msg.new"', at + 17)) {
           const id = clientIdOf(s, at + 17);
           const t = meter.sentAt.get(id);
@@ -86,7 +106,10 @@ function connect(wsBase, roomId, token, meter, onAck) {
             meter.delivered++;
             if (meter.recording) meter.deliveries.push(now() - t);
           }
+          if (readers) newest = Math.max(newest, seqOf(s, at + 17));
         }
+        // Like a person looking at the room: mark what arrived read (the web client does, throttled).
+        if (newest > 0) markRead(ws, newest);
         for (let at = s.indexOf('{"type":"msg.ack"'); at >= 0; at = s.indexOf('{"type":"msg.ack"', at + 17)) ack(at + 17);
       } else if (s.startsWith('{"type":"msg.ack"')) {
         ack(0);
@@ -180,6 +203,8 @@ async function drain(meter, expected, maxMs) {
  * of each room send. rate = total msg/s.
  */
 async function fanout(t) {
+  readers = !!t.readers;
+  readEveryMs = t.readEveryMs ?? 1000;
   const meter = new Meter();
   const plan = [];
   for (const r of t.rooms) r.tokens.forEach((token) => plan.push({ roomId: r.roomId, token }));
@@ -211,6 +236,7 @@ async function fanout(t) {
     meter.deliveries = [];
     meter.acks = [];
     const d0 = meter.delivered;
+    const r0 = readsSent;
     const c0 = cpuSeconds(t.pid);
     const l0 = process.cpuUsage();
     const res = await drive(meter, senders, rate, t.durationMs, { window: t.window ?? 1000, tag: `p${pi}${retried === pi ? "r" : ""}m` });
@@ -234,6 +260,7 @@ async function fanout(t) {
       serverCpuMsPerMsg: ((c1 - c0) * 1000) / Math.max(1, res.sent),
       serverCpuUsPerDelivery: ((c1 - c0) * 1e6) / Math.max(1, delivered),
       loadgenCpuS: (l1.user + l1.system) / 1e6,
+      readsSent: readsSent - r0,
       wallS: res.elapsedMs / 1000,
       serverRss: rssBytes(t.pid),
     });

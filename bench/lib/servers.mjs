@@ -143,25 +143,25 @@ async function waitHealthy(url, child, timeoutMs = 30000, intervalMs = 5) {
  * Start an Outpost node on `dataDir` (created if missing). Returns
  * { kind, url, wsUrl, pid, dataDir, startedAt, healthyAt, stop(), logs() }.
  */
-export async function startOutpost(dataDir, { cpu = 1 } = {}) {
+export async function startOutpost(dataDir, { cpu = 1, v8Flags = [], cwd } = {}) {
   const bundlePath = await prepareBuild();
   const port = await freePort();
   const config = makeNodeConfig({ name: "bench", listen: `127.0.0.1:${port}`, dataDir });
   const { configPath } = writeWorkerdFiles(config, { bundlePath });
-  // Profiling only (bench/profile.mjs --js): V8 flags such as --perf-basic-prof, so perf can name JIT'd JavaScript.
-  if (process.env.OUTPOST_BENCH_V8_FLAGS) {
-    const flags = process.env.OUTPOST_BENCH_V8_FLAGS.split(/\s+/).filter(Boolean).map((f) => JSON.stringify(f)).join(", ");
+  // Profiling only (bench/profile.mjs): --perf-prof makes V8 write a jitdump (into `cwd`), so perf can name JIT'd JavaScript.
+  if (v8Flags.length) {
+    const flags = v8Flags.map((f) => JSON.stringify(f)).join(", ");
     fs.writeFileSync(configPath, fs.readFileSync(configPath, "utf8").replace("const config :Workerd.Config = (\n", `const config :Workerd.Config = (\n  v8Flags = [${flags}],\n`));
   }
   const env = { ...process.env, OUTPOST_SETUP_TOKEN: randomBytes(24).toString("base64url"), OUTPOST_ADMIN_PASSWORD: ADMIN_PASSWORD };
-  return launchWorkerd("outpost", configPath, { port, dataDir, cpu, env });
+  return launchWorkerd("outpost", configPath, { port, dataDir, cpu, env, cwd });
 }
 
 /** Spawn workerd on `configPath` pinned to `cpu`, wait for /healthz on `port`; the server handle. */
-async function launchWorkerd(kind, configPath, { port, dataDir, cpu, env = process.env }) {
+async function launchWorkerd(kind, configPath, { port, dataDir, cpu, env = process.env, cwd }) {
   const url = `http://127.0.0.1:${port}`;
   const startedAt = performance.now();
-  const child = spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"], cwd });
   live.add(child);
   pin(child.pid, cpu);
   let out = "";

@@ -81,6 +81,8 @@ export const ACTIVITY_INTERVAL_MAX_MS = 5000;
 const BUSY_MESSAGES_PER_INTERVAL = 5;
 /** new messages per second (over the last interval) at which a room is flooded */
 const FLOODED_MESSAGES_PER_SECOND = 8;
+/** reads within this long of the last written ones are written, announced and synced together (see markRead) */
+export const READ_FLUSH_MS = 1000;
 /** inbox deliveries in flight at once during an activity flush */
 const ACTIVITY_SLICE = 16;
 /** how long new messages wait before the alarm adds them to the search index, and how many may wait */
@@ -105,6 +107,10 @@ export class RoomObject extends DurableObject<Env> {
   /** username → user id, for mentions */
   private usernames = new Map<string, string>();
   private inboxIds = new Map<string, DurableObjectId>();
+  /** read positions that moved since the last flushReads, and readers whose receipt is due */
+  private readsPending = new Set<string>();
+  private receiptsPending = new Set<string>();
+  private lastReadFlush = 0;
   private lastSeq = 0;
   private version = 0;
   private flushing: Promise<void> | null = null;
@@ -561,18 +567,48 @@ export class RoomObject extends DurableObject<Env> {
     // The caller's current setting when the Worker knows it (REST); otherwise the
     // one the room was last told (setSendReceipts keeps it current).
     const sendReceipts = caller.sendReceipts ?? state.sendReceipts;
-    if (target !== state.lastReadSeq || sendReceipts !== state.sendReceipts) {
-      this.store.setLastRead(caller.userId, target, sendReceipts);
-      this.readState.set(caller.userId, { lastReadSeq: target, sendReceipts });
-      if (sendReceipts && target > state.lastReadSeq) this.broadcast({ type: "receipt", userId: caller.userId, seq: target });
-    }
-    const activity = this.activityFor(caller.userId, null, [], this.lastMessage());
-    try {
-      await this.inboxOf(caller.userId).applyActivity(activity);
-    } catch (err) {
-      console.error("read sync to inbox failed", err);
-    }
+    // Nothing moved: the inbox already has (or is about to get) this position.
+    if (target === state.lastReadSeq && sendReceipts === state.sendReceipts) return { lastReadSeq: target };
+    this.readState.set(caller.userId, { lastReadSeq: target, sendReceipts });
+    this.readsPending.add(caller.userId);
+    if (sendReceipts && target > state.lastReadSeq) this.receiptsPending.add(caller.userId);
+    // A read after a quiet second is written and announced at once; reads that
+    // follow it within READ_FLUSH_MS (people watching a busy room) wait and go
+    // together: one write for all of them, one receipt and one inbox update per reader.
+    const due = this.lastReadFlush + READ_FLUSH_MS;
+    if (Date.now() >= due) await this.flushReads();
+    else this.setAlarmBy(due);
     return { lastReadSeq: target };
+  }
+
+  /**
+   * Write the read positions that moved, tell the room (receipts) and each
+   * reader's inbox. Positions live in memory first (unread counts use them at
+   * once); a crash before this runs loses at most READ_FLUSH_MS of read
+   * progress, which the reader's client repeats — acked messages are never at
+   * stake here.
+   */
+  private async flushReads(): Promise<void> {
+    if (this.readsPending.size === 0) return;
+    this.lastReadFlush = Date.now();
+    const readers = [...this.readsPending].filter((u) => this.members.has(u) && this.readState.has(u));
+    const receipts = [...this.receiptsPending];
+    this.readsPending.clear();
+    this.receiptsPending.clear();
+    this.store.transaction(() => {
+      for (const userId of readers) {
+        const r = this.readState.get(userId)!;
+        this.store.setLastRead(userId, r.lastReadSeq, r.sendReceipts);
+      }
+    });
+    for (const userId of receipts) {
+      const r = this.readState.get(userId);
+      if (r?.sendReceipts && this.members.has(userId)) this.broadcast({ type: "receipt", userId, seq: r.lastReadSeq });
+    }
+    const last = this.lastMessage();
+    const results = await Promise.allSettled(readers.map((userId) => this.inboxOf(userId).applyActivity(this.activityFor(userId, null, [], last))));
+    const failed = results.filter((r) => r.status === "rejected").length;
+    if (failed) console.error(`read sync to inbox failed for ${failed} of ${readers.length} readers`);
   }
 
   /** The member changed their receipts setting (told by their inbox object). */
@@ -870,6 +906,7 @@ export class RoomObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    if (this.readsPending.size) await this.flushReads();
     await this.flushOutbox();
     // Same turn as the activity flush's writes: one commit for both.
     this.indexDue();

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ServerRoomFrame } from "../../protocol/frames";
 import { DeviceSocket } from "../../sdk/device-socket";
 import { OutpostClient } from "../../sdk/rest";
@@ -130,5 +130,36 @@ describe("batch frames", () => {
     expect(parseFrames(ServerRoomFrame, raw)).toEqual([pong, ok]);
     expect(parseFrames(ServerRoomFrame, JSON.stringify(pong))).toEqual([pong]);
     expect(parseFrames(ServerRoomFrame, "{bad")).toEqual([]);
+  });
+});
+
+describe("RoomSocket.read", () => {
+  it("sends at most one read per second, the newest position at the end of the pause, never one already sent", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      const r = new RoomSocket(api, ROOM, { WebSocket: WS }).start();
+      const ws = FakeSocket.all[0];
+      expect(r.read(1)).toBe(false); // not open yet: the caller falls back to REST
+      ws.open();
+      const reads = () => ws.sent.filter((f: any) => f.type === "read").map((f: any) => f.seq);
+      expect(r.read(1)).toBe(true);
+      for (let seq = 2; seq <= 30; seq++) {
+        expect(r.read(seq)).toBe(true);
+        vi.advanceTimersByTime(50); // a busy room: a message every 50 ms
+      }
+      expect(reads()).toEqual([1, 21]); // the one waiting went out when the second was over
+      expect(r.read(21)).toBe(true);
+      vi.advanceTimersByTime(1000);
+      expect(reads()).toEqual([1, 21, 30]);
+      r.read(30);
+      vi.advanceTimersByTime(2000);
+      expect(reads()).toEqual([1, 21, 30]); // nothing new: nothing sent
+      r.read(31);
+      r.read(32); // within the pause after 31
+      r.close(); // closing sends the one waiting
+      expect(reads()).toEqual([1, 21, 30, 31, 32]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -222,6 +222,35 @@ describe("receipts", () => {
     expect(ids).not.toContain(c.id);
   });
 
+  it("reads close together go out together: the first at once, the rest as one receipt with the newest position", async () => {
+    const { users: [a, b, c], room } = await group(3);
+    for (let i = 1; i <= 6; i++) await postMessage(a.token, room.id, `m${i}`);
+    const sa = await connect(room.id, a.token);
+    const sb = await connect(room.id, b.token);
+    const sc = await connect(room.id, c.token);
+    // b reads every message as it "arrives", c twice: like people watching a busy room.
+    for (let seq = 1; seq <= 6; seq++) sb.send({ type: "read", seq, reqId: `b${seq}` });
+    sc.send({ type: "read", seq: 2, reqId: "c2" });
+    sc.send({ type: "read", seq: 5, reqId: "c5" });
+    for (let seq = 1; seq <= 6; seq++) await sb.next((f) => f.type === "ok" && f.replyTo === `b${seq}`);
+    await sc.next((f) => f.type === "ok" && f.replyTo === "c5");
+    // The positions hold at once (the room answers from memory)...
+    const now = await api("GET", `/api/v1/rooms/${room.id}/receipts`, { token: a.token });
+    expect(now.body.receipts).toEqual(expect.arrayContaining([{ userId: b.id, seq: 6 }, { userId: c.id, seq: 5 }]));
+    // ...and within about a second a sees the newest of each, each reader's inbox has it, and not one receipt per read.
+    const bFinal = await sa.next((f) => f.type === "receipt" && f.userId === b.id && f.seq === 6, 4000);
+    expect(bFinal).toEqual({ type: "receipt", userId: b.id, seq: 6 });
+    await sa.next((f) => f.type === "receipt" && f.userId === c.id && f.seq === 5, 4000);
+    expect((await inboxWhen(b.token, room.id, (r) => r.lastReadSeq === 6)).unread).toBe(0);
+    expect((await inboxWhen(c.token, room.id, (r) => r.lastReadSeq === 5)).unread).toBe(1);
+    const receiptsForB = [...sa.log].filter((f) => f.type === "receipt" && f.userId === b.id).map((f) => f.seq);
+    expect(receiptsForB.length).toBeLessThanOrEqual(2); // the first read at once (if the room was quiet), then the newest
+    expect(receiptsForB.at(-1)).toBe(6);
+    sa.close();
+    sb.close();
+    sc.close();
+  });
+
   it("sendReceipts:false stops receipt frames for REST reads", async () => {
     const { users: [a, , c], room } = await group(3);
     await postMessage(a.token, room.id, "1");
