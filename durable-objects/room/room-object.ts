@@ -81,6 +81,15 @@ export const ACTIVITY_INTERVAL_MAX_MS = 5000;
 const BUSY_MESSAGES_PER_INTERVAL = 5;
 /** new messages per second (over the last interval) at which a room is flooded */
 const FLOODED_MESSAGES_PER_SECOND = 8;
+/**
+ * A member nobody is looking for (their inbox has no device socket open and no
+ * recent room-list read) gets this room's plain summaries at most this often;
+ * notifications (mentions, DMs) still go at once, and their inbox asks every
+ * room for a fresh summary the moment someone looks (UserObject.refreshRooms).
+ * Measured: summaries to 50 members of 100 busy rooms were a fifth of the
+ * node's CPU, and most of them went to people who were not there.
+ */
+export const AWAY_SUMMARY_INTERVAL_MS = 30_000;
 /** reads within this long of the last written ones are written, announced and synced together (see markRead) */
 export const READ_FLUSH_MS = 1000;
 /** inbox deliveries in flight at once during an activity flush */
@@ -111,6 +120,13 @@ export class RoomObject extends DurableObject<Env> {
   private readsPending = new Set<string>();
   private receiptsPending = new Set<string>();
   private lastReadFlush = 0;
+  /**
+   * Members whose inbox nobody looks at (no device socket, no recent room-list
+   * read), with when they last got a summary; and members whose summary is held
+   * back. Memory only: after a wake everyone counts as looking, which is safe.
+   */
+  private away = new Map<string, number>();
+  private heldBack = new Set<string>();
   private lastSeq = 0;
   private version = 0;
   private flushing: Promise<void> | null = null;
@@ -394,6 +410,49 @@ export class RoomObject extends DurableObject<Env> {
     return { message: toMessage(meta.id, row, []), duplicate: false };
   }
 
+  /**
+   * True when `userId`'s inbox said nobody was looking and got a summary less
+   * than AWAY_SUMMARY_INTERVAL_MS ago: the summary is held back (and the member
+   * remembered, so a later alarm delivers it even if the room goes quiet).
+   */
+  private awayUntilLater(userId: string, now: number): boolean {
+    const at = this.away.get(userId);
+    if (at === undefined || now - at >= AWAY_SUMMARY_INTERVAL_MS) return false;
+    this.heldBack.add(userId);
+    this.setAlarmBy(at + AWAY_SUMMARY_INTERVAL_MS);
+    return true;
+  }
+
+  /** What an inbox answered to a delivery: is anyone looking at it? */
+  private noteLooking(userId: string, answer: { live: boolean } | undefined): void {
+    this.heldBack.delete(userId);
+    if (answer && answer.live === false) this.away.set(userId, Date.now());
+    else this.away.delete(userId);
+  }
+
+  /** The alarm found nothing new: deliver summaries held back from away members whose interval has passed. */
+  private async flushHeldBack(): Promise<void> {
+    if (this.heldBack.size === 0 || !this.meta) return;
+    const now = Date.now();
+    const due = [...this.heldBack].filter((u) => this.members.has(u) && !this.awayUntilLater(u, now));
+    for (const u of this.heldBack) if (!this.members.has(u)) this.heldBack.delete(u);
+    if (due.length === 0) return;
+    const last = this.lastMessage();
+    for (let i = 0; i < due.length; i += ACTIVITY_SLICE) {
+      const slice = due.slice(i, i + ACTIVITY_SLICE);
+      const results = await Promise.allSettled(slice.map((u) => this.inboxOf(u).applyActivity(this.activityFor(u, null, [], last))));
+      results.forEach((r, k) => (r.status === "fulfilled" ? this.noteLooking(slice[k], r.value) : this.setAlarmBy(Date.now() + 2000)));
+    }
+  }
+
+  /** A member's inbox asks for its summary now (someone started looking at it). */
+  async inboxSummary(userId: string): Promise<RoomActivity | null> {
+    if (!this.meta || !this.members.has(userId)) return null;
+    this.away.delete(userId);
+    this.heldBack.delete(userId);
+    return this.activityFor(userId, null, [], this.lastMessage());
+  }
+
   /** A member's inbox object (ids are derived by hashing the name: kept, not recomputed per delivery). */
   private inboxOf(userId: string): DurableObjectStub<UserObject> {
     let id = this.inboxIds.get(userId);
@@ -607,6 +666,7 @@ export class RoomObject extends DurableObject<Env> {
     }
     const last = this.lastMessage();
     const results = await Promise.allSettled(readers.map((userId) => this.inboxOf(userId).applyActivity(this.activityFor(userId, null, [], last))));
+    results.forEach((r, k) => r.status === "fulfilled" && this.noteLooking(readers[k], r.value));
     const failed = results.filter((r) => r.status === "rejected").length;
     if (failed) console.error(`read sync to inbox failed for ${failed} of ${readers.length} readers`);
   }
@@ -699,7 +759,7 @@ export class RoomObject extends DurableObject<Env> {
 
   private async flushActivity(): Promise<void> {
     const notifiedVersion = this.store.getNumber("notified_version");
-    if (this.version <= notifiedVersion) return;
+    if (this.version <= notifiedVersion) return this.flushHeldBack();
     this.lastActivityAt = Date.now();
     const after = this.store.getNumber("notified_seq");
     const batch = this.store.newSince(after, 1000);
@@ -717,8 +777,14 @@ export class RoomObject extends DurableObject<Env> {
     const version = this.version;
     const activities: { userId: string; activity: RoomActivity }[] = [];
     const last = this.lastMessage();
+    const now = Date.now();
     for (const userId of this.members.keys()) {
-      activities.push({ userId, activity: this.activityFor(userId, fresh, this.notificationsFor(userId, batch.rows, batch.mentions), last) });
+      const notifications = this.notificationsFor(userId, batch.rows, batch.mentions);
+      const activity = this.activityFor(userId, fresh, notifications, last);
+      // Nobody is looking at this member's inbox: a plain summary waits (at most
+      // AWAY_SUMMARY_INTERVAL_MS); notifications never wait.
+      if (notifications.length === 0 && this.awayUntilLater(userId, now)) continue;
+      activities.push({ userId, activity });
     }
     this.store.setNumber("notified_seq", seq);
     this.store.setNumber("notified_version", version);
@@ -732,10 +798,9 @@ export class RoomObject extends DurableObject<Env> {
     let failed = 0;
     for (let i = 0; i < activities.length; i += ACTIVITY_SLICE) {
       if (pace && i > 0) await new Promise((resolve) => setTimeout(resolve, pace));
-      const results = await Promise.allSettled(
-        activities.slice(i, i + ACTIVITY_SLICE).map(({ userId, activity }) => this.inboxOf(userId).applyActivity(activity)),
-      );
-      failed += results.filter((r) => r.status === "rejected").length;
+      const slice = activities.slice(i, i + ACTIVITY_SLICE);
+      const results = await Promise.allSettled(slice.map(({ userId, activity }) => this.inboxOf(userId).applyActivity(activity)));
+      results.forEach((r, k) => (r.status === "rejected" ? failed++ : this.noteLooking(slice[k].userId, r.value)));
     }
     if (failed) console.error(`room activity: ${failed} of ${activities.length} inbox deliveries failed`);
   }

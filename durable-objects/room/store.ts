@@ -458,6 +458,7 @@ const SELECT_MESSAGE =
 const LAST_MESSAGE = SELECT_MESSAGE + " ORDER BY seq DESC LIMIT 1";
 // sql-safe: fixed strings.
 const FIND_BY_CLIENT_KEY = SELECT_MESSAGE + " WHERE client_key = ?";
+// sql-safe: a fixed string, every value bound
 const INSERT_MESSAGE =
   "INSERT INTO messages (seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_key) DO NOTHING";
 // sql-safe: fixed strings.

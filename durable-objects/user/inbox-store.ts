@@ -157,6 +157,10 @@ export class InboxStore {
     if (a.lastSeq < lastSeq || (a.lastSeq === lastSeq && a.lastReadSeq < lastReadSeq)) {
       return { room: this.merged(stored, latest ?? null, this.pending.get(a.roomId)?.pos ?? stored.pos), notifications: [] };
     }
+    if (a.notifications.length === 0 && this.sameAs(stored, latest ?? null, a)) {
+      // Nothing changed (a refresh, or a summary repeated): no new position, no write.
+      return { room: this.merged(stored, latest ?? null, this.pending.get(a.roomId)?.pos ?? stored.pos), notifications: [] };
+    }
     const pos = this.bump();
     if (a.notifications.length === 0) {
       const wasEmpty = this.pending.size === 0;
@@ -176,6 +180,16 @@ export class InboxStore {
       }
       return { room: fromRawRoom(row), notifications: notes };
     });
+  }
+
+  /** Does `a` say what the inbox already has (stored, or the newer summary waiting to be written)? */
+  private sameAs(stored: RawRoomRow, latest: RoomActivity | null, a: RoomActivity): boolean {
+    const now = latest ?? { lastSeq: stored.last_seq, lastReadSeq: stored.last_read_seq, unread: stored.unread, mentions: stored.mentions, lastMessage: stored.last_message ? (JSON.parse(stored.last_message) as LastMessage) : null };
+    if (now.lastSeq !== a.lastSeq || now.lastReadSeq !== a.lastReadSeq || now.unread !== a.unread || now.mentions !== a.mentions) return false;
+    const x = now.lastMessage;
+    const y = a.lastMessage;
+    if (!x || !y) return x === y;
+    return x.id === y.id && x.deleted === y.deleted && x.preview === y.preview;
   }
 
   private merged(stored: RawRoomRow, a: RoomActivity | null, pos: number): InboxRoom {

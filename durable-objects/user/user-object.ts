@@ -63,12 +63,18 @@ const MAX_DEVICE_SOCKETS_PER_SESSION = 4;
 const MAX_DEVICE_SOCKETS_PER_USER = 40;
 /** lastUsedAt is refreshed at most this often, so a busy client does not write on every request */
 const TOUCH_INTERVAL_MS = 60_000;
+/** a room list read over REST counts as someone looking for this long (see live()) */
+const LOOKING_AFTER_READ_MS = 60_000;
+/** rooms asked at once when the inbox refreshes */
+const REFRESH_SLICE = 16;
 
 export class UserObject extends DurableObject<Env> {
   private readonly db: DrizzleSqliteDODatabase<typeof schema>;
   private readonly limits: Limits;
   private profile: Profile | null = null;
   private ready = false;
+  /** when the room list was last read over REST (memory only: after a wake nobody counts as looking) */
+  private lookedAt = 0;
   private readonly inbox: InboxStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -247,9 +253,20 @@ export class UserObject extends DurableObject<Env> {
     }
   }
 
-  /** A room's coalesced activity (new messages, counts, read sync). Ignored for rooms the user is not in. */
-  async applyActivity(activity: RoomActivity): Promise<void> {
-    if (!this.ready) return;
+  /**
+   * A room's coalesced activity (new messages, counts, read sync). Ignored for
+   * rooms the user is not in. The answer tells the room whether anyone is
+   * looking at this inbox: while nobody is, rooms send plain summaries (no
+   * notification) at most every AWAY_SUMMARY_INTERVAL_MS, and the inbox asks
+   * its rooms for fresh ones when someone looks again (refreshRooms).
+   */
+  async applyActivity(activity: RoomActivity): Promise<{ live: boolean }> {
+    if (!this.ready) return { live: true };
+    this.applyOne(activity);
+    return { live: this.live() };
+  }
+
+  private applyOne(activity: RoomActivity): void {
     const result = this.inbox.activity(activity);
     if (!result) return;
     this.pushRoom(result.room);
@@ -257,9 +274,32 @@ export class UserObject extends DurableObject<Env> {
     if (result.notifications.length) this.inbox.trimNotifications();
   }
 
-  async inboxRooms() {
+  /** The room list as its reader sees it: fresh from the rooms when nobody was looking. */
+  async inboxRooms(opts: { looking?: boolean } = {}) {
     if (!this.ready) return [];
+    if (opts.looking) {
+      const wasLive = this.live();
+      this.lookedAt = Date.now();
+      if (!wasLive) await this.refreshRooms();
+    }
     return this.inbox.rooms();
+  }
+
+  /** Someone is looking: a device socket is open, or the room list was read over REST lately. */
+  private live(): boolean {
+    if (Date.now() - this.lookedAt < LOOKING_AFTER_READ_MS) return true;
+    return this.ctx.getWebSockets().some((ws) => ws.readyState === WebSocket.OPEN);
+  }
+
+  /** Ask every room for this user's current summary (after nobody was looking, rooms may have held some back). */
+  private async refreshRooms(): Promise<void> {
+    const me = this.profile?.userId;
+    if (!me) return;
+    const ids = this.inbox.roomIds();
+    for (let i = 0; i < ids.length; i += REFRESH_SLICE) {
+      const results = await Promise.allSettled(ids.slice(i, i + REFRESH_SLICE).map((roomId) => this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId)).inboxSummary(me)));
+      for (const r of results) if (r.status === "fulfilled" && r.value) this.applyOne(r.value);
+    }
   }
 
   async notifications(before: number | undefined, limit: number) {
@@ -287,6 +327,8 @@ export class UserObject extends DurableObject<Env> {
     for (let i = 0; i <= same.length - MAX_DEVICE_SOCKETS_PER_SESSION; i++) safeClose(same[i], CLOSE.policy, "too many connections: replaced by a newer one");
     const all = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
     for (let i = 0; i <= all.length - MAX_DEVICE_SOCKETS_PER_USER; i++) safeClose(all[i], CLOSE.policy, "too many connections: replaced by a newer one");
+    // Nobody was looking until now: rooms may have held summaries back; ask them first.
+    if (!this.live()) await this.refreshRooms();
     const pair = new WebSocketPair();
     const server = pair[1];
     this.ctx.acceptWebSocket(server, [`s:${caller.sessionId}`]);

@@ -411,6 +411,31 @@ describe("notifications", () => {
 });
 
 describe("device socket resume", () => {
+  it("nobody looking: summaries may wait, but a device socket or a room-list read sees every message, and mentions arrive at once", async () => {
+    const { users: [a, b], room } = await group(2);
+    // b has no device socket and has not read the room list: nobody is looking at b's inbox.
+    await postMessage(a.token, room.id, "one");
+    await sleep(300); // the room's first summary reaches b's inbox (which answers: nobody looking)
+    for (const text of ["two", "three", "four"]) await postMessage(a.token, room.id, text);
+    const m = await postMessage(a.token, room.id, `five, @${b.username}`);
+    // The mention is a notification: it does not wait for anyone to look.
+    const notes = await eventually(async () => ((await notificationsOf(b.token)).notifications.find((n: any) => n.messageId === m.id) ? true : false), 4000);
+    expect(notes).toBe(true);
+    await postMessage(a.token, room.id, "six");
+    // A device socket opening now gets everything in its first frame (the inbox asks its rooms first).
+    const d = await connectDevice(b.token);
+    expect(d.first.type).toBe("inbox.hello");
+    expect(d.first.rooms.find((r: any) => r.roomId === room.id)).toMatchObject({ lastSeq: 6, unread: 6, mentions: 1 });
+    d.socket.close();
+    // Same for a room-list read over REST after the socket is gone and more was said.
+    await sleep(100);
+    await postMessage(a.token, room.id, "seven"); // reaches the inbox, which answers: nobody looking
+    await sleep(300);
+    await postMessage(a.token, room.id, "eight"); // may wait
+    const listed = (await myRooms(b.token)).find((r) => r.roomId === room.id);
+    expect(listed).toMatchObject({ lastSeq: 8, unread: 8 });
+  });
+
   it("?pos= gives inbox.sync with only the rooms changed since, and the rooms removed since", async () => {
     const a = await newUser("live");
     const b = await newUser("live");

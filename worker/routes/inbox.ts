@@ -8,7 +8,7 @@ import { isLocalUserId, roomObject, userObject } from "../stubs";
 
 export const inbox = new Hono<AppEnv>()
   .get("/me/rooms", async (c) => {
-    return c.json({ rooms: await userObject(c.env, c.get("caller").userId).inboxRooms() });
+    return c.json({ rooms: await userObject(c.env, c.get("caller").userId).inboxRooms({ looking: true }) });
   })
   .get("/me/notifications", async (c) => {
     const before = c.req.query("before");

@@ -27,7 +27,7 @@ async function activeUsers(env: Env, ids: string[]): Promise<MemberInput[]> {
 
 export const rooms = new Hono<AppEnv>()
   .get("/rooms", async (c) => {
-    return c.json({ rooms: await userObject(c.env, c.get("caller").userId).inboxRooms() });
+    return c.json({ rooms: await userObject(c.env, c.get("caller").userId).inboxRooms({ looking: true }) });
   })
   .get("/rooms/public", async (c) => {
     const list = await directory(c.env).publicRooms();
