@@ -28,7 +28,7 @@ import { callerFromHeaders, type Caller } from "../shared/identity";
 import { frameBytes } from "../shared/frames";
 import { safeClose } from "../shared/sockets";
 import { BATCHED, Fanout, PLAIN } from "./fanout";
-import type { InboxUpdate, RoomActivity, RoomSummary } from "../user/inbox-update";
+import { AWAY_SUMMARY_INTERVAL_MS, type InboxUpdate, type RoomActivity, type RoomSummary } from "../user/inbox-update";
 import type { UserObject } from "../user/user-object";
 import type { LastMessage } from "../../protocol/device";
 import { newMessageId } from "../../protocol/ids";
@@ -81,15 +81,6 @@ export const ACTIVITY_INTERVAL_MAX_MS = 5000;
 const BUSY_MESSAGES_PER_INTERVAL = 5;
 /** new messages per second (over the last interval) at which a room is flooded */
 const FLOODED_MESSAGES_PER_SECOND = 8;
-/**
- * A member nobody is looking for (their inbox has no device socket open and no
- * recent room-list read) gets this room's plain summaries at most this often;
- * notifications (mentions, DMs) still go at once, and their inbox asks every
- * room for a fresh summary the moment someone looks (UserObject.refreshRooms).
- * Measured: summaries to 50 members of 100 busy rooms were a fifth of the
- * node's CPU, and most of them went to people who were not there.
- */
-export const AWAY_SUMMARY_INTERVAL_MS = 30_000;
 /** reads within this long of the last written ones are written, announced and synced together (see markRead) */
 export const READ_FLUSH_MS = 1000;
 /** inbox deliveries in flight at once during an activity flush */
@@ -123,10 +114,12 @@ export class RoomObject extends DurableObject<Env> {
   /**
    * Members whose inbox nobody looks at (no device socket, no recent room-list
    * read), with when they last got a summary; and members whose summary is held
-   * back. Memory only: after a wake everyone counts as looking, which is safe.
+   * back (stored with the room, so an eviction cannot lose what is owed; who
+   * is away is memory only: after a wake everyone counts as looking, which is safe).
    */
   private away = new Map<string, number>();
   private heldBack = new Set<string>();
+  private heldBackStored = false;
   private lastSeq = 0;
   private version = 0;
   private flushing: Promise<void> | null = null;
@@ -168,6 +161,10 @@ export class RoomObject extends DurableObject<Env> {
         this.store.backfillIndex();
         this.store.initIndexPosition(this.lastSeq);
         this.alarmAt = await ctx.storage.getAlarm();
+        // Summaries held back before the object was evicted: the alarm delivers them.
+        this.heldBack = new Set(this.store.heldBack());
+        this.heldBackStored = this.heldBack.size > 0;
+        if (this.heldBack.size) this.setAlarmBy(Date.now() + AWAY_SUMMARY_INTERVAL_MS);
         if (this.store.ftsSeq() < this.lastSeq) {
           // A backlog from before a restart: index it at the next alarm.
           this.ftsPendingSince = 0;
@@ -443,6 +440,14 @@ export class RoomObject extends DurableObject<Env> {
       const results = await Promise.allSettled(slice.map((u) => this.inboxOf(u).applyActivity(this.activityFor(u, null, [], last))));
       results.forEach((r, k) => (r.status === "fulfilled" ? this.noteLooking(slice[k], r.value) : this.setAlarmBy(Date.now() + 2000)));
     }
+    this.saveHeldBack();
+  }
+
+  /** Write who is owed a summary, when that changed from what is stored. */
+  private saveHeldBack(): void {
+    if (this.heldBack.size === 0 && !this.heldBackStored) return;
+    this.store.setHeldBack(this.heldBack);
+    this.heldBackStored = this.heldBack.size > 0;
   }
 
   /** A member's inbox asks for its summary now (someone started looking at it). */
@@ -652,14 +657,20 @@ export class RoomObject extends DurableObject<Env> {
     this.lastReadFlush = Date.now();
     const readers = [...this.readsPending].filter((u) => this.members.has(u) && this.readState.has(u));
     const receipts = [...this.receiptsPending];
+    try {
+      this.store.transaction(() => {
+        for (const userId of readers) {
+          const r = this.readState.get(userId)!;
+          this.store.setLastRead(userId, r.lastReadSeq, r.sendReceipts);
+        }
+      });
+    } catch (err) {
+      // Still pending: the alarm tries again (a full disk, say), and the caller hears of it.
+      this.setAlarmBy(Date.now() + 2000);
+      throw storageFailure(err);
+    }
     this.readsPending.clear();
     this.receiptsPending.clear();
-    this.store.transaction(() => {
-      for (const userId of readers) {
-        const r = this.readState.get(userId)!;
-        this.store.setLastRead(userId, r.lastReadSeq, r.sendReceipts);
-      }
-    });
     for (const userId of receipts) {
       const r = this.readState.get(userId);
       if (r?.sendReceipts && this.members.has(userId)) this.broadcast({ type: "receipt", userId, seq: r.lastReadSeq });
@@ -788,6 +799,8 @@ export class RoomObject extends DurableObject<Env> {
     }
     this.store.setNumber("notified_seq", seq);
     this.store.setNumber("notified_version", version);
+    // Who is still owed a summary survives an eviction (written in the same commit).
+    this.saveHeldBack();
     // In slices, so the room (and everything else on the node) keeps serving
     // messages between them instead of stalling behind one burst of inbox work.
     // A big room also spreads its slices over half its interval: 2,000 inboxes
@@ -971,7 +984,10 @@ export class RoomObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    if (this.readsPending.size) await this.flushReads();
+    if (this.readsPending.size) {
+      // A failure keeps the reads pending and re-arms the alarm; the rest still runs.
+      await this.flushReads().catch((err) => console.error("writing read positions failed", err));
+    }
     await this.flushOutbox();
     // Same turn as the activity flush's writes: one commit for both.
     this.indexDue();

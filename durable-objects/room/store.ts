@@ -361,6 +361,16 @@ export class RoomStore {
     return Number(row?.value ?? 0);
   }
 
+  /** Members whose inbox summary the room is holding back (see RoomObject.awayUntilLater). */
+  heldBack(): string[] {
+    const row = this.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'held_back'").toArray()[0];
+    return row ? (JSON.parse(row.value) as string[]) : [];
+  }
+
+  setHeldBack(userIds: Iterable<string>): void {
+    this.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('held_back', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify([...userIds]));
+  }
+
   setNumber(key: string, value: number): void {
     this.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, String(value));
   }

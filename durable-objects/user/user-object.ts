@@ -23,7 +23,7 @@ import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import type { Caller } from "../shared/identity";
 import { makeToken, sha256hex } from "../shared/tokens";
 import { randomKey } from "../../protocol/ids";
-import type { InboxUpdate, RoomActivity, RoomSummary } from "./inbox-update";
+import { AWAY_SUMMARY_INTERVAL_MS, type InboxUpdate, type RoomActivity, type RoomSummary } from "./inbox-update";
 import { ACTIVITY_WRITE_DELAY_MS, InboxStore } from "./inbox-store";
 import { callerFromHeaders } from "../shared/identity";
 import { CLOSE } from "../../protocol/errors";
@@ -75,6 +75,8 @@ export class UserObject extends DurableObject<Env> {
   private ready = false;
   /** when the room list was last read over REST (memory only: after a wake nobody counts as looking) */
   private lookedAt = 0;
+  /** rooms whose summary was answered "nobody looking", and when (they may hold the next ones back) */
+  private heardWhileAway = new Map<string, number>();
   private readonly inbox: InboxStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -263,7 +265,9 @@ export class UserObject extends DurableObject<Env> {
   async applyActivity(activity: RoomActivity): Promise<{ live: boolean }> {
     if (!this.ready) return { live: true };
     this.applyOne(activity);
-    return { live: this.live() };
+    const live = this.live();
+    if (!live) this.heardWhileAway.set(activity.roomId, Date.now());
+    return { live };
   }
 
   private applyOne(activity: RoomActivity): void {
@@ -291,11 +295,23 @@ export class UserObject extends DurableObject<Env> {
     return this.ctx.getWebSockets().some((ws) => ws.readyState === WebSocket.OPEN);
   }
 
-  /** Ask every room for this user's current summary (after nobody was looking, rooms may have held some back). */
+  /**
+   * Ask the rooms that may be holding a summary back for this user's current
+   * one. A room holds back only within AWAY_SUMMARY_INTERVAL_MS of its last
+   * summary here (then its alarm delivers), so only rooms heard from lately
+   * are asked: those this object remembers answering "nobody looking" to, and
+   * (it may have been evicted since) those whose last message is that recent.
+   * Rooms quiet for longer are not woken.
+   */
   private async refreshRooms(): Promise<void> {
     const me = this.profile?.userId;
     if (!me) return;
-    const ids = this.inbox.roomIds();
+    const since = Date.now() - 2 * AWAY_SUMMARY_INTERVAL_MS;
+    const ids = this.inbox
+      .rooms()
+      .filter((r) => (this.heardWhileAway.get(r.roomId) ?? 0) >= since || (r.lastMessage?.createdAt ?? 0) >= since)
+      .map((r) => r.roomId);
+    this.heardWhileAway.clear();
     for (let i = 0; i < ids.length; i += REFRESH_SLICE) {
       const results = await Promise.allSettled(ids.slice(i, i + REFRESH_SLICE).map((roomId) => this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId)).inboxSummary(me)));
       for (const r of results) if (r.status === "fulfilled" && r.value) this.applyOne(r.value);
