@@ -75,18 +75,22 @@ function roomFileSizes(file, count) {
 
 const roomPlan = (roomId, users, clients, senders) => ({ roomId, senders, tokens: Array.from({ length: clients }, (_, i) => users[i % users.length].token) });
 
+/** The busy room: 50 members, all connected, 5 of them sending 200 msg/s in all. */
+const busyRoom = (name) => async (s) => {
+  const users = await createUsers(s, Math.min(P.users, 50));
+  const roomId = await createRoom(s, users[0], name, users.map((u) => u.id));
+  return { users, roomId };
+};
+const driveBusyRoom = async (s, st, extra = {}) =>
+  (await loadgen({ task: "fanout", wsBase: s.wsUrl, pid: s.pid, rooms: [roomPlan(st.roomId, st.users, 50, 5)], rate: 200, durationMs: P.busyS * 1000, ...extra }, 120000)).phases[0];
+
 const scenarios = {
   busy: {
     title: "Busy room: 1 room, 50 clients, 5 senders, 200 msg/s",
     floor: true,
-    async setup(s) {
-      const users = await createUsers(s, Math.min(P.users, 50));
-      const roomId = await createRoom(s, users[0], "busy", users.map((u) => u.id));
-      return { users, roomId };
-    },
+    setup: busyRoom("busy"),
     async run(s, st) {
-      const r = await loadgen({ task: "fanout", wsBase: s.wsUrl, pid: s.pid, rooms: [roomPlan(st.roomId, st.users, 50, 5)], rate: 200, durationMs: P.busyS * 1000 }, 120000);
-      const ph = r.phases[0];
+      const ph = await driveBusyRoom(s, st);
       return {
         p50Ms: ph.latencyMs.p50, p95Ms: ph.latencyMs.p95, p99Ms: ph.latencyMs.p99, maxMs: ph.latencyMs.max, ackP99Ms: ph.ackMs.p99,
         sentPerSec: ph.sentPerSec, lost: ph.lost, cpuMsPerMsg: ph.serverCpuMsPerMsg, cpuUsPerDelivery: ph.serverCpuUsPerDelivery, rssMB: ph.serverRss / 2 ** 20,
@@ -96,14 +100,9 @@ const scenarios = {
   },
   readers: {
     title: "Busy room with readers: the busy room, and every client marks what arrives read (at most once a second, as the SDK does)",
-    async setup(s) {
-      const users = await createUsers(s, Math.min(P.users, 50));
-      const roomId = await createRoom(s, users[0], "readers", users.map((u) => u.id));
-      return { users, roomId };
-    },
+    setup: busyRoom("readers"),
     async run(s, st) {
-      const r = await loadgen({ task: "fanout", wsBase: s.wsUrl, pid: s.pid, rooms: [roomPlan(st.roomId, st.users, 50, 5)], rate: 200, durationMs: P.busyS * 1000, readers: true, readEveryMs: 1000 }, 120000);
-      const ph = r.phases[0];
+      const ph = await driveBusyRoom(s, st, { readers: true, readEveryMs: 1000 });
       return {
         p50Ms: ph.latencyMs.p50, p99Ms: ph.latencyMs.p99, maxMs: ph.latencyMs.max, sentPerSec: ph.sentPerSec, lost: ph.lost,
         readsPerSec: ph.readsSent / ph.wallS, cpuMsPerMsg: ph.serverCpuMsPerMsg, cpuUsPerDelivery: ph.serverCpuUsPerDelivery,
