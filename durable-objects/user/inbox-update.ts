@@ -18,7 +18,6 @@ export interface RoomSummary {
   lastMessage: LastMessage | null;
 }
 
-/** The coalesced "something happened in this room" a room sends each member's inbox (at most ~1/s per room). */
 /**
  * A member nobody is looking for (their inbox has no device socket open and no
  * recent room-list read) gets a room's plain summaries at most this often;
@@ -29,6 +28,7 @@ export interface RoomSummary {
  */
 export const AWAY_SUMMARY_INTERVAL_MS = 30_000;
 
+/** The coalesced "something happened in this room" a room sends each member's inbox (at most ~1/s per room). */
 export interface RoomActivity {
   roomId: string;
   lastSeq: number;
