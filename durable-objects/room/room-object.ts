@@ -435,11 +435,8 @@ export class RoomObject extends DurableObject<Env> {
     for (const u of this.heldBack) if (!this.members.has(u)) this.heldBack.delete(u);
     if (due.length === 0) return;
     const last = this.lastMessage();
-    for (let i = 0; i < due.length; i += ACTIVITY_SLICE) {
-      const slice = due.slice(i, i + ACTIVITY_SLICE);
-      const results = await Promise.allSettled(slice.map((u) => this.inboxOf(u).applyActivity(this.activityFor(u, null, [], last))));
-      results.forEach((r, k) => (r.status === "fulfilled" ? this.noteLooking(slice[k], r.value) : this.setAlarmBy(Date.now() + 2000)));
-    }
+    // Those that failed stay held back: the alarm tries again.
+    if ((await this.deliverSummaries(due.map((userId) => ({ userId, activity: this.activityFor(userId, null, [], last) })))).length) this.setAlarmBy(Date.now() + 2000);
     this.saveHeldBack();
   }
 
@@ -676,10 +673,8 @@ export class RoomObject extends DurableObject<Env> {
       if (r?.sendReceipts && this.members.has(userId)) this.broadcast({ type: "receipt", userId, seq: r.lastReadSeq });
     }
     const last = this.lastMessage();
-    const results = await Promise.allSettled(readers.map((userId) => this.inboxOf(userId).applyActivity(this.activityFor(userId, null, [], last))));
-    results.forEach((r, k) => r.status === "fulfilled" && this.noteLooking(readers[k], r.value));
-    const failed = results.filter((r) => r.status === "rejected").length;
-    if (failed) console.error(`read sync to inbox failed for ${failed} of ${readers.length} readers`);
+    const failed = await this.deliverSummaries(readers.map((userId) => ({ userId, activity: this.activityFor(userId, null, [], last) })));
+    if (failed.length) console.error(`read sync to inbox failed for ${failed.length} of ${readers.length} readers`);
   }
 
   /** The member changed their receipts setting (told by their inbox object). */
@@ -808,14 +803,24 @@ export class RoomObject extends DurableObject<Env> {
     // time, and every viewer on the node waited behind it.
     const slices = Math.ceil(activities.length / ACTIVITY_SLICE);
     const pace = slices > ACTIVITY_PACED_ABOVE_SLICES ? Math.min(ACTIVITY_PACE_MAX_MS, (this.activityInterval / 2) / slices) : 0;
-    let failed = 0;
-    for (let i = 0; i < activities.length; i += ACTIVITY_SLICE) {
+    const failed = await this.deliverSummaries(activities, pace);
+    if (failed.length) console.error(`room activity: ${failed.length} of ${activities.length} inbox deliveries failed`);
+  }
+
+  /**
+   * Summaries to members' inboxes, ACTIVITY_SLICE at a time (`pace` ms between
+   * slices), noting from each answer whether anyone looks at that inbox.
+   * Returns the members whose delivery failed.
+   */
+  private async deliverSummaries(items: { userId: string; activity: RoomActivity }[], pace = 0): Promise<string[]> {
+    const failed: string[] = [];
+    for (let i = 0; i < items.length; i += ACTIVITY_SLICE) {
       if (pace && i > 0) await new Promise((resolve) => setTimeout(resolve, pace));
-      const slice = activities.slice(i, i + ACTIVITY_SLICE);
+      const slice = items.slice(i, i + ACTIVITY_SLICE);
       const results = await Promise.allSettled(slice.map(({ userId, activity }) => this.inboxOf(userId).applyActivity(activity)));
-      results.forEach((r, k) => (r.status === "rejected" ? failed++ : this.noteLooking(slice[k].userId, r.value)));
+      results.forEach((r, k) => (r.status === "fulfilled" ? this.noteLooking(slice[k].userId, r.value) : failed.push(slice[k].userId)));
     }
-    if (failed) console.error(`room activity: ${failed} of ${activities.length} inbox deliveries failed`);
+    return failed;
   }
 
   private activityFor(userId: string, fresh: FreshMessages | null, notifications: RoomActivity["notifications"], lastMessage: LastMessage | null): RoomActivity {

@@ -167,7 +167,7 @@ export class RoomStore {
    * indexed as it was sent: its position starts at its last message.
    */
   initIndexPosition(lastSeq: number): void {
-    if (this.storage.sql.exec("SELECT 1 FROM meta WHERE key = 'fts_seq'").toArray().length) return;
+    if (this.getText("fts_seq") !== undefined) return;
     this.setNumber("fts_seq", lastSeq);
     this.ftsPosition = lastSeq;
   }
@@ -180,11 +180,7 @@ export class RoomStore {
     if (!rows.length) return false;
     const upTo = rows[rows.length - 1].seq;
     this.transaction(() => {
-      for (const r of rows) {
-        if (r.deleted_at !== null) continue;
-        const body = indexText(r.text);
-        if (body) this.storage.sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", r.seq, body);
-      }
+      for (const r of rows) if (r.deleted_at === null) this.writeIndexRow(r.seq, r.text);
       this.setNumber("fts_seq", upTo);
     });
     this.ftsPosition = upTo;
@@ -195,6 +191,11 @@ export class RoomStore {
   indexText(seq: number, text: string): void {
     if (seq > this.ftsSeq()) return;
     this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", seq);
+    this.writeIndexRow(seq, text);
+  }
+
+  /** The one place a message's text goes into the index. */
+  private writeIndexRow(seq: number, text: string): void {
     const body = indexText(text);
     if (body) this.storage.sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", seq, body);
   }
@@ -208,8 +209,7 @@ export class RoomStore {
         last = row.seq;
         if (row.deleted_at !== null) continue;
         this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", row.seq);
-        const body = indexText(row.text);
-        if (body) this.storage.sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", row.seq, body);
+        this.writeIndexRow(row.seq, row.text);
       }
       this.setNumber("fts_ready", 1);
       this.setNumber("fts_seq", last);
@@ -357,22 +357,30 @@ export class RoomStore {
 
   /** A counter kept in `meta` (on the activity path: fixed SQL, no query builder). */
   getNumber(key: string): number {
-    const row = this.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
-    return Number(row?.value ?? 0);
+    return Number(this.getText(key) ?? 0);
+  }
+
+  /** A value kept in `meta` (fixed SQL, no query builder: counters are read on the activity path). */
+  private getText(key: string): string | undefined {
+    return this.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  private setText(key: string, value: string): void {
+    this.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
   /** Members whose inbox summary the room is holding back (see RoomObject.awayUntilLater). */
   heldBack(): string[] {
-    const row = this.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'held_back'").toArray()[0];
-    return row ? (JSON.parse(row.value) as string[]) : [];
+    const value = this.getText("held_back");
+    return value ? (JSON.parse(value) as string[]) : [];
   }
 
   setHeldBack(userIds: Iterable<string>): void {
-    this.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('held_back', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify([...userIds]));
+    this.setText("held_back", JSON.stringify([...userIds]));
   }
 
   setNumber(key: string, value: number): void {
-    this.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, String(value));
+    this.setText(key, String(value));
   }
 
   /**

@@ -184,7 +184,7 @@ export class InboxStore {
 
   /** Does `a` say what the inbox already has (stored, or the newer summary waiting to be written)? */
   private sameAs(stored: RawRoomRow, latest: RoomActivity | null, a: RoomActivity): boolean {
-    const now = latest ?? { lastSeq: stored.last_seq, lastReadSeq: stored.last_read_seq, unread: stored.unread, mentions: stored.mentions, lastMessage: stored.last_message ? (JSON.parse(stored.last_message) as LastMessage) : null };
+    const now = latest ?? fromRawRoom(stored);
     if (now.lastSeq !== a.lastSeq || now.lastReadSeq !== a.lastReadSeq || now.unread !== a.unread || now.mentions !== a.mentions) return false;
     const x = now.lastMessage;
     const y = a.lastMessage;
