@@ -24,6 +24,9 @@ export interface NodeDescription {
   dataDir?: string;
   tls?: { cert: string; key: string } | null;
   limits?: Partial<Limits>;
+  trustProxy?: boolean;
+  /** origins besides the node's own whose pages may use the session cookie (e.g. a TLS proxy's public origin) */
+  allowedOrigins?: string[];
 }
 
 export interface NodeConfig {
@@ -39,6 +42,8 @@ export interface NodeConfig {
   /** absolute paths */
   tls: { cert: string; key: string } | null;
   limits: Limits;
+  trustProxy: boolean;
+  allowedOrigins: string[];
   configFile: string | null;
 }
 

@@ -82,7 +82,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 /** The version of this checkout (package.json), handed to the Worker as `env.VERSION`. */
 export const VERSION = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
 
-const FILE_FIELDS = ["name", "listen", "dataDir", "tls", "limits", "trustProxy"];
+const FILE_FIELDS = ["name", "listen", "dataDir", "tls", "limits", "trustProxy", "allowedOrigins"];
 
 /**
  * Client-address headers. workerd does not tell a Worker the peer's address, so
@@ -200,7 +200,29 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
   const url = `${tls ? "https" : "http"}://${reachableHost}:${port}`;
   const trustProxy = fields.trustProxy ?? false;
   if (typeof trustProxy !== "boolean") throw new Error(`${where("trustProxy")}: must be true or false`);
-  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, configFile };
+  const allowedOrigins = parseAllowedOrigins(fields.allowedOrigins ?? [], where("allowedOrigins"));
+  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, configFile };
+}
+
+/**
+ * `allowedOrigins`: origins besides the node's own whose pages may use the session
+ * cookie (the public https origin of a TLS-terminating proxy, say). Exact origins only
+ * (`https://chat.example.org`, `http://10.0.0.5:8080`): no paths, no wildcards.
+ */
+function parseAllowedOrigins(value, label) {
+  if (!Array.isArray(value)) throw new Error(`${label}: must be a list of origins like "https://chat.example.org"`);
+  return value.map((o) => {
+    let u;
+    try {
+      u = typeof o === "string" ? new URL(o) : null;
+    } catch {
+      u = null;
+    }
+    if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o) {
+      throw new Error(`${label}: ${JSON.stringify(o)} is not an origin (scheme://host[:port], no path or trailing slash)`);
+    }
+    return o;
+  });
 }
 
 /** Defaults overlaid with `overrides`; unknown names and non-positive or non-integer values are errors. */
@@ -265,6 +287,7 @@ export function bindings(config) {
     { name: "NODE_NAME", text: config.name },
     { name: "LIMITS", json: JSON.stringify({ ...DEFAULT_LIMITS, ...(config.limits ?? {}) }) },
     { name: "VERSION", text: VERSION },
+    { name: "ALLOWED_ORIGINS", json: JSON.stringify(config.allowedOrigins ?? []) },
     { name: "SETUP_TOKEN", fromEnvironment: "OUTPOST_SETUP_TOKEN" },
     { name: "ADMIN_PASSWORD", fromEnvironment: "OUTPOST_ADMIN_PASSWORD" },
     ...DURABLE_OBJECTS.map((d) => ({ name: d.binding, durableObjectNamespace: d.className })),

@@ -37,6 +37,8 @@ export interface StartNodeOptions {
   keepData?: boolean;
   /** run this bundle instead of building worker/index.ts (default: env OUTPOST_E2E_BUNDLE, else a fresh build) */
   bundlePath?: string;
+  /** origins besides the node's own whose pages may use the session cookie (node config `allowedOrigins`) */
+  allowedOrigins?: string[];
   /** TLS keypair (PEM paths): the node then serves https/wss with it */
   tls?: { cert: string; key: string };
   /** workerd --verbose: JavaScript stacks of uncaught errors in logs() (default: env OUTPOST_VERBOSE) */
@@ -157,6 +159,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     dataDir,
     limits: options.limits,
     tls: options.tls ?? null,
+    allowedOrigins: options.allowedOrigins ?? [],
   });
   // Written again on every launch, so a restart after stop() (which may have removed the
   // data dir) still finds its config and folders.

@@ -56,6 +56,11 @@ export interface Env {
   NODE_NAME: string;
   VERSION: string;
   LIMITS?: Partial<Limits>;
+  /**
+   * Origins besides the node's own whose pages may use the session cookie to act
+   * and to open sockets (node config `allowedOrigins`); absent under wrangler.
+   */
+  ALLOWED_ORIGINS?: string[];
   /** one-time token that lets the first visitor create the admin (from `npm start`) */
   SETUP_TOKEN?: string;
   /** if set at first start, an `admin` account with this password is created */

@@ -15,6 +15,7 @@ import { AppError } from "../shared/app-error";
 import { hashPassword } from "../shared/passwords";
 import { timingSafeEqual } from "../shared/tokens";
 import { newId } from "../../protocol/ids";
+import { storedUser } from "../shared/objects";
 import type { User } from "../../protocol/models";
 
 type UserRow = typeof schema.users.$inferSelect;
@@ -84,6 +85,25 @@ export class DirectoryObject extends DurableObject<Env> {
     // The user's own object must know them before they can sign in.
     await this.userStub(user.id).provision({ userId: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
     return user;
+  }
+
+  /**
+   * Which of `ids` are registered rooms or users of this node. Every id from
+   * outside is checked here before any object is touched for it (see
+   * shared/objects.ts): a made-up id must not create an object's file.
+   */
+  async existingIds(ids: string[]): Promise<string[]> {
+    const out: string[] = [];
+    const wanted = ids.slice(0, 500);
+    // SQLite in workerd binds at most 100 parameters per statement: look up in chunks.
+    for (let i = 0; i < wanted.length; i += 90) {
+      const chunk = wanted.slice(i, i + 90);
+      const users = chunk.filter((id) => id.startsWith("u_"));
+      const rooms = chunk.filter((id) => id.startsWith("r_"));
+      if (users.length) out.push(...this.db.select({ id: schema.users.id }).from(schema.users).where(inArray(schema.users.id, users)).all().map((r) => r.id));
+      if (rooms.length) out.push(...this.db.select({ id: schema.rooms.id }).from(schema.rooms).where(inArray(schema.rooms.id, rooms)).all().map((r) => r.id));
+    }
+    return out;
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -195,8 +215,9 @@ export class DirectoryObject extends DurableObject<Env> {
     this.db.update(schema.rooms).set({ name }).where(eq(schema.rooms.id, id)).run();
   }
 
+  /** The user objects of accounts this directory holds (never an id from outside: see shared/objects.ts). */
   private userStub(id: string) {
-    return this.env.USERS.get(this.env.USERS.idFromName(id));
+    return storedUser(this.env, id);
   }
 }
 

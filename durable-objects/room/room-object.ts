@@ -27,6 +27,7 @@ import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
 import { frameBytes } from "../shared/frames";
 import { safeClose } from "../shared/sockets";
+import { storedUser } from "../shared/objects";
 import { BATCHED, Fanout, PLAIN } from "./fanout";
 import { AWAY_SUMMARY_INTERVAL_MS, type InboxUpdate, type RoomActivity, type RoomSummary } from "../user/inbox-update";
 import type { UserObject } from "../user/user-object";
@@ -106,7 +107,6 @@ export class RoomObject extends DurableObject<Env> {
   private members = new Map<string, Member>();
   /** username → user id, for mentions */
   private usernames = new Map<string, string>();
-  private inboxIds = new Map<string, DurableObjectId>();
   /** read positions that moved since the last flushReads, and readers whose receipt is due */
   private readsPending = new Set<string>();
   private receiptsPending = new Set<string>();
@@ -455,15 +455,9 @@ export class RoomObject extends DurableObject<Env> {
     return this.activityFor(userId, null, [], this.lastMessage());
   }
 
-  /** A member's inbox object (ids are derived by hashing the name: kept, not recomputed per delivery). */
+  /** A member's inbox object (members were checked when they were added). */
   private inboxOf(userId: string): DurableObjectStub<UserObject> {
-    let id = this.inboxIds.get(userId);
-    if (!id) {
-      if (this.inboxIds.size >= 10_000) this.inboxIds.clear();
-      id = this.env.USERS.idFromName(userId);
-      this.inboxIds.set(userId, id);
-    }
-    return this.env.USERS.get(id);
+    return storedUser(this.env, userId);
   }
 
   private duplicateOf(meta: RoomMeta, clientKey: string): { message: Message; duplicate: true } | null {

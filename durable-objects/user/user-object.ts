@@ -29,7 +29,8 @@ import { callerFromHeaders } from "../shared/identity";
 import { CLOSE } from "../../protocol/errors";
 import { ClientDeviceFrame, type Presence, type PresenceStatus } from "../../protocol/device";
 import { parseClientFrame } from "../../protocol/frames";
-import { asAppError } from "../shared/app-error";
+import { asAppError, notFound } from "../shared/app-error";
+import { existingUsers, storedRoom, storedUser } from "../shared/objects";
 import { frameBytes } from "../shared/frames";
 import { safeClose, safeSend } from "../shared/sockets";
 
@@ -163,7 +164,7 @@ export class UserObject extends DurableObject<Env> {
     if (before !== after) {
       // Rooms keep each member's setting for reads that come over room sockets.
       const me = this.profile!.userId;
-      await Promise.allSettled(this.inbox.roomIds().map((roomId) => this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId)).setSendReceipts(me, after)));
+      await Promise.allSettled(this.inbox.roomIds().map((roomId) => storedRoom(this.env, roomId).setSendReceipts(me, after)));
     }
     return this.settings();
   }
@@ -229,7 +230,7 @@ export class UserObject extends DurableObject<Env> {
     // reconnect racing the close is already refused.
     for (const id of ids) for (const ws of this.ctx.getWebSockets(`s:${id}`)) safeClose(ws, CLOSE.policy, reason);
     const rooms = this.inbox.roomIds();
-    await Promise.allSettled(rooms.map((roomId) => this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId)).closeSessions(ids, reason)));
+    await Promise.allSettled(rooms.map((roomId) => storedRoom(this.env, roomId).closeSessions(ids, reason)));
     await this.updatePresence();
   }
 
@@ -313,7 +314,7 @@ export class UserObject extends DurableObject<Env> {
       .map((r) => r.roomId);
     this.heardWhileAway.clear();
     for (let i = 0; i < ids.length; i += REFRESH_SLICE) {
-      const results = await Promise.allSettled(ids.slice(i, i + REFRESH_SLICE).map((roomId) => this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId)).inboxSummary(me)));
+      const results = await Promise.allSettled(ids.slice(i, i + REFRESH_SLICE).map((roomId) => storedRoom(this.env, roomId).inboxSummary(me)));
       for (const r of results) if (r.status === "fulfilled" && r.value) this.applyOne(r.value);
     }
   }
@@ -391,18 +392,22 @@ export class UserObject extends DurableObject<Env> {
           else safeSend(ws, JSON.stringify({ type: "inbox.sync", pos: this.inbox.pos, ...this.inbox.changedSince(frame.pos), ...(frame.reqId ? { replyTo: frame.reqId } : {}) }));
           return;
         case "read":
-          await this.env.ROOMS.get(this.env.ROOMS.idFromName(frame.roomId)).markRead(this.callerFor(info.sessionId), frame.seq);
+          // The room id comes from the client: only rooms in this inbox are reached (a
+          // made-up id must not touch, let alone create, a room object).
+          if (!this.inbox.room(frame.roomId)) throw notFound();
+          await storedRoom(this.env, frame.roomId).markRead(this.callerFor(info.sessionId), frame.seq);
           break;
         case "presence.set":
           ws.serializeAttachment({ ...info, status: frame.status } satisfies DeviceInfo);
           await this.updatePresence();
           break;
         case "presence.watch": {
-          const ids = [...new Set(frame.userIds)].filter((id) => id !== this.profile!.userId);
+          // Ids from the client: only registered users' objects are asked (see shared/objects.ts).
+          const ids = (await existingUsers(this.env, frame.userIds)).filter((id) => id !== this.profile!.userId);
           ws.serializeAttachment({ ...info, watching: ids } satisfies DeviceInfo);
           const me = this.profile!.userId;
           const myRooms = this.inbox.roomIds();
-          const found = await Promise.allSettled(ids.map((id) => this.env.USERS.get(this.env.USERS.idFromName(id)).addWatcher(me, myRooms)));
+          const found = await Promise.allSettled(ids.map((id) => storedUser(this.env, id).addWatcher(me, myRooms)));
           for (const r of found) if (r.status === "fulfilled" && r.value) safeSend(ws, JSON.stringify({ type: "presence", presence: r.value }));
           break;
         }
@@ -484,7 +489,7 @@ export class UserObject extends DurableObject<Env> {
     const value = JSON.stringify(presence);
     this.db.insert(schema.profile).values({ key: "presence", value }).onConflictDoUpdate({ target: schema.profile.key, set: { value } }).run();
     const watchers = this.db.select().from(schema.watchers).all();
-    const results = await Promise.allSettled(watchers.map((w) => this.env.USERS.get(this.env.USERS.idFromName(w.userId)).presenceChanged(presence)));
+    const results = await Promise.allSettled(watchers.map((w) => storedUser(this.env, w.userId).presenceChanged(presence)));
     results.forEach((r, i) => {
       if (r.status === "fulfilled" && r.value === false) this.db.delete(schema.watchers).where(eq(schema.watchers.userId, watchers[i].userId)).run();
     });

@@ -14,7 +14,7 @@ import type { AppEnv } from "../app-env";
 import { AppError } from "../../durable-objects/shared/app-error";
 import { parseToken } from "../../durable-objects/shared/tokens";
 import type { Caller } from "../../durable-objects/shared/identity";
-import { isLocalUserId, userObject } from "../stubs";
+import { resolveUser } from "../../durable-objects/shared/objects";
 import type { Env } from "../env";
 
 export const SESSION_COOKIE = "outpost_session";
@@ -22,25 +22,44 @@ export const SESSION_COOKIE = "outpost_session";
 export function requireAuth(): MiddlewareHandler<AppEnv> {
   return async function requireAuth(c, next) {
     const header = c.req.header("authorization");
+    const ticket = c.req.query("ticket");
     let caller: Caller | null = null;
     let via: AppEnv["Variables"]["authVia"] = "bearer";
     if (header) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);
       if (!m) throw new AppError("unauthorized", "use 'Authorization: Bearer <token>'");
       caller = await checkToken(c.env, m[1]);
+    } else if (ticket !== undefined && isSocketUpgrade(c)) {
+      // Tickets open sockets and nothing else: on any other request a ticket is
+      // ignored, so it cannot post a message or read history.
+      // A ticket can only be had through an authenticated POST, which the Origin
+      // check below guards, so an upgrade with one needs no Origin check of its own.
+      via = "ticket";
+      caller = await redeemTicket(c.env, ticket);
     } else if (getCookie(c, SESSION_COOKIE)) {
       via = "cookie";
+      // Before the session is looked at. A browser sends the cookie with a WebSocket
+      // upgrade from any page of the same *site* (SameSite ignores ports, and the
+      // handshake is not subject to CORS), so without this a page on another port of
+      // this host could read and send in every room of a signed-in user.
+      if (isUpgrade(c)) checkOrigin(c, { required: true });
+      else if (!["GET", "HEAD", "OPTIONS"].includes(c.req.method)) checkOrigin(c, { required: false });
       caller = await checkToken(c.env, getCookie(c, SESSION_COOKIE)!);
-      if (caller && !["GET", "HEAD", "OPTIONS"].includes(c.req.method)) checkSameOrigin(c);
-    } else if (c.req.query("ticket") && c.req.header("upgrade")?.toLowerCase() === "websocket") {
-      via = "ticket";
-      caller = await redeemTicket(c.env, c.req.query("ticket")!);
     }
     if (!caller) throw new AppError("unauthorized", "sign in first (session missing, expired or revoked)");
     c.set("caller", caller);
     c.set("authVia", via);
     await next();
   };
+}
+
+const isUpgrade = (c: Context) => c.req.header("upgrade")?.toLowerCase() === "websocket";
+
+/** The two socket endpoints: the device socket and a room's socket. */
+const SOCKET_PATH = /^\/api\/v1\/(?:rooms\/[^/]+\/)?socket$/;
+
+function isSocketUpgrade(c: Context): boolean {
+  return c.req.method === "GET" && isUpgrade(c) && SOCKET_PATH.test(c.req.path);
 }
 
 export function requireAdmin(): MiddlewareHandler<AppEnv> {
@@ -52,20 +71,35 @@ export function requireAdmin(): MiddlewareHandler<AppEnv> {
 
 export async function checkToken(env: Env, token: string): Promise<Caller | null> {
   const parsed = parseToken("session", token);
-  if (!parsed || !isLocalUserId(env, parsed.userId)) return null;
-  return userObject(env, parsed.userId).authenticate(parsed.secret);
+  const user = parsed && (await resolveUser(env, parsed.userId));
+  return user ? user.authenticate(parsed.secret) : null;
 }
 
 async function redeemTicket(env: Env, ticket: string): Promise<Caller | null> {
   const parsed = parseToken("ticket", ticket);
-  if (!parsed || !isLocalUserId(env, parsed.userId)) return null;
-  return userObject(env, parsed.userId).redeemTicket(parsed.secret);
+  const user = parsed && (await resolveUser(env, parsed.userId));
+  return user ? user.redeemTicket(parsed.secret) : null;
 }
 
-function checkSameOrigin(c: Context): void {
+/**
+ * Cookie-authenticated requests that act must come from this node's own pages:
+ * the request's own origin, or one the operator lists (`allowedOrigins` in the
+ * node config, e.g. the public https origin of a TLS-terminating proxy, whose
+ * requests reach the node as plain http). `required`: an upgrade must carry an
+ * Origin (every browser sends one); a POST without one passes only when
+ * `Sec-Fetch-Site` says it is not cross-site (non-browser clients send neither).
+ */
+function checkOrigin(c: Context<AppEnv>, { required }: { required: boolean }): void {
   const origin = c.req.header("origin");
-  const site = c.req.header("sec-fetch-site");
-  const self = new URL(c.req.url).origin;
-  if (origin ? origin === self : site === undefined || site === "same-origin" || site === "none") return;
-  throw new AppError("forbidden", "cross-site request refused");
+  if (origin !== undefined) {
+    if (origin === new URL(c.req.url).origin || allowedOrigins(c.env).includes(origin)) return;
+  } else if (!required) {
+    const site = c.req.header("sec-fetch-site");
+    if (site === undefined || site === "same-origin" || site === "none") return;
+  }
+  throw new AppError("forbidden", "cross-site request refused (this node accepts its session cookie only from its own pages)");
+}
+
+function allowedOrigins(env: Env): string[] {
+  return Array.isArray(env.ALLOWED_ORIGINS) ? env.ALLOWED_ORIGINS : [];
 }

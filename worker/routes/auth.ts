@@ -6,7 +6,7 @@ import { readJson } from "../http";
 import { LoginBody, SetupBody } from "../../protocol/rest";
 import { AppError } from "../../durable-objects/shared/app-error";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
-import { directory, userObject } from "../stubs";
+import { directoryStub as directory, storedUser } from "../../durable-objects/shared/objects";
 import { requireAuth, SESSION_COOKIE } from "../middleware/auth";
 import { limitsOf } from "../env";
 import type { User } from "../../protocol/models";
@@ -57,7 +57,7 @@ export async function withKdfBudget<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 async function startSession(c: Context<AppEnv>, user: User) {
-  const { token, session } = await userObject(c.env, user.id).createSession(c.req.header("user-agent") ?? "");
+  const { token, session } = await storedUser(c.env, user.id).createSession(c.req.header("user-agent") ?? "");
   setCookie(c, SESSION_COOKIE, token, {
     httpOnly: true,
     sameSite: "Strict",
@@ -86,7 +86,7 @@ export const auth = new Hono<AppEnv>()
   })
   .post("/auth/logout", requireAuth(), async (c) => {
     const caller = c.get("caller");
-    await userObject(c.env, caller.userId).revokeSession(caller.sessionId);
+    await storedUser(c.env, caller.userId).revokeSession(caller.sessionId);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.json({ ok: true });
   })

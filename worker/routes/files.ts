@@ -14,7 +14,7 @@ import { AppError, notFound } from "../../durable-objects/shared/app-error";
 import { deleteStoredFile } from "../../durable-objects/room/room-object";
 import { FILE_ID_RE, newFileId, roomOfFile } from "../../protocol/ids";
 import { limitsOf, type Env } from "../env";
-import { roomObject } from "../stubs";
+import { resolveRoom } from "../../durable-objects/shared/objects";
 
 /** Served inline (shown in the page) only these; everything else downloads as an attachment. */
 const INLINE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
@@ -48,7 +48,7 @@ export const files = new Hono<AppEnv>()
     const caller = c.get("caller");
     const limits = limitsOf(c.env);
     const roomId = c.req.param("id");
-    const room = roomObject(c.env, roomId);
+    const room = await resolveRoom(c.env, roomId);
     await room.checkMember(caller); // before a single byte is stored
     const disk = requireFiles(c.env);
     const type = (c.req.header("content-type") ?? "application/octet-stream").split(";")[0].trim().toLowerCase();
@@ -111,7 +111,7 @@ export const files = new Hono<AppEnv>()
     const id = c.req.param("id");
     const roomId = FILE_ID_RE.test(id) ? roomOfFile(id) : null;
     if (!roomId) throw notFound("file");
-    const meta = await roomObject(c.env, roomId).fileForDownload(c.get("caller"), id);
+    const meta = await (await resolveRoom(c.env, roomId)).fileForDownload(c.get("caller"), id);
     if (!meta) throw notFound("file");
     const disk = requireFiles(c.env);
     const res = await disk.fetch(`http://files/${meta.storageKey}`);

@@ -4,7 +4,7 @@ import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
 import { EditMessageBody, HistoryQuery, MessageIdSchema, ReactBody, SendMessageBody } from "../../protocol/rest";
 import { notFound } from "../../durable-objects/shared/app-error";
-import { roomObject } from "../stubs";
+import { resolveRoom } from "../../durable-objects/shared/objects";
 
 function messageId(raw: string): string {
   if (!MessageIdSchema.safeParse(raw).success) throw notFound("message");
@@ -14,25 +14,25 @@ function messageId(raw: string): string {
 export const messages = new Hono<AppEnv>()
   .post("/rooms/:id/messages", async (c) => {
     const body = await readJson(c, SendMessageBody);
-    const { message, duplicate } = await roomObject(c.env, c.req.param("id")).send(c.get("caller"), body);
+    const { message, duplicate } = await (await resolveRoom(c.env, c.req.param("id"))).send(c.get("caller"), body);
     // 201 for a new message; 200 with the original when this clientId was already stored.
     return c.json(message, duplicate ? 200 : 201);
   })
   .get("/rooms/:id/messages", async (c) => {
     const q = readQuery(c, HistoryQuery);
-    return c.json(await roomObject(c.env, c.req.param("id")).history(c.get("caller"), q));
+    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).history(c.get("caller"), q));
   })
   .get("/rooms/:id/messages/:mid", async (c) => {
-    return c.json(await roomObject(c.env, c.req.param("id")).getMessage(c.get("caller"), messageId(c.req.param("mid"))));
+    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).getMessage(c.get("caller"), messageId(c.req.param("mid"))));
   })
   .patch("/rooms/:id/messages/:mid", async (c) => {
     const body = await readJson(c, EditMessageBody);
-    return c.json(await roomObject(c.env, c.req.param("id")).edit(c.get("caller"), messageId(c.req.param("mid")), body.text));
+    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).edit(c.get("caller"), messageId(c.req.param("mid")), body.text));
   })
   .delete("/rooms/:id/messages/:mid", async (c) => {
-    return c.json(await roomObject(c.env, c.req.param("id")).remove(c.get("caller"), messageId(c.req.param("mid"))));
+    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).remove(c.get("caller"), messageId(c.req.param("mid"))));
   })
   .post("/rooms/:id/messages/:mid/reactions", async (c) => {
     const body = await readJson(c, ReactBody);
-    return c.json(await roomObject(c.env, c.req.param("id")).react(c.get("caller"), messageId(c.req.param("mid")), body.emoji));
+    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).react(c.get("caller"), messageId(c.req.param("mid")), body.emoji));
   });

@@ -8,7 +8,7 @@ import { AppError } from "../../durable-objects/shared/app-error";
 import type { Caller } from "../../durable-objects/shared/identity";
 import type { MemberInput } from "../../durable-objects/room/room-object";
 import type { Env } from "../env";
-import { directory, isLocalUserId, roomObject, userObject } from "../stubs";
+import { directoryStub as directory, isLocalUserId, resolveRoom, storedRoom, storedUser } from "../../durable-objects/shared/objects";
 
 const asMember = (c: Caller): MemberInput => ({ userId: c.userId, username: c.username, displayName: c.displayName });
 
@@ -27,7 +27,7 @@ async function activeUsers(env: Env, ids: string[]): Promise<MemberInput[]> {
 
 export const rooms = new Hono<AppEnv>()
   .get("/rooms", async (c) => {
-    return c.json({ rooms: await userObject(c.env, c.get("caller").userId).inboxRooms({ looking: true }) });
+    return c.json({ rooms: await storedUser(c.env, c.get("caller").userId).inboxRooms({ looking: true }) });
   })
   .get("/rooms/public", async (c) => {
     const list = await directory(c.env).publicRooms();
@@ -40,7 +40,7 @@ export const rooms = new Hono<AppEnv>()
     const id = newId("r", c.env.NODE_NAME);
     // Directory first: a room that exists is always in the directory.
     await directory(c.env).registerRoom({ id, name: body.name, kind: "group", visibility: body.visibility, createdBy: caller.userId });
-    const room = await roomObject(c.env, id).create({ id, name: body.name, kind: "group", visibility: body.visibility, creator: asMember(caller), members });
+    const room = await storedRoom(c.env, id).create({ id, name: body.name, kind: "group", visibility: body.visibility, creator: asMember(caller), members });
     return c.json(room, 201);
   })
   .post("/dms", async (c) => {
@@ -50,42 +50,42 @@ export const rooms = new Hono<AppEnv>()
     const [peer] = await activeUsers(c.env, [body.userId]);
     const { roomId, created } = await directory(c.env).dmRoomFor(caller.userId, peer.userId, newId("r", c.env.NODE_NAME));
     // create() is idempotent, so a DM whose first creation was interrupted is completed here.
-    const room = await roomObject(c.env, roomId).create({ id: roomId, name: "", kind: "dm", visibility: "private", creator: asMember(caller), members: [peer] });
+    const room = await storedRoom(c.env, roomId).create({ id: roomId, name: "", kind: "dm", visibility: "private", creator: asMember(caller), members: [peer] });
     return c.json(room, created ? 201 : 200);
   })
   .get("/rooms/:id", async (c) => {
-    return c.json(await roomObject(c.env, c.req.param("id")).info(c.get("caller")));
+    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).info(c.get("caller")));
   })
   .patch("/rooms/:id", async (c) => {
     const body = await readJson(c, UpdateRoomBody);
     const id = c.req.param("id");
-    const room = await roomObject(c.env, id).rename(c.get("caller"), body.name);
+    const room = await (await resolveRoom(c.env, id)).rename(c.get("caller"), body.name);
     await directory(c.env).renameRoom(id, body.name);
     return c.json(room);
   })
   .post("/rooms/:id/join", async (c) => {
-    return c.json(await roomObject(c.env, c.req.param("id")).join(asMember(c.get("caller"))));
+    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).join(asMember(c.get("caller"))));
   })
   .post("/rooms/:id/leave", async (c) => {
     const caller = c.get("caller");
-    await roomObject(c.env, c.req.param("id")).removeMember(caller, caller.userId);
+    await (await resolveRoom(c.env, c.req.param("id"))).removeMember(caller, caller.userId);
     return c.json({ ok: true });
   })
   .get("/rooms/:id/members", async (c) => {
-    const { members } = await roomObject(c.env, c.req.param("id")).info(c.get("caller"));
+    const { members } = await (await resolveRoom(c.env, c.req.param("id"))).info(c.get("caller"));
     return c.json({ members });
   })
   .post("/rooms/:id/members", async (c) => {
     const body = await readJson(c, AddMemberBody);
-    const stub = roomObject(c.env, c.req.param("id"));
+    const stub = (await resolveRoom(c.env, c.req.param("id")));
     const [user] = await activeUsers(c.env, [body.userId]);
     return c.json(await stub.addMember(c.get("caller"), user), 200);
   })
   .delete("/rooms/:id/members/:userId", async (c) => {
-    await roomObject(c.env, c.req.param("id")).removeMember(c.get("caller"), c.req.param("userId"));
+    await (await resolveRoom(c.env, c.req.param("id"))).removeMember(c.get("caller"), c.req.param("userId"));
     return c.json({ ok: true });
   })
   .patch("/rooms/:id/members/:userId", async (c) => {
     const body = await readJson(c, SetRoleBody);
-    return c.json(await roomObject(c.env, c.req.param("id")).setRole(c.get("caller"), c.req.param("userId"), body.role));
+    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).setRole(c.get("caller"), c.req.param("userId"), body.role));
   });

@@ -12,7 +12,7 @@ import { AppError } from "../../durable-objects/shared/app-error";
 import { compileQuery } from "../../durable-objects/room/search-text";
 import type { SearchHit } from "../../protocol/models";
 import { asAppError } from "../../durable-objects/shared/app-error";
-import { roomObject, userObject } from "../stubs";
+import { resolveRoom, storedRoom, storedUser } from "../../durable-objects/shared/objects";
 
 const MAX_OFFSET = 500;
 
@@ -24,10 +24,13 @@ export const search = new Hono<AppEnv>().get("/search", async (c) => {
   if (offset < 0 || offset > MAX_OFFSET) throw new AppError("invalid_request", "bad cursor");
   const limit = q.limit ?? 20;
   const caller = c.get("caller");
-  const roomIds = q.room ? [q.room] : (await userObject(c.env, caller.userId).inboxRooms()).map((r) => r.roomId);
+  // One named room comes from the query string (resolved like any id from outside); otherwise
+  // the caller's own rooms, as their inbox lists them now.
+  const rooms = q.room ? [{ id: q.room, stub: await resolveRoom(c.env, q.room) }] : (await storedUser(c.env, caller.userId).inboxRooms()).map((r) => ({ id: r.roomId, stub: storedRoom(c.env, r.roomId) }));
+  const roomIds = rooms.map((r) => r.id);
   const want = offset + limit + 1;
   const results = await Promise.allSettled(
-    roomIds.map((id) => roomObject(c.env, id).search(caller, { q: q.q, from: q.from, before: q.before, after: q.after, hasFile: q.has === "file", limit: want })),
+    rooms.map(({ stub }) => stub.search(caller, { q: q.q, from: q.from, before: q.before, after: q.after, hasFile: q.has === "file", limit: want })),
   );
   const hits: SearchHit[] = [];
   results.forEach((r, i) => {

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { AppError } from "../../durable-objects/shared/app-error";
 import { IDENTITY_HEADERS, type Caller } from "../../durable-objects/shared/identity";
-import { roomObject, userObject } from "../stubs";
+import { resolveRoom, storedUser } from "../../durable-objects/shared/objects";
 
 export function withIdentity(request: Request, caller: Caller): Request {
   const headers = new Headers(request.headers);
@@ -22,7 +22,7 @@ export function withIdentity(request: Request, caller: Caller): Request {
 export const sockets = new Hono<AppEnv>()
   .post("/socket-tickets", async (c) => {
     const caller = c.get("caller");
-    return c.json(await userObject(c.env, caller.userId).createTicket(caller.sessionId), 201);
+    return c.json(await storedUser(c.env, caller.userId).createTicket(caller.sessionId), 201);
   })
   .get("/socket", async (c) => {
     // The device socket: one per device, to the user's own inbox object.
@@ -30,11 +30,11 @@ export const sockets = new Hono<AppEnv>()
       throw new AppError("invalid_request", "this endpoint speaks WebSocket: send an Upgrade request");
     }
     const caller = c.get("caller");
-    return userObject(c.env, caller.userId).fetch(withIdentity(c.req.raw, caller));
+    return storedUser(c.env, caller.userId).fetch(withIdentity(c.req.raw, caller));
   })
   .get("/rooms/:id/socket", async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new AppError("invalid_request", "this endpoint speaks WebSocket: send an Upgrade request");
     }
-    return roomObject(c.env, c.req.param("id")).fetch(withIdentity(c.req.raw, c.get("caller")));
+    return (await resolveRoom(c.env, c.req.param("id"))).fetch(withIdentity(c.req.raw, c.get("caller")));
   });

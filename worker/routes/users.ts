@@ -5,7 +5,7 @@ import { readJson } from "../http";
 import { ChangePasswordBody, CreateUserBody } from "../../protocol/rest";
 import { AppError } from "../../durable-objects/shared/app-error";
 import { hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
-import { directory, isLocalUserId, userObject } from "../stubs";
+import { directoryStub as directory, isLocalUserId, resolveUser, storedUser } from "../../durable-objects/shared/objects";
 import { requireAdmin } from "../middleware/auth";
 
 const noSuchUser = () => new AppError("not_found", "no such user");
@@ -18,12 +18,12 @@ export const users = new Hono<AppEnv>()
   })
   .get("/me/sessions", async (c) => {
     const caller = c.get("caller");
-    const sessions = await userObject(c.env, caller.userId).listSessions();
+    const sessions = await storedUser(c.env, caller.userId).listSessions();
     return c.json({ sessions: sessions.map((s) => ({ ...s, current: s.id === caller.sessionId })) });
   })
   .delete("/me/sessions/:sid", async (c) => {
     const caller = c.get("caller");
-    if (!(await userObject(c.env, caller.userId).revokeSession(c.req.param("sid")))) throw new AppError("not_found", "no such session");
+    if (!(await storedUser(c.env, caller.userId).revokeSession(c.req.param("sid")))) throw new AppError("not_found", "no such session");
     return c.json({ ok: true });
   })
   .post("/me/password", async (c) => {
@@ -39,7 +39,7 @@ export const users = new Hono<AppEnv>()
     }
     await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword));
     // A password change signs out every other device.
-    await userObject(c.env, caller.userId).revokeAll("password changed", caller.sessionId);
+    await storedUser(c.env, caller.userId).revokeAll("password changed", caller.sessionId);
     return c.json({ ok: true });
   })
   .get("/users", async (c) => {
@@ -75,16 +75,19 @@ export const users = new Hono<AppEnv>()
   })
   .get("/users/:id/sessions", requireAdmin(), async (c) => {
     const id = c.req.param("id");
-    if (!isLocalUserId(c.env, id)) throw noSuchUser();
-    return c.json({ sessions: await userObject(c.env, id).listSessions() });
+    const user = await resolveUser(c.env, id);
+    if (!user) throw noSuchUser();
+    return c.json({ sessions: await user.listSessions() });
   })
   .delete("/users/:id/sessions/:sid", requireAdmin(), async (c) => {
     const id = c.req.param("id");
-    if (!isLocalUserId(c.env, id) || !(await userObject(c.env, id).revokeSession(c.req.param("sid")))) throw new AppError("not_found", "no such session");
+    const user = await resolveUser(c.env, id);
+    if (!user || !(await user.revokeSession(c.req.param("sid")))) throw new AppError("not_found", "no such session");
     return c.json({ ok: true });
   })
   .delete("/users/:id/sessions", requireAdmin(), async (c) => {
     const id = c.req.param("id");
-    if (!isLocalUserId(c.env, id)) throw noSuchUser();
-    return c.json({ revoked: await userObject(c.env, id).revokeAll("signed out by an administrator") });
+    const user = await resolveUser(c.env, id);
+    if (!user) throw noSuchUser();
+    return c.json({ revoked: await user.revokeAll("signed out by an administrator") });
   });
