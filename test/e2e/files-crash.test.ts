@@ -108,7 +108,7 @@ describe("half-written uploads", () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const up = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, body: data });
     expect(up.status).toBe(201);
-    const file = await up.json();
+    const file = (await up.json()) as { id: string };
     const down = await fetch(`${node.url}/api/v1/files/${file.id}`, { headers: { authorization: `Bearer ${token}` } });
     expect(down.status).toBe(200);
     expect(createHash("sha256").update(Buffer.from(await down.arrayBuffer())).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
