@@ -85,4 +85,8 @@ export function renderCapnp(
   config: NodeConfig,
   paths: { bundlePath: string; configDir?: string; tlsCertPath?: string; tlsKeyPath?: string },
 ): string;
-export function writeWorkerdFiles(config: NodeConfig, options: { bundlePath: string }): { configPath: string; configDir: string };
+/** Also removes uploads a crash left half-written under `<dataDir>/files` (ops/files-sweep.mjs). */
+export function writeWorkerdFiles(
+  config: NodeConfig,
+  options: { bundlePath: string },
+): { configPath: string; configDir: string; sweptUploads: { removed: string[]; bytes: number } };

@@ -24,6 +24,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { sweepPartialUploads } from "./files-sweep.mjs";
 
 /** The Durable Object classes the Worker exports, and the `env` binding each is reached by. */
 export const DURABLE_OBJECTS = Object.freeze([
@@ -398,8 +399,10 @@ ${indent(namespaces, 8)}
  * Lay out the node's data directory and write the workerd config into `<dataDir>/.workerd/`:
  * a copy of the bundle (so a rebuild never changes a running node's code mid-flight, and
  * embeds stay inside the folder), copies of the TLS files (key kept 0600), and `outpost.capnp`.
+ * Called right before workerd starts (`npm start`, the e2e harness, bench), so it also
+ * removes uploads a crash left half-written (ops/files-sweep.mjs).
  *
- * @returns {{ configPath: string, configDir: string }}
+ * @returns {{ configPath: string, configDir: string, sweptUploads: { removed: string[], bytes: number } }}
  */
 export function writeWorkerdFiles(config, { bundlePath }) {
   if (!bundlePath || !fs.existsSync(bundlePath)) throw new Error(`writeWorkerdFiles: bundle not found: ${bundlePath}`);
@@ -408,6 +411,7 @@ export function writeWorkerdFiles(config, { bundlePath }) {
   for (const dir of [config.dataDir, path.join(config.dataDir, "objects"), path.join(config.dataDir, "files"), configDir]) {
     fs.mkdirSync(dir, { recursive: true });
   }
+  const sweptUploads = sweepPartialUploads(path.join(config.dataDir, "files"));
   const bundleCopy = path.join(configDir, BUNDLE_FILE);
   fs.copyFileSync(bundlePath, bundleCopy);
   let tlsPaths = {};
@@ -426,7 +430,7 @@ export function writeWorkerdFiles(config, { bundlePath }) {
   const tmp = `${configPath}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, renderCapnp(config, { bundlePath: bundleCopy, configDir, ...tlsPaths }));
   fs.renameSync(tmp, configPath);
-  return { configPath, configDir };
+  return { configPath, configDir, sweptUploads };
 }
 
 function isPlainObject(v) {

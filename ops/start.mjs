@@ -1,7 +1,8 @@
 /**
  * `npm start`: run this machine's Outpost node in self-hosted workerd.
  *
- *   build → read the node description → write <dataDir>/.workerd/outpost.capnp →
+ *   build → read the node description → write <dataDir>/.workerd/outpost.capnp (and sweep
+ *   uploads a crash left half-written) →
  *   workerd serve → wait for /healthz → print where it is (and the first-run setup link).
  *
  * Environment: OUTPOST_CONFIG, OUTPOST_NODE, OUTPOST_LISTEN, OUTPOST_DATA (see
@@ -36,7 +37,11 @@ try {
   process.exit(1);
 }
 
-const { configPath } = writeWorkerdFiles(config, { bundlePath });
+const { configPath, sweptUploads } = writeWorkerdFiles(config, { bundlePath });
+if (sweptUploads.removed.length > 0) {
+  const mb = (sweptUploads.bytes / 1024 / 1024).toFixed(1);
+  console.log(`outpost: removed ${sweptUploads.removed.length} unfinished upload(s) (${mb} MB) left by an earlier crash`);
+}
 const setupToken = newSetupToken();
 const adminPassword = process.env.OUTPOST_ADMIN_PASSWORD || undefined;
 

@@ -3,18 +3,23 @@
  *
  * Bytes go to the node's disk through the FILES `disk` service under a
  * generated name (`<room key>/<file key>`); the user's filename is metadata
- * only and never touches the filesystem. The upload is streamed (never held
- * whole in memory), counted and hashed on the way; a body that runs over the
- * limit or is aborted is deleted before the error is answered, and metadata
- * is written only after the bytes are safely on disk.
+ * only and never touches the filesystem. The upload (raw bytes, or the file
+ * part of a multipart/form-data body: worker/upload-body.ts) is streamed (never
+ * held whole in memory), counted and hashed on the way; a body that runs over
+ * the limit or is aborted is deleted before the error is answered, and metadata
+ * is written only after the bytes are safely on disk. A crash mid-upload leaves
+ * the disk service's temporary file, which the next start removes
+ * (ops/files-sweep.mjs); a running node never leaves one.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { AppError, notFound } from "../../durable-objects/shared/app-error";
 import { deleteStoredFile } from "../../durable-objects/room/room-object";
 import { FILE_ID_RE, newFileId, roomOfFile } from "../../protocol/ids";
 import { limitsOf, type Env } from "../env";
 import { resolveRoom } from "../../durable-objects/shared/objects";
+import { contentDisposition } from "../content-disposition";
+import { FORM_OVERHEAD_BYTES, mediaType, openUpload, RequestBody } from "../upload-body";
 
 /** Served inline (shown in the page) only these; everything else downloads as an attachment. */
 const INLINE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
@@ -38,72 +43,16 @@ function requireFiles(env: Env): Fetcher {
   return env.FILES;
 }
 
-function contentDisposition(kind: "inline" | "attachment", name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\%;]/g, "_");
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
-}
-
 export const files = new Hono<AppEnv>()
   .post("/rooms/:id/files", async (c) => {
-    const caller = c.get("caller");
     const limits = limitsOf(c.env);
-    const roomId = c.req.param("id");
-    const room = await resolveRoom(c.env, roomId);
-    await room.checkMember(caller); // before a single byte is stored
-    const disk = requireFiles(c.env);
-    const type = (c.req.header("content-type") ?? "application/octet-stream").split(";")[0].trim().toLowerCase();
-    if (!/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(type) || !typeAllowed(type, limits.allowedFileTypes)) {
-      throw new AppError("unsupported_media_type", `files of type ${type.slice(0, 100)} are not allowed on this node`);
-    }
-    const declared = c.req.header("content-length");
-    if (declared !== undefined && Number(declared) > limits.maxFileBytes) throw new AppError("too_large", `files are limited to ${limits.maxFileBytes} bytes`);
-    if (!c.req.raw.body) throw new AppError("invalid_request", "send the file's bytes as the request body");
-    const name = cleanFilename(c.req.query("name") ?? "");
-    const id = newFileId(roomId);
-    const storageKey = `${roomId.slice(2, 18)}/${id.slice(2, 18)}`;
-
-    // Count and hash while streaming to disk.
-    let size = 0;
-    let tooLarge = false;
-    // Set only when the client's body ended normally: the disk service may accept a
-    // truncated body, so an abort is detected here rather than trusted to it.
-    let complete = false;
-    const digest = new crypto.DigestStream("SHA-256");
-    const digestWriter = digest.getWriter();
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      async transform(chunk, controller) {
-        size += chunk.byteLength;
-        if (size > limits.maxFileBytes) {
-          tooLarge = true;
-          controller.error(new Error("too large"));
-          return;
-        }
-        await digestWriter.write(chunk);
-        controller.enqueue(chunk);
-      },
-      flush() {
-        complete = true;
-      },
-    });
-    let stored: Response;
+    const body = new RequestBody(c.req.raw, limits.maxFileBytes + FORM_OVERHEAD_BYTES);
     try {
-      stored = await disk.fetch(`http://files/${storageKey}`, { method: "PUT", body: c.req.raw.body.pipeThrough(counter) });
-      if (!stored.ok) throw new Error(`disk answered ${stored.status}`);
-      if (!complete || tooLarge) throw new Error(tooLarge ? "too large" : "upload ended early");
-      if (declared !== undefined && Number(declared) !== size) throw new Error("body shorter than its Content-Length");
+      return await receiveUpload(c, body);
     } catch (err) {
-      await deleteStoredFile(c.env, storageKey).catch(() => {});
-      if (tooLarge) throw new AppError("too_large", `files are limited to ${limits.maxFileBytes} bytes`);
-      console.error("upload failed", (err as Error).message);
-      throw new AppError("storage_error", "the upload did not complete; nothing was kept");
-    }
-    await digestWriter.close();
-    const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    try {
-      const attachment = await room.registerFile(caller, { id, name, size, contentType: type, sha256, storageKey });
-      return c.json(attachment, 201);
-    } catch (err) {
-      await deleteStoredFile(c.env, storageKey).catch(() => {});
+      // Every refusal (not a member, 415, 413, a malformed form, a failed write) is
+      // answered only after the rest of the body is read, so the client can read it.
+      await body.discardRest();
       throw err;
     }
   })
@@ -114,8 +63,6 @@ export const files = new Hono<AppEnv>()
     const meta = await (await resolveRoom(c.env, roomId)).fileForDownload(c.get("caller"), id);
     if (!meta) throw notFound("file");
     const disk = requireFiles(c.env);
-    const res = await disk.fetch(`http://files/${meta.storageKey}`);
-    if (!res.ok || !res.body) throw notFound("file");
     const headers = new Headers({
       "Content-Type": INLINE_TYPES.has(meta.contentType) ? meta.contentType : "application/octet-stream",
       "Content-Disposition": contentDisposition(INLINE_TYPES.has(meta.contentType) ? "inline" : "attachment", meta.name),
@@ -125,20 +72,118 @@ export const files = new Hono<AppEnv>()
       ETag: `"${meta.sha256}"`,
       "Cache-Control": "private, no-cache",
     });
-    const range = parseRange(c.req.header("range"), meta.size);
+    const head = c.req.method === "HEAD";
+    // A HEAD answers like the whole GET (a Range on it is ignored, as most servers do).
+    const range = head ? null : parseRange(c.req.header("range"), meta.size);
     if (range === "invalid") {
-      await res.body.cancel();
       headers.set("Content-Range", `bytes */${meta.size}`);
       return new Response(null, { status: 416, headers });
     }
+    // The disk service serves the range itself, with a body of known length: workerd then
+    // sends Content-Length. (A body sliced in JavaScript has no known length, so workerd
+    // sent 206 answers chunked, with no Content-Length, whatever header was set.)
+    const res = await disk.fetch(`http://files/${meta.storageKey}`, {
+      method: head ? "HEAD" : "GET",
+      headers: range ? { Range: `bytes=${range.start}-${range.end}` } : {},
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw notFound("file");
+    }
+    if (range && res.status !== 206) {
+      // The bytes on disk do not match the size in the room's metadata.
+      await res.body?.cancel();
+      throw new AppError("storage_error", "this file's stored bytes are damaged");
+    }
     if (!range) {
       headers.set("Content-Length", String(meta.size));
-      return new Response(res.body, { status: 200, headers });
+      return new Response(head ? null : res.body, { status: 200, headers });
     }
     headers.set("Content-Range", `bytes ${range.start}-${range.end}/${meta.size}`);
     headers.set("Content-Length", String(range.end - range.start + 1));
-    return new Response(res.body.pipeThrough(slice(range.start, range.end + 1)), { status: 206, headers });
+    return new Response(res.body, { status: 206, headers });
   });
+
+/**
+ * Store an upload: membership first (before a single byte is stored), then the
+ * type, then the bytes, streamed to disk under a generated name, counted and
+ * hashed on the way; metadata only once the bytes are on disk.
+ */
+async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Response> {
+  const caller = c.get("caller");
+  const limits = limitsOf(c.env);
+  const roomId = c.req.param("id") ?? "";
+  const room = await resolveRoom(c.env, roomId);
+  await room.checkMember(caller); // before a single byte is stored
+  const disk = requireFiles(c.env);
+  const tooLarge = () => new AppError("too_large", `files are limited to ${limits.maxFileBytes} bytes`);
+  const declared = body.declaredLength;
+  const form = mediaType(c.req.header("content-type"), "") === "multipart/form-data";
+  if (declared !== null && declared > limits.maxFileBytes + (form ? FORM_OVERHEAD_BYTES : 0)) throw tooLarge();
+  if (!body.hasBody) throw new AppError("invalid_request", "send the file's bytes as the request body, or as a multipart/form-data file part");
+  const source = await openUpload(c.req.raw, body);
+  if (!/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(source.type) || !typeAllowed(source.type, limits.allowedFileTypes)) {
+    throw new AppError("unsupported_media_type", `files of type ${source.type.slice(0, 100)} are not allowed on this node`);
+  }
+  const name = cleanFilename(c.req.query("name") ?? source.filename ?? "");
+  const id = newFileId(roomId);
+  const storageKey = `${roomId.slice(2, 18)}/${id.slice(2, 18)}`;
+
+  // Count and hash while streaming to disk.
+  let size = 0;
+  let oversized = false;
+  /** why the body was refused half-way (a malformed form, a second file): answered as is */
+  let refusal: AppError | null = null;
+  // Set only when the body ended properly: the disk service keeps whatever it was given
+  // once its body ends, so an abort is detected here rather than trusted to it.
+  let complete = false;
+  const digest = new crypto.DigestStream("SHA-256");
+  const digestWriter = digest.getWriter();
+  const bytes = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: Uint8Array | null;
+      try {
+        chunk = await source.next();
+      } catch (err) {
+        if (err instanceof AppError) refusal = err;
+        throw err;
+      }
+      if (chunk === null) {
+        complete = true;
+        controller.close();
+        return;
+      }
+      size += chunk.byteLength;
+      if (size > limits.maxFileBytes) {
+        oversized = true;
+        throw new Error("too large");
+      }
+      await digestWriter.write(chunk);
+      controller.enqueue(chunk);
+    },
+  });
+  try {
+    const stored = await disk.fetch(`http://files/${storageKey}`, { method: "PUT", body: bytes });
+    if (!stored.ok) throw new Error(`disk answered ${stored.status}`);
+    if (!complete || oversized || refusal) throw new Error("upload ended early");
+    if (!source.form && declared !== null && declared !== size) throw new Error("body shorter than its Content-Length");
+  } catch (err) {
+    await deleteStoredFile(c.env, storageKey).catch(() => {});
+    if (oversized) throw tooLarge();
+    if (refusal) throw refusal;
+    console.error("upload failed", (err as Error).message);
+    throw new AppError("storage_error", "the upload did not complete; nothing was kept");
+  }
+  await digestWriter.close();
+  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  try {
+    const attachment = await room.registerFile(caller, { id, name, size, contentType: source.type, sha256, storageKey });
+    return c.json(attachment, 201);
+  } catch (err) {
+    await deleteStoredFile(c.env, storageKey).catch(() => {});
+    throw err;
+  }
+}
 
 /** One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); multiple ranges are served whole. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | "invalid" {
@@ -158,18 +203,4 @@ export function parseRange(header: string | undefined, size: number): { start: n
   }
   if (start >= size || start > end) return "invalid";
   return { start, end };
-}
-
-/** Pass through bytes [from, to) of a stream. */
-function slice(from: number, to: number): TransformStream<Uint8Array, Uint8Array> {
-  let at = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      const s = Math.max(0, from - at);
-      const e = Math.min(chunk.byteLength, to - at);
-      if (e > s) controller.enqueue(chunk.subarray(s, e));
-      at += chunk.byteLength;
-      if (at >= to) controller.terminate();
-    },
-  });
 }
