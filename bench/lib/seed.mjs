@@ -9,7 +9,8 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 /** Bundled from durable-objects/room/search-text.ts by prepareBuild() (servers.mjs). */
-const loadIndexText = async () => (await import("../.build/search-text.mjs")).indexText;
+const loadSearchText = async () => await import("../.build/search-text.mjs");
+const loadIndexText = async () => (await loadSearchText()).indexText;
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 function rng(seed) {
@@ -76,7 +77,7 @@ export function newestSqlite(dir) {
 
 /** Append `count` messages from `senderId` after the room's current last seq. */
 export async function seedOutpostRoom(file, { count, senderId, mentionUserId }) {
-  const indexText = await loadIndexText();
+  const { indexText, INDEX_VERSION } = await loadSearchText();
   const db = new Database(file);
   const rand = rng(7);
   const { s, v } = db.prepare("SELECT max(seq) AS s, max(version) AS v FROM messages").get();
@@ -91,6 +92,9 @@ export async function seedOutpostRoom(file, { count, senderId, mentionUserId }) 
   const noMention = JSON.stringify({ users: [], all: false });
   const withMention = JSON.stringify({ users: [mentionUserId], all: false });
   db.transaction(() => {
+    // Messages the room stored but had not indexed yet (it indexes about a second after a send).
+    const ftsFrom = Number(db.prepare("SELECT value FROM meta WHERE key = 'fts_seq'").get()?.value ?? 0);
+    for (const r of db.prepare("SELECT seq, text FROM messages WHERE seq > ? AND deleted_at IS NULL").all(ftsFrom)) fts.run(r.seq, indexText(r.text));
     let i = 0;
     for (let text of messageTexts(count)) {
       seq++;
@@ -103,6 +107,11 @@ export async function seedOutpostRoom(file, { count, senderId, mentionUserId }) 
       if (mention) men.run(seq, mentionUserId);
       i++;
     }
+    // The rows are indexed, in the current format: say so, as the room does after indexing
+    // (else the room would take them for a backlog, or an old format, and index them again).
+    const setMeta = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    setMeta.run("fts_seq", String(seq));
+    if (INDEX_VERSION !== undefined) setMeta.run("fts_version", String(INDEX_VERSION));
   })();
   db.pragma("wal_checkpoint(TRUNCATE)");
   db.close();

@@ -22,6 +22,7 @@ import { parseMentions } from "./mentions";
 import { UnreadCounts, type FreshMessages } from "./unread";
 import { checkEmoji, checkText } from "./validate";
 import { compileQuery, snippet } from "./search-text";
+import { REINDEX_PAUSE_MS, SearchReindex } from "./search-reindex";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
@@ -102,6 +103,8 @@ const PREVIEW_CHARS = 140;
 export class RoomObject extends DurableObject<Env> {
   private readonly db: RoomDb;
   private readonly store: RoomStore;
+  /** rebuilds the search index after a format change, from the alarm (search-reindex.ts) */
+  private readonly reindex: SearchReindex;
   private readonly limits: Limits;
   private meta: RoomMeta | null = null;
   private members = new Map<string, Member>();
@@ -148,6 +151,7 @@ export class RoomObject extends DurableObject<Env> {
     super(ctx, env);
     this.db = openDb(ctx.storage, schema);
     this.store = new RoomStore(this.db, ctx.storage);
+    this.reindex = new SearchReindex(this.store, ctx.storage.sql);
     this.unread = new UnreadCounts(this.store);
     this.limits = limitsOf(env);
     this.fanout = new Fanout(ctx);
@@ -158,9 +162,11 @@ export class RoomObject extends DurableObject<Env> {
       if (hasSchema(ctx.storage, "meta")) {
         await ensureSchema(this.db, migrations);
         this.load();
-        this.store.backfillIndex();
         this.store.initIndexPosition(this.lastSeq);
         this.alarmAt = await ctx.storage.getAlarm();
+        // An index in an older format is rebuilt by the alarm, in batches: no index work
+        // here, and the request that woke the room goes first.
+        if (this.reindex.prepare(this.store.ftsSeq())) this.setAlarmBy(Date.now() + REINDEX_PAUSE_MS);
         // Summaries held back before the object was evicted: the alarm delivers them.
         this.heldBack = new Set(this.store.heldBack());
         this.heldBackStored = this.heldBack.size > 0;
@@ -193,7 +199,7 @@ export class RoomObject extends DurableObject<Env> {
       throw new AppError("conflict", "room id already in use");
     }
     await ensureSchema(this.db, migrations);
-    this.store.setNumber("fts_ready", 1);
+    this.reindex.created();
     this.store.setNumber("fts_seq", 0);
     const now = Date.now();
     const meta: RoomMeta = { id: input.id, name: input.name, kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
@@ -570,10 +576,11 @@ export class RoomObject extends DurableObject<Env> {
         // one batch per transaction
       }
       this.ftsPendingSince = null;
+      this.reindex.finishIfSmall();
     } catch (err) {
       throw storageFailure(err);
     }
-    const hits = this.store.search(compiled.match, q, Math.min(Math.max(q.limit, 1), 200));
+    const hits = this.reindex.search(compiled, q.q, q, Math.min(Math.max(q.limit, 1), 200));
     const messages = this.store.toMessages(meta.id, hits.map((h) => h.row));
     return hits.map((h, i) => ({ message: messages[i], snippet: snippet(h.row.text, compiled.terms), score: h.score }));
   }
@@ -990,7 +997,20 @@ export class RoomObject extends DurableObject<Env> {
     await this.flushOutbox();
     // Same turn as the activity flush's writes: one commit for both.
     this.indexDue();
+    this.reindexDue();
     await this.flushActivity();
+  }
+
+  /** One bounded batch of a re-index per alarm run, re-armed until done (search-reindex.ts). */
+  private reindexDue(): void {
+    if (!this.meta || !this.reindex.active) return;
+    try {
+      if (this.reindex.batch()) this.setAlarmBy(Date.now() + REINDEX_PAUSE_MS);
+    } catch (err) {
+      // Rolled back; the stored position is where the next try starts.
+      console.error("search re-index batch failed", err);
+      this.setAlarmBy(Date.now() + 2000);
+    }
   }
 
   /**

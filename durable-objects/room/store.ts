@@ -194,27 +194,17 @@ export class RoomStore {
     this.writeIndexRow(seq, text);
   }
 
-  /** The one place a message's text goes into the index. */
-  private writeIndexRow(seq: number, text: string): void {
-    const body = indexText(text);
-    if (body) this.storage.sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", seq, body);
-  }
+  /**
+   * The index format of message `seq`: the current one, except below the
+   * position of a re-index in progress, where the index still holds (and an
+   * edit keeps writing) the old format it is searched in (search-reindex.ts).
+   */
+  indexFormatOf: (seq: number) => (text: string) => string = () => indexText;
 
-  /** Index messages stored before the index existed (once per room). */
-  backfillIndex(): void {
-    if (this.getNumber("fts_ready") === 1) return;
-    this.transaction(() => {
-      let last = 0;
-      for (const row of this.storage.sql.exec<{ seq: number; text: string; deleted_at: number | null }>("SELECT seq, text, deleted_at FROM messages")) {
-        last = row.seq;
-        if (row.deleted_at !== null) continue;
-        this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", row.seq);
-        this.writeIndexRow(row.seq, row.text);
-      }
-      this.setNumber("fts_ready", 1);
-      this.setNumber("fts_seq", last);
-    });
-    this.ftsPosition = null;
+  /** The one place a message's text goes into the index (the caller removed any old row). */
+  writeIndexRow(seq: number, text: string): void {
+    const body = this.indexFormatOf(seq)(text);
+    if (body) this.storage.sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", seq, body);
   }
 
   /**
@@ -225,9 +215,23 @@ export class RoomStore {
    * about recent conversations; older ones are reached with `before`.
    * Every value is a bound parameter; the SQL text is built only from fixed fragments.
    */
-  search(match: string, f: { from?: string; before?: number; after?: number; hasFile?: boolean }, limit: number): { row: MessageRow; score: number }[] {
+  search(
+    match: string,
+    f: { from?: string; before?: number; after?: number; hasFile?: boolean },
+    limit: number,
+    seqs: { from?: number; below?: number } = {},
+  ): { row: MessageRow; score: number }[] {
     const where = ["message_fts MATCH ?", "m.deleted_at IS NULL"];
     const params: (string | number)[] = [match];
+    // A seq range (a re-index in progress searches each part in its own format): FTS5 seeks by rowid.
+    if (seqs.from !== undefined) {
+      where.push("message_fts.rowid >= ?");
+      params.push(seqs.from);
+    }
+    if (seqs.below !== undefined) {
+      where.push("message_fts.rowid < ?");
+      params.push(seqs.below);
+    }
     if (f.from !== undefined) {
       where.push("m.sender_id = ?");
       params.push(f.from);
@@ -361,12 +365,16 @@ export class RoomStore {
   }
 
   /** A value kept in `meta` (fixed SQL, no query builder: counters are read on the activity path). */
-  private getText(key: string): string | undefined {
+  getText(key: string): string | undefined {
     return this.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
   }
 
   private setText(key: string, value: string): void {
     this.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  deleteMeta(key: string): void {
+    this.storage.sql.exec("DELETE FROM meta WHERE key = ?", key);
   }
 
   /** Members whose inbox summary the room is holding back (see RoomObject.awayUntilLater). */

@@ -149,3 +149,180 @@ describe("large result sets", () => {
     expect(total).toBe(150);
   });
 });
+
+describe("mixed scripts (Chinese, Japanese, Korean next to letters and digits)", () => {
+  it("every query of the mixed corpus finds exactly its messages, through the room and SQLite FTS5", async () => {
+    const { MIXED_CORPUS, MIXED_QUERIES } = await import("../room/mixed-corpus");
+    const a = await newUser("mx");
+    const room = await newRoom(a.token, "Mixed");
+    for (const [i, text] of MIXED_CORPUS.entries()) {
+      expect((await api("POST", `/api/v1/rooms/${room.id}/messages`, { token: a.token, body: { text, clientId: `mx${i}` } })).status).toBe(201);
+    }
+    for (const [q, want] of Object.entries(MIXED_QUERIES)) {
+      const r = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent(q)}&limit=50`, { token: a.token });
+      expect(r.status, q).toBe(200);
+      expect(texts(r), q).toEqual([...want].sort());
+    }
+    // The snippet marks the parts of a mixed query in the message as written.
+    const hit = (await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent("A301会议室")}`, { token: a.token })).body.hits[0];
+    expect(hit.snippet.highlights.map(([s, e]: [number, number]) => hit.snippet.text.slice(s, e))).toEqual(["A301", "会议室"]);
+  });
+});
+
+/**
+ * Rooms indexed with the old tokens (format 1): simulated by writing messages
+ * with format-1 index rows and the old meta straight into the room's SQLite
+ * file, then resetting the object so it wakes as after an upgrade.
+ */
+describe("re-index after a tokenizer change", () => {
+  const FILLER = (seq: number) => `routine update number ${seq}`;
+  const oldId = (seq: number) => `m_old${String(seq).padStart(13, "0")}`;
+
+  /** format 1: the old tokens; format 0: no index at all (migration 0004 dropped it, the old wake-time backfill's case) */
+  async function oldRoom(count: number, corpusAt: (seq: number) => string | null, format: 0 | 1 = 1) {
+    const { env, runInDurableObject } = await import("cloudflare:test");
+    const { LEGACY_FORMATS } = await import("../../durable-objects/room/search-text-legacy");
+    const a = await newUser("ri");
+    const room = await newRoom(a.token, "Old index");
+    // A fresh stub each time: one whose object was reset keeps failing.
+    const stub = () => env.ROOMS.get(env.ROOMS.idFromName(room.id));
+    await runInDurableObject(stub(), async (_i, state) => {
+      const sql = state.storage.sql;
+      state.storage.transactionSync(() => {
+        for (let seq = 1; seq <= count; seq++) {
+          const text = corpusAt(seq) ?? FILLER(seq);
+          sql.exec(
+            "INSERT INTO messages (seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, ?, NULL)",
+            seq, oldId(seq), `${a.id}|old|c${seq}`, `c${seq}`, a.id, text, '{"users":[],"all":false}', Date.now() - (count - seq) * 1000, seq,
+          );
+          if (format === 1) sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", seq, LEGACY_FORMATS[1]!.indexText(text));
+        }
+        sql.exec("DELETE FROM meta WHERE key IN ('fts_version', 'fts_reindex_below', 'fts_reindex_to', 'fts_ready', 'fts_seq')");
+        if (format === 1) sql.exec("INSERT INTO meta (key, value) VALUES ('fts_ready', '1'), ('fts_seq', ?)", String(count));
+      });
+      await state.storage.deleteAlarm();
+    });
+    // Reset the object (as a restart of the node would): the next request constructs it anew.
+    await runInDurableObject(stub(), (_i, state) => state.abort("simulated upgrade")).catch(() => {});
+    return { a, room, stub };
+  }
+
+  async function indexState(stub: () => DurableObjectStub) {
+    const { runInDurableObject } = await import("cloudflare:test");
+    return runInDurableObject(stub(), async (_i, state) => {
+      const meta = Object.fromEntries(state.storage.sql.exec<{ key: string; value: string }>("SELECT key, value FROM meta WHERE key LIKE 'fts%'").toArray().map((r) => [r.key, r.value]));
+      // Rows in the new format: only they have a CJK run split out of "10点开会…".
+      const split = state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM message_fts WHERE message_fts MATCH '"季度"'`).one().n;
+      const rows = state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM message_fts").one().n;
+      return { meta, split, rows, alarm: await state.storage.getAlarm() };
+    });
+  }
+
+  it("the wake only arms the alarm; alarms rewrite the index newest first in bounded batches, survive a restart, then find mixed-script words", async () => {
+    const { runDurableObjectAlarm, runInDurableObject } = await import("cloudflare:test");
+    const { REINDEX_BATCH } = await import("../../durable-objects/room/search-reindex");
+    const { MIXED_CORPUS } = await import("../room/mixed-corpus");
+    const N = REINDEX_BATCH * 7;
+    // The corpus is the oldest messages: rewritten last.
+    const { a, room, stub } = await oldRoom(N, (seq) => MIXED_CORPUS[seq - 1] ?? null);
+
+    // The constructor did no index work: the old rows are untouched, the start position is stored, an alarm is armed.
+    const woke = await indexState(stub);
+    expect(woke.meta).toEqual({ fts_ready: "1", fts_seq: String(N), fts_reindex_below: String(N + 1), fts_reindex_to: "2" });
+    expect(woke.split).toBe(0);
+    expect(woke.rows).toBe(N);
+    expect(woke.alarm).not.toBeNull();
+
+    const aligned = (below: number) => (N + 1 - below) % REINDEX_BATCH === 0;
+    // One alarm run: one batch, the newest messages first.
+    expect(await runDurableObjectAlarm(stub())).toBe(true);
+    const one = await indexState(stub);
+    // Exactly one batch, unless the room's own re-armed alarm (REINDEX_PAUSE_MS later) slipped in
+    // before this read on a loaded machine; an unbounded batch would have finished all N.
+    expect(Number(one.meta.fts_reindex_below)).toBeLessThanOrEqual(N + 1 - REINDEX_BATCH);
+    expect(aligned(Number(one.meta.fts_reindex_below))).toBe(true);
+    expect(one.meta.fts_version).toBeUndefined();
+    expect(one.alarm).not.toBeNull(); // re-armed: more remain
+
+    // An edit of a message not yet rewritten keeps the old format there (it is searched that way until rewritten).
+    const edited = (await api("PATCH", `/api/v1/rooms/${room.id}/messages/${oldId(30)}`, { token: a.token, body: { text: "改到Q3季度末" } })).status;
+    expect(edited).toBe(200);
+    expect((await indexState(stub)).split).toBe(0);
+
+    // A crash mid-way: the position is stored, the restart continues from it.
+    const before = Number((await indexState(stub)).meta.fts_reindex_below);
+    await runInDurableObject(stub(), (_i, state) => state.abort("crash")).catch(() => {});
+    const after = await indexState(stub);
+    const below = Number(after.meta.fts_reindex_below);
+    expect(below).toBeLessThanOrEqual(before);
+    expect(aligned(below)).toBe(true);
+
+    // Alarms until done (the room re-arms itself; run them here rather than wait).
+    for (let i = 0; i < 20 && (await indexState(stub)).meta.fts_version === undefined; i++) {
+      if (!(await runDurableObjectAlarm(stub()))) await new Promise((r) => setTimeout(r, 50));
+      const mid = (await indexState(stub)).meta.fts_reindex_below;
+      if (mid !== undefined) expect(aligned(Number(mid))).toBe(true);
+    }
+    const done = await indexState(stub);
+    expect(done.meta).toEqual({ fts_seq: String(N), fts_version: "2" });
+    expect(done.rows).toBe(N);
+    expect(done.split).toBe(2); // the corpus sentence and the edited message
+
+    const s = async (q: string) => texts(await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent(q)}&limit=50`, { token: a.token }));
+    expect(await s("季度报表")).toEqual(["大家好，明天上午10点开会讨论季度报表。"]);
+    expect(await s("Q3报表")).toEqual(["Q3报表已经发出"]);
+    expect(await s("照片")).toEqual(["iPhone 15拍的照片很清楚", "用iPhone拍的照片", "这些iPhone照片太好看了"].sort());
+    expect(await s("写真")).toEqual(["iPhoneで撮った写真を送ります"]);
+    expect(await s("Q3季度")).toEqual(["改到Q3季度末"]);
+    expect(await s(`routine ${N - 1}`)).toEqual([FILLER(N - 1)]);
+  });
+
+  it("a search during a big re-index: the rewritten (newest) part exactly, the rest as before the upgrade; a small remainder is finished first", async () => {
+    const { runDurableObjectAlarm, runInDurableObject } = await import("cloudflare:test");
+    const { MIXED_CORPUS } = await import("../room/mixed-corpus");
+    const { SEARCH_FINISHES_REINDEX } = await import("../../durable-objects/room/search-reindex");
+    const N = SEARCH_FINISHES_REINDEX + 3000;
+    // The corpus twice: the oldest messages and the newest.
+    const { a, room, stub } = await oldRoom(N, (seq) => MIXED_CORPUS[seq - 1] ?? MIXED_CORPUS[seq - (N - MIXED_CORPUS.length) - 1] ?? null);
+    expect(await runDurableObjectAlarm(stub())).toBe(true);
+    const caller = { userId: a.id, sessionId: "s", username: "ri", displayName: "RI", isAdmin: false };
+    const found = await runInDurableObject(stub(), async (instance: any) => {
+      const below = Number((instance.ctx as DurableObjectState).storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'fts_reindex_below'").one().value);
+      const hits = async (q: string) => ((await instance.search(caller, { q, limit: 50 })) as any[]).map((h) => h.message.seq).sort((x: number, y: number) => x - y);
+      return { below, q3: await hits("Q3报表"), season: await hits("季度"), hello: await hits("大家好"), cafe: await hits("cafe") };
+    });
+    expect(found.below).toBeGreaterThan(SEARCH_FINISHES_REINDEX + 1); // more left than a search finishes: it finished nothing
+    const newest = (i: number) => N - MIXED_CORPUS.length + 1 + i;
+    // Found in both parts: the old index answers as it did before (old query on old rows).
+    expect(found.q3).toEqual([3, newest(2)]);
+    expect(found.hello).toEqual([1, newest(0)]);
+    expect(found.cafe).toEqual([20, newest(19)]);
+    // A word the old format could not find: already found among the rewritten messages.
+    expect(found.season).toEqual([newest(0)]);
+    // Once no more than SEARCH_FINISHES_REINDEX are left, the search finishes the re-index and is exact everywhere.
+    while (Number((await indexState(stub)).meta.fts_reindex_below) > SEARCH_FINISHES_REINDEX + 1) if (!(await runDurableObjectAlarm(stub()))) await new Promise((r) => setTimeout(r, 50));
+    const r = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent("季度")}`, { token: a.token });
+    expect(r.body.hits.map((h: any) => h.message.seq).sort((x: number, y: number) => x - y)).toEqual([1, newest(0)]);
+    expect((await indexState(stub)).meta.fts_version).toBe("2");
+  });
+
+  it("a room without an index (the old wake-time backfill) is built the same way: nothing at wake, batches from the alarm", async () => {
+    const { runDurableObjectAlarm } = await import("cloudflare:test");
+    const { MIXED_CORPUS } = await import("../room/mixed-corpus");
+    const { REINDEX_BATCH } = await import("../../durable-objects/room/search-reindex");
+    const N = REINDEX_BATCH * 7;
+    const { a, room, stub } = await oldRoom(N, (seq) => MIXED_CORPUS[seq - 1] ?? null, 0);
+    const woke = await indexState(stub);
+    expect(woke.rows).toBe(0);
+    expect(woke.meta).toEqual({ fts_seq: String(N), fts_reindex_below: String(N + 1), fts_reindex_to: "2" });
+    expect(await runDurableObjectAlarm(stub())).toBe(true);
+    const one = await indexState(stub);
+    // One batch (two if the room's own re-armed alarm slipped in first), not all of them.
+    expect([REINDEX_BATCH, 2 * REINDEX_BATCH]).toContain(one.rows);
+    expect(one.meta.fts_version).toBeUndefined();
+    for (let i = 0; i < 20 && (await indexState(stub)).meta.fts_version === undefined; i++) if (!(await runDurableObjectAlarm(stub()))) await new Promise((r) => setTimeout(r, 50));
+    expect(await indexState(stub)).toMatchObject({ rows: N, meta: { fts_seq: String(N), fts_version: "2" } });
+    const r = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent("A301会议室")}`, { token: a.token });
+    expect(texts(r)).toEqual(["A301会议室今天下午3点有人吗"]);
+  });
+});
