@@ -20,8 +20,13 @@ const OPAQUE = /^internal error; reference = /;
 const LOG_EVERY_MS = 60_000;
 const loggedAt = new Map<string, number>();
 
-/** The room a request is about, from its path; null when it is not about one room. */
-export function roomOfPath(pathname: string): string | null {
+/** The room a request is about, from its path (or `?room=` of a search in one room); null when it is not about one room. */
+export function roomOfRequest(url: URL): string | null {
+  const pathname = url.pathname;
+  if (pathname === "/api/v1/search") {
+    const id = url.searchParams.get("room");
+    return id && ROOM_ID_RE.test(id) ? id : null;
+  }
   const room = /^\/api\/v1\/rooms\/([^/]+)/.exec(pathname);
   if (room) {
     const id = safeDecode(room[1]);
@@ -45,7 +50,7 @@ export function roomOfPath(pathname: string): string | null {
  *   start, its file is damaged; if it answers, the fault was passing (503).
  */
 export async function isDamagedRoom(err: Error, c: Context<AppEnv>): Promise<boolean> {
-  const roomId = roomOfPath(new URL(c.req.url).pathname);
+  const roomId = roomOfRequest(new URL(c.req.url));
   if (!roomId || homeNode(roomId) !== c.env.NODE_NAME) return false;
   const app = asAppError(err);
   let damaged = app?.code === "room_unavailable" || (!app && isPermanentStorageFault(err));

@@ -183,6 +183,16 @@ describe("a damaged room", () => {
     expect(read).toEqual({ status: 500, body });
     const send = await api("POST", `/rooms/${id}/messages`, { text: "hello?", clientId: "after-2" });
     expect(send).toEqual({ status: 500, body });
+    const search = await api("GET", `/search?room=${encodeURIComponent(id)}&q=message`);
+    expect(search).toEqual({ status: 500, body });
+    // Over the room socket (the room itself starts: its members and name are intact): reading the
+    // damaged pages is an error frame with the code.
+    const ws = await wsConnect(`${node.wsUrl}/api/v1/rooms/${id}/socket`, token);
+    await ws.next("hello");
+    ws.send({ type: "sync", afterSeq: 0, reqId: "sync-1" });
+    const error = await ws.next((f) => f.type === "error" && f.replyTo === "sync-1");
+    expect(error.code).toBe("room_unavailable");
+    await ws.close();
   });
 
   it("other rooms keep working: history, sends, socket, search across rooms", async () => {
