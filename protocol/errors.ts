@@ -22,6 +22,8 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
+  // The room's database file is damaged (not a transient fault): retrying will not help, an admin must look.
+  room_unavailable: 500,
   storage_error: 503,
 } as const;
 

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { ROOM_ID_RE, USER_ID_RE, MESSAGE_ID_RE, FILE_ID_RE } from "./ids";
 import { VisibilitySchema, RoleSchema } from "./models";
+import { DisplayNameSchema, RoomNameSchema } from "./names";
 
 export const UserIdSchema = z.string().regex(USER_ID_RE, "not a user id");
 export const RoomIdSchema = z.string().regex(ROOM_ID_RE, "not a room id");
@@ -25,15 +26,6 @@ export const UsernameSchema = z
 // (a bound so hashing cost stays predictable).
 export const PasswordSchema = z.string().min(8).max(256);
 
-/** A name a person sees; control characters and bidi overrides are refused at the edge. */
-export const DisplayTextSchema = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1)
-    .max(max)
-    .refine((s) => !/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(s), "control characters are not allowed");
-
 /** A client's own id for a message, so a retry is recognised (idempotency key). */
 export const ClientIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, "letters, digits, '.', '_', ':' or '-'");
 
@@ -46,13 +38,13 @@ export const SetupBody = z.strictObject({
   token: z.string().min(1).max(200),
   username: UsernameSchema,
   password: PasswordSchema,
-  displayName: DisplayTextSchema(64).optional(),
+  displayName: DisplayNameSchema.optional(),
 });
 
 export const CreateUserBody = z.strictObject({
   username: UsernameSchema,
   password: PasswordSchema,
-  displayName: DisplayTextSchema(64),
+  displayName: DisplayNameSchema,
   isAdmin: z.boolean().optional(),
 });
 
@@ -62,13 +54,13 @@ export const ChangePasswordBody = z.strictObject({
 });
 
 export const CreateRoomBody = z.strictObject({
-  name: DisplayTextSchema(80),
+  name: RoomNameSchema,
   visibility: VisibilitySchema,
   members: z.array(UserIdSchema).max(500).optional(),
 });
 
 export const UpdateRoomBody = z.strictObject({
-  name: DisplayTextSchema(80),
+  name: RoomNameSchema,
 });
 
 export const CreateDmBody = z.strictObject({ userId: UserIdSchema });

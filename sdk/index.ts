@@ -10,6 +10,7 @@ export { DeviceSocket } from "./device-socket";
 export { RoomSocket } from "./room-socket";
 export { SendQueue, PermanentSendError, newClientId, type QueuedMessage, type SendAck, type SendTransport, type StorageLike } from "./send-queue";
 export { socketOrRestTransport } from "./transport";
+export { checkName, cleanName, NAME_LIMITS, type NameCheck, type NameProblem } from "../protocol/names";
 export type { Message, Room, Member, User, Attachment, SearchHit } from "../protocol/models";
 export type { InboxRoom, Notification, Presence } from "../protocol/device";
 export type { ServerRoomFrame } from "../protocol/frames";

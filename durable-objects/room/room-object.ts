@@ -26,6 +26,7 @@ import { REINDEX_PAUSE_MS, SearchReindex } from "./search-reindex";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
+import { isPermanentStorageFault, roomFaultLine, roomUnavailable } from "../shared/storage-faults";
 import { frameBytes } from "../shared/frames";
 import { safeClose } from "../shared/sockets";
 import { storedUser } from "../shared/objects";
@@ -911,8 +912,9 @@ export class RoomObject extends DurableObject<Env> {
     try {
       await this.handleFrame(ws, caller, frame);
     } catch (err) {
-      const e = asAppError(err);
-      if (!e) console.error("room frame failed", frame.type, err);
+      const e = asAppError(err) ?? (isPermanentStorageFault(err) ? roomUnavailable() : null);
+      if (e?.code === "room_unavailable") console.error(roomFaultLine(this.meta.id, this.ctx.id.toString(), err));
+      else if (!e) console.error("room frame failed", frame.type, err);
       const replyTo = frame.type === "msg.send" ? frame.clientId : frame.reqId;
       this.sendTo(ws, JSON.stringify({ type: "error", code: e?.code ?? "internal", message: e?.detail ?? "internal error", ...(replyTo ? { replyTo } : {}) }));
     }
@@ -1112,10 +1114,13 @@ export class RoomObject extends DurableObject<Env> {
  * an opaque "internal error" from sql.exec; the caller gets `storage_error`
  * (503: nothing was stored, retry later). The runtime also resets the object,
  * closing its sockets, so no ack can leave for a write that did not happen.
+ * A damaged file (SQLITE_CORRUPT) is no passing fault: `room_unavailable`
+ * (shared/storage-faults.ts).
  */
 export function storageFailure(err: unknown): Error {
   if (asAppError(err)) return err as Error;
   console.error("room write failed", err);
+  if (isPermanentStorageFault(err)) return roomUnavailable();
   return new AppError("storage_error", "the node could not store this (disk full or I/O error); nothing was saved, try again later");
 }
 

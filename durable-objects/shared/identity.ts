@@ -29,7 +29,26 @@ export function callerFromHeaders(h: Headers): Caller | null {
     userId,
     sessionId,
     username: h.get(IDENTITY_HEADERS.username) ?? "",
-    displayName: decodeURIComponent(h.get(IDENTITY_HEADERS.displayName) ?? ""),
+    displayName: decodeDisplayName(h.get(IDENTITY_HEADERS.displayName) ?? ""),
     isAdmin: false,
   };
+}
+
+/**
+ * Header values are bytes, so the display name travels percent-encoded.
+ * Names stored before the names rule (protocol/names.ts) may hold a lone
+ * surrogate, which `encodeURIComponent` throws on (a 500 on every socket of
+ * that user): it is made well-formed first (U+FFFD), as it would be on disk.
+ */
+export function encodeDisplayName(name: string): string {
+  return encodeURIComponent(name.toWellFormed());
+}
+
+/** The inverse; a value the Worker did not encode is shown as it came rather than failing the upgrade. */
+export function decodeDisplayName(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }

@@ -7,12 +7,20 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import type { ErrorCode } from "../../protocol/errors";
+import type { AppEnv } from "../app-env";
+import { isDamagedRoom } from "../room-faults";
+import { roomUnavailable } from "../../durable-objects/shared/storage-faults";
 
 export function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };
 }
 
-export function onError(err: Error, c: Context): Response {
+export async function onError(err: Error, c: Context<AppEnv>): Promise<Response> {
+  // A damaged room database is not "try again" (see worker/room-faults.ts).
+  if (await isDamagedRoom(err, c).catch(() => false)) {
+    const e = roomUnavailable();
+    return c.json(errorBody(e.code, e.detail), 500);
+  }
   const app = asAppError(err);
   if (app) {
     if (app.retryAfter !== undefined) c.header("Retry-After", String(app.retryAfter));

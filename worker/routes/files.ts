@@ -16,6 +16,7 @@ import type { AppEnv } from "../app-env";
 import { AppError, notFound } from "../../durable-objects/shared/app-error";
 import { deleteStoredFile } from "../../durable-objects/room/room-object";
 import { FILE_ID_RE, newFileId, roomOfFile } from "../../protocol/ids";
+import { cleanName, NAME_LIMITS } from "../../protocol/names";
 import { limitsOf, type Env } from "../env";
 import { resolveRoom } from "../../durable-objects/shared/objects";
 import { contentDisposition } from "../content-disposition";
@@ -28,14 +29,17 @@ export function typeAllowed(type: string, allowed: string[]): boolean {
   return allowed.some((a) => a === "*/*" || a === type || (a.endsWith("*") && type.startsWith(a.slice(0, -1))));
 }
 
-/** What a user called their file, made safe to store and show: no paths, controls or bidi overrides, ≤ 200 chars. */
+/**
+ * What a user called their file, made safe to store and show. File names come
+ * from people's disks, so they are cleaned by the names rule (protocol/names.ts:
+ * well-formed, NFC, no controls or text-hiding characters, trimmed) rather than
+ * refused; then no path (only the last segment) and no leading dots (a hidden
+ * file or `..` means nothing to the reader), ≤ 200 characters keeping the end
+ * (the extension). Nothing visible left: "file".
+ */
 export function cleanFilename(raw: string): string {
-  let name = raw.normalize("NFC");
-  name = name.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f]/g, "");
-  name = name.split(/[\\/]/).pop() ?? "";
-  name = name.replace(/^\.+/, "").trim();
-  if ([...name].length > 200) name = [...name].slice(-200).join("");
-  return name || "file";
+  const base = cleanName(raw, { max: Infinity }).split(/[\\/]/).pop() ?? "";
+  return cleanName(base.replace(/^[.\s]+/u, ""), { max: NAME_LIMITS.fileName, keep: "end" }) || "file";
 }
 
 function requireFiles(env: Env): Fetcher {

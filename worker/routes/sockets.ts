@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { IDENTITY_HEADERS, type Caller } from "../../durable-objects/shared/identity";
+import { IDENTITY_HEADERS, encodeDisplayName, type Caller } from "../../durable-objects/shared/identity";
 import { resolveRoom, storedUser } from "../../durable-objects/shared/objects";
 
 export function withIdentity(request: Request, caller: Caller): Request {
@@ -15,7 +15,7 @@ export function withIdentity(request: Request, caller: Caller): Request {
   headers.set(IDENTITY_HEADERS.user, caller.userId);
   headers.set(IDENTITY_HEADERS.session, caller.sessionId);
   headers.set(IDENTITY_HEADERS.username, caller.username);
-  headers.set(IDENTITY_HEADERS.displayName, encodeURIComponent(caller.displayName));
+  headers.set(IDENTITY_HEADERS.displayName, encodeDisplayName(caller.displayName));
   return new Request(request.url, { method: "GET", headers });
 }
 

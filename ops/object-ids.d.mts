@@ -1,0 +1,2 @@
+// Types for object-ids.mjs.
+export function objectIdFromName(uniqueKey: string, name: string): string;
