@@ -11,6 +11,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
 import { asAppError } from "../durable-objects/shared/app-error";
 import { isPermanentStorageFault, roomFaultLine } from "../durable-objects/shared/storage-faults";
+import { resolveRoom, roomFileId } from "../durable-objects/shared/objects";
 import { FILE_ID_RE, ROOM_ID_RE, homeNode, roomOfFile } from "../protocol/ids";
 
 /** "internal error; reference = …": what JavaScript sees of a runtime-level failure. */
@@ -60,8 +61,14 @@ export async function isDamagedRoom(err: Error, c: Context<AppEnv>): Promise<boo
 }
 
 async function roomStarts(c: Context<AppEnv>, roomId: string): Promise<boolean> {
+  let room;
   try {
-    const res = await c.env.ROOMS.get(c.env.ROOMS.idFromName(roomId)).fetch("http://room/probe");
+    room = await resolveRoom(c.env, roomId);
+  } catch {
+    return true; // not a registered room (or the directory failed): not this room's file
+  }
+  try {
+    const res = await room.fetch("http://room/probe");
     await res.body?.cancel();
     return true;
   } catch {
@@ -76,7 +83,7 @@ function logDamaged(c: Context<AppEnv>, roomId: string, err: Error): void {
   if (loggedAt.size > 1000) loggedAt.clear(); // a bound, not a cache: at worst a line is repeated
   // The room object logs the SQLite error itself when it is the one that noticed.
   const reason = asAppError(err) ? "the room object hit a damaged page; its log line has the SQLite error" : err;
-  console.error(roomFaultLine(roomId, c.env.ROOMS.idFromName(roomId).toString(), reason));
+  console.error(roomFaultLine(roomId, roomFileId(c.env, roomId), reason));
 }
 
 function safeDecode(s: string): string | null {

@@ -54,6 +54,9 @@ function userObjectId(env: Env, userId: string): DurableObjectId {
   return cachedId(`u|${userId}`, () => env.USERS.idFromName(userId));
 }
 
+/** The hex id that names a room's file (`objects/<uniqueKey>/<hex>.sqlite`), for log lines. Creates nothing. */
+export const roomFileId = (env: Env, roomId: string): string => roomObjectId(env, roomId).toString();
+
 function cachedId(key: string, make: () => DurableObjectId): DurableObjectId {
   let id = objectIds.get(key);
   if (!id) {
