@@ -5,6 +5,11 @@
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { writeCommonPasswords } from "./scripts/common-passwords.mjs";
+
+// The Worker imports this generated list; write it before wrangler bundles the Worker,
+// so a checkout that has not run `npm run build:web` since the list changed still runs.
+writeCommonPasswords();
 
 export default defineConfig({
   plugins: [
@@ -13,7 +18,7 @@ export default defineConfig({
       miniflare: {
         bindings: {
           SETUP_TOKEN: "test-setup-token-0123456789",
-          ADMIN_PASSWORD: "admin-password-for-tests",
+          ADMIN_PASSWORD: "operator passphrase for tests",
           // Short windows so the tests can cross them.
           LIMITS: { maxTextBytes: 16384, recallWindowSeconds: 2, maxFrameBytes: 65536, sessionTtlSeconds: 3600, maxSessionsPerUser: 5, maxFileBytes: 104857600 },
         },

@@ -12,6 +12,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { writeCommonPasswords } from "../scripts/common-passwords.mjs";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const DEFAULT_ENTRY = path.join(repoRoot, "worker/index.ts");
@@ -22,6 +23,9 @@ export const DEFAULT_OUTFILE = path.join(repoRoot, "dist/worker.js");
  * @returns {Promise<string>} the absolute path of the bundle
  */
 export async function build({ entry = DEFAULT_ENTRY, outfile = DEFAULT_OUTFILE, logLevel = "warning" } = {}) {
+  // The Worker imports this generated list; write it here too, so a build never depends
+  // on `npm run build:web` having run since the list's package changed.
+  writeCommonPasswords();
   await esbuild.build({
     entryPoints: [entry],
     outfile,

@@ -12,8 +12,9 @@ import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "./build.mjs";
 import { loadNodeConfig } from "./node-config.mjs";
+import { adminPasswordProblem } from "./admin-password.mjs";
 import { newSetupToken, printSetupHint } from "./setup-hint.mjs";
-import { waitForHealthy } from "./workerd.mjs";
+import { newInstanceToken, waitForHealthy } from "./workerd.mjs";
 
 let config;
 try {
@@ -24,7 +25,15 @@ try {
 }
 
 const setupToken = newSetupToken();
+const instance = newInstanceToken();
 const adminPassword = process.env.OUTPOST_ADMIN_PASSWORD || undefined;
+if (adminPassword) {
+  const problem = await adminPasswordProblem(adminPassword);
+  if (problem) {
+    console.error(`outpost dev: OUTPOST_ADMIN_PASSWORD is too weak: ${problem}; set a stronger one, or unset it to create the admin through the setup link`);
+    process.exit(2);
+  }
+}
 const url = `http://127.0.0.1:${config.port}`;
 
 const args = [
@@ -34,6 +43,7 @@ const args = [
   "--persist-to", path.join(config.dataDir, "wrangler"),
   "--var", `SETUP_TOKEN:${setupToken}`,
   "--var", `NODE_NAME:${config.name}`,
+  "--var", `INSTANCE_TOKEN:${instance}`,
 ];
 if (adminPassword) args.push("--var", `ADMIN_PASSWORD:${adminPassword}`);
 
@@ -53,7 +63,7 @@ for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
 
 try {
   // wrangler bundles and boots miniflare first: slower than a self-hosted start.
-  await waitForHealthy(url, { timeoutMs: 60000, child });
+  await waitForHealthy(url, { timeoutMs: 60000, child, instance });
   await printSetupHint(url, setupToken, { adminPassword });
   console.log(`Outpost dev node "${config.name}" (wrangler dev) listening on ${url}, state in ${path.join(config.dataDir, "wrangler")}`);
 } catch (err) {

@@ -291,6 +291,8 @@ export function bindings(config) {
     { name: "ALLOWED_ORIGINS", json: JSON.stringify(config.allowedOrigins ?? []) },
     { name: "SETUP_TOKEN", fromEnvironment: "OUTPOST_SETUP_TOKEN" },
     { name: "ADMIN_PASSWORD", fromEnvironment: "OUTPOST_ADMIN_PASSWORD" },
+    // A random token per start, echoed by /healthz: the start-up check knows it reached this process.
+    { name: "INSTANCE_TOKEN", fromEnvironment: "OUTPOST_INSTANCE_TOKEN" },
     ...DURABLE_OBJECTS.map((d) => ({ name: d.binding, durableObjectNamespace: d.className })),
     // The files disk (PUT/GET/DELETE over HTTP). wrangler has no equivalent: in dev the
     // binding is absent and the Worker treats that as "files disabled".

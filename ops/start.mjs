@@ -1,21 +1,27 @@
 /**
  * `npm start`: run this machine's Outpost node in self-hosted workerd.
  *
- *   build → read the node description → write <dataDir>/.workerd/outpost.capnp (and sweep
- *   uploads a crash left half-written) →
- *   workerd serve → wait for /healthz → print where it is (and the first-run setup link).
+ *   read the node description → check OUTPOST_ADMIN_PASSWORD → build →
+ *   write <dataDir>/.workerd/outpost.capnp → workerd serve → wait for /healthz
+ *   (answered by *this* workerd) → print where it is (and the first-run setup link).
  *
  * Environment: OUTPOST_CONFIG, OUTPOST_NODE, OUTPOST_LISTEN, OUTPOST_DATA (see
  * ops/node-config.mjs); OUTPOST_ADMIN_PASSWORD, if set, is handed to the Worker
  * (which then creates the admin account itself, so no setup link is printed);
  * OUTPOST_VERBOSE=1 runs workerd with --verbose (JavaScript stacks of uncaught errors).
  * Every start makes a new setup token: a leaked link stops working on restart.
+ *
+ * What a person can fix (bad configuration, a weak admin password, a listen
+ * address in use, a data folder it cannot write) ends the start with one line
+ * saying what to change and a non-zero exit, never a stack.
  */
 import os from "node:os";
+import { adminPasswordProblem } from "./admin-password.mjs";
 import { build } from "./build.mjs";
 import { loadNodeConfig, writeWorkerdFiles } from "./node-config.mjs";
 import { newSetupToken, printSetupHint } from "./setup-hint.mjs";
-import { spawnWorkerd, stopWorkerd, waitForHealthy } from "./workerd.mjs";
+import { bindFailureMessage, dataDirErrorMessage, dataDirProblem, WorkerdStderr } from "./startup-errors.mjs";
+import { newInstanceToken, spawnWorkerd, stopWorkerd, waitForHealthy } from "./workerd.mjs";
 
 const HEALTH_TIMEOUT_MS = 20000;
 const STOP_GRACE_MS = 5000;
@@ -28,6 +34,17 @@ try {
   process.exit(2);
 }
 
+const adminPassword = process.env.OUTPOST_ADMIN_PASSWORD || undefined;
+if (adminPassword) {
+  // Before anything starts: the Worker would refuse it and, a password being given,
+  // no setup link would be printed either. Never echo the password itself.
+  const problem = await adminPasswordProblem(adminPassword);
+  if (problem) {
+    console.error(`outpost: OUTPOST_ADMIN_PASSWORD is too weak: ${problem}; set a stronger one, or unset it to create the admin through the setup link`);
+    process.exit(2);
+  }
+}
+
 let bundlePath;
 try {
   bundlePath = await build();
@@ -37,20 +54,37 @@ try {
   process.exit(1);
 }
 
-const { configPath, sweptUploads } = writeWorkerdFiles(config, { bundlePath });
+const dataProblem = dataDirProblem(config.dataDir);
+if (dataProblem) {
+  console.error(dataProblem);
+  process.exit(1);
+}
+let configPath;
+let sweptUploads;
+try {
+  ({ configPath, sweptUploads } = writeWorkerdFiles(config, { bundlePath }));
+} catch (err) {
+  const line = dataDirErrorMessage(err, config.dataDir);
+  if (!line) throw err;
+  console.error(line);
+  process.exit(1);
+}
 if (sweptUploads.removed.length > 0) {
   const mb = (sweptUploads.bytes / 1024 / 1024).toFixed(1);
   console.log(`outpost: removed ${sweptUploads.removed.length} unfinished upload(s) (${mb} MB) left by an earlier crash`);
 }
 const setupToken = newSetupToken();
-const adminPassword = process.env.OUTPOST_ADMIN_PASSWORD || undefined;
+const instance = newInstanceToken();
 
-const env = { ...process.env, OUTPOST_SETUP_TOKEN: setupToken };
+const env = { ...process.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_INSTANCE_TOKEN: instance };
 if (adminPassword) env.OUTPOST_ADMIN_PASSWORD = adminPassword;
 else delete env.OUTPOST_ADMIN_PASSWORD;
 
 const verbose = ["1", "true", "yes"].includes(String(process.env.OUTPOST_VERBOSE ?? "").toLowerCase());
-const child = spawnWorkerd(configPath, { env, stdio: ["ignore", "inherit", "inherit"], verbose });
+// stderr goes through WorkerdStderr, which turns a failed bind into one line.
+const child = spawnWorkerd(configPath, { env, stdio: ["ignore", "inherit", "pipe"], verbose });
+let bindFailure = null;
+new WorkerdStderr(child.stderr, { onBindFailure: (f) => (bindFailure ??= f) });
 
 let stopping = null;
 let failedToStart = false;
@@ -72,23 +106,35 @@ child.on("error", (err) => {
   console.error(`outpost: could not run workerd: ${err.message}`);
   process.exit(1);
 });
-child.on("exit", (code, signal) => {
-  // Mirror workerd's exit: its code, or 128 + signal number as a shell would report it.
+// "close", not "exit": it comes after workerd's stderr has been read to the end, so a
+// bind failure has been seen by then.
+child.on("close", (code, signal) => {
+  if (bindFailure) {
+    console.error(bindFailureMessage(bindFailure, config.listen));
+    process.exit(1);
+  }
   if (failedToStart) process.exit(1);
   if (!healthy && !stopping) {
     console.error(`outpost: workerd exited (${signal ?? `code ${code}`}) before the node answered; its config: ${configPath}`);
   }
+  // Mirror workerd's exit: its code, or 128 + signal number as a shell would report it.
   process.exit(code ?? 128 + (os.constants.signals[signal] ?? 0));
 });
 
 try {
-  await waitForHealthy(config.url, { timeoutMs: HEALTH_TIMEOUT_MS, child });
+  // `instance`: another node already on the address answers /healthz too; only an answer
+  // carrying this start's token means our workerd is up.
+  await waitForHealthy(config.url, { timeoutMs: HEALTH_TIMEOUT_MS, child, instance });
 } catch (err) {
-  if (stopping) await new Promise(() => {}); // already on its way down; the exit handler ends us
-  console.error(`outpost: ${err.message}`);
-  console.error(`outpost: generated config: ${configPath}`);
-  failedToStart = true;
-  child.kill("SIGKILL");
+  if (stopping) await new Promise(() => {}); // already on its way down; the close handler ends us
+  if (child.exitCode === null && child.signalCode === null) {
+    // Still running, but never answered as itself in time: give up on it.
+    console.error(`outpost: ${err.message}`);
+    console.error(`outpost: generated config: ${configPath}`);
+    failedToStart = true;
+    child.kill("SIGKILL");
+  }
+  // Otherwise workerd has exited: the close handler says why (a bind failure in one line).
   await new Promise(() => {});
 }
 

@@ -15,4 +15,5 @@ export function request(
   url: string,
   options?: { method?: string; headers?: Record<string, string>; body?: string | Buffer; insecure?: boolean; timeoutMs?: number },
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>;
-export function waitForHealthy(url: string, options?: { timeoutMs?: number; child?: ChildProcess; intervalMs?: number }): Promise<void>;
+export function newInstanceToken(): string;
+export function waitForHealthy(url: string, options?: { timeoutMs?: number; child?: ChildProcess; intervalMs?: number; instance?: string }): Promise<void>;

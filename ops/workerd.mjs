@@ -4,6 +4,7 @@
  * harness (test/harness.ts), so both run the node the same way.
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import workerdPackage from "workerd";
@@ -84,10 +85,22 @@ export function request(url, { method = "GET", headers = {}, body, insecure = tr
 }
 
 /**
+ * A random token for one start of a node: handed to workerd as OUTPOST_INSTANCE_TOKEN
+ * (the Worker's INSTANCE_TOKEN), which /healthz echoes in `X-Outpost-Instance`.
+ */
+export function newInstanceToken() {
+  return randomBytes(16).toString("base64url");
+}
+
+/**
  * Poll `GET <url>/healthz` until it answers 200. Rejects after `timeoutMs`, or as soon
  * as `child` exits (a bad config makes workerd exit at once; no point waiting).
+ *
+ * `instance`: the token this start gave workerd. A 200 without it came from some other
+ * server on the address (another node already running there, whose answer would
+ * otherwise pass for ours while our workerd fails to bind): keep waiting.
  */
-export async function waitForHealthy(url, { timeoutMs = 20000, child, intervalMs = 100 } = {}) {
+export async function waitForHealthy(url, { timeoutMs = 20000, child, intervalMs = 100, instance } = {}) {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";
   let gone = null;
@@ -99,8 +112,8 @@ export async function waitForHealthy(url, { timeoutMs = 20000, child, intervalMs
     }
     try {
       const res = await request(`${url}/healthz`, { timeoutMs: 2000 });
-      if (res.status === 200) return;
-      last = `HTTP ${res.status}`;
+      if (res.status === 200 && (!instance || res.headers["x-outpost-instance"] === instance)) return;
+      last = res.status === 200 ? "another server answered (not the workerd just started)" : `HTTP ${res.status}`;
     } catch (err) {
       last = err.code ?? err.message;
     }

@@ -6,6 +6,9 @@
 export const ERROR_STATUS = {
   bad_json: 400,
   invalid_request: 400,
+  // A password the node refuses to set: too short, the username, or a common one
+  // (the message says which). Answered before anything is written.
+  weak_password: 400,
   unauthorized: 401,
   setup_token_invalid: 401,
   forbidden: 403,

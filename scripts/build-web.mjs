@@ -5,12 +5,17 @@
  * Worker bundle and a self-hosted node needs no separate static file service.
  *
  * Text files are embedded as strings, anything else as base64.
+ *
+ * It also writes the Worker's other generated data module, the common-password
+ * list (scripts/common-passwords.mjs): this script runs before every start, dev
+ * run, build and test run, so one step covers both.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "vite";
+import { writeCommonPasswords } from "./common-passwords.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const webDir = path.join(root, "web");
@@ -31,6 +36,7 @@ const TEXT = /^(text\/|application\/json|image\/svg)/;
 
 export async function buildWeb({ quiet = false } = {}) {
   await build({ configFile: path.join(webDir, "vite.config.ts"), logLevel: quiet ? "warn" : "info" });
+  writeCommonPasswords();
   return writeAssetsModule();
 }
 

@@ -7,6 +7,14 @@
  * along (`credentials: "same-origin"`). Elsewhere, pass the bearer token that
  * `login()` returns.
  *
+ * Device token: every sign-in answers with a `deviceToken`, which the client
+ * keeps (`client.deviceToken`) and sends back as `X-Outpost-Device` on its next
+ * `login()`. While someone else is guessing the account's password, the node
+ * refuses sign-ins for it (429) — except from devices that signed in before.
+ * A bot that restarts should save `deviceToken` and pass it to the next client
+ * (`new OutpostClient({ deviceToken })`). Browsers also get it as an HttpOnly
+ * cookie.
+ *
  * @example
  *   const api = new OutpostClient({ baseUrl: "https://chat.example.org" });
  *   const { token } = await api.login("bot", "secret");
@@ -27,10 +35,12 @@ export interface ClientOptions {
   token?: string | null;
   /** fetch implementation (default: globalThis.fetch) */
   fetch?: typeof fetch;
+  /** the `deviceToken` an earlier sign-in of this device returned (see above) */
+  deviceToken?: string | null;
 }
 
 const SessionUser = z.object({ id: z.string(), username: z.string(), displayName: z.string(), isAdmin: z.boolean() });
-const LoginResult = z.object({ token: z.string(), expiresAt: z.number(), user: SessionUser });
+const LoginResult = z.object({ token: z.string(), expiresAt: z.number(), user: SessionUser, deviceToken: z.string().optional() });
 export type LoginResult = z.infer<typeof LoginResult>;
 const History = z.object({ messages: z.array(MessageSchema), hasMore: z.boolean(), lastSeq: z.number() });
 export type HistoryPage = z.infer<typeof History>;
@@ -49,20 +59,23 @@ export interface UploadOptions {
 export class OutpostClient {
   baseUrl: string;
   token: string | null;
+  /** this device's token for the node's sign-in throttling; updated by every login() and setup() */
+  deviceToken: string | null;
   private readonly fetchImpl: typeof fetch;
   private readonly customFetch: boolean;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? "").replace(/\/$/, "");
     this.token = options.token ?? null;
+    this.deviceToken = options.deviceToken ?? null;
     // Bound: some runtimes refuse fetch called with another `this`.
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.customFetch = !!options.fetch;
   }
 
   /** The underlying request: JSON in, JSON out, `OutpostApiError` on failure. */
-  async request<T = unknown>(method: string, path: string, body?: unknown, schema?: zt.ZodType<T>): Promise<T> {
-    const headers: Record<string, string> = { accept: "application/json" };
+  async request<T = unknown>(method: string, path: string, body?: unknown, schema?: zt.ZodType<T>, extraHeaders: Record<string, string> = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json", ...extraHeaders };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res: Response;
@@ -144,8 +157,9 @@ export class OutpostClient {
   }
 
   // ---- session ---------------------------------------------------------------
-  login(username: string, password: string): Promise<LoginResult> {
-    return this.request("POST", "/auth/login", { username, password }, LoginResult);
+  async login(username: string, password: string): Promise<LoginResult> {
+    const headers: Record<string, string> = this.deviceToken ? { "x-outpost-device": this.deviceToken } : {};
+    return this.keepDeviceToken(await this.request("POST", "/auth/login", { username, password }, LoginResult, headers));
   }
   logout(): Promise<unknown> {
     return this.request("POST", "/auth/logout");
@@ -155,8 +169,12 @@ export class OutpostClient {
     return this.request("GET", "/setup", undefined, z.object({ needed: z.boolean() }));
   }
   /** First-run: create the admin account with the one-time token the node printed. */
-  setup(body: { token: string; username: string; password: string; displayName?: string }): Promise<LoginResult> {
-    return this.request("POST", "/setup", body, LoginResult);
+  async setup(body: { token: string; username: string; password: string; displayName?: string }): Promise<LoginResult> {
+    return this.keepDeviceToken(await this.request("POST", "/setup", body, LoginResult));
+  }
+  private keepDeviceToken(result: LoginResult): LoginResult {
+    if (result.deviceToken) this.deviceToken = result.deviceToken;
+    return result;
   }
   me(): Promise<User> {
     return this.request("GET", "/me", undefined, UserSchema);

@@ -24,7 +24,7 @@ import {
 } from "../ops/node-config.mjs";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
-const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "FILES", "ALLOWED_ORIGINS"];
+const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS"];
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-config-test-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -21,7 +21,7 @@ import path from "node:path";
 import WebSocket from "ws";
 import { build } from "../ops/build.mjs";
 import { makeNodeConfig, writeWorkerdFiles, type Limits, type NodeConfig } from "../ops/node-config.mjs";
-import { exited, spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
+import { exited, newInstanceToken, spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
 
 export interface StartNodeOptions {
   /** node name (default "local") */
@@ -182,14 +182,16 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
       writeWorkerdFiles(config, { bundlePath });
       if (ownDir && !options.keepData) tempDirs.add(dataDir);
     }
-    const c = spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"], verbose });
+    // A token per launch: /healthz must echo it, so a stranger on the port never passes for this node.
+    const instance = newInstanceToken();
+    const c = spawnWorkerd(configPath, { env: { ...env, OUTPOST_INSTANCE_TOKEN: instance }, stdio: ["ignore", "pipe", "pipe"], verbose });
     child = c;
     liveChildren.add(c);
     c.stdout?.on("data", (d: Buffer) => (output += d.toString("utf8")));
     c.stderr?.on("data", (d: Buffer) => (output += d.toString("utf8")));
     c.once("exit", () => liveChildren.delete(c));
     try {
-      await waitForHealthy(config.url, { child: c, timeoutMs: options.healthTimeoutMs ?? 20000 });
+      await waitForHealthy(config.url, { child: c, timeoutMs: options.healthTimeoutMs ?? 20000, instance });
     } catch (err) {
       c.kill("SIGKILL");
       await exited(c);

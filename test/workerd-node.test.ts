@@ -34,7 +34,8 @@ export default {
     const url = new URL(request.url);
     switch (url.pathname) {
       case "/healthz":
-        return new Response("ok");
+        // The harness checks that the answer comes from the workerd it started.
+        return new Response("ok", { headers: { "x-outpost-instance": env.INSTANCE_TOKEN ?? "" } });
       case "/env":
         return Response.json({
           NODE_NAME: env.NODE_NAME, LIMITS: env.LIMITS, VERSION: env.VERSION,

@@ -65,6 +65,8 @@ export interface Env {
   SETUP_TOKEN?: string;
   /** if set at first start, an `admin` account with this password is created */
   ADMIN_PASSWORD?: string;
+  /** random per start (from `npm start`), echoed by /healthz so the start-up check knows it reached this process */
+  INSTANCE_TOKEN?: string;
   ROOMS: DurableObjectNamespace<RoomObject>;
   USERS: DurableObjectNamespace<UserObject>;
   DIRECTORY: DurableObjectNamespace<DirectoryObject>;

@@ -32,7 +32,12 @@ const api = new Hono<AppEnv>()
 const app = new Hono<AppEnv>()
   .use("*", securityHeaders())
   .use("/api/*", serverTiming())
-  .get("/healthz", (c) => c.json({ ok: true, node: c.env.NODE_NAME, version: c.env.VERSION }))
+  .get("/healthz", (c) => {
+    // Not a secret (it grants nothing): it tells `npm start` that the answer came from the
+    // workerd it just started, not from another node already on the port.
+    if (c.env.INSTANCE_TOKEN) c.header("X-Outpost-Instance", c.env.INSTANCE_TOKEN);
+    return c.json({ ok: true, node: c.env.NODE_NAME, version: c.env.VERSION });
+  })
   .route("/api/v1", api)
   .route("/", web); // the web client: GETs of non-/api paths; last, so every API route wins
 

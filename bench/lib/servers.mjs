@@ -17,7 +17,7 @@ import { spawnWorkerd, stopWorkerd, exited } from "../../ops/workerd.mjs";
 
 export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const repoRoot = path.resolve(benchDir, "..");
-export const ADMIN_PASSWORD = "bench-admin-password";
+export const ADMIN_PASSWORD = "bench-operator-passphrase";
 export const hasTaskset = (() => {
   try {
     execFileSync("which", ["taskset"], { stdio: "ignore" });

@@ -12,8 +12,9 @@ import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
 import { ensureSchema, openDb } from "../shared/database";
 import { AppError } from "../shared/app-error";
-import { hashPassword } from "../shared/passwords";
+import { hashPassword, weakPasswordReason } from "../shared/passwords";
 import { timingSafeEqual } from "../shared/tokens";
+import { DeviceTokens, newDeviceKey } from "./device-tokens";
 import { newId } from "../../protocol/ids";
 import { storedUser } from "../shared/objects";
 import type { User } from "../../protocol/models";
@@ -21,11 +22,19 @@ import type { User } from "../../protocol/models";
 type UserRow = typeof schema.users.$inferSelect;
 type RoomRow = typeof schema.rooms.$inferSelect;
 
-/** Failed logins allowed per window, per username and per client address. */
-export const LOGIN_LIMITS = { windowMs: 15 * 60_000, perUser: 5, perAddress: 30 };
+/**
+ * Failed logins allowed per window: per username and per client address for
+ * logins from unknown devices, per device for a device that signed in to the
+ * account before (see device-tokens.ts).
+ */
+export const LOGIN_LIMITS = { windowMs: 15 * 60_000, perUser: 5, perAddress: 30, perDevice: 5 };
+
+/** The settings row that holds the key device tokens are signed with. */
+const DEVICE_KEY_SETTING = "device_token_key";
 
 export class DirectoryObject extends DurableObject<Env> {
   private readonly db: DrizzleSqliteDODatabase<typeof schema>;
+  private readonly devices = new DeviceTokens(() => this.deviceKey());
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -40,8 +49,11 @@ export class DirectoryObject extends DurableObject<Env> {
   private async adminFromEnvironment(): Promise<void> {
     const password = this.env.ADMIN_PASSWORD;
     if (!password || this.hasAdmin()) return;
-    if (password.length < 8) {
-      console.error("OUTPOST_ADMIN_PASSWORD is shorter than 8 characters: not creating the admin account");
+    // npm start refuses a weak one before the node starts; this catches the other
+    // ways in (npm run dev, a hand-written workerd config).
+    const weak = weakPasswordReason(password, "admin");
+    if (weak) {
+      console.error(`OUTPOST_ADMIN_PASSWORD is too weak (${weak}): not creating the admin account`);
       return;
     }
     const existing = this.db.select().from(schema.users).where(eq(schema.users.username, "admin")).get();
@@ -155,24 +167,39 @@ export class DirectoryObject extends DurableObject<Env> {
   // ------------------------------------------------------------ sign-in
 
   /**
-   * Look up a login. Returns `retryAfter` (seconds) when the username or the
-   * address has too many recent failures; otherwise the account (or null).
+   * Look up a login. Returns `retryAfter` (seconds) when it may not be tried
+   * now; otherwise the account (or null) and `deviceId`: set when `deviceToken`
+   * is a token this account was given at an earlier sign-in and that device is
+   * not locked out. Such a login is judged by the device's own failures only,
+   * so guessers elsewhere cannot lock the account's owner out. Any other login
+   * (no token, a token of another account, a forged or locked-out one) counts
+   * against the username and the client address, as before.
    */
-  async loginLookup(username: string, address: string): Promise<{ retryAfter: number } | { user: User | null; passwordHash: string | null }> {
+  async loginLookup(
+    username: string,
+    address: string,
+    deviceToken: string | null = null,
+  ): Promise<{ retryAfter: number } | { user: User | null; passwordHash: string | null; deviceId: string | null }> {
     const now = Date.now();
-    for (const [key, max] of throttleKeys(username, address)) {
-      const row = this.db.select().from(schema.loginFailures).where(eq(schema.loginFailures.key, key)).get();
-      if (row && now - row.windowStart < LOGIN_LIMITS.windowMs && row.count >= max) {
-        return { retryAfter: Math.ceil((row.windowStart + LOGIN_LIMITS.windowMs - now) / 1000) };
+    const row = this.db.select().from(schema.users).where(eq(schema.users.username, username.toLowerCase())).get();
+    if (row && deviceToken) {
+      const deviceId = await this.devices.verify(deviceToken, row.id);
+      if (deviceId && this.lockedFor(`d:${deviceId}`, LOGIN_LIMITS.perDevice, now) === null) {
+        return { user: toUser(row), passwordHash: row.passwordHash, deviceId };
       }
     }
-    const row = this.db.select().from(schema.users).where(eq(schema.users.username, username.toLowerCase())).get();
-    return row ? { user: toUser(row), passwordHash: row.passwordHash } : { user: null, passwordHash: null };
+    for (const [key, max] of throttleKeys(username, address)) {
+      const retryAfter = this.lockedFor(key, max, now);
+      if (retryAfter !== null) return { retryAfter };
+    }
+    return row ? { user: toUser(row), passwordHash: row.passwordHash, deviceId: null } : { user: null, passwordHash: null, deviceId: null };
   }
 
-  async loginFailed(username: string, address: string): Promise<void> {
+  /** Count a failed login: against its known device (`deviceId` from loginLookup), else its username and address. */
+  async loginFailed(username: string, address: string, deviceId: string | null = null): Promise<void> {
     const now = Date.now();
-    for (const [key] of throttleKeys(username, address)) {
+    const keys = deviceId ? [`d:${deviceId}`] : throttleKeys(username, address).map(([key]) => key);
+    for (const key of keys) {
       const t = schema.loginFailures;
       const row = this.db.select().from(t).where(eq(t.key, key)).get();
       if (!row || now - row.windowStart >= LOGIN_LIMITS.windowMs) {
@@ -183,8 +210,41 @@ export class DirectoryObject extends DurableObject<Env> {
     }
   }
 
-  async loginSucceeded(username: string): Promise<void> {
-    this.db.delete(schema.loginFailures).where(eq(schema.loginFailures.key, `u:${username.toLowerCase()}`)).run();
+  /**
+   * A login succeeded: clear the failures it was judged by and return the
+   * device token to hand back (the same device's, re-signed, or a new one).
+   * A known device's success leaves the username's failures alone: they are
+   * someone else's guesses, and clearing them would give the guesser a fresh
+   * five every time the owner signs in.
+   */
+  async loginSucceeded(username: string, deviceId: string | null = null): Promise<string | null> {
+    const row = this.db.select().from(schema.users).where(eq(schema.users.username, username.toLowerCase())).get();
+    this.db.delete(schema.loginFailures).where(eq(schema.loginFailures.key, deviceId ? `d:${deviceId}` : `u:${username.toLowerCase()}`)).run();
+    return row ? this.devices.issue(row.id, deviceId ?? undefined) : null;
+  }
+
+  /** A device token for a fresh sign-in that did not go through login (first-run setup). */
+  async issueDeviceToken(userId: string): Promise<string> {
+    return this.devices.issue(userId);
+  }
+
+  /** Seconds until `key` may try again, or null when it has fewer than `max` failures in the window. */
+  private lockedFor(key: string, max: number, now: number): number | null {
+    const row = this.db.select().from(schema.loginFailures).where(eq(schema.loginFailures.key, key)).get();
+    if (row && now - row.windowStart < LOGIN_LIMITS.windowMs && row.count >= max) {
+      return Math.ceil((row.windowStart + LOGIN_LIMITS.windowMs - now) / 1000);
+    }
+    return null;
+  }
+
+  /** The device-token signing key, made on first use. */
+  private deviceKey(): string {
+    const s = schema.settings;
+    const found = this.db.select().from(s).where(eq(s.key, DEVICE_KEY_SETTING)).get();
+    if (found) return found.value;
+    const value = newDeviceKey();
+    this.db.insert(s).values({ key: DEVICE_KEY_SETTING, value }).run();
+    return value;
   }
 
   // ---------------------------------------------------------------- rooms

@@ -4,6 +4,9 @@
  * be raised later without breaking old hashes. ~77 ms per hash in workerd.
  */
 import { b64url, fromB64url, timingSafeEqual } from "./tokens";
+import { AppError } from "./app-error";
+import { passwordProblem } from "./password-policy.mjs";
+import COMMON_PASSWORDS from "./common-passwords.gen.mjs";
 
 export const PBKDF2_ITERATIONS = 600_000;
 
@@ -34,3 +37,20 @@ export async function verifyPassword(password: string, stored: string): Promise<
  * exist, so a login for an unknown user takes as long as a wrong password.
  */
 export const DUMMY_HASH = "pbkdf2$600000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+const COMMON = new Set(COMMON_PASSWORDS);
+
+/** Why `username` may not choose `password` (password-policy.mjs), or null. */
+export function weakPasswordReason(password: string, username: string): string | null {
+  return passwordProblem(password, username, (p) => COMMON.has(p))?.message ?? null;
+}
+
+/**
+ * Refuse a password `username` may not choose (too short, the username, a
+ * common password) with 400 `weak_password` and a message naming the rule.
+ * Every place that sets a password calls this before writing anything.
+ */
+export function assertPasswordAllowed(password: string, username: string): void {
+  const reason = weakPasswordReason(password, username);
+  if (reason) throw new AppError("weak_password", reason);
+}

@@ -22,7 +22,7 @@ async function post(token: string, p: string, body: unknown): Promise<number> {
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "admin-password-blns" });
+  node = await startNode({ adminPassword: "operator-passphrase-blns" });
 }, 120_000);
 afterAll(async () => {
   await viewer?.close();
@@ -31,7 +31,7 @@ afterAll(async () => {
 
 describe("Big List of Naughty Strings", () => {
   it("in messages, room names and display names: rendered as text, nothing runs", async () => {
-    const admin = await loginAs(node.url, "admin", "admin-password-blns");
+    const admin = await loginAs(node.url, "admin", "operator-passphrase-blns");
     const me = await createUser(node.url, admin, { username: "blnsviewer", password: "viewer-password", displayName: "Viewer" });
     const sender = await createUser(node.url, admin, { username: "blnssender", password: "sender-password", displayName: "Sender" });
     const senderToken = await loginAs(node.url, "blnssender", "sender-password");

@@ -13,7 +13,7 @@ import { createUser, openBrowser, signIn, type UserBrowser } from "./browser";
 let node: OutpostNode;
 let alice: UserBrowser;
 let bob: UserBrowser;
-const ADMIN_PASSWORD = "admin-password-123";
+const ADMIN_PASSWORD = "operator-passphrase-123";
 
 beforeAll(async () => {
   node = await startNode(); // no admin password: first-run setup happens in the browser
@@ -52,15 +52,15 @@ describe("web client: two people chatting", () => {
       await admin.close();
     }
     const token = await loginAs(node.url, "admin", ADMIN_PASSWORD);
-    await createUser(node.url, token, { username: "alice", password: "alice-password", displayName: "Alice Wang" });
-    await createUser(node.url, token, { username: "bob", password: "bob-password", displayName: "Bob 李" });
+    await createUser(node.url, token, { username: "alice", password: "tea at the old bridge", displayName: "Alice Wang" });
+    await createUser(node.url, token, { username: "bob", password: "rain on the tin roof", displayName: "Bob 李" });
   });
 
   it("both sign in; Alice starts a DM and Bob gets an unread badge", async () => {
     alice = await openBrowser(node.url);
     bob = await openBrowser(node.url);
-    await signIn(alice.page, "alice", "alice-password");
-    await signIn(bob.page, "bob", "bob-password");
+    await signIn(alice.page, "alice", "tea at the old bridge");
+    await signIn(bob.page, "bob", "rain on the tin roof");
     await alice.page.getByRole("button", { name: "New message" }).click();
     await alice.page.getByRole("searchbox", { name: "Search people" }).fill("bob");
     await alice.page.locator('button.person[data-username="bob"]').click();
@@ -186,7 +186,7 @@ describe("web client: two people chatting", () => {
       }
     }
     // And on the node: stored exactly once.
-    const token = await loginAs(node.url, "alice", "alice-password");
+    const token = await loginAs(node.url, "alice", "tea at the old bridge");
     const rooms = (await (await fetch(`${node.url}/api/v1/me/rooms`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rooms: { roomId: string; peerId: string | null }[] };
     const dm = rooms.rooms.find((r) => r.peerId)!;
     const history = (await (await fetch(`${node.url}/api/v1/rooms/${encodeURIComponent(dm.roomId)}/messages?limit=100`, { headers: { authorization: `Bearer ${token}` } })).json()) as { messages: { text: string }[] };

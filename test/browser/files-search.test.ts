@@ -16,7 +16,7 @@ import type { Page } from "playwright-core";
 import { loginAs, startNode, type OutpostNode } from "../harness";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
 
-const ADMIN = "admin-password-123";
+const ADMIN = "operator-passphrase-123";
 const MAX_FILE = 1024 * 1024;
 let node: OutpostNode;
 let alice: UserBrowser;
@@ -62,9 +62,9 @@ const PDF = Buffer.concat([Buffer.from("%PDF-1.4\n% outpost test\n"), crypto.ran
 beforeAll(async () => {
   node = await startNode({ adminPassword: ADMIN, limits: { maxFileBytes: MAX_FILE } });
   const admin = await loginAs(node.url, "admin", ADMIN);
-  const a = await createUser(node.url, admin, { username: "alice", password: "alice-password", displayName: "Alice Wang" });
-  const b = await createUser(node.url, admin, { username: "bob", password: "bob-password", displayName: "Bob 李" });
-  aliceToken = await loginAs(node.url, "alice", "alice-password");
+  const a = await createUser(node.url, admin, { username: "alice", password: "tea at the old bridge", displayName: "Alice Wang" });
+  const b = await createUser(node.url, admin, { username: "bob", password: "rain on the tin roof", displayName: "Bob 李" });
+  aliceToken = await loginAs(node.url, "alice", "tea at the old bridge");
   filesRoom = await rest(node.url, aliceToken, "POST", "/rooms", { name: "Files", visibility: "private", members: [b.id] });
   notesRoom = await rest(node.url, aliceToken, "POST", "/rooms", { name: "Notes 笔记", visibility: "private", members: [b.id] });
   // The matches are far back: 150 messages come after them (the room opens on the latest 50).
@@ -82,8 +82,8 @@ beforeAll(async () => {
   void a;
   alice = await openBrowser(node.url);
   bob = await openBrowser(node.url, { locale: "zh-CN" });
-  await signIn(alice.page, "alice", "alice-password");
-  await signIn(bob.page, "bob", "bob-password");
+  await signIn(alice.page, "alice", "tea at the old bridge");
+  await signIn(bob.page, "bob", "rain on the tin roof");
 }, 180_000);
 
 afterAll(async () => {

@@ -31,7 +31,7 @@ let node: OutpostNode;
 let viewer: UserBrowser;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "admin-password-123" });
+  node = await startNode({ adminPassword: "operator-passphrase-123" });
 }, 120_000);
 afterAll(async () => {
   await viewer?.close();
@@ -40,11 +40,11 @@ afterAll(async () => {
 
 describe("hostile content", () => {
   it("renders as text with zero script executions and zero CSP violations", async () => {
-    const admin = await loginAs(node.url, "admin", "admin-password-123");
-    const me = await createUser(node.url, admin, { username: "viewer", password: "viewer-password", displayName: "Viewer" });
-    const evil = await createUser(node.url, admin, { username: "evil", password: "evil-password", displayName: `<img src=x onerror="${PWN}">` });
-    await createUser(node.url, admin, { username: "rtl", password: "rtl-password", displayName: "مستخدم عربي 🎉" });
-    const evilToken = await loginAs(node.url, "evil", "evil-password");
+    const admin = await loginAs(node.url, "admin", "operator-passphrase-123");
+    const me = await createUser(node.url, admin, { username: "viewer", password: "quiet evening lamp", displayName: "Viewer" });
+    const evil = await createUser(node.url, admin, { username: "evil", password: "crooked smile at noon", displayName: `<img src=x onerror="${PWN}">` });
+    await createUser(node.url, admin, { username: "rtl", password: "right to left we read", displayName: "مستخدم عربي 🎉" });
+    const evilToken = await loginAs(node.url, "evil", "crooked smile at noon");
     const room = await rest(node.url, evilToken, "POST", "/rooms", { name: `<script>${PWN}</script>`, visibility: "private", members: [me.id] });
     await rest(node.url, evilToken, "POST", "/rooms", { name: "项目讨论组 🎉 " + "长".repeat(70), visibility: "private", members: [me.id] });
     for (const [i, text] of CORPUS.entries()) await rest(node.url, evilToken, "POST", `/rooms/${encodeURIComponent(room.id)}/messages`, { text, clientId: `hostile-${i}` });
@@ -52,7 +52,7 @@ describe("hostile content", () => {
 
     viewer = await openBrowser(node.url, { viewport: { width: 360, height: 740 } });
     const page = viewer.page;
-    await signIn(page, "viewer", "viewer-password");
+    await signIn(page, "viewer", "quiet evening lamp");
     const roomButton = page.locator(`button.room[data-room-id="${room.id}"]`);
     await roomButton.waitFor({ timeout: 15000 });
     // Names are text, in the list and in the DM entry.

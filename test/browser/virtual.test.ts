@@ -11,7 +11,7 @@ let node: OutpostNode;
 let viewer: UserBrowser;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "admin-password-123" });
+  node = await startNode({ adminPassword: "operator-passphrase-123" });
 }, 120_000);
 afterAll(async () => {
   await viewer?.close();
@@ -20,8 +20,8 @@ afterAll(async () => {
 
 describe("a room with 10,000 messages", () => {
   it("renders only what is visible, pages back to the beginning, scrolls smoothly", async () => {
-    const admin = await loginAs(node.url, "admin", "admin-password-123");
-    const me = await createUser(node.url, admin, { username: "reader", password: "reader-password", displayName: "Reader" });
+    const admin = await loginAs(node.url, "admin", "operator-passphrase-123");
+    const me = await createUser(node.url, admin, { username: "reader", password: "pages turning slowly", displayName: "Reader" });
     const room = await rest(node.url, admin, "POST", "/rooms", { name: "Archive", visibility: "private", members: [me.id] });
     const path = `/rooms/${encodeURIComponent(room.id)}/messages`;
     let next = 0;
@@ -37,7 +37,7 @@ describe("a room with 10,000 messages", () => {
 
     viewer = await openBrowser(node.url);
     const page = viewer.page;
-    await signIn(page, "reader", "reader-password");
+    await signIn(page, "reader", "pages turning slowly");
     await page.locator(`button.room[data-room-id="${room.id}"]`).click();
     await page.locator("article.msg", { hasText: `message number ${COUNT - 1}` }).waitFor({ timeout: 20000 });
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs, startNode, wsConnect, type OutpostNode, type WsClient } from "../harness";
 import { api, expectNoFrame, expectValidFrames, fullHistory, makeRoom, makeUser, ok, roomSocket, type TestUser } from "./client";
 
-const ADMIN_PASSWORD = "e2e admin password";
+const ADMIN_PASSWORD = "e2e operator passphrase";
 
 let node: OutpostNode;
 let fresh: OutpostNode; // started without adminPassword: first-run setup

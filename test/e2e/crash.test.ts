@@ -52,8 +52,8 @@ let duplicateAcks = 0;
 const streams: Stream[] = [];
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "crash admin password" });
-  const admin = await loginAs(node.url, "admin", "crash admin password");
+  node = await startNode({ adminPassword: "crash operator passphrase" });
+  const admin = await loginAs(node.url, "admin", "crash operator passphrase");
   users = [];
   for (const name of ["ana", "ben", "cho"]) users.push(await makeUser(node.url, admin, name));
   rooms = [];

@@ -45,8 +45,8 @@ function filesOnDisk(): string[] {
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "admin-password-e2e", limits: { maxFileBytes: 60 * 1024 * 1024 } });
-  admin = await loginAs(node.url, "admin", "admin-password-e2e");
+  node = await startNode({ adminPassword: "operator-passphrase-e2e", limits: { maxFileBytes: 60 * 1024 * 1024 } });
+  admin = await loginAs(node.url, "admin", "operator-passphrase-e2e");
 }, 60_000);
 
 afterAll(async () => {

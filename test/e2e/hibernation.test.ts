@@ -33,8 +33,8 @@ let beaHello: any;
 let devHello: any;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "hibernate admin password" });
-  const admin = await loginAs(node.url, "admin", "hibernate admin password");
+  node = await startNode({ adminPassword: "hibernate operator passphrase" });
+  const admin = await loginAs(node.url, "admin", "hibernate operator passphrase");
   ann = await makeUser(node.url, admin, "ann");
   bea = await makeUser(node.url, admin, "bea");
   cal = await makeUser(node.url, admin, "cal");

@@ -40,8 +40,8 @@ const inboxRoom = (ws: WsClient, roomId: string, pred: (r: Frame) => boolean = (
 const lastPos = (ws: WsClient) => Math.max(...ws.frames.map((f) => (typeof f.pos === "number" ? f.pos : typeof f.room?.pos === "number" ? f.room.pos : 0)));
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "live admin password" });
-  const admin = await loginAs(node.url, "admin", "live admin password");
+  node = await startNode({ adminPassword: "live operator passphrase" });
+  const admin = await loginAs(node.url, "admin", "live operator passphrase");
   alice = await makeUser(node.url, admin, "alice");
   bob = await makeUser(node.url, admin, "bob");
   alice2 = await loginAs(node.url, "alice", alice.password);

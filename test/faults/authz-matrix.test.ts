@@ -32,7 +32,7 @@ import { startNode, wsConnect, type OutpostNode } from "../harness";
 import { api, ok, sleep, type ApiResponse } from "../e2e/client";
 import { recordFigures } from "../figures";
 
-const ADMIN_PASSWORD = "authz matrix admin password";
+const ADMIN_PASSWORD = "authz matrix operator passphrase";
 const NUM_USERS = 5;
 const NUM_RUNS = Number(process.env.AUTHZ_RUNS ?? 25);
 const SEED = process.env.AUTHZ_SEED ? Number(process.env.AUTHZ_SEED) : undefined;

@@ -16,7 +16,7 @@ import path from "node:path";
 import { loginAs, startNode, wsConnect, type OutpostNode, type WsClient } from "../harness";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "admin-password-disk";
+const PASSWORD = "operator-passphrase-disk";
 let mnt: string;
 let node: OutpostNode;
 let admin: string;

@@ -16,7 +16,7 @@ import path from "node:path";
 import { loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "admin-password-fsync";
+const PASSWORD = "operator-passphrase-fsync";
 let node: OutpostNode;
 let admin: string;
 

@@ -12,7 +12,7 @@ import WebSocket from "ws";
 import { loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "admin-password-hostile";
+const PASSWORD = "operator-passphrase-hostile";
 let node: OutpostNode;
 let admin: string;
 let roomId: string;

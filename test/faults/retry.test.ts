@@ -11,7 +11,7 @@ import net from "node:net";
 import { freePort, loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "admin-password-retry";
+const PASSWORD = "operator-passphrase-retry";
 let node: OutpostNode;
 let admin: string;
 

@@ -2,7 +2,7 @@
 import { SELF } from "cloudflare:test";
 
 export const BASE = "http://outpost.test";
-export const ADMIN_PASSWORD = "admin-password-for-tests";
+export const ADMIN_PASSWORD = "operator passphrase for tests";
 
 export interface Res<T = any> {
   status: number;
@@ -47,15 +47,15 @@ export async function admin(): Promise<string> {
 }
 
 let counter = 0;
-/** A fresh user, signed in. Usernames are unique per test run. */
-export async function newUser(prefix = "user"): Promise<{ id: string; username: string; token: string; password: string }> {
+/** A fresh user, signed in (`deviceToken`: the device token that sign-in handed out). Usernames are unique per test run. */
+export async function newUser(prefix = "user"): Promise<{ id: string; username: string; token: string; password: string; deviceToken: string }> {
   const username = `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}`.toLowerCase().slice(0, 32);
   const password = "correct horse battery";
   const created = await api("POST", "/api/v1/users", { token: await admin(), body: { username, password, displayName: username.toUpperCase() } });
   if (created.status !== 201) throw new Error(`create user failed: ${created.status} ${JSON.stringify(created.body)}`);
   const login = await api("POST", "/api/v1/auth/login", { body: { username, password } });
   if (login.status !== 200) throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
-  return { id: created.body.id, username, token: login.body.token, password };
+  return { id: created.body.id, username, token: login.body.token, password, deviceToken: login.body.deviceToken };
 }
 
 export async function newRoom(token: string, name = "room", visibility: "public" | "private" = "private", members: string[] = []) {
@@ -205,9 +205,9 @@ export function freshIp(): string {
   return `10.${Math.floor(Math.random() * 250)}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
 }
 
-/** POST /auth/login; `ip` goes in X-Real-IP. */
-export function login(username: string, password: string, ip?: string) {
-  return api("POST", "/api/v1/auth/login", { body: { username, password }, headers: ip ? { "x-real-ip": ip } : {} });
+/** POST /auth/login; `ip` goes in X-Real-IP; `headers` e.g. a device cookie or X-Outpost-Device. */
+export function login(username: string, password: string, ip?: string, headers: Record<string, string> = {}) {
+  return api("POST", "/api/v1/auth/login", { body: { username, password }, headers: { ...(ip ? { "x-real-ip": ip } : {}), ...headers } });
 }
 
 /** A second (third, …) session of an existing user. */

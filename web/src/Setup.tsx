@@ -5,6 +5,23 @@ import { api, signedIn } from "./store";
 import { t } from "./i18n";
 import { Prefs } from "./Prefs";
 
+/** The node's password policy (durable-objects/shared/password-policy.mjs); its common-password list stays on the node. */
+const MIN_PASSWORD_LENGTH = 10;
+
+/**
+ * Which rule a `weak_password` answer is about, in the UI's language. The node's
+ * message is English; the rules are cheap to tell apart here, in the node's order
+ * (length, then username, then the common list — which also covers a repeated
+ * character), without shipping the list to the browser.
+ */
+function weakPasswordMessage(password: string, username: string): string {
+  if ([...password].length < MIN_PASSWORD_LENGTH) return t("weakPasswordShort");
+  const name = username.trim().toLowerCase();
+  const lower = password.toLowerCase();
+  if (name && (lower === name || (name.length >= 3 && lower.includes(name)))) return t("weakPasswordUsername");
+  return t("weakPasswordCommon");
+}
+
 export function Setup() {
   const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
   const [username, setUsername] = useState("admin");
@@ -21,7 +38,13 @@ export function Setup() {
       history.replaceState(null, "", "/");
       signedIn(r.user);
     } catch (err) {
-      setError(err instanceof OutpostApiError && err.code === "setup_done" ? t("setupDone") : t("error", { message: (err as Error).message }));
+      setError(
+        err instanceof OutpostApiError && err.code === "setup_done"
+          ? t("setupDone")
+          : err instanceof OutpostApiError && err.code === "weak_password"
+            ? weakPasswordMessage(password, username)
+            : t("error", { message: (err as Error).message }),
+      );
     } finally {
       setBusy(false);
     }
@@ -41,7 +64,7 @@ export function Setup() {
         </label>
         <label>
           {t("password")}
-          <input name="password" type="password" autocomplete="new-password" minLength={8} required aria-describedby="pw-hint" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input name="password" type="password" autocomplete="new-password" minLength={MIN_PASSWORD_LENGTH} required aria-describedby="pw-hint" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
           <small id="pw-hint" class="muted">{t("passwordHint")}</small>
         </label>
         {error && <p class="error" role="alert">{error}</p>}

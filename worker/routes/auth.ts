@@ -1,11 +1,12 @@
 /** Sign-in, sign-out, first-run setup. */
 import { Hono, type Context } from "hono";
-import { deleteCookie, setCookie } from "hono/cookie";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { readJson } from "../http";
 import { LoginBody, SetupBody } from "../../protocol/rest";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { DUMMY_HASH, hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
+import { assertPasswordAllowed, DUMMY_HASH, hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
+import { MAX_DEVICE_TOKEN_LENGTH } from "../../durable-objects/directory/device-tokens";
 import { directoryStub as directory, storedUser } from "../../durable-objects/shared/objects";
 import { requireAuth, SESSION_COOKIE } from "../middleware/auth";
 import { limitsOf } from "../env";
@@ -56,7 +57,34 @@ export async function withKdfBudget<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function startSession(c: Context<AppEnv>, user: User) {
+/**
+ * The device cookie (see durable-objects/directory/device-tokens.ts): sent only
+ * to the sign-in routes, never readable by scripts, kept for a year — it is
+ * what lets its owner sign in while someone else is guessing the password.
+ */
+export const DEVICE_COOKIE = "outpost_device";
+export const DEVICE_HEADER = "x-outpost-device";
+const DEVICE_COOKIE_PATH = "/api/v1/auth";
+const DEVICE_COOKIE_MAX_AGE = 365 * 24 * 3600;
+
+/** The device token a login presents: the API client's header, else the browser's cookie. */
+function presentedDeviceToken(c: Context): string | null {
+  const token = c.req.header(DEVICE_HEADER) ?? getCookie(c, DEVICE_COOKIE) ?? null;
+  // Hostile until checked: the directory verifies it; only bound its size here.
+  return token && token.length <= MAX_DEVICE_TOKEN_LENGTH ? token : null;
+}
+
+function setDeviceCookie(c: Context, deviceToken: string) {
+  setCookie(c, DEVICE_COOKIE, deviceToken, {
+    httpOnly: true,
+    sameSite: "Strict",
+    path: DEVICE_COOKIE_PATH,
+    secure: new URL(c.req.url).protocol === "https:",
+    maxAge: DEVICE_COOKIE_MAX_AGE,
+  });
+}
+
+async function startSession(c: Context<AppEnv>, user: User, deviceToken: string | null) {
   const { token, session } = await storedUser(c.env, user.id).createSession(c.req.header("user-agent") ?? "");
   setCookie(c, SESSION_COOKIE, token, {
     httpOnly: true,
@@ -65,7 +93,13 @@ async function startSession(c: Context<AppEnv>, user: User) {
     secure: new URL(c.req.url).protocol === "https:",
     maxAge: limitsOf(c.env).sessionTtlSeconds,
   });
-  return { token, expiresAt: session.expiresAt, user: { id: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin } };
+  if (deviceToken) setDeviceCookie(c, deviceToken);
+  return {
+    token,
+    expiresAt: session.expiresAt,
+    user: { id: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin },
+    ...(deviceToken ? { deviceToken } : {}),
+  };
 }
 
 export const auth = new Hono<AppEnv>()
@@ -73,16 +107,16 @@ export const auth = new Hono<AppEnv>()
     const body = await readJson(c, LoginBody);
     const dir = directory(c.env);
     const address = clientAddress(c);
-    const found = await dir.loginLookup(body.username, address);
+    const found = await dir.loginLookup(body.username, address, presentedDeviceToken(c));
     if ("retryAfter" in found) throw new AppError("rate_limited", "too many failed sign-ins; wait and try again", found.retryAfter);
     // Always run the KDF, so an unknown username takes as long as a wrong password.
     const ok = await withKdfBudget(() => verifyPassword(body.password, found.passwordHash ?? DUMMY_HASH));
     if (!ok || !found.user || !found.user.active) {
-      await dir.loginFailed(body.username, address);
+      await dir.loginFailed(body.username, address, found.deviceId);
       throw new AppError("unauthorized", "wrong username or password, or the account is deactivated");
     }
-    await dir.loginSucceeded(body.username);
-    return c.json(await startSession(c, found.user), 200);
+    const deviceToken = await dir.loginSucceeded(body.username, found.deviceId);
+    return c.json(await startSession(c, found.user, deviceToken), 200);
   })
   .post("/auth/logout", requireAuth(), async (c) => {
     const caller = c.get("caller");
@@ -93,7 +127,9 @@ export const auth = new Hono<AppEnv>()
   .get("/setup", async (c) => c.json({ needed: await directory(c.env).setupNeeded() }))
   .post("/setup", async (c) => {
     const body = await readJson(c, SetupBody);
+    assertPasswordAllowed(body.password, body.username);
     const passwordHash = await hashPassword(body.password);
-    const user = await directory(c.env).setup(body.token, { username: body.username, passwordHash, displayName: body.displayName ?? body.username });
-    return c.json(await startSession(c, user), 201);
+    const dir = directory(c.env);
+    const user = await dir.setup(body.token, { username: body.username, passwordHash, displayName: body.displayName ?? body.username });
+    return c.json(await startSession(c, user, await dir.issueDeviceToken(user.id)), 201);
   });

@@ -4,7 +4,7 @@ import type { AppEnv } from "../app-env";
 import { readJson } from "../http";
 import { ChangePasswordBody, CreateUserBody } from "../../protocol/rest";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
+import { assertPasswordAllowed, hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
 import { directoryStub as directory, isLocalUserId, resolveUser, storedUser } from "../../durable-objects/shared/objects";
 import { requireAdmin } from "../middleware/auth";
 
@@ -29,6 +29,8 @@ export const users = new Hono<AppEnv>()
   .post("/me/password", async (c) => {
     const caller = c.get("caller");
     const body = await readJson(c, ChangePasswordBody);
+    // Before the current password is checked: a weak new one is not a failed guess.
+    assertPasswordAllowed(body.newPassword, caller.username);
     const dir = directory(c.env);
     // Per-username throttling only: one shared address bucket would let anyone lock everyone out.
     const found = await dir.loginLookup(caller.username, "unknown");
@@ -54,6 +56,7 @@ export const users = new Hono<AppEnv>()
   })
   .post("/users", requireAdmin(), async (c) => {
     const body = await readJson(c, CreateUserBody);
+    assertPasswordAllowed(body.password, body.username);
     const user = await directory(c.env).createUser({
       username: body.username,
       displayName: body.displayName,
