@@ -31,8 +31,8 @@ const PROBE = (nodeWs: string, room: string) => `
 `;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "admin-password-cross-site" });
-  const admin = await loginAs(node.url, "admin", "admin-password-cross-site");
+  node = await startNode({ adminPassword: "operator-passphrase-cross-site" });
+  const admin = await loginAs(node.url, "admin", "operator-passphrase-cross-site");
   await createUser(node.url, admin, { username: "target", password: "correct horse battery", displayName: "Target" });
   const token = await loginAs(node.url, "target", "correct horse battery");
   roomId = (await rest(node.url, token, "POST", "/rooms", { name: "Board only", visibility: "private" })).id;

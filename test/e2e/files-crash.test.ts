@@ -54,8 +54,8 @@ function startUpload(url: string, token: string, total: number, sent: number, ch
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "admin-password-e2e" });
-  admin = await loginAs(node.url, "admin", "admin-password-e2e");
+  node = await startNode({ adminPassword: "operator-passphrase-e2e" });
+  admin = await loginAs(node.url, "admin", "operator-passphrase-e2e");
 }, 60_000);
 
 afterAll(async () => {
@@ -104,7 +104,7 @@ describe("half-written uploads", () => {
     expect(partials()).toEqual([]);
 
     // The node serves files normally afterwards.
-    const token = await loginAs(node.url, "admin", "admin-password-e2e");
+    const token = await loginAs(node.url, "admin", "operator-passphrase-e2e");
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const up = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, body: data });
     expect(up.status).toBe(201);

@@ -81,8 +81,8 @@ function rawHead(method: string, p: string, token: string, headers: Record<strin
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "admin-password-e2e", limits: { maxFileBytes: MAX } });
-  admin = await loginAs(node.url, "admin", "admin-password-e2e");
+  node = await startNode({ adminPassword: "operator-passphrase-e2e", limits: { maxFileBytes: MAX } });
+  admin = await loginAs(node.url, "admin", "operator-passphrase-e2e");
   owner = await makeUser(node.url, admin, "owner");
   outsider = await makeUser(node.url, admin, "outsider");
   roomId = (await makeRoom(node.url, owner.token, "Interop", [])).id;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs, startNode, type OutpostNode } from "../harness";
 import { checkName, NAME_LIMITS } from "../../protocol/names";
 
-const PASSWORD = "admin-password-names";
+const PASSWORD = "operator-passphrase-names";
 let node: OutpostNode;
 let token: string;
 

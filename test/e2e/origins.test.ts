@@ -14,8 +14,8 @@ let token: string;
 let roomId: string;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "admin-password-origins", allowedOrigins: [PROXY_ORIGIN] });
-  token = await loginAs(node.url, "admin", "admin-password-origins");
+  node = await startNode({ adminPassword: "operator-passphrase-origins", allowedOrigins: [PROXY_ORIGIN] });
+  token = await loginAs(node.url, "admin", "operator-passphrase-origins");
   roomId = (await ok(201, node.url, "POST", "/api/v1/rooms", { token, body: { name: "Proxied", visibility: "private" } })).id;
 }, 60_000);
 

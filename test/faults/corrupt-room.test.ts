@@ -22,7 +22,7 @@ import { uniqueKeyFor } from "../../ops/node-config.mjs";
 import type { DoctorReport } from "../../ops/doctor.mjs";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "admin-password-corrupt";
+const PASSWORD = "operator-passphrase-corrupt";
 const MESSAGES = 60;
 let node: OutpostNode;
 let token: string;

@@ -18,7 +18,7 @@ import { loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
 import { api, makeUser, ok, type TestUser } from "../e2e/client";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "admin-password-forged-ids";
+const PASSWORD = "operator-passphrase-forged-ids";
 let node: OutpostNode;
 let admin: string;
 let alice: TestUser;
