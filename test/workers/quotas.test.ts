@@ -153,6 +153,54 @@ describe("message budget over REST", () => {
   });
 });
 
+describe("room quota", () => {
+  it("counts a user's group rooms of the last 24 hours; the wait ends when enough of them have aged out", async () => {
+    const u = await newUser("qq");
+    const DAY = 24 * 3600 * 1000;
+    const result = await runInDurableObject(directory(), async (dir: any, state) => {
+      const now = Date.now();
+      const key = `qq${Date.now().toString(36)}`.padEnd(12, "0").slice(0, 12);
+      const insert = (i: number, kind: string, createdAt: number) =>
+        state.storage.sql.exec("INSERT INTO rooms (id, name, kind, visibility, dm_key, created_by, created_at, name_fold) VALUES (?, ?, ?, 'private', ?, ?, ?, '')", `r_${key}${i.toString(36).padStart(4, "0")}@local`, "old", kind, kind === "dm" ? `${key}|${i}` : null, u.id, createdAt);
+      // 101 group rooms in the window (the limit was 100): the oldest two at 23 h and 22 h ago.
+      insert(0, "group", now - 23 * 3600_000);
+      insert(1, "group", now - 22 * 3600_000);
+      for (let i = 2; i < 101; i++) insert(i, "group", now - 1000 * i);
+      // Older than a day, and DMs: not counted.
+      for (let i = 101; i < 111; i++) insert(i, "group", now - DAY - 1000 * i);
+      for (let i = 111; i < 121; i++) insert(i, "dm", now - 1000);
+      const refused = await dir.registerRoom({ id: `r_${key}zzzz@local`, name: "one more", kind: "group", visibility: "public", createdBy: u.id }).then(
+        () => null,
+        (e: any) => ({ code: e.code, retryAfter: e.retryAfter, retryAfterMs: e.retryAfterMs }),
+      );
+      // An admin (quota-exempt) is not refused.
+      await dir.registerRoom({ id: `r_${key}zzzy@local`, name: "admin's", kind: "group", visibility: "public", createdBy: u.id }, { quotaExempt: true });
+      return { refused, now };
+    });
+    // One slot frees when the two oldest are a day old: the second oldest, 22 h ago, decides.
+    expect(result.refused?.code).toBe("rate_limited");
+    expect(result.refused!.retryAfterMs).toBeGreaterThan(2 * 3600_000 - 60_000);
+    expect(result.refused!.retryAfterMs).toBeLessThanOrEqual(2 * 3600_000);
+    expect(result.refused!.retryAfter).toBe(Math.ceil(result.refused!.retryAfterMs / 1000));
+  });
+
+  it("folds the names of rooms registered before the search column existed, once, when the directory wakes", async () => {
+    const tag = `f${Date.now().toString(36)}`;
+    const id = `r_${tag.padEnd(16, "0").slice(0, 16)}@local`;
+    await runInDurableObject(directory(), async (dir: any, state) => {
+      // As migration 0001 leaves an older row: name_fold empty.
+      state.storage.sql.exec("INSERT INTO rooms (id, name, kind, visibility, dm_key, created_by, created_at, name_fold) VALUES (?, ?, 'group', 'public', NULL, 'u_x', 1, '')", id, `ÜBER ${tag}`);
+      state.storage.sql.exec("DELETE FROM settings WHERE key = 'rooms.name_fold'");
+      dir.foldOlderNames();
+      expect(state.storage.sql.exec("SELECT name_fold FROM rooms WHERE id = ?", id).one().name_fold).toBe(`über ${tag}`);
+      expect(state.storage.sql.exec("SELECT value FROM settings WHERE key = 'rooms.name_fold'").toArray()).toHaveLength(1);
+    });
+    const u = await newUser("qf");
+    const r = await api("GET", `/api/v1/rooms/public?q=${encodeURIComponent(`über ${tag}`)}`, { token: u.token });
+    expect(r.body.rooms.map((x: any) => x.id)).toEqual([id]);
+  });
+});
+
 // ------------------------------------------------------------ public directory
 
 const directory = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("directory"));
