@@ -19,8 +19,20 @@ export default defineConfig({
         bindings: {
           SETUP_TOKEN: "test-setup-token-0123456789",
           ADMIN_PASSWORD: "operator passphrase for tests",
-          // Short windows so the tests can cross them.
-          LIMITS: { maxTextBytes: 16384, recallWindowSeconds: 2, maxFrameBytes: 65536, sessionTtlSeconds: 3600, maxSessionsPerUser: 5, maxFileBytes: 104857600 },
+          // Short windows so the tests can cross them. The per-user quotas stay at the
+          // node's defaults: every test here fits in them (test/workers/quotas.test.ts
+          // tests them at these values; e2e tests try others).
+          LIMITS: {
+            maxTextBytes: 16384,
+            recallWindowSeconds: 2,
+            maxFrameBytes: 65536,
+            sessionTtlSeconds: 3600,
+            maxSessionsPerUser: 5,
+            maxFileBytes: 104857600,
+            messagesPerSecondPerUser: 20,
+            messageBurstPerUser: 200,
+            roomsPerUserPerDay: 100,
+          },
         },
       },
     }),

@@ -13,6 +13,12 @@ export interface Limits {
   maxSessionsPerUser: number;
   /** largest upload in bytes */
   maxFileBytes: number;
+  /** messages a user may send per second, across all their rooms (0: no limit) */
+  messagesPerSecondPerUser: number;
+  /** messages a user may send at once before the per-second rate applies (0: no limit) */
+  messageBurstPerUser: number;
+  /** group rooms a user may create in any 24 hours (0: no limit; admins are exempt) */
+  roomsPerUserPerDay: number;
   /** upload types (exact, or `image/` + `*`); absent: the Worker's built-in list */
   allowedFileTypes?: string[];
 }

@@ -50,7 +50,17 @@ export const DEFAULT_LIMITS = Object.freeze({
   sessionTtlSeconds: 2592000,
   maxSessionsPerUser: 20,
   maxFileBytes: 104857600,
+  // Per-user quotas (0 turns one off). Messages: a token bucket per user across
+  // all their rooms, refilled at messagesPerSecondPerUser up to messageBurstPerUser
+  // (durable-objects/room/send-budget.ts). Rooms: group rooms one user may create
+  // in any 24 hours (durable-objects/directory/room-quota.ts).
+  messagesPerSecondPerUser: 20,
+  messageBurstPerUser: 200,
+  roomsPerUserPerDay: 100,
 });
+
+/** Limits where 0 means "off" rather than "nothing allowed". */
+const ZERO_OFF_LIMITS = ["messagesPerSecondPerUser", "messageBurstPerUser", "roomsPerUserPerDay"];
 
 /**
  * Limits that are not integers. `allowedFileTypes`: upload types (exact, or `image/` + `*`);
@@ -226,7 +236,10 @@ function parseAllowedOrigins(value, label) {
   });
 }
 
-/** Defaults overlaid with `overrides`; unknown names and non-positive or non-integer values are errors. */
+/**
+ * Defaults overlaid with `overrides`; unknown names and non-integer values are errors,
+ * and so is 0 except for the quotas that 0 turns off (ZERO_OFF_LIMITS).
+ */
 export function mergeLimits(overrides, label = "limits") {
   if (overrides === undefined || overrides === null) return { ...DEFAULT_LIMITS };
   if (!isPlainObject(overrides)) throw new Error(`${label}: must be an object of limit names to integers`);
@@ -242,7 +255,11 @@ export function mergeLimits(overrides, label = "limits") {
     if (!(key in DEFAULT_LIMITS)) {
       throw new Error(`limits.${key}: unknown limit (known: ${[...Object.keys(DEFAULT_LIMITS), ...LIST_LIMITS].join(", ")})`);
     }
-    if (!Number.isSafeInteger(value) || value <= 0) {
+    if (ZERO_OFF_LIMITS.includes(key)) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new Error(`limits.${key}: must be a positive integer, or 0 to turn it off, got ${JSON.stringify(value)}`);
+      }
+    } else if (!Number.isSafeInteger(value) || value <= 0) {
       throw new Error(`limits.${key}: must be a positive integer, got ${JSON.stringify(value)}`);
     }
     limits[key] = value;

@@ -33,7 +33,8 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string };
+  /** `retryAfterMs`: with `rate_limited` (and its `Retry-After` header), how long to wait */
+  error: { code: ErrorCode; message: string; retryAfterMs?: number };
 }
 
 /** WebSocket close codes we use, with the standard meaning. */

@@ -108,6 +108,8 @@ export const ServerError = z.strictObject({
   code: z.string(),
   message: z.string(),
   replyTo: z.string().optional(),
+  /** with `rate_limited`: wait this long, then send the same frame again (same clientId) */
+  retryAfterMs: z.number().int().nonnegative().optional(),
 });
 
 export const ServerRoomFrame = z.discriminatedUnion("type", [

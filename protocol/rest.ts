@@ -103,3 +103,19 @@ export const SearchQuery = z.strictObject({
   cursor: z.string().max(32).optional(),
   limit: z.coerce.number().int().min(1).max(50).optional(),
 });
+
+/**
+ * `GET /api/v1/rooms/public`: the public room directory, in name order (then id),
+ * a page at a time. `q`: a case-insensitive substring of the name (any script);
+ * `cursor`: the `nextCursor` of the page before, passed back unchanged.
+ */
+export const PublicRoomsQuery = z.strictObject({
+  q: z.string().max(80, "room names are at most 80 characters").optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().min(1).max(1024).regex(/^[A-Za-z0-9_-]+$/, "not a cursor").optional(),
+});
+
+export const PublicRoomSchema = z.strictObject({ id: z.string(), name: z.string(), createdAt: z.number() });
+export type PublicRoom = z.infer<typeof PublicRoomSchema>;
+/** One page of the directory; `nextCursor` is null on the last page. */
+export const PublicRoomsPageSchema = z.strictObject({ rooms: z.array(PublicRoomSchema), nextCursor: z.string().nullable() });

@@ -6,6 +6,8 @@ export class OutpostApiError extends Error {
     /** stable machine-readable code (`unauthorized`, `not_found`, …); `network` when unreachable */
     readonly code: string,
     message: string,
+    /** with `rate_limited` (429): how long the node asked to wait before the same request again */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "OutpostApiError";

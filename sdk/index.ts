@@ -2,13 +2,13 @@
  * The Outpost client SDK: typed REST, the device and room sockets with
  * reconnect and resume, and the ordered offline send queue. See README.md.
  */
-export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage, type SearchParams, type SearchResult, type UploadOptions } from "./rest";
+export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage, type PublicRoomsPage, type PublicRoomsParams, type SearchParams, type SearchResult, type UploadOptions } from "./rest";
 export { OutpostApiError } from "./errors";
 export { backoffDelay, type BackoffOptions } from "./backoff";
 export { ReconnectingSocket, parseFrame, type SocketOptions, type SocketState, type WebSocketConstructor, type WebSocketLike } from "./socket";
 export { DeviceSocket } from "./device-socket";
 export { RoomSocket } from "./room-socket";
-export { SendQueue, PermanentSendError, newClientId, type QueuedMessage, type SendAck, type SendTransport, type StorageLike } from "./send-queue";
+export { SendQueue, PermanentSendError, RateLimitedError, newClientId, type QueuedMessage, type SendAck, type SendTransport, type StorageLike } from "./send-queue";
 export { socketOrRestTransport } from "./transport";
 export { checkName, cleanName, NAME_LIMITS, type NameCheck, type NameProblem } from "../protocol/names";
 export type { Message, Room, Member, User, Attachment, SearchHit } from "../protocol/models";

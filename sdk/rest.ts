@@ -25,7 +25,7 @@ import { z } from "zod";
 import { AttachmentSchema, MemberSchema, MessageSchema, RoomSchema, SearchHitSchema, UserSchema, type Attachment, type Member, type Message, type Room, type SearchHit, type User } from "../protocol/models";
 import { InboxRoomSchema, NotificationSchema, PresenceSchema, type InboxRoom, type Notification, type Presence } from "../protocol/device";
 import type { z as zt } from "zod";
-import type { CreateRoomBody, SearchQuery, SendMessageBody } from "../protocol/rest";
+import { PublicRoomsPageSchema, type CreateRoomBody, type PublicRoomsQuery, type SearchQuery, type SendMessageBody } from "../protocol/rest";
 import { OutpostApiError } from "./errors";
 
 export interface ClientOptions {
@@ -47,6 +47,8 @@ export type HistoryPage = z.infer<typeof History>;
 const SearchResult = z.object({ hits: z.array(SearchHitSchema), cursor: z.string().nullable() });
 export type SearchResult = { hits: SearchHit[]; cursor: string | null };
 export type SearchParams = z.input<typeof SearchQuery>;
+export type PublicRoomsParams = z.input<typeof PublicRoomsQuery>;
+export type PublicRoomsPage = z.infer<typeof PublicRoomsPageSchema>;
 
 export interface UploadOptions {
   /** stored name (default: the File's own name, else "file") */
@@ -214,8 +216,24 @@ export class OutpostClient {
   myRooms(): Promise<{ rooms: InboxRoom[] }> {
     return this.request("GET", "/me/rooms", undefined, z.object({ rooms: z.array(InboxRoomSchema) }));
   }
-  publicRooms(): Promise<{ rooms: { id: string; name: string; createdAt: number }[] }> {
-    return this.request("GET", "/rooms/public");
+  /**
+   * One page of the public room directory, by name; `q` finds names containing it
+   * (any case, any script). Pass `nextCursor` back as `cursor` for the next page.
+   *
+   * @example
+   *   for (let cursor: string | undefined; ; ) {
+   *     const page = await api.publicRooms({ q: "上海", cursor });
+   *     show(page.rooms);
+   *     if (!page.nextCursor) break;
+   *     cursor = page.nextCursor;
+   *   }
+   */
+  publicRooms(params: PublicRoomsParams = {}): Promise<PublicRoomsPage> {
+    const qs = Object.entries(params)
+      .filter(([, v]) => v !== undefined && v !== "")
+      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+      .join("&");
+    return this.request("GET", `/rooms/public${qs ? "?" + qs : ""}`, undefined, PublicRoomsPageSchema);
   }
   createRoom(body: z.input<typeof CreateRoomBody>): Promise<Room> {
     return this.request("POST", "/rooms", body, RoomSchema);
@@ -290,8 +308,9 @@ function parseBody<T>(status: number, text: string, what: string, schema?: zt.Zo
     // an HTML error page from a proxy: reported below by status
   }
   if (status < 200 || status > 299) {
-    const e = (value as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    throw new OutpostApiError(status, typeof e?.code === "string" ? e.code : "http_" + status, typeof e?.message === "string" ? e.message : `HTTP ${status}`);
+    const e = (value as { error?: { code?: unknown; message?: unknown; retryAfterMs?: unknown } } | undefined)?.error;
+    const wait = typeof e?.retryAfterMs === "number" && Number.isFinite(e.retryAfterMs) && e.retryAfterMs >= 0 ? e.retryAfterMs : undefined;
+    throw new OutpostApiError(status, typeof e?.code === "string" ? e.code : "http_" + status, typeof e?.message === "string" ? e.message : `HTTP ${status}`, wait);
   }
   if (!schema) return value as T;
   const parsed = schema.safeParse(value);

@@ -15,7 +15,7 @@ import { ServerRoomFrame } from "../protocol/frames";
 import type { Message } from "../protocol/models";
 import { ReconnectingSocket, type SocketOptions, type SocketState } from "./socket";
 import type { OutpostClient } from "./rest";
-import { PermanentSendError, type QueuedMessage, type SendAck } from "./send-queue";
+import { PermanentSendError, RateLimitedError, type QueuedMessage, type SendAck } from "./send-queue";
 
 /** A room socket sends at most one `read` per this many ms (see RoomSocket.read). */
 export const READ_EVERY_MS = 1000;
@@ -81,8 +81,10 @@ export class RoomSocket {
 
   /**
    * Send one queued message and wait for its `msg.ack`. Rejects with a
-   * `PermanentSendError` when the node refuses it, with a plain Error when the
-   * socket is not open or drops first (the queue then retries, same clientId).
+   * `PermanentSendError` when the node refuses it, with a `RateLimitedError`
+   * when the sender is over their message budget (the queue waits as told and
+   * sends it again), with a plain Error when the socket is not open or drops
+   * first (the queue then retries, same clientId).
    */
   sendMessage(m: QueuedMessage, timeoutMs = 10_000): Promise<SendAck> {
     return new Promise((resolve, reject) => {
@@ -179,7 +181,13 @@ export class RoomSocket {
         if (w && f.replyTo) {
           clearTimeout(w.timer);
           this.acks.delete(f.replyTo);
-          w.reject(PERMANENT_CODES.has(f.code) ? new PermanentSendError(f.code, f.message) : new Error(f.message));
+          w.reject(
+            PERMANENT_CODES.has(f.code)
+              ? new PermanentSendError(f.code, f.message)
+              : f.code === "rate_limited" && f.retryAfterMs !== undefined
+                ? new RateLimitedError(f.retryAfterMs, f.message)
+                : new Error(f.message),
+          );
         }
         break;
       }

@@ -38,6 +38,27 @@ export class PermanentSendError extends Error {
   }
 }
 
+/**
+ * The node refused this message for now because its sender is over their
+ * message budget: send the same message again (same clientId) after
+ * `retryAfterMs`. REST says the same with an `OutpostApiError` carrying
+ * `retryAfterMs`.
+ */
+export class RateLimitedError extends Error {
+  readonly code = "rate_limited";
+  constructor(readonly retryAfterMs: number, message: string) {
+    super(message);
+    this.name = "RateLimitedError";
+  }
+}
+
+/** How long the node asked us to wait before trying again, when it said (a rate-limited send). */
+function retryAfterOf(err: unknown): number | undefined {
+  if (err instanceof RateLimitedError) return err.retryAfterMs;
+  if (err instanceof OutpostApiError && err.status === 429) return err.retryAfterMs;
+  return undefined;
+}
+
 export interface StorageLike {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
@@ -147,7 +168,10 @@ export class SendQueue {
             continue;
           }
           // Retry the same message (same clientId) later; nothing behind it may overtake it.
-          const delay = backoffDelay(this.attempt++, this.options.backoff);
+          // Rate-limited: exactly as long as the node said (the budget refills at a known
+          // rate, so a longer backoff would only slow the queue below the allowed rate;
+          // and it is no sign that the node is unwell, so the backoff does not grow).
+          const delay = retryAfterOf(err) ?? backoffDelay(this.attempt++, this.options.backoff);
           await new Promise<void>((resolve) => {
             const t = setTimeout(resolve, delay);
             this.wake = () => {

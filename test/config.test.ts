@@ -22,6 +22,7 @@ import {
   renderCapnp,
   uniqueKeyFor,
 } from "../ops/node-config.mjs";
+import { DEFAULT_LIMITS as WORKER_DEFAULT_LIMITS } from "../worker/env";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
 const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS"];
@@ -119,6 +120,14 @@ describe("wrangler.toml and the generated workerd config agree", () => {
     expect(capnp.binds.get("SETUP_TOKEN")).toEqual({ kind: "fromEnvironment", value: "OUTPOST_SETUP_TOKEN" });
     expect(capnp.binds.get("ADMIN_PASSWORD")).toEqual({ kind: "fromEnvironment", value: "OUTPOST_ADMIN_PASSWORD" });
     expect(capnp.binds.get("FILES")?.kind).toBe("service");
+  });
+
+  it("agree with the Worker's own defaults (worker/env.ts) and the workers tests' bindings on every integer limit", () => {
+    const { allowedFileTypes: _types, ...workerDefaults } = WORKER_DEFAULT_LIMITS;
+    expect(workerDefaults).toEqual({ ...DEFAULT_LIMITS });
+    // vitest.workers.config.ts replaces LIMITS wholesale: it must name every limit (shorter windows are fine).
+    const testBindings = fs.readFileSync(path.join(repoRoot, "vitest.workers.config.ts"), "utf8");
+    for (const key of Object.keys(DEFAULT_LIMITS)) expect(testBindings).toMatch(new RegExp(`\\b${key}: \\d+`));
   });
 
   it("import .sql files as text, as the esbuild bundle does", () => {
@@ -252,6 +261,15 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"limits": {"maxTextBytes": "16k"}}')).toThrow(/limits\.maxTextBytes: must be a positive integer/);
     expect(withFile('{"limits": {"maxTextBytes": 70000}}')).toThrow(/limits\.maxTextBytes: 70000 must be smaller than limits\.maxFrameBytes/);
     expect(withFile('{"limits": {"maxFrameBytes": 40000000}}')).toThrow(/limits\.maxFrameBytes: at most/);
+    expect(withFile('{"limits": {"maxTextBytes": 0}}')).toThrow(/limits\.maxTextBytes: must be a positive integer/);
+    expect(withFile('{"limits": {"messagesPerSecondPerUser": -1}}')).toThrow(/limits\.messagesPerSecondPerUser: must be a positive integer, or 0 to turn it off/);
+    expect(withFile('{"limits": {"roomsPerUserPerDay": 2.5}}')).toThrow(/limits\.roomsPerUserPerDay: must be a positive integer, or 0/);
+  });
+
+  it("lets 0 turn off each per-user quota", () => {
+    const file = path.join(tmp, "quotas-off.json");
+    fs.writeFileSync(file, JSON.stringify({ limits: { messagesPerSecondPerUser: 0, messageBurstPerUser: 0, roomsPerUserPerDay: 0 } }));
+    expect(loadNodeConfig({ OUTPOST_CONFIG: file }, { cwd }).limits).toEqual({ ...DEFAULT_LIMITS, messagesPerSecondPerUser: 0, messageBurstPerUser: 0, roomsPerUserPerDay: 0 });
   });
 
   it("refuses a data dir that is a file", () => {

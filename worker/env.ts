@@ -18,6 +18,15 @@ export interface Limits {
   maxSessionsPerUser: number;
   /** largest upload in bytes */
   maxFileBytes: number;
+  /**
+   * Per-user message budget, across all the user's rooms: a token bucket refilled at
+   * this rate up to messageBurstPerUser (durable-objects/room/send-budget.ts). 0: off.
+   */
+  messagesPerSecondPerUser: number;
+  /** the bucket's size: messages a user may send at once after a quiet spell. 0: off. */
+  messageBurstPerUser: number;
+  /** group rooms one user may create in any 24 hours; admins are exempt. 0: off. */
+  roomsPerUserPerDay: number;
   // Allowed upload types: exact, or "type/" + "*" wildcards; "*" + "/" + "*" allows everything.
   allowedFileTypes: string[];
 }
@@ -29,6 +38,9 @@ export const DEFAULT_LIMITS: Limits = {
   sessionTtlSeconds: 30 * 24 * 3600,
   maxSessionsPerUser: 20,
   maxFileBytes: 100 * 1024 * 1024,
+  messagesPerSecondPerUser: 20,
+  messageBurstPerUser: 200,
+  roomsPerUserPerDay: 100,
   allowedFileTypes: [
     "image/*",
     "audio/*",

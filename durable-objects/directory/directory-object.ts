@@ -5,13 +5,16 @@
  * straight to rooms and sessions are checked in each user's own object.
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, asc, eq, inArray, like, or } from "drizzle-orm";
+import { and, asc, eq, inArray, like, or, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Env } from "../../worker/env";
 import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
 import { ensureSchema, openDb } from "../shared/database";
-import { AppError } from "../shared/app-error";
+import { AppError, rateLimited } from "../shared/app-error";
+import { limitsOf } from "../../worker/env";
+import { foldName, pagePublicRooms, type PublicRoomsPage } from "./public-rooms";
+import { roomQuotaWaitMs } from "./room-quota";
 import { hashPassword, weakPasswordReason } from "../shared/passwords";
 import { timingSafeEqual } from "../shared/tokens";
 import { DeviceTokens, newDeviceKey } from "./device-tokens";
@@ -41,6 +44,7 @@ export class DirectoryObject extends DurableObject<Env> {
     this.db = openDb(ctx.storage, schema);
     void ctx.blockConcurrencyWhile(async () => {
       await ensureSchema(this.db, migrations);
+      this.foldOlderNames();
       await this.adminFromEnvironment();
     });
   }
@@ -60,6 +64,22 @@ export class DirectoryObject extends DurableObject<Env> {
     if (existing) return;
     await this.insertUser({ username: "admin", displayName: "Administrator", passwordHash: await hashPassword(password), isAdmin: true });
     console.log("created the admin account from OUTPOST_ADMIN_PASSWORD");
+  }
+
+  /**
+   * Rooms registered before names were stored folded for search (migration
+   * 0001 adds the column empty): fold them, once — SQL's lower() would fold
+   * ASCII only. A settings row records that it was done.
+   */
+  private foldOlderNames(): void {
+    const done = "rooms.name_fold";
+    if (this.db.select().from(schema.settings).where(eq(schema.settings.key, done)).get()) return;
+    const r = schema.rooms;
+    this.ctx.storage.transactionSync(() => {
+      const rows = this.db.select({ id: r.id, name: r.name }).from(r).where(and(eq(r.nameFold, ""), sql`${r.name} <> ''`)).all();
+      for (const row of rows) this.db.update(r).set({ nameFold: foldName(row.name) }).where(eq(r.id, row.id)).run();
+      this.db.insert(schema.settings).values({ key: done, value: "1" }).run();
+    });
   }
 
   private hasAdmin(): boolean {
@@ -249,8 +269,17 @@ export class DirectoryObject extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- rooms
 
-  async registerRoom(room: Omit<RoomRow, "dmKey" | "createdAt">): Promise<void> {
-    this.db.insert(schema.rooms).values({ ...room, dmKey: null, createdAt: Date.now() }).run();
+  /**
+   * Record a new group room, within its creator's room quota (room-quota.ts;
+   * `quotaExempt` for admins). Refused: nothing is written, and the answer
+   * says when the creator may try again.
+   */
+  async registerRoom(room: Omit<RoomRow, "dmKey" | "createdAt" | "nameFold">, options: { quotaExempt?: boolean } = {}): Promise<void> {
+    const now = Date.now();
+    const perDay = limitsOf(this.env).roomsPerUserPerDay;
+    const wait = options.quotaExempt ? 0 : roomQuotaWaitMs(this.db, room.createdBy, perDay, now);
+    if (wait > 0) throw rateLimited(`at most ${perDay} new rooms a day per person; the next one is possible in ${Math.ceil(wait / 60_000)} minutes`, wait);
+    this.db.insert(schema.rooms).values({ ...room, nameFold: foldName(room.name), dmKey: null, createdAt: now }).run();
   }
 
   /** The DM room id for a pair: the existing one, or `candidate` newly reserved. */
@@ -266,13 +295,13 @@ export class DirectoryObject extends DurableObject<Env> {
     return this.db.select().from(schema.rooms).where(eq(schema.rooms.id, id)).get() ?? null;
   }
 
-  async publicRooms(): Promise<RoomRow[]> {
-    const r = schema.rooms;
-    return this.db.select().from(r).where(and(eq(r.kind, "group"), eq(r.visibility, "public"))).orderBy(asc(r.name)).limit(1000).all();
+  /** One page of the public room directory (public-rooms.ts); a cursor it did not give out is `invalid_request`. */
+  async publicRooms(query: { q?: string; limit: number; cursor?: string }): Promise<PublicRoomsPage> {
+    return pagePublicRooms(this.db, query);
   }
 
   async renameRoom(id: string, name: string): Promise<void> {
-    this.db.update(schema.rooms).set({ name }).where(eq(schema.rooms.id, id)).run();
+    this.db.update(schema.rooms).set({ name, nameFold: foldName(name) }).where(eq(schema.rooms.id, id)).run();
   }
 
   /** The user objects of accounts this directory holds (never an id from outside: see shared/objects.ts). */

@@ -2,7 +2,7 @@
  * The node's directory (one object per node): accounts, the room directory,
  * login throttling, node identity. Run `npm run db:generate` after changing it.
  */
-import { sqliteTable, text, integer, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, uniqueIndex, index } from "drizzle-orm/sqlite-core";
 
 export const settings = sqliteTable("settings", {
   key: text("key").primaryKey(),
@@ -35,8 +35,21 @@ export const rooms = sqliteTable(
     dmKey: text("dm_key"),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
+    /**
+     * The name folded for search (NFKC, lower case: see public-rooms.ts), so the
+     * public directory matches names case-insensitively in every script, not only
+     * ASCII as SQLite's own LIKE/lower() do. Rows from before it existed are
+     * filled in when the directory wakes.
+     */
+    nameFold: text("name_fold").notNull().default(""),
   },
-  (t) => [uniqueIndex("rooms_dm_key").on(t.dmKey)],
+  (t) => [
+    uniqueIndex("rooms_dm_key").on(t.dmKey),
+    // The public directory, paged in (name, id) order.
+    index("rooms_by_name").on(t.kind, t.visibility, t.name, t.id),
+    // The room quota: a user's rooms of the last 24 hours.
+    index("rooms_by_creator").on(t.createdBy, t.createdAt),
+  ],
 );
 
 /** Failed logins per key (`u:<username>` or `ip:<address>`) in the current window. */

@@ -31,6 +31,7 @@ import { frameBytes } from "../shared/frames";
 import { safeClose } from "../shared/sockets";
 import { storedUser } from "../shared/objects";
 import { BATCHED, Fanout, PLAIN } from "./fanout";
+import { refuseSend, sendWaitMs, spendSend } from "./send-budget";
 import { AWAY_SUMMARY_INTERVAL_MS, type InboxUpdate, type RoomActivity, type RoomSummary } from "../user/inbox-update";
 import type { UserObject } from "../user/user-object";
 import type { LastMessage } from "../../protocol/device";
@@ -369,6 +370,11 @@ export class RoomObject extends DurableObject<Env> {
       const existing = this.duplicateOf(meta, clientKey);
       if (existing) return existing;
     }
+    // The sender's budget (send-budget.ts). Refused: nothing stored, no seq used,
+    // so the same clientId later is a new message. A retry of a stored message is
+    // answered as usual, even on an empty budget, and never costs any.
+    const wait = sendWaitMs(caller.userId, this.limits, Date.now());
+    if (wait > 0) return this.duplicateOf(meta, clientKey) ?? refuseSend(this.limits, wait);
     let row: MessageRow;
     let mentions: Mentions;
     try {
@@ -406,6 +412,7 @@ export class RoomObject extends DurableObject<Env> {
       throw storageFailure(err);
     }
     if (!inserted) return this.duplicateOf(meta, clientKey)!;
+    spendSend(caller.userId, this.limits, row.createdAt);
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.lastSeq = row.seq;
     this.version = row.version;
@@ -923,7 +930,15 @@ export class RoomObject extends DurableObject<Env> {
   private async handleFrame(ws: WebSocket, caller: Caller, frame: ClientRoomFrame): Promise<void> {
     switch (frame.type) {
       case "msg.send": {
-        const r = this.commitSend(caller, frame);
+        let r;
+        try {
+          r = this.commitSend(caller, frame);
+        } catch (err) {
+          // Refused for speed: the frame also says when to send it again.
+          if (!(err instanceof AppError && err.retryAfterMs !== undefined)) throw err;
+          this.sendTo(ws, JSON.stringify({ type: "error", code: err.code, message: err.detail, replyTo: frame.clientId, retryAfterMs: err.retryAfterMs }));
+          return;
+        }
         const ack = JSON.stringify({ type: "msg.ack", clientId: frame.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate });
         // A plain socket gets the ack, then the echo; a batched one both in one frame.
         if (r.duplicate) this.sendTo(ws, ack);

@@ -14,12 +14,16 @@ const PREFIX = "outpost:";
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly detail: string;
+  /** seconds, for `Retry-After` */
   readonly retryAfter?: number;
-  constructor(code: ErrorCode, detail: string, retryAfter?: number) {
-    super(`${PREFIX}${code}:${retryAfter ?? ""}:${detail}`);
+  /** the exact wait, when the thrower knows it to the millisecond (see `rateLimited`) */
+  readonly retryAfterMs?: number;
+  constructor(code: ErrorCode, detail: string, retryAfter?: number, retryAfterMs?: number) {
+    super(`${PREFIX}${code}:${retryAfter ?? ""}${retryAfterMs === undefined ? "" : `/${retryAfterMs}`}:${detail}`);
     this.code = code;
     this.detail = detail;
     this.retryAfter = retryAfter;
+    this.retryAfterMs = retryAfterMs;
   }
   get status(): number {
     return ERROR_STATUS[this.code];
@@ -30,9 +34,19 @@ export class AppError extends Error {
 export function asAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
   if (!(err instanceof Error)) return null;
-  const m = /^outpost:([a-z_]+):(\d*):([\s\S]*)$/.exec(err.message);
+  const m = /^outpost:([a-z_]+):(\d*)(?:\/(\d+))?:([\s\S]*)$/.exec(err.message);
   if (!m || !(m[1] in ERROR_STATUS)) return null;
-  return new AppError(m[1] as ErrorCode, m[3], m[2] ? Number(m[2]) : undefined);
+  return new AppError(m[1] as ErrorCode, m[4], m[2] ? Number(m[2]) : undefined, m[3] ? Number(m[3]) : undefined);
+}
+
+/**
+ * `rate_limited` with when to come back: `Retry-After` in whole seconds (rounded
+ * up, at least 1, as HTTP wants), and the exact wait in ms for clients that can
+ * use it (a per-second message budget frees up in tens of milliseconds).
+ */
+export function rateLimited(detail: string, retryAfterMs: number): AppError {
+  const ms = Math.max(1, Math.ceil(retryAfterMs));
+  return new AppError("rate_limited", detail, Math.ceil(ms / 1000), ms);
 }
 
 export const notFound = (what = "room") => new AppError("not_found", `no such ${what}, or you may not see it`);

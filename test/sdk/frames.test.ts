@@ -3,6 +3,8 @@ import { ServerRoomFrame } from "../../protocol/frames";
 import { DeviceSocket } from "../../sdk/device-socket";
 import { OutpostClient } from "../../sdk/rest";
 import { RoomSocket } from "../../sdk/room-socket";
+import { OutpostApiError } from "../../sdk/errors";
+import { PermanentSendError, RateLimitedError, SendQueue } from "../../sdk/send-queue";
 import { parseFrame, parseFrames, ReconnectingSocket, type WebSocketConstructor } from "../../sdk/socket";
 import { FakeSocket } from "./fake-socket";
 
@@ -99,6 +101,66 @@ describe("RoomSocket resume", () => {
     FakeSocket.all[0].drop();
     await expect(lost).rejects.toThrow();
     rs.close();
+  });
+});
+
+describe("RoomSocket under the node's message budget", () => {
+  it("a rate_limited error frame makes the send queue wait retryAfterMs and send the same message again, in order", async () => {
+    const rs = new RoomSocket(api, ROOM, { WebSocket: WS, backoff: { baseMs: 1000, maxMs: 1000 } }).start();
+    const ws = FakeSocket.all[0];
+    ws.open();
+    // The node: refuses every clientId's first attempt, acks the second.
+    const attempts = new Map<string, number>();
+    let seq = 0;
+    const order: string[] = [];
+    const node = (frame: any) => {
+      if (frame.type !== "msg.send") return;
+      order.push(frame.clientId);
+      const n = (attempts.get(frame.clientId) ?? 0) + 1;
+      attempts.set(frame.clientId, n);
+      if (n === 1) ws.deliver({ type: "error", code: "rate_limited", message: "sending too fast", replyTo: frame.clientId, retryAfterMs: 30 });
+      else ws.deliver({ type: "msg.ack", clientId: frame.clientId, id: `m_${String(++seq).padStart(16, "0")}`, seq, duplicate: false });
+    };
+    const send = ws.send.bind(ws);
+    ws.send = (data: string) => {
+      send(data);
+      queueMicrotask(() => node(JSON.parse(data)));
+    };
+    // A backoff this long would stall the test: only the frame's retryAfterMs can be what it waits.
+    const queue = new SendQueue({ storage: null, backoff: { baseMs: 60_000, maxMs: 60_000 }, transport: (m) => rs.sendMessage(m) });
+    const started = Date.now();
+    const sent = [queue.enqueue(ROOM, "one"), queue.enqueue(ROOM, "two"), queue.enqueue(ROOM, "three")];
+    const acks = await Promise.all(sent.map((x) => x.done));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 30 - 5);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(acks.map((a) => a.seq)).toEqual([1, 2, 3]);
+    const ids = sent.map((x) => x.message.clientId);
+    expect(order).toEqual(ids.flatMap((id) => [id, id]));
+    rs.close();
+  });
+
+  it("rejects the send with a RateLimitedError carrying retryAfterMs, not a permanent error", async () => {
+    const rs = new RoomSocket(api, ROOM, { WebSocket: WS }).start();
+    FakeSocket.all[0].open();
+    const p = rs.sendMessage({ clientId: "c-9", roomId: ROOM, text: "hi", queuedAt: 0 });
+    FakeSocket.all[0].deliver({ type: "error", code: "rate_limited", message: "sending too fast", replyTo: "c-9", retryAfterMs: 120 });
+    const err = await p.catch((e) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect(err).not.toBeInstanceOf(PermanentSendError);
+    expect(err.retryAfterMs).toBe(120);
+    rs.close();
+  });
+});
+
+describe("OutpostClient errors", () => {
+  it("a 429 carries the node's retryAfterMs", async () => {
+    const client = new OutpostClient({
+      baseUrl: "http://node.test",
+      fetch: async () => new Response(JSON.stringify({ error: { code: "rate_limited", message: "sending too fast", retryAfterMs: 75 } }), { status: 429, headers: { "retry-after": "1" } }),
+    });
+    const err = await client.send(ROOM, { text: "x", clientId: "c-1" }).catch((e) => e);
+    expect(err).toBeInstanceOf(OutpostApiError);
+    expect(err).toMatchObject({ status: 429, code: "rate_limited", retryAfterMs: 75, retryable: true });
   });
 });
 

@@ -101,6 +101,38 @@ describe("SendQueue", () => {
     expect(JSON.parse(storage.data.get("outpost.sendQueue.v1")!)).toEqual([]);
   });
 
+  it("a rate-limited send (REST 429 with retryAfterMs) waits as told and goes again: same clientId, never dropped, never overtaken", async () => {
+    const node = fakeNode();
+    const tries: QueuedMessage[] = [];
+    let refused = 0;
+    const queue = new SendQueue({
+      storage: null,
+      // A backoff this long would stall the test: only the node's retryAfterMs can be what it waits.
+      backoff: { baseMs: 60_000, maxMs: 60_000 },
+      transport: async (m) => {
+        tries.push(m);
+        // The node's budget lets every other attempt through.
+        if (tries.length % 2 === 1) {
+          refused++;
+          throw new OutpostApiError(429, "rate_limited", "sending too fast", 25);
+        }
+        return node.deliver(m);
+      },
+    });
+    const started = Date.now();
+    const dones = Array.from({ length: 5 }, (_, i) => queue.enqueue("r1", `m${i}`).done);
+    const acks = await Promise.all(dones);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(refused * 25 - 5);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(refused).toBe(5);
+    expect(node.stored.map((m) => m.text)).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+    expect(acks.map((a) => a.seq)).toEqual([1, 2, 3, 4, 5]);
+    // Each message twice in a row (refused, then stored), in the order written, with its one clientId.
+    const ids = node.stored.map((m) => m.clientId);
+    expect(tries.map((m) => m.clientId)).toEqual(ids.flatMap((id) => [id, id]));
+    expect(queue.pending()).toEqual([]);
+  });
+
   it("kick() retries at once instead of waiting out the backoff", async () => {
     let online = false;
     const queue = new SendQueue({ storage: null, backoff: { baseMs: 60_000, maxMs: 60_000 }, transport: async () => (online ? { id: "m", seq: 1 } : Promise.reject(new Error("offline"))) });

@@ -23,8 +23,10 @@ export async function onError(err: Error, c: Context<AppEnv>): Promise<Response>
   }
   const app = asAppError(err);
   if (app) {
-    if (app.retryAfter !== undefined) c.header("Retry-After", String(app.retryAfter));
-    return c.json(errorBody(app.code, app.detail), app.status as 400);
+    if (app.retryAfter === undefined) return c.json(errorBody(app.code, app.detail), app.status as 400);
+    // Every answer with Retry-After also says it in ms in the body, exactly when the thrower knew it.
+    c.header("Retry-After", String(app.retryAfter));
+    return c.json({ error: { ...errorBody(app.code, app.detail).error, retryAfterMs: app.retryAfterMs ?? app.retryAfter * 1000 } }, app.status as 400);
   }
   if (err instanceof HTTPException) {
     const status = err.status;

@@ -1,8 +1,8 @@
 /** Rooms and DMs: create, list, join, leave, members, roles, rename. */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { readJson } from "../http";
-import { AddMemberBody, CreateDmBody, CreateRoomBody, SetRoleBody, UpdateRoomBody } from "../../protocol/rest";
+import { readJson, readQuery } from "../http";
+import { AddMemberBody, CreateDmBody, CreateRoomBody, PublicRoomsQuery, SetRoleBody, UpdateRoomBody } from "../../protocol/rest";
 import { newId } from "../../protocol/ids";
 import { AppError } from "../../durable-objects/shared/app-error";
 import type { Caller } from "../../durable-objects/shared/identity";
@@ -30,16 +30,18 @@ export const rooms = new Hono<AppEnv>()
     return c.json({ rooms: await storedUser(c.env, c.get("caller").userId).inboxRooms({ looking: true }) });
   })
   .get("/rooms/public", async (c) => {
-    const list = await directory(c.env).publicRooms();
-    return c.json({ rooms: list.map((r) => ({ id: r.id, name: r.name, createdAt: r.createdAt })) });
+    // No member counts: the directory does not know them, and asking each room
+    // of a page would cost a round trip per room.
+    const q = readQuery(c, PublicRoomsQuery);
+    return c.json(await directory(c.env).publicRooms({ q: q.q?.trim(), limit: q.limit, cursor: q.cursor }));
   })
   .post("/rooms", async (c) => {
     const caller = c.get("caller");
     const body = await readJson(c, CreateRoomBody);
     const members = await activeUsers(c.env, (body.members ?? []).filter((id) => id !== caller.userId));
     const id = newId("r", c.env.NODE_NAME);
-    // Directory first: a room that exists is always in the directory.
-    await directory(c.env).registerRoom({ id, name: body.name, kind: "group", visibility: body.visibility, createdBy: caller.userId });
+    // Directory first: a room that exists is always in the directory; the room quota is checked there.
+    await directory(c.env).registerRoom({ id, name: body.name, kind: "group", visibility: body.visibility, createdBy: caller.userId }, { quotaExempt: caller.isAdmin });
     const room = await storedRoom(c.env, id).create({ id, name: body.name, kind: "group", visibility: body.visibility, creator: asMember(caller), members });
     return c.json(room, 201);
   })
