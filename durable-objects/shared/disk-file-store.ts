@@ -11,8 +11,7 @@
  * One thing it does not do: notice that a request body ended in an error. It
  * renames whatever it was given into place and answers 204. So `put` watches
  * the body itself and deletes what was stored when the body did not end
- * cleanly. (The body goes to the disk chunked, as before this module existed;
- * its length is checked here, not declared to the disk.)
+ * cleanly.
  */
 import type { ByteRange, FileStore, StoredFile } from "./file-store";
 
@@ -24,9 +23,10 @@ export function diskFileStore(disk: Fetcher): FileStore {
     kind: "disk",
 
     async put(key, body, length) {
-      // A pass-through whose pipe settles only when `body` has ended: it rejects when the
-      // body errored, or when it was not the `length` bytes it was said to be.
-      const { readable, writable } = lengthCheck(length);
+      // A native pass-through (a JavaScript TransformStream here made a 50 MB upload ~50%
+      // slower). The pipe settles once `body` has ended and rejects if it errored; a
+      // FixedLengthStream also errors the disk's body when `body` is not `length` bytes.
+      const { readable, writable } = length !== null ? new FixedLengthStream(length) : new IdentityTransformStream();
       const piped = body.pipeTo(writable);
       piped.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
       try {
@@ -34,6 +34,10 @@ export function diskFileStore(disk: Fetcher): FileStore {
         await res.body?.cancel();
         if (!res.ok) throw new Error(`the files disk answered ${res.status} to PUT`);
         await piped;
+        // A body that ends short of `length` ends its pipe cleanly: the FixedLengthStream errors
+        // instead, and workerd 1.20260426 then fails the PUT ("Network connection lost"). One
+        // HEAD on the local disk makes that not depend on the runtime's way of failing.
+        if (length !== null && (await store.head(key))?.size !== length) throw new Error(`the body was not its declared ${length} bytes`);
       } catch (err) {
         await readable.cancel(err).catch(() => {});
         await store.delete(key).catch(() => {});
@@ -84,19 +88,4 @@ export function diskFileStore(disk: Fetcher): FileStore {
     },
   };
   return store;
-}
-
-/** An identity stream that errors when more or fewer than `length` bytes pass (null: any number). */
-function lengthCheck(length: number | null): TransformStream<Uint8Array, Uint8Array> {
-  let seen = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (length !== null && seen > length) throw new Error(`the body is longer than its declared ${length} bytes`);
-      controller.enqueue(chunk);
-    },
-    flush() {
-      if (length !== null && seen !== length) throw new Error(`the body ended after ${seen} of its declared ${length} bytes`);
-    },
-  });
 }
