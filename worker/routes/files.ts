@@ -75,9 +75,14 @@ export const files = new Hono<AppEnv>()
       "Cache-Control": "private, no-cache",
     });
     const damaged = () => new AppError("storage_error", "this file's stored bytes are damaged");
+    // The store failing (not: the file missing) is the node's trouble, not the caller's.
+    const unreadable = (err: unknown): never => {
+      console.error("file read failed", (err as Error)?.message ?? err);
+      throw new AppError("storage_error", "the node could not read this file right now; try again later");
+    };
     if (c.req.method === "HEAD") {
       // A HEAD answers like the whole GET (a Range on it is ignored, as most servers do).
-      const stored = await store.head(meta.storageKey);
+      const stored = await store.head(meta.storageKey).catch(unreadable);
       if (!stored) throw notFound("file");
       if (stored.size !== meta.size) throw damaged();
       headers.set("Content-Length", String(meta.size));
@@ -91,7 +96,7 @@ export const files = new Hono<AppEnv>()
     // The store cuts the range itself and hands back a body of known length: workerd then
     // sends Content-Length. (A body sliced in JavaScript has no known length, so workerd
     // sent 206 answers chunked, with no Content-Length, whatever header was set.)
-    const stored = await store.get(meta.storageKey, range ?? undefined);
+    const stored = await store.get(meta.storageKey, range ?? undefined).catch(unreadable);
     if (!stored) throw notFound("file");
     if (stored.size !== meta.size || !stored.body) {
       // The stored bytes do not match the size in the room's metadata.
