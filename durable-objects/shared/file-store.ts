@@ -21,8 +21,9 @@
  * @example
  *   const store = fileStoreOf(env);
  *   if (!store) throw new AppError("storage_error", "files are not configured");
- *   await store.put("k/abc", request.body, Number(request.headers.get("content-length")));
- *   const got = await store.get("k/abc", { start: 0, end: 99 }); // { size, body } or null
+ *   await store.put("k/abc", stream, 300_000);            // or null when the length is unknown
+ *   const part = await store.get("k/abc", { start: 0, end: 99 }); // { size: 300000, body } or null
+ *   await deleteStoredFile(env, "k/abc");
  */
 import { diskFileStore } from "./disk-file-store";
 import { r2FileStore } from "./r2-file-store";
