@@ -1,8 +1,11 @@
 /**
  * Tests that run inside workerd (miniflare) through vitest-pool-workers: the
  * Worker, the Durable Objects, SQLite and WebSockets in the real runtime.
- * Bindings come from wrangler.toml; the test-only ones are added here.
+ * Bindings come from wrangler.toml (so files go to miniflare's R2, FILES_BUCKET);
+ * the test-only ones are added here.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { writeCommonPasswords } from "./scripts/common-passwords.mjs";
@@ -11,15 +14,29 @@ import { writeCommonPasswords } from "./scripts/common-passwords.mjs";
 // so a checkout that has not run `npm run build:web` since the list changed still runs.
 writeCommonPasswords();
 
+// A workerd `disk` service like a node's FILES, under a name the Worker does not read
+// (bound as FILES it would win over R2 for every test): test/workers/file-store.test.ts
+// runs the file-store contract against it and against R2. workerd wants the folder to exist
+// (under .wrangler/, which git ignores).
+const testFilesDisk = path.join(import.meta.dirname, ".wrangler", "test-files-disk");
+fs.mkdirSync(testFilesDisk, { recursive: true });
+
 export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        serviceBindings: {
+          TEST_FILES_DISK: { disk: { path: testFilesDisk, writable: true } },
+          // Says which Content-Length a request arrived with: only a body of known length has
+          // one, and only such a body gives a download answer its Content-Length.
+          TEST_BODY_LENGTH: (request: Request) => Response.json({ contentLength: request.headers.get("content-length") }),
+        },
         bindings: {
           SETUP_TOKEN: "test-setup-token-0123456789",
           ADMIN_PASSWORD: "operator passphrase for tests",
-          // Short windows so the tests can cross them. The per-user quotas stay at the
+          // Short windows and small files so the tests can cross them (maxFileBytes: just over
+          // three R2 parts, so test/workers/files.test.ts crosses it in a multipart upload). The per-user quotas stay at the
           // node's defaults: every test here fits in them (test/workers/quotas.test.ts
           // tests them at these values; e2e tests try others).
           LIMITS: {
@@ -28,7 +45,7 @@ export default defineConfig({
             maxFrameBytes: 65536,
             sessionTtlSeconds: 3600,
             maxSessionsPerUser: 5,
-            maxFileBytes: 104857600,
+            maxFileBytes: 16 * 1024 * 1024,
             messagesPerSecondPerUser: 20,
             messageBurstPerUser: 200,
             roomsPerUserPerDay: 100,

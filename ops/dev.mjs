@@ -4,8 +4,9 @@
  * Uses the same node description as `npm start` for the listen port and the data
  * directory (state goes to `<dataDir>/wrangler`, apart from a self-hosted node's
  * `<dataDir>/objects`). Differences from `npm start`, by design of wrangler:
- * bindings come from wrangler.toml (LIMITS are its defaults, FILES is absent), and
- * the listen host is always 127.0.0.1.
+ * bindings come from wrangler.toml (LIMITS are its defaults; files go to a local R2
+ * simulation under the same state folder instead of `<dataDir>/files`), and the
+ * listen host is always 127.0.0.1.
  */
 import { spawn } from "node:child_process";
 import os from "node:os";

@@ -311,8 +311,9 @@ export function bindings(config) {
     // A random token per start, echoed by /healthz: the start-up check knows it reached this process.
     { name: "INSTANCE_TOKEN", fromEnvironment: "OUTPOST_INSTANCE_TOKEN" },
     ...DURABLE_OBJECTS.map((d) => ({ name: d.binding, durableObjectNamespace: d.className })),
-    // The files disk (PUT/GET/DELETE over HTTP). wrangler has no equivalent: in dev the
-    // binding is absent and the Worker treats that as "files disabled".
+    // The files disk (PUT/GET/HEAD/DELETE over HTTP). wrangler has no equivalent: wrangler.toml
+    // binds an R2 bucket as FILES_BUCKET instead, and the Worker takes whichever is bound
+    // (durable-objects/shared/file-store.ts).
     { name: "FILES", service: FILES_DISK_SERVICE },
   ];
 }

@@ -26,6 +26,11 @@ import { DEFAULT_LIMITS as WORKER_DEFAULT_LIMITS } from "../worker/env";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
 const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS"];
+// Bindings only wrangler has: the R2 bucket that holds files where there is no node disk
+// (wrangler dev, the workerd tests, a Cloudflare deployment). The Worker picks its file
+// store from which of FILES / FILES_BUCKET is bound (durable-objects/shared/file-store.ts),
+// so each config must bind exactly one of them.
+const WRANGLER_ONLY_BINDINGS = ["FILES_BUCKET"];
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-config-test-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -53,6 +58,21 @@ function capnpUnquote(literal: string): string {
 
 const STR = String.raw`"((?:[^"\\]|\\.)*)"`;
 
+/**
+ * Every binding name wrangler.toml declares, whatever its kind. Keys of wrangler.toml that
+ * declare bindings and that this test does not know make it fail, so a new kind of binding
+ * cannot slip past the comparison below.
+ */
+const WRANGLER_BINDING_KINDS = ["vars", "durable_objects", "r2_buckets"];
+const WRANGLER_OTHER_KEYS = ["name", "main", "compatibility_date", "compatibility_flags", "migrations", "rules"];
+function wranglerBindingNames(): string[] {
+  return [
+    ...Object.keys(wrangler.vars ?? {}),
+    ...(wrangler.durable_objects?.bindings ?? []).map((b: any) => b.name),
+    ...(wrangler.r2_buckets ?? []).map((b: any) => b.binding),
+  ];
+}
+
 /** What the rendered capnp says, read back with regexes. */
 function readCapnp(text: string) {
   const compatibilityDate = new RegExp(`compatibilityDate = ${STR}`).exec(text)?.[1];
@@ -65,7 +85,11 @@ function readCapnp(text: string) {
   const namespaces = [
     ...text.matchAll(new RegExp(String.raw`\(className = ${STR}, uniqueKey = ${STR}, enableSql = (true|false)\)`, "g")),
   ].map((m) => ({ className: m[1], uniqueKey: m[2], enableSql: m[3] === "true" }));
-  return { compatibilityDate, compatibilityFlags, binds, namespaces };
+  const services = new Map<string, { kind: string; path: string; writable: boolean }>();
+  for (const m of text.matchAll(new RegExp(String.raw`\(name = ${STR}, (\w+) = \(path = ${STR}, writable = (true|false)\)\)`, "g"))) {
+    services.set(capnpUnquote(m[1]), { kind: m[2], path: capnpUnquote(m[3]), writable: m[4] === "true" });
+  }
+  return { compatibilityDate, compatibilityFlags, binds, namespaces, services };
 }
 
 const defaultConfig = makeNodeConfig({ dataDir: path.join(tmp, "data") });
@@ -112,14 +136,28 @@ describe("wrangler.toml and the generated workerd config agree", () => {
     expect(JSON.parse(capnp.binds.get("LIMITS")!.value)).toEqual({ ...DEFAULT_LIMITS });
   });
 
-  it("differ only in the node-only bindings", () => {
-    const wranglerNames = [...Object.keys(wrangler.vars), ...wrangler.durable_objects.bindings.map((b: any) => b.name)];
+  it("declare bindings only of the kinds this test compares", () => {
+    expect(Object.keys(wrangler).filter((k) => !WRANGLER_BINDING_KINDS.includes(k) && !WRANGLER_OTHER_KEYS.includes(k))).toEqual([]);
+  });
+
+  it("differ only in the node-only and wrangler-only bindings", () => {
+    const wranglerNames = wranglerBindingNames();
     const capnpNames = [...capnp.binds.keys()];
     expect(capnpNames.filter((n) => !wranglerNames.includes(n)).sort()).toEqual([...NODE_ONLY_BINDINGS].sort());
-    expect(wranglerNames.filter((n) => !capnpNames.includes(n))).toEqual([]);
+    expect(wranglerNames.filter((n) => !capnpNames.includes(n)).sort()).toEqual([...WRANGLER_ONLY_BINDINGS].sort());
     expect(capnp.binds.get("SETUP_TOKEN")).toEqual({ kind: "fromEnvironment", value: "OUTPOST_SETUP_TOKEN" });
     expect(capnp.binds.get("ADMIN_PASSWORD")).toEqual({ kind: "fromEnvironment", value: "OUTPOST_ADMIN_PASSWORD" });
-    expect(capnp.binds.get("FILES")?.kind).toBe("service");
+  });
+
+  it("store files on the node's disk under workerd and in R2 under wrangler, never both", () => {
+    // The node: FILES is a service, and that service is a writable disk under <data>/files.
+    const files = capnp.binds.get("FILES");
+    expect(files?.kind).toBe("service");
+    expect(capnp.services.get(files!.value)).toEqual({ kind: "disk", path: path.join(defaultConfig.dataDir, "files"), writable: true });
+    expect(capnp.binds.has("FILES_BUCKET")).toBe(false);
+    // wrangler: exactly one R2 bucket, bound as FILES_BUCKET; nothing named FILES.
+    expect(wrangler.r2_buckets).toEqual([{ binding: "FILES_BUCKET", bucket_name: expect.stringMatching(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/) }]);
+    expect(wranglerBindingNames()).not.toContain("FILES");
   });
 
   it("agree with the Worker's own defaults (worker/env.ts) and the workers tests' bindings on every integer limit", () => {

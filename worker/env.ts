@@ -6,6 +6,7 @@
 import type { RoomObject } from "../durable-objects/room/room-object";
 import type { UserObject } from "../durable-objects/user/user-object";
 import type { DirectoryObject } from "../durable-objects/directory/directory-object";
+import type { FileBindings } from "../durable-objects/shared/file-store";
 
 export interface Limits {
   /** largest message text in UTF-8 bytes */
@@ -64,7 +65,8 @@ export const DEFAULT_LIMITS: Limits = {
   ],
 };
 
-export interface Env {
+/** `FILES` (a node's disk) or `FILES_BUCKET` (R2): see durable-objects/shared/file-store.ts. */
+export interface Env extends FileBindings {
   NODE_NAME: string;
   VERSION: string;
   LIMITS?: Partial<Limits>;
@@ -82,8 +84,6 @@ export interface Env {
   ROOMS: DurableObjectNamespace<RoomObject>;
   USERS: DurableObjectNamespace<UserObject>;
   DIRECTORY: DurableObjectNamespace<DirectoryObject>;
-  /** workerd `disk` service for uploaded files; absent under wrangler dev */
-  FILES?: Fetcher;
 }
 
 export function limitsOf(env: Env): Limits {

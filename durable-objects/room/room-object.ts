@@ -30,6 +30,7 @@ import { isPermanentStorageFault, roomFaultLine, roomUnavailable } from "../shar
 import { frameBytes } from "../shared/frames";
 import { safeClose } from "../shared/sockets";
 import { storedUser } from "../shared/objects";
+import { deleteStoredFile } from "../shared/file-store";
 import { BATCHED, Fanout, PLAIN } from "./fanout";
 import { refuseSend, sendWaitMs, spendSend } from "./send-budget";
 import { AWAY_SUMMARY_INTERVAL_MS, type InboxUpdate, type RoomActivity, type RoomSummary } from "../user/inbox-update";
@@ -1137,13 +1138,6 @@ export function storageFailure(err: unknown): Error {
   console.error("room write failed", err);
   if (isPermanentStorageFault(err)) return roomUnavailable();
   return new AppError("storage_error", "the node could not store this (disk full or I/O error); nothing was saved, try again later");
-}
-
-/** Delete a file's bytes from the node's disk (404 = already gone = fine). */
-export async function deleteStoredFile(env: Env, storageKey: string): Promise<void> {
-  if (!env.FILES) return;
-  const res = await env.FILES.fetch(`http://files/${storageKey}`, { method: "DELETE" });
-  if (!res.ok && res.status !== 404) throw new Error(`file delete failed: ${res.status}`);
 }
 
 

@@ -84,8 +84,9 @@ export const mentionIndex = sqliteTable(
 );
 
 /**
- * Files shared in the room. The bytes live on the node's disk (the FILES disk
- * service) under a generated name; the user's filename is only metadata.
+ * Files shared in the room. The bytes live in the file store (the node's disk,
+ * or R2 on Cloudflare: durable-objects/shared/file-store.ts) under a generated
+ * name; the user's filename is only metadata.
  */
 export const files = sqliteTable(
   "files",
@@ -99,7 +100,7 @@ export const files = sqliteTable(
     createdAt: integer("created_at").notNull(),
     /** the message that shares it, once sent; a recall of that message deletes the file */
     messageSeq: integer("message_seq"),
-    /** the path under the FILES disk service */
+    /** the key in the file store (`<room key>/<file key>`) */
     storageKey: text("storage_key").notNull(),
   },
   (t) => [index("files_message").on(t.messageSeq)],

@@ -2,6 +2,16 @@
  * Password hashing: PBKDF2-SHA256, 600,000 iterations (OWASP 2023), 16-byte
  * per-user salt, stored as `pbkdf2$<iterations>$<salt>$<hash>` so the cost can
  * be raised later without breaking old hashes. ~77 ms per hash in workerd.
+ *
+ * Where the platform caps the count, hashes are made at the cap instead.
+ * Self-hosted workerd has no cap; Cloudflare's hosted platform refuses more
+ * than 100,000 iterations ("Pbkdf2 failed: iteration counts above 100000 are
+ * not supported"), so the same Worker deployed there (`wrangler deploy`) would
+ * otherwise fail every sign-in. Fitting to the cap, rather than a setting an
+ * operator must remember, keeps a deploy working; the count used is written
+ * into each hash, and docs/ARCHITECTURE.md says what it costs. A hash made with
+ * more iterations than the platform allows cannot be checked there and never
+ * matches (logged): that only happens to hashes carried over from a node.
  */
 import { b64url, fromB64url, timingSafeEqual } from "./tokens";
 import { AppError } from "./app-error";
@@ -10,31 +20,60 @@ import COMMON_PASSWORDS from "./common-passwords.gen.mjs";
 
 export const PBKDF2_ITERATIONS = 600_000;
 
-async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(password), "PBKDF2", false, ["deriveBits"]);
-  const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, 256);
-  return new Uint8Array(bits);
+/** The part of WebCrypto PBKDF2 needs (a parameter so a test can stand in for a capped platform). */
+export type Pbkdf2Crypto = Pick<SubtleCrypto, "importKey" | "deriveBits">;
+
+/** Iteration caps learned from the platform's refusals, per crypto implementation (one per isolate in practice). */
+const learnedCaps = new WeakMap<Pbkdf2Crypto, number>();
+
+/** The cap a platform's refusal names, or null when the error is not such a refusal. */
+function refusedAbove(err: unknown): number | null {
+  const m = /iteration counts? above (\d+)/i.exec(String((err as Error)?.message ?? err));
+  return m ? Number(m[1]) : null;
 }
 
-export async function hashPassword(password: string, iterations = PBKDF2_ITERATIONS): Promise<string> {
+/** The derived bits, and the iteration count actually used (lower than asked only on a capped platform). */
+async function derive(password: string, salt: Uint8Array, iterations: number, subtle: Pbkdf2Crypto): Promise<{ hash: Uint8Array; iterations: number }> {
+  const key = await subtle.importKey("raw", new TextEncoder().encode(password), "PBKDF2", false, ["deriveBits"]);
+  const run = async (n: number) => new Uint8Array(await subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations: n }, key, 256));
+  const known = learnedCaps.get(subtle);
+  const count = known !== undefined ? Math.min(iterations, known) : iterations;
+  try {
+    return { hash: await run(count), iterations: count };
+  } catch (err) {
+    const cap = refusedAbove(err);
+    if (cap === null || cap < 1 || cap >= count) throw err;
+    learnedCaps.set(subtle, cap);
+    console.warn(`PBKDF2: this platform allows at most ${cap} iterations; password hashes use ${cap} instead of ${iterations}`);
+    return { hash: await run(cap), iterations: cap };
+  }
+}
+
+export async function hashPassword(password: string, iterations = PBKDF2_ITERATIONS, subtle: Pbkdf2Crypto = crypto.subtle): Promise<string> {
   const salt = new Uint8Array(16);
   crypto.getRandomValues(salt);
-  const hash = await derive(password, salt, iterations);
-  return `pbkdf2$${iterations}$${b64url(salt)}$${b64url(hash)}`;
+  const derived = await derive(password, salt, iterations, subtle);
+  return `pbkdf2$${derived.iterations}$${b64url(salt)}$${b64url(derived.hash)}`;
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, subtle: Pbkdf2Crypto = crypto.subtle): Promise<boolean> {
   const [alg, iter, saltB64, hashB64] = stored.split("$");
   const salt = fromB64url(saltB64 ?? "");
   const iterations = Number(iter);
   if (alg !== "pbkdf2" || !salt || !Number.isInteger(iterations) || iterations < 1) return false;
-  const hash = await derive(password, salt, iterations);
-  return timingSafeEqual(b64url(hash), hashB64 ?? "");
+  // Derived even when the count will be capped, so a check costs the same either way.
+  const derived = await derive(password, salt, iterations, subtle);
+  if (derived.iterations !== iterations) {
+    if (stored !== DUMMY_HASH) console.error(`a password hash made with ${iterations} iterations cannot be checked here (at most ${derived.iterations})`);
+    return false;
+  }
+  return timingSafeEqual(b64url(derived.hash), hashB64 ?? "");
 }
 
 /**
  * A hash of a random password, compared against when the username does not
- * exist, so a login for an unknown user takes as long as a wrong password.
+ * exist, so a login for an unknown user takes as long as a wrong password
+ * (on a capped platform too: it is then checked at the cap, as real hashes are made).
  */
 export const DUMMY_HASH = "pbkdf2$600000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 

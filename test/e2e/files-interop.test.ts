@@ -224,4 +224,12 @@ describe("download headers", () => {
     const res = await fetch(`${node.url}/api/v1/files/${file.id}`, { headers: { authorization: `Bearer ${owner.token}`, range: "bytes=123456-130000" } });
     expect(Buffer.from(await res.arrayBuffer()).equals(data.subarray(123456, 130001))).toBe(true);
   });
+
+  it("serves a range that covers the whole file (`bytes=0-`, a media player's first request) as 206", async () => {
+    // The disk service answers such a range with a plain 200 of the whole file.
+    for (const range of ["bytes=0-", `bytes=0-${data.length - 1}`, "bytes=0-999999999", `bytes=-${data.length + 5}`]) {
+      const res = await rawHead("GET", `/api/v1/files/${file.id}`, owner.token, { range });
+      expect(res, range).toMatchObject({ status: 206, length: data.length, headers: { "content-length": String(data.length), "content-range": `bytes 0-${data.length - 1}/${data.length}` } });
+    }
+  });
 });

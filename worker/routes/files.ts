@@ -1,20 +1,21 @@
 /**
  * Files: streamed upload into a room, download by current members only.
  *
- * Bytes go to the node's disk through the FILES `disk` service under a
- * generated name (`<room key>/<file key>`); the user's filename is metadata
- * only and never touches the filesystem. The upload (raw bytes, or the file
- * part of a multipart/form-data body: worker/upload-body.ts) is streamed (never
- * held whole in memory), counted and hashed on the way; a body that runs over
- * the limit or is aborted is deleted before the error is answered, and metadata
- * is written only after the bytes are safely on disk. A crash mid-upload leaves
- * the disk service's temporary file, which the next start removes
- * (ops/files-sweep.mjs); a running node never leaves one.
+ * Bytes go to the file store (durable-objects/shared/file-store.ts: the node's
+ * disk, or an R2 bucket on Cloudflare) under a generated name (`<room
+ * key>/<file key>`); the user's filename is metadata only and never reaches the
+ * store. The upload (raw bytes, or the file part of a multipart/form-data body:
+ * worker/upload-body.ts) is streamed (never held whole in memory), counted and
+ * hashed on the way; a body that runs over the limit or is aborted is deleted
+ * before the error is answered, and metadata is written only after the bytes
+ * are safely stored. A crash mid-upload leaves the disk service's temporary
+ * file, which the next start removes (ops/files-sweep.mjs); a running node
+ * never leaves one.
  */
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { AppError, notFound } from "../../durable-objects/shared/app-error";
-import { deleteStoredFile } from "../../durable-objects/room/room-object";
+import { deleteStoredFile, fileStoreOf, type FileStore } from "../../durable-objects/shared/file-store";
 import { FILE_ID_RE, newFileId, roomOfFile } from "../../protocol/ids";
 import { cleanName, NAME_LIMITS } from "../../protocol/names";
 import { limitsOf, type Env } from "../env";
@@ -42,9 +43,10 @@ export function cleanFilename(raw: string): string {
   return cleanName(base.replace(/^[.\s]+/u, ""), { max: NAME_LIMITS.fileName, keep: "end" }) || "file";
 }
 
-function requireFiles(env: Env): Fetcher {
-  if (!env.FILES) throw new AppError("storage_error", "file storage is not configured on this node (run it with npm start)");
-  return env.FILES;
+function requireFiles(env: Env): FileStore {
+  const store = fileStoreOf(env);
+  if (!store) throw new AppError("storage_error", "file storage is not configured on this node (run it with npm start, or bind an R2 bucket as FILES_BUCKET)");
+  return store;
 }
 
 export const files = new Hono<AppEnv>()
@@ -66,7 +68,7 @@ export const files = new Hono<AppEnv>()
     if (!roomId) throw notFound("file");
     const meta = await (await resolveRoom(c.env, roomId)).fileForDownload(c.get("caller"), id);
     if (!meta) throw notFound("file");
-    const disk = requireFiles(c.env);
+    const store = requireFiles(c.env);
     const headers = new Headers({
       "Content-Type": INLINE_TYPES.has(meta.contentType) ? meta.contentType : "application/octet-stream",
       "Content-Disposition": contentDisposition(INLINE_TYPES.has(meta.contentType) ? "inline" : "attachment", meta.name),
@@ -76,42 +78,48 @@ export const files = new Hono<AppEnv>()
       ETag: `"${meta.sha256}"`,
       "Cache-Control": "private, no-cache",
     });
-    const head = c.req.method === "HEAD";
-    // A HEAD answers like the whole GET (a Range on it is ignored, as most servers do).
-    const range = head ? null : parseRange(c.req.header("range"), meta.size);
+    const damaged = () => new AppError("storage_error", "this file's stored bytes are damaged");
+    // The store failing (not: the file missing) is the node's trouble, not the caller's.
+    const unreadable = (err: unknown): never => {
+      console.error("file read failed", (err as Error)?.message ?? err);
+      throw new AppError("storage_error", "the node could not read this file right now; try again later");
+    };
+    if (c.req.method === "HEAD") {
+      // A HEAD answers like the whole GET (a Range on it is ignored, as most servers do).
+      const stored = await store.head(meta.storageKey).catch(unreadable);
+      if (!stored) throw notFound("file");
+      if (stored.size !== meta.size) throw damaged();
+      headers.set("Content-Length", String(meta.size));
+      return new Response(null, { status: 200, headers });
+    }
+    const range = parseRange(c.req.header("range"), meta.size);
     if (range === "invalid") {
       headers.set("Content-Range", `bytes */${meta.size}`);
       return new Response(null, { status: 416, headers });
     }
-    // The disk service serves the range itself, with a body of known length: workerd then
+    // The store cuts the range itself and hands back a body of known length: workerd then
     // sends Content-Length. (A body sliced in JavaScript has no known length, so workerd
     // sent 206 answers chunked, with no Content-Length, whatever header was set.)
-    const res = await disk.fetch(`http://files/${meta.storageKey}`, {
-      method: head ? "HEAD" : "GET",
-      headers: range ? { Range: `bytes=${range.start}-${range.end}` } : {},
-    });
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw notFound("file");
-    }
-    if (range && res.status !== 206) {
-      // The bytes on disk do not match the size in the room's metadata.
-      await res.body?.cancel();
-      throw new AppError("storage_error", "this file's stored bytes are damaged");
+    const stored = await store.get(meta.storageKey, range ?? undefined).catch(unreadable);
+    if (!stored) throw notFound("file");
+    if (stored.size !== meta.size || !stored.body) {
+      // The stored bytes do not match the size in the room's metadata.
+      await stored.body?.cancel();
+      throw damaged();
     }
     if (!range) {
       headers.set("Content-Length", String(meta.size));
-      return new Response(head ? null : res.body, { status: 200, headers });
+      return new Response(stored.body, { status: 200, headers });
     }
     headers.set("Content-Range", `bytes ${range.start}-${range.end}/${meta.size}`);
     headers.set("Content-Length", String(range.end - range.start + 1));
-    return new Response(res.body, { status: 206, headers });
+    return new Response(stored.body, { status: 206, headers });
   });
 
 /**
  * Store an upload: membership first (before a single byte is stored), then the
- * type, then the bytes, streamed to disk under a generated name, counted and
- * hashed on the way; metadata only once the bytes are on disk.
+ * type, then the bytes, streamed to the store under a generated name, counted and
+ * hashed on the way; metadata only once the bytes are stored.
  */
 async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Response> {
   const caller = c.get("caller");
@@ -119,7 +127,7 @@ async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Res
   const roomId = c.req.param("id") ?? "";
   const room = await resolveRoom(c.env, roomId);
   await room.checkMember(caller); // before a single byte is stored
-  const disk = requireFiles(c.env);
+  const store = requireFiles(c.env);
   const tooLarge = () => new AppError("too_large", `files are limited to ${limits.maxFileBytes} bytes`);
   const declared = body.declaredLength;
   const form = mediaType(c.req.header("content-type"), "") === "multipart/form-data";
@@ -133,13 +141,13 @@ async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Res
   const id = newFileId(roomId);
   const storageKey = `${roomId.slice(2, 18)}/${id.slice(2, 18)}`;
 
-  // Count and hash while streaming to disk.
+  // Count and hash while streaming to the store.
   let size = 0;
   let oversized = false;
   /** why the body was refused half-way (a malformed form, a second file): answered as is */
   let refusal: AppError | null = null;
-  // Set only when the body ended properly: the disk service keeps whatever it was given
-  // once its body ends, so an abort is detected here rather than trusted to it.
+  // Set only when the body ended properly: an abort is detected here, not left to the
+  // store alone to notice.
   let complete = false;
   const digest = new crypto.DigestStream("SHA-256");
   const digestWriter = digest.getWriter();
@@ -167,8 +175,8 @@ async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Res
     },
   });
   try {
-    const stored = await disk.fetch(`http://files/${storageKey}`, { method: "PUT", body: bytes });
-    if (!stored.ok) throw new Error(`disk answered ${stored.status}`);
+    // A raw body's Content-Length is the file's size (checked again below); a form's is not.
+    await store.put(storageKey, bytes, !source.form && declared !== null ? declared : null);
     if (!complete || oversized || refusal) throw new Error("upload ended early");
     if (!source.form && declared !== null && declared !== size) throw new Error("body shorter than its Content-Length");
   } catch (err) {
