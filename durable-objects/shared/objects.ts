@@ -91,9 +91,11 @@ async function confirm(env: Env, ids: string[]): Promise<Set<string>> {
 /**
  * The room object for an id from outside, or `not_found` — without touching
  * any object for an id that is malformed, of another node, or unregistered.
+ * `what` names the thing asked for in that answer (a file's room: "file"), so
+ * an unknown id answers exactly like a thing the caller may not see.
  */
-export async function resolveRoom(env: Env, roomId: string) {
-  if (!isLocal(env, ROOM_ID_RE, roomId) || !(await confirm(env, [roomId])).has(roomId)) throw notFound();
+export async function resolveRoom(env: Env, roomId: string, what = "room") {
+  if (!isLocal(env, ROOM_ID_RE, roomId) || !(await confirm(env, [roomId])).has(roomId)) throw notFound(what);
   return storedRoom(env, roomId);
 }
 

@@ -66,7 +66,7 @@ export const files = new Hono<AppEnv>()
     const id = c.req.param("id");
     const roomId = FILE_ID_RE.test(id) ? roomOfFile(id) : null;
     if (!roomId) throw notFound("file");
-    const meta = await (await resolveRoom(c.env, roomId)).fileForDownload(c.get("caller"), id);
+    const meta = await (await resolveRoom(c.env, roomId, "file")).fileForDownload(c.get("caller"), id);
     if (!meta) throw notFound("file");
     const store = requireFiles(c.env);
     const headers = new Headers({
