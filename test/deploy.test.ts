@@ -55,7 +55,7 @@ describe("wrangler deploy --dry-run", () => {
 describe("the bundle wrangler would upload", () => {
   let mf: Miniflare;
   let url: string;
-  const ADMIN_PASSWORD = "deploy-test-admin-password";
+  const ADMIN_PASSWORD = "deploy test operator passphrase";
 
   beforeAll(async () => {
     mf = new Miniflare({

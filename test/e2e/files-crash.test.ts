@@ -25,7 +25,11 @@ function filesOnDisk(): { rel: string; size: number }[] {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const full = path.join(d, e.name);
       if (e.isDirectory()) walk(full);
-      else out.push({ rel: path.relative(root, full), size: fs.statSync(full).size });
+      else {
+        // A file can vanish between the listing and the stat (an upload being cleaned up).
+        const stat = fs.statSync(full, { throwIfNoEntry: false });
+        if (stat) out.push({ rel: path.relative(root, full), size: stat.size });
+      }
     }
   };
   if (fs.existsSync(root)) walk(root);

@@ -19,7 +19,7 @@ import { SendQueue } from "../../sdk/send-queue";
 import { socketOrRestTransport } from "../../sdk/transport";
 import type { WebSocketConstructor } from "../../sdk/socket";
 
-const PASSWORD = "quota admin password";
+const PASSWORD = "quota operator passphrase";
 const RATE = 10;
 const BURST = 20;
 const ROOMS_PER_DAY = 3;
