@@ -64,7 +64,7 @@ const ZERO_OFF_LIMITS = ["messagesPerSecondPerUser", "messageBurstPerUser", "roo
 
 /**
  * Limits that are not integers. `allowedFileTypes`: upload types (exact, or `image/` + `*`);
- * when absent the Worker's built-in list applies (worker/env.ts).
+ * when absent the Worker's built-in list applies (durable-objects/shared/env.ts).
  */
 const LIST_LIMITS = ["allowedFileTypes"];
 

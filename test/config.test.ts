@@ -22,7 +22,7 @@ import {
   renderCapnp,
   uniqueKeyFor,
 } from "../ops/node-config.mjs";
-import { DEFAULT_LIMITS as WORKER_DEFAULT_LIMITS } from "../worker/env";
+import { DEFAULT_LIMITS as WORKER_DEFAULT_LIMITS } from "../durable-objects/shared/env";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
 const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS"];
@@ -160,7 +160,7 @@ describe("wrangler.toml and the generated workerd config agree", () => {
     expect(wranglerBindingNames()).not.toContain("FILES");
   });
 
-  it("agree with the Worker's own defaults (worker/env.ts) and the workers tests' bindings on every integer limit", () => {
+  it("agree with the Worker's own defaults (durable-objects/shared/env.ts) and the workers tests' bindings on every integer limit", () => {
     const { allowedFileTypes: _types, ...workerDefaults } = WORKER_DEFAULT_LIMITS;
     expect(workerDefaults).toEqual({ ...DEFAULT_LIMITS });
     // vitest.workers.config.ts replaces LIMITS wholesale: it must name every limit (shorter windows are fine).

@@ -1,4 +1,4 @@
-import type { Env } from "./env";
+import type { Env } from "../durable-objects/shared/env";
 import type { Caller } from "../durable-objects/shared/identity";
 
 /** Hono's generic parameter for every sub-app: bindings and per-request variables. */

@@ -7,12 +7,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, asc, eq, inArray, like, or, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
-import type { Env } from "../../worker/env";
+import type { Env } from "../shared/env";
 import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
 import { ensureSchema, openDb } from "../shared/database";
 import { AppError, rateLimited } from "../shared/app-error";
-import { limitsOf } from "../../worker/env";
+import { limitsOf } from "../shared/env";
 import { foldName, pagePublicRooms, type PublicRoomsPage } from "./public-rooms";
 import { roomQuotaWaitMs } from "./room-quota";
 import { hashPassword, weakPasswordReason } from "../shared/passwords";

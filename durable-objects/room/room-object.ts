@@ -13,8 +13,8 @@
  * every outgoing frame and RPC result until SQLite has the data on disk.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Env, Limits } from "../../worker/env";
-import { limitsOf } from "../../worker/env";
+import type { Env, Limits } from "../shared/env";
+import { limitsOf } from "../shared/env";
 import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
 import { RoomStore, toMessage, type MessageRow, type RoomDb, type RoomMeta } from "./store";

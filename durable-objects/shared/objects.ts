@@ -24,7 +24,7 @@
  *
  * `test/architecture.test.ts` fails if `idFromName` appears anywhere else.
  */
-import type { Env } from "../../worker/env";
+import type { Env } from "./env";
 import { ROOM_ID_RE, USER_ID_RE, homeNode } from "../../protocol/ids";
 import { notFound } from "./app-error";
 

@@ -15,8 +15,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { asc, eq, lt, or } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
-import type { Env, Limits } from "../../worker/env";
-import { limitsOf } from "../../worker/env";
+import type { Env, Limits } from "../shared/env";
+import { limitsOf } from "../shared/env";
 import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";

@@ -15,7 +15,7 @@ import { AppError } from "../../durable-objects/shared/app-error";
 import { parseToken } from "../../durable-objects/shared/tokens";
 import type { Caller } from "../../durable-objects/shared/identity";
 import { resolveUser } from "../../durable-objects/shared/objects";
-import type { Env } from "../env";
+import type { Env } from "../../durable-objects/shared/env";
 
 export const SESSION_COOKIE = "outpost_session";
 

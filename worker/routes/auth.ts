@@ -9,7 +9,7 @@ import { assertPasswordAllowed, DUMMY_HASH, hashPassword, verifyPassword } from 
 import { MAX_DEVICE_TOKEN_LENGTH } from "../../durable-objects/directory/device-tokens";
 import { directoryStub as directory, storedUser } from "../../durable-objects/shared/objects";
 import { requireAuth, SESSION_COOKIE } from "../middleware/auth";
-import { limitsOf } from "../env";
+import { limitsOf } from "../../durable-objects/shared/env";
 import type { User } from "../../protocol/models";
 
 /**

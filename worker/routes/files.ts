@@ -18,7 +18,7 @@ import { AppError, notFound } from "../../durable-objects/shared/app-error";
 import { deleteStoredFile, fileStoreOf, type FileStore } from "../../durable-objects/shared/file-store";
 import { FILE_ID_RE, newFileId, roomOfFile } from "../../protocol/ids";
 import { cleanName, NAME_LIMITS } from "../../protocol/names";
-import { limitsOf, type Env } from "../env";
+import { limitsOf, type Env } from "../../durable-objects/shared/env";
 import { resolveRoom } from "../../durable-objects/shared/objects";
 import { contentDisposition } from "../content-disposition";
 import { FORM_OVERHEAD_BYTES, mediaType, openUpload, RequestBody } from "../upload-body";

@@ -7,7 +7,7 @@ import { newId } from "../../protocol/ids";
 import { AppError } from "../../durable-objects/shared/app-error";
 import type { Caller } from "../../durable-objects/shared/identity";
 import type { MemberInput } from "../../durable-objects/room/room-object";
-import type { Env } from "../env";
+import type { Env } from "../../durable-objects/shared/env";
 import { directoryStub as directory, isLocalUserId, resolveRoom, storedRoom, storedUser } from "../../durable-objects/shared/objects";
 
 const asMember = (c: Caller): MemberInput => ({ userId: c.userId, username: c.username, displayName: c.displayName });

@@ -1,12 +1,14 @@
 /**
- * The bindings every part of the node sees. Both configs (the generated
- * workerd capnp and wrangler.toml) come from ops/node-config.mjs; a test checks
- * they agree.
+ * The bindings every part of the node sees (the Worker and every object), and
+ * the node's limits. It lives beside the objects, not in worker/, because the
+ * objects need it and must never import the Worker (which imports them).
+ * The generated workerd capnp (ops/node-config.mjs) and wrangler.toml provide
+ * these bindings; test/config.test.ts checks they agree.
  */
-import type { RoomObject } from "../durable-objects/room/room-object";
-import type { UserObject } from "../durable-objects/user/user-object";
-import type { DirectoryObject } from "../durable-objects/directory/directory-object";
-import type { FileBindings } from "../durable-objects/shared/file-store";
+import type { RoomObject } from "../room/room-object";
+import type { UserObject } from "../user/user-object";
+import type { DirectoryObject } from "../directory/directory-object";
+import type { FileBindings } from "./file-store";
 
 export interface Limits {
   /** largest message text in UTF-8 bytes */
