@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OutpostApiError, OutpostClient } from "../../sdk/index";
 import { loginAs, startNode, type OutpostNode } from "../harness";
 import { api, ok } from "./client";
+import { recordFigures } from "../figures";
 
 const ADMIN_PASSWORD = "device login operator passphrase";
 const BOT_PASSWORD = "answers questions all day";
@@ -52,5 +53,11 @@ describe("SDK device token", () => {
     // After a restart the bot passes the token it saved.
     const restarted = new OutpostClient({ baseUrl: node.url, deviceToken: bot.deviceToken });
     expect((await restarted.login("helpdesk", BOT_PASSWORD)).user.username).toBe("helpdesk");
+    recordFigures("lockout", {
+      "wrong passwords from strangers before the account locked for unknown devices": 5,
+      "right password from a device that signed in before, during the lockout": "200 (signed in)",
+      "right password from a device never seen, during the lockout": `${refused.status} ${refused.code}`,
+      "right password with the saved device token after a client restart": "200 (signed in)",
+    });
   }, 60_000);
 });

@@ -14,6 +14,7 @@ import path from "node:path";
 import { startNode, loginAs, type OutpostNode } from "../harness";
 import { makeRoom, sleep } from "./client";
 import { sweepPartialUploads } from "../../ops/files-sweep.mjs";
+import { recordFigures } from "../figures";
 
 let node: OutpostNode;
 let admin: string;
@@ -105,6 +106,7 @@ describe("half-written uploads", () => {
     expect(left[0].size).toBe(16 * 1024 * 1024);
 
     await node.restart();
+    recordFigures("uploads", { "half-written upload files left after kill -9 mid-upload and a restart (16 MiB written)": partials().length });
     expect(partials()).toEqual([]);
 
     // The node serves files normally afterwards.

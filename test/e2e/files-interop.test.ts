@@ -15,6 +15,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { startNode, loginAs, type OutpostNode } from "../harness";
 import { makeRoom, makeUser, type TestUser } from "./client";
+import { recordFigures } from "../figures";
 
 const MAX = 32 * 1024 * 1024;
 const TRIES = 20;
@@ -154,6 +155,7 @@ describe("refusals reach a client that is still sending", () => {
     for (let i = 0; i < TRIES; i++) results.push(await post(outsider.token, form(body, "x.zip", "application/zip")));
     const resets = results.filter((r) => r.status === 0);
     console.log(`non-member FormData uploads: ${resets.length}/${TRIES} got no answer (${[...new Set(resets.map((r) => r.error))].join(", ")})`);
+    recordFigures("uploads", { [`non-member FormData uploads of 20 MB without an HTTP answer (of ${TRIES})`]: resets.length });
     expect(results.map((r) => r.status)).toEqual(Array(TRIES).fill(404));
     expect(results[0].body.error.code).toBe("not_found");
   }, 120_000);
@@ -165,6 +167,7 @@ describe("refusals reach a client that is still sending", () => {
     }
     const resets = results.filter((r) => r.status === 0);
     console.log(`disallowed-type uploads: ${resets.length}/${TRIES} got no answer (${[...new Set(resets.map((r) => r.error))].join(", ")})`);
+    recordFigures("uploads", { [`refused-type uploads of 20 MB without an HTTP answer (of ${TRIES})`]: resets.length });
     expect(results.map((r) => r.status)).toEqual(Array(TRIES).fill(415));
     expect(results[0].body.error.code).toBe("unsupported_media_type");
   }, 120_000);
