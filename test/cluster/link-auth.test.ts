@@ -1,0 +1,67 @@
+/**
+ * Link signatures without the runtime: a request signed by one node verifies
+ * at its addressee, and every way of tampering with it, replaying it, sending
+ * it late, to the wrong node or from a node not in the file is refused.
+ * Answers are bound to their request.
+ */
+import { describe, expect, it } from "vitest";
+import { LINK_HEADERS, ReplayGuard, importPrivateKey, signRequest, signResponse, verifyRequest, verifyResponse, type Cluster } from "../../durable-objects/shared/link-auth";
+
+async function keyPair() {
+  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const pub = Buffer.from(await crypto.subtle.exportKey("raw", pair.publicKey)).toString("base64url");
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64url");
+  return { pub, key: await importPrivateKey(pkcs8) };
+}
+
+describe("link signatures", async () => {
+  const bj = await keyPair();
+  const sh = await keyPair();
+  const stranger = await keyPair();
+  const nodes = [
+    { name: "beijing", url: "http://127.0.0.1:1", publicKey: bj.pub },
+    { name: "shanghai", url: "http://127.0.0.1:2", publicKey: sh.pub },
+  ];
+  const atShanghai: Cluster = { self: "shanghai", nodes };
+  const atBeijing: Cluster = { self: "beijing", nodes };
+  const body = JSON.stringify({ hello: "上海" });
+  const signed = (over: Partial<{ key: CryptoKey; from: string; to: string; now: number; body: string }> = {}) =>
+    signRequest(over.key ?? bj.key, { from: over.from ?? "beijing", to: over.to ?? "shanghai", method: "POST", path: "/link/v1/ping?x=1", body: over.body ?? body, now: over.now });
+  const check = (headers: Record<string, string>, over: Partial<{ guard: ReplayGuard; path: string; body: string; method: string; at: Cluster }> = {}) =>
+    verifyRequest(over.at ?? atShanghai, over.guard ?? new ReplayGuard(), { method: over.method ?? "POST", path: over.path ?? "/link/v1/ping?x=1", headers: new Headers(headers), body: over.body ?? body });
+
+  it("accepts a request signed by a node of the file, addressed to this node", async () => {
+    expect(await check(await signed())).toMatchObject({ ok: true, from: "beijing" });
+  });
+
+  it("refuses tampering, the wrong addressee, a stranger's key, a node not in the file, stale and replayed requests", async () => {
+    const h = await signed();
+    expect(await check(h, { body: body + " " })).toEqual({ ok: false, why: "bad_signature" });
+    expect(await check(h, { path: "/link/v1/ping?x=2" })).toEqual({ ok: false, why: "bad_signature" });
+    expect(await check(h, { method: "GET" })).toEqual({ ok: false, why: "bad_signature" });
+    expect(await check({ ...h, [LINK_HEADERS.time]: String(Number(h[LINK_HEADERS.time]) + 1) })).toEqual({ ok: false, why: "bad_signature" });
+    expect(await check(await signed({ to: "shenzhen" }))).toEqual({ ok: false, why: "wrong_node" });
+    // Beijing itself: a request claiming to come from the receiving node is never accepted.
+    expect(await check(h, { at: atBeijing })).toEqual({ ok: false, why: "unknown_node" });
+    expect(await check(await signed({ key: stranger.key }))).toEqual({ ok: false, why: "bad_signature" });
+    expect(await check(await signed({ key: stranger.key, from: "shenzhen" }))).toEqual({ ok: false, why: "unknown_node" });
+    expect(await check(await signed({ now: Date.now() - 61_000 }))).toEqual({ ok: false, why: "stale" });
+    expect(await check(await signed({ now: Date.now() + 61_000 }))).toEqual({ ok: false, why: "stale" });
+    const { [LINK_HEADERS.signature]: _drop, ...unsigned } = h;
+    expect(await check(unsigned)).toEqual({ ok: false, why: "not_signed" });
+    const guard = new ReplayGuard();
+    expect((await check(h, { guard })).ok).toBe(true);
+    expect(await check(h, { guard })).toEqual({ ok: false, why: "replay" });
+  });
+
+  it("binds an answer to its request and its signer", async () => {
+    const nonce = "n-123";
+    const answer = JSON.stringify({ ok: true });
+    const signature = await signResponse(sh.key, { nonce, status: 200, from: "shanghai", to: "beijing", body: answer });
+    expect(await verifyResponse(atBeijing, { nonce, status: 200, from: "shanghai", signature, body: answer })).toBe(true);
+    expect(await verifyResponse(atBeijing, { nonce: "n-124", status: 200, from: "shanghai", signature, body: answer })).toBe(false);
+    expect(await verifyResponse(atBeijing, { nonce, status: 500, from: "shanghai", signature, body: answer })).toBe(false);
+    expect(await verifyResponse(atBeijing, { nonce, status: 200, from: "shanghai", signature, body: "{}" })).toBe(false);
+    expect(await verifyResponse(atBeijing, { nonce, status: 200, from: "shanghai", signature: null, body: answer })).toBe(false);
+  });
+});
