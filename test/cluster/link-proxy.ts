@@ -1,0 +1,122 @@
+/**
+ * A TCP proxy the cluster tests put between two nodes, standing in for the WAN
+ * link of a branch office: `cut()` drops every connection and refuses new ones
+ * (a cable pulled, a VPN down), `heal()` lets connections through again,
+ * `delay(ms)` holds every chunk in both directions that long (a long link).
+ * `bytes` counts what crossed, per direction, for the bench's bytes-per-message.
+ *
+ * @example
+ *   const proxy = await LinkProxy.start({ targetPort: shanghai.port });
+ *   // the cluster file lists shanghai at http://127.0.0.1:${proxy.port}
+ *   proxy.cut();  ...  await proxy.heal();
+ */
+import net from "node:net";
+
+export class LinkProxy {
+  readonly port: number;
+  readonly bytes = { toTarget: 0, fromTarget: 0 };
+  private server: net.Server;
+  private sockets = new Set<net.Socket>();
+  private delayMs = 0;
+  private up = true;
+
+  private constructor(port: number, private readonly targetPort: number, private readonly targetHost: string) {
+    this.port = port;
+    this.server = this.makeServer();
+  }
+
+  /** A proxy on a free port (or `port`) forwarding to `targetHost:targetPort`. */
+  static async start(o: { targetPort: number; targetHost?: string; port?: number }): Promise<LinkProxy> {
+    const port = o.port ?? (await freePort());
+    const proxy = new LinkProxy(port, o.targetPort, o.targetHost ?? "127.0.0.1");
+    await proxy.listen();
+    return proxy;
+  }
+
+  get isUp(): boolean {
+    return this.up;
+  }
+
+  /** Point the proxy at another port (a node restarted elsewhere). */
+  retarget(port: number): void {
+    (this as { targetPort: number }).targetPort = port;
+  }
+
+  delay(ms: number): void {
+    this.delayMs = ms;
+  }
+
+  /** Drop every open connection and refuse new ones until heal(). */
+  cut(): Promise<void> {
+    this.up = false;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  async heal(): Promise<void> {
+    if (this.up) return;
+    this.up = true;
+    this.server = this.makeServer();
+    await this.listen();
+  }
+
+  async close(): Promise<void> {
+    if (this.up) await this.cut();
+  }
+
+  private listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.port, "127.0.0.1", () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+  }
+
+  private makeServer(): net.Server {
+    return net.createServer((client) => {
+      if (!this.up) return client.destroy();
+      const upstream = net.connect(this.targetPort, this.targetHost);
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      const pipe = (from: net.Socket, to: net.Socket, count: "toTarget" | "fromTarget") => {
+        from.on("data", (chunk) => {
+          this.bytes[count] += chunk.length;
+          if (this.delayMs > 0) {
+            from.pause();
+            setTimeout(() => {
+              if (!to.destroyed) to.write(chunk);
+              from.resume();
+            }, this.delayMs);
+          } else if (!to.destroyed) to.write(chunk);
+        });
+      };
+      pipe(client, upstream, "toTarget");
+      pipe(upstream, client, "fromTarget");
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      for (const s of [client, upstream]) {
+        s.on("error", end);
+        s.on("close", end);
+      }
+    });
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
