@@ -33,6 +33,8 @@ export interface NodeDescription {
   trustProxy?: boolean;
   /** origins besides the node's own whose pages may use the session cookie (e.g. a TLS proxy's public origin) */
   allowedOrigins?: string[];
+  /** the cluster file (a path, relative to the config file) or the cluster description itself */
+  cluster?: string | { nodes: { name: string; url: string; publicKey: string }[] } | null;
 }
 
 export interface NodeConfig {
@@ -50,7 +52,11 @@ export interface NodeConfig {
   limits: Limits;
   trustProxy: boolean;
   allowedOrigins: string[];
+  /** the cluster file's absolute path, the description inline, or null (the node runs alone) */
+  cluster: unknown;
   configFile: string | null;
+  /** set by ops/node-identity.mjs before the workerd config is rendered (public parts only) */
+  identity: { publicKey: string; cluster: { self: string; nodes: { name: string; url: string; publicKey: string }[] } | null; peerAllow: string[] } | null;
 }
 
 export type Binding =

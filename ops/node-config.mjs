@@ -31,6 +31,7 @@ export const DURABLE_OBJECTS = Object.freeze([
   Object.freeze({ binding: "ROOMS", className: "RoomObject" }),
   Object.freeze({ binding: "USERS", className: "UserObject" }),
   Object.freeze({ binding: "DIRECTORY", className: "DirectoryObject" }),
+  Object.freeze({ binding: "LINKS", className: "LinkObject" }),
 ]);
 
 export const COMPATIBILITY_DATE = "2026-04-20";
@@ -81,6 +82,7 @@ export const WORKER_SERVICE = "outpost";
 export const DO_DISK_SERVICE = "do-disk";
 export const FILES_DISK_SERVICE = "files-disk";
 export const NETWORK_SERVICE = "internet";
+export const PEERS_SERVICE = "peers";
 export const uniqueKeyFor = (className) => `outpost-${className}`;
 
 /** The folder under the data dir that holds the generated config and what it embeds. */
@@ -93,7 +95,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 /** The version of this checkout (package.json), handed to the Worker as `env.VERSION`. */
 export const VERSION = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
 
-const FILE_FIELDS = ["name", "listen", "dataDir", "tls", "limits", "trustProxy", "allowedOrigins"];
+const FILE_FIELDS = ["name", "listen", "dataDir", "tls", "limits", "trustProxy", "allowedOrigins", "cluster"];
 
 /**
  * Client-address headers. workerd does not tell a Worker the peer's address, so
@@ -143,6 +145,7 @@ export function loadNodeConfig(env = process.env, { cwd = process.cwd() } = {}) 
   fromEnv("OUTPOST_NODE", "name");
   fromEnv("OUTPOST_LISTEN", "listen");
   fromEnv("OUTPOST_DATA", "dataDir", true);
+  fromEnv("OUTPOST_CLUSTER", "cluster", true);
   return makeNodeConfig(description, { baseDir: fileBase, cwd, sources });
 }
 
@@ -212,7 +215,11 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
   const trustProxy = fields.trustProxy ?? false;
   if (typeof trustProxy !== "boolean") throw new Error(`${where("trustProxy")}: must be true or false`);
   const allowedOrigins = parseAllowedOrigins(fields.allowedOrigins ?? [], where("allowedOrigins"));
-  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, configFile };
+  // The cluster file (a path, or the description inline) is read by ops/cluster.mjs once the
+  // node's key is known (ops/node-identity.mjs): here only where it is.
+  const clusterField = fields.cluster ?? null;
+  const cluster = typeof clusterField === "string" && !sources.cluster ? path.resolve(baseDir, clusterField) : clusterField;
+  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, cluster, configFile, identity: null };
 }
 
 /**
@@ -310,6 +317,17 @@ export function bindings(config) {
     { name: "ADMIN_PASSWORD", fromEnvironment: "OUTPOST_ADMIN_PASSWORD" },
     // A random token per start, echoed by /healthz: the start-up check knows it reached this process.
     { name: "INSTANCE_TOKEN", fromEnvironment: "OUTPOST_INSTANCE_TOKEN" },
+    // The node's identity (ops/node-identity.mjs): its public key, and its private key from
+    // the environment, so the key never lands in the generated file.
+    { name: "NODE_PUBLIC_KEY", text: config.identity?.publicKey ?? "" },
+    { name: "NODE_PRIVATE_KEY", fromEnvironment: "OUTPOST_NODE_PRIVATE_KEY" },
+    // The organisation's other nodes (ops/cluster.mjs), and the only way to reach them.
+    ...(config.identity?.cluster
+      ? [
+          { name: "CLUSTER", json: JSON.stringify({ self: config.identity.cluster.self, nodes: config.identity.cluster.nodes }) },
+          { name: "PEERS", service: PEERS_SERVICE },
+        ]
+      : []),
     ...DURABLE_OBJECTS.map((d) => ({ name: d.binding, durableObjectNamespace: d.className })),
     // The files disk (PUT/GET/HEAD/DELETE over HTTP). wrangler has no equivalent: wrangler.toml
     // binds an R2 bucket as FILES_BUCKET instead, and the Worker takes whichever is bound
@@ -399,14 +417,20 @@ ${indent(bindings(config).map(renderBinding), 8)}
 ${indent(namespaces, 8)}
       ],
       durableObjectStorage = (localDisk = ${q(DO_DISK_SERVICE)}),
-      # Nodes must reach peers and webhook receivers on the LAN; the default outbound
-      # reaches public addresses only.
+      # Ordinary outbound fetches reach public addresses only. Other nodes of the cluster
+      # (often on the LAN or a VPN) are reached through the PEERS binding, which allows
+      # exactly their addresses: a feature that fetches URLs can never be turned against
+      # the branch's own network (SSRF).
       globalOutbound = ${q(NETWORK_SERVICE)},
     )),
     # One <id>.sqlite file (+ WAL) per object, in a folder per class named by its uniqueKey.
     (name = ${q(DO_DISK_SERVICE)}, disk = (path = ${q(path.join(config.dataDir, "objects"))}, writable = true)),
     (name = ${q(FILES_DISK_SERVICE)}, disk = (path = ${q(path.join(config.dataDir, "files"))}, writable = true)),
-    (name = ${q(NETWORK_SERVICE)}, network = (allow = ["public", "private", "local"], tlsOptions = (trustBrowserCas = true))),
+    (name = ${q(NETWORK_SERVICE)}, network = (allow = ["public"], tlsOptions = (trustBrowserCas = true))),${
+      config.identity?.cluster
+        ? `\n    (name = ${q(PEERS_SERVICE)}, network = (allow = [${config.identity.peerAllow.map(q).join(", ")}], tlsOptions = (trustBrowserCas = true))),`
+        : ""
+    }
   ],
   sockets = [
     ${socket},

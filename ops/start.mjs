@@ -16,9 +16,11 @@
  * saying what to change and a non-zero exit, never a stack.
  */
 import os from "node:os";
+import path from "node:path";
 import { adminPasswordProblem } from "./admin-password.mjs";
 import { build } from "./build.mjs";
 import { loadNodeConfig, writeWorkerdFiles } from "./node-config.mjs";
+import { nodeIdentity } from "./node-identity.mjs";
 import { newSetupToken, printSetupHint } from "./setup-hint.mjs";
 import { bindFailureMessage, dataDirErrorMessage, dataDirProblem, WorkerdStderr } from "./startup-errors.mjs";
 import { newInstanceToken, spawnWorkerd, stopWorkerd, waitForHealthy } from "./workerd.mjs";
@@ -59,6 +61,17 @@ if (dataProblem) {
   console.error(dataProblem);
   process.exit(1);
 }
+// The node's key (made at the first start) and, in a cluster, the checked cluster file.
+let identity;
+try {
+  identity = await nodeIdentity(config);
+} catch (err) {
+  console.error(`outpost: ${err.message}`);
+  process.exit(2);
+}
+config.identity = { publicKey: identity.publicKey, cluster: identity.cluster, peerAllow: identity.peerAllow };
+if (identity.created) console.log(`outpost: made this node's key pair (${path.join(config.dataDir, "node-key.json")}); public key ${identity.publicKey}`);
+
 let configPath;
 let sweptUploads;
 try {
@@ -76,7 +89,7 @@ if (sweptUploads.removed.length > 0) {
 const setupToken = newSetupToken();
 const instance = newInstanceToken();
 
-const env = { ...process.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_INSTANCE_TOKEN: instance };
+const env = { ...process.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_INSTANCE_TOKEN: instance, OUTPOST_NODE_PRIVATE_KEY: identity.privateKey };
 if (adminPassword) env.OUTPOST_ADMIN_PASSWORD = adminPassword;
 else delete env.OUTPOST_ADMIN_PASSWORD;
 

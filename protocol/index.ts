@@ -5,3 +5,4 @@ export * from "./rest";
 export * from "./names";
 export * from "./frames";
 export * from "./device";
+export * from "./cluster";

@@ -25,7 +25,7 @@ import {
 import { DEFAULT_LIMITS as WORKER_DEFAULT_LIMITS } from "../durable-objects/shared/env";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
-const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS"];
+const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS", "NODE_PUBLIC_KEY", "NODE_PRIVATE_KEY"];
 // Bindings only wrangler has: the R2 bucket that holds files where there is no node disk
 // (wrangler dev, the workerd tests, a Cloudflare deployment). The Worker picks its file
 // store from which of FILES / FILES_BUCKET is bound (durable-objects/shared/file-store.ts),
@@ -192,7 +192,11 @@ describe("renderCapnp", () => {
     expect(text).toContain(`disk = (path = ${capnpString(path.join(tmp, "d2/objects"))}, writable = true)`);
     expect(text).toContain(`disk = (path = ${capnpString(path.join(tmp, "d2/files"))}, writable = true)`);
     expect(text).toContain('durableObjectStorage = (localDisk = "do-disk")');
-    expect(text).toContain('network = (allow = ["public", "private", "local"]');
+    // Ordinary outbound reaches public addresses only (no SSRF into the branch's LAN);
+    // other nodes are reached through PEERS, rendered only for a node in a cluster.
+    expect(text).toContain('network = (allow = ["public"]');
+    expect(text).not.toContain('"private"');
+    expect(text).not.toContain('name = "PEERS"');
     expect(text).toContain('globalOutbound = "internet"');
     // Client-address headers are stripped unless the node sits behind a trusted proxy.
     expect(text).toContain('(name = "http", address = "*:9000", http = (injectRequestHeaders = [(name = "x-real-ip"), (name = "x-forwarded-for"), (name = "cf-connecting-ip")]), service = "outpost")');

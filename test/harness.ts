@@ -21,6 +21,7 @@ import path from "node:path";
 import WebSocket from "ws";
 import { build } from "../ops/build.mjs";
 import { makeNodeConfig, writeWorkerdFiles, type Limits, type NodeConfig } from "../ops/node-config.mjs";
+import { nodeIdentity } from "../ops/node-identity.mjs";
 import { exited, newInstanceToken, spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
 
 export interface StartNodeOptions {
@@ -39,6 +40,10 @@ export interface StartNodeOptions {
   bundlePath?: string;
   /** origins besides the node's own whose pages may use the session cookie (node config `allowedOrigins`) */
   allowedOrigins?: string[];
+  /** the cluster file (path) or description this node belongs to (ops/cluster.mjs); default: alone */
+  cluster?: string | { nodes: { name: string; url: string; publicKey: string }[] };
+  /** listen on this port (default: a free one) */
+  port?: number;
   /** TLS keypair (PEM paths): the node then serves https/wss with it */
   tls?: { cert: string; key: string };
   /** workerd --verbose: JavaScript stacks of uncaught errors in logs() (default: env OUTPOST_VERBOSE) */
@@ -54,6 +59,8 @@ export interface OutpostNode {
   wsUrl: string;
   name: string;
   port: number;
+  /** the node's Ed25519 public key (base64url), as GET /healthz shows it */
+  publicKey: string;
   dataDir: string;
   /** the one-time setup token this node was started with (kept across restart()) */
   setupToken: string;
@@ -152,7 +159,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     : fs.mkdtempSync(path.join(os.tmpdir(), `outpost-node-${options.name ?? "local"}-`));
   if (ownDir && !options.keepData) tempDirs.add(dataDir);
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = makeNodeConfig({
     name: options.name ?? "local",
     listen: `127.0.0.1:${port}`,
@@ -160,13 +167,17 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     limits: options.limits,
     tls: options.tls ?? null,
     allowedOrigins: options.allowedOrigins ?? [],
+    cluster: options.cluster ?? null,
   });
+  // The node's key (made in its data dir on first start) and cluster, as `npm start` does.
+  const identity = await nodeIdentity(config);
+  config.identity = { publicKey: identity.publicKey, cluster: identity.cluster, peerAllow: identity.peerAllow };
   // Written again on every launch, so a restart after stop() (which may have removed the
   // data dir) still finds its config and folders.
   const { configPath } = writeWorkerdFiles(config, { bundlePath });
   const setupToken = randomBytes(24).toString("base64url");
 
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, OUTPOST_SETUP_TOKEN: setupToken };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_NODE_PRIVATE_KEY: identity.privateKey };
   if (options.adminPassword) env.OUTPOST_ADMIN_PASSWORD = options.adminPassword;
   else delete env.OUTPOST_ADMIN_PASSWORD;
 
@@ -220,6 +231,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     wsUrl: `${wsScheme}://127.0.0.1:${port}`,
     name: config.name,
     port,
+    publicKey: identity.publicKey,
     dataDir,
     setupToken,
     config,

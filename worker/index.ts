@@ -17,6 +17,9 @@ import { inbox } from "./routes/inbox";
 import { web } from "./routes/web";
 import { files } from "./routes/files";
 import { search } from "./routes/search";
+import { cluster } from "./routes/cluster";
+import { link } from "./routes/link";
+import { startLinks } from "./start-links";
 
 const api = new Hono<AppEnv>()
   .route("/", auth) // login, logout, setup: their own auth rules
@@ -27,17 +30,20 @@ const api = new Hono<AppEnv>()
   .route("/", sockets)
   .route("/", inbox)
   .route("/", files)
-  .route("/", search);
+  .route("/", search)
+  .route("/", cluster);
 
 const app = new Hono<AppEnv>()
+  .use("*", startLinks())
   .use("*", securityHeaders())
   .use("/api/*", serverTiming())
   .get("/healthz", (c) => {
     // Not a secret (it grants nothing): it tells `npm start` that the answer came from the
     // workerd it just started, not from another node already on the port.
     if (c.env.INSTANCE_TOKEN) c.header("X-Outpost-Instance", c.env.INSTANCE_TOKEN);
-    return c.json({ ok: true, node: c.env.NODE_NAME, version: c.env.VERSION });
+    return c.json({ ok: true, node: c.env.NODE_NAME, version: c.env.VERSION, publicKey: c.env.NODE_PUBLIC_KEY || null });
   })
+  .route("/link/v1", link)
   .route("/api/v1", api)
   .route("/", web); // the web client: GETs of non-/api paths; last, so every API route wins
 
@@ -52,3 +58,4 @@ export default app;
 export { RoomObject } from "../durable-objects/room/room-object";
 export { UserObject } from "../durable-objects/user/user-object";
 export { DirectoryObject } from "../durable-objects/directory/directory-object";
+export { LinkObject } from "../durable-objects/link/link-object";

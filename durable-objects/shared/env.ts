@@ -8,6 +8,7 @@
 import type { RoomObject } from "../room/room-object";
 import type { UserObject } from "../user/user-object";
 import type { DirectoryObject } from "../directory/directory-object";
+import type { LinkObject } from "../link/link-object";
 import type { FileBindings } from "./file-store";
 
 export interface Limits {
@@ -83,9 +84,19 @@ export interface Env extends FileBindings {
   ADMIN_PASSWORD?: string;
   /** random per start (from `npm start`), echoed by /healthz so the start-up check knows it reached this process */
   INSTANCE_TOKEN?: string;
+  /** this node's Ed25519 public key (base64url), shown by /healthz; empty under wrangler */
+  NODE_PUBLIC_KEY?: string;
+  /** its private key (PKCS #8, base64url), from the environment of `npm start` only */
+  NODE_PRIVATE_KEY?: string;
+  /** the organisation's nodes (ops/cluster.mjs); absent when the node runs alone */
+  CLUSTER?: { self: string; nodes: { name: string; url: string; publicKey: string }[] };
+  /** a network service that reaches exactly the cluster's other nodes */
+  PEERS?: Fetcher;
   ROOMS: DurableObjectNamespace<RoomObject>;
   USERS: DurableObjectNamespace<UserObject>;
   DIRECTORY: DurableObjectNamespace<DirectoryObject>;
+  /** one per other node: the link's state, heartbeats and queue (durable-objects/link/) */
+  LINKS: DurableObjectNamespace<LinkObject>;
 }
 
 export function limitsOf(env: Env): Limits {

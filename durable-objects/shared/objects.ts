@@ -32,6 +32,12 @@ const DIRECTORY_NAME = "directory";
 
 export const directoryStub = (env: Env) => env.DIRECTORY.get(env.DIRECTORY.idFromName(DIRECTORY_NAME));
 
+/**
+ * The object that keeps this node's link to another node (its state, heartbeats,
+ * queue). Only names from the cluster file reach it (see shared/cluster.ts).
+ */
+export const linkStub = (env: Env, node: string) => env.LINKS.get(env.LINKS.idFromName(`link:${node}`));
+
 /** A room object by an id the node itself stored or just registered in the directory. */
 export const storedRoom = (env: Env, roomId: string) => env.ROOMS.get(roomObjectId(env, roomId));
 

@@ -1,0 +1,118 @@
+/**
+ * LinkObject: one per other node of the cluster, on every node (named
+ * `link:<peer>`). It watches the link with heartbeats, so a cut WAN link is
+ * noticed within seconds and every part of the node (and every person, through
+ * `GET /api/v1/cluster`) can see which branch is unreachable and since when.
+ *
+ * Lifecycle: the Worker calls `start()` once per isolate (at the first request,
+ * and `npm start` makes one at once); from then on the object's alarm fires
+ * every HEARTBEAT_MS, asks the peer `POST /link/v1/ping`, and keeps the
+ * link's state in memory and in its SQLite file (so a restart shows the last
+ * known state until the next heartbeat). Any other part of the node that talks
+ * to the peer reports how it went (`noteResult`), so a failed send marks the
+ * link down at once rather than at the next heartbeat.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../shared/env";
+import { LinkError, linkFetch, peerNamed } from "../shared/cluster";
+import { LINK_PROTOCOL_VERSION } from "../shared/link-auth";
+import { LinkStatusSchema, type LinkState, type LinkStatus, type PingAnswer } from "../../protocol/cluster";
+
+/** Heartbeat period; with HEARTBEAT_TIMEOUT_MS and DOWN_AFTER_FAILURES a cut is noticed within ~8 s (≤ 10 s promised). */
+export const HEARTBEAT_MS = 1500;
+export const HEARTBEAT_TIMEOUT_MS = 2500;
+/** consecutive failures (heartbeats or other requests) after which the link counts as down */
+export const DOWN_AFTER_FAILURES = 2;
+
+export class LinkObject extends DurableObject<Env> {
+  private status: LinkStatus | null = null;
+  private failures = 0;
+  private firstFailureAt: number | null = null;
+  private savedAt = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS link_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    const row = ctx.storage.sql.exec<{ value: string }>("SELECT value FROM link_state WHERE key = 'status'").toArray()[0];
+    if (row) {
+      const parsed = LinkStatusSchema.safeParse(JSON.parse(row.value));
+      if (parsed.success) this.status = parsed.data;
+    }
+  }
+
+  /** Arm the heartbeat (idempotent). `node` is a name from the cluster file. */
+  async start(node: string): Promise<LinkStatus> {
+    const status = this.ensure(node);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+    return status;
+  }
+
+  async getStatus(node: string): Promise<LinkStatus> {
+    return this.ensure(node);
+  }
+
+  /**
+   * Another request to this peer succeeded or failed: the same bookkeeping as a
+   * heartbeat, so a cut is noticed at the first failed request.
+   */
+  async noteResult(node: string, ok: boolean): Promise<LinkState> {
+    this.ensure(node);
+    this.record(ok, null);
+    return this.status!.state;
+  }
+
+  override async alarm(): Promise<void> {
+    const node = this.status?.node;
+    // Re-arm first: a heartbeat that throws must not end the heartbeats.
+    await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
+    if (!node || !peerNamed(this.env, node)) return;
+    const started = Date.now();
+    try {
+      const { status, body } = await linkFetch<PingAnswer>(this.env, node, "POST", "/link/v1/ping", { node: this.env.NODE_NAME, version: this.env.VERSION, protocol: LINK_PROTOCOL_VERSION }, HEARTBEAT_TIMEOUT_MS);
+      if (status !== 200) throw new LinkError(node, "unreachable", `ping answered ${status}`);
+      this.record(true, { rttMs: Date.now() - started, peerVersion: body?.version ?? null });
+    } catch (err) {
+      if (!(err instanceof LinkError)) console.error(`link to ${node}: heartbeat failed`, err);
+      this.record(false, null);
+    }
+  }
+
+  private ensure(node: string): LinkStatus {
+    if (!this.status || this.status.node !== node) {
+      const peer = peerNamed(this.env, node);
+      this.status = { node, url: peer?.url ?? "", state: "unknown", since: Date.now(), lastContactAt: null, rttMs: null, peerVersion: null, queued: 0 };
+    }
+    return this.status;
+  }
+
+  private record(ok: boolean, heartbeat: { rttMs: number; peerVersion: string | null } | null): void {
+    const s = this.status!;
+    const now = Date.now();
+    let state: LinkState = s.state;
+    if (ok) {
+      this.failures = 0;
+      this.firstFailureAt = null;
+      state = "up";
+      s.lastContactAt = now;
+      if (heartbeat) {
+        s.rttMs = heartbeat.rttMs;
+        s.peerVersion = heartbeat.peerVersion;
+      }
+    } else {
+      this.failures++;
+      this.firstFailureAt ??= now;
+      if (this.failures >= DOWN_AFTER_FAILURES) state = "down";
+    }
+    const changed = state !== s.state;
+    if (changed) {
+      // "down since" is when the failures began, not when we became sure.
+      s.since = state === "down" ? (this.firstFailureAt ?? now) : now;
+      s.state = state;
+      console.log(`link to ${s.node}: ${state}`);
+    }
+    // Kept across restarts, but not written on every heartbeat (each write is an fsync).
+    if (!changed && now - this.savedAt < 30_000) return;
+    this.savedAt = now;
+    this.ctx.storage.sql.exec("INSERT INTO link_state (key, value) VALUES ('status', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", JSON.stringify(s));
+  }
+}

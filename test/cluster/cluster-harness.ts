@@ -1,0 +1,91 @@
+/**
+ * Real clusters for tests: several `workerd serve` nodes on 127.0.0.1, each
+ * with its own key and data folder, whose node-to-node links each pass through
+ * a LinkProxy the test controls. Every directed link (a's requests to b) has
+ * its own proxy, so a test can cut one branch's WAN link and keep the others:
+ * each node gets its own copy of the cluster file, listing the others at the
+ * proxies it should use ("url is how the others reach a node").
+ *
+ * @example
+ *   const cluster = await startCluster(["beijing", "shanghai", "shenzhen"]);
+ *   await cluster.cut("beijing", "shanghai");   // both directions
+ *   await cluster.heal("beijing", "shanghai");
+ *   await cluster.stop();
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ensureNodeKey } from "../../ops/node-key.mjs";
+import { startNode, type OutpostNode, type StartNodeOptions } from "../harness";
+import { LinkProxy, freePort } from "./link-proxy";
+
+export interface TestCluster {
+  names: string[];
+  nodes: Record<string, OutpostNode>;
+  /** proxies[a][b]: the proxy a's requests to b pass through */
+  proxies: Record<string, Record<string, LinkProxy>>;
+  /** cut the link between a and b, both directions */
+  cut(a: string, b: string): Promise<void>;
+  heal(a: string, b: string): Promise<void>;
+  /** cut every link of one node (its branch's WAN is down) */
+  isolate(name: string): Promise<void>;
+  rejoin(name: string): Promise<void>;
+  /** delay every link by `ms` each way */
+  delay(ms: number): void;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(names: string[], options: { adminPassword?: string; limits?: StartNodeOptions["limits"]; keepData?: boolean } = {}): Promise<TestCluster> {
+  const dirs: Record<string, string> = {};
+  const keys: Record<string, string> = {};
+  const ports: Record<string, number> = {};
+  for (const n of names) {
+    dirs[n] = fs.mkdtempSync(path.join(os.tmpdir(), `outpost-cluster-${n}-`));
+    keys[n] = (await ensureNodeKey(dirs[n])).publicKey;
+    ports[n] = await freePort();
+  }
+  const proxies: Record<string, Record<string, LinkProxy>> = {};
+  for (const a of names) {
+    proxies[a] = {};
+    for (const b of names) if (a !== b) proxies[a][b] = await LinkProxy.start({ targetPort: ports[b] });
+  }
+  const nodes: Record<string, OutpostNode> = {};
+  try {
+    await Promise.all(
+      names.map(async (n) => {
+        const file = path.join(dirs[n], "cluster.json");
+        const entries = names.map((m) => ({ name: m, url: `http://127.0.0.1:${m === n ? ports[m] : proxies[n][m].port}`, publicKey: keys[m] }));
+        fs.writeFileSync(file, JSON.stringify({ nodes: entries }, null, 2));
+        nodes[n] = await startNode({ name: n, dataDir: dirs[n], port: ports[n], cluster: file, adminPassword: options.adminPassword, limits: options.limits });
+      }),
+    );
+  } catch (err) {
+    await Promise.all(Object.values(nodes).map((node) => node.stop()));
+    throw err;
+  }
+  const both = async (a: string, b: string, fn: (p: LinkProxy) => Promise<void>) => {
+    await fn(proxies[a][b]);
+    await fn(proxies[b][a]);
+  };
+  return {
+    names,
+    nodes,
+    proxies,
+    cut: (a, b) => both(a, b, (p) => p.cut()),
+    heal: (a, b) => both(a, b, (p) => p.heal()),
+    isolate: async (n) => {
+      for (const m of names) if (m !== n) await both(n, m, (p) => p.cut());
+    },
+    rejoin: async (n) => {
+      for (const m of names) if (m !== n) await both(n, m, (p) => p.heal());
+    },
+    delay: (ms) => {
+      for (const a of names) for (const b of names) if (a !== b) proxies[a][b].delay(ms);
+    },
+    async stop() {
+      for (const a of names) for (const b of names) if (a !== b) await proxies[a][b].close();
+      await Promise.all(Object.values(nodes).map((node) => node.stop()));
+      if (!options.keepData) for (const d of Object.values(dirs)) fs.rmSync(d, { recursive: true, force: true });
+    },
+  };
+}

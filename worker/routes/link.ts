@@ -1,0 +1,67 @@
+/**
+ * `/link/v1/*`: what other nodes of the cluster may ask this one. Not under
+ * /api: no session, no cookie — every request must be signed by a node of the
+ * cluster file and addressed to this node (durable-objects/shared/link-auth.ts),
+ * and every answer is signed, bound to the request's nonce. Anything else gets
+ * nothing: 404 when this node runs alone, 401 when the signature does not check.
+ */
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import type { Env } from "../../durable-objects/shared/env";
+import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
+import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
+import { asAppError } from "../../durable-objects/shared/app-error";
+import type { PingAnswer } from "../../protocol/cluster";
+
+export interface LinkEnv {
+  Bindings: Env;
+  Variables: { linkFrom: string; linkNonce: string; linkBody: string };
+}
+
+/** Link bodies are small JSON documents (batches of frames, directory pages). */
+const MAX_LINK_BODY = 4 * 1024 * 1024;
+const guard = new ReplayGuard();
+
+/** A signed JSON answer to the link request being served. */
+export async function linkReply(c: Context<LinkEnv>, status: number, body: unknown): Promise<Response> {
+  const text = JSON.stringify(body);
+  const signature = await signResponse(await nodeKey(c.env), { nonce: c.get("linkNonce"), status, from: c.env.NODE_NAME, to: c.get("linkFrom"), body: text });
+  return new Response(text, { status, headers: { "content-type": "application/json", [LINK_HEADERS.signature]: signature, [LINK_HEADERS.version]: String(LINK_PROTOCOL_VERSION) } });
+}
+
+function refuse(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}
+
+function linkAuth(): MiddlewareHandler<LinkEnv> {
+  return async function linkAuth(c, next) {
+    const cluster = clusterOf(c.env);
+    if (!cluster || !c.env.NODE_PRIVATE_KEY) return refuse(404, "not_found", "no such endpoint");
+    const declared = Number(c.req.header("content-length") ?? "0");
+    if (declared > MAX_LINK_BODY) return refuse(413, "too_large", "link bodies are limited");
+    const body = c.req.raw.body ? new Uint8Array(await c.req.arrayBuffer()) : new Uint8Array(0);
+    if (body.byteLength > MAX_LINK_BODY) return refuse(413, "too_large", "link bodies are limited");
+    const url = new URL(c.req.url);
+    const verdict = await verifyRequest(cluster, guard, { method: c.req.method, path: url.pathname + url.search, headers: c.req.raw.headers, body });
+    if (!verdict.ok) {
+      console.error(`link request refused (${verdict.why}) from ${c.req.header(LINK_HEADERS.from) ?? "?"}: ${c.req.method} ${url.pathname}`);
+      return refuse(401, "unauthorized", `not a signed request of a node of this cluster (${verdict.why})`);
+    }
+    c.set("linkFrom", verdict.from);
+    c.set("linkNonce", verdict.nonce);
+    c.set("linkBody", new TextDecoder().decode(body));
+    await next();
+  };
+}
+
+export const link = new Hono<LinkEnv>()
+  .use("*", linkAuth())
+  .post("/ping", (c) => linkReply(c, 200, { node: c.env.NODE_NAME, version: c.env.VERSION, protocol: LINK_PROTOCOL_VERSION, time: Date.now() } satisfies PingAnswer));
+
+link.onError(async (err, c) => {
+  const e = asAppError(err);
+  if (!e) console.error("link request failed", c.req.method, new URL(c.req.url).pathname, err);
+  const status = e?.status ?? 500;
+  const body = { error: { code: e?.code ?? "internal", message: e?.detail ?? "internal error" } };
+  return c.get("linkNonce") ? linkReply(c, status, body) : Response.json(body, { status });
+});
+link.notFound((c) => (c.get("linkNonce") ? linkReply(c, 404, { error: { code: "not_found", message: "no such link endpoint" } }) : refuse(404, "not_found", "no such endpoint")));
