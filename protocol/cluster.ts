@@ -34,6 +34,32 @@ export const ClusterResponse = z.strictObject({
 });
 export type ClusterResponse = z.infer<typeof ClusterResponse>;
 
-/** `POST /link/v1/ping` answer. */
-export const PingAnswer = z.object({ node: z.string(), version: z.string(), protocol: z.number().int(), time: z.number() });
+/** `POST /link/v1/ping` answer. Receivers ignore fields they do not know (nodes of another version). */
+export const PingAnswer = z.object({
+  node: z.string(),
+  version: z.string(),
+  protocol: z.number().int(),
+  time: z.number(),
+  /** the node's directory feed position: pull `GET /link/v1/directory/users` when it moved */
+  directoryVersion: z.number().int().min(0),
+});
 export type PingAnswer = z.infer<typeof PingAnswer>;
+
+/** `GET /link/v1/directory/users?after=V` answer: the node's own accounts changed after V. */
+export const DirectoryFeedPage = z.object({
+  users: z.array(
+    z.object({
+      id: z.string(),
+      username: z.string(),
+      displayName: z.string(),
+      isAdmin: z.boolean(),
+      active: z.boolean(),
+      version: z.number().int(),
+    }),
+  ),
+  /** the feed position this page reaches */
+  version: z.number().int().min(0),
+  /** more pages follow */
+  more: z.boolean(),
+});
+export type DirectoryFeedPage = z.infer<typeof DirectoryFeedPage>;

@@ -20,6 +20,7 @@ import { timingSafeEqual } from "../shared/tokens";
 import { DeviceTokens, newDeviceKey } from "./device-tokens";
 import { newId } from "../../protocol/ids";
 import { storedUser } from "../shared/objects";
+import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, remoteUsernameTaken, remoteUsersById, searchRemoteUsers, touchUser, type FeedUser } from "./replication";
 import type { User } from "../../protocol/models";
 
 type UserRow = typeof schema.users.$inferSelect;
@@ -108,11 +109,16 @@ export class DirectoryObject extends DurableObject<Env> {
 
   private async insertUser(input: { username: string; displayName: string; passwordHash: string; isAdmin: boolean }): Promise<User> {
     const username = input.username.toLowerCase();
-    if (this.db.select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.username, username)).get()) {
+    // Usernames are unique across the organisation (they are what @mentions name), as far
+    // as this node has heard from the others.
+    if (this.db.select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.username, username)).get() || remoteUsernameTaken(this.db, username)) {
       throw new AppError("username_taken", `the username "${username}" is taken`);
     }
-    const row: UserRow = { id: newId("u", this.env.NODE_NAME), username, displayName: input.displayName, passwordHash: input.passwordHash, isAdmin: input.isAdmin, active: true, createdAt: Date.now() };
-    this.db.insert(schema.users).values(row).run();
+    const row: UserRow = { id: newId("u", this.env.NODE_NAME), username, displayName: input.displayName, passwordHash: input.passwordHash, isAdmin: input.isAdmin, active: true, createdAt: Date.now(), version: 0 };
+    this.ctx.storage.transactionSync(() => {
+      this.db.insert(schema.users).values(row).run();
+      touchUser(this.db, row.id);
+    });
     const user = toUser(row);
     // The user's own object must know them before they can sign in.
     await this.userStub(user.id).provision({ userId: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
@@ -138,9 +144,10 @@ export class DirectoryObject extends DurableObject<Env> {
     return out;
   }
 
+  /** An account of this node or, as replicated, of another node of the cluster. */
   async getUser(id: string): Promise<User | null> {
     const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
-    return row ? toUser(row) : null;
+    return row ? toUser(row) : (remoteUsersById(this.db, [id])[0] ?? null);
   }
 
   async getUsers(ids: string[]): Promise<User[]> {
@@ -148,7 +155,11 @@ export class DirectoryObject extends DurableObject<Env> {
     // SQLite in workerd binds at most 100 parameters per statement: look up in chunks.
     const wanted = ids.slice(0, 500);
     for (let i = 0; i < wanted.length; i += 90) {
-      out.push(...this.db.select().from(schema.users).where(inArray(schema.users.id, wanted.slice(i, i + 90))).all().map(toUser));
+      const chunk = wanted.slice(i, i + 90);
+      const local = this.db.select().from(schema.users).where(inArray(schema.users.id, chunk)).all().map(toUser);
+      out.push(...local);
+      const found = new Set(local.map((u) => u.id));
+      out.push(...remoteUsersById(this.db, chunk.filter((id) => !found.has(id))));
     }
     return out;
   }
@@ -158,13 +169,19 @@ export class DirectoryObject extends DurableObject<Env> {
     const pattern = `%${q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
     const u = schema.users;
     const where = q ? and(eq(u.active, true), or(like(u.username, pattern), like(u.displayName, pattern))) : eq(u.active, true);
-    return this.db.select().from(u).where(where).orderBy(asc(u.username)).limit(Math.min(limit, 100)).all().map(toUser);
+    const max = Math.min(limit, 100);
+    const local = this.db.select().from(u).where(where).orderBy(asc(u.username)).limit(max).all().map(toUser);
+    // Colleagues of the other branches too, as their nodes last said.
+    return [...local, ...searchRemoteUsers(this.db, q, max)].sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0)).slice(0, max);
   }
 
   async deactivate(id: string): Promise<User> {
     const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
     if (!row) throw new AppError("not_found", "no such user");
-    this.db.update(schema.users).set({ active: false }).where(eq(schema.users.id, id)).run();
+    this.ctx.storage.transactionSync(() => {
+      this.db.update(schema.users).set({ active: false }).where(eq(schema.users.id, id)).run();
+      touchUser(this.db, id);
+    });
     const user = toUser({ ...row, active: false });
     // Ends every session and closes every socket of the user.
     await this.userStub(id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: false });
@@ -174,7 +191,10 @@ export class DirectoryObject extends DurableObject<Env> {
   async reactivate(id: string): Promise<User> {
     const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
     if (!row) throw new AppError("not_found", "no such user");
-    this.db.update(schema.users).set({ active: true }).where(eq(schema.users.id, id)).run();
+    this.ctx.storage.transactionSync(() => {
+      this.db.update(schema.users).set({ active: true }).where(eq(schema.users.id, id)).run();
+      touchUser(this.db, id);
+    });
     const user = toUser({ ...row, active: true });
     await this.userStub(id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
     return user;
@@ -302,6 +322,27 @@ export class DirectoryObject extends DurableObject<Env> {
 
   async renameRoom(id: string, name: string): Promise<void> {
     this.db.update(schema.rooms).set({ name, nameFold: foldName(name) }).where(eq(schema.rooms.id, id)).run();
+  }
+
+  // ------------------------------------------- the cluster's accounts (replication.ts)
+
+  /** This node's feed position (other nodes pull when it moves). */
+  async feedVersion(): Promise<number> {
+    return feedVersion(this.db);
+  }
+
+  /** A page of this node's own accounts changed after `after`, for another node. */
+  async feedPage(after: number): Promise<ReturnType<typeof feedPage>> {
+    return feedPage(this.db, after);
+  }
+
+  async peerFeedPosition(node: string): Promise<number> {
+    return peerFeedPosition(this.db, node);
+  }
+
+  /** Keep a page of `node`'s feed; returns the accounts it deactivated. */
+  async applyFeedPage(node: string, users: FeedUser[], upTo: number): Promise<string[]> {
+    return this.ctx.storage.transactionSync(() => applyFeedPage(this.db, node, users, upTo));
   }
 
   /** The user objects of accounts this directory holds (never an id from outside: see shared/objects.ts). */

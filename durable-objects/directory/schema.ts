@@ -20,8 +20,34 @@ export const users = sqliteTable(
     isAdmin: integer("is_admin", { mode: "boolean" }).notNull(),
     active: integer("active", { mode: "boolean" }).notNull(),
     createdAt: integer("created_at").notNull(),
+    /**
+     * Position in this node's directory feed: bumped (from the `dir_version`
+     * setting) by every change other nodes should learn (created, renamed,
+     * deactivated, reactivated, admin flag). See replication.ts.
+     */
+    version: integer("version").notNull().default(0),
   },
-  (t) => [uniqueIndex("users_username").on(t.username)],
+  (t) => [uniqueIndex("users_username").on(t.username), index("users_by_version").on(t.version)],
+);
+
+/**
+ * The accounts of the cluster's other nodes, as their home nodes last said
+ * (replication.ts): enough for the people picker, DMs, invites and @mentions
+ * across branches. No password hash: a person signs in at their home node.
+ */
+export const remoteUsers = sqliteTable(
+  "remote_users",
+  {
+    id: text("id").primaryKey(),
+    username: text("username").notNull(),
+    displayName: text("display_name").notNull(),
+    homeNode: text("home_node").notNull(),
+    isAdmin: integer("is_admin", { mode: "boolean" }).notNull(),
+    active: integer("active", { mode: "boolean" }).notNull(),
+    /** the home node's feed position of this row */
+    version: integer("version").notNull(),
+  },
+  (t) => [index("remote_users_username").on(t.username), index("remote_users_home").on(t.homeNode, t.version)],
 );
 
 export const rooms = sqliteTable(

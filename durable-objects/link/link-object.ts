@@ -16,7 +16,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../shared/env";
 import { LinkError, linkFetch, peerNamed } from "../shared/cluster";
 import { LINK_PROTOCOL_VERSION } from "../shared/link-auth";
-import { LinkStatusSchema, type LinkState, type LinkStatus, type PingAnswer } from "../../protocol/cluster";
+import { DirectoryFeedPage, LinkStatusSchema, PingAnswer, type LinkState, type LinkStatus } from "../../protocol/cluster";
+import { directoryStub } from "../shared/objects";
 
 /** Heartbeat period; with HEARTBEAT_TIMEOUT_MS and DOWN_AFTER_FAILURES a cut is noticed within ~8 s (≤ 10 s promised). */
 export const HEARTBEAT_MS = 1500;
@@ -68,12 +69,33 @@ export class LinkObject extends DurableObject<Env> {
     if (!node || !peerNamed(this.env, node)) return;
     const started = Date.now();
     try {
-      const { status, body } = await linkFetch<PingAnswer>(this.env, node, "POST", "/link/v1/ping", { node: this.env.NODE_NAME, version: this.env.VERSION, protocol: LINK_PROTOCOL_VERSION }, HEARTBEAT_TIMEOUT_MS);
+      const { status, body } = await linkFetch(this.env, node, "POST", "/link/v1/ping", { node: this.env.NODE_NAME, version: this.env.VERSION, protocol: LINK_PROTOCOL_VERSION }, HEARTBEAT_TIMEOUT_MS);
       if (status !== 200) throw new LinkError(node, "unreachable", `ping answered ${status}`);
-      this.record(true, { rttMs: Date.now() - started, peerVersion: body?.version ?? null });
+      this.record(true, { rttMs: Date.now() - started, peerVersion: (body as { version?: string } | null)?.version ?? null });
+      const answer = PingAnswer.safeParse(body);
+      // The link is up whatever the feed does; a failed pull is tried again at the next heartbeat.
+      if (answer.success) await this.pullDirectory(node, answer.data.directoryVersion).catch((err) => console.error(`directory of ${node}: pull failed`, err));
     } catch (err) {
       if (!(err instanceof LinkError)) console.error(`link to ${node}: heartbeat failed`, err);
       this.record(false, null);
+    }
+  }
+
+  /**
+   * The peer's accounts changed since we last read its feed: read on (a page
+   * at a time) and keep them in our directory (durable-objects/directory/replication.ts).
+   */
+  private async pullDirectory(node: string, theirs: number): Promise<void> {
+    const directory = directoryStub(this.env);
+    let after = await directory.peerFeedPosition(node);
+    for (let pages = 0; after < theirs && pages < 20; pages++) {
+      const { status, body } = await linkFetch(this.env, node, "GET", `/link/v1/directory/users?after=${after}`);
+      const page = DirectoryFeedPage.safeParse(body);
+      if (status !== 200 || !page.success) throw new LinkError(node, "unreachable", `directory feed answered ${status}`);
+      const deactivated = await directory.applyFeedPage(node, page.data.users, page.data.version);
+      if (deactivated.length) console.log(`directory: ${deactivated.length} account(s) of ${node} deactivated`);
+      if (page.data.version <= after || !page.data.more) break;
+      after = page.data.version;
     }
   }
 

@@ -10,7 +10,8 @@ import type { Env } from "../../durable-objects/shared/env";
 import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
 import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
 import { asAppError } from "../../durable-objects/shared/app-error";
-import type { PingAnswer } from "../../protocol/cluster";
+import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
+import { directoryStub } from "../../durable-objects/shared/objects";
 
 export interface LinkEnv {
   Bindings: Env;
@@ -55,7 +56,14 @@ function linkAuth(): MiddlewareHandler<LinkEnv> {
 
 export const link = new Hono<LinkEnv>()
   .use("*", linkAuth())
-  .post("/ping", (c) => linkReply(c, 200, { node: c.env.NODE_NAME, version: c.env.VERSION, protocol: LINK_PROTOCOL_VERSION, time: Date.now() } satisfies PingAnswer));
+  .post("/ping", async (c) =>
+    linkReply(c, 200, { node: c.env.NODE_NAME, version: c.env.VERSION, protocol: LINK_PROTOCOL_VERSION, time: Date.now(), directoryVersion: await directoryStub(c.env).feedVersion() } satisfies PingAnswer),
+  )
+  .get("/directory/users", async (c) => {
+    const after = Number(c.req.query("after") ?? "0");
+    if (!Number.isSafeInteger(after) || after < 0) return linkReply(c, 400, { error: { code: "invalid_request", message: "after: a feed position" } });
+    return linkReply(c, 200, (await directoryStub(c.env).feedPage(after)) satisfies DirectoryFeedPage);
+  });
 
 link.onError(async (err, c) => {
   const e = asAppError(err);

@@ -1,0 +1,83 @@
+/**
+ * Every node knows every account of the organisation: an account made on one
+ * branch appears in the other branches' people search within seconds, with
+ * its home node in its id; a deactivation travels the same way; a username is
+ * unique across branches; a branch cut off catches up when its link returns.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { User } from "../../protocol/models";
+import { loginAs } from "../harness";
+import { startCluster, type TestCluster } from "./cluster-harness";
+
+const PASSWORD = "cluster operator passphrase";
+let cluster: TestCluster;
+const admins: Record<string, string> = {};
+
+async function call(node: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${cluster.nodes[node].url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${admins[node]}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false>, withinMs = 10_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - started > withinMs) throw new Error(`${what}: not within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const search = async (node: string, q: string): Promise<User[]> => (await call(node, "GET", `/users?q=${encodeURIComponent(q)}`)).body.users;
+
+beforeAll(async () => {
+  cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { adminPassword: PASSWORD });
+  for (const n of cluster.names) admins[n] = await loginAs(cluster.nodes[n].url, "admin", PASSWORD);
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe("the organisation's directory", () => {
+  it("shows an account made in Beijing to Shanghai and Shenzhen within seconds", async () => {
+    const started = Date.now();
+    const made = await call("beijing", "POST", "/users", { username: "chenmei", password: "a long enough passphrase", displayName: "陈梅" });
+    expect(made.status).toBe(201);
+    expect(made.body.id).toMatch(/@beijing$/);
+    for (const n of ["shanghai", "shenzhen"]) {
+      const found = await eventually(`${n} finds 陈梅`, async () => (await search(n, "陈")).find((u) => u.id === made.body.id));
+      expect(found).toMatchObject({ username: "chenmei", displayName: "陈梅", active: true });
+      expect((await call(n, "GET", `/users/${made.body.id}`)).body).toMatchObject({ id: made.body.id, displayName: "陈梅" });
+    }
+    console.log(`directory replicated in ${Date.now() - started} ms`);
+  });
+
+  it("keeps usernames unique across branches", async () => {
+    await eventually("shanghai knows chenmei", async () => (await search("shanghai", "chenmei")).length > 0);
+    const clash = await call("shanghai", "POST", "/users", { username: "chenmei", password: "a long enough passphrase", displayName: "Another" });
+    expect(clash.status).toBe(409);
+    expect(clash.body.error.code).toBe("username_taken");
+  });
+
+  it("carries a deactivation to the other branches", async () => {
+    const id = (await search("beijing", "chenmei"))[0].id;
+    expect((await call("beijing", "POST", `/users/${id}/deactivate`)).status).toBe(200);
+    await eventually("shenzhen sees her deactivated", async () => (await call("shenzhen", "GET", `/users/${id}`)).body.active === false);
+    expect(await search("shenzhen", "chenmei")).toEqual([]);
+  });
+
+  it("catches a cut-off branch up when its link returns", async () => {
+    await cluster.isolate("shenzhen");
+    const made = await call("beijing", "POST", "/users", { username: "wangfang", password: "a long enough passphrase", displayName: "王芳" });
+    expect(made.status).toBe(201);
+    await eventually("shanghai finds 王芳", async () => (await search("shanghai", "王")).some((u) => u.id === made.body.id));
+    expect((await search("shenzhen", "王")).some((u) => u.id === made.body.id)).toBe(false);
+    await cluster.rejoin("shenzhen");
+    await eventually("shenzhen finds 王芳 after the link returns", async () => (await search("shenzhen", "王")).some((u) => u.id === made.body.id), 15_000);
+  }, 60_000);
+});
