@@ -11,7 +11,22 @@ import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
 import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
-import { directoryStub } from "../../durable-objects/shared/objects";
+import { directoryStub, resolveUser } from "../../durable-objects/shared/objects";
+import { homeNode } from "../../protocol/ids";
+import type { InboxUpdate, RoomActivity } from "../../durable-objects/user/inbox-update";
+
+/** `{items: [{userId, …}]}` with at most 500 items, each naming a user id; null otherwise. */
+function parseItems(body: string): ({ userId: string } & Record<string, unknown>)[] | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  const items = (value as { items?: unknown } | null)?.items;
+  if (!Array.isArray(items) || items.length > 500) return null;
+  return items.every((i) => i && typeof i === "object" && typeof (i as { userId?: unknown }).userId === "string") ? (items as ({ userId: string } & Record<string, unknown>)[]) : null;
+}
 
 export interface LinkEnv {
   Bindings: Env;
@@ -59,6 +74,35 @@ export const link = new Hono<LinkEnv>()
   .post("/ping", async (c) =>
     linkReply(c, 200, { node: c.env.NODE_NAME, version: c.env.VERSION, protocol: LINK_PROTOCOL_VERSION, time: Date.now(), directoryVersion: await directoryStub(c.env).feedVersion() } satisfies PingAnswer),
   )
+  // A room homed on the sending node tells members homed here what happened
+  // (durable-objects/shared/inbox-delivery.ts). The sender speaks only for its own
+  // rooms, and only about members of this node that exist.
+  .post("/inbox/updates", async (c) => {
+    const items = parseItems(c.get("linkBody"));
+    if (!items) return linkReply(c, 400, { error: { code: "invalid_request", message: "items: [{userId, update}]" } });
+    for (const item of items) {
+      const update = item.update as InboxUpdate;
+      const roomId = update?.type === "room.added" ? update.room?.roomId : (update as { roomId?: string })?.roomId;
+      if (typeof roomId !== "string" || homeNode(roomId) !== c.get("linkFrom")) return linkReply(c, 403, { error: { code: "forbidden", message: "a node speaks only for its own rooms" } });
+      const user = await resolveUser(c.env, item.userId);
+      if (!user) return linkReply(c, 404, { error: { code: "not_found", message: `no user ${item.userId} here` } });
+      await user.applyInboxUpdate(update);
+    }
+    return linkReply(c, 200, { ok: true });
+  })
+  .post("/inbox/activity", async (c) => {
+    const items = parseItems(c.get("linkBody"));
+    if (!items) return linkReply(c, 400, { error: { code: "invalid_request", message: "items: [{userId, activity}]" } });
+    const results = await Promise.all(
+      items.map(async (item) => {
+        const activity = item.activity as RoomActivity;
+        if (typeof activity?.roomId !== "string" || homeNode(activity.roomId) !== c.get("linkFrom")) return null;
+        const user = await resolveUser(c.env, item.userId);
+        return user ? user.applyActivity(activity).catch(() => null) : null;
+      }),
+    );
+    return linkReply(c, 200, { results });
+  })
   .get("/directory/users", async (c) => {
     const after = Number(c.req.query("after") ?? "0");
     if (!Number.isSafeInteger(after) || after < 0) return linkReply(c, 400, { error: { code: "invalid_request", message: "after: a feed position" } });

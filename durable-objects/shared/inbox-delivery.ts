@@ -1,0 +1,66 @@
+/**
+ * A room telling its members' inboxes what happened, wherever each member is
+ * homed. A member of this node: a call to their user object. A member homed on
+ * another node: one signed link request to that node per batch (all of the
+ * batch's members there at once), which hands each update to the member's user
+ * object on their own node. The room does not care which: it calls these.
+ *
+ * Updates travel in the room's outbox order and are applied at least once
+ * (applying one twice is harmless). When a link is down the delivery throws,
+ * and the room's outbox keeps the update and tries again later, in order.
+ */
+import type { Env } from "./env";
+import { storedUser } from "./objects";
+import { LinkError, linkFetch } from "./cluster";
+import { homeNode } from "../../protocol/ids";
+import type { InboxUpdate, RoomActivity } from "../user/inbox-update";
+
+/** Deliver one membership update to a member's inbox; throws when it could not be delivered. */
+export async function deliverInboxUpdate(env: Env, userId: string, update: InboxUpdate): Promise<void> {
+  const home = homeNode(userId);
+  if (!home || home === env.NODE_NAME) return storedUser(env, userId).applyInboxUpdate(update);
+  const { status, body } = await linkFetch(env, home, "POST", "/link/v1/inbox/updates", { items: [{ userId, update }] });
+  if (status !== 200) throw new LinkError(home, "unreachable", `inbox update answered ${status}: ${JSON.stringify(body).slice(0, 200)}`);
+}
+
+/**
+ * Deliver activity summaries; resolves with each member's answer (is anyone
+ * looking?) or an error, in the order given. Members of other nodes are sent
+ * in one request per node.
+ */
+export async function deliverActivities(env: Env, items: { userId: string; activity: RoomActivity }[]): Promise<PromiseSettledResult<{ live: boolean }>[]> {
+  const out: PromiseSettledResult<{ live: boolean }>[] = new Array(items.length);
+  const byNode = new Map<string, number[]>();
+  const local: Promise<void>[] = [];
+  items.forEach((item, i) => {
+    const home = homeNode(item.userId);
+    if (!home || home === env.NODE_NAME) {
+      local.push(
+        storedUser(env, item.userId)
+          .applyActivity(item.activity)
+          .then(
+            (value) => void (out[i] = { status: "fulfilled", value }),
+            (reason) => void (out[i] = { status: "rejected", reason }),
+          ),
+      );
+    } else {
+      const list = byNode.get(home) ?? [];
+      list.push(i);
+      byNode.set(home, list);
+    }
+  });
+  const remote = [...byNode].map(async ([node, indexes]) => {
+    try {
+      const { status, body } = await linkFetch<{ results?: ({ live: boolean } | null)[] }>(env, node, "POST", "/link/v1/inbox/activity", { items: indexes.map((i) => items[i]) });
+      if (status !== 200 || !Array.isArray(body?.results)) throw new LinkError(node, "unreachable", `inbox activity answered ${status}`);
+      indexes.forEach((i, k) => {
+        const r = body.results![k];
+        out[i] = r ? { status: "fulfilled", value: { live: r.live !== false } } : { status: "rejected", reason: new Error("not delivered") };
+      });
+    } catch (reason) {
+      for (const i of indexes) out[i] = { status: "rejected", reason };
+    }
+  });
+  await Promise.all([...local, ...remote]);
+  return out;
+}
