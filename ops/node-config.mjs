@@ -32,6 +32,7 @@ export const DURABLE_OBJECTS = Object.freeze([
   Object.freeze({ binding: "USERS", className: "UserObject" }),
   Object.freeze({ binding: "DIRECTORY", className: "DirectoryObject" }),
   Object.freeze({ binding: "LINKS", className: "LinkObject" }),
+  Object.freeze({ binding: "MIRRORS", className: "MirrorObject" }),
 ]);
 
 export const COMPATIBILITY_DATE = "2026-04-20";

@@ -4,6 +4,7 @@
  * link's own endpoints (`/link/v1/…`, signed; see docs/FEDERATION.md).
  */
 import { z } from "zod";
+import { MemberSchema, MessageSchema, RoomKindSchema, VisibilitySchema } from "./models";
 
 export const LinkStateSchema = z.enum(["self", "up", "down", "unknown"]);
 export type LinkState = z.infer<typeof LinkStateSchema>;
@@ -63,3 +64,76 @@ export const DirectoryFeedPage = z.object({
   more: z.boolean(),
 });
 export type DirectoryFeedPage = z.infer<typeof DirectoryFeedPage>;
+
+/**
+ * A message sent on one node into a room homed on another, as the member's node
+ * forwards it (queued, in order, while the link is down). The home room
+ * decides, as for any send; `clientId` makes a repeat harmless.
+ */
+export const LinkSendItem = z.object({
+  roomId: z.string(),
+  userId: z.string(),
+  sessionId: z.string(),
+  clientId: z.string(),
+  text: z.string(),
+  replyTo: z.string().optional(),
+  attachments: z.array(z.string()).optional(),
+});
+export type LinkSendItem = z.infer<typeof LinkSendItem>;
+
+/** What the home did with one forwarded send: stored (or already stored), or refused with a reason. */
+export const LinkSendResult = z.union([
+  z.object({ userId: z.string(), sessionId: z.string(), clientId: z.string(), ok: z.literal(true), message: MessageSchema.loose(), duplicate: z.boolean() }),
+  z.object({ roomId: z.string(), userId: z.string(), sessionId: z.string(), clientId: z.string(), ok: z.literal(false), code: z.string(), message: z.string() }),
+]);
+export type LinkSendResult = z.infer<typeof LinkSendResult>;
+
+/** `POST /link/v1/sends` answer: results for the items it got to, in order; it stops at a passing fault. */
+export const LinkSendsAnswer = z.object({ results: z.array(LinkSendResult), stopped: z.string().nullable() });
+export type LinkSendsAnswer = z.infer<typeof LinkSendsAnswer>;
+
+/**
+ * What a room's home pushes to a node where it has members (`POST
+ * /link/v1/rooms/{id}/push`): everything changed after the version that node
+ * last confirmed. The mirror applies it (idempotently: a repeat changes nothing)
+ * and answers with the positions it now has; the home goes on from there.
+ */
+export const RoomPush = z.object({
+  room: z.object({
+    id: z.string(),
+    name: z.string(),
+    kind: RoomKindSchema,
+    visibility: VisibilitySchema,
+    createdAt: z.number(),
+    createdBy: z.string(),
+    /** "home": no message of this room may be stored outside its home node */
+    residency: z.enum(["everywhere", "home"]),
+  }),
+  /** the member list when it changed since `membersRev` was confirmed, else null */
+  members: z.array(MemberSchema.loose()).nullable(),
+  membersRev: z.number().int(),
+  lastSeq: z.number().int(),
+  version: z.number().int(),
+  /** the version the home believes the mirror has: `messages` holds every message changed after it, in seq order */
+  after: z.number().int(),
+  messages: z.array(MessageSchema.loose()),
+  /** read positions of members who send receipts */
+  reads: z.array(z.object({ userId: z.string(), seq: z.number().int() })),
+  /** people typing right now (not stored) */
+  typing: z.array(z.string()).optional(),
+});
+export type RoomPush = z.infer<typeof RoomPush>;
+
+export const RoomPushAnswer = z.object({ version: z.number().int(), lastSeq: z.number().int(), membersRev: z.number().int() });
+export type RoomPushAnswer = z.infer<typeof RoomPushAnswer>;
+
+/**
+ * A member's action forwarded by their node to the room's home
+ * (`POST /link/v1/rooms/{id}/call`): the room method and its arguments after the caller.
+ */
+export const LinkCall = z.object({
+  method: z.enum(["info", "history", "getMessage", "edit", "remove", "react", "markRead", "receipts", "search", "join", "addMember", "removeMember", "setRole", "rename", "setSendReceipts", "inboxSummary", "typing"]),
+  caller: z.object({ userId: z.string(), sessionId: z.string(), username: z.string(), displayName: z.string() }),
+  args: z.array(z.unknown()).max(4),
+});
+export type LinkCall = z.infer<typeof LinkCall>;

@@ -28,6 +28,9 @@ export const ERROR_STATUS = {
   // The room's database file is damaged (not a transient fault): retrying will not help, an admin must look.
   room_unavailable: 500,
   storage_error: 503,
+  // A room homed on another node whose link is down (or a home-only room's data,
+  // which never leaves its node) cannot be reached now; the link's return fixes it.
+  room_unreachable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -74,6 +74,13 @@ export const ServerAck = z.strictObject({
   /** true when this clientId had already been stored: nothing new was written */
   duplicate: z.boolean(),
 });
+/**
+ * room → sender, in a room homed on another node whose link is down: the
+ * message is kept in this node's queue and will be delivered, once and in
+ * order, when the link returns; `msg.ack` (or an `error` with `replyTo` = the
+ * clientId, if the home refuses it) follows then.
+ */
+export const ServerQueued = z.strictObject({ type: z.literal("msg.queued"), clientId: z.string() });
 /** room → everyone in the room: a new message. */
 export const ServerNew = z.strictObject({ type: z.literal("msg.new"), message: MessageSchema });
 /** room → everyone: the current state of a message after an edit, recall or reaction. */
@@ -115,6 +122,7 @@ export const ServerError = z.strictObject({
 export const ServerRoomFrame = z.discriminatedUnion("type", [
   ServerHello,
   ServerAck,
+  ServerQueued,
   ServerNew,
   ServerUpdated,
   ServerSync,

@@ -60,6 +60,12 @@ export const CreateRoomBody = z.strictObject({
   name: RoomNameSchema,
   visibility: VisibilitySchema,
   members: z.array(UserIdSchema).max(500).optional(),
+  /**
+   * "home": no message, file, search-index row or preview of this room is ever
+   * stored on another node; members elsewhere are served live through the link
+   * and see the room as unreachable while it is down. Default "everywhere".
+   */
+  residency: z.enum(["everywhere", "home"]).optional(),
 });
 
 export const UpdateRoomBody = z.strictObject({

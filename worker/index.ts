@@ -59,3 +59,4 @@ export { RoomObject } from "../durable-objects/room/room-object";
 export { UserObject } from "../durable-objects/user/user-object";
 export { DirectoryObject } from "../durable-objects/directory/directory-object";
 export { LinkObject } from "../durable-objects/link/link-object";
+export { MirrorObject } from "../durable-objects/mirror/mirror-object";

@@ -140,6 +140,7 @@ export class DirectoryObject extends DurableObject<Env> {
       const rooms = chunk.filter((id) => id.startsWith("r_"));
       if (users.length) out.push(...this.db.select({ id: schema.users.id }).from(schema.users).where(inArray(schema.users.id, users)).all().map((r) => r.id));
       if (rooms.length) out.push(...this.db.select({ id: schema.rooms.id }).from(schema.rooms).where(inArray(schema.rooms.id, rooms)).all().map((r) => r.id));
+      if (rooms.length) out.push(...this.db.select({ id: schema.mirrors.id }).from(schema.mirrors).where(inArray(schema.mirrors.id, rooms)).all().map((r) => r.id));
     }
     return out;
   }
@@ -325,6 +326,21 @@ export class DirectoryObject extends DurableObject<Env> {
   }
 
   // ------------------------------------------- the cluster's accounts (replication.ts)
+
+  /**
+   * A room of another node now has a mirror here (its home pushed to us).
+   * Idempotent. A DM also takes its pair's place here, so either person opening
+   * a DM with the other from this node finds that one instead of making a second.
+   */
+  async registerMirror(roomId: string, dm: { members: string[]; createdBy: string; createdAt: number } | null): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      this.db.insert(schema.mirrors).values({ id: roomId, registeredAt: Date.now() }).onConflictDoNothing().run();
+      if (dm && dm.members.length === 2) {
+        const dmKey = [...dm.members].sort().join("|");
+        this.db.insert(schema.rooms).values({ id: roomId, name: "", kind: "dm", visibility: "private", dmKey, createdBy: dm.createdBy, createdAt: dm.createdAt, nameFold: "" }).onConflictDoNothing().run();
+      }
+    });
+  }
 
   /** This node's feed position (other nodes pull when it moves). */
   async feedVersion(): Promise<number> {

@@ -84,3 +84,13 @@ export const loginFailures = sqliteTable("login_failures", {
   count: integer("count").notNull(),
   windowStart: integer("window_start").notNull(),
 });
+
+/**
+ * Rooms homed on other nodes that have a mirror here (durable-objects/mirror/):
+ * registered when the home first pushes, before the mirror is touched, so an id
+ * of another node's room reaches a mirror only once its home said so.
+ */
+export const mirrors = sqliteTable("mirrors", {
+  id: text("id").primaryKey(),
+  registeredAt: integer("registered_at").notNull(),
+});

@@ -16,8 +16,9 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../shared/env";
 import { LinkError, linkFetch, peerNamed } from "../shared/cluster";
 import { LINK_PROTOCOL_VERSION } from "../shared/link-auth";
-import { DirectoryFeedPage, LinkStatusSchema, PingAnswer, type LinkState, type LinkStatus } from "../../protocol/cluster";
-import { directoryStub } from "../shared/objects";
+import { DirectoryFeedPage, LinkSendsAnswer, LinkStatusSchema, PingAnswer, type LinkSendItem, type LinkSendResult, type LinkState, type LinkStatus } from "../../protocol/cluster";
+import { directoryStub, storedMirror } from "../shared/objects";
+import { SendQueue } from "./send-queue";
 
 /** Heartbeat period; with HEARTBEAT_TIMEOUT_MS and DOWN_AFTER_FAILURES a cut is noticed within ~8 s (≤ 10 s promised). */
 export const HEARTBEAT_MS = 1500;
@@ -30,10 +31,13 @@ export class LinkObject extends DurableObject<Env> {
   private failures = 0;
   private firstFailureAt: number | null = null;
   private savedAt = 0;
+  private readonly queue: SendQueue;
+  private delivering: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS link_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    this.queue = new SendQueue(ctx.storage.sql);
     const row = ctx.storage.sql.exec<{ value: string }>("SELECT value FROM link_state WHERE key = 'status'").toArray()[0];
     if (row) {
       const parsed = LinkStatusSchema.safeParse(JSON.parse(row.value));
@@ -49,7 +53,71 @@ export class LinkObject extends DurableObject<Env> {
   }
 
   async getStatus(node: string): Promise<LinkStatus> {
-    return this.ensure(node);
+    const s = this.ensure(node);
+    s.queued = this.queue.size();
+    return s;
+  }
+
+  /**
+   * Queue sends of this node's members into rooms homed on `node` (durable
+   * before this returns), and deliver at once if the link is up. Returns the
+   * link's state, so the mirror can tell its sender "queued" when it is not up.
+   */
+  async enqueueSends(node: string, items: LinkSendItem[]): Promise<LinkState> {
+    this.ensure(node);
+    this.queue.push(items, Date.now());
+    if (this.status!.state !== "down") void this.deliver(node);
+    return this.status!.state;
+  }
+
+  /**
+   * Deliver the queue in order, a batch at a time, until it is empty or the
+   * link fails. One delivery at a time: a second caller waits for the running one.
+   */
+  private deliver(node: string): Promise<void> {
+    this.delivering ??= (async () => {
+      try {
+        for (let batch = this.queue.head(); batch.length; batch = this.queue.head()) {
+          let answer;
+          try {
+            answer = await linkFetch(this.env, node, "POST", "/link/v1/sends", { items: batch.map((q) => q.item) });
+          } catch (err) {
+            if (!(err instanceof LinkError)) console.error(`link to ${node}: delivery failed`, err);
+            this.record(false, null);
+            return;
+          }
+          this.record(true, null);
+          const parsed = LinkSendsAnswer.safeParse(answer.body);
+          if (answer.status !== 200 || !parsed.success) {
+            console.error(`link to ${node}: sends answered ${answer.status}`);
+            return;
+          }
+          const { results, stopped } = parsed.data;
+          // The home answered for a prefix of the batch, in order.
+          this.queue.drop(batch.slice(0, results.length).map((q) => q.id));
+          await this.report(results);
+          if (stopped !== null || results.length < batch.length) {
+            console.error(`link to ${node}: the home stopped a batch (${stopped ?? "short answer"}); the rest waits`);
+            return;
+          }
+        }
+      } finally {
+        this.delivering = null;
+        if (this.status) this.status.queued = this.queue.size();
+      }
+    })();
+    return this.delivering;
+  }
+
+  /** Tell each room's mirror what became of its sends (it answers the senders). */
+  private async report(results: LinkSendResult[]): Promise<void> {
+    const byRoom = new Map<string, LinkSendResult[]>();
+    for (const r of results) {
+      const roomId = r.ok ? r.message.roomId : r.roomId;
+      if (!roomId) continue;
+      byRoom.set(roomId, [...(byRoom.get(roomId) ?? []), r]);
+    }
+    await Promise.allSettled([...byRoom].map(([roomId, rs]) => storedMirror(this.env, roomId).sendResults(rs)));
   }
 
   /**
@@ -75,6 +143,8 @@ export class LinkObject extends DurableObject<Env> {
       const answer = PingAnswer.safeParse(body);
       // The link is up whatever the feed does; a failed pull is tried again at the next heartbeat.
       if (answer.success) await this.pullDirectory(node, answer.data.directoryVersion).catch((err) => console.error(`directory of ${node}: pull failed`, err));
+      // The link is up: whatever waits goes now (after a cut, within one heartbeat of its return).
+      if (this.queue.size() > 0) await this.deliver(node);
     } catch (err) {
       if (!(err instanceof LinkError)) console.error(`link to ${node}: heartbeat failed`, err);
       this.record(false, null);

@@ -30,6 +30,9 @@ import { isPermanentStorageFault, roomFaultLine, roomUnavailable } from "../shar
 import { frameBytes } from "../shared/frames";
 import { safeClose } from "../shared/sockets";
 import { storedUser } from "../shared/objects";
+import { deliverActivities, deliverInboxUpdate } from "../shared/inbox-delivery";
+import { PeerPush } from "./peer-push";
+import { homeNode } from "../../protocol/ids";
 import { deleteStoredFile } from "../shared/file-store";
 import { BATCHED, Fanout, PLAIN } from "./fanout";
 import { refuseSend, sendWaitMs, spendSend } from "./send-budget";
@@ -67,6 +70,8 @@ export interface CreateRoomInput {
   visibility: "public" | "private";
   creator: MemberInput;
   members: MemberInput[];
+  /** "home": no message, file, index row or preview of this room is stored on another node */
+  residency?: "everywhere" | "home";
 }
 
 /** How many missed messages one `sync` frame carries before the client is told to page instead. */
@@ -145,6 +150,8 @@ export class RoomObject extends DurableObject<Env> {
   /** when each user last had a typing frame passed on (ephemeral, lost on eviction: fine) */
   private typingAt = new Map<string, number>();
   private readonly fanout: Fanout;
+  /** the stream to other nodes where the room has members (peer-push.ts) */
+  private readonly peers: PeerPush;
   /** attachments already read, so the message path does not deserialise one per frame */
   private socketInfo = new WeakMap<WebSocket, SocketInfo>();
   /** read positions, kept apart from `members` so they never leak into member lists */
@@ -158,6 +165,20 @@ export class RoomObject extends DurableObject<Env> {
     this.unread = new UnreadCounts(this.store);
     this.limits = limitsOf(env);
     this.fanout = new Fanout(ctx);
+    this.peers = new PeerPush({
+      env,
+      roomId: () => this.meta!.id,
+      room: () => ({ ...this.meta!, residency: this.residency() }),
+      members: () => [...this.members.values()],
+      membersRev: () => membersFingerprint(this.members),
+      lastSeq: () => this.lastSeq,
+      version: () => this.version,
+      changedSince: (version, limit) => this.store.toMessages(this.meta!.id, this.store.changedByVersion(version, limit)),
+      reads: () => [...this.readState].filter(([u, r]) => r.sendReceipts && this.members.has(u)).map(([userId, r]) => ({ userId, seq: r.lastReadSeq })),
+      loadCursors: () => JSON.parse(this.store.getText("peer_cursors") ?? "{}"),
+      saveCursors: (c) => this.store.setText("peer_cursors", JSON.stringify(c)),
+      retryBy: (at) => this.setAlarmBy(at),
+    });
     // Keep-alives are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     void ctx.blockConcurrencyWhile(async () => {
@@ -172,6 +193,8 @@ export class RoomObject extends DurableObject<Env> {
         if (this.reindex.prepare(this.store.ftsSeq())) this.setAlarmBy(Date.now() + REINDEX_PAUSE_MS);
         // Summaries held back before the object was evicted: the alarm delivers them.
         this.heldBack = new Set(this.store.heldBack());
+        // A push that did not get through before the object went away goes now.
+        if (this.peers.behind()) this.setAlarmBy(Date.now());
         this.heldBackStored = this.heldBack.size > 0;
         if (this.heldBack.size) this.setAlarmBy(Date.now() + AWAY_SUMMARY_INTERVAL_MS);
         if (this.store.ftsSeq() < this.lastSeq) {
@@ -204,6 +227,7 @@ export class RoomObject extends DurableObject<Env> {
     await ensureSchema(this.db, migrations);
     this.reindex.created();
     this.store.setNumber("fts_seq", 0);
+    if (input.residency === "home") this.store.setText("residency", "home");
     const now = Date.now();
     const meta: RoomMeta = { id: input.id, name: input.name, kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
     const people = new Map<string, Member>();
@@ -218,7 +242,19 @@ export class RoomObject extends DurableObject<Env> {
     });
     this.load();
     await this.flushOutbox();
+    this.peers.schedule();
     return this.view(input.creator.userId);
+  }
+
+  /** "home": this room's messages never leave this node (see CreateRoomInput). */
+  private residency(): "everywhere" | "home" {
+    return this.store.getText("residency") === "home" ? "home" : "everywhere";
+  }
+
+  /** A member of another node is typing (told by their node's mirror). */
+  async remoteTyping(userId: string): Promise<void> {
+    if (!this.meta || !this.members.has(userId)) return;
+    this.relayTyping(null, userId);
   }
 
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
@@ -343,6 +379,7 @@ export class RoomObject extends DurableObject<Env> {
       const info = this.infoOf(ws);
       if (info && this.members.has(info.userId)) this.sendTo(ws, JSON.stringify({ type: "room.updated", room: this.view(info.userId) }));
     }
+    this.peers.schedule();
     await this.flushOutbox();
     return this.view(caller.userId);
   }
@@ -417,6 +454,7 @@ export class RoomObject extends DurableObject<Env> {
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.lastSeq = row.seq;
     this.version = row.version;
+    this.peers.schedule();
     this.scheduleActivity();
     this.scheduleIndex();
     return { message: toMessage(meta.id, row, []), duplicate: false };
@@ -569,6 +607,7 @@ export class RoomObject extends DurableObject<Env> {
   private publishUpdate(roomId: string, row: Parameters<RoomStore["toMessages"]>[1][number]): Message {
     const message = this.store.toMessages(roomId, [row])[0];
     this.broadcast({ type: "msg.updated", message });
+    this.peers.schedule();
     return message;
   }
 
@@ -703,7 +742,12 @@ export class RoomObject extends DurableObject<Env> {
     return out;
   }
 
-  private handleTyping(ws: WebSocket, userId: string): void {
+  private handleTyping(ws: WebSocket | null, userId: string): void {
+    this.relayTyping(ws, userId);
+  }
+
+  /** Tell everyone else here and on other nodes that `userId` is typing (at most every 2 s per user). */
+  private relayTyping(ws: WebSocket | null, userId: string): void {
     const now = Date.now();
     // Floods are clamped, not answered: at most one typing frame per user every 2 s is passed on.
     if (now - (this.typingAt.get(userId) ?? 0) < TYPING_MIN_INTERVAL_MS) return;
@@ -716,6 +760,7 @@ export class RoomObject extends DurableObject<Env> {
         if (other !== ws && info && info.userId !== userId) this.sendTo(other, data);
       }
     }
+    this.peers.typed(userId);
   }
 
   // ----------------------------------------------- full-text index, behind
@@ -827,7 +872,7 @@ export class RoomObject extends DurableObject<Env> {
     for (let i = 0; i < items.length; i += ACTIVITY_SLICE) {
       if (pace && i > 0) await new Promise((resolve) => setTimeout(resolve, pace));
       const slice = items.slice(i, i + ACTIVITY_SLICE);
-      const results = await Promise.allSettled(slice.map(({ userId, activity }) => this.inboxOf(userId).applyActivity(activity)));
+      const results = await deliverActivities(this.env, slice.map(({ userId, activity }) => ({ userId, activity: this.forMember(userId, activity) })));
       results.forEach((r, k) => (r.status === "fulfilled" ? this.noteLooking(slice[k].userId, r.value) : failed.push(slice[k].userId)));
     }
     return failed;
@@ -1008,6 +1053,8 @@ export class RoomObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    // Other nodes that missed a push (a cut link) get what they miss.
+    if (this.meta) this.peers.schedule();
     if (this.readsPending.size) {
       // A failure keeps the reads pending and re-arms the alarm; the rest still runs.
       await this.flushReads().catch((err) => console.error("writing read positions failed", err));
@@ -1050,7 +1097,7 @@ export class RoomObject extends DurableObject<Env> {
             if (payload.type === "file.delete") {
               await deleteStoredFile(this.env, payload.storageKey);
             } else {
-              await this.inboxOf(row.userId).applyInboxUpdate(payload);
+              await deliverInboxUpdate(this.env, row.userId, this.forMember(row.userId, payload));
             }
             this.store.deleteOutbox(row.id);
           } catch (err) {
@@ -1067,6 +1114,19 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   // -------------------------------------------------------------- helpers
+
+  /**
+   * What a member's inbox may be told. A home-only room's text never leaves this
+   * node: members of other nodes get counts and positions, not previews.
+   */
+  private forMember<T extends InboxUpdate | RoomActivity | { type: "file.delete"; storageKey: string }>(userId: string, x: T): T {
+    if (homeNode(userId) === this.env.NODE_NAME || this.residency() !== "home") return x;
+    const hide = (m: LastMessage | null) => (m ? { ...m, preview: "" } : m);
+    if ("type" in x) {
+      return x.type === "room.added" ? ({ ...x, room: { ...x.room, lastMessage: hide(x.room.lastMessage) } } as T) : x;
+    }
+    return { ...x, lastMessage: hide(x.lastMessage), notifications: x.notifications.map((n) => ({ ...n, preview: "" })) } as T;
+  }
 
   private requireMember(userId: string): RoomMeta {
     if (!this.meta || !this.members.has(userId)) throw notFound();
@@ -1107,6 +1167,8 @@ export class RoomObject extends DurableObject<Env> {
   /** Serialise once, send to every open socket of a current member (see fanout.ts). */
   private broadcast(frame: object): void {
     this.fanout.broadcast(JSON.stringify(frame));
+    // Other nodes hear of every change a broadcast announces (membership, receipts, …).
+    this.peers.schedule();
   }
 
   /** A socket's identity: from memory, or (after a wake from hibernation) from its attachment. */
@@ -1144,4 +1206,22 @@ export function storageFailure(err: unknown): Error {
 
 function jsonError(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status });
+}
+
+/**
+ * A fingerprint of the member list (FNV-1a over who is in it, with roles and
+ * names): other nodes get the list again when it changes. Equality is all it
+ * is used for.
+ */
+function membersFingerprint(members: ReadonlyMap<string, Member>): number {
+  let h = 0x811c9dc5;
+  const text = [...members.values()]
+    .map((m) => `${m.userId}|${m.role}|${m.username}|${m.displayName}`)
+    .sort()
+    .join("\n");
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
 }

@@ -369,7 +369,7 @@ export class RoomStore {
     return this.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
   }
 
-  private setText(key: string, value: string): void {
+  setText(key: string, value: string): void {
     this.storage.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
@@ -412,6 +412,12 @@ export class RoomStore {
   }
 
   /** Messages changed or created after `version`, in seq order (for resume). At most `limit + 1`. */
+  /** The first `limit` messages changed after `version`, in version order (a peer push's cursor can stop at the last). */
+  changedByVersion(version: number, limit: number): MessageRow[] {
+    const m = schema.messages;
+    return this.db.select().from(m).where(gt(m.version, version)).orderBy(asc(m.version)).limit(limit).all();
+  }
+
   changedSince(version: number, limit: number): MessageRow[] {
     const m = schema.messages;
     return this.db.select().from(m).where(gt(m.version, version)).orderBy(asc(m.seq)).limit(limit + 1).all();

@@ -9,6 +9,7 @@ import type { RoomObject } from "../room/room-object";
 import type { UserObject } from "../user/user-object";
 import type { DirectoryObject } from "../directory/directory-object";
 import type { LinkObject } from "../link/link-object";
+import type { MirrorObject } from "../mirror/mirror-object";
 import type { FileBindings } from "./file-store";
 
 export interface Limits {
@@ -97,6 +98,8 @@ export interface Env extends FileBindings {
   DIRECTORY: DurableObjectNamespace<DirectoryObject>;
   /** one per other node: the link's state, heartbeats and queue (durable-objects/link/) */
   LINKS: DurableObjectNamespace<LinkObject>;
+  /** this node's copies of rooms homed on other nodes (durable-objects/mirror/) */
+  MIRRORS: DurableObjectNamespace<MirrorObject>;
 }
 
 export function limitsOf(env: Env): Limits {

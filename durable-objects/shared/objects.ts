@@ -25,6 +25,7 @@
  * `test/architecture.test.ts` fails if `idFromName` appears anywhere else.
  */
 import type { Env } from "./env";
+import type { RoomObject } from "../room/room-object";
 import { ROOM_ID_RE, USER_ID_RE, homeNode } from "../../protocol/ids";
 import { notFound } from "./app-error";
 
@@ -38,8 +39,25 @@ export const directoryStub = (env: Env) => env.DIRECTORY.get(env.DIRECTORY.idFro
  */
 export const linkStub = (env: Env, node: string) => env.LINKS.get(env.LINKS.idFromName(`link:${node}`));
 
-/** A room object by an id the node itself stored or just registered in the directory. */
-export const storedRoom = (env: Env, roomId: string) => env.ROOMS.get(roomObjectId(env, roomId));
+/**
+ * A room object by an id the node itself stored or just registered in the
+ * directory. A room homed on another node is served here by this node's
+ * mirror of it (durable-objects/mirror/), which answers the same calls.
+ */
+export const storedRoom = (env: Env, roomId: string): RoomStub =>
+  homeNode(roomId) === env.NODE_NAME ? env.ROOMS.get(roomObjectId(env, roomId)) : (env.MIRRORS.get(mirrorObjectId(env, roomId)) as unknown as RoomStub);
+
+/** The home room itself (never a mirror): for the link endpoints that serve other nodes. */
+export const homeRoom = (env: Env, roomId: string) => env.ROOMS.get(roomObjectId(env, roomId));
+
+/** This node's mirror of a room homed elsewhere (only for ids of peers' rooms). */
+export const storedMirror = (env: Env, roomId: string) => env.MIRRORS.get(mirrorObjectId(env, roomId));
+
+/**
+ * Both kinds answer the room calls the routes make (info, history, send, …);
+ * a mirror's `send` may also answer `{queued}` (see MirrorObject.send).
+ */
+export type RoomStub = DurableObjectStub<RoomObject>;
 
 /** A user object by an id the node itself stored or just registered in the directory. */
 export const storedUser = (env: Env, userId: string) => env.USERS.get(userObjectId(env, userId));
@@ -54,6 +72,10 @@ const OBJECT_ID_CACHE = 50_000;
 
 function roomObjectId(env: Env, roomId: string): DurableObjectId {
   return cachedId(`r|${roomId}`, () => env.ROOMS.idFromName(roomId));
+}
+
+function mirrorObjectId(env: Env, roomId: string): DurableObjectId {
+  return cachedId(`m|${roomId}`, () => env.MIRRORS.idFromName(roomId));
 }
 
 function userObjectId(env: Env, userId: string): DurableObjectId {
@@ -82,9 +104,16 @@ function remember(id: string): void {
   known.add(id);
 }
 
-/** A well-formed id of this node's own (federation will forward the others). */
+/** A well-formed id of this node's own. */
 function isLocal(env: Env, re: RegExp, id: unknown): id is string {
   return typeof id === "string" && re.test(id) && homeNode(id) === env.NODE_NAME;
+}
+
+/** A well-formed id of this node or of another node of its cluster. */
+function isOfCluster(env: Env, re: RegExp, id: unknown): id is string {
+  if (typeof id !== "string" || !re.test(id)) return false;
+  const home = homeNode(id);
+  return home === env.NODE_NAME || !!env.CLUSTER?.nodes.some((n) => n.name === home);
 }
 
 /** Which of `ids` the directory has registered (asked once for all that are not known yet). */
@@ -100,8 +129,9 @@ async function confirm(env: Env, ids: string[]): Promise<Set<string>> {
  * `what` names the thing asked for in that answer (a file's room: "file"), so
  * an unknown id answers exactly like a thing the caller may not see.
  */
-export async function resolveRoom(env: Env, roomId: string, what = "room") {
-  if (!isLocal(env, ROOM_ID_RE, roomId) || !(await confirm(env, [roomId])).has(roomId)) throw notFound(what);
+export async function resolveRoom(env: Env, roomId: string, what = "room"): Promise<RoomStub> {
+  // A room of another node is known here once its home pushed it to this node's mirror.
+  if (!isOfCluster(env, ROOM_ID_RE, roomId) || !(await confirm(env, [roomId])).has(roomId)) throw notFound(what);
   return storedRoom(env, roomId);
 }
 

@@ -11,8 +11,27 @@ import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
 import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
-import { directoryStub, resolveUser } from "../../durable-objects/shared/objects";
-import { homeNode } from "../../protocol/ids";
+import { directoryStub, homeRoom, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
+import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
+import { LinkCall, LinkSendItem, RoomPush, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
+import type { Caller } from "../../durable-objects/shared/identity";
+
+/** Mirrors this isolate has registered in the directory (registration is idempotent; this saves the call). */
+const registeredMirrors = new Set<string>();
+
+/** Refusals that pass (a full disk, a rate limit, a room under repair): the sender's node tries again later. */
+const TRANSIENT = new Set(["storage_error", "rate_limited", "room_unavailable", "internal"]);
+
+/** A room homed on this node, registered here; null otherwise (nothing is created by asking). */
+async function resolveLocalRoom(env: Env, roomId: string) {
+  if (typeof roomId !== "string" || homeNode(roomId) !== env.NODE_NAME) return null;
+  try {
+    await resolveRoom(env, roomId);
+  } catch {
+    return null;
+  }
+  return homeRoom(env, roomId);
+}
 import type { InboxUpdate, RoomActivity } from "../../durable-objects/user/inbox-update";
 
 /** `{items: [{userId, …}]}` with at most 500 items, each naming a user id; null otherwise. */
@@ -102,6 +121,104 @@ export const link = new Hono<LinkEnv>()
       }),
     );
     return linkReply(c, 200, { results });
+  })
+  // The home of a room pushes what changed to this node's mirror of it (mirror-object.ts).
+  .post("/rooms/:id/push", async (c) => {
+    const roomId = c.req.param("id");
+    if (!ROOM_ID_RE.test(roomId) || homeNode(roomId) !== c.get("linkFrom")) return linkReply(c, 403, { error: { code: "forbidden", message: "a node pushes only its own rooms" } });
+    const push = RoomPush.safeParse(JSON.parse(c.get("linkBody") || "null"));
+    if (!push.success || push.data.room.id !== roomId) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a room push" } });
+    // Registered before the mirror is first touched: local requests for this id reach it from now on.
+    if (!registeredMirrors.has(roomId)) {
+      const r = push.data.room;
+      const dm = r.kind === "dm" && push.data.members ? { members: push.data.members.map((m) => m.userId), createdBy: r.createdBy, createdAt: r.createdAt } : null;
+      await directoryStub(c.env).registerMirror(roomId, dm);
+      if (r.kind !== "dm" || dm) registeredMirrors.add(roomId);
+    }
+    return linkReply(c, 200, (await storedMirror(c.env, roomId).applyPush(push.data)) satisfies RoomPushAnswer);
+  })
+  // A member homed on the sending node acts in a room homed here: the room decides, as for anyone.
+  .post("/rooms/:id/call", async (c) => {
+    const roomId = c.req.param("id");
+    const call = LinkCall.safeParse(JSON.parse(c.get("linkBody") || "null"));
+    if (!call.success) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a room call" } });
+    if (homeNode(call.data.caller.userId) !== c.get("linkFrom")) return linkReply(c, 403, { error: { code: "forbidden", message: "a node acts only for its own users" } });
+    const room = await resolveLocalRoom(c.env, roomId);
+    if (!room) return linkReply(c, 404, { error: { code: "not_found", message: "no such room, or you may not see it" } });
+    const caller: Caller = { ...call.data.caller, isAdmin: false };
+    const [a, b] = call.data.args as never[];
+    const value = await (async () => {
+      switch (call.data.method) {
+        case "join":
+          return room.join({ userId: caller.userId, username: caller.username, displayName: caller.displayName });
+        case "inboxSummary":
+          return room.inboxSummary(caller.userId);
+        case "setSendReceipts":
+          return room.setSendReceipts(caller.userId, a);
+        case "typing":
+          return room.remoteTyping(caller.userId);
+        case "info":
+          return room.info(caller);
+        case "history":
+          return room.history(caller, a);
+        case "getMessage":
+          return room.getMessage(caller, a);
+        case "edit":
+          return room.edit(caller, a, b);
+        case "remove":
+          return room.remove(caller, a);
+        case "react":
+          return room.react(caller, a, b);
+        case "markRead":
+          return room.markRead(caller, a);
+        case "receipts":
+          return room.receipts(caller);
+        case "search":
+          return room.search(caller, a);
+        case "addMember":
+          return room.addMember(caller, a);
+        case "removeMember":
+          return room.removeMember(caller, a);
+        case "setRole":
+          return room.setRole(caller, a, b);
+        case "rename":
+          return room.rename(caller, a);
+      }
+    })();
+    return linkReply(c, 200, { value: value ?? null });
+  })
+  // Sends of the sending node's members into rooms homed here, in the order they were
+  // queued there. Each is stored once (clientId); a passing fault stops the batch.
+  .post("/sends", async (c) => {
+    const items = parseItems(c.get("linkBody"));
+    if (!items) return linkReply(c, 400, { error: { code: "invalid_request", message: "items: [LinkSendItem]" } });
+    const results: LinkSendResult[] = [];
+    for (const raw of items) {
+      const parsed = LinkSendItem.safeParse(raw);
+      if (!parsed.success) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a send" } });
+      const item = parsed.data;
+      const who = { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId };
+      if (homeNode(item.userId) !== c.get("linkFrom")) {
+        results.push({ ...who, ok: false, code: "forbidden", message: "a node acts only for its own users" });
+        continue;
+      }
+      const room = await resolveLocalRoom(c.env, item.roomId);
+      if (!room) {
+        results.push({ ...who, ok: false, code: "not_found", message: "no such room, or you may not see it" });
+        continue;
+      }
+      try {
+        const caller: Caller = { userId: item.userId, sessionId: item.sessionId, username: "", displayName: "", isAdmin: false };
+        const r = await room.send(caller, { clientId: item.clientId, text: item.text, replyTo: item.replyTo, attachments: item.attachments });
+        results.push({ userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: true, message: r.message, duplicate: r.duplicate });
+      } catch (err) {
+        const e = asAppError(err);
+        // Passing faults: stop here, the sender's node keeps the rest in order and tries again.
+        if (!e || TRANSIENT.has(e.code)) return linkReply(c, 200, { results, stopped: e?.code ?? "internal" } satisfies LinkSendsAnswer);
+        results.push({ ...who, ok: false, code: e.code, message: e.detail });
+      }
+    }
+    return linkReply(c, 200, { results, stopped: null } satisfies LinkSendsAnswer);
   })
   .get("/directory/users", async (c) => {
     const after = Number(c.req.query("after") ?? "0");

@@ -4,7 +4,7 @@ import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
 import { EditMessageBody, HistoryQuery, MessageIdSchema, ReactBody, SendMessageBody } from "../../protocol/rest";
 import { notFound } from "../../durable-objects/shared/app-error";
-import { resolveRoom } from "../../durable-objects/shared/objects";
+import { resolveRoom, type RoomStub } from "../../durable-objects/shared/objects";
 
 function messageId(raw: string): string {
   if (!MessageIdSchema.safeParse(raw).success) throw notFound("message");
@@ -14,9 +14,12 @@ function messageId(raw: string): string {
 export const messages = new Hono<AppEnv>()
   .post("/rooms/:id/messages", async (c) => {
     const body = await readJson(c, SendMessageBody);
-    const { message, duplicate } = await (await resolveRoom(c.env, c.req.param("id"))).send(c.get("caller"), body);
+    const result = (await (await resolveRoom(c.env, c.req.param("id"))).send(c.get("caller"), body)) as Awaited<ReturnType<RoomStub["send"]>> | { queued: true; clientId: string };
+    // A room homed on a node this one cannot reach now: the message waits in the link's
+    // queue and is delivered once, in order, when the link returns (202).
+    if ("queued" in result) return c.json({ queued: true, clientId: result.clientId }, 202);
     // 201 for a new message; 200 with the original when this clientId was already stored.
-    return c.json(message, duplicate ? 200 : 201);
+    return c.json(result.message, result.duplicate ? 200 : 201);
   })
   .get("/rooms/:id/messages", async (c) => {
     const q = readQuery(c, HistoryQuery);

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
 import { AddMemberBody, CreateDmBody, CreateRoomBody, PublicRoomsQuery, SetRoleBody, UpdateRoomBody } from "../../protocol/rest";
-import { newId } from "../../protocol/ids";
+import { USER_ID_RE, homeNode, newId } from "../../protocol/ids";
 import { AppError } from "../../durable-objects/shared/app-error";
 import type { Caller } from "../../durable-objects/shared/identity";
 import type { MemberInput } from "../../durable-objects/room/room-object";
@@ -12,10 +12,18 @@ import { directoryStub as directory, isLocalUserId, resolveRoom, storedRoom, sto
 
 const asMember = (c: Caller): MemberInput => ({ userId: c.userId, username: c.username, displayName: c.displayName });
 
-/** Active local users by id, or `invalid_request` naming the first unknown one. */
+function isClusterUserId(env: Env, id: string): boolean {
+  const home = homeNode(id);
+  return isLocalUserId(env, id) || (USER_ID_RE.test(id) && !!env.CLUSTER?.nodes.some((n) => n.name === home));
+}
+
+/**
+ * Active users by id — of this node or, as the directory has them, of any node
+ * of the cluster — or `invalid_request` naming the first unknown one.
+ */
 async function activeUsers(env: Env, ids: string[]): Promise<MemberInput[]> {
   const unique = [...new Set(ids)];
-  const found = unique.every((id) => isLocalUserId(env, id)) ? await directory(env).getUsers(unique) : [];
+  const found = unique.every((id) => isClusterUserId(env, id)) ? await directory(env).getUsers(unique) : [];
   const byId = new Map(found.filter((u) => u.active).map((u) => [u.id, u]));
   const missing = unique.find((id) => !byId.has(id));
   if (missing) throw new AppError("invalid_request", `unknown or deactivated user: ${missing}`);
@@ -42,7 +50,7 @@ export const rooms = new Hono<AppEnv>()
     const id = newId("r", c.env.NODE_NAME);
     // Directory first: a room that exists is always in the directory; the room quota is checked there.
     await directory(c.env).registerRoom({ id, name: body.name, kind: "group", visibility: body.visibility, createdBy: caller.userId }, { quotaExempt: caller.isAdmin });
-    const room = await storedRoom(c.env, id).create({ id, name: body.name, kind: "group", visibility: body.visibility, creator: asMember(caller), members });
+    const room = await storedRoom(c.env, id).create({ id, name: body.name, kind: "group", visibility: body.visibility, creator: asMember(caller), members, residency: body.residency });
     return c.json(room, 201);
   })
   .post("/dms", async (c) => {
@@ -51,6 +59,8 @@ export const rooms = new Hono<AppEnv>()
     if (body.userId === caller.userId) throw new AppError("invalid_request", "a direct message needs another person");
     const [peer] = await activeUsers(c.env, [body.userId]);
     const { roomId, created } = await directory(c.env).dmRoomFor(caller.userId, peer.userId, newId("r", c.env.NODE_NAME));
+    // The pair's DM already lives on the other person's node (this node mirrors it).
+    if (homeNode(roomId) !== c.env.NODE_NAME) return c.json((await storedRoom(c.env, roomId).info(caller)).room, 200);
     // create() is idempotent, so a DM whose first creation was interrupted is completed here.
     const room = await storedRoom(c.env, roomId).create({ id: roomId, name: "", kind: "dm", visibility: "private", creator: asMember(caller), members: [peer] });
     return c.json(room, created ? 201 : 200);

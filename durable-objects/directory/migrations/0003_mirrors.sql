@@ -1,0 +1,4 @@
+CREATE TABLE `mirrors` (
+	`id` text PRIMARY KEY NOT NULL,
+	`registered_at` integer NOT NULL
+);

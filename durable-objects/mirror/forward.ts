@@ -1,0 +1,35 @@
+/**
+ * A mirror asking the room's home to do something for one of this node's
+ * members: the home room decides, exactly as for its own members (authorization,
+ * limits, idempotency). While the link is down such calls fail at once with
+ * `room_unreachable`, and the link's state is updated so everyone else knows.
+ */
+import type { Env } from "../shared/env";
+import { AppError, asAppError } from "../shared/app-error";
+import { LinkError, linkFetch } from "../shared/cluster";
+import { linkStub } from "../shared/objects";
+import type { Caller } from "../shared/identity";
+import type { LinkCall } from "../../protocol/cluster";
+import { ERROR_STATUS, type ErrorCode } from "../../protocol/errors";
+import { homeNode } from "../../protocol/ids";
+
+export function unreachable(roomId: string): AppError {
+  return new AppError("room_unreachable", `this room lives on the ${homeNode(roomId)} node, which cannot be reached right now; try again when the link is back`);
+}
+
+export async function callHome<T>(env: Env, roomId: string, method: LinkCall["method"], caller: Caller, args: unknown[]): Promise<T> {
+  const home = homeNode(roomId)!;
+  const call: LinkCall = { method, caller: { userId: caller.userId, sessionId: caller.sessionId, username: caller.username, displayName: caller.displayName }, args };
+  let answer;
+  try {
+    answer = await linkFetch<{ value?: T; error?: { code: string; message: string } }>(env, home, "POST", `/link/v1/rooms/${encodeURIComponent(roomId)}/call`, call);
+  } catch (err) {
+    if (!(err instanceof LinkError)) throw err;
+    void linkStub(env, home).noteResult(home, false).catch(() => {});
+    throw unreachable(roomId);
+  }
+  if (answer.status === 200) return answer.body?.value as T;
+  const code = answer.body?.error?.code;
+  if (code && code in ERROR_STATUS) throw new AppError(code as ErrorCode, answer.body!.error!.message);
+  throw asAppError(new Error(String(answer.body?.error?.message ?? ""))) ?? new AppError("internal", `the home node answered ${answer.status}`);
+}

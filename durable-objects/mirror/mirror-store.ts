@@ -1,0 +1,143 @@
+/**
+ * The mirror's tables (schema.ts): the room and members as pushed, messages as
+ * the home described them (protocol Message JSON, by seq), read positions, and
+ * the search index. Every write of a push happens in one transaction, with the
+ * positions it reaches, so a crash can never leave half a push behind.
+ */
+import { asc, desc, eq, gt, inArray, lt } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import * as schema from "./schema";
+import { indexText } from "../room/search-text";
+import type { Member, Message, Room } from "../../protocol/models";
+
+export type MirrorDb = DrizzleSqliteDODatabase<typeof schema>;
+
+/** What the home said the room is (the view without a caller's role). */
+export type MirroredRoom = Omit<Room, "role" | "memberCount" | "lastSeq"> & { residency: "everywhere" | "home" };
+
+/** The positions a mirror has reached, and when it last heard from the home. */
+export interface MirrorState {
+  room: MirroredRoom | null;
+  members: Member[];
+  lastSeq: number;
+  version: number;
+  membersRev: number;
+  /** ms since epoch of the last push applied (what "last synced at" shows) */
+  syncedAt: number;
+}
+
+const META_KEYS = ["room", "members", "lastSeq", "version", "membersRev", "syncedAt"] as const;
+type MetaKey = (typeof META_KEYS)[number];
+
+export class MirrorStore {
+  constructor(
+    private readonly db: MirrorDb,
+    private readonly storage: DurableObjectStorage,
+  ) {}
+
+  transaction<T>(fn: () => T): T {
+    return this.storage.transactionSync(fn);
+  }
+
+  load(): MirrorState {
+    const rows = new Map(this.db.select().from(schema.meta).all().map((r) => [r.key, r.value]));
+    const num = (k: MetaKey) => Number(rows.get(k) ?? "0");
+    return {
+      room: rows.has("room") ? (JSON.parse(rows.get("room")!) as MirroredRoom) : null,
+      members: rows.has("members") ? (JSON.parse(rows.get("members")!) as Member[]) : [],
+      lastSeq: num("lastSeq"),
+      version: num("version"),
+      membersRev: num("membersRev"),
+      syncedAt: num("syncedAt"),
+    };
+  }
+
+  private set(key: MetaKey, value: string): void {
+    this.db.insert(schema.meta).values({ key, value }).onConflictDoUpdate({ target: schema.meta.key, set: { value } }).run();
+  }
+
+  saveRoom(room: MirroredRoom): void {
+    this.set("room", JSON.stringify(room));
+  }
+
+  saveMembers(members: Member[], rev: number): void {
+    this.set("members", JSON.stringify(members));
+    this.set("membersRev", String(rev));
+  }
+
+  savePositions(lastSeq: number, version: number, syncedAt: number): void {
+    this.set("lastSeq", String(lastSeq));
+    this.set("version", String(version));
+    this.set("syncedAt", String(syncedAt));
+  }
+
+  /** Store a message as the home now describes it; `index`: keep the search index in step. Returns whether it was new. */
+  putMessage(m: Message, index: boolean): "new" | "updated" | "stale" {
+    const before = this.db.select({ version: schema.messages.version }).from(schema.messages).where(eq(schema.messages.seq, m.seq)).get();
+    if (before && before.version >= m.version) return "stale";
+    const row = { seq: m.seq, id: m.id, version: m.version, body: JSON.stringify(m) };
+    this.db.insert(schema.messages).values(row).onConflictDoUpdate({ target: schema.messages.seq, set: row }).run();
+    if (index) {
+      if (before) this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", m.seq);
+      const body = m.deletedAt === null ? indexText(m.text) : "";
+      if (body) this.storage.sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", m.seq, body);
+    }
+    return before ? "updated" : "new";
+  }
+
+  setReads(reads: { userId: string; seq: number }[]): void {
+    for (const r of reads) this.db.insert(schema.reads).values(r).onConflictDoUpdate({ target: schema.reads.userId, set: { seq: r.seq } }).run();
+  }
+
+  reads(): { userId: string; seq: number }[] {
+    return this.db.select().from(schema.reads).all();
+  }
+
+  page(q: { before?: number; after?: number; limit: number }): { messages: Message[]; hasMore: boolean } {
+    const m = schema.messages;
+    let rows;
+    if (q.after !== undefined) {
+      rows = this.db.select().from(m).where(gt(m.seq, q.after)).orderBy(asc(m.seq)).limit(q.limit + 1).all();
+      const hasMore = rows.length > q.limit;
+      return { messages: rows.slice(0, q.limit).map(parse), hasMore };
+    }
+    const where = q.before !== undefined ? lt(m.seq, q.before) : undefined;
+    rows = this.db.select().from(m).where(where).orderBy(desc(m.seq)).limit(q.limit + 1).all();
+    const hasMore = rows.length > q.limit;
+    return { messages: rows.slice(0, q.limit).reverse().map(parse), hasMore };
+  }
+
+  /** Messages changed after `version` (edits, recalls, reactions of older ones included), in seq order. */
+  changedSince(version: number, limit: number): Message[] {
+    const m = schema.messages;
+    return this.db.select().from(m).where(gt(m.version, version)).orderBy(asc(m.seq)).limit(limit).all().map(parse);
+  }
+
+  byId(id: string): Message | null {
+    const row = this.db.select().from(schema.messages).where(eq(schema.messages.id, id)).get();
+    return row ? parse(row) : null;
+  }
+
+  bySeq(seqs: number[]): Map<number, Message> {
+    const out = new Map<number, Message>();
+    for (let i = 0; i < seqs.length; i += 90) {
+      for (const row of this.db.select().from(schema.messages).where(inArray(schema.messages.seq, seqs.slice(i, i + 90))).all()) out.set(row.seq, parse(row));
+    }
+    return out;
+  }
+
+  /** Full-text matches (a compiled MATCH expression), newest first, at most `window`. */
+  search(match: string, window: number): { seq: number; score: number }[] {
+    return this.storage.sql
+      .exec<{ seq: number; score: number }>("SELECT rowid AS seq, bm25(message_fts) AS score FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?", match, window)
+      .toArray();
+  }
+
+  /** Forget every message (the room became home-only: nothing of it may stay on this node's disk). */
+  dropMessages(): void {
+    this.db.delete(schema.messages).run();
+    this.storage.sql.exec("DELETE FROM message_fts");
+  }
+}
+
+const parse = (row: { body: string }): Message => JSON.parse(row.body) as Message;
