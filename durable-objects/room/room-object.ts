@@ -505,7 +505,7 @@ export class RoomObject extends DurableObject<Env> {
     if (!this.meta || !this.members.has(userId)) return null;
     this.away.delete(userId);
     this.heldBack.delete(userId);
-    return this.activityFor(userId, null, [], this.lastMessage());
+    return this.forMember(userId, this.activityFor(userId, null, [], this.lastMessage()));
   }
 
   /** A member's inbox object (members were checked when they were added). */
