@@ -31,6 +31,7 @@ const SUITES = [
   { key: "hostile", file: "test/faults/hostile.test.ts", title: "Hostile input at the edges", claim: "Bad frames get clear errors or close codes; floods of connects and logins leave memory bounded and the node serving others." },
 ];
 
+/** @param {string[]} files @returns {boolean} */
 function run(files) {
   const vitest = path.join(repoRoot, "node_modules", ".bin", "vitest");
   const existing = [...new Set(files.flatMap((f) => (f === "test/e2e/files-interop.test.ts" ? [f, "test/e2e/files-crash.test.ts"] : [f])))].filter((f) => fs.existsSync(path.join(repoRoot, f)));
