@@ -4,15 +4,16 @@
  * Uses the same node description as `npm start` for the listen port and the data
  * directory (state goes to `<dataDir>/wrangler`, apart from a self-hosted node's
  * `<dataDir>/objects`). Differences from `npm start`, by design of wrangler:
- * bindings come from wrangler.toml (LIMITS are its defaults; files go to a local R2
- * simulation under the same state folder instead of `<dataDir>/files`), and the
- * listen host is always 127.0.0.1. wrangler bundles the Worker from the sources itself;
+ * bindings come from wrangler.toml (LIMITS: the node's defaults, not the node
+ * description's `limits`; files go to a local R2 simulation under the same state folder
+ * instead of `<dataDir>/files`), and the listen host is always 127.0.0.1. wrangler
+ * bundles the Worker from the sources itself;
  * the web client it embeds (web/dist/assets.gen.ts) comes from `npm run build`, run here
  * first when the sources changed since the last one.
  */
 import { spawn } from "node:child_process";
-import path from "node:path";
 import fs from "node:fs";
+import path from "node:path";
 import { adminPasswordProblem } from "./admin-password.mjs";
 import { buildToolsInstalled, ensureBuild, repoRoot } from "./dist.mjs";
 import { loadNodeConfig } from "./node-config.mjs";

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "./build.mjs";
+import { repoRoot } from "./dist.mjs";
 
 const FIGURES = path.join(repoRoot, ".outpost", "figures");
 const OUT = path.join(repoRoot, "docs", "RELIABILITY.md");

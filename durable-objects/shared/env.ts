@@ -2,7 +2,7 @@
  * The bindings every part of the node sees (the Worker and every object), and
  * the node's limits. It lives beside the objects, not in worker/, because the
  * objects need it and must never import the Worker (which imports them).
- * The generated workerd capnp (ops/node-config.mjs) and wrangler.toml provide
+ * The generated workerd capnp (ops/workerd-config.mjs) and wrangler.toml provide
  * these bindings; test/config.test.ts checks they agree.
  */
 import type { RoomObject } from "../room/room-object";
