@@ -69,7 +69,8 @@ export const VERSION = /** @type {string} */ (JSON.parse(fs.readFileSync(path.jo
 const shown = (value) => JSON.stringify(value) ?? String(value);
 
 const LISTEN_EXAMPLES = '(expected "host:port", e.g. "127.0.0.1:8787", "*:8787" or "[::1]:8787")';
-const ORIGIN_RULE = "(scheme://host[:port], no path or trailing slash)";
+/** @param {{ input?: unknown }} issue */
+const notAnOrigin = (issue) => `${shown(issue.input)} is not an origin (scheme://host[:port], no path or trailing slash)`;
 
 /**
  * `"host:port"` → `{ host, port }`, or why not. Host: `*` (all interfaces), an IPv4
@@ -137,9 +138,9 @@ export const NodeDescriptionSchema = z.strictObject(
      */
     allowedOrigins: z
       .array(
-        z.string().refine((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o, {
-          error: (i) => `${shown(i.input)} is not an origin ${ORIGIN_RULE}`,
-        }),
+        z
+          .string({ error: notAnOrigin })
+          .refine((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o, { error: notAnOrigin }),
         always('must be a list of origins like "https://chat.example.org"'),
       )
       .default([]),

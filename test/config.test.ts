@@ -314,6 +314,7 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"limits": {"allowedFileTypes": ["image/png", "exe"]}}')).toThrow(/limits\.allowedFileTypes: must be a non-empty list of media types/);
     expect(withFile('{"trustProxy": "yes"}')).toThrow(/^trustProxy \(in .*\): must be true or false$/);
     expect(withFile('{"allowedOrigins": "https://a.example"}')).toThrow(/^allowedOrigins \(in .*\): must be a list of origins/);
+    expect(withFile('{"allowedOrigins": [5]}')).toThrow(/^allowedOrigins \(in .*\): 5 is not an origin/);
     expect(withFile('{"allowedOrigins": ["https://a.example/chat"]}')).toThrow(/^allowedOrigins \(in .*\): "https:\/\/a\.example\/chat" is not an origin/);
   });
 
