@@ -8,12 +8,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { writeCommonPasswords } from "./scripts/common-passwords.mjs";
-
-// The Worker imports this generated list; write it before wrangler bundles the Worker,
-// so a checkout that has not run `npm run build:web` since the list changed still runs.
-writeCommonPasswords();
-
 // A workerd `disk` service like a node's FILES, under a name the Worker does not read
 // (bound as FILES it would win over R2 for every test): test/workers/file-store.test.ts
 // runs the file-store contract against it and against R2. workerd wants the folder to exist
@@ -36,19 +30,15 @@ export default defineConfig({
           SETUP_TOKEN: "test-setup-token-0123456789",
           ADMIN_PASSWORD: "operator passphrase for tests",
           // Short windows and small files so the tests can cross them (maxFileBytes: just over
-          // three R2 parts, so test/workers/files.test.ts crosses it in a multipart upload). The per-user quotas stay at the
-          // node's defaults: every test here fits in them (test/workers/quotas.test.ts
-          // tests them at these values; e2e tests try others).
+          // three R2 parts, so test/workers/files.test.ts crosses it in a multipart upload). Every
+          // other limit takes its default (durable-objects/shared/limits.mjs): the per-user quotas
+          // fit every test here (test/workers/quotas.test.ts tests them at these values; e2e
+          // tests try others).
           LIMITS: {
-            maxTextBytes: 16384,
             recallWindowSeconds: 2,
-            maxFrameBytes: 65536,
             sessionTtlSeconds: 3600,
             maxSessionsPerUser: 5,
             maxFileBytes: 16 * 1024 * 1024,
-            messagesPerSecondPerUser: 20,
-            messageBurstPerUser: 200,
-            roomsPerUserPerDay: 100,
           },
         },
       },

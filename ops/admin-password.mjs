@@ -6,22 +6,22 @@
  * administer. Shared by `npm start` and `npm run dev`.
  *
  * @example
- *   const problem = await adminPasswordProblem(process.env.OUTPOST_ADMIN_PASSWORD);
+ *   const problem = adminPasswordProblem(process.env.OUTPOST_ADMIN_PASSWORD);
  *   // → "the password is too short: use at least 10 characters", or null
  */
-import { writeCommonPasswords } from "../scripts/common-passwords.mjs";
+import COMMON_PASSWORDS from "../durable-objects/shared/common-passwords.gen.mjs";
+import { passwordProblem } from "../durable-objects/shared/password-policy.mjs";
 
 /** The account OUTPOST_ADMIN_PASSWORD creates (durable-objects/directory). */
 export const ADMIN_USERNAME = "admin";
 
-/** Why `password` may not be the admin's password, or null when it may. */
-export async function adminPasswordProblem(password) {
-  // The list is a generated module: write it (a no-op when current) before importing it.
-  writeCommonPasswords();
-  const [{ passwordProblem }, { default: common }] = await Promise.all([
-    import("../durable-objects/shared/password-policy.mjs"),
-    import("../durable-objects/shared/common-passwords.gen.mjs"),
-  ]);
-  const set = new Set(common);
-  return passwordProblem(password, ADMIN_USERNAME, (p) => set.has(p))?.message ?? null;
+const common = new Set(COMMON_PASSWORDS);
+
+/**
+ * Why `password` may not be the admin's password, or null when it may.
+ * @param {string} password
+ * @returns {string | null}
+ */
+export function adminPasswordProblem(password) {
+  return passwordProblem(password, ADMIN_USERNAME, (p) => common.has(p))?.message ?? null;
 }

@@ -4,24 +4,27 @@
  * Uses the same node description as `npm start` for the listen port and the data
  * directory (state goes to `<dataDir>/wrangler`, apart from a self-hosted node's
  * `<dataDir>/objects`). Differences from `npm start`, by design of wrangler:
- * bindings come from wrangler.toml (LIMITS are its defaults; files go to a local R2
- * simulation under the same state folder instead of `<dataDir>/files`), and the
- * listen host is always 127.0.0.1.
+ * bindings come from wrangler.toml (LIMITS: the node's defaults, not the node
+ * description's `limits`; files go to a local R2 simulation under the same state folder
+ * instead of `<dataDir>/files`), and the listen host is always 127.0.0.1. wrangler
+ * bundles the Worker from the sources itself;
+ * the web client it embeds (web/dist/assets.gen.ts) comes from `npm run build`, run here
+ * first when the sources changed since the last one.
  */
 import { spawn } from "node:child_process";
-import os from "node:os";
+import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "./build.mjs";
-import { loadNodeConfig } from "./node-config.mjs";
 import { adminPasswordProblem } from "./admin-password.mjs";
+import { buildToolsInstalled, ensureBuild, repoRoot } from "./dist.mjs";
+import { loadNodeConfig } from "./node-config.mjs";
 import { newSetupToken, printSetupHint } from "./setup-hint.mjs";
-import { newInstanceToken, waitForHealthy } from "./workerd.mjs";
+import { newInstanceToken, shellExitCode, waitForHealthy } from "./workerd.mjs";
 
 let config;
 try {
   config = loadNodeConfig();
 } catch (err) {
-  console.error(`outpost dev: bad node configuration: ${err.message}`);
+  console.error(`outpost dev: bad node configuration: ${/** @type {Error} */ (err).message}`);
   process.exit(2);
 }
 
@@ -29,13 +32,25 @@ const setupToken = newSetupToken();
 const instance = newInstanceToken();
 const adminPassword = process.env.OUTPOST_ADMIN_PASSWORD || undefined;
 if (adminPassword) {
-  const problem = await adminPasswordProblem(adminPassword);
+  const problem = adminPasswordProblem(adminPassword);
   if (problem) {
     console.error(`outpost dev: OUTPOST_ADMIN_PASSWORD is too weak: ${problem}; set a stronger one, or unset it to create the admin through the setup link`);
     process.exit(2);
   }
 }
 const url = `http://127.0.0.1:${config.port}`;
+
+const wrangler = path.join(repoRoot, "node_modules", ".bin", "wrangler");
+if (!fs.existsSync(wrangler) || !buildToolsInstalled()) {
+  console.error("outpost dev: `npm run dev` needs the dev dependencies (wrangler, vite, esbuild): run `npm install` first; a production node runs with `npm start`");
+  process.exit(1);
+}
+try {
+  await ensureBuild({ log: (line) => console.log(line.replace(/^outpost:/, "outpost dev:")) });
+} catch (err) {
+  console.error(`outpost dev: the web client did not build: ${/** @type {Error} */ (err).message}`);
+  process.exit(1);
+}
 
 const args = [
   "dev",
@@ -48,7 +63,6 @@ const args = [
 ];
 if (adminPassword) args.push("--var", `ADMIN_PASSWORD:${adminPassword}`);
 
-const wrangler = path.join(repoRoot, "node_modules", ".bin", "wrangler");
 const child = spawn(wrangler, args, {
   cwd: repoRoot,
   stdio: "inherit",
@@ -59,8 +73,8 @@ child.on("error", (err) => {
   console.error(`outpost dev: could not run wrangler (${wrangler}): ${err.message}`);
   process.exit(1);
 });
-child.on("exit", (code, signal) => process.exit(code ?? 128 + (os.constants.signals[signal] ?? 0)));
-for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
+child.on("exit", (code, signal) => process.exit(shellExitCode(code, signal)));
+for (const sig of /** @type {const} */ (["SIGINT", "SIGTERM"])) process.on(sig, () => child.kill(sig));
 
 try {
   // wrangler bundles and boots miniflare first: slower than a self-hosted start.
@@ -68,5 +82,5 @@ try {
   await printSetupHint(url, setupToken, { adminPassword });
   console.log(`Outpost dev node "${config.name}" (wrangler dev) listening on ${url}, state in ${path.join(config.dataDir, "wrangler")}`);
 } catch (err) {
-  console.error(`outpost dev: ${err.message}`);
+  console.error(`outpost dev: ${/** @type {Error} */ (err).message}`);
 }

@@ -27,12 +27,23 @@
  * damaged) is named from its own tables if it can be read (`meta.id` of a
  * room, the user object's `profile`); otherwise it is reported as unknown.
  */
-import Database from "better-sqlite3";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { DURABLE_OBJECTS, loadNodeConfig, uniqueKeyFor } from "./node-config.mjs";
 import { objectIdFromName } from "./object-ids.mjs";
+
+/**
+ * better-sqlite3 is an optional dependency: it compiles on install, and a node installed
+ * on a machine without a C++ toolchain runs without it (only this command needs it).
+ */
+const Database = await import("better-sqlite3").then(
+  (m) => m.default,
+  () => null,
+);
+const NO_SQLITE =
+  "needs better-sqlite3, an optional dependency this install does not have (it compiles with a C++ toolchain: " +
+  "python3, make, g++); install them and run `npm install better-sqlite3`";
 
 const USAGE = "usage: npm run doctor [-- --quick] [--json]   (node from OUTPOST_CONFIG / OUTPOST_DATA, as npm start)";
 
@@ -41,20 +52,33 @@ const WORKERD_METADATA = "metadata.sqlite";
 
 /**
  * @typedef {{ kind: "room" | "user" | "directory" | "workerd" | "unknown", id?: string, label?: string }} Owner
- * @typedef {{ file: string, className: string, owner: Owner, ok: boolean, problem?: string }} Checked
+ * @typedef {{ file: string, className: string, owner: Owner, ok: boolean, problem?: string }} CheckedFile
+ * @typedef {{ className: string, name: string, rel: string, abs: string }} ObjectFile
+ * @typedef {object} DoctorReport
+ * @property {string} dataDir
+ * @property {"integrity_check" | "quick_check"} check
+ * @property {number} seconds
+ * @property {CheckedFile[]} files
+ * @property {CheckedFile[]} damaged
+ * @property {{ file: string, owner: Owner }[]} missing
+ * @property {string[]} notes
  */
 
 /**
  * Check every object file under `dataDir`. `onProgress(done, total)` after each file.
  * @param {string} dataDir
  * @param {{ quick?: boolean, onProgress?: (done: number, total: number) => void }} [options]
+ * @returns {DoctorReport}
  */
 export function checkNode(dataDir, { quick = false, onProgress = () => {} } = {}) {
+  if (!Database) throw new Error(NO_SQLITE);
   const started = process.hrtime.bigint();
   const objectsDir = path.join(dataDir, "objects");
   if (!fs.existsSync(objectsDir)) throw new Error(`no object files under ${objectsDir}: is OUTPOST_DATA (or dataDir in OUTPOST_CONFIG) right?`);
   const files = listFiles(objectsDir);
+  /** @type {Map<string, Owner>} */
   const owners = new Map();
+  /** @type {string[]} */
   const notes = [];
 
   // The directory first: it names every other file.
@@ -68,7 +92,7 @@ export function checkNode(dataDir, { quick = false, onProgress = () => {} } = {}
     for (const u of listed.users) owners.set(relFile("UserObject", objectIdFromName(uniqueKeyFor("UserObject"), u.id)), { kind: "user", id: u.id, label: u.username });
   }
 
-  /** @type {Checked[]} */
+  /** @type {CheckedFile[]} */
   const checked = [];
   let done = 0;
   for (const f of files) {
@@ -84,13 +108,18 @@ export function checkNode(dataDir, { quick = false, onProgress = () => {} } = {}
   return { dataDir, check: quick ? "quick_check" : "integrity_check", seconds, files: checked, damaged: checked.filter((c) => !c.ok), missing, notes };
 }
 
+/** @param {string} className @param {string} hex */
 function relFile(className, hex) {
   return path.join("objects", uniqueKeyFor(className), `${hex}.sqlite`);
 }
 
-/** Every `*.sqlite` under objects/, by class folder; folders of unknown classes too. */
+/**
+ * Every `*.sqlite` under objects/, by class folder; folders of unknown classes too.
+ * @param {string} objectsDir
+ */
 function listFiles(objectsDir) {
   const classOf = new Map(DURABLE_OBJECTS.map((d) => [uniqueKeyFor(d.className), d.className]));
+  /** @type {ObjectFile[]} */
   const out = [];
   for (const dir of fs.readdirSync(objectsDir, { withFileTypes: true })) {
     if (!dir.isDirectory()) continue;
@@ -104,52 +133,72 @@ function listFiles(objectsDir) {
   return out;
 }
 
-/** Read-only, never writing, waiting up to 5 s for a lock workerd holds for a moment. */
+/**
+ * Read-only, never writing, waiting up to 5 s for a lock workerd holds for a moment.
+ * @param {string} file
+ */
 function openReadOnly(file) {
+  if (!Database) throw new Error(NO_SQLITE);
   const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
   db.pragma("query_only = 1");
   return db;
 }
 
-/** @returns {{ ok: boolean, problem?: string }} */
+/**
+ * @param {string} file
+ * @param {boolean} quick
+ * @returns {{ ok: boolean, problem?: string }}
+ */
 function checkFile(file, quick) {
   let db;
   try {
     db = openReadOnly(file);
-    const rows = db.pragma(quick ? "quick_check" : "integrity_check", { simple: false });
+    const rows = /** @type {Record<string, string>[]} */ (db.pragma(quick ? "quick_check" : "integrity_check", { simple: false }));
     const lines = rows.map((r) => Object.values(r)[0]);
     if (lines.length === 1 && lines[0] === "ok") return { ok: true };
     return { ok: false, problem: lines.slice(0, 3).join("; ") + (lines.length > 3 ? ` (+${lines.length - 3} more)` : "") };
   } catch (err) {
-    return { ok: false, problem: `${err.message}${err.code ? ` (${err.code})` : ""}` };
+    const e = /** @type {Error & { code?: string }} */ (err);
+    return { ok: false, problem: `${e.message}${e.code ? ` (${e.code})` : ""}` };
   } finally {
     db?.close();
   }
 }
 
+/**
+ * @param {string} file
+ * @returns {{ rooms: { id: string, name: string }[], users: { id: string, username: string }[] } | { error: string }}
+ */
 function readDirectory(file) {
   let db;
   try {
     db = openReadOnly(file);
-    return { rooms: db.prepare("SELECT id, name FROM rooms").all(), users: db.prepare("SELECT id, username FROM users").all() };
+    return {
+      rooms: /** @type {{ id: string, name: string }[]} */ (db.prepare("SELECT id, name FROM rooms").all()),
+      users: /** @type {{ id: string, username: string }[]} */ (db.prepare("SELECT id, username FROM users").all()),
+    };
   } catch (err) {
-    return { error: err.message };
+    return { error: /** @type {Error} */ (err).message };
   } finally {
     db?.close();
   }
 }
 
-/** @returns {Owner} */
+/**
+ * @param {ObjectFile} f
+ * @param {boolean} readable
+ * @returns {Owner}
+ */
 function ownerFromFile(f, readable) {
   if (readable) {
     let db;
     try {
       db = openReadOnly(f.abs);
       if (f.className === "RoomObject") {
-        const row = db.prepare("SELECT value FROM meta WHERE key = 'id'").get();
+        const row = /** @type {{ value: string } | undefined} */ (db.prepare("SELECT value FROM meta WHERE key = 'id'").get());
         if (row) return { kind: "room", id: row.value, label: "not in the directory" };
       } else if (f.className === "UserObject") {
-        const row = db.prepare("SELECT value FROM profile WHERE key = 'profile'").get();
+        const row = /** @type {{ value: string } | undefined} */ (db.prepare("SELECT value FROM profile WHERE key = 'profile'").get());
         if (row) return { kind: "user", id: JSON.parse(row.value).userId, label: "not in the directory" };
       }
     } catch {
@@ -161,16 +210,19 @@ function ownerFromFile(f, readable) {
   return { kind: "unknown", label: `a ${f.className} file no directory entry names` };
 }
 
+/** @param {Owner} o */
 function describeOwner(o) {
   const label = o.label ? ` ${JSON.stringify(o.label)}` : "";
   return o.id ? `${o.kind} ${o.id}${label}` : `${o.kind}${label}`;
 }
 
+/** @param {DoctorReport} report @param {(line: string) => void} out */
 function printReport(report, out) {
   out(`Outpost doctor: ${report.dataDir}`);
   for (const d of report.damaged) out(`DAMAGED  ${describeOwner(d.owner)}\n         ${d.file}\n         ${d.problem}`);
   for (const m of report.missing) out(`MISSING  ${describeOwner(m.owner)}: the directory lists it, but ${m.file} is not there`);
   for (const n of report.notes) out(`note: ${n}`);
+  /** @param {Owner["kind"]} kind */
   const count = (kind) => report.files.filter((f) => f.owner.kind === kind).length;
   out(
     `${report.files.length} files checked with ${report.check} in ${report.seconds.toFixed(2)} s ` +
@@ -183,6 +235,7 @@ function printReport(report, out) {
   }
 }
 
+/** @param {string[]} argv @returns {Promise<number>} */
 async function main(argv) {
   const args = new Set(argv);
   if (args.has("--help") || args.has("-h")) {
@@ -194,6 +247,10 @@ async function main(argv) {
       console.error(`doctor: unknown argument ${a}\n${USAGE}`);
       return 2;
     }
+  }
+  if (!Database) {
+    console.error(`doctor: ${NO_SQLITE}`);
+    return 2;
   }
   let report;
   try {
@@ -213,7 +270,7 @@ async function main(argv) {
     });
     if (tty) process.stderr.write("\n");
   } catch (err) {
-    console.error(`doctor: ${err.message}`);
+    console.error(`doctor: ${/** @type {Error} */ (err).message}`);
     return 2;
   }
   if (args.has("--json")) console.log(JSON.stringify(report, null, 2));

@@ -37,14 +37,16 @@ const PARTIAL_RE = /^\.kj-tmp\.(\d+)\.\d+\..*\.partial$/;
  * @returns {{ removed: string[], bytes: number }} paths removed, and their total size
  */
 export function sweepPartialUploads(filesDir) {
+  /** @type {string[]} */
   const removed = [];
   let bytes = 0;
+  /** @param {string} dir */
   const walk = (dir) => {
     let entries;
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch (err) {
-      if (err.code === "ENOENT") return;
+      if (errorCode(err) === "ENOENT") return;
       throw err;
     }
     for (const entry of entries) {
@@ -57,7 +59,7 @@ export function sweepPartialUploads(filesDir) {
           fs.rmSync(full, { recursive: true, force: true });
           removed.push(full);
         } catch (err) {
-          if (err.code !== "ENOENT") throw err;
+          if (errorCode(err) !== "ENOENT") throw err;
         }
       } else if (entry.isDirectory()) {
         walk(full);
@@ -68,16 +70,22 @@ export function sweepPartialUploads(filesDir) {
   return { removed, bytes };
 }
 
+/** @param {number} pid */
 function writerAlive(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
   try {
     process.kill(pid, 0);
   } catch (err) {
-    if (err.code !== "EPERM") return false; // ESRCH: no such process
+    if (errorCode(err) !== "EPERM") return false; // ESRCH: no such process
   }
   try {
     return /workerd/.test(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"));
   } catch {
     return !fs.existsSync("/proc/self"); // no /proc here (macOS): alive is all we can tell
   }
+}
+
+/** @param {unknown} err */
+function errorCode(err) {
+  return /** @type {{ code?: string } | null} */ (err)?.code;
 }

@@ -1,18 +1,17 @@
 /**
- * The single description of an Outpost node, and everything derived from it.
+ * The single description of an Outpost node.
  *
  * A node is: a name (the suffix of every id it homes, e.g. `r_…@shanghai`),
  * a listen address, optional TLS, a data directory, and limits. From that
- * description this module renders the self-hosted `workerd` capnp config used
- * by `npm start` and the end-to-end tests. `wrangler.toml` (dev, vitest) is
- * written by hand and checked against this module by `test/config.test.ts`,
+ * description ops/workerd-config.mjs renders the self-hosted `workerd` capnp
+ * config used by `npm start` and the end-to-end tests. `wrangler.toml` (dev,
+ * vitest) is written by hand and checked against both by `test/config.test.ts`,
  * so the two cannot drift.
  *
  * Sources, later ones winning:
  *   1. defaults below;
- *   2. the JSON file named by `OUTPOST_CONFIG` (fields: name, listen, dataDir,
- *      tls {cert, key}, limits {...}); relative paths in it are resolved
- *      against the file's own folder;
+ *   2. the JSON file named by `OUTPOST_CONFIG` (fields: see NodeDescriptionSchema);
+ *      relative paths in it are resolved against the file's own folder;
  *   3. `OUTPOST_NODE`, `OUTPOST_LISTEN`, `OUTPOST_DATA` (relative to the cwd).
  *
  * @example
@@ -24,7 +23,14 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { sweepPartialUploads } from "./files-sweep.mjs";
+import { z } from "zod";
+import { LimitsSchema, limitsProblem } from "../durable-objects/shared/limits.mjs";
+import { NODE_NAME_RE } from "../protocol/node-name.mjs";
+
+export { DEFAULT_LIMITS } from "../durable-objects/shared/limits.mjs";
+
+/** @typedef {import("../durable-objects/shared/limits.mjs").Limits} Limits */
+/** @typedef {{ readonly binding: string, readonly className: string }} DurableObjectDescription */
 
 /** The Durable Object classes the Worker exports, and the `env` binding each is reached by. */
 export const DURABLE_OBJECTS = Object.freeze([
@@ -35,6 +41,14 @@ export const DURABLE_OBJECTS = Object.freeze([
   Object.freeze({ binding: "MIRRORS", className: "MirrorObject" }),
 ]);
 
+/**
+ * The `uniqueKey` of a class's namespace: workerd keys each object's file name with it
+ * (`<data>/objects/<uniqueKey>/<id>.sqlite`), so it must never change.
+ *
+ * @param {string} className
+ */
+export const uniqueKeyFor = (className) => `outpost-${className}`;
+
 export const COMPATIBILITY_DATE = "2026-04-20";
 
 /**
@@ -44,68 +58,126 @@ export const COMPATIBILITY_DATE = "2026-04-20";
  */
 export const COMPATIBILITY_FLAGS = Object.freeze(["no_web_socket_compression"]);
 
-/** Limits the Worker reads as `env.LIMITS`. Every one can be overridden per node. */
-export const DEFAULT_LIMITS = Object.freeze({
-  maxTextBytes: 16384,
-  recallWindowSeconds: 900,
-  maxFrameBytes: 65536,
-  sessionTtlSeconds: 2592000,
-  maxSessionsPerUser: 20,
-  maxFileBytes: 104857600,
-  // Per-user quotas (0 turns one off). Messages: a token bucket per user across
-  // all their rooms, refilled at messagesPerSecondPerUser up to messageBurstPerUser
-  // (durable-objects/room/send-budget.ts). Rooms: group rooms one user may create
-  // in any 24 hours (durable-objects/directory/room-quota.ts).
-  messagesPerSecondPerUser: 20,
-  messageBurstPerUser: 200,
-  roomsPerUserPerDay: 100,
-});
-
-/** Limits where 0 means "off" rather than "nothing allowed". */
-const ZERO_OFF_LIMITS = ["messagesPerSecondPerUser", "messageBurstPerUser", "roomsPerUserPerDay"];
-
-/**
- * Limits that are not integers. `allowedFileTypes`: upload types (exact, or `image/` + `*`);
- * when absent the Worker's built-in list applies (durable-objects/shared/env.ts).
- */
-const LIST_LIMITS = ["allowedFileTypes"];
-
-/** workerd closes a socket with 1009 past 32 MiB per message; a larger limit could never be reached. */
-const WORKERD_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
-
 export const DEFAULT_LISTEN = "127.0.0.1:8787";
 export const DEFAULT_DATA_DIR = "./data";
 export const DEFAULT_NODE_NAME = "local";
-export const NODE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-
-/** Names used inside the generated capnp. `uniqueKey`s must never change: they key the objects' files. */
-export const WORKER_SERVICE = "outpost";
-export const DO_DISK_SERVICE = "do-disk";
-export const FILES_DISK_SERVICE = "files-disk";
-export const NETWORK_SERVICE = "internet";
-export const PEERS_SERVICE = "peers";
-export const uniqueKeyFor = (className) => `outpost-${className}`;
-
-/** The folder under the data dir that holds the generated config and what it embeds. */
-export const WORKERD_DIR = ".workerd";
-export const CAPNP_FILE = "outpost.capnp";
-export const BUNDLE_FILE = "worker.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** The version of this checkout (package.json), handed to the Worker as `env.VERSION`. */
-export const VERSION = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
+export const VERSION = /** @type {string} */ (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")).version);
 
-const FILE_FIELDS = ["name", "listen", "dataDir", "tls", "limits", "trustProxy", "allowedOrigins", "cluster"];
+/** @param {unknown} value */
+const shown = (value) => JSON.stringify(value) ?? String(value);
+
+const LISTEN_EXAMPLES = '(expected "host:port", e.g. "127.0.0.1:8787", "*:8787" or "[::1]:8787")';
+/** @param {{ input?: unknown }} issue */
+const notAnOrigin = (issue) => `${shown(issue.input)} is not an origin (scheme://host[:port], no path or trailing slash)`;
 
 /**
- * Client-address headers. workerd does not tell a Worker the peer's address, so
- * login throttling per address only works behind the branch's reverse proxy,
- * which sets these. Unless the node is told it sits behind one
- * (`trustProxy: true`), the socket strips them, so no client can pick its own
- * address; throttling is then per username plus a node-wide KDF budget.
+ * `"host:port"` → `{ host, port }`, or why not. Host: `*` (all interfaces), an IPv4
+ * address, a host name, or a bracketed IPv6 address (`[::1]`). The port is required (1–65535).
+ *
+ * @param {string} listen
+ * @returns {{ host: string, port: number } | string}
  */
-const ADDRESS_HEADERS = ["x-real-ip", "x-forwarded-for", "cf-connecting-ip"];
+function listenAddress(listen) {
+  const m = /^(\[[^\]]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(listen.trim());
+  if (!m) return "is not a valid listen address";
+  const [, host, portText] = m;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return "has a port outside 1-65535";
+  const hostOk =
+    host === "*" ||
+    (host.startsWith("[") ? net.isIPv6(host.slice(1, -1)) : net.isIPv4(host) || /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host));
+  return hostOk ? { host, port } : "has an invalid host";
+}
+
+/** @param {{ input?: unknown }} issue */
+const badName = (issue) =>
+  `${shown(issue.input)} is not a valid node name ` +
+  "(1 to 32 lower-case letters, digits or '-', not starting or ending with '-'; it ends every id this node homes)";
+
+/** @param {string} message */
+const always = (message) => ({ error: () => message });
+
+const pemPath = z.string(always("a PEM file path is required when tls is given")).min(1, always("a PEM file path is required when tls is given"));
+
+/**
+ * The shape of the JSON file `OUTPOST_CONFIG` names. Each error message reads after the
+ * field's name ("listen (in /etc/outpost.json): …"); paths are resolved and files
+ * checked afterwards, in makeNodeConfig, because that needs the file's folder.
+ */
+export const NodeDescriptionSchema = z.strictObject(
+  {
+    name: z.string({ error: badName }).regex(NODE_NAME_RE, { error: badName }).default(DEFAULT_NODE_NAME),
+    listen: z
+      .string({ error: (i) => `${shown(i.input)} is not a string ${LISTEN_EXAMPLES}` })
+      .default(DEFAULT_LISTEN)
+      .transform((listen, ctx) => {
+        const address = listenAddress(listen);
+        if (typeof address === "object") return address;
+        ctx.issues.push({ code: "custom", input: listen, message: `${shown(listen)} ${address} ${LISTEN_EXAMPLES}` });
+        return z.NEVER;
+      }),
+    dataDir: z
+      .string(always("must be a non-empty path"))
+      .refine((d) => d.trim() !== "", always("must be a non-empty path"))
+      .default(DEFAULT_DATA_DIR),
+    tls: z
+      .strictObject({ cert: pemPath, key: pemPath }, always('must be an object {"cert": path, "key": path}'))
+      .nullish(),
+    limits: LimitsSchema.nullish().transform((limits) => limits ?? LimitsSchema.parse({})),
+    /**
+     * Client-address headers are kept only behind the branch's reverse proxy, which sets
+     * them (ops/workerd-config.mjs): otherwise any client could pick its own address.
+     */
+    trustProxy: z.boolean(always("must be true or false")).default(false),
+    /**
+     * Origins besides the node's own whose pages may use the session cookie (the public
+     * https origin of a TLS-terminating proxy, say). Exact origins only
+     * (`https://chat.example.org`, `http://10.0.0.5:8080`): no paths, no wildcards.
+     */
+    allowedOrigins: z
+      .array(
+        z
+          .string({ error: notAnOrigin })
+          .refine((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o, { error: notAnOrigin }),
+        always('must be a list of origins like "https://chat.example.org"'),
+      )
+      .default([]),
+    /**
+     * The organisation's cluster file (a path, relative to this file) or the cluster
+     * description itself; read and checked by ops/cluster.mjs once the node's key is
+     * known (ops/node-identity.mjs). Absent: the node runs alone.
+     */
+    cluster: z.union([z.string().min(1), z.record(z.string(), z.unknown())], always('must be a path to the cluster file or the description {"nodes": [...]}')).nullish(),
+  },
+  always("must be an object"),
+);
+
+/** @typedef {z.input<typeof NodeDescriptionSchema>} NodeDescription  the JSON file's shape */
+
+/**
+ * A node, checked and normalised.
+ * @typedef {object} NodeConfig
+ * @property {string} name
+ * @property {string} listen  normalised "host:port"
+ * @property {string} host
+ * @property {number} port
+ * @property {string} url  where this machine reaches the node (a wildcard host becomes loopback), http or https
+ * @property {string} dataDir  absolute
+ * @property {{ cert: string, key: string } | null} tls  absolute paths
+ * @property {Limits} limits
+ * @property {boolean} trustProxy
+ * @property {string[]} allowedOrigins
+ * @property {unknown} cluster  the cluster file's absolute path, the description inline, or null (alone)
+ * @property {{ publicKey: string, cluster: import("./cluster.mjs").Cluster | null, peerAllow: string[] } | null} identity
+ *   set by ops/node-identity.mjs before the workerd config is rendered (public parts only)
+ * @property {string | null} configFile  the JSON file it came from, if any
+ */
+
+const FILE_FIELDS = Object.keys(NodeDescriptionSchema.shape);
 
 /**
  * Read the node description from the environment (and the file `OUTPOST_CONFIG` names).
@@ -113,9 +185,12 @@ const ADDRESS_HEADERS = ["x-real-ip", "x-forwarded-for", "cf-connecting-ip"];
  *
  * @param {Record<string, string | undefined>} [env]
  * @param {{ cwd?: string }} [options]
+ * @returns {NodeConfig}
  */
 export function loadNodeConfig(env = process.env, { cwd = process.cwd() } = {}) {
+  /** @param {string} key */
   const pick = (key) => (env[key] === undefined || env[key] === "" ? undefined : env[key]);
+  /** @type {Record<string, unknown>} */
   let description = {};
   let fileBase = cwd;
   const file = pick("OUTPOST_CONFIG");
@@ -125,22 +200,24 @@ export function loadNodeConfig(env = process.env, { cwd = process.cwd() } = {}) 
     try {
       text = fs.readFileSync(filePath, "utf8");
     } catch (err) {
-      throw new Error(`OUTPOST_CONFIG: cannot read ${filePath}: ${err.code ?? err.message}`);
+      throw new Error(`OUTPOST_CONFIG: cannot read ${filePath}: ${errorCode(err)}`);
     }
     try {
       description = JSON.parse(text);
     } catch (err) {
-      throw new Error(`OUTPOST_CONFIG: ${filePath} is not valid JSON: ${err.message}`);
+      throw new Error(`OUTPOST_CONFIG: ${filePath} is not valid JSON: ${errorCode(err)}`);
     }
     if (!isPlainObject(description)) throw new Error(`OUTPOST_CONFIG: ${filePath} must hold a JSON object`);
     fileBase = path.dirname(filePath);
     description = { ...description, configFile: filePath };
   }
+  /** @type {Record<string, string>} */
   const sources = {};
-  const fromEnv = (key, field, resolvePath) => {
+  /** @param {string} key @param {string} field @param {boolean} [isPath] */
+  const fromEnv = (key, field, isPath) => {
     const v = pick(key);
     if (v === undefined) return;
-    description[field] = resolvePath ? path.resolve(cwd, v) : v;
+    description[field] = isPath ? path.resolve(cwd, v) : v;
     sources[field] = key;
   };
   fromEnv("OUTPOST_NODE", "name");
@@ -151,42 +228,30 @@ export function loadNodeConfig(env = process.env, { cwd = process.cwd() } = {}) 
 }
 
 /**
- * Validate a description (the shape of the JSON file) and return the normalised node config:
- * `{ name, listen, host, port, url, dataDir, tls: {cert, key} | null, limits, configFile }`.
- * `url` is where this machine reaches the node (a wildcard host becomes loopback).
+ * Validate a description (the shape of the JSON file) and return the normalised node config.
  *
- * @param {object} description
+ * @param {unknown} description  a NodeDescription, plus `configFile` when it came from one
  * @param {{ baseDir?: string, cwd?: string, sources?: Record<string, string> }} [options]
  *   baseDir: folder that relative paths in the description are resolved against;
  *   sources: which env var a field came from, for error messages.
+ * @returns {NodeConfig}
  */
 export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = process.cwd(), sources = {} } = {}) {
   if (!isPlainObject(description)) throw new Error("node config: must be an object");
-  const { configFile = null, ...fields } = description;
-  const where = (field) =>
-    sources[field] ?? (configFile && field in fields ? `${field} (in ${configFile})` : field);
+  const { configFile = null, ...fields } = /** @type {Record<string, unknown> & { configFile?: string | null }} */ (description);
+  /** Where a field came from, for the message: the env var, the file, or just its name. @param {string} field */
+  const where = (field) => sources[field] ?? (configFile && field in fields ? `${field} (in ${configFile})` : field);
 
-  for (const key of Object.keys(fields)) {
-    if (!FILE_FIELDS.includes(key)) {
-      throw new Error(`${configFile ? `${configFile}: ` : ""}unknown field "${key}" (known: ${FILE_FIELDS.join(", ")})`);
-    }
+  const parsed = NodeDescriptionSchema.safeParse(fields);
+  if (!parsed.success) {
+    const issues = parsed.error.issues;
+    // An unknown field first: it is usually a misspelt one, which explains the rest.
+    const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
+    throw new Error(describeIssue(issue, where, configFile));
   }
+  const { name, listen, dataDir: rawData, tls: rawTls, limits, trustProxy, allowedOrigins, cluster: rawCluster } = parsed.data;
+  const { host, port } = listen;
 
-  const name = fields.name ?? DEFAULT_NODE_NAME;
-  if (typeof name !== "string" || !NODE_NAME_RE.test(name)) {
-    throw new Error(
-      `${where("name")}: ${JSON.stringify(name)} is not a valid node name ` +
-        `(1 to 32 lower-case letters, digits or '-', not starting or ending with '-'; it ends every id this node homes)`,
-    );
-  }
-
-  const listen = fields.listen ?? DEFAULT_LISTEN;
-  const { host, port } = parseListen(listen, where("listen"));
-
-  const rawData = fields.dataDir ?? DEFAULT_DATA_DIR;
-  if (typeof rawData !== "string" || rawData.trim() === "") {
-    throw new Error(`${where("dataDir")}: must be a non-empty path`);
-  }
   // A default or env value is relative to the cwd; a value from the file to the file's folder.
   const dataDir = path.resolve("dataDir" in fields && !sources.dataDir ? baseDir : cwd, rawData);
   if (fs.existsSync(dataDir) && !fs.statSync(dataDir).isDirectory()) {
@@ -194,290 +259,50 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
   }
 
   let tls = null;
-  if (fields.tls !== undefined && fields.tls !== null) {
-    if (!isPlainObject(fields.tls)) throw new Error(`${where("tls")}: must be an object {"cert": path, "key": path}`);
-    for (const key of Object.keys(fields.tls)) {
-      if (key !== "cert" && key !== "key") throw new Error(`${where("tls")}: unknown field "tls.${key}" (known: cert, key)`);
-    }
-    tls = {};
-    for (const key of ["cert", "key"]) {
-      const v = fields.tls[key];
-      if (typeof v !== "string" || v === "") throw new Error(`tls.${key}: a PEM file path is required when tls is given`);
-      const abs = path.resolve(baseDir, v);
+  if (rawTls) {
+    tls = { cert: "", key: "" };
+    for (const key of /** @type {const} */ (["cert", "key"])) {
+      const abs = path.resolve(baseDir, rawTls[key]);
       if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new Error(`tls.${key}: file not found: ${abs}`);
       tls[key] = abs;
     }
   }
 
-  const limits = mergeLimits(fields.limits, where("limits"));
-
   const reachableHost = host === "*" || host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host;
   const url = `${tls ? "https" : "http"}://${reachableHost}:${port}`;
-  const trustProxy = fields.trustProxy ?? false;
-  if (typeof trustProxy !== "boolean") throw new Error(`${where("trustProxy")}: must be true or false`);
-  const allowedOrigins = parseAllowedOrigins(fields.allowedOrigins ?? [], where("allowedOrigins"));
-  // The cluster file (a path, or the description inline) is read by ops/cluster.mjs once the
-  // node's key is known (ops/node-identity.mjs): here only where it is.
-  const clusterField = fields.cluster ?? null;
-  const cluster = typeof clusterField === "string" && !sources.cluster ? path.resolve(baseDir, clusterField) : clusterField;
+  // A cluster file named in the config file is relative to it; one from OUTPOST_CLUSTER is already absolute.
+  const cluster = typeof rawCluster === "string" && !sources.cluster ? path.resolve(baseDir, rawCluster) : (rawCluster ?? null);
   return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, cluster, configFile, identity: null };
 }
 
 /**
- * `allowedOrigins`: origins besides the node's own whose pages may use the session
- * cookie (the public https origin of a TLS-terminating proxy, say). Exact origins only
- * (`https://chat.example.org`, `http://10.0.0.5:8080`): no paths, no wildcards.
- */
-function parseAllowedOrigins(value, label) {
-  if (!Array.isArray(value)) throw new Error(`${label}: must be a list of origins like "https://chat.example.org"`);
-  return value.map((o) => {
-    let u;
-    try {
-      u = typeof o === "string" ? new URL(o) : null;
-    } catch {
-      u = null;
-    }
-    if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o) {
-      throw new Error(`${label}: ${JSON.stringify(o)} is not an origin (scheme://host[:port], no path or trailing slash)`);
-    }
-    return o;
-  });
-}
-
-/**
- * Defaults overlaid with `overrides`; unknown names and non-integer values are errors,
- * and so is 0 except for the quotas that 0 turns off (ZERO_OFF_LIMITS).
- */
-export function mergeLimits(overrides, label = "limits") {
-  if (overrides === undefined || overrides === null) return { ...DEFAULT_LIMITS };
-  if (!isPlainObject(overrides)) throw new Error(`${label}: must be an object of limit names to integers`);
-  const limits = { ...DEFAULT_LIMITS };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (LIST_LIMITS.includes(key)) {
-      if (!Array.isArray(value) || value.length === 0 || !value.every((t) => typeof t === "string" && /^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/.test(t))) {
-        throw new Error(`limits.${key}: must be a non-empty list of media types like "image/png" or "image/*"`);
-      }
-      limits[key] = value;
-      continue;
-    }
-    if (!(key in DEFAULT_LIMITS)) {
-      throw new Error(`limits.${key}: unknown limit (known: ${[...Object.keys(DEFAULT_LIMITS), ...LIST_LIMITS].join(", ")})`);
-    }
-    if (ZERO_OFF_LIMITS.includes(key)) {
-      if (!Number.isSafeInteger(value) || value < 0) {
-        throw new Error(`limits.${key}: must be a positive integer, or 0 to turn it off, got ${JSON.stringify(value)}`);
-      }
-    } else if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new Error(`limits.${key}: must be a positive integer, got ${JSON.stringify(value)}`);
-    }
-    limits[key] = value;
-  }
-  if (limits.maxFrameBytes > WORKERD_MAX_MESSAGE_BYTES) {
-    throw new Error(`limits.maxFrameBytes: at most ${WORKERD_MAX_MESSAGE_BYTES} (workerd closes larger WebSocket messages itself)`);
-  }
-  if (limits.maxTextBytes >= limits.maxFrameBytes) {
-    throw new Error(
-      `limits.maxTextBytes: ${limits.maxTextBytes} must be smaller than limits.maxFrameBytes (${limits.maxFrameBytes}), ` +
-        "so that a message's text fits in one WebSocket frame",
-    );
-  }
-  return limits;
-}
-
-/**
- * `"host:port"` → `{ host, port }`. Host: `*` (all interfaces), an IPv4 address, a host
- * name, or a bracketed IPv6 address (`[::1]`). The port is required (1–65535).
- */
-export function parseListen(listen, label = "listen") {
-  const bad = (why) => new Error(`${label}: ${JSON.stringify(listen)} ${why} (expected "host:port", e.g. "127.0.0.1:8787", "*:8787" or "[::1]:8787")`);
-  if (typeof listen !== "string") throw bad("is not a string");
-  const m = /^(\[[^\]]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(listen.trim());
-  if (!m) throw bad("is not a valid listen address");
-  const [, host, portText] = m;
-  const port = Number(portText);
-  if (port < 1 || port > 65535) throw bad("has a port outside 1-65535");
-  const hostOk =
-    host === "*" ||
-    (host.startsWith("[") ? net.isIPv6(host.slice(1, -1)) : net.isIPv4(host) || /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host));
-  if (!hostOk) throw bad("has an invalid host");
-  return { host, port };
-}
-
-/**
- * The Worker's bindings, as plain objects in workerd's `Worker.Binding` shape.
- * `fromEnvironment` values are read by workerd from its own environment at start-up
- * (null when unset), so secrets never land in the generated file.
- */
-export function bindings(config) {
-  return [
-    { name: "NODE_NAME", text: config.name },
-    { name: "LIMITS", json: JSON.stringify({ ...DEFAULT_LIMITS, ...(config.limits ?? {}) }) },
-    { name: "VERSION", text: VERSION },
-    { name: "ALLOWED_ORIGINS", json: JSON.stringify(config.allowedOrigins ?? []) },
-    { name: "SETUP_TOKEN", fromEnvironment: "OUTPOST_SETUP_TOKEN" },
-    { name: "ADMIN_PASSWORD", fromEnvironment: "OUTPOST_ADMIN_PASSWORD" },
-    // A random token per start, echoed by /healthz: the start-up check knows it reached this process.
-    { name: "INSTANCE_TOKEN", fromEnvironment: "OUTPOST_INSTANCE_TOKEN" },
-    // The node's identity (ops/node-identity.mjs): its public key, and its private key from
-    // the environment, so the key never lands in the generated file.
-    { name: "NODE_PUBLIC_KEY", text: config.identity?.publicKey ?? "" },
-    { name: "NODE_PRIVATE_KEY", fromEnvironment: "OUTPOST_NODE_PRIVATE_KEY" },
-    // The organisation's other nodes (ops/cluster.mjs), and the only way to reach them.
-    ...(config.identity?.cluster
-      ? [
-          { name: "CLUSTER", json: JSON.stringify({ self: config.identity.cluster.self, nodes: config.identity.cluster.nodes }) },
-          { name: "PEERS", service: PEERS_SERVICE },
-        ]
-      : []),
-    ...DURABLE_OBJECTS.map((d) => ({ name: d.binding, durableObjectNamespace: d.className })),
-    // The files disk (PUT/GET/HEAD/DELETE over HTTP). wrangler has no equivalent: wrangler.toml
-    // binds an R2 bucket as FILES_BUCKET instead, and the Worker takes whichever is bound
-    // (durable-objects/shared/file-store.ts).
-    { name: "FILES", service: FILES_DISK_SERVICE },
-  ];
-}
-
-/**
- * A capnp text literal. Escapes `"` and `\`, writes control characters and every
- * non-ASCII byte of the UTF-8 encoding as `\xNN`: capnp text is bytes, and `\xNN`
- * means exactly one byte, so this round-trips any string.
- */
-export function capnpString(value) {
-  let out = '"';
-  for (const byte of Buffer.from(String(value), "utf8")) {
-    if (byte === 0x22) out += '\\"';
-    else if (byte === 0x5c) out += "\\\\";
-    else if (byte < 0x20 || byte >= 0x7f) out += `\\x${byte.toString(16).padStart(2, "0")}`;
-    else out += String.fromCharCode(byte);
-  }
-  return `${out}"`;
-}
-
-function renderBinding(b) {
-  const name = `name = ${capnpString(b.name)}`;
-  if ("text" in b) return `(${name}, text = ${capnpString(b.text)})`;
-  if ("json" in b) return `(${name}, json = ${capnpString(b.json)})`;
-  if ("fromEnvironment" in b) return `(${name}, fromEnvironment = ${capnpString(b.fromEnvironment)})`;
-  if ("durableObjectNamespace" in b) return `(${name}, durableObjectNamespace = ${capnpString(b.durableObjectNamespace)})`;
-  if ("service" in b) return `(${name}, service = ${capnpString(b.service)})`;
-  throw new Error(`renderCapnp: binding ${b.name} has no kind this renderer knows`);
-}
-
-/** `path` as an embed path relative to `fromDir` (capnp resolves embeds against the config file). */
-function embedPath(fromDir, target) {
-  return path.relative(fromDir, target).split(path.sep).join("/");
-}
-
-/**
- * The workerd config for this node, as capnp text.
+ * One line for the first thing wrong with a description, led by where the field came from.
  *
- * @param {ReturnType<typeof makeNodeConfig>} config
- * @param {{ bundlePath: string, configDir?: string, tlsCertPath?: string, tlsKeyPath?: string }} paths
- *   bundlePath: the ES module bundle; configDir: where the capnp file will be written
- *   (embeds are relative to it; default `<dataDir>/.workerd`); tls*Path: the PEM files
- *   to embed (default: the config's own tls paths).
+ * @param {z.core.$ZodIssue} issue
+ * @param {(field: string) => string} where
+ * @param {string | null} configFile
  */
-export function renderCapnp(config, { bundlePath, configDir, tlsCertPath, tlsKeyPath } = {}) {
-  if (!bundlePath) throw new Error("renderCapnp: bundlePath is required");
-  const dir = path.resolve(configDir ?? path.join(config.dataDir, WORKERD_DIR));
-  const q = capnpString;
-  const indent = (lines, n) => lines.map((l) => " ".repeat(n) + l).join(",\n");
-
-  const namespaces = DURABLE_OBJECTS.map(
-    (d) => `(className = ${q(d.className)}, uniqueKey = ${q(uniqueKeyFor(d.className))}, enableSql = true)`,
-  );
-
-  const httpOptions = config.trustProxy
-    ? "()"
-    : `(injectRequestHeaders = [${ADDRESS_HEADERS.map((h) => `(name = ${q(h)})`).join(", ")}])`;
-  let socket;
-  if (config.tls) {
-    const cert = embedPath(dir, path.resolve(tlsCertPath ?? config.tls.cert));
-    const key = embedPath(dir, path.resolve(tlsKeyPath ?? config.tls.key));
-    socket =
-      `(name = "https", address = ${q(config.listen)}, service = ${q(WORKER_SERVICE)},\n` +
-      `      https = (options = ${httpOptions}, tlsOptions = (keypair = (privateKey = embed ${q(key)}, certificateChain = embed ${q(cert)}))))`;
-  } else {
-    socket = `(name = "http", address = ${q(config.listen)}, http = ${httpOptions}, service = ${q(WORKER_SERVICE)})`;
+function describeIssue(issue, where, configFile) {
+  const [field, subfield] = issue.path.map(String);
+  if (field === undefined) {
+    if (issue.code !== "unrecognized_keys") return `node config: ${issue.message}`;
+    return `${configFile ? `${configFile}: ` : ""}unknown field "${issue.keys[0]}" (known: ${FILE_FIELDS.join(", ")})`;
   }
-
-  return `# Generated by ops/node-config.mjs for node ${JSON.stringify(config.name)}. Do not edit: it is rewritten
-# on every start. Change the node description (OUTPOST_CONFIG / OUTPOST_* env) instead.
-using Workerd = import "/workerd/workerd.capnp";
-
-const config :Workerd.Config = (
-  services = [
-    (name = ${q(WORKER_SERVICE)}, worker = (
-      modules = [(name = "worker.js", esModule = embed ${q(embedPath(dir, path.resolve(bundlePath)))})],
-      compatibilityDate = ${q(COMPATIBILITY_DATE)},
-      compatibilityFlags = [${COMPATIBILITY_FLAGS.map(q).join(", ")}],
-      bindings = [
-${indent(bindings(config).map(renderBinding), 8)}
-      ],
-      durableObjectNamespaces = [
-${indent(namespaces, 8)}
-      ],
-      durableObjectStorage = (localDisk = ${q(DO_DISK_SERVICE)}),
-      # Ordinary outbound fetches reach public addresses only. Other nodes of the cluster
-      # (often on the LAN or a VPN) are reached through the PEERS binding, which allows
-      # exactly their addresses: a feature that fetches URLs can never be turned against
-      # the branch's own network (SSRF).
-      globalOutbound = ${q(NETWORK_SERVICE)},
-    )),
-    # One <id>.sqlite file (+ WAL) per object, in a folder per class named by its uniqueKey.
-    (name = ${q(DO_DISK_SERVICE)}, disk = (path = ${q(path.join(config.dataDir, "objects"))}, writable = true)),
-    (name = ${q(FILES_DISK_SERVICE)}, disk = (path = ${q(path.join(config.dataDir, "files"))}, writable = true)),
-    (name = ${q(NETWORK_SERVICE)}, network = (allow = ["public"], tlsOptions = (trustBrowserCas = true))),${
-      config.identity?.cluster
-        ? `\n    (name = ${q(PEERS_SERVICE)}, network = (allow = [${config.identity.peerAllow.map(q).join(", ")}], tlsOptions = (trustBrowserCas = true))),`
-        : ""
-    }
-  ],
-  sockets = [
-    ${socket},
-  ],
-);
-`;
+  if (field === "limits") return limitsProblem({ ...issue, path: issue.path.slice(1) }, where("limits"));
+  if (field === "tls") {
+    if (issue.code === "unrecognized_keys") return `${where("tls")}: unknown field "tls.${issue.keys[0]}" (known: cert, key)`;
+    if (subfield !== undefined) return `tls.${subfield}: ${issue.message}`;
+  }
+  return `${where(field)}: ${issue.message}`;
 }
 
-/**
- * Lay out the node's data directory and write the workerd config into `<dataDir>/.workerd/`:
- * a copy of the bundle (so a rebuild never changes a running node's code mid-flight, and
- * embeds stay inside the folder), copies of the TLS files (key kept 0600), and `outpost.capnp`.
- * Called right before workerd starts (`npm start`, the e2e harness, bench), so it also
- * removes uploads a crash left half-written (ops/files-sweep.mjs).
- *
- * @returns {{ configPath: string, configDir: string, sweptUploads: { removed: string[], bytes: number } }}
- */
-export function writeWorkerdFiles(config, { bundlePath }) {
-  if (!bundlePath || !fs.existsSync(bundlePath)) throw new Error(`writeWorkerdFiles: bundle not found: ${bundlePath}`);
-  const configDir = path.join(config.dataDir, WORKERD_DIR);
-  // workerd refuses to start when a disk service's folder is missing.
-  for (const dir of [config.dataDir, path.join(config.dataDir, "objects"), path.join(config.dataDir, "files"), configDir]) {
-    fs.mkdirSync(dir, { recursive: true });
-  }
-  const sweptUploads = sweepPartialUploads(path.join(config.dataDir, "files"));
-  const bundleCopy = path.join(configDir, BUNDLE_FILE);
-  fs.copyFileSync(bundlePath, bundleCopy);
-  let tlsPaths = {};
-  if (config.tls) {
-    const tlsDir = path.join(configDir, "tls");
-    fs.mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-    const tlsCertPath = path.join(tlsDir, "cert.pem");
-    const tlsKeyPath = path.join(tlsDir, "key.pem");
-    fs.copyFileSync(config.tls.cert, tlsCertPath);
-    // Created 0600 (never briefly world-readable); chmod too in case an older copy exists.
-    fs.writeFileSync(tlsKeyPath, fs.readFileSync(config.tls.key), { mode: 0o600 });
-    fs.chmodSync(tlsKeyPath, 0o600);
-    tlsPaths = { tlsCertPath, tlsKeyPath };
-  }
-  const configPath = path.join(configDir, CAPNP_FILE);
-  const tmp = `${configPath}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, renderCapnp(config, { bundlePath: bundleCopy, configDir, ...tlsPaths }));
-  fs.renameSync(tmp, configPath);
-  return { configPath, configDir, sweptUploads };
+/** @param {unknown} err */
+function errorCode(err) {
+  const e = /** @type {{ code?: string, message?: string }} */ (err);
+  return e?.code ?? e?.message ?? String(err);
 }
 
+/** @param {unknown} v @returns {v is Record<string, unknown>} */
 function isPlainObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -12,10 +12,10 @@ import { loadCluster, peerAddresses } from "./cluster.mjs";
 
 /**
  * @param {{ name: string, dataDir: string, cluster: unknown }} config  from loadNodeConfig/makeNodeConfig
- * @returns {Promise<{ publicKey: string, privateKey: string, created: boolean, cluster: import("./cluster.mjs").Cluster | null, peerAllow: string[] }>}
+ * @returns {Promise<{ publicKey: string, privateKey: string, created: boolean, file: string, cluster: import("./cluster.mjs").Cluster | null, peerAllow: string[] }>}
  */
 export async function nodeIdentity(config) {
   const key = await ensureNodeKey(config.dataDir);
   const cluster = config.cluster ? loadCluster(config.cluster, { self: config.name, selfKey: key.publicKey }) : null;
-  return { publicKey: key.publicKey, privateKey: key.privateKey, created: key.created, cluster, peerAllow: cluster ? await peerAddresses(cluster) : [] };
+  return { publicKey: key.publicKey, privateKey: key.privateKey, created: key.created, file: key.file, cluster, peerAllow: cluster ? await peerAddresses(cluster) : [] };
 }

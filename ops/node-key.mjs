@@ -23,7 +23,7 @@ export const NODE_KEY_FILE = "node-key.json";
 
 /** @returns {Promise<NodeKey>} */
 export async function generateNodeKey() {
-  const pair = /** @type {CryptoKeyPair} */ (await webcrypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]));
+  const pair = /** @type {import("node:crypto").webcrypto.CryptoKeyPair} */ (await webcrypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]));
   const publicKey = Buffer.from(await webcrypto.subtle.exportKey("raw", pair.publicKey)).toString("base64url");
   const privateKey = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64url");
   return { publicKey, privateKey };

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "./build.mjs";
+import { repoRoot } from "./dist.mjs";
 
 const FIGURES = path.join(repoRoot, ".outpost", "figures");
 const OUT = path.join(repoRoot, "docs", "RELIABILITY.md");
@@ -31,6 +31,7 @@ const SUITES = [
   { key: "hostile", file: "test/faults/hostile.test.ts", title: "Hostile input at the edges", claim: "Bad frames get clear errors or close codes; floods of connects and logins leave memory bounded and the node serving others." },
 ];
 
+/** @param {string[]} files @returns {boolean} */
 function run(files) {
   const vitest = path.join(repoRoot, "node_modules", ".bin", "vitest");
   const existing = [...new Set(files.flatMap((f) => (f === "test/e2e/files-interop.test.ts" ? [f, "test/e2e/files-crash.test.ts"] : [f])))].filter((f) => fs.existsSync(path.join(repoRoot, f)));

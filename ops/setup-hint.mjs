@@ -25,7 +25,7 @@ export async function printSetupHint(url, token, { adminPassword, log = console.
     needed = JSON.parse(res.body).needed;
     if (typeof needed !== "boolean") throw new Error(`unexpected answer ${res.body.slice(0, 200)}`);
   } catch (err) {
-    log(`(could not ask ${url}/api/v1/setup whether setup is needed: ${err.message})`);
+    log(`(could not ask ${url}/api/v1/setup whether setup is needed: ${/** @type {Error} */ (err).message})`);
     return null;
   }
   if (needed && !adminPassword) {

@@ -1,9 +1,11 @@
 /**
  * `npm start`: run this machine's Outpost node in self-hosted workerd.
  *
- *   read the node description → check OUTPOST_ADMIN_PASSWORD → build →
- *   write <dataDir>/.workerd/outpost.capnp → workerd serve → wait for /healthz
- *   (answered by *this* workerd) → print where it is (and the first-run setup link).
+ *   read the node description → check OUTPOST_ADMIN_PASSWORD → the build in dist/
+ *   (made first only when there is none or the sources changed, and only where the
+ *   build tools are installed: ops/dist.mjs) → write <dataDir>/.workerd/outpost.capnp
+ *   → workerd serve → wait for /healthz (answered by *this* workerd) → print where it
+ *   is (and the first-run setup link).
  *
  * Environment: OUTPOST_CONFIG, OUTPOST_NODE, OUTPOST_LISTEN, OUTPOST_DATA (see
  * ops/node-config.mjs); OUTPOST_ADMIN_PASSWORD, if set, is handed to the Worker
@@ -15,15 +17,14 @@
  * address in use, a data folder it cannot write) ends the start with one line
  * saying what to change and a non-zero exit, never a stack.
  */
-import os from "node:os";
-import path from "node:path";
 import { adminPasswordProblem } from "./admin-password.mjs";
-import { build } from "./build.mjs";
-import { loadNodeConfig, writeWorkerdFiles } from "./node-config.mjs";
-import { nodeIdentity } from "./node-identity.mjs";
+import { ensureBuild } from "./dist.mjs";
+import { loadNodeConfig } from "./node-config.mjs";
 import { newSetupToken, printSetupHint } from "./setup-hint.mjs";
 import { bindFailureMessage, dataDirErrorMessage, dataDirProblem, WorkerdStderr } from "./startup-errors.mjs";
-import { newInstanceToken, spawnWorkerd, stopWorkerd, waitForHealthy } from "./workerd.mjs";
+import { writeWorkerdFiles } from "./workerd-config.mjs";
+import { nodeIdentity } from "./node-identity.mjs";
+import { newInstanceToken, shellExitCode, spawnWorkerd, stopWorkerd, waitForHealthy } from "./workerd.mjs";
 
 const HEALTH_TIMEOUT_MS = 20000;
 const STOP_GRACE_MS = 5000;
@@ -32,7 +33,7 @@ let config;
 try {
   config = loadNodeConfig();
 } catch (err) {
-  console.error(`outpost: bad node configuration: ${err.message}`);
+  console.error(`outpost: bad node configuration: ${/** @type {Error} */ (err).message}`);
   process.exit(2);
 }
 
@@ -40,7 +41,7 @@ const adminPassword = process.env.OUTPOST_ADMIN_PASSWORD || undefined;
 if (adminPassword) {
   // Before anything starts: the Worker would refuse it and, a password being given,
   // no setup link would be printed either. Never echo the password itself.
-  const problem = await adminPasswordProblem(adminPassword);
+  const problem = adminPasswordProblem(adminPassword);
   if (problem) {
     console.error(`outpost: OUTPOST_ADMIN_PASSWORD is too weak: ${problem}; set a stronger one, or unset it to create the admin through the setup link`);
     process.exit(2);
@@ -49,10 +50,12 @@ if (adminPassword) {
 
 let bundlePath;
 try {
-  bundlePath = await build();
+  bundlePath = await ensureBuild();
 } catch (err) {
-  if (!err?.errors) console.error(err);
-  console.error("outpost: the Worker did not build");
+  // A build that failed has printed its located errors; no build and no tools is one line.
+  const e = /** @type {Error & { errors?: unknown }} */ (err);
+  if (e?.errors) console.error("outpost: the Worker did not build");
+  else console.error(`outpost: ${e?.message ?? e}`);
   process.exit(1);
 }
 
@@ -66,11 +69,11 @@ let identity;
 try {
   identity = await nodeIdentity(config);
 } catch (err) {
-  console.error(`outpost: ${err.message}`);
+  console.error(`outpost: ${/** @type {Error} */ (err).message}`);
   process.exit(2);
 }
 config.identity = { publicKey: identity.publicKey, cluster: identity.cluster, peerAllow: identity.peerAllow };
-if (identity.created) console.log(`outpost: made this node's key pair (${path.join(config.dataDir, "node-key.json")}); public key ${identity.publicKey}`);
+if (identity.created) console.log(`outpost: made this node's key pair (${identity.file}); public key ${identity.publicKey}`);
 
 let configPath;
 let sweptUploads;
@@ -89,6 +92,7 @@ if (sweptUploads.removed.length > 0) {
 const setupToken = newSetupToken();
 const instance = newInstanceToken();
 
+/** @type {NodeJS.ProcessEnv} */
 const env = { ...process.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_INSTANCE_TOKEN: instance, OUTPOST_NODE_PRIVATE_KEY: identity.privateKey };
 if (adminPassword) env.OUTPOST_ADMIN_PASSWORD = adminPassword;
 else delete env.OUTPOST_ADMIN_PASSWORD;
@@ -96,12 +100,15 @@ else delete env.OUTPOST_ADMIN_PASSWORD;
 const verbose = ["1", "true", "yes"].includes(String(process.env.OUTPOST_VERBOSE ?? "").toLowerCase());
 // stderr goes through WorkerdStderr, which turns a failed bind into one line.
 const child = spawnWorkerd(configPath, { env, stdio: ["ignore", "inherit", "pipe"], verbose });
+/** @type {import("./startup-errors.mjs").BindFailure | null} */
 let bindFailure = null;
-new WorkerdStderr(child.stderr, { onBindFailure: (f) => (bindFailure ??= f) });
+new WorkerdStderr(/** @type {import("node:stream").Readable} */ (child.stderr), { onBindFailure: (f) => (bindFailure ??= f) });
 
+/** @type {Promise<unknown> | null} */
 let stopping = null;
 let failedToStart = false;
 let healthy = false;
+/** @param {NodeJS.Signals} signal */
 const stop = (signal) => {
   if (stopping) {
     // A second Ctrl-C: do not wait for sockets to drain.
@@ -131,7 +138,7 @@ child.on("close", (code, signal) => {
     console.error(`outpost: workerd exited (${signal ?? `code ${code}`}) before the node answered; its config: ${configPath}`);
   }
   // Mirror workerd's exit: its code, or 128 + signal number as a shell would report it.
-  process.exit(code ?? 128 + (os.constants.signals[signal] ?? 0));
+  process.exit(shellExitCode(code, signal));
 });
 
 try {
@@ -142,7 +149,7 @@ try {
   if (stopping) await new Promise(() => {}); // already on its way down; the close handler ends us
   if (child.exitCode === null && child.signalCode === null) {
     // Still running, but never answered as itself in time: give up on it.
-    console.error(`outpost: ${err.message}`);
+    console.error(`outpost: ${/** @type {Error} */ (err).message}`);
     console.error(`outpost: generated config: ${configPath}`);
     failedToStart = true;
     child.kill("SIGKILL");

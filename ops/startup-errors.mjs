@@ -16,18 +16,25 @@
 import fs from "node:fs";
 import path from "node:path";
 
+/** @typedef {{ address: string, reason: string }} BindFailure */
+
 const BIND_FAILURE = /^\*\*\* Fatal uncaught kj::Exception: .*::bind\(.*\): ([^;]+); toString\(\) = (\S+)/;
 
 /**
  * `{ address, reason }` when `line` is workerd's fatal bind failure, else null.
  * @param {string} line
+ * @returns {BindFailure | null}
  */
 export function parseBindFailure(line) {
   const m = BIND_FAILURE.exec(line);
   return m ? { address: m[2], reason: m[1] } : null;
 }
 
-/** The one line for a bind failure. */
+/**
+ * The one line for a bind failure.
+ * @param {BindFailure} failure
+ * @param {string} listen  the address the node was told to listen on
+ */
 export function bindFailureMessage({ address, reason }, listen) {
   if (/already in use/i.test(reason)) {
     return `outpost: ${listen} is already in use — is another node running? set OUTPOST_LISTEN`;
@@ -38,17 +45,24 @@ export function bindFailureMessage({ address, reason }, listen) {
 /**
  * The one line for a data folder the node cannot write: `err` from writing in it
  * (or null when `err` is not a file-system error about that folder).
+ *
+ * @param {unknown} error
+ * @param {string} dataDir
+ * @returns {string | null}
  */
-export function dataDirErrorMessage(err, dataDir) {
+export function dataDirErrorMessage(error, dataDir) {
+  const err = /** @type {{ code?: string, syscall?: string, path?: string } | null | undefined} */ (error);
   if (!err?.code || !err.syscall || (err.path && !isInside(err.path, dataDir))) return null;
-  const why = {
+  /** @type {Record<string, string>} */
+  const reasons = {
     EROFS: "it is on a read-only file system",
     EACCES: "permission denied",
     EPERM: "permission denied",
     ENOSPC: "the disk is full",
     EDQUOT: "the disk quota is used up",
     ENOTDIR: "a part of its path is a file",
-  }[err.code] ?? err.code;
+  };
+  const why = reasons[err.code] ?? err.code;
   return `outpost: cannot write to the data folder ${dataDir}: ${why} (${err.code}) — set OUTPOST_DATA to a writable folder`;
 }
 
@@ -56,6 +70,9 @@ export function dataDirErrorMessage(err, dataDir) {
  * Null when the node can write in `dataDir` (or create it), else the one line.
  * Asked before writing anything: Node 20's recursive mkdir reports a read-only
  * file system as ENOENT, which would name the wrong cause.
+ *
+ * @param {string} dataDir
+ * @returns {string | null}
  */
 export function dataDirProblem(dataDir) {
   let existing = path.resolve(dataDir);
@@ -64,10 +81,11 @@ export function dataDirProblem(dataDir) {
     fs.accessSync(existing, fs.constants.W_OK);
     return null;
   } catch (err) {
-    return dataDirErrorMessage({ code: err.code, syscall: "access" }, dataDir);
+    return dataDirErrorMessage({ code: /** @type {{ code?: string }} */ (err).code, syscall: "access" }, dataDir);
   }
 }
 
+/** @param {string} p @param {string} dir */
 function isInside(p, dir) {
   const rel = path.relative(path.resolve(dir), path.resolve(p));
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
@@ -80,11 +98,12 @@ function isInside(p, dir) {
 export class WorkerdStderr {
   /**
    * @param {NodeJS.ReadableStream} stream
-   * @param {{ out?: NodeJS.WritableStream, onBindFailure: (failure: { address: string, reason: string }) => void }} options
+   * @param {{ out?: NodeJS.WritableStream, onBindFailure: (failure: BindFailure) => void }} options
    */
   constructor(stream, { out = process.stderr, onBindFailure }) {
     let pending = "";
     let swallowStack = false;
+    /** @param {string} text */
     const line = (text) => {
       const failure = parseBindFailure(text);
       if (failure) {

@@ -7,7 +7,12 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import os from "node:os";
+// @ts-expect-error the workerd package ships no types; workerdBinary() checks what it gives.
 import workerdPackage from "workerd";
+
+/** @typedef {import("node:child_process").ChildProcess} ChildProcess */
+/** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} ExitInfo */
 
 /**
  * The workerd binary that the `workerd` npm package installed. The package is
@@ -34,7 +39,11 @@ export function spawnWorkerd(configPath, { env = process.env, stdio = "inherit",
   return spawn(workerdBinary(), args, { env, stdio, cwd });
 }
 
-/** Resolves with `{ code, signal }` once the child has exited (at once if it already has). */
+/**
+ * Resolves with `{ code, signal }` once the child has exited (at once if it already has).
+ * @param {ChildProcess} child
+ * @returns {Promise<ExitInfo>}
+ */
 export function exited(child) {
   if (child.exitCode !== null || child.signalCode !== null) {
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
@@ -43,8 +52,23 @@ export function exited(child) {
 }
 
 /**
+ * The exit code a shell would report for a child that exited so: its code, or 128 + the
+ * signal's number. `npm start` and `npm run dev` end with it, mirroring workerd (or wrangler).
+ *
+ * @param {number | null} code
+ * @param {NodeJS.Signals | null} signal
+ */
+export function shellExitCode(code, signal) {
+  return code ?? 128 + (signal ? os.constants.signals[signal] : 0);
+}
+
+/**
  * SIGTERM, then SIGKILL after `graceMs` if it is still running (workerd waits for
  * open WebSockets to drain on SIGTERM). Resolves with how it exited.
+ *
+ * @param {ChildProcess} child
+ * @param {{ graceMs?: number }} [options]
+ * @returns {Promise<ExitInfo>}
  */
 export async function stopWorkerd(child, { graceMs = 5000 } = {}) {
   const done = exited(child);
@@ -62,6 +86,8 @@ export async function stopWorkerd(child, { graceMs = 5000 } = {}) {
  * A small HTTP(S) request that does not verify certificates when `insecure` is set:
  * used only to talk to our own node on this machine, which may have a self-signed cert.
  *
+ * @param {string} url
+ * @param {{ method?: string, headers?: Record<string, string>, body?: string | Buffer, insecure?: boolean, timeoutMs?: number }} [options]
  * @returns {Promise<{ status: number, headers: import("node:http").IncomingHttpHeaders, body: string }>}
  */
 export function request(url, { method = "GET", headers = {}, body, insecure = true, timeoutMs = 5000 } = {}) {
@@ -72,6 +98,7 @@ export function request(url, { method = "GET", headers = {}, body, insecure = tr
       u,
       { method, headers, rejectUnauthorized: !insecure, timeout: timeoutMs },
       (res) => {
+        /** @type {Buffer[]} */
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
@@ -99,23 +126,30 @@ export function newInstanceToken() {
  * `instance`: the token this start gave workerd. A 200 without it came from some other
  * server on the address (another node already running there, whose answer would
  * otherwise pass for ours while our workerd fails to bind): keep waiting.
+ *
+ * @param {string} url
+ * @param {{ timeoutMs?: number, child?: ChildProcess, intervalMs?: number, instance?: string }} [options]
+ * @returns {Promise<void>}
  */
 export async function waitForHealthy(url, { timeoutMs = 20000, child, intervalMs = 100, instance } = {}) {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";
+  /** @type {ExitInfo | null} */
   let gone = null;
   child?.once("exit", (code, signal) => (gone = { code, signal }));
   while (Date.now() < deadline) {
-    if (gone || (child && (child.exitCode !== null || child.signalCode !== null))) {
-      const { code, signal } = gone ?? { code: child.exitCode, signal: child.signalCode };
-      throw new Error(`workerd exited (${signal ?? `code ${code}`}) before ${url}/healthz answered`);
-    }
+    // `gone` is set by the listener (TypeScript cannot see that, hence the cast); the child
+    // may also have exited before the listener was added.
+    const ended = child && (child.exitCode !== null || child.signalCode !== null) ? { code: child.exitCode, signal: child.signalCode } : null;
+    const exit = /** @type {ExitInfo | null} */ (gone) ?? ended;
+    if (exit) throw new Error(`workerd exited (${exit.signal ?? `code ${exit.code}`}) before ${url}/healthz answered`);
     try {
       const res = await request(`${url}/healthz`, { timeoutMs: 2000 });
       if (res.status === 200 && (!instance || res.headers["x-outpost-instance"] === instance)) return;
       last = res.status === 200 ? "another server answered (not the workerd just started)" : `HTTP ${res.status}`;
     } catch (err) {
-      last = err.code ?? err.message;
+      const e = /** @type {Error & { code?: string }} */ (err);
+      last = e.code ?? e.message;
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

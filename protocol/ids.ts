@@ -10,12 +10,14 @@
  *   newId("r", "shanghai") // "r_7f3k2m9q4x1c5v8b@shanghai"
  *   homeNode("u_7f3k2m9q4x1c5v8b@beijing") // "beijing"
  */
-export const NODE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-export const USER_ID_RE = /^u_[a-z0-9]{16}@[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-export const ROOM_ID_RE = /^r_[a-z0-9]{16}@[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+import { NODE_NAME, NODE_NAME_RE } from "./node-name.mjs";
+
+export { NODE_NAME_RE };
+export const USER_ID_RE = new RegExp(`^u_[a-z0-9]{16}@${NODE_NAME}$`);
+export const ROOM_ID_RE = new RegExp(`^r_[a-z0-9]{16}@${NODE_NAME}$`);
 export const MESSAGE_ID_RE = /^m_[a-z0-9]{16}$/;
 /** A file id names its room (`f_<key>.<room key>@<node>`), so a download goes straight to the room that decides. */
-export const FILE_ID_RE = /^f_([a-z0-9]{16})\.([a-z0-9]{16})@([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?)$/;
+export const FILE_ID_RE = new RegExp(`^f_([a-z0-9]{16})\\.([a-z0-9]{16})@(${NODE_NAME})$`);
 
 export function newFileId(roomId: string): string {
   const m = /^r_([a-z0-9]{16})@(.+)$/.exec(roomId);

@@ -15,14 +15,13 @@ import {
   DEFAULT_NODE_NAME,
   DURABLE_OBJECTS,
   VERSION,
-  bindings,
-  capnpString,
   loadNodeConfig,
   makeNodeConfig,
-  renderCapnp,
   uniqueKeyFor,
 } from "../ops/node-config.mjs";
-import { DEFAULT_LIMITS as WORKER_DEFAULT_LIMITS } from "../durable-objects/shared/env";
+import { bindings, capnpString, renderCapnp } from "../ops/workerd-config.mjs";
+import { limitsOf, type Env } from "../durable-objects/shared/env";
+import { LIMIT_NAMES, parseLimits } from "../durable-objects/shared/limits.mjs";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
 const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS", "NODE_PUBLIC_KEY", "NODE_PRIVATE_KEY"];
@@ -128,7 +127,10 @@ describe("wrangler.toml and the generated workerd config agree", () => {
     expect(Object.keys(wrangler.vars).sort()).toEqual(["LIMITS", "NODE_NAME", "VERSION"]);
     expect(wrangler.vars.NODE_NAME).toBe(DEFAULT_NODE_NAME);
     expect(wrangler.vars.VERSION).toBe(VERSION);
-    expect(wrangler.vars.LIMITS).toEqual({ ...DEFAULT_LIMITS });
+    // wrangler.toml cannot import the schema: each limit it names must be the schema's default,
+    // and together with the defaults it names nothing else.
+    for (const [key, value] of Object.entries(wrangler.vars.LIMITS)) expect([key, value]).toEqual([key, DEFAULT_LIMITS[key as keyof typeof DEFAULT_LIMITS]]);
+    expect(parseLimits(wrangler.vars.LIMITS)).toEqual({ ...DEFAULT_LIMITS });
 
     expect(capnp.binds.get("NODE_NAME")).toEqual({ kind: "text", value: DEFAULT_NODE_NAME });
     expect(capnp.binds.get("VERSION")).toEqual({ kind: "text", value: VERSION });
@@ -160,12 +162,17 @@ describe("wrangler.toml and the generated workerd config agree", () => {
     expect(wranglerBindingNames()).not.toContain("FILES");
   });
 
-  it("agree with the Worker's own defaults (durable-objects/shared/env.ts) and the workers tests' bindings on every integer limit", () => {
-    const { allowedFileTypes: _types, ...workerDefaults } = WORKER_DEFAULT_LIMITS;
-    expect(workerDefaults).toEqual({ ...DEFAULT_LIMITS });
-    // vitest.workers.config.ts replaces LIMITS wholesale: it must name every limit (shorter windows are fine).
+  it("give the Worker the node's defaults for every limit its LIMITS leaves out (one schema: durable-objects/shared/limits.mjs)", () => {
+    const env = (LIMITS: Env["LIMITS"]) => ({ LIMITS }) as Env;
+    expect(limitsOf(env(undefined))).toEqual({ ...DEFAULT_LIMITS });
+    expect(limitsOf(env({ maxFileBytes: 1000 }))).toEqual({ ...DEFAULT_LIMITS, maxFileBytes: 1000 });
+    expect(() => limitsOf(env({ maxTextBytes: -1 }))).toThrow("limits.maxTextBytes: must be a positive integer, got -1");
+    // vitest.workers.config.ts names only the limits its tests shorten; each must be a real one.
     const testBindings = fs.readFileSync(path.join(repoRoot, "vitest.workers.config.ts"), "utf8");
-    for (const key of Object.keys(DEFAULT_LIMITS)) expect(testBindings).toMatch(new RegExp(`\\b${key}: \\d+`));
+    const block = /LIMITS: \{([^}]*)\}/.exec(testBindings)?.[1] ?? "";
+    const named = [...block.matchAll(/^\s*(\w+):/gm)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(0);
+    for (const key of named) expect(LIMIT_NAMES).toContain(key);
   });
 
   it("import .sql files as text, as the esbuild bundle does", () => {
@@ -306,6 +313,13 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"limits": {"maxTextBytes": 0}}')).toThrow(/limits\.maxTextBytes: must be a positive integer/);
     expect(withFile('{"limits": {"messagesPerSecondPerUser": -1}}')).toThrow(/limits\.messagesPerSecondPerUser: must be a positive integer, or 0 to turn it off/);
     expect(withFile('{"limits": {"roomsPerUserPerDay": 2.5}}')).toThrow(/limits\.roomsPerUserPerDay: must be a positive integer, or 0/);
+    expect(withFile('{"limits": [1]}')).toThrow(/^limits \(in .*\): must be an object of limit names to values, got \[1\]/);
+    expect(withFile('{"limits": {"allowedFileTypes": []}}')).toThrow(/limits\.allowedFileTypes: must be a non-empty list of media types/);
+    expect(withFile('{"limits": {"allowedFileTypes": ["image/png", "exe"]}}')).toThrow(/limits\.allowedFileTypes: must be a non-empty list of media types/);
+    expect(withFile('{"trustProxy": "yes"}')).toThrow(/^trustProxy \(in .*\): must be true or false$/);
+    expect(withFile('{"allowedOrigins": "https://a.example"}')).toThrow(/^allowedOrigins \(in .*\): must be a list of origins/);
+    expect(withFile('{"allowedOrigins": [5]}')).toThrow(/^allowedOrigins \(in .*\): 5 is not an origin/);
+    expect(withFile('{"allowedOrigins": ["https://a.example/chat"]}')).toThrow(/^allowedOrigins \(in .*\): "https:\/\/a\.example\/chat" is not an origin/);
   });
 
   it("lets 0 turn off each per-user quota", () => {
@@ -323,7 +337,6 @@ describe("loadNodeConfig", () => {
 
 describe("trustProxy", () => {
   it("keeps client-address headers only when the node is told it is behind a proxy", async () => {
-    const { makeNodeConfig, renderCapnp } = await import("../ops/node-config.mjs");
     const direct = renderCapnp(makeNodeConfig({ dataDir: "/tmp/outpost-trust-a" }), { bundlePath: "/tmp/outpost-trust-a/worker.js" });
     expect(direct).toContain('(name = "x-real-ip")');
     const proxied = renderCapnp(makeNodeConfig({ dataDir: "/tmp/outpost-trust-b", trustProxy: true }), { bundlePath: "/tmp/outpost-trust-b/worker.js" });

@@ -19,8 +19,9 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
-import { build } from "../ops/build.mjs";
-import { makeNodeConfig, writeWorkerdFiles, type Limits, type NodeConfig } from "../ops/node-config.mjs";
+import { bundleWorker } from "../ops/build.mjs";
+import { makeNodeConfig, type Limits, type NodeConfig } from "../ops/node-config.mjs";
+import { writeWorkerdFiles } from "../ops/workerd-config.mjs";
 import { nodeIdentity } from "../ops/node-identity.mjs";
 import { exited, newInstanceToken, spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
 
@@ -89,7 +90,7 @@ let buildPromise: Promise<string> | null = null;
  * concurrent `npm start` or another test process never reads a half-written bundle.
  */
 export function buildOnce(): Promise<string> {
-  buildPromise ??= build({
+  buildPromise ??= bundleWorker({
     outfile: path.join(os.tmpdir(), `outpost-harness-build-${process.pid}`, "worker.js"),
   }).catch((err) => {
     buildPromise = null; // let a later test retry after the source is fixed

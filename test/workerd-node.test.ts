@@ -11,7 +11,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { build } from "../ops/build.mjs";
+import { bundleWorker } from "../ops/build.mjs";
 import { DEFAULT_LIMITS, VERSION } from "../ops/node-config.mjs";
 import { loginAs, startNode, wsConnect, type OutpostNode } from "./harness";
 
@@ -79,7 +79,7 @@ const nodes: OutpostNode[] = [];
 
 beforeAll(async () => {
   fs.writeFileSync(path.join(tmp, "stub.js"), STUB_WORKER);
-  bundlePath = await build({ entry: path.join(tmp, "stub.js"), outfile: path.join(tmp, "dist/worker.js") });
+  bundlePath = await bundleWorker({ entry: path.join(tmp, "stub.js"), outfile: path.join(tmp, "dist/worker.js") });
 });
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()));

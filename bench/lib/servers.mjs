@@ -11,8 +11,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import { build } from "../../ops/build.mjs";
-import { COMPATIBILITY_DATE, COMPATIBILITY_FLAGS, makeNodeConfig, writeWorkerdFiles } from "../../ops/node-config.mjs";
+import { bundleWorker } from "../../ops/build.mjs";
+import { COMPATIBILITY_DATE, COMPATIBILITY_FLAGS, makeNodeConfig } from "../../ops/node-config.mjs";
+import { writeWorkerdFiles } from "../../ops/workerd-config.mjs";
 import { spawnWorkerd, stopWorkerd, exited } from "../../ops/workerd.mjs";
 
 export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -72,7 +73,7 @@ export function prepareBuild() {
       platform: "node",
       logLevel: "warning",
     });
-    return build({ outfile: path.join(outDir, "worker.js") });
+    return bundleWorker({ outfile: path.join(outDir, "worker.js") });
   })();
   return bundlePromise;
 }

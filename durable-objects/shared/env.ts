@@ -2,7 +2,7 @@
  * The bindings every part of the node sees (the Worker and every object), and
  * the node's limits. It lives beside the objects, not in worker/, because the
  * objects need it and must never import the Worker (which imports them).
- * The generated workerd capnp (ops/node-config.mjs) and wrangler.toml provide
+ * The generated workerd capnp (ops/workerd-config.mjs) and wrangler.toml provide
  * these bindings; test/config.test.ts checks they agree.
  */
 import type { RoomObject } from "../room/room-object";
@@ -11,69 +11,16 @@ import type { DirectoryObject } from "../directory/directory-object";
 import type { LinkObject } from "../link/link-object";
 import type { MirrorObject } from "../mirror/mirror-object";
 import type { FileBindings } from "./file-store";
+import { DEFAULT_LIMITS, parseLimits, type Limits, type LimitsInput } from "./limits.mjs";
 
-export interface Limits {
-  /** largest message text in UTF-8 bytes */
-  maxTextBytes: number;
-  /** how long an author may recall their own message */
-  recallWindowSeconds: number;
-  /** largest WebSocket frame a client may send */
-  maxFrameBytes: number;
-  sessionTtlSeconds: number;
-  maxSessionsPerUser: number;
-  /** largest upload in bytes */
-  maxFileBytes: number;
-  /**
-   * Per-user message budget, across all the user's rooms: a token bucket refilled at
-   * this rate up to messageBurstPerUser (durable-objects/room/send-budget.ts). 0: off.
-   */
-  messagesPerSecondPerUser: number;
-  /** the bucket's size: messages a user may send at once after a quiet spell. 0: off. */
-  messageBurstPerUser: number;
-  /** group rooms one user may create in any 24 hours; admins are exempt. 0: off. */
-  roomsPerUserPerDay: number;
-  // Allowed upload types: exact, or "type/" + "*" wildcards; "*" + "/" + "*" allows everything.
-  allowedFileTypes: string[];
-}
-
-export const DEFAULT_LIMITS: Limits = {
-  maxTextBytes: 16384,
-  recallWindowSeconds: 900,
-  maxFrameBytes: 65536,
-  sessionTtlSeconds: 30 * 24 * 3600,
-  maxSessionsPerUser: 20,
-  maxFileBytes: 100 * 1024 * 1024,
-  messagesPerSecondPerUser: 20,
-  messageBurstPerUser: 200,
-  roomsPerUserPerDay: 100,
-  allowedFileTypes: [
-    "image/*",
-    "audio/*",
-    "video/*",
-    "text/plain",
-    "text/csv",
-    "text/markdown",
-    "application/pdf",
-    "application/json",
-    "application/zip",
-    "application/x-zip-compressed",
-    "application/gzip",
-    "application/x-7z-compressed",
-    "application/x-tar",
-    "application/msword",
-    "application/vnd.ms-excel",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.*",
-    "application/vnd.oasis.opendocument.*",
-    "application/octet-stream",
-  ],
-};
+export type { Limits };
 
 /** `FILES` (a node's disk) or `FILES_BUCKET` (R2): see durable-objects/shared/file-store.ts. */
 export interface Env extends FileBindings {
   NODE_NAME: string;
   VERSION: string;
-  LIMITS?: Partial<Limits>;
+  /** any subset of the limits; the rest take their defaults (durable-objects/shared/limits.mjs) */
+  LIMITS?: LimitsInput;
   /**
    * Origins besides the node's own whose pages may use the session cookie to act
    * and to open sockets (node config `allowedOrigins`); absent under wrangler.
@@ -102,6 +49,22 @@ export interface Env extends FileBindings {
   MIRRORS: DurableObjectNamespace<MirrorObject>;
 }
 
+/** Each LIMITS binding checked once per isolate: the objects and some routes ask on every request. */
+const parsed = new WeakMap<object, Limits>();
+
+/**
+ * The node's limits: the `LIMITS` binding with every limit it leaves out at its default.
+ * A binding that breaks the schema's rules (a node's config is checked before it starts;
+ * a hand-edited wrangler.toml is not) throws, naming the limit, rather than running a
+ * node whose limits nobody chose.
+ */
 export function limitsOf(env: Env): Limits {
-  return { ...DEFAULT_LIMITS, ...(env.LIMITS ?? {}) };
+  const given = env.LIMITS;
+  if (!given) return DEFAULT_LIMITS;
+  let limits = parsed.get(given);
+  if (!limits) {
+    limits = parseLimits(given, "LIMITS");
+    parsed.set(given, limits);
+  }
+  return limits;
 }

@@ -2,7 +2,7 @@
  * Where uploaded files' bytes live: one small interface, two stores.
  *
  * - A self-hosted node binds `FILES`, a workerd `disk` service over
- *   `<data>/files` (ops/node-config.mjs renders it): disk-file-store.ts.
+ *   `<data>/files` (ops/workerd-config.mjs renders it): disk-file-store.ts.
  * - A deployment on Cloudflare's network (`wrangler deploy`), and `wrangler
  *   dev` and the workerd tests (miniflare simulates R2), bind `FILES_BUCKET`,
  *   an R2 bucket (wrangler.toml): r2-file-store.ts.

@@ -9,7 +9,7 @@
  * other password. It takes the common-password test as a function, so this
  * module stays free of the list: the list is a generated data module
  * (common-passwords.gen.mjs, from scripts/common-passwords.mjs) that only the
- * Worker and start.mjs import — never the web client.
+ * Worker and ops/admin-password.mjs import — never the web client.
  *
  * @example
  *   passwordProblem("password", "alice", isCommon)

@@ -1,8 +1,9 @@
 /**
  * The web client, served by the node itself. The built files (web/dist) are
  * embedded in the Worker bundle through web/dist/assets.gen.ts, written by
- * `npm run build:web` (run before start, dev, build and test), so a self-hosted
- * node needs no static file server and no change to its workerd config.
+ * `npm run build` (scripts/build-web.mjs; `npm start`, `npm run dev` and the test
+ * scripts run it when the sources changed), so a self-hosted node needs no static
+ * file server and no change to its workerd config.
  *
  * Hashed files under /assets/ never change: cached for a year. index.html is
  * `no-cache` (revalidated by ETag), so a new release is picked up at once. Any
@@ -42,5 +43,5 @@ export const web = new Hono<AppEnv>().get("*", (c) => {
   // A missing file with an extension (an old hashed script) is a 404, not HTML in its place.
   if (/\.[a-z0-9]{1,8}$/i.test(path) && path !== "/index.html") return notFoundHandler(c);
   const index = ASSETS["/index.html"];
-  return index ? serve(c, "/index.html", index) : c.text("web client not built: run npm run build:web", 503);
+  return index ? serve(c, "/index.html", index) : c.text("web client not built: run npm run build", 503);
 });

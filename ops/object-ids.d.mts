@@ -1,2 +1,0 @@
-// Types for object-ids.mjs.
-export function objectIdFromName(uniqueKey: string, name: string): string;
