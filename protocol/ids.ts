@@ -10,15 +10,30 @@
  *   newId("r", "shanghai") // "r_7f3k2m9q4x1c5v8b@shanghai"
  *   homeNode("u_7f3k2m9q4x1c5v8b@beijing") // "beijing"
  */
-export const NODE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-export const USER_ID_RE = /^u_[a-z0-9]{16}@[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-export const ROOM_ID_RE = /^r_[a-z0-9]{16}@[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-export const MESSAGE_ID_RE = /^m_[a-z0-9]{16}$/;
+// Every id pattern is built from these parts, so a node name means the same in
+// a user id, a room id, a file id and the node's own config.
+/** A node's name: lower-case letters, digits and inner hyphens, 1–32 characters (it ends every user, room and file id). */
+const NODE = "[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?";
+/** The random part of an id: 16 characters of `randomKey()`. */
+const KEY = "[a-z0-9]{16}";
+
+export const NODE_NAME_RE = new RegExp(`^${NODE}$`);
+export const USER_ID_RE = new RegExp(`^u_${KEY}@${NODE}$`);
+export const ROOM_ID_RE = new RegExp(`^r_${KEY}@${NODE}$`);
+export const MESSAGE_ID_RE = new RegExp(`^m_${KEY}$`);
 /** A file id names its room (`f_<key>.<room key>@<node>`), so a download goes straight to the room that decides. */
-export const FILE_ID_RE = /^f_([a-z0-9]{16})\.([a-z0-9]{16})@([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?)$/;
+export const FILE_ID_RE = new RegExp(`^f_(${KEY})\\.(${KEY})@(${NODE})$`);
+
+/** Characters of a client's own message id (`clientId`, the idempotency key). */
+export const CLIENT_ID_CHARS = "A-Za-z0-9._:-";
+export const CLIENT_ID_MAX = 64;
+/** A whole valid `clientId`: what `ClientIdSchema` (protocol/rest.ts) accepts, as one test. */
+export const CLIENT_ID_RE = new RegExp(`^[${CLIENT_ID_CHARS}]{1,${CLIENT_ID_MAX}}$`);
+
+const ROOM_KEY_RE = new RegExp(`^r_(${KEY})@(${NODE})$`);
 
 export function newFileId(roomId: string): string {
-  const m = /^r_([a-z0-9]{16})@(.+)$/.exec(roomId);
+  const m = ROOM_KEY_RE.exec(roomId);
   if (!m) throw new Error("not a room id");
   return `f_${randomKey()}.${m[1]}@${m[2]}`;
 }
