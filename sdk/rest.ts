@@ -24,7 +24,7 @@
  *   const { rooms } = await api.myRooms();
  */
 import type { z } from "zod";
-import { AttachmentSchema, MessageSchema, RoomSchema, UserSchema, type Attachment, type Member, type Message, type Receipt, type Room, type User } from "../protocol/models";
+import { MessageSchema, RoomSchema, UserSchema, type Attachment, type Member, type Message, type Receipt, type Room, type User } from "../protocol/models";
 import type { Presence, InboxRoom } from "../protocol/device";
 import type { CreateRoomBody, CreateUserBody, PublicRoomsQuery, SearchQuery, SendMessageBody, SetupBody } from "../protocol/rest";
 import {
@@ -53,8 +53,9 @@ import {
   type SignIn,
   type SocketTicket,
 } from "../protocol/responses";
-import { lenient } from "../protocol/lenient";
 import { OutpostApiError } from "./errors";
+import { parseAnswer } from "./answers";
+import { uploadBlob, type UploadOptions } from "./upload";
 
 export interface ClientOptions {
   /** origin of the node, e.g. "https://chat.example.org"; "" (default) = same origin (browser) */
@@ -74,13 +75,7 @@ export type SearchResult = SearchResults;
 export type SearchParams = z.input<typeof SearchQuery>;
 export type PublicRoomsParams = z.input<typeof PublicRoomsQuery>;
 
-export interface UploadOptions {
-  /** stored name (default: the File's own name, else "file") */
-  name?: string;
-  /** called as bytes go out: with XMLHttpRequest (browsers) during the upload, with fetch only at the end */
-  onProgress?: (loaded: number, total: number) => void;
-  signal?: AbortSignal;
-}
+export type { UploadOptions };
 
 export class OutpostClient {
   baseUrl: string;
@@ -115,7 +110,7 @@ export class OutpostClient {
     } catch (err) {
       throw new OutpostApiError(0, "network", `the node could not be reached (${(err as Error).message})`);
     }
-    return parseBody(res.status, await res.text(), `${method} ${path}`, schema);
+    return parseAnswer(res.status, await res.text(), `${method} ${path}`, schema);
   }
 
   /**
@@ -126,47 +121,9 @@ export class OutpostClient {
   uploadFile(roomId: string, file: Blob & { name?: string }, options: UploadOptions = {}): Promise<Attachment> {
     const name = options.name ?? file.name ?? "file";
     const path = `/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}`;
-    const url = `${this.baseUrl}/api/v1${path}`;
-    const type = file.type || "application/octet-stream";
-    const what = `POST ${path}`;
-    if (typeof XMLHttpRequest === "undefined" || this.customFetch) {
-      return (async () => {
-        const headers: Record<string, string> = { accept: "application/json", "content-type": type };
-        if (this.token) headers.authorization = `Bearer ${this.token}`;
-        let res: Response;
-        try {
-          res = await this.fetchImpl(url, { method: "POST", headers, body: file, credentials: "same-origin", signal: options.signal });
-        } catch (err) {
-          throw options.signal?.aborted ? new OutpostApiError(0, "aborted", "the upload was cancelled") : new OutpostApiError(0, "network", `the node could not be reached (${(err as Error).message})`);
-        }
-        const out = parseBody(res.status, await res.text(), what, AttachmentSchema);
-        options.onProgress?.(file.size, file.size);
-        return out;
-      })();
-    }
-    return new Promise<Attachment>((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", url);
-      xhr.setRequestHeader("content-type", type);
-      xhr.setRequestHeader("accept", "application/json");
-      if (this.token) xhr.setRequestHeader("authorization", `Bearer ${this.token}`);
-      xhr.upload.onprogress = (e) => options.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
-      xhr.onload = () => {
-        try {
-          resolve(parseBody(xhr.status, xhr.responseText, what, AttachmentSchema));
-        } catch (err) {
-          reject(err);
-        }
-      };
-      xhr.onerror = () => reject(new OutpostApiError(0, "network", "the node could not be reached"));
-      xhr.onabort = () => reject(new OutpostApiError(0, "aborted", "the upload was cancelled"));
-      if (options.signal) {
-        if (options.signal.aborted) return reject(new OutpostApiError(0, "aborted", "the upload was cancelled"));
-        options.signal.addEventListener("abort", () => xhr.abort(), { once: true });
-      }
-      xhr.send(file);
-    });
+    return uploadBlob({ url: `${this.baseUrl}/api/v1${path}`, what: `POST ${path}`, token: this.token, fetch: this.customFetch ? this.fetchImpl : null }, file, options);
   }
+
 
   /** URL to download (or, for images, show) an uploaded file; members only. */
   fileUrl(fileId: string): string {
@@ -321,28 +278,4 @@ export class OutpostClient {
     const base = this.baseUrl || (typeof location !== "undefined" ? location.origin : "");
     return base.replace(/^http/, "ws") + "/api/v1" + path;
   }
-}
-
-/**
- * JSON body → value (checked with the lenient copy of `schema`), or
- * `OutpostApiError` carrying the node's error code. Error bodies are read by
- * hand, not with ErrorBodySchema: any answer must give an error, whether it is
- * a proxy's HTML page or a code a newer node added.
- */
-function parseBody<T>(status: number, text: string, what: string, schema?: z.ZodType<T>): T {
-  let value: unknown = undefined;
-  try {
-    value = text ? JSON.parse(text) : undefined;
-  } catch {
-    // an HTML error page from a proxy: reported below by status
-  }
-  if (status < 200 || status > 299) {
-    const e = (value as { error?: { code?: unknown; message?: unknown; retryAfterMs?: unknown } } | undefined)?.error;
-    const wait = typeof e?.retryAfterMs === "number" && Number.isFinite(e.retryAfterMs) && e.retryAfterMs >= 0 ? e.retryAfterMs : undefined;
-    throw new OutpostApiError(status, typeof e?.code === "string" ? e.code : "http_" + status, typeof e?.message === "string" ? e.message : `HTTP ${status}`, wait);
-  }
-  if (!schema) return value as T;
-  const parsed = lenient(schema).safeParse(value);
-  if (!parsed.success) throw new OutpostApiError(status, "bad_response", `unexpected response to ${what}: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
 }
