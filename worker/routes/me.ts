@@ -50,8 +50,8 @@ export const me = new Hono<AppEnv>()
     return reply(c, OkSchema, { ok: true });
   })
   .get("/rooms", async (c) => {
-    // The room list (also GET /rooms before that duplicate was removed): "looking" makes
-    // the inbox refresh rooms that held summaries back while nobody looked.
+    // The room list. "looking": the inbox first refreshes rooms that held summaries back
+    // while nobody looked (docs/ARCHITECTURE.md), so what is shown is never behind.
     return reply(c, InboxRoomListSchema, { rooms: await storedUser(c.env, c.get("caller").userId).inboxRooms({ looking: true }) });
   })
   .get("/notifications", async (c) => {
