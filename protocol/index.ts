@@ -5,3 +5,5 @@ export * from "./rest";
 export * from "./names";
 export * from "./frames";
 export * from "./device";
+export * from "./responses";
+export * from "./lenient";
