@@ -26,6 +26,8 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { LimitsSchema, limitsProblem } from "../durable-objects/shared/limits.mjs";
 import { NODE_NAME_RE } from "../protocol/node-name.mjs";
+/** The pattern node names must match, shared with the id patterns (protocol/ids.ts). */
+export { NODE_NAME_RE };
 
 export { DEFAULT_LIMITS } from "../durable-objects/shared/limits.mjs";
 

@@ -27,13 +27,13 @@ export const LinkStatusSchema = z.strictObject({
 });
 export type LinkStatus = z.infer<typeof LinkStatusSchema>;
 
-export const ClusterResponse = z.strictObject({
+export const ClusterViewSchema = z.strictObject({
   /** this node's name */
   self: z.string(),
   /** every node of the cluster file, this one included (state `self`); just this node when it runs alone */
   nodes: z.array(LinkStatusSchema),
 });
-export type ClusterResponse = z.infer<typeof ClusterResponse>;
+export type ClusterView = z.infer<typeof ClusterViewSchema>;
 
 /** `POST /link/v1/ping` answer. Receivers ignore fields they do not know (nodes of another version). */
 export const PingAnswer = z.object({

@@ -11,8 +11,7 @@
 import { z } from "zod";
 import { RoomIdSchema, UserIdSchema } from "./rest";
 import { RoleSchema, RoomKindSchema, VisibilitySchema } from "./models";
-
-const ReqId = z.string().min(1).max(64).optional();
+import { ReqId, ServerError, ServerOk, ServerPong } from "./frames";
 
 export const PresenceStatusSchema = z.enum(["online", "away", "offline"]);
 export type PresenceStatus = z.infer<typeof PresenceStatusSchema>;
@@ -112,12 +111,15 @@ export const InboxRoomRemoved = z.strictObject({ type: z.literal("inbox.removed"
 export const NotificationNew = z.strictObject({ type: z.literal("notification.new"), notification: NotificationSchema });
 /** inbox → devices: a watched person's presence changed. */
 export const PresenceFrame = z.strictObject({ type: z.literal("presence"), presence: PresenceSchema });
-export const DeviceOk = z.strictObject({ type: z.literal("ok"), replyTo: z.string() });
-export const DevicePong = z.strictObject({ type: z.literal("pong") });
-export const DeviceError = z.strictObject({ type: z.literal("error"), code: z.string(), message: z.string(), replyTo: z.string().optional() });
+/** The same `ok`, `pong` and `error` frames as on the room socket. */
+export const DeviceOk = ServerOk;
+export const DevicePong = ServerPong;
+export const DeviceError = ServerError;
 
 export const ServerDeviceFrame = z.discriminatedUnion("type", [InboxHello, InboxSyncFrame, InboxRoomFrame, InboxRoomRemoved, NotificationNew, PresenceFrame, DeviceOk, DevicePong, DeviceError]);
 export type ServerDeviceFrame = z.infer<typeof ServerDeviceFrame>;
 
+/** `POST /api/v1/rooms/{id}/read`. */
 export const ReadBody = z.strictObject({ seq: z.number().int().min(0) });
+/** `PATCH /api/v1/me/settings`: the settings to change. */
 export const SettingsBody = z.strictObject({ sendReceipts: z.boolean().optional() });

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * Stable, machine-readable error codes. Clients switch on `code`, never on
  * `message` (which is for people and may change). REST errors are rendered as
@@ -15,11 +17,9 @@ export const ERROR_STATUS = {
   // A room (or message, or user) the caller may not see is reported exactly like
   // one that does not exist, so ids cannot be probed.
   not_found: 404,
-  method_not_allowed: 405,
   conflict: 409,
   username_taken: 409,
   setup_done: 409,
-  already_member: 409,
   recall_window_passed: 403,
   too_large: 413,
   unsupported_media_type: 415,
@@ -35,10 +35,20 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-export interface ErrorBody {
-  /** `retryAfterMs`: with `rate_limited` (and its `Retry-After` header), how long to wait */
-  error: { code: ErrorCode; message: string; retryAfterMs?: number };
-}
+/**
+ * Every failed REST answer (rendered in one place, worker/middleware/errors.ts).
+ * A newer node may add codes: a client that meets one it does not know acts on
+ * the HTTP status (the SDK reads error bodies by hand for that reason).
+ */
+export const ErrorBodySchema = z.strictObject({
+  error: z.strictObject({
+    code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    /** with `rate_limited` (and its `Retry-After` header): how long to wait before the same request */
+    retryAfterMs: z.number().nonnegative().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 /** WebSocket close codes we use, with the standard meaning. */
 export const CLOSE = {

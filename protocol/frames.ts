@@ -3,8 +3,10 @@
  *
  * Direction is in the name of each schema: `Client…` frames are sent by
  * clients and parsed by the server (strictly: unknown fields are an error);
- * `Server…` frames are sent by the server. Clients must ignore frame types they
- * do not know, so the server can add events without breaking old clients.
+ * `Server…` frames are sent by the server. Clients parse them leniently
+ * (`lenient()`, protocol/lenient.ts: unknown fields dropped) and ignore frame
+ * types they do not know, so the server can add fields and events without
+ * breaking old clients.
  *
  * Every client frame may carry `reqId`; the server echoes it as `replyTo` on
  * the `error` or `ok` it answers with. For `msg.send` the `clientId` plays the
@@ -12,9 +14,11 @@
  */
 import { z } from "zod";
 import { AttachmentIdsSchema, ClientIdSchema, MessageIdSchema } from "./rest";
+import { CLIENT_ID_RE } from "./ids";
 import { MessageSchema, MemberSchema, RoomSchema } from "./models";
 
-const ReqId = z.string().min(1).max(64).optional();
+/** A client's id for one request, echoed as `replyTo` (every client frame may carry one). */
+export const ReqId = z.string().min(1).max(64).optional();
 
 // ---- client -> server (room socket) ----------------------------------------
 
@@ -101,13 +105,13 @@ export const ServerMemberLeft = z.strictObject({ type: z.literal("member.left"),
 export const ServerMemberUpdated = z.strictObject({ type: z.literal("member.updated"), member: MemberSchema });
 /** room → everyone: name or settings changed. */
 export const ServerRoomUpdated = z.strictObject({ type: z.literal("room.updated"), room: RoomSchema });
-/** any → requester: a request without its own answer frame succeeded. */
 /** room → everyone else: `userId` is typing; expires after `expiresInMs` unless repeated. */
 export const ServerTyping = z.strictObject({ type: z.literal("typing"), userId: z.string(), expiresInMs: z.number().int() });
 /** room → everyone: `userId` has read up to `seq` (only for users who send receipts). */
 export const ServerReceipt = z.strictObject({ type: z.literal("receipt"), userId: z.string(), seq: z.number().int() });
 /** any → requester: a request without its own answer frame succeeded. */
 export const ServerOk = z.strictObject({ type: z.literal("ok"), replyTo: z.string() });
+/** any → client: the answer to `ping`. */
 export const ServerPong = z.strictObject({ type: z.literal("pong") });
 /** any → client: the frame named by `replyTo` failed (see protocol/errors for codes). */
 export const ServerError = z.strictObject({
@@ -155,15 +159,13 @@ export function parseClientRoomFrame(raw: string | ArrayBuffer): ParsedFrame<Cli
   return parseClientFrame(ClientRoomFrame, raw, plainSend);
 }
 
-const CLIENT_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
-
 /**
  * The frame a room parses most, checked by hand: a `msg.send` with only
  * `type`, `clientId`, `text` and perhaps `reqId`, all valid. Anything else —
  * other fields, other types, any doubt — returns undefined and goes through the
  * schema, so this accepts a subset of what `ClientSend` accepts and never
- * decides an error (the property test in test/workers/frames.test.ts holds it
- * to that). Measured: the schema was ~4% of a busy node's CPU.
+ * decides an error (the property test in test/protocol/frames.test.ts holds
+ * it to that). Measured: the schema was ~4% of a busy node's CPU.
  */
 function plainSend(v: Record<string, unknown>): ClientRoomFrame | undefined {
   if (v.type !== "msg.send") return undefined;

@@ -12,15 +12,30 @@
  */
 import { NODE_NAME, NODE_NAME_RE } from "./node-name.mjs";
 
+// Every id pattern is built from these parts, so a node name means the same in
+// a user id, a room id, a file id and the node's own config.
+/** A node's name (protocol/node-name.mjs, which ops/ shares): it ends every user, room and file id. */
+const NODE = NODE_NAME;
+/** The random part of an id: 16 characters of `randomKey()`. */
+const KEY = "[a-z0-9]{16}";
+
 export { NODE_NAME_RE };
-export const USER_ID_RE = new RegExp(`^u_[a-z0-9]{16}@${NODE_NAME}$`);
-export const ROOM_ID_RE = new RegExp(`^r_[a-z0-9]{16}@${NODE_NAME}$`);
-export const MESSAGE_ID_RE = /^m_[a-z0-9]{16}$/;
+export const USER_ID_RE = new RegExp(`^u_${KEY}@${NODE}$`);
+export const ROOM_ID_RE = new RegExp(`^r_${KEY}@${NODE}$`);
+export const MESSAGE_ID_RE = new RegExp(`^m_${KEY}$`);
 /** A file id names its room (`f_<key>.<room key>@<node>`), so a download goes straight to the room that decides. */
-export const FILE_ID_RE = new RegExp(`^f_([a-z0-9]{16})\\.([a-z0-9]{16})@(${NODE_NAME})$`);
+export const FILE_ID_RE = new RegExp(`^f_(${KEY})\\.(${KEY})@(${NODE})$`);
+
+/** Characters of a client's own message id (`clientId`, the idempotency key). */
+export const CLIENT_ID_CHARS = "A-Za-z0-9._:-";
+export const CLIENT_ID_MAX = 64;
+/** A whole valid `clientId`: what `ClientIdSchema` (protocol/rest.ts) accepts, as one test. */
+export const CLIENT_ID_RE = new RegExp(`^[${CLIENT_ID_CHARS}]{1,${CLIENT_ID_MAX}}$`);
+
+const ROOM_KEY_RE = new RegExp(`^r_(${KEY})@(${NODE})$`);
 
 export function newFileId(roomId: string): string {
-  const m = /^r_([a-z0-9]{16})@(.+)$/.exec(roomId);
+  const m = ROOM_KEY_RE.exec(roomId);
   if (!m) throw new Error("not a room id");
   return `f_${randomKey()}.${m[1]}@${m[2]}`;
 }

@@ -6,3 +6,5 @@ export * from "./names";
 export * from "./frames";
 export * from "./device";
 export * from "./cluster";
+export * from "./responses";
+export * from "./lenient";

@@ -1,8 +1,13 @@
 /**
  * Shapes the server sends: the objects inside REST responses and frames.
  * Server-to-client schemas are strict (no undeclared fields), in the spirit of
- * Zulip's event schemas: a test that parses every frame it receives catches a
- * server that starts leaking a field it should not.
+ * Zulip's event schemas: the server checks its REST answers against them
+ * (worker/reply.ts) and the tests parse every frame they receive with them, so a
+ * server that starts leaking a field it should not is caught.
+ *
+ * Clients parse the same schemas leniently (`lenient()` in protocol/lenient.ts:
+ * unknown fields are dropped), so a newer node that adds a field never breaks
+ * an older client.
  */
 import { z } from "zod";
 
@@ -20,6 +25,21 @@ export const UserSchema = z.strictObject({
   active: z.boolean(),
 });
 export type User = z.infer<typeof UserSchema>;
+
+/** The signed-in user as a sign-in answer names them. */
+export const SessionUserSchema = UserSchema.pick({ id: true, username: true, displayName: true, isAdmin: true });
+export type SessionUser = z.infer<typeof SessionUserSchema>;
+
+/** One signed-in device or API client of a user (never its token). */
+export const SessionSchema = z.strictObject({
+  id: z.string(),
+  createdAt: z.number(),
+  lastUsedAt: z.number(),
+  expiresAt: z.number(),
+  /** as the client sent it at sign-in, cut to 200 characters */
+  userAgent: z.string(),
+});
+export type Session = z.infer<typeof SessionSchema>;
 
 export const MentionsSchema = z.strictObject({
   users: z.array(z.string()),
@@ -87,6 +107,14 @@ export const RoomSchema = z.strictObject({
   role: RoleSchema.nullable(),
 });
 export type Room = z.infer<typeof RoomSchema>;
+
+/** Where a member who shares receipts has read up to. */
+export const ReceiptSchema = z.strictObject({ userId: z.string(), seq: z.number().int() });
+export type Receipt = z.infer<typeof ReceiptSchema>;
+
+/** A room in the public directory (no member count: the directory does not keep one). */
+export const PublicRoomSchema = z.strictObject({ id: z.string(), name: z.string(), createdAt: z.number() });
+export type PublicRoom = z.infer<typeof PublicRoomSchema>;
 
 export const SearchHitSchema = z.strictObject({
   message: MessageSchema,

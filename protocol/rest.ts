@@ -4,7 +4,7 @@
  * loudly instead of being silently ignored.
  */
 import { z } from "zod";
-import { ROOM_ID_RE, USER_ID_RE, MESSAGE_ID_RE, FILE_ID_RE } from "./ids";
+import { CLIENT_ID_CHARS, CLIENT_ID_MAX, ROOM_ID_RE, USER_ID_RE, MESSAGE_ID_RE, FILE_ID_RE } from "./ids";
 import { VisibilitySchema, RoleSchema } from "./models";
 import { DisplayNameSchema, RoomNameSchema } from "./names";
 
@@ -12,8 +12,10 @@ export const UserIdSchema = z.string().regex(USER_ID_RE, "not a user id");
 export const RoomIdSchema = z.string().regex(ROOM_ID_RE, "not a room id");
 export const MessageIdSchema = z.string().regex(MESSAGE_ID_RE, "not a message id");
 export const FileIdSchema = z.string().regex(FILE_ID_RE, "not a file id");
+/** Files one message may share (the web client's composer holds at most this many too). */
+export const MAX_ATTACHMENTS = 10;
 /** Files to share with a message: uploaded first (POST /api/v1/rooms/{id}/files) by the sender, into the same room. */
-export const AttachmentIdsSchema = z.array(FileIdSchema).min(1).max(10);
+export const AttachmentIdsSchema = z.array(FileIdSchema).min(1).max(MAX_ATTACHMENTS);
 
 /** Usernames: lower-case latin letters, digits, `.`, `_`, `-`; what `@mentions` are made of. */
 export const UsernameSchema = z
@@ -30,7 +32,11 @@ export const UsernameSchema = z
 export const PasswordSchema = z.string().min(1).max(256);
 
 /** A client's own id for a message, so a retry is recognised (idempotency key). */
-export const ClientIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, "letters, digits, '.', '_', ':' or '-'");
+export const ClientIdSchema = z
+  .string()
+  .min(1)
+  .max(CLIENT_ID_MAX)
+  .regex(new RegExp(`^[${CLIENT_ID_CHARS}]+$`), "letters, digits, '.', '_', ':' or '-'");
 
 export const LoginBody = z.strictObject({
   username: z.string().min(1).max(64),
@@ -97,8 +103,11 @@ export const HistoryQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).optional(),
 });
 
+/** Longest search query, in UTF-16 units. */
+export const MAX_SEARCH_CHARS = 256;
+
 export const SearchQuery = z.strictObject({
-  q: z.string().max(256, "queries are limited to 256 characters"),
+  q: z.string().max(MAX_SEARCH_CHARS, `queries are limited to ${MAX_SEARCH_CHARS} characters`),
   room: RoomIdSchema.optional(),
   /** sender user id */
   from: UserIdSchema.optional(),
@@ -121,7 +130,40 @@ export const PublicRoomsQuery = z.strictObject({
   cursor: z.string().min(1).max(1024).regex(/^[A-Za-z0-9_-]+$/, "not a cursor").optional(),
 });
 
-export const PublicRoomSchema = z.strictObject({ id: z.string(), name: z.string(), createdAt: z.number() });
-export type PublicRoom = z.infer<typeof PublicRoomSchema>;
-/** One page of the directory; `nextCursor` is null on the last page. */
-export const PublicRoomsPageSchema = z.strictObject({ rooms: z.array(PublicRoomSchema), nextCursor: z.string().nullable() });
+export type { PublicRoom } from "./models";
+
+// The query strings below were read by hand before they had schemas; they still
+// ignore parameters they do not know (z.object, not strict), so an integration
+// that sends one extra keeps working.
+
+/** `GET /api/v1/me/notifications`: newest first; `before` an id, to page back. */
+export const NotificationsQuery = z.object({
+  before: z.string().regex(/^\d{1,15}$/, "must be a non-negative integer").transform(Number).optional(),
+  /** 1–100 (larger or 0 is clamped by the inbox) */
+  limit: z.string().regex(/^\d{1,3}$/, "must be a non-negative integer").transform(Number).default(50),
+});
+
+/**
+ * `GET /api/v1/users`: the people directory. `q` is matched as a substring of
+ * the username or display name (longer input is cut to 64 characters); `limit`
+ * 1–100 (larger is clamped), 20 by default.
+ */
+export const UsersQuery = z.object({
+  q: z.string().optional().transform((q) => (q ?? "").slice(0, 64)),
+  limit: z.coerce.number().int().min(1).default(20),
+});
+
+/** Most ids one presence request may name. */
+export const MAX_PRESENCE_IDS = 200;
+
+/** `GET /api/v1/presence?ids=a,b`: comma-separated user ids; unknown ones are left out of the answer. */
+export const PresenceQuery = z.object({
+  ids: z
+    .string()
+    .default("")
+    .transform((s) => s.split(",").filter(Boolean))
+    .pipe(z.array(z.string()).max(MAX_PRESENCE_IDS, `at most ${MAX_PRESENCE_IDS} ids`)),
+});
+
+/** `POST /api/v1/rooms/{id}/files?name=`: the file's name (else the form part's filename, else "file"); cleaned, never refused. */
+export const UploadQuery = z.object({ name: z.string().optional() });

@@ -49,6 +49,10 @@ export class DeviceSocket {
   get state(): SocketState {
     return this.socket.state;
   }
+  /** Frames from the node this SDK could not use and dropped (see ReconnectingSocket.ignoredFrames). */
+  get ignoredFrames(): number {
+    return this.socket.ignoredFrames;
+  }
 
   onChange(fn: () => void): () => void {
     this.changeListeners.add(fn);

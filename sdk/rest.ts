@@ -1,7 +1,9 @@
 /**
  * Typed REST calls to an Outpost node. Request bodies are the shared protocol
- * types; responses that carry protocol models are parsed with their schemas, so
- * a node that sends something unexpected fails loudly here, not deep in a UI.
+ * types; every answer is parsed with its schema from protocol/ (the one the
+ * node answers with), leniently: fields this SDK does not know are dropped, so
+ * a newer node that adds one keeps working with it, while a node that sends
+ * something this SDK cannot use fails loudly here, not deep in a UI.
  *
  * Auth: in the browser, leave `token` unset: the HttpOnly session cookie rides
  * along (`credentials: "same-origin"`). Elsewhere, pass the bearer token that
@@ -21,12 +23,39 @@
  *   api.token = token;
  *   const { rooms } = await api.myRooms();
  */
-import { z } from "zod";
-import { AttachmentSchema, MemberSchema, MessageSchema, RoomSchema, SearchHitSchema, UserSchema, type Attachment, type Member, type Message, type Room, type SearchHit, type User } from "../protocol/models";
-import { InboxRoomSchema, NotificationSchema, PresenceSchema, type InboxRoom, type Notification, type Presence } from "../protocol/device";
-import type { z as zt } from "zod";
-import { PublicRoomsPageSchema, type CreateRoomBody, type PublicRoomsQuery, type SearchQuery, type SendMessageBody } from "../protocol/rest";
+import type { z } from "zod";
+import { MessageSchema, RoomSchema, UserSchema, type Attachment, type Member, type Message, type Receipt, type Room, type User } from "../protocol/models";
+import type { Presence, InboxRoom } from "../protocol/device";
+import type { CreateRoomBody, CreateUserBody, PublicRoomsQuery, SearchQuery, SendMessageBody, SetupBody } from "../protocol/rest";
+import {
+  HistoryPageSchema,
+  InboxRoomListSchema,
+  MemberListSchema,
+  NotificationPageSchema,
+  OkSchema,
+  PresenceListSchema,
+  PublicRoomsPageSchema,
+  ReadPositionSchema,
+  ReceiptListSchema,
+  RoomInfoSchema,
+  SearchResultsSchema,
+  SettingsSchema,
+  SetupStatusSchema,
+  SignInSchema,
+  SocketTicketSchema,
+  UserListSchema,
+  type HistoryPage,
+  type NotificationPage,
+  type PublicRoomsPage,
+  type RoomInfo,
+  type SearchResults,
+  type Settings,
+  type SignIn,
+  type SocketTicket,
+} from "../protocol/responses";
 import { OutpostApiError } from "./errors";
+import { parseAnswer } from "./answers";
+import { uploadBlob, type UploadOptions } from "./upload";
 
 export interface ClientOptions {
   /** origin of the node, e.g. "https://chat.example.org"; "" (default) = same origin (browser) */
@@ -39,24 +68,14 @@ export interface ClientOptions {
   deviceToken?: string | null;
 }
 
-const SessionUser = z.object({ id: z.string(), username: z.string(), displayName: z.string(), isAdmin: z.boolean() });
-const LoginResult = z.object({ token: z.string(), expiresAt: z.number(), user: SessionUser, deviceToken: z.string().optional() });
-export type LoginResult = z.infer<typeof LoginResult>;
-const History = z.object({ messages: z.array(MessageSchema), hasMore: z.boolean(), lastSeq: z.number() });
-export type HistoryPage = z.infer<typeof History>;
-const SearchResult = z.object({ hits: z.array(SearchHitSchema), cursor: z.string().nullable() });
-export type SearchResult = { hits: SearchHit[]; cursor: string | null };
+/** The answer to login() and setup(). */
+export type LoginResult = SignIn;
+export type { HistoryPage, PublicRoomsPage };
+export type SearchResult = SearchResults;
 export type SearchParams = z.input<typeof SearchQuery>;
 export type PublicRoomsParams = z.input<typeof PublicRoomsQuery>;
-export type PublicRoomsPage = z.infer<typeof PublicRoomsPageSchema>;
 
-export interface UploadOptions {
-  /** stored name (default: the File's own name, else "file") */
-  name?: string;
-  /** called as bytes go out: with XMLHttpRequest (browsers) during the upload, with fetch only at the end */
-  onProgress?: (loaded: number, total: number) => void;
-  signal?: AbortSignal;
-}
+export type { UploadOptions };
 
 export class OutpostClient {
   baseUrl: string;
@@ -75,8 +94,8 @@ export class OutpostClient {
     this.customFetch = !!options.fetch;
   }
 
-  /** The underlying request: JSON in, JSON out, `OutpostApiError` on failure. */
-  async request<T = unknown>(method: string, path: string, body?: unknown, schema?: zt.ZodType<T>, extraHeaders: Record<string, string> = {}): Promise<T> {
+  /** The underlying request: JSON in, JSON out (checked leniently with `schema`), `OutpostApiError` on failure. */
+  async request<T = unknown>(method: string, path: string, body?: unknown, schema?: z.ZodType<T>, extraHeaders: Record<string, string> = {}): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json", ...extraHeaders };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token) headers.authorization = `Bearer ${this.token}`;
@@ -91,7 +110,7 @@ export class OutpostClient {
     } catch (err) {
       throw new OutpostApiError(0, "network", `the node could not be reached (${(err as Error).message})`);
     }
-    return parseBody(res.status, await res.text(), `${method} ${path}`, schema);
+    return parseAnswer(res.status, await res.text(), `${method} ${path}`, schema);
   }
 
   /**
@@ -102,47 +121,9 @@ export class OutpostClient {
   uploadFile(roomId: string, file: Blob & { name?: string }, options: UploadOptions = {}): Promise<Attachment> {
     const name = options.name ?? file.name ?? "file";
     const path = `/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}`;
-    const url = `${this.baseUrl}/api/v1${path}`;
-    const type = file.type || "application/octet-stream";
-    const what = `POST ${path}`;
-    if (typeof XMLHttpRequest === "undefined" || this.customFetch) {
-      return (async () => {
-        const headers: Record<string, string> = { accept: "application/json", "content-type": type };
-        if (this.token) headers.authorization = `Bearer ${this.token}`;
-        let res: Response;
-        try {
-          res = await this.fetchImpl(url, { method: "POST", headers, body: file, credentials: "same-origin", signal: options.signal });
-        } catch (err) {
-          throw options.signal?.aborted ? new OutpostApiError(0, "aborted", "the upload was cancelled") : new OutpostApiError(0, "network", `the node could not be reached (${(err as Error).message})`);
-        }
-        const out = parseBody(res.status, await res.text(), what, AttachmentSchema);
-        options.onProgress?.(file.size, file.size);
-        return out;
-      })();
-    }
-    return new Promise<Attachment>((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", url);
-      xhr.setRequestHeader("content-type", type);
-      xhr.setRequestHeader("accept", "application/json");
-      if (this.token) xhr.setRequestHeader("authorization", `Bearer ${this.token}`);
-      xhr.upload.onprogress = (e) => options.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
-      xhr.onload = () => {
-        try {
-          resolve(parseBody(xhr.status, xhr.responseText, what, AttachmentSchema));
-        } catch (err) {
-          reject(err);
-        }
-      };
-      xhr.onerror = () => reject(new OutpostApiError(0, "network", "the node could not be reached"));
-      xhr.onabort = () => reject(new OutpostApiError(0, "aborted", "the upload was cancelled"));
-      if (options.signal) {
-        if (options.signal.aborted) return reject(new OutpostApiError(0, "aborted", "the upload was cancelled"));
-        options.signal.addEventListener("abort", () => xhr.abort(), { once: true });
-      }
-      xhr.send(file);
-    });
+    return uploadBlob({ url: `${this.baseUrl}/api/v1${path}`, what: `POST ${path}`, token: this.token, fetch: this.customFetch ? this.fetchImpl : null }, file, options);
   }
+
 
   /** URL to download (or, for images, show) an uploaded file; members only. */
   fileUrl(fileId: string): string {
@@ -155,24 +136,24 @@ export class OutpostClient {
       .filter(([, v]) => v !== undefined && v !== "")
       .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
       .join("&");
-    return this.request("GET", `/search?${qs}`, undefined, SearchResult);
+    return this.request("GET", `/search?${qs}`, undefined, SearchResultsSchema);
   }
 
   // ---- session ---------------------------------------------------------------
   async login(username: string, password: string): Promise<LoginResult> {
     const headers: Record<string, string> = this.deviceToken ? { "x-outpost-device": this.deviceToken } : {};
-    return this.keepDeviceToken(await this.request("POST", "/auth/login", { username, password }, LoginResult, headers));
+    return this.keepDeviceToken(await this.request("POST", "/auth/login", { username, password }, SignInSchema, headers));
   }
   logout(): Promise<unknown> {
-    return this.request("POST", "/auth/logout");
+    return this.request("POST", "/auth/logout", undefined, OkSchema);
   }
   /** Is first-run setup still open? */
   setupNeeded(): Promise<{ needed: boolean }> {
-    return this.request("GET", "/setup", undefined, z.object({ needed: z.boolean() }));
+    return this.request("GET", "/setup", undefined, SetupStatusSchema);
   }
   /** First-run: create the admin account with the one-time token the node printed. */
-  async setup(body: { token: string; username: string; password: string; displayName?: string }): Promise<LoginResult> {
-    return this.keepDeviceToken(await this.request("POST", "/setup", body, LoginResult));
+  async setup(body: z.input<typeof SetupBody>): Promise<LoginResult> {
+    return this.keepDeviceToken(await this.request("POST", "/setup", body, SignInSchema));
   }
   private keepDeviceToken(result: LoginResult): LoginResult {
     if (result.deviceToken) this.deviceToken = result.deviceToken;
@@ -182,39 +163,39 @@ export class OutpostClient {
     return this.request("GET", "/me", undefined, UserSchema);
   }
   /** A single-use ticket for opening a socket where headers and cookies cannot be set. */
-  socketTicket(): Promise<{ ticket: string; expiresAt: number }> {
-    return this.request("POST", "/socket-tickets", undefined, z.object({ ticket: z.string(), expiresAt: z.number() }));
+  socketTicket(): Promise<SocketTicket> {
+    return this.request("POST", "/socket-tickets", undefined, SocketTicketSchema);
   }
 
   // ---- people ----------------------------------------------------------------
   searchUsers(q: string, limit = 20): Promise<{ users: User[] }> {
-    return this.request("GET", `/users?q=${encodeURIComponent(q)}&limit=${limit}`, undefined, z.object({ users: z.array(UserSchema) }));
+    return this.request("GET", `/users?q=${encodeURIComponent(q)}&limit=${limit}`, undefined, UserListSchema);
   }
   user(id: string): Promise<User> {
     return this.request("GET", `/users/${encodeURIComponent(id)}`, undefined, UserSchema);
   }
   /** Admin: create an account. */
-  createUser(body: { username: string; password: string; displayName: string; isAdmin?: boolean }): Promise<User> {
+  createUser(body: z.input<typeof CreateUserBody>): Promise<User> {
     return this.request("POST", "/users", body, UserSchema);
   }
   presence(ids: string[]): Promise<{ presence: Presence[] }> {
-    return this.request("GET", `/presence?ids=${ids.map(encodeURIComponent).join(",")}`, undefined, z.object({ presence: z.array(PresenceSchema) }));
+    return this.request("GET", `/presence?ids=${ids.map(encodeURIComponent).join(",")}`, undefined, PresenceListSchema);
   }
-  settings(): Promise<{ sendReceipts: boolean }> {
-    return this.request("GET", "/me/settings", undefined, z.object({ sendReceipts: z.boolean() }));
+  settings(): Promise<Settings> {
+    return this.request("GET", "/me/settings", undefined, SettingsSchema);
   }
-  updateSettings(body: { sendReceipts?: boolean }): Promise<{ sendReceipts: boolean }> {
-    return this.request("PATCH", "/me/settings", body, z.object({ sendReceipts: z.boolean() }));
+  updateSettings(body: Partial<Settings>): Promise<Settings> {
+    return this.request("PATCH", "/me/settings", body, SettingsSchema);
   }
-  notifications(before?: number, limit = 50): Promise<{ notifications: Notification[]; unread: number }> {
+  notifications(before?: number, limit = 50): Promise<NotificationPage> {
     const q = `?limit=${limit}${before === undefined ? "" : `&before=${before}`}`;
-    return this.request("GET", `/me/notifications${q}`, undefined, z.object({ notifications: z.array(NotificationSchema), unread: z.number() }));
+    return this.request("GET", `/me/notifications${q}`, undefined, NotificationPageSchema);
   }
 
   // ---- rooms -----------------------------------------------------------------
   /** The user's rooms with unread/mention counts and last messages. */
   myRooms(): Promise<{ rooms: InboxRoom[] }> {
-    return this.request("GET", "/me/rooms", undefined, z.object({ rooms: z.array(InboxRoomSchema) }));
+    return this.request("GET", "/me/rooms", undefined, InboxRoomListSchema);
   }
   /**
    * One page of the public room directory, by name; `q` finds names containing it
@@ -242,8 +223,8 @@ export class OutpostClient {
   openDm(userId: string): Promise<Room> {
     return this.request("POST", "/dms", { userId }, RoomSchema);
   }
-  room(id: string): Promise<{ room: Room; members: Member[] }> {
-    return this.request("GET", `/rooms/${encodeURIComponent(id)}`, undefined, z.object({ room: RoomSchema, members: z.array(MemberSchema) }));
+  room(id: string): Promise<RoomInfo> {
+    return this.request("GET", `/rooms/${encodeURIComponent(id)}`, undefined, RoomInfoSchema);
   }
   renameRoom(id: string, name: string): Promise<Room> {
     return this.request("PATCH", `/rooms/${encodeURIComponent(id)}`, { name }, RoomSchema);
@@ -252,23 +233,23 @@ export class OutpostClient {
     return this.request("POST", `/rooms/${encodeURIComponent(id)}/join`, undefined, RoomSchema);
   }
   leaveRoom(id: string): Promise<unknown> {
-    return this.request("POST", `/rooms/${encodeURIComponent(id)}/leave`);
+    return this.request("POST", `/rooms/${encodeURIComponent(id)}/leave`, undefined, OkSchema);
   }
   members(id: string): Promise<{ members: Member[] }> {
-    return this.request("GET", `/rooms/${encodeURIComponent(id)}/members`, undefined, z.object({ members: z.array(MemberSchema) }));
+    return this.request("GET", `/rooms/${encodeURIComponent(id)}/members`, undefined, MemberListSchema);
   }
   addMember(roomId: string, userId: string): Promise<Room> {
     return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/members`, { userId }, RoomSchema);
   }
   removeMember(roomId: string, userId: string): Promise<unknown> {
-    return this.request("DELETE", `/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`);
+    return this.request("DELETE", `/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`, undefined, OkSchema);
   }
 
   // ---- messages --------------------------------------------------------------
   /** One page of history: `before` a seq (older), or `after` one (newer); at most 100. */
   history(roomId: string, q: { before?: number; after?: number; limit?: number } = {}): Promise<HistoryPage> {
     const params = Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join("&");
-    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/messages${params ? "?" + params : ""}`, undefined, History);
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/messages${params ? "?" + params : ""}`, undefined, HistoryPageSchema);
   }
   /** Send over REST. Pass the same `clientId` on a retry: the node stores the message once. */
   send(roomId: string, body: z.input<typeof SendMessageBody>): Promise<Message> {
@@ -286,10 +267,10 @@ export class OutpostClient {
     return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/messages/${messageId}/reactions`, { emoji }, MessageSchema);
   }
   markRead(roomId: string, seq: number): Promise<{ lastReadSeq: number }> {
-    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/read`, { seq }, z.object({ lastReadSeq: z.number() }));
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/read`, { seq }, ReadPositionSchema);
   }
-  receipts(roomId: string): Promise<{ receipts: { userId: string; seq: number }[] }> {
-    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/receipts`, undefined, z.object({ receipts: z.array(z.object({ userId: z.string(), seq: z.number() })) }));
+  receipts(roomId: string): Promise<{ receipts: Receipt[] }> {
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/receipts`, undefined, ReceiptListSchema);
   }
 
   /** ws(s):// URL of a socket path on this node (same origin in the browser). */
@@ -297,23 +278,4 @@ export class OutpostClient {
     const base = this.baseUrl || (typeof location !== "undefined" ? location.origin : "");
     return base.replace(/^http/, "ws") + "/api/v1" + path;
   }
-}
-
-/** JSON body → value (checked with `schema`), or `OutpostApiError` carrying the node's error code. */
-function parseBody<T>(status: number, text: string, what: string, schema?: zt.ZodType<T>): T {
-  let value: unknown = undefined;
-  try {
-    value = text ? JSON.parse(text) : undefined;
-  } catch {
-    // an HTML error page from a proxy: reported below by status
-  }
-  if (status < 200 || status > 299) {
-    const e = (value as { error?: { code?: unknown; message?: unknown; retryAfterMs?: unknown } } | undefined)?.error;
-    const wait = typeof e?.retryAfterMs === "number" && Number.isFinite(e.retryAfterMs) && e.retryAfterMs >= 0 ? e.retryAfterMs : undefined;
-    throw new OutpostApiError(status, typeof e?.code === "string" ? e.code : "http_" + status, typeof e?.message === "string" ? e.message : `HTTP ${status}`, wait);
-  }
-  if (!schema) return value as T;
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new OutpostApiError(status, "bad_response", `unexpected response to ${what}: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
 }

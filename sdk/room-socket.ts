@@ -72,6 +72,10 @@ export class RoomSocket {
   get state(): SocketState {
     return this.socket.state;
   }
+  /** Frames from the node this SDK could not use and dropped (see ReconnectingSocket.ignoredFrames). */
+  get ignoredFrames(): number {
+    return this.socket.ignoredFrames;
+  }
   onFrame(fn: (f: ServerRoomFrame) => void): () => void {
     return this.socket.onFrame(fn);
   }

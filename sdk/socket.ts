@@ -1,13 +1,16 @@
 /**
  * A WebSocket that comes back: reconnects with exponential backoff and jitter,
  * pings to notice a dead link (a crashed node sends no close frame), and parses
- * every incoming frame with a protocol schema. Frames that do not parse (an
- * unknown `type` from a newer node) are dropped, never trusted.
+ * every incoming frame with a protocol schema, leniently (protocol/lenient.ts):
+ * fields this SDK does not know are dropped, so a newer node can add them.
+ * Frames that do not parse (an unknown `type` from a newer node, a malformed
+ * one) are dropped, never trusted, and counted in `ignoredFrames`.
  *
  * The device and room sockets build on this; the URL is asked for on every
  * attempt so each reconnect can name the position it resumes from.
  */
 import type { z } from "zod";
+import { lenient } from "../protocol/lenient";
 import { backoffDelay, type BackoffOptions } from "./backoff";
 
 export type SocketState = "connecting" | "open" | "reconnecting" | "closed";
@@ -35,8 +38,10 @@ export interface SocketOptions {
 }
 
 /**
- * Parse one raw frame with `schema`. Returns null for anything that is not a
- * known, well-formed frame: bad JSON, binary, unknown `type`, wrong fields.
+ * Parse one raw frame with `schema` (as given: pass `lenient(schema)` to
+ * accept fields a newer node added, as the sockets here do). Returns null for
+ * anything that is not a known, well-formed frame: bad JSON, binary, unknown
+ * `type`, wrong fields.
  */
 export function parseFrame<T>(schema: z.ZodType<T>, raw: unknown): T | null {
   return parseFrames(schema, raw)[0] ?? null;
@@ -48,21 +53,26 @@ export function parseFrame<T>(schema: z.ZodType<T>, raw: unknown): T | null {
  * it that do not parse are dropped one by one.
  */
 export function parseFrames<T>(schema: z.ZodType<T>, raw: unknown): T[] {
-  if (typeof raw !== "string") return [];
+  return readFrames(schema, raw).frames;
+}
+
+/** parseFrames, also saying how many frames were dropped (a batch counts each of its frames). */
+function readFrames<T>(schema: z.ZodType<T>, raw: unknown): { frames: T[]; ignored: number } {
+  if (typeof raw !== "string") return { frames: [], ignored: 1 };
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
-    return [];
+    return { frames: [], ignored: 1 };
   }
   const inner = (value as { type?: unknown; frames?: unknown } | null)?.type === "batch" ? (value as { frames?: unknown }).frames : null;
   const values = Array.isArray(inner) ? inner : [value];
-  const out: T[] = [];
+  const frames: T[] = [];
   for (const v of values) {
     const parsed = schema.safeParse(v);
-    if (parsed.success) out.push(parsed.data);
+    if (parsed.success) frames.push(parsed.data);
   }
-  return out;
+  return { frames, ignored: values.length - frames.length };
 }
 
 /** Close codes after which trying again cannot help: the server said no. */
@@ -70,6 +80,13 @@ const FINAL_CLOSE_CODES = new Set([1008]);
 
 export class ReconnectingSocket<In> {
   state: SocketState = "connecting";
+  /**
+   * Frames received and dropped because they did not parse: an unknown `type`
+   * (a newer node's event), a malformed frame, binary data. Worth watching: a
+   * number that keeps growing means this client is older than its node.
+   */
+  ignoredFrames = 0;
+  private readonly parser: z.ZodType<In>;
   private ws: WebSocketLike | null = null;
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -81,9 +98,11 @@ export class ReconnectingSocket<In> {
 
   constructor(
     private readonly url: () => string,
-    private readonly schema: z.ZodType<In>,
+    schema: z.ZodType<In>,
     private readonly options: SocketOptions = {},
-  ) {}
+  ) {
+    this.parser = lenient(schema);
+  }
 
   /** Start connecting (idempotent). */
   start(): this {
@@ -161,8 +180,10 @@ export class ReconnectingSocket<In> {
     };
     ws.onmessage = (ev) => {
       this.lastHeard = Date.now();
-      // Unknown or malformed frames are ignored by design.
-      for (const frame of parseFrames(this.schema, typeof ev.data === "string" ? ev.data : String(ev.data))) {
+      // Unknown or malformed frames are ignored by design, and counted.
+      const { frames, ignored } = readFrames(this.parser, typeof ev.data === "string" ? ev.data : String(ev.data));
+      this.ignoredFrames += ignored;
+      for (const frame of frames) {
         for (const fn of this.frameListeners) fn(frame);
       }
     };

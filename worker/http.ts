@@ -1,13 +1,19 @@
-/** Reading request input through the shared schemas: one place for "bad JSON", "wrong types", "too big". */
+/**
+ * Reading request input through the shared schemas: one place for "bad JSON",
+ * "wrong types", "too big". Each route reads with the schema protocol/api.ts
+ * lists for it (worker/route-contract.ts).
+ */
 import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError } from "../durable-objects/shared/app-error";
 import { describeIssues } from "../protocol/frames";
+import { assertDeclared } from "./route-contract";
 
 /** REST bodies are small JSON documents; files have their own streamed route. */
 export const MAX_JSON_BODY = 256 * 1024;
 
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  assertDeclared(c, "body", schema);
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\b/i.test(type)) throw new AppError("unsupported_media_type", "send the body as application/json");
   const declared = Number(c.req.header("content-length") ?? "0");
@@ -25,6 +31,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
 }
 
 export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  assertDeclared(c, "query", schema);
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) throw new AppError("invalid_request", describeIssues(parsed.error));
   return parsed.data;

@@ -1,6 +1,7 @@
 /**
- * The Outpost Worker: mounts one sub-app per resource. Authentication happens
- * here; every decision about a room is made by the room's own object.
+ * The Outpost Worker: mounts one sub-app per resource, each at its prefix.
+ * Authentication happens here; every decision about a room is made by the
+ * room's own object. Which route answers with which schema: protocol/api.ts.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
@@ -8,30 +9,37 @@ import { onError, notFoundHandler } from "./middleware/errors";
 import { securityHeaders } from "./middleware/security-headers";
 import { serverTiming } from "./middleware/server-timing";
 import { requireAuth } from "./middleware/auth";
+import { reply } from "./reply";
+import { HealthSchema } from "../protocol/responses";
 import { auth } from "./routes/auth";
+import { setup } from "./routes/setup";
+import { me } from "./routes/me";
 import { users } from "./routes/users";
+import { presence } from "./routes/presence";
 import { rooms } from "./routes/rooms";
-import { messages } from "./routes/messages";
-import { sockets } from "./routes/sockets";
-import { inbox } from "./routes/inbox";
-import { web } from "./routes/web";
+import { dms } from "./routes/dms";
 import { files } from "./routes/files";
 import { search } from "./routes/search";
+import { deviceSocket, socketTickets } from "./routes/sockets";
+import { web } from "./routes/web";
 import { cluster } from "./routes/cluster";
 import { link } from "./routes/link";
 import { startLinks } from "./start-links";
 
 const api = new Hono<AppEnv>()
-  .route("/", auth) // login, logout, setup: their own auth rules
+  .route("/auth", auth) // login, logout, setup: their own auth rules
+  .route("/setup", setup)
   .use("*", requireAuth())
-  .route("/", users)
-  .route("/", rooms)
-  .route("/", messages)
-  .route("/", sockets)
-  .route("/", inbox)
-  .route("/", files)
-  .route("/", search)
-  .route("/", cluster);
+  .route("/me", me)
+  .route("/users", users)
+  .route("/presence", presence)
+  .route("/rooms", rooms) // and below it: members, messages, file uploads, the room socket
+  .route("/dms", dms)
+  .route("/files", files)
+  .route("/search", search)
+  .route("/socket-tickets", socketTickets)
+  .route("/socket", deviceSocket)
+  .route("/cluster", cluster);
 
 const app = new Hono<AppEnv>()
   .use("*", startLinks())
@@ -41,7 +49,7 @@ const app = new Hono<AppEnv>()
     // Not a secret (it grants nothing): it tells `npm start` that the answer came from the
     // workerd it just started, not from another node already on the port.
     if (c.env.INSTANCE_TOKEN) c.header("X-Outpost-Instance", c.env.INSTANCE_TOKEN);
-    return c.json({ ok: true, node: c.env.NODE_NAME, version: c.env.VERSION, publicKey: c.env.NODE_PUBLIC_KEY || null });
+    return reply(c, HealthSchema, { ok: true, node: c.env.NODE_NAME, version: c.env.VERSION, publicKey: c.env.NODE_PUBLIC_KEY || null });
   })
   .route("/link/v1", link)
   .route("/api/v1", api)

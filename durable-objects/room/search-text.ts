@@ -64,7 +64,6 @@ const PART = new RegExp(`([${CJK_CLASS}]+)|((?:(?![${CJK_CLASS}])[\\p{L}\\p{N}_]
 const THOUSANDS = /(\d),(?=\d{3}(?!\d))/g;
 const WORD_CHAR = /[\p{L}\p{N}_]/u;
 
-export const MAX_QUERY_CHARS = 256;
 const MAX_CLAUSES = 16;
 
 interface Part {

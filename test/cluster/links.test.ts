@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { generateNodeKey } from "../../ops/node-key.mjs";
 import { importPrivateKey, signRequest } from "../../durable-objects/shared/link-auth";
-import type { ClusterResponse, LinkState } from "../../protocol/cluster";
+import type { ClusterView, LinkState } from "../../protocol/cluster";
 import { loginAs, startNode } from "../harness";
 import { startCluster, type TestCluster } from "./cluster-harness";
 
@@ -19,10 +19,10 @@ const PASSWORD = "cluster operator passphrase";
 let cluster: TestCluster;
 const tokens: Record<string, string> = {};
 
-async function clusterView(node: string): Promise<ClusterResponse> {
+async function clusterView(node: string): Promise<ClusterView> {
   const res = await fetch(`${cluster.nodes[node].url}/api/v1/cluster`, { headers: { authorization: `Bearer ${tokens[node]}` } });
   expect(res.status).toBe(200);
-  return (await res.json()) as ClusterResponse;
+  return (await res.json()) as ClusterView;
 }
 
 async function linkState(from: string, to: string): Promise<LinkState> {
@@ -116,7 +116,7 @@ describe("the link endpoint", () => {
     try {
       expect((await fetch(`${alone.url}/link/v1/ping`, { method: "POST" })).status).toBe(404);
       const token = await loginAs(alone.url, "admin", PASSWORD);
-      const view = (await (await fetch(`${alone.url}/api/v1/cluster`, { headers: { authorization: `Bearer ${token}` } })).json()) as ClusterResponse;
+      const view = (await (await fetch(`${alone.url}/api/v1/cluster`, { headers: { authorization: `Bearer ${token}` } })).json()) as ClusterView;
       expect(view.nodes.map((n) => n.state)).toEqual(["self"]);
       expect(((await (await fetch(`${alone.url}/healthz`)).json()) as { publicKey: string }).publicKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
     } finally {

@@ -161,7 +161,7 @@ describe("integrator walkthrough", () => {
     expect(unknownField.status).toBe(400);
     expect(unknownField.body.error.code).toBe("invalid_request");
 
-    const noAuth = await api(node.url, "GET", "/api/v1/rooms");
+    const noAuth = await api(node.url, "GET", "/api/v1/me/rooms");
     expect(noAuth.status).toBe(401);
     expect(noAuth.body.error.code).toBe("unauthorized");
 
@@ -205,7 +205,7 @@ describe("integrator walkthrough", () => {
 
     // The ticket is single-use, and it is not a bearer token for REST.
     await expect(wsConnect(url, null)).rejects.toMatchObject({ status: 401 });
-    const rest = await api(node.url, "GET", `/api/v1/rooms?ticket=${encodeURIComponent(ticket)}`);
+    const rest = await api(node.url, "GET", `/api/v1/me/rooms?ticket=${encodeURIComponent(ticket)}`);
     expect(rest.status).toBe(401);
 
     // The ticket's socket is a real room socket: it receives what is sent.

@@ -10,7 +10,7 @@
  *
  *   GET /rooms/{id}, /rooms/{id}/members, /rooms/{id}/messages,
  *   /rooms/{id}/messages/{mid}, /rooms/{id}/receipts, /search?room={id},
- *   /search (all rooms), /files/{id}, /rooms, /me/rooms, /me/notifications,
+ *   /search (all rooms), /files/{id}, /me/rooms, /me/notifications,
  *   the room socket upgrade and the device socket's inbox.hello
  *
  * — and checks that the answer equals the model: allowed → 200 with exactly the
@@ -357,13 +357,6 @@ async function checkEverything(forgedRef: { status: number; body: string }): Pro
         count("GET /me/rooms");
         const got = Object.fromEntries((res.body?.rooms ?? []).map((x: { roomId: string; role: string }) => [x.roomId, x.role]));
         if (res.status !== 200 || !same(sortKeys(got), sortKeys(myRooms))) bad(who, "GET /me/rooms", myRooms, { status: res.status, got });
-      });
-      tasks.push(async () => {
-        const res = await api(node.url, "GET", "/api/v1/rooms", { token });
-        if (dead) return deadCheck("GET /rooms", norm(res));
-        count("GET /rooms");
-        const got = Object.fromEntries((res.body?.rooms ?? []).map((x: { roomId: string; role: string }) => [x.roomId, x.role]));
-        if (res.status !== 200 || !same(sortKeys(got), sortKeys(myRooms))) bad(who, "GET /rooms", myRooms, { status: res.status, got });
       });
       tasks.push(async () => {
         // Notifications (DMs, mentions) arrive coalesced, so their number is timing-dependent;

@@ -66,10 +66,10 @@ describe("login", () => {
     const crossSite = await api("POST", "/api/v1/rooms", { headers: { cookie, "sec-fetch-site": "cross-site" }, body });
     expect(crossSite.status).toBe(403);
     // Nothing was created by the refused requests.
-    expect((await api("GET", "/api/v1/rooms", { token: u.token })).body.rooms).toEqual([]);
+    expect((await api("GET", "/api/v1/me/rooms", { token: u.token })).body.rooms).toEqual([]);
     const same = await api("POST", "/api/v1/rooms", { headers: { cookie, origin: BASE }, body });
     expect(same.status).toBe(201);
-    expect((await api("GET", "/api/v1/rooms", { token: u.token })).body.rooms.map((r: any) => r.roomId)).toEqual([same.body.id]);
+    expect((await api("GET", "/api/v1/me/rooms", { token: u.token })).body.rooms.map((r: any) => r.roomId)).toEqual([same.body.id]);
   });
 
   it("logout ends the session: the token is refused afterwards", async () => {

@@ -9,7 +9,7 @@ import { api, newRoom, newUser, openRoomSocket, sendMessage, sleep, unusedRoomId
 const ROOM_ID = /^r_[a-z0-9]{16}@local$/;
 
 const info = (token: string, roomId: string) => api("GET", `/api/v1/rooms/${encodeURIComponent(roomId)}`, { token });
-const myRoomIds = async (token: string) => (await api("GET", "/api/v1/rooms", { token })).body.rooms.map((r: any) => r.roomId) as string[];
+const myRoomIds = async (token: string) => (await api("GET", "/api/v1/me/rooms", { token })).body.rooms.map((r: any) => r.roomId) as string[];
 const invite = (token: string, roomId: string, userId: string) => api("POST", `/api/v1/rooms/${roomId}/members`, { token, body: { userId } });
 const setRole = (token: string, roomId: string, userId: string, role: string) => api("PATCH", `/api/v1/rooms/${roomId}/members/${userId}`, { token, body: { role } });
 const roleOf = async (token: string, roomId: string, userId: string) => (await info(token, roomId)).body.members.find((m: any) => m.userId === userId)?.role;
@@ -53,7 +53,7 @@ describe("creating and listing rooms", () => {
     const r1 = await newRoom(a.token, "one");
     const r2 = await newRoom(a.token, "two", "public");
     await newRoom(b.token, "not mine");
-    const list = await api("GET", "/api/v1/rooms", { token: a.token });
+    const list = await api("GET", "/api/v1/me/rooms", { token: a.token });
     expect(list.status).toBe(200);
     expect(list.body.rooms.map((r: any) => r.roomId).sort()).toEqual([r1.id, r2.id].sort());
     expect(list.body.rooms.find((r: any) => r.roomId === r1.id)).toMatchObject({ name: "one", kind: "group", visibility: "private", role: "owner" });
@@ -204,7 +204,7 @@ describe("members", () => {
     expect((await api("POST", `/api/v1/rooms/${room.id}/leave`, { token: owner.token })).status).toBe(200);
     expect(await roleOf(adm.token, room.id, adm.id)).toBe("owner");
     expect(await roleOf(adm.token, room.id, oldMember.id)).toBe("member");
-    const inbox = (await api("GET", "/api/v1/rooms", { token: adm.token })).body.rooms.find((r: any) => r.roomId === room.id);
+    const inbox = (await api("GET", "/api/v1/me/rooms", { token: adm.token })).body.rooms.find((r: any) => r.roomId === room.id);
     expect(inbox.role).toBe("owner");
   });
 
@@ -259,7 +259,7 @@ describe("members", () => {
     expect((await info(m.token, room.id)).body.room.name).toBe("After");
     const dir = (await api("GET", "/api/v1/rooms/public", { token: m.token })).body.rooms.find((x: any) => x.id === room.id);
     expect(dir.name).toBe("After");
-    const inbox = (await api("GET", "/api/v1/rooms", { token: m.token })).body.rooms.find((x: any) => x.roomId === room.id);
+    const inbox = (await api("GET", "/api/v1/me/rooms", { token: m.token })).body.rooms.find((x: any) => x.roomId === room.id);
     expect(inbox.name).toBe("After");
   });
 });

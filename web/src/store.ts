@@ -5,7 +5,7 @@
  * the message list stays cheap because it is virtualised.
  */
 import { useEffect, useState } from "preact/hooks";
-import { DeviceSocket, OutpostApiError, OutpostClient, RoomSocket, SendQueue, socketOrRestTransport, type Attachment, type InboxRoom, type Member, type Message, type QueuedMessage, type Room, type SocketState, type User } from "../../sdk/index";
+import { DeviceSocket, OutpostApiError, OutpostClient, RoomSocket, SendQueue, socketOrRestTransport, type Attachment, type InboxRoom, type Member, type Message, type QueuedMessage, type Room, type SessionUser, type SocketState, type User } from "../../sdk/index";
 
 export const api = new OutpostClient();
 
@@ -85,7 +85,7 @@ export async function boot(): Promise<void> {
   }
 }
 
-export function signedIn(user: User | { id: string; username: string; displayName: string; isAdmin: boolean }): void {
+export function signedIn(user: User | SessionUser): void {
   state.me = { active: true, ...user };
   state.phase = "signedIn";
   remember(user.id, user.displayName, user.username);

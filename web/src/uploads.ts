@@ -6,9 +6,7 @@
 import { OutpostApiError, type Attachment } from "../../sdk/index";
 import { api, changed } from "./store";
 import { t } from "./i18n";
-
-/** The node accepts at most this many files on one message (protocol AttachmentIdsSchema). */
-export const MAX_FILES = 10;
+import { MAX_ATTACHMENTS } from "../../protocol/rest";
 
 export interface Upload {
   key: number;
@@ -38,8 +36,8 @@ export function addFiles(roomId: string, files: Iterable<File>): void {
   const list = [...files];
   if (!list.length) return;
   const room = roomUploads(roomId).filter((u) => u.status !== "error");
-  const left = MAX_FILES - room.length;
-  if (list.length > left) notes.set(roomId, t("tooManyFiles", { n: MAX_FILES }));
+  const left = MAX_ATTACHMENTS - room.length;
+  if (list.length > left) notes.set(roomId, t("tooManyFiles", { n: MAX_ATTACHMENTS }));
   else notes.delete(roomId);
   for (const file of list.slice(0, Math.max(0, left))) start(roomId, file);
   changed();

@@ -1,11 +1,13 @@
-/** Sign-in, sign-out, first-run setup. */
+/** `/auth`: sign-in and sign-out (first-run setup, which also starts a session: setup.ts). */
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { readJson } from "../http";
-import { LoginBody, SetupBody } from "../../protocol/rest";
+import { reply } from "../reply";
+import { LoginBody } from "../../protocol/rest";
+import { OkSchema, SignInSchema, type SignIn } from "../../protocol/responses";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { assertPasswordAllowed, DUMMY_HASH, hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
+import { DUMMY_HASH, verifyPassword } from "../../durable-objects/shared/passwords";
 import { MAX_DEVICE_TOKEN_LENGTH } from "../../durable-objects/directory/device-tokens";
 import { directoryStub as directory, storedUser } from "../../durable-objects/shared/objects";
 import { requireAuth, SESSION_COOKIE } from "../middleware/auth";
@@ -84,7 +86,8 @@ function setDeviceCookie(c: Context, deviceToken: string) {
   });
 }
 
-async function startSession(c: Context<AppEnv>, user: User, deviceToken: string | null) {
+/** A new session for `user`: its cookies set, and the sign-in answer (login and setup). */
+export async function startSession(c: Context<AppEnv>, user: User, deviceToken: string | null): Promise<SignIn> {
   const { token, session } = await storedUser(c.env, user.id).createSession(c.req.header("user-agent") ?? "");
   setCookie(c, SESSION_COOKIE, token, {
     httpOnly: true,
@@ -103,7 +106,7 @@ async function startSession(c: Context<AppEnv>, user: User, deviceToken: string 
 }
 
 export const auth = new Hono<AppEnv>()
-  .post("/auth/login", async (c) => {
+  .post("/login", async (c) => {
     const body = await readJson(c, LoginBody);
     const dir = directory(c.env);
     const address = clientAddress(c);
@@ -116,20 +119,11 @@ export const auth = new Hono<AppEnv>()
       throw new AppError("unauthorized", "wrong username or password, or the account is deactivated");
     }
     const deviceToken = await dir.loginSucceeded(body.username, found.deviceId);
-    return c.json(await startSession(c, found.user, deviceToken), 200);
+    return reply(c, SignInSchema, await startSession(c, found.user, deviceToken));
   })
-  .post("/auth/logout", requireAuth(), async (c) => {
+  .post("/logout", requireAuth(), async (c) => {
     const caller = c.get("caller");
     await storedUser(c.env, caller.userId).revokeSession(caller.sessionId);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
-    return c.json({ ok: true });
-  })
-  .get("/setup", async (c) => c.json({ needed: await directory(c.env).setupNeeded() }))
-  .post("/setup", async (c) => {
-    const body = await readJson(c, SetupBody);
-    assertPasswordAllowed(body.password, body.username);
-    const passwordHash = await hashPassword(body.password);
-    const dir = directory(c.env);
-    const user = await dir.setup(body.token, { username: body.username, passwordHash, displayName: body.displayName ?? body.username });
-    return c.json(await startSession(c, user, await dir.issueDeviceToken(user.id)), 201);
+    return reply(c, OkSchema, { ok: true });
   });

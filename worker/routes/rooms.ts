@@ -1,49 +1,32 @@
-/** Rooms and DMs: create, list, join, leave, members, roles, rename. */
+/**
+ * `/rooms`: create, the public directory, one room (info, rename, join,
+ * leave, reads, receipts, its socket) and, mounted below it, its members,
+ * messages and file uploads. Every decision about a room is its own object's.
+ */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
-import { AddMemberBody, CreateDmBody, CreateRoomBody, PublicRoomsQuery, SetRoleBody, UpdateRoomBody } from "../../protocol/rest";
-import { USER_ID_RE, homeNode, newId } from "../../protocol/ids";
-import { AppError } from "../../durable-objects/shared/app-error";
-import type { Caller } from "../../durable-objects/shared/identity";
-import type { MemberInput } from "../../durable-objects/room/room-object";
-import type { Env } from "../../durable-objects/shared/env";
-import { directoryStub as directory, isLocalUserId, resolveRoom, storedRoom, storedUser } from "../../durable-objects/shared/objects";
-
-const asMember = (c: Caller): MemberInput => ({ userId: c.userId, username: c.username, displayName: c.displayName });
-
-function isClusterUserId(env: Env, id: string): boolean {
-  const home = homeNode(id);
-  return isLocalUserId(env, id) || (USER_ID_RE.test(id) && !!env.CLUSTER?.nodes.some((n) => n.name === home));
-}
-
-/**
- * Active users by id — of this node or, as the directory has them, of any node
- * of the cluster — or `invalid_request` naming the first unknown one.
- */
-async function activeUsers(env: Env, ids: string[]): Promise<MemberInput[]> {
-  const unique = [...new Set(ids)];
-  const found = unique.every((id) => isClusterUserId(env, id)) ? await directory(env).getUsers(unique) : [];
-  const byId = new Map(found.filter((u) => u.active).map((u) => [u.id, u]));
-  const missing = unique.find((id) => !byId.has(id));
-  if (missing) throw new AppError("invalid_request", `unknown or deactivated user: ${missing}`);
-  return unique.map((id) => {
-    const u = byId.get(id)!;
-    return { userId: u.id, username: u.username, displayName: u.displayName };
-  });
-}
+import { reply } from "../reply";
+import { CreateRoomBody, PublicRoomsQuery, UpdateRoomBody } from "../../protocol/rest";
+import { ReadBody } from "../../protocol/device";
+import { RoomSchema } from "../../protocol/models";
+import { OkSchema, PublicRoomsPageSchema, ReadPositionSchema, ReceiptListSchema, RoomInfoSchema } from "../../protocol/responses";
+import { newId } from "../../protocol/ids";
+import { directoryStub as directory, resolveRoom, storedRoom } from "../../durable-objects/shared/objects";
+import { activeUsers, asMember } from "../active-users";
+import { upgradeWithIdentity } from "./sockets";
+import { roomMembers } from "./room-members";
+import { roomMessages } from "./room-messages";
+import { roomFiles } from "./room-files";
 
 export const rooms = new Hono<AppEnv>()
-  .get("/rooms", async (c) => {
-    return c.json({ rooms: await storedUser(c.env, c.get("caller").userId).inboxRooms({ looking: true }) });
-  })
-  .get("/rooms/public", async (c) => {
+  .get("/public", async (c) => {
     // No member counts: the directory does not know them, and asking each room
     // of a page would cost a round trip per room.
     const q = readQuery(c, PublicRoomsQuery);
-    return c.json(await directory(c.env).publicRooms({ q: q.q?.trim(), limit: q.limit, cursor: q.cursor }));
+    return reply(c, PublicRoomsPageSchema, await directory(c.env).publicRooms({ q: q.q?.trim(), limit: q.limit, cursor: q.cursor }));
   })
-  .post("/rooms", async (c) => {
+  .post("/", async (c) => {
     const caller = c.get("caller");
     const body = await readJson(c, CreateRoomBody);
     const members = await activeUsers(c.env, (body.members ?? []).filter((id) => id !== caller.userId));
@@ -51,53 +34,37 @@ export const rooms = new Hono<AppEnv>()
     // Directory first: a room that exists is always in the directory; the room quota is checked there.
     await directory(c.env).registerRoom({ id, name: body.name, kind: "group", visibility: body.visibility, createdBy: caller.userId }, { quotaExempt: caller.isAdmin });
     const room = await storedRoom(c.env, id).create({ id, name: body.name, kind: "group", visibility: body.visibility, creator: asMember(caller), members, residency: body.residency });
-    return c.json(room, 201);
+    return reply(c, RoomSchema, room, 201);
   })
-  .post("/dms", async (c) => {
-    const caller = c.get("caller");
-    const body = await readJson(c, CreateDmBody);
-    if (body.userId === caller.userId) throw new AppError("invalid_request", "a direct message needs another person");
-    const [peer] = await activeUsers(c.env, [body.userId]);
-    const { roomId, created } = await directory(c.env).dmRoomFor(caller.userId, peer.userId, newId("r", c.env.NODE_NAME));
-    // The pair's DM already lives on the other person's node (this node mirrors it).
-    if (homeNode(roomId) !== c.env.NODE_NAME) return c.json((await storedRoom(c.env, roomId).info(caller)).room, 200);
-    // create() is idempotent, so a DM whose first creation was interrupted is completed here.
-    const room = await storedRoom(c.env, roomId).create({ id: roomId, name: "", kind: "dm", visibility: "private", creator: asMember(caller), members: [peer] });
-    return c.json(room, created ? 201 : 200);
+  .get("/:id", async (c) => {
+    return reply(c, RoomInfoSchema, await (await resolveRoom(c.env, c.req.param("id"))).info(c.get("caller")));
   })
-  .get("/rooms/:id", async (c) => {
-    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).info(c.get("caller")));
-  })
-  .patch("/rooms/:id", async (c) => {
+  .patch("/:id", async (c) => {
     const body = await readJson(c, UpdateRoomBody);
     const id = c.req.param("id");
     const room = await (await resolveRoom(c.env, id)).rename(c.get("caller"), body.name);
     await directory(c.env).renameRoom(id, body.name);
-    return c.json(room);
+    return reply(c, RoomSchema, room);
   })
-  .post("/rooms/:id/join", async (c) => {
-    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).join(asMember(c.get("caller"))));
+  .post("/:id/join", async (c) => {
+    return reply(c, RoomSchema, await (await resolveRoom(c.env, c.req.param("id"))).join(asMember(c.get("caller"))));
   })
-  .post("/rooms/:id/leave", async (c) => {
+  .post("/:id/leave", async (c) => {
     const caller = c.get("caller");
     await (await resolveRoom(c.env, c.req.param("id"))).removeMember(caller, caller.userId);
-    return c.json({ ok: true });
+    return reply(c, OkSchema, { ok: true });
   })
-  .get("/rooms/:id/members", async (c) => {
-    const { members } = await (await resolveRoom(c.env, c.req.param("id"))).info(c.get("caller"));
-    return c.json({ members });
+  .post("/:id/read", async (c) => {
+    const body = await readJson(c, ReadBody);
+    return reply(c, ReadPositionSchema, await (await resolveRoom(c.env, c.req.param("id"))).markRead(c.get("caller"), body.seq));
   })
-  .post("/rooms/:id/members", async (c) => {
-    const body = await readJson(c, AddMemberBody);
-    const stub = (await resolveRoom(c.env, c.req.param("id")));
-    const [user] = await activeUsers(c.env, [body.userId]);
-    return c.json(await stub.addMember(c.get("caller"), user), 200);
+  .get("/:id/receipts", async (c) => {
+    return reply(c, ReceiptListSchema, { receipts: await (await resolveRoom(c.env, c.req.param("id"))).receipts(c.get("caller")) });
   })
-  .delete("/rooms/:id/members/:userId", async (c) => {
-    await (await resolveRoom(c.env, c.req.param("id"))).removeMember(c.get("caller"), c.req.param("userId"));
-    return c.json({ ok: true });
+  .get("/:id/socket", async (c) => {
+    // The room socket: the room object accepts it (hibernation API) and decides who may.
+    return upgradeWithIdentity(c, () => resolveRoom(c.env, c.req.param("id")));
   })
-  .patch("/rooms/:id/members/:userId", async (c) => {
-    const body = await readJson(c, SetRoleBody);
-    return c.json(await (await resolveRoom(c.env, c.req.param("id"))).setRole(c.get("caller"), c.req.param("userId"), body.role));
-  });
+  .route("/:id/members", roomMembers)
+  .route("/:id/messages", roomMessages)
+  .route("/:id/files", roomFiles);

@@ -1,22 +1,24 @@
 /**
- * Search one room or every room the caller is in *now*. Membership is checked
- * by each room at query time, so a person removed a second ago gets nothing
- * from that room. Rooms are searched in parallel and the hits merged by score,
+ * `/search`: one room or every room the caller is in *now*. Membership is
+ * checked by each room at query time, so a person removed a second ago gets
+ * nothing from that room. Rooms are searched in parallel and the hits merged by score,
  * then time; the cursor is an offset into the merged list.
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readQuery } from "../http";
+import { reply } from "../reply";
 import { SearchQuery } from "../../protocol/rest";
 import { AppError } from "../../durable-objects/shared/app-error";
 import { compileQuery } from "../../durable-objects/room/search-text";
 import type { SearchHit } from "../../protocol/models";
+import { SearchResultsSchema } from "../../protocol/responses";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import { resolveRoom, storedRoom, storedUser } from "../../durable-objects/shared/objects";
 
 const MAX_OFFSET = 500;
 
-export const search = new Hono<AppEnv>().get("/search", async (c) => {
+export const search = new Hono<AppEnv>().get("/", async (c) => {
   const q = readQuery(c, SearchQuery);
   if (!q.q.isWellFormed()) throw new AppError("invalid_request", "the query is not well-formed Unicode");
   if (!compileQuery(q.q)) throw new AppError("invalid_request", "the query has nothing to search for");
@@ -41,5 +43,5 @@ export const search = new Hono<AppEnv>().get("/search", async (c) => {
   hits.sort((a, b) => a.score - b.score || b.message.createdAt - a.message.createdAt);
   const page = hits.slice(offset, offset + limit);
   const next = hits.length > offset + limit && offset + limit <= MAX_OFFSET ? String(offset + limit) : null;
-  return c.json({ hits: page, cursor: next });
+  return reply(c, SearchResultsSchema, { hits: page, cursor: next });
 });

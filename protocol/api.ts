@@ -1,0 +1,137 @@
+/**
+ * The REST API as a table: every route the node serves, the body or query it
+ * reads and what a successful answer carries. Nothing here declares a shape
+ * (the schemas live in rest.ts, models.ts, device.ts and responses.ts); the
+ * table says which schema belongs to which route, and checks hold everything
+ * else to it:
+ *
+ * - worker/reply.ts refuses to answer a route with any other schema, and
+ *   worker/http.ts to read its body or query with any other;
+ * - test/workers/routes.test.ts: the Worker serves exactly these routes;
+ * - test/protocol/api-docs.test.ts: docs/API.md has one row per route, naming
+ *   its answer's schema (`RoomInfo` for `RoomInfoSchema`).
+ *
+ * Paths are Hono's (`:id`); docs/API.md writes them `{id}`. `GET` routes also
+ * answer `HEAD`. Not for clients to import (the SDK imports the schemas
+ * themselves): it would pull every schema into a bundle.
+ */
+import type { z } from "zod";
+import { ReadBody, SettingsBody } from "./device";
+import {
+  AddMemberBody,
+  ChangePasswordBody,
+  CreateDmBody,
+  CreateRoomBody,
+  CreateUserBody,
+  EditMessageBody,
+  HistoryQuery,
+  LoginBody,
+  NotificationsQuery,
+  PresenceQuery,
+  PublicRoomsQuery,
+  ReactBody,
+  SearchQuery,
+  SendMessageBody,
+  SetRoleBody,
+  SetupBody,
+  UpdateRoomBody,
+  UploadQuery,
+  UsersQuery,
+} from "./rest";
+import { AttachmentSchema, MemberSchema, MessageSchema, RoomSchema, UserSchema } from "./models";
+import {
+  HealthSchema,
+  HistoryPageSchema,
+  InboxRoomListSchema,
+  MemberListSchema,
+  MySessionListSchema,
+  NotificationPageSchema,
+  OkSchema,
+  PresenceListSchema,
+  PublicRoomsPageSchema,
+  ReadPositionSchema,
+  ReceiptListSchema,
+  RevokedSchema,
+  RoomInfoSchema,
+  SearchResultsSchema,
+  SessionListSchema,
+  SettingsSchema,
+  SetupStatusSchema,
+  SentMessageSchema,
+  SignInSchema,
+  SocketTicketSchema,
+  UserListSchema,
+} from "./responses";
+import { ClusterViewSchema } from "./cluster";
+
+/** A JSON body (its schema), a file's bytes, or a WebSocket (frames: protocol/frames.ts, protocol/device.ts). */
+export type RouteAnswer = z.ZodType | "bytes" | "websocket";
+
+export interface Route {
+  /** what a successful answer carries */
+  answer: RouteAnswer;
+  /** the JSON request body (worker/http.ts readJson refuses any other schema on this route) */
+  body?: z.ZodType;
+  /** the query string (readQuery, likewise) */
+  query?: z.ZodType;
+}
+
+export const routeKey = (method: string, path: string) => `${method} ${path}`;
+
+export const ROUTES: Readonly<Record<string, Route>> = {
+  "GET /healthz": { answer: HealthSchema },
+
+  "POST /api/v1/auth/login": { body: LoginBody, answer: SignInSchema },
+  "POST /api/v1/auth/logout": { answer: OkSchema },
+  "GET /api/v1/setup": { answer: SetupStatusSchema },
+  "POST /api/v1/setup": { body: SetupBody, answer: SignInSchema },
+
+  "GET /api/v1/me": { answer: UserSchema },
+  "GET /api/v1/me/sessions": { answer: MySessionListSchema },
+  "DELETE /api/v1/me/sessions/:sid": { answer: OkSchema },
+  "POST /api/v1/me/password": { body: ChangePasswordBody, answer: OkSchema },
+  "GET /api/v1/me/rooms": { answer: InboxRoomListSchema },
+  "GET /api/v1/me/notifications": { query: NotificationsQuery, answer: NotificationPageSchema },
+  "GET /api/v1/me/settings": { answer: SettingsSchema },
+  "PATCH /api/v1/me/settings": { body: SettingsBody, answer: SettingsSchema },
+
+  "GET /api/v1/users": { query: UsersQuery, answer: UserListSchema },
+  "POST /api/v1/users": { body: CreateUserBody, answer: UserSchema },
+  "GET /api/v1/users/:id": { answer: UserSchema },
+  "POST /api/v1/users/:id/deactivate": { answer: UserSchema },
+  "POST /api/v1/users/:id/reactivate": { answer: UserSchema },
+  "GET /api/v1/users/:id/sessions": { answer: SessionListSchema },
+  "DELETE /api/v1/users/:id/sessions": { answer: RevokedSchema },
+  "DELETE /api/v1/users/:id/sessions/:sid": { answer: OkSchema },
+
+  "GET /api/v1/presence": { query: PresenceQuery, answer: PresenceListSchema },
+
+  "GET /api/v1/rooms/public": { query: PublicRoomsQuery, answer: PublicRoomsPageSchema },
+  "POST /api/v1/rooms": { body: CreateRoomBody, answer: RoomSchema },
+  "POST /api/v1/dms": { body: CreateDmBody, answer: RoomSchema },
+  "GET /api/v1/rooms/:id": { answer: RoomInfoSchema },
+  "PATCH /api/v1/rooms/:id": { body: UpdateRoomBody, answer: RoomSchema },
+  "POST /api/v1/rooms/:id/join": { answer: RoomSchema },
+  "POST /api/v1/rooms/:id/leave": { answer: OkSchema },
+  "GET /api/v1/rooms/:id/members": { answer: MemberListSchema },
+  "POST /api/v1/rooms/:id/members": { body: AddMemberBody, answer: RoomSchema },
+  "DELETE /api/v1/rooms/:id/members/:userId": { answer: OkSchema },
+  "PATCH /api/v1/rooms/:id/members/:userId": { body: SetRoleBody, answer: MemberSchema },
+  "POST /api/v1/rooms/:id/messages": { body: SendMessageBody, answer: SentMessageSchema },
+  "GET /api/v1/rooms/:id/messages": { query: HistoryQuery, answer: HistoryPageSchema },
+  "GET /api/v1/rooms/:id/messages/:mid": { answer: MessageSchema },
+  "PATCH /api/v1/rooms/:id/messages/:mid": { body: EditMessageBody, answer: MessageSchema },
+  "DELETE /api/v1/rooms/:id/messages/:mid": { answer: MessageSchema },
+  "POST /api/v1/rooms/:id/messages/:mid/reactions": { body: ReactBody, answer: MessageSchema },
+  "POST /api/v1/rooms/:id/read": { body: ReadBody, answer: ReadPositionSchema },
+  "GET /api/v1/rooms/:id/receipts": { answer: ReceiptListSchema },
+  "POST /api/v1/rooms/:id/files": { query: UploadQuery, answer: AttachmentSchema },
+  "GET /api/v1/rooms/:id/socket": { answer: "websocket" },
+
+  "GET /api/v1/files/:id": { answer: "bytes" },
+  "GET /api/v1/search": { query: SearchQuery, answer: SearchResultsSchema },
+  "POST /api/v1/socket-tickets": { answer: SocketTicketSchema },
+  "GET /api/v1/socket": { answer: "websocket" },
+
+  "GET /api/v1/cluster": { answer: ClusterViewSchema },
+};

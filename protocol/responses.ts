@@ -1,0 +1,106 @@
+/**
+ * REST answers: the body of every successful JSON response, declared once.
+ * The Worker answers through these (worker/reply.ts checks each body against
+ * its schema), the SDK parses with them (leniently: protocol/lenient.ts), and
+ * docs/API.md names them (test/protocol/api-docs.test.ts holds it to
+ * protocol/api.ts, the table of which route answers with which).
+ *
+ * Errors are not here: every failure is `ErrorBodySchema` (protocol/errors.ts).
+ */
+import { z } from "zod";
+import { InboxRoomSchema, NotificationSchema, PresenceSchema } from "./device";
+import { MemberSchema, MessageSchema, PublicRoomSchema, ReceiptSchema, RoomSchema, SearchHitSchema, SessionSchema, SessionUserSchema, UserSchema } from "./models";
+
+/** `GET /healthz`: the node is up; `X-Outpost-Instance` says which start of it answered. */
+export const HealthSchema = z.strictObject({
+  ok: z.literal(true),
+  node: z.string(),
+  version: z.string(),
+  /** the node's Ed25519 public key (base64url of the raw 32 bytes), for the cluster file; null under wrangler */
+  publicKey: z.string().nullable(),
+});
+
+/** Done, nothing more to say (logout, leave, remove, revoke, password change). */
+export const OkSchema = z.strictObject({ ok: z.literal(true) });
+
+/** `GET /setup`: does this node still wait for its first administrator? */
+export const SetupStatusSchema = z.strictObject({ needed: z.boolean() });
+
+/**
+ * A new session (login, first-run setup). `token` is the bearer token (browsers
+ * also get it as the HttpOnly cookie); `deviceToken` goes back as
+ * `X-Outpost-Device` on this device's next login (see docs/API.md).
+ */
+export const SignInSchema = z.strictObject({
+  token: z.string(),
+  expiresAt: z.number(),
+  user: SessionUserSchema,
+  deviceToken: z.string().optional(),
+});
+export type SignIn = z.infer<typeof SignInSchema>;
+
+/** `GET /users/{id}/sessions` (admin). */
+export const SessionListSchema = z.strictObject({ sessions: z.array(SessionSchema) });
+
+/** `GET /me/sessions`: mine, with the one this request came with marked `current`. */
+export const MySessionListSchema = z.strictObject({ sessions: z.array(SessionSchema.extend({ current: z.boolean() })) });
+
+/** `DELETE /users/{id}/sessions` (admin): how many sessions ended. */
+export const RevokedSchema = z.strictObject({ revoked: z.number().int() });
+
+/** Personal settings. */
+export const SettingsSchema = z.strictObject({
+  /** may others see how far I have read? */
+  sendReceipts: z.boolean(),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** `GET /me/rooms`: the caller's rooms with counts and last messages. */
+export const InboxRoomListSchema = z.strictObject({ rooms: z.array(InboxRoomSchema) });
+
+/** `GET /me/notifications`: mentions and DMs, newest first, and how many are unread. */
+export const NotificationPageSchema = z.strictObject({ notifications: z.array(NotificationSchema), unread: z.number().int() });
+export type NotificationPage = z.infer<typeof NotificationPageSchema>;
+
+/** `GET /users`: people, by username. */
+export const UserListSchema = z.strictObject({ users: z.array(UserSchema) });
+
+/** `GET /presence`: those of the asked-for people the caller shares a room with. */
+export const PresenceListSchema = z.strictObject({ presence: z.array(PresenceSchema) });
+
+/** `GET /rooms/{id}`: the room as the caller sees it and who is in it. */
+export const RoomInfoSchema = z.strictObject({ room: RoomSchema, members: z.array(MemberSchema) });
+export type RoomInfo = z.infer<typeof RoomInfoSchema>;
+
+export const MemberListSchema = z.strictObject({ members: z.array(MemberSchema) });
+
+/** One page of the public room directory; `nextCursor` is null on the last page. */
+export const PublicRoomsPageSchema = z.strictObject({ rooms: z.array(PublicRoomSchema), nextCursor: z.string().nullable() });
+export type PublicRoomsPage = z.infer<typeof PublicRoomsPageSchema>;
+
+/** One page of history, in `seq` order; `hasMore`: there is more in the direction asked. */
+export const HistoryPageSchema = z.strictObject({ messages: z.array(MessageSchema), hasMore: z.boolean(), lastSeq: z.number().int() });
+export type HistoryPage = z.infer<typeof HistoryPageSchema>;
+
+/** `POST /rooms/{id}/read`: the caller's read position now (clamped, never backwards). */
+export const ReadPositionSchema = z.strictObject({ lastReadSeq: z.number().int() });
+
+export const ReceiptListSchema = z.strictObject({ receipts: z.array(ReceiptSchema) });
+
+/** Search hits by score, then time; pass `cursor` back for the next page (null: no more). */
+export const SearchResultsSchema = z.strictObject({ hits: z.array(SearchHitSchema), cursor: z.string().nullable() });
+export type SearchResults = z.infer<typeof SearchResultsSchema>;
+
+/** A single-use ticket that opens one socket (`?ticket=`), for clients that cannot set headers. */
+export const SocketTicketSchema = z.strictObject({ ticket: z.string(), expiresAt: z.number() });
+export type SocketTicket = z.infer<typeof SocketTicketSchema>;
+
+/**
+ * `POST /rooms/{id}/messages` in a room homed on a node this one cannot reach
+ * right now (202): the message waits in the link's queue and is delivered once,
+ * in order, when the link returns (docs/FEDERATION.md).
+ */
+export const QueuedSendSchema = z.strictObject({ queued: z.literal(true), clientId: z.string() });
+
+/** A send's answer: the stored message (201, or 200 for a repeat), or queued (202). */
+export const SentMessageSchema = z.union([MessageSchema, QueuedSendSchema]);
