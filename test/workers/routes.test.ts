@@ -12,6 +12,7 @@ import { OkSchema } from "../../protocol/responses";
 import { LoginBody } from "../../protocol/rest";
 import { reply } from "../../worker/reply";
 import { readJson } from "../../worker/http";
+import federationDoc from "../../docs/FEDERATION.md?raw";
 
 describe("routes", () => {
   it("the Worker serves exactly the routes of protocol/api.ts", () => {
@@ -21,11 +22,17 @@ describe("routes", () => {
         .filter((r) => r.method !== "ALL") // middleware for every method
         .filter((r) => r.path !== "/*") // the web client's catch-all
         // The node-to-node link (signed, not for clients): docs/FEDERATION.md lists it,
-        // and test/cluster/link-routes.test.ts holds the two together.
+        // and the test below holds the two together.
         .filter((r) => !r.path.startsWith("/link/v1"))
         .map((r) => `${r.method} ${r.path}`),
     );
     expect([...served].sort()).toEqual(Object.keys(ROUTES).sort());
+  });
+
+  it("every node-to-node link route is in docs/FEDERATION.md's endpoint table, and nothing else is", () => {
+    const served = new Set(app.routes.filter((r) => r.path.startsWith("/link/v1") && r.method !== "ALL").map((r) => `${r.method} ${r.path.replace(/:([a-z]+)/g, "{$1}")}`));
+    const documented = [...federationDoc.matchAll(/^\| `((?:GET|POST) \/link\/v1\/[^`]*)`/gm)].map((m) => m[1]);
+    expect([...served].sort()).toEqual(documented.sort());
   });
 
   it("reply() refuses an answer with a field its schema does not declare, or a schema the route does not list", async () => {
