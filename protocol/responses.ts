@@ -101,6 +101,7 @@ export type SocketTicket = z.infer<typeof SocketTicketSchema>;
  * in order, when the link returns (docs/FEDERATION.md).
  */
 export const QueuedSendSchema = z.strictObject({ queued: z.literal(true), clientId: z.string() });
+export type QueuedSend = z.infer<typeof QueuedSendSchema>;
 
 /** A send's answer: the stored message (201, or 200 for a repeat), or queued (202). */
 export const SentMessageSchema = z.union([MessageSchema, QueuedSendSchema]);

@@ -41,10 +41,12 @@ import {
   SearchResultsSchema,
   SettingsSchema,
   SetupStatusSchema,
+  SentMessageSchema,
   SignInSchema,
   SocketTicketSchema,
   UserListSchema,
   type HistoryPage,
+  type QueuedSend,
   type NotificationPage,
   type PublicRoomsPage,
   type RoomInfo,
@@ -54,6 +56,7 @@ import {
   type SocketTicket,
 } from "../protocol/responses";
 import { OutpostApiError } from "./errors";
+import { ClusterViewSchema, type ClusterView } from "../protocol/cluster";
 import { parseAnswer } from "./answers";
 import { uploadBlob, type UploadOptions } from "./upload";
 
@@ -252,8 +255,18 @@ export class OutpostClient {
     return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/messages${params ? "?" + params : ""}`, undefined, HistoryPageSchema);
   }
   /** Send over REST. Pass the same `clientId` on a retry: the node stores the message once. */
-  send(roomId: string, body: z.input<typeof SendMessageBody>): Promise<Message> {
-    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, body, MessageSchema);
+  /** Every node of the organisation with this node's link to it (up, down since when, messages waiting). */
+  cluster(): Promise<ClusterView> {
+    return this.request("GET", "/cluster", undefined, ClusterViewSchema);
+  }
+
+  /**
+   * The stored message (201; 200 for a repeat of its clientId), or `{queued,
+   * clientId}` (202) in a room homed on another node that this node cannot
+   * reach now: it is delivered once, in order, when the link returns.
+   */
+  send(roomId: string, body: z.input<typeof SendMessageBody>): Promise<Message | QueuedSend> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, body, SentMessageSchema);
   }
   edit(roomId: string, messageId: string, text: string): Promise<Message> {
     return this.request("PATCH", `/rooms/${encodeURIComponent(roomId)}/messages/${messageId}`, { text }, MessageSchema);

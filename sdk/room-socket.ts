@@ -15,7 +15,7 @@ import { ServerRoomFrame } from "../protocol/frames";
 import type { Message } from "../protocol/models";
 import { ReconnectingSocket, type SocketOptions, type SocketState } from "./socket";
 import type { OutpostClient } from "./rest";
-import { PermanentSendError, RateLimitedError, type QueuedMessage, type SendAck } from "./send-queue";
+import { PermanentSendError, RateLimitedError, type QueuedAtNode, type QueuedMessage, type SendAck } from "./send-queue";
 
 /** A room socket sends at most one `read` per this many ms (see RoomSocket.read). */
 export const READ_EVERY_MS = 1000;
@@ -35,7 +35,8 @@ export class RoomSocket {
   private readTimer: ReturnType<typeof setTimeout> | null = null;
   /** who this socket is signed in as (from `hello`), to recognise the echo of its own sends */
   private userId: string | null = null;
-  private readonly acks = new Map<string, { resolve: (a: SendAck) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly acks = new Map<string, { resolve: (a: SendAck | QueuedAtNode) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly outcomes = new Set<(clientId: string, outcome: SendAck | Error) => void>();
 
   constructor(
     api: OutpostClient,
@@ -90,7 +91,17 @@ export class RoomSocket {
    * sends it again), with a plain Error when the socket is not open or drops
    * first (the queue then retries, same clientId).
    */
-  sendMessage(m: QueuedMessage, timeoutMs = 10_000): Promise<SendAck> {
+  /**
+   * Outcomes of sends nobody waits for any more: messages the node had queued
+   * for another node (`msg.queued`) whose ack, or refusal, arrives later. Hand
+   * them to the send queue: `socket.onOutcome((id, r) => r instanceof Error ? queue.refuse(id, r) : queue.settle(id, r))`.
+   */
+  onOutcome(fn: (clientId: string, outcome: SendAck | Error) => void): () => void {
+    this.outcomes.add(fn);
+    return () => this.outcomes.delete(fn);
+  }
+
+  sendMessage(m: QueuedMessage, timeoutMs = 10_000): Promise<SendAck | QueuedAtNode> {
     return new Promise((resolve, reject) => {
       const frame = { type: "msg.send", clientId: m.clientId, text: m.text, ...(m.replyTo ? { replyTo: m.replyTo } : {}), ...(m.attachments?.length ? { attachments: m.attachments } : {}) };
       if (!this.socket.send(frame)) {
@@ -180,7 +191,21 @@ export class RoomSocket {
       case "msg.ack":
         this.settle(f.clientId, { id: f.id, seq: f.seq });
         break;
+      case "msg.queued": {
+        // The node keeps it for a room homed on a node it cannot reach now; the ack follows later.
+        const w = this.acks.get(f.clientId);
+        if (w) {
+          clearTimeout(w.timer);
+          this.acks.delete(f.clientId);
+          w.resolve({ queued: true });
+        }
+        break;
+      }
       case "error": {
+        if (f.replyTo && !this.acks.has(f.replyTo) && PERMANENT_CODES.has(f.code)) {
+          // A send the node had queued, refused by the room's home when it arrived.
+          for (const fn of this.outcomes) fn(f.replyTo, new PermanentSendError(f.code, f.message));
+        }
         const w = f.replyTo ? this.acks.get(f.replyTo) : undefined;
         if (w && f.replyTo) {
           clearTimeout(w.timer);
@@ -200,7 +225,11 @@ export class RoomSocket {
 
   private settle(clientId: string, ack: SendAck): void {
     const w = this.acks.get(clientId);
-    if (!w) return;
+    if (!w) {
+      // Nobody waits: perhaps a send the node had queued (SendQueue.settle).
+      for (const fn of this.outcomes) fn(clientId, ack);
+      return;
+    }
     clearTimeout(w.timer);
     this.acks.delete(clientId);
     w.resolve(ack);

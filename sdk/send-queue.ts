@@ -22,13 +22,24 @@ export interface QueuedMessage {
   /** ids of files uploaded into the room beforehand (OutpostClient.uploadFile) */
   attachments?: string[];
   queuedAt: number;
+  /**
+   * The user's node has it in its durable queue for the room's home node, which
+   * it cannot reach now (`msg.queued`, REST 202): it will be delivered once, in
+   * order, when the link returns. Still pending here until its ack arrives
+   * (settle), but it no longer holds back the messages written after it.
+   */
+  atNode?: boolean;
 }
 export interface SendAck {
   id: string;
   seq: number;
 }
-/** Delivers one message; resolves with the node's ack. Throw `PermanentSendError` (or a non-retryable OutpostApiError) to give up on it. */
-export type SendTransport = (m: QueuedMessage) => Promise<SendAck>;
+/** The node took the message into its link queue (a room homed on a node it cannot reach now). */
+export interface QueuedAtNode {
+  queued: true;
+}
+/** Delivers one message; resolves with the node's ack (or its `queued`). Throw `PermanentSendError` (or a non-retryable OutpostApiError) to give up on it. */
+export type SendTransport = (m: QueuedMessage) => Promise<SendAck | QueuedAtNode>;
 
 /** The node refused this message for good (too long, no longer a member…): retrying cannot help. */
 export class PermanentSendError extends Error {
@@ -89,7 +100,7 @@ function isPermanent(err: unknown): boolean {
 export class SendQueue {
   private items: QueuedMessage[] = [];
   private readonly waiters = new Map<string, { resolve: (a: SendAck) => void; reject: (e: Error) => void }>();
-  private readonly listeners = new Set<(event: { kind: "change" } | { kind: "sent"; message: QueuedMessage; ack: SendAck } | { kind: "failed"; message: QueuedMessage; error: Error }) => void>();
+  private readonly listeners = new Set<(event: { kind: "change" } | { kind: "queued"; message: QueuedMessage } | { kind: "sent"; message: QueuedMessage; ack: SendAck } | { kind: "failed"; message: QueuedMessage; error: Error }) => void>();
   private running = false;
   private wake: (() => void) | null = null;
   private attempt = 0;
@@ -128,14 +139,40 @@ export class SendQueue {
     return roomId ? this.items.filter((m) => m.roomId === roomId) : [...this.items];
   }
 
+  /**
+   * A message the node had queued for another node was delivered (its `msg.ack`,
+   * or its echo, arrived on a room socket): it leaves the queue as sent.
+   */
+  settle(clientId: string, ack: SendAck): void {
+    const m = this.items.find((x) => x.clientId === clientId && x.atNode);
+    if (!m) return;
+    this.finish(m);
+    this.waiters.get(clientId)?.resolve(ack);
+    this.waiters.delete(clientId);
+    this.emit({ kind: "sent", message: m, ack });
+  }
+
+  /** The room's home refused a message the node had queued for it: it fails with the reason. */
+  refuse(clientId: string, error: Error): void {
+    const m = this.items.find((x) => x.clientId === clientId && x.atNode);
+    if (!m) return;
+    this.finish(m);
+    this.waiters.get(clientId)?.reject(error);
+    this.waiters.delete(clientId);
+    this.emit({ kind: "failed", message: m, error });
+  }
+
   /** Try now instead of waiting out the backoff (a socket reopened, the browser came online). */
   kick(): void {
     this.attempt = 0;
+    // Ask again about messages the node had queued (same clientId: nothing is stored twice);
+    // the answer is their ack if they were delivered meanwhile.
+    for (const m of this.items) if (m.atNode) m.atNode = false;
     this.wake?.();
     this.run();
   }
 
-  on(fn: (event: { kind: "change" } | { kind: "sent"; message: QueuedMessage; ack: SendAck } | { kind: "failed"; message: QueuedMessage; error: Error }) => void): () => void {
+  on(fn: (event: { kind: "change" } | { kind: "queued"; message: QueuedMessage } | { kind: "sent"; message: QueuedMessage; ack: SendAck } | { kind: "failed"; message: QueuedMessage; error: Error }) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -149,10 +186,17 @@ export class SendQueue {
     if (this.running) return;
     this.running = true;
     try {
-      while (this.items.length) {
-        const head = this.items[0];
+      for (let head = this.items.find((x) => !x.atNode); head; head = this.items.find((x) => !x.atNode)) {
         try {
           const ack = await this.options.transport(head);
+          if ("queued" in ack) {
+            // Durable at the node, in its order: the next message may go.
+            head.atNode = true;
+            this.save();
+            this.attempt = 0;
+            this.emit({ kind: "queued", message: head });
+            continue;
+          }
           this.finish(head);
           this.attempt = 0;
           this.waiters.get(head.clientId)?.resolve(ack);

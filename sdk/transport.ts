@@ -11,7 +11,9 @@ export function socketOrRestTransport(api: OutpostClient, socketFor: (roomId: st
   return async (m) => {
     const socket = socketFor(m.roomId);
     if (socket && socket.state === "open") return socket.sendMessage(m);
-    const message = await api.send(m.roomId, { text: m.text, clientId: m.clientId, ...(m.replyTo ? { replyTo: m.replyTo } : {}), ...(m.attachments?.length ? { attachments: m.attachments } : {}) });
-    return { id: message.id, seq: message.seq };
+    const answer = await api.send(m.roomId, { text: m.text, clientId: m.clientId, ...(m.replyTo ? { replyTo: m.replyTo } : {}), ...(m.attachments?.length ? { attachments: m.attachments } : {}) });
+    // 202: the node keeps it for a room homed on a node it cannot reach now.
+    if ("queued" in answer) return { queued: true };
+    return { id: answer.id, seq: answer.seq };
   };
 }

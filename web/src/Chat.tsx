@@ -1,8 +1,8 @@
 /** The open room: header, virtualised messages, typing line, composer. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Attachment, Message } from "../../sdk/index";
-import { api, changed, focusMessage, loadNewer, loadOlder, markRead, nameOf, roomTitle, state, type RoomView } from "./store";
-import { formatDay, formatSize, formatTime, t } from "./i18n";
+import { api, changed, focusMessage, loadNewer, loadOlder, markRead, nameOf, roomTitle, roomUnreachable, state, type RoomView } from "./store";
+import { formatDay, formatShort, formatSize, formatTime, nodeLabel, t } from "./i18n";
 import { addFiles } from "./uploads";
 import { Markdown } from "./Markdown";
 import { VirtualList, type Row } from "./MessageList";
@@ -19,6 +19,8 @@ export function Chat() {
   const [dropping, setDropping] = useState(false);
   const inbox = state.device?.rooms.get(view.roomId);
   const title = inbox ? roomTitle(inbox) : view.room?.name ?? "";
+  // A room homed on a branch node this node cannot reach: what shows is as of the last sync.
+  const away = roomUnreachable(view.roomId);
   const me = state.me!;
 
   useEffect(() => {
@@ -59,6 +61,11 @@ export function Chat() {
         {presence && <span class="muted small"><span class={`dot inline ${presence}`} aria-hidden="true" /> {t(presence)}</span>}
         <button type="button" class="link" onClick={() => setMembers(true)}>{t("members")} ({view.members.length || view.room?.memberCount || ""})</button>
       </header>
+      {away && (
+        <div class="stale muted small" role="status" data-testid="room-stale">
+          {t("roomStale", { node: nodeLabel(away.node), at: away.lastContactAt ? formatShort(away.lastContactAt) : "—" })}
+        </div>
+      )}
       <VirtualList
         rows={rows}
         label={t("messageList")}
@@ -117,8 +124,8 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
       key: `pending:${p.clientId}`,
       estimate: 60,
       render: () => (
-        <div class="msg mine pending" data-testid="pending">
-          <div class="meta small muted">{t("pending")}</div>
+        <div class={p.atNode ? "msg mine pending queued" : "msg mine pending"} data-testid="pending">
+          <div class="meta small muted">{p.atNode ? t("queuedForNode", { node: nodeLabel(p.roomId.slice(p.roomId.lastIndexOf("@") + 1)) }) : t("pending")}</div>
           {p.text && <Markdown text={p.text} me={myUsername} />}
           {p.attachments?.length ? <PendingFiles clientId={p.clientId} n={p.attachments.length} /> : null}
         </div>

@@ -1,8 +1,8 @@
 /** Signed in: the room list beside the open room (one or the other below 720 px). */
 import { useEffect, useState } from "preact/hooks";
 import type { FunctionComponent } from "preact";
-import { state, openRoom, roomTitle, signOut, nameOf, connectionState, closeRoom, changed } from "./store";
-import { formatShort, t } from "./i18n";
+import { state, openRoom, roomTitle, signOut, nameOf, connectionState, closeRoom, changed, unreachableNodes } from "./store";
+import { formatShort, nodeLabel, t } from "./i18n";
 import { Prefs } from "./Prefs";
 import { Chat } from "./Chat";
 import { NewDmDialog, NewRoomDialog } from "./Dialogs";
@@ -31,6 +31,12 @@ export function Shell() {
           {conn === "offline" ? t("offlineBanner") : t("reconnecting")}
         </div>
       )}
+      {conn === "ok" &&
+        unreachableNodes().map((n) => (
+          <div class="banner" role="status" aria-live="polite" data-testid="node-banner" key={n.node}>
+            {t("nodeUnreachable", { node: nodeLabel(n.node), since: formatShort(n.since) })}
+          </div>
+        ))}
       <nav class="sidebar" aria-label={t("roomList")}>
         <header class="side-head">
           <strong class="me" dir="auto">{state.me?.displayName}</strong>

@@ -63,6 +63,9 @@ const en = {
   recalled: "This message was recalled",
   edited: "edited",
   pending: "Sending…",
+  queuedForNode: "Waiting for the {node} node — sent when the link is back",
+  nodeUnreachable: "The {node} node can't be reached (since {since}). Its rooms show what arrived before; your messages to them wait and go when the link is back.",
+  roomStale: "This room lives on the {node} node, which can't be reached: showing what arrived by {at}.",
   failed: "Not sent",
   typingOne: "{a} is typing…",
   typingTwo: "{a} and {b} are typing…",
@@ -177,6 +180,9 @@ const zh: Record<StringKey, string> = {
   recalled: "此消息已撤回",
   edited: "已编辑",
   pending: "发送中…",
+  queuedForNode: "等待连接{node}节点——链路恢复后发送",
+  nodeUnreachable: "无法连接{node}节点（自 {since} 起）。其群聊显示此前收到的内容；你发往这些群聊的消息将在链路恢复后发送。",
+  roomStale: "此群聊位于{node}节点，目前无法连接：显示截至 {at} 收到的内容。",
   failed: "发送失败",
   typingOne: "{a} 正在输入…",
   typingTwo: "{a} 和 {b} 正在输入…",
@@ -249,6 +255,20 @@ export function setLocale(l: Locale): void {
   locale = l;
   safeSet("outpost.locale", l);
   document.documentElement.lang = l;
+}
+
+/** Branch node names people know (the cluster file's names are lower-case ids). */
+const NODE_LABELS: Record<string, { en: string; zh: string }> = {
+  beijing: { en: "Beijing", zh: "北京" },
+  shanghai: { en: "Shanghai", zh: "上海" },
+  shenzhen: { en: "Shenzhen", zh: "深圳" },
+  guangzhou: { en: "Guangzhou", zh: "广州" },
+};
+
+/** A node's name as people say it, in the UI's language (the node's own name when it is not a known city). */
+export function nodeLabel(node: string): string {
+  const known = NODE_LABELS[node];
+  return known ? (locale === "zh-CN" ? known.zh : known.en) : node;
 }
 
 /** Translate `key`, filling `{name}` placeholders from `vars`. */

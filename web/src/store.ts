@@ -5,6 +5,7 @@
  * the message list stays cheap because it is virtualised.
  */
 import { useEffect, useState } from "preact/hooks";
+import type { ClusterView } from "../../sdk/index";
 import { DeviceSocket, OutpostApiError, OutpostClient, RoomSocket, SendQueue, socketOrRestTransport, type Attachment, type InboxRoom, type Member, type Message, type QueuedMessage, type Room, type SessionUser, type SocketState, type User } from "../../sdk/index";
 
 export const api = new OutpostClient();
@@ -45,6 +46,8 @@ export const state = {
   online: typeof navigator === "undefined" ? true : navigator.onLine,
   users: new Map<string, { displayName: string; username: string }>(),
   failed: [] as QueuedMessage[],
+  /** the organisation's nodes and this node's links to them (GET /api/v1/cluster), refreshed while signed in */
+  cluster: null as ClusterView | null,
   /** what the files of a queued message are called, by clientId (for the pending row) */
   pendingFiles: new Map<string, Attachment[]>(),
 };
@@ -108,7 +111,44 @@ export function signedIn(user: User | SessionUser): void {
     changed();
   });
   state.queue = queue;
+  watchCluster();
   changed();
+}
+
+let clusterTimer: ReturnType<typeof setInterval> | null = null;
+
+/**
+ * Which branch nodes this node can reach: refreshed every 10 s (a cut is
+ * noticed by the node within ~3 s) and at every reconnect, so people see which
+ * node is unreachable and that what they see of its rooms is as of the last sync.
+ */
+function watchCluster(): void {
+  const refresh = async () => {
+    if (state.phase !== "signedIn") return;
+    try {
+      const view = await api.cluster();
+      if (JSON.stringify(view) !== JSON.stringify(state.cluster)) {
+        state.cluster = view;
+        changed();
+      }
+    } catch {
+      // this node itself is unreachable: the connection banner says so
+    }
+  };
+  if (clusterTimer) clearInterval(clusterTimer);
+  clusterTimer = setInterval(() => void refresh(), 10_000);
+  void refresh();
+}
+
+/** The cluster's nodes this node cannot reach now (none when it runs alone). */
+export function unreachableNodes(): { node: string; since: number; lastContactAt: number | null }[] {
+  return (state.cluster?.nodes ?? []).filter((n) => n.state === "down").map((n) => ({ node: n.node, since: n.since, lastContactAt: n.lastContactAt }));
+}
+
+/** For a room homed on a node this one cannot reach: that node and when it last heard from it. */
+export function roomUnreachable(roomId: string): { node: string; lastContactAt: number | null } | null {
+  const home = roomId.slice(roomId.lastIndexOf("@") + 1);
+  return unreachableNodes().find((n) => n.node === home) ?? null;
 }
 
 export async function signOut(): Promise<void> {
@@ -121,6 +161,9 @@ export async function signOut(): Promise<void> {
   state.device?.close();
   state.device = null;
   state.queue = null;
+  state.cluster = null;
+  if (clusterTimer) clearInterval(clusterTimer);
+  clusterTimer = null;
   state.me = null;
   state.phase = "signedOut";
   history.replaceState(null, "", "/");
@@ -199,6 +242,11 @@ export function openRoom(roomId: string, target?: { id: string; seq: number }): 
     view.state = s;
     if (s === "open") state.queue?.kick();
     changed();
+  });
+  // Sends the node had queued for another node (a cut link) are settled or refused here later.
+  socket.onOutcome((clientId, outcome) => {
+    if (outcome instanceof Error) state.queue?.refuse(clientId, outcome);
+    else state.queue?.settle(clientId, outcome);
   });
   socket.onFrame((f) => {
     switch (f.type) {

@@ -1,0 +1,71 @@
+/**
+ * A branch office in real Chromium: 陈梅 uses the Shanghai node, in a room
+ * homed in Beijing. When the WAN link is cut she sees which node is
+ * unreachable and that the room shows what arrived before; what she writes
+ * waits, shown as waiting for Beijing; when the link returns it is delivered
+ * once and shows as sent, and Beijing has it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loginAs } from "../harness";
+import { startCluster, type TestCluster } from "../cluster/cluster-harness";
+import { openBrowser, rest, signIn, type UserBrowser } from "./browser";
+
+const PASSWORD = "cluster operator passphrase";
+const USER_PASSWORD = "a long enough passphrase";
+let cluster: TestCluster;
+let browser: UserBrowser;
+let roomId: string;
+let liwei: string;
+
+beforeAll(async () => {
+  cluster = await startCluster(["beijing", "shanghai"], { adminPassword: PASSWORD });
+  const bjAdmin = await loginAs(cluster.nodes.beijing.url, "admin", PASSWORD);
+  const shAdmin = await loginAs(cluster.nodes.shanghai.url, "admin", PASSWORD);
+  await rest(cluster.nodes.beijing.url, bjAdmin, "POST", "/users", { username: "liwei", password: USER_PASSWORD, displayName: "李伟" });
+  const chenmei = await rest(cluster.nodes.shanghai.url, shAdmin, "POST", "/users", { username: "chenmei", password: USER_PASSWORD, displayName: "陈梅" });
+  liwei = await loginAs(cluster.nodes.beijing.url, "liwei", USER_PASSWORD);
+  for (let i = 0; i < 50; i++) {
+    const r = await fetch(`${cluster.nodes.beijing.url}/api/v1/users/${chenmei.id}`, { headers: { authorization: `Bearer ${liwei}` } });
+    if (r.status === 200) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  roomId = (await rest(cluster.nodes.beijing.url, liwei, "POST", "/rooms", { name: "季度报表", visibility: "private", members: [chenmei.id] })).id;
+  await rest(cluster.nodes.beijing.url, liwei, "POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: "hello", text: "早上好 from Beijing" });
+  browser = await openBrowser(cluster.nodes.shanghai.url, { locale: "zh-CN" });
+  await signIn(browser.page, "chenmei", USER_PASSWORD);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cluster?.stop();
+});
+
+describe("a branch office whose link to head office is cut", () => {
+  it("shows the unreachable node, keeps the room readable, queues what she writes and sends it when the link returns", async () => {
+    const page = browser.page;
+    await page.getByText("季度报表").first().click();
+    await page.locator(".msg", { hasText: "早上好 from Beijing" }).first().waitFor();
+
+    await cluster.cut("beijing", "shanghai");
+    const banner = page.getByTestId("node-banner");
+    await banner.waitFor({ timeout: 20_000 });
+    expect(await banner.textContent()).toContain("无法连接北京节点");
+    await page.getByTestId("room-stale").waitFor();
+    expect(await page.getByTestId("room-stale").textContent()).toContain("北京");
+    await expect(page.locator(".msg", { hasText: "早上好 from Beijing" }).first().isVisible()).resolves.toBe(true);
+
+    await page.locator("textarea").fill("收到，下午发报表");
+    await page.keyboard.press("Enter");
+    const waiting = page.getByTestId("pending");
+    await waiting.waitFor();
+    await page.getByText("等待连接北京节点").waitFor({ timeout: 15_000 });
+
+    await cluster.heal("beijing", "shanghai");
+    await waiting.waitFor({ state: "detached", timeout: 20_000 });
+    await page.locator(".msg", { hasText: "收到，下午发报表" }).first().waitFor();
+    await banner.waitFor({ state: "detached", timeout: 20_000 });
+    const home = await rest(cluster.nodes.beijing.url, liwei, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`);
+    expect(home.messages.map((m: { text: string }) => m.text)).toEqual(["早上好 from Beijing", "收到，下午发报表"]);
+    expect(browser.pageErrors).toEqual([]);
+  }, 90_000);
+});
