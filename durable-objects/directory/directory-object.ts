@@ -16,7 +16,7 @@ import { limitsOf } from "../shared/env";
 import { foldName, pagePublicRooms, type PublicRoomsPage } from "./public-rooms";
 import { roomQuotaWaitMs } from "./room-quota";
 import { hashPassword, weakPasswordReason } from "../shared/passwords";
-import { timingSafeEqual } from "../shared/tokens";
+import { timingSafeEqual } from "../shared/bytes";
 import { DeviceTokens, newDeviceKey } from "./device-tokens";
 import { newId } from "../../protocol/ids";
 import { storedUser } from "../shared/objects";

@@ -21,7 +21,7 @@ import { RoomStore, toMessage, type MessageRow, type RoomDb, type RoomMeta } fro
 import { parseMentions } from "./mentions";
 import { UnreadCounts, type FreshMessages } from "./unread";
 import { checkEmoji, checkText } from "./validate";
-import { compileQuery, snippet } from "./search-text";
+import { compileQuery, snippet } from "./search-tokens";
 import { REINDEX_PAUSE_MS, SearchReindex } from "./search-reindex";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";

@@ -1,6 +1,6 @@
 /**
  * Rebuilding a room's search index when the index format changes
- * (INDEX_VERSION in search-text.ts), and searching while that runs.
+ * (INDEX_VERSION in search-tokens.ts), and searching while that runs.
  *
  * A room stores the format its index holds (meta `fts_version`; rooms from
  * before it had `fts_ready` = 1 for format 1, or nothing at all when
@@ -21,7 +21,7 @@
  *   rewrites them first, like the write-behind backlog, and is exact;
  * - more (a big room, for the minutes its re-index takes): the rewritten
  *   part is searched in the new format and the rest as it was before the
- *   upgrade (the old query compiler on the old rows, search-text-legacy.ts),
+ *   upgrade (the old query compiler on the old rows, search-tokens-legacy.ts),
  *   so no result is worse than before and the recent ones are already right.
  *   A room whose old format is 0 has no index below the position yet; only the
  *   rewritten part answers.
@@ -29,8 +29,8 @@
  * are the write-behind backlog (RoomStore.indexBacklog), always written in the
  * current format, so the two never overlap.
  */
-import { INDEX_VERSION, indexText, type CompiledQuery } from "./search-text";
-import { LEGACY_FORMATS } from "./search-text-legacy";
+import { INDEX_VERSION, indexText, type CompiledQuery } from "./search-tokens";
+import { LEGACY_FORMATS } from "./search-tokens-legacy";
 import type { MessageRow, RoomStore } from "./store";
 
 /**

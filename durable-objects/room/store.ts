@@ -7,7 +7,7 @@ import { and, asc, eq, gt, inArray, lt, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import * as schema from "./schema";
 import type { Attachment, Member, Mentions, Message, Role } from "../../protocol/models";
-import { indexText } from "./search-text";
+import { indexText } from "./search-tokens";
 
 export type RoomDb = DrizzleSqliteDODatabase<typeof schema>;
 export type MessageRow = typeof schema.messages.$inferSelect;

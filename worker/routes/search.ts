@@ -9,7 +9,7 @@ import type { AppEnv } from "../app-env";
 import { readQuery } from "../http";
 import { SearchQuery } from "../../protocol/rest";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { compileQuery } from "../../durable-objects/room/search-text";
+import { compileQuery } from "../../durable-objects/room/search-tokens";
 import type { SearchHit } from "../../protocol/models";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import { resolveRoom, storedRoom, storedUser } from "../../durable-objects/shared/objects";
