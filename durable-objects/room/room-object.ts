@@ -17,7 +17,10 @@ import type { Env, Limits } from "../shared/env";
 import { limitsOf } from "../shared/env";
 import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
-import { RoomStore, toMessage, type MessageRow, type RoomDb, type RoomMeta } from "./store";
+import { RoomStore, type RoomDb } from "./store/room-store";
+import { outboxItem } from "./store/outbox";
+import { toMessage, type MessageRow } from "./store/messages";
+import type { RoomMeta } from "./store/meta";
 import { parseMentions } from "./mentions";
 import { UnreadCounts, type FreshMessages } from "./unread";
 import { checkEmoji, checkText } from "./validate";
@@ -154,8 +157,8 @@ export class RoomObject extends DurableObject<Env> {
     super(ctx, env);
     this.db = openDb(ctx.storage, schema);
     this.store = new RoomStore(this.db, ctx.storage);
-    this.reindex = new SearchReindex(this.store, ctx.storage.sql);
-    this.unread = new UnreadCounts(this.store);
+    this.reindex = new SearchReindex(this.store);
+    this.unread = new UnreadCounts(this.store.messages);
     this.limits = limitsOf(env);
     this.fanout = new Fanout(ctx);
     // Keep-alives are answered by the runtime without waking the object.
@@ -165,16 +168,16 @@ export class RoomObject extends DurableObject<Env> {
       if (hasSchema(ctx.storage, "meta")) {
         await ensureSchema(this.db, migrations);
         this.load();
-        this.store.initIndexPosition(this.lastSeq);
+        this.store.search.initPosition(this.lastSeq);
         this.alarmAt = await ctx.storage.getAlarm();
         // An index in an older format is rebuilt by the alarm, in batches: no index work
         // here, and the request that woke the room goes first.
-        if (this.reindex.prepare(this.store.ftsSeq())) this.setAlarmBy(Date.now() + REINDEX_PAUSE_MS);
+        if (this.reindex.prepare(this.store.search.position())) this.setAlarmBy(Date.now() + REINDEX_PAUSE_MS);
         // Summaries held back before the object was evicted: the alarm delivers them.
-        this.heldBack = new Set(this.store.heldBack());
+        this.heldBack = new Set(this.store.meta.heldBack());
         this.heldBackStored = this.heldBack.size > 0;
         if (this.heldBack.size) this.setAlarmBy(Date.now() + AWAY_SUMMARY_INTERVAL_MS);
-        if (this.store.ftsSeq() < this.lastSeq) {
+        if (this.store.search.position() < this.lastSeq) {
           // A backlog from before a restart: index it at the next alarm.
           this.ftsPendingSince = 0;
           this.setAlarmBy(Date.now() + FTS_DELAY_MS);
@@ -184,12 +187,12 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   private load(): void {
-    this.meta = this.store.loadMeta();
-    const rows = this.store.loadMembers();
+    this.meta = this.store.meta.load();
+    const rows = this.store.members.all();
     this.members = new Map(rows.map(({ lastReadSeq: _r, sendReceipts: _s, ...m }) => [m.userId, m]));
     this.readState = new Map(rows.map((r) => [r.userId, { lastReadSeq: r.lastReadSeq, sendReceipts: r.sendReceipts }]));
     this.usernames = new Map([...this.members.values()].map((m) => [m.username, m.userId]));
-    const c = this.store.counters();
+    const c = this.store.messages.counters();
     this.lastSeq = c.lastSeq;
     this.version = c.version;
   }
@@ -203,17 +206,17 @@ export class RoomObject extends DurableObject<Env> {
     }
     await ensureSchema(this.db, migrations);
     this.reindex.created();
-    this.store.setNumber("fts_seq", 0);
+    this.store.search.startEmpty();
     const now = Date.now();
     const meta: RoomMeta = { id: input.id, name: input.name, kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
     const people = new Map<string, Member>();
     people.set(input.creator.userId, { ...input.creator, role: input.kind === "dm" ? "member" : "owner", joinedAt: now });
     for (const m of input.members) if (!people.has(m.userId)) people.set(m.userId, { ...m, role: "member", joinedAt: now });
     this.store.transaction(() => {
-      this.store.saveMeta(meta);
+      this.store.meta.save(meta);
       for (const m of people.values()) {
-        this.store.upsertMember(m);
-        this.store.enqueue(m.userId, { type: "room.added", room: this.summaryFor(meta, m, people) } satisfies InboxUpdate, now);
+        this.store.members.upsert(m);
+        this.store.outbox.enqueue(m.userId, { type: "room.added", room: this.summaryFor(meta, m, people) } satisfies InboxUpdate, now);
       }
     });
     this.load();
@@ -255,9 +258,9 @@ export class RoomObject extends DurableObject<Env> {
     // Joining is not reading, but history from before you joined is not "unread" either.
     const read = { lastReadSeq: this.lastSeq, sendReceipts: true };
     this.store.transaction(() => {
-      this.store.upsertMember(member);
-      this.store.setLastRead(member.userId, read.lastReadSeq, true);
-      this.store.enqueue(user.userId, { type: "room.added", room: this.summaryFor(meta, member, this.members) } satisfies InboxUpdate, now);
+      this.store.members.upsert(member);
+      this.store.members.setLastRead(member.userId, read.lastReadSeq, true);
+      this.store.outbox.enqueue(user.userId, { type: "room.added", room: this.summaryFor(meta, member, this.members) } satisfies InboxUpdate, now);
     });
     this.members.set(member.userId, member);
     this.readState.set(member.userId, read);
@@ -283,14 +286,14 @@ export class RoomObject extends DurableObject<Env> {
     const now = Date.now();
     let heir: Member | undefined;
     this.store.transaction(() => {
-      this.store.deleteMember(userId);
-      this.store.enqueue(userId, { type: "room.removed", roomId: meta.id } satisfies InboxUpdate, now);
+      this.store.members.delete(userId);
+      this.store.outbox.enqueue(userId, { type: "room.removed", roomId: meta.id } satisfies InboxUpdate, now);
       if (target.role === "owner") {
         const rest = [...this.members.values()].filter((m) => m.userId !== userId);
         heir = rest.find((m) => m.role === "admin") ?? rest[0];
         if (heir) {
-          this.store.setRole(heir.userId, "owner");
-          this.store.enqueue(heir.userId, { type: "room.changed", roomId: meta.id, role: "owner" } satisfies InboxUpdate, now);
+          this.store.members.setRole(heir.userId, "owner");
+          this.store.outbox.enqueue(heir.userId, { type: "room.changed", roomId: meta.id, role: "owner" } satisfies InboxUpdate, now);
         }
       }
     });
@@ -320,8 +323,8 @@ export class RoomObject extends DurableObject<Env> {
     if (target.role === "owner") throw new AppError("invalid_request", "the owner's role cannot be changed");
     const updated: Member = { ...target, role };
     this.store.transaction(() => {
-      this.store.setRole(userId, role);
-      this.store.enqueue(userId, { type: "room.changed", roomId: meta.id, role } satisfies InboxUpdate, Date.now());
+      this.store.members.setRole(userId, role);
+      this.store.outbox.enqueue(userId, { type: "room.changed", roomId: meta.id, role } satisfies InboxUpdate, Date.now());
     });
     this.members.set(userId, updated);
     this.broadcast({ type: "member.updated", member: updated });
@@ -335,8 +338,8 @@ export class RoomObject extends DurableObject<Env> {
     if (this.members.get(caller.userId)!.role === "member") throw new AppError("forbidden", "only room admins can rename the room");
     const now = Date.now();
     this.store.transaction(() => {
-      this.store.saveMeta({ name });
-      for (const m of this.members.values()) this.store.enqueue(m.userId, { type: "room.changed", roomId: meta.id, name } satisfies InboxUpdate, now);
+      this.store.meta.save({ name });
+      for (const m of this.members.values()) this.store.outbox.enqueue(m.userId, { type: "room.changed", roomId: meta.id, name } satisfies InboxUpdate, now);
     });
     meta.name = name;
     for (const ws of this.ctx.getWebSockets()) {
@@ -381,7 +384,7 @@ export class RoomObject extends DurableObject<Env> {
     try {
       const text = fileIds.length && input.text === "" ? "" : checkText(input.text, this.limits.maxTextBytes);
       const attachments = fileIds.map((id) => this.attachable(caller.userId, id));
-      if (input.replyTo !== undefined && !this.store.findById(input.replyTo)) {
+      if (input.replyTo !== undefined && !this.store.messages.findById(input.replyTo)) {
         throw new AppError("invalid_request", "replyTo names no message in this room");
       }
       mentions = parseMentions(text, this.usernames);
@@ -458,7 +461,7 @@ export class RoomObject extends DurableObject<Env> {
   /** Write who is owed a summary, when that changed from what is stored. */
   private saveHeldBack(): void {
     if (this.heldBack.size === 0 && !this.heldBackStored) return;
-    this.store.setHeldBack(this.heldBack);
+    this.store.meta.setHeldBack(this.heldBack);
     this.heldBackStored = this.heldBack.size > 0;
   }
 
@@ -476,26 +479,26 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   private duplicateOf(meta: RoomMeta, clientKey: string): { message: Message; duplicate: true } | null {
-    const existing = this.store.findByClientKey(clientKey);
-    return existing ? { message: this.store.toMessages(meta.id, [existing])[0], duplicate: true } : null;
+    const existing = this.store.messages.findByClientKey(clientKey);
+    return existing ? { message: this.store.messages.toMessages(meta.id, [existing])[0], duplicate: true } : null;
   }
 
   async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
     const meta = this.requireMember(caller.userId);
-    const { rows, hasMore } = this.store.page({ before: q.before, after: q.after, limit: Math.min(Math.max(q.limit ?? 50, 1), 100) });
-    return { messages: this.store.toMessages(meta.id, rows), hasMore, lastSeq: this.lastSeq };
+    const { rows, hasMore } = this.store.messages.page({ before: q.before, after: q.after, limit: Math.min(Math.max(q.limit ?? 50, 1), 100) });
+    return { messages: this.store.messages.toMessages(meta.id, rows), hasMore, lastSeq: this.lastSeq };
   }
 
   async getMessage(caller: Caller, id: string): Promise<Message> {
     const meta = this.requireMember(caller.userId);
-    const row = this.store.findById(id);
+    const row = this.store.messages.findById(id);
     if (!row) throw notFound("message");
-    return this.store.toMessages(meta.id, [row])[0];
+    return this.store.messages.toMessages(meta.id, [row])[0];
   }
 
   async edit(caller: Caller, id: string, text: string): Promise<Message> {
     const meta = this.requireMember(caller.userId);
-    const row = this.store.findById(id);
+    const row = this.store.messages.findById(id);
     if (!row) throw notFound("message");
     if (row.senderId !== caller.userId) throw new AppError("forbidden", "only the author can edit a message");
     if (row.deletedAt !== null) throw new AppError("conflict", "the message was recalled");
@@ -504,9 +507,9 @@ export class RoomObject extends DurableObject<Env> {
     const mentions = parseMentions(checked, this.usernames);
     const set = { text: checked, mentions: JSON.stringify(mentions), editedAt: Date.now(), version };
     this.store.transaction(() => {
-      this.store.updateMessage(row.seq, set);
-      this.store.indexMentions(row.seq, mentions);
-      this.store.indexText(row.seq, checked);
+      this.store.messages.update(row.seq, set);
+      this.store.messages.replaceMentions(row.seq, mentions);
+      this.store.search.reindexText(row.seq, checked);
     });
     this.version = version;
     this.unread.invalidate(); // mention counts may change
@@ -517,9 +520,9 @@ export class RoomObject extends DurableObject<Env> {
   /** Recall: the author within the window, room admins and the owner at any time. Leaves a tombstone. */
   async remove(caller: Caller, id: string): Promise<Message> {
     const meta = this.requireMember(caller.userId);
-    const row = this.store.findById(id);
+    const row = this.store.messages.findById(id);
     if (!row) throw notFound("message");
-    if (row.deletedAt !== null) return this.store.toMessages(meta.id, [row])[0];
+    if (row.deletedAt !== null) return this.store.messages.toMessages(meta.id, [row])[0];
     const role = this.members.get(caller.userId)!.role;
     const isAuthor = row.senderId === caller.userId;
     const inWindow = Date.now() - row.createdAt <= this.limits.recallWindowSeconds * 1000;
@@ -531,13 +534,13 @@ export class RoomObject extends DurableObject<Env> {
     const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), version, attachments: null };
     const now = Date.now();
     this.store.transaction(() => {
-      this.store.updateMessage(row.seq, set);
+      this.store.messages.update(row.seq, set);
       this.store.clearDerived(row.seq);
       // A file belongs to its message: recalling the message removes the file
       // (its bytes are deleted from disk through the outbox, retried until done).
-      for (const f of this.store.filesOfMessage(row.seq)) {
-        this.store.deleteFile(f.id);
-        this.store.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
+      for (const f of this.store.files.ofMessage(row.seq)) {
+        this.store.files.delete(f.id);
+        this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
       }
     });
     this.version = version;
@@ -550,24 +553,24 @@ export class RoomObject extends DurableObject<Env> {
 
   async react(caller: Caller, id: string, emoji: string): Promise<Message> {
     const meta = this.requireMember(caller.userId);
-    const row = this.store.findById(id);
+    const row = this.store.messages.findById(id);
     if (!row) throw notFound("message");
     if (row.deletedAt !== null) throw new AppError("conflict", "the message was recalled");
     checkEmoji(emoji);
     const version = this.version + 1;
     this.store.transaction(() => {
-      const added = this.store.toggleReaction(row.seq, emoji, caller.userId, Date.now());
-      if (added && this.store.distinctEmojiCount(row.seq) > MAX_DISTINCT_REACTIONS) {
+      const added = this.store.messages.toggleReaction(row.seq, emoji, caller.userId, Date.now());
+      if (added && this.store.messages.distinctEmojiCount(row.seq) > MAX_DISTINCT_REACTIONS) {
         throw new AppError("too_large", `a message can carry at most ${MAX_DISTINCT_REACTIONS} different reactions`);
       }
-      this.store.updateMessage(row.seq, { version });
+      this.store.messages.update(row.seq, { version });
     });
     this.version = version;
     return this.publishUpdate(meta.id, { ...row, version });
   }
 
-  private publishUpdate(roomId: string, row: Parameters<RoomStore["toMessages"]>[1][number]): Message {
-    const message = this.store.toMessages(roomId, [row])[0];
+  private publishUpdate(roomId: string, row: MessageRow): Message {
+    const message = this.store.messages.toMessages(roomId, [row])[0];
     this.broadcast({ type: "msg.updated", message });
     return message;
   }
@@ -581,7 +584,7 @@ export class RoomObject extends DurableObject<Env> {
     if (!compiled) return [];
     // Messages not yet in the index are added first, so a search sees everything stored.
     try {
-      while (this.store.indexBacklog(this.lastSeq)) {
+      while (this.store.search.indexBacklog(this.lastSeq)) {
         // one batch per transaction
       }
       this.ftsPendingSince = null;
@@ -590,7 +593,7 @@ export class RoomObject extends DurableObject<Env> {
       throw storageFailure(err);
     }
     const hits = this.reindex.search(compiled, q.q, q, Math.min(Math.max(q.limit, 1), 200));
-    const messages = this.store.toMessages(meta.id, hits.map((h) => h.row));
+    const messages = this.store.messages.toMessages(meta.id, hits.map((h) => h.row));
     return hits.map((h, i) => ({ message: messages[i], snippet: snippet(h.row.text, compiled.terms), score: h.score }));
   }
 
@@ -604,21 +607,21 @@ export class RoomObject extends DurableObject<Env> {
   /** Record an uploaded file (bytes already on disk). It is shared when a message names it. */
   async registerFile(caller: Caller, f: { id: string; name: string; size: number; contentType: string; sha256: string; storageKey: string }): Promise<Attachment> {
     this.requireMember(caller.userId);
-    this.store.insertFile({ ...f, uploaderId: caller.userId, createdAt: Date.now(), messageSeq: null });
+    this.store.files.insert({ ...f, uploaderId: caller.userId, createdAt: Date.now(), messageSeq: null });
     return { id: f.id, name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256 };
   }
 
   /** A file's metadata, for a current member only; null looks like "no such file" to everyone else. */
   async fileForDownload(caller: Caller, fileId: string): Promise<{ name: string; size: number; contentType: string; sha256: string; storageKey: string } | null> {
     if (!this.meta || !this.members.has(caller.userId)) return null;
-    const f = this.store.file(fileId);
+    const f = this.store.files.get(fileId);
     // Unshared uploads are visible to their uploader only.
     if (!f || (f.messageSeq === null && f.uploaderId !== caller.userId)) return null;
     return { name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256, storageKey: f.storageKey };
   }
 
   private attachable(userId: string, fileId: string): Attachment {
-    const f = this.store.file(fileId);
+    const f = this.store.files.get(fileId);
     if (!f || f.uploaderId !== userId) throw new AppError("invalid_request", `no file ${fileId} uploaded by you in this room`);
     if (f.messageSeq !== null) throw new AppError("invalid_request", `file ${fileId} is already shared in a message`);
     return { id: f.id, name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256 };
@@ -668,7 +671,7 @@ export class RoomObject extends DurableObject<Env> {
       this.store.transaction(() => {
         for (const userId of readers) {
           const r = this.readState.get(userId)!;
-          this.store.setLastRead(userId, r.lastReadSeq, r.sendReceipts);
+          this.store.members.setLastRead(userId, r.lastReadSeq, r.sendReceipts);
         }
       });
     } catch (err) {
@@ -691,7 +694,7 @@ export class RoomObject extends DurableObject<Env> {
   async setSendReceipts(userId: string, sendReceipts: boolean): Promise<void> {
     const state = this.readState.get(userId);
     if (!state || !this.members.has(userId) || state.sendReceipts === sendReceipts) return;
-    this.store.setLastRead(userId, state.lastReadSeq, sendReceipts);
+    this.store.members.setLastRead(userId, state.lastReadSeq, sendReceipts);
     this.readState.set(userId, { ...state, sendReceipts });
   }
 
@@ -729,7 +732,7 @@ export class RoomObject extends DurableObject<Env> {
    */
   private scheduleIndex(): void {
     this.ftsPendingSince ??= Date.now();
-    if (this.lastSeq - this.store.ftsSeq() >= FTS_BATCH) this.indexNow();
+    if (this.lastSeq - this.store.search.position() >= FTS_BATCH) this.indexNow();
   }
 
   /** From the alarm: index the backlog if it is old enough, else come back when it is. */
@@ -741,7 +744,7 @@ export class RoomObject extends DurableObject<Env> {
 
   private indexNow(): void {
     try {
-      if (this.store.indexBacklog(this.lastSeq, FTS_BATCH)) this.setAlarmBy(Date.now());
+      if (this.store.search.indexBacklog(this.lastSeq, FTS_BATCH)) this.setAlarmBy(Date.now());
       else this.ftsPendingSince = null;
     } catch (err) {
       // The backlog stays in `messages`; the next alarm, send or search retries it.
@@ -774,11 +777,11 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   private async flushActivity(): Promise<void> {
-    const notifiedVersion = this.store.getNumber("notified_version");
+    const notifiedVersion = this.store.meta.number("notified_version");
     if (this.version <= notifiedVersion) return this.flushHeldBack();
     this.lastActivityAt = Date.now();
-    const after = this.store.getNumber("notified_seq");
-    const batch = this.store.newSince(after, 1000);
+    const after = this.store.meta.number("notified_seq");
+    const batch = this.store.messages.newSince(after, 1000);
     // Busy: double the interval; flooded: straight to the longest (doubling kept a
     // node of flooded rooms delivering at full rate for ~8 s). One quiet interval
     // brings it back. A burst of a few messages is neither.
@@ -802,8 +805,8 @@ export class RoomObject extends DurableObject<Env> {
       if (notifications.length === 0 && this.awayUntilLater(userId, now)) continue;
       activities.push({ userId, activity });
     }
-    this.store.setNumber("notified_seq", seq);
-    this.store.setNumber("notified_version", version);
+    this.store.meta.setNumber("notified_seq", seq);
+    this.store.meta.setNumber("notified_version", version);
     // Who is still owed a summary survives an eviction (written in the same commit).
     this.saveHeldBack();
     // In slices, so the room (and everything else on the node) keeps serving
@@ -855,7 +858,7 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   private lastMessage(): LastMessage | null {
-    const row = this.store.lastMessageRow();
+    const row = this.store.messages.lastRow();
     if (!row) return null;
     return { id: row.id, seq: row.seq, senderId: row.senderId, preview: row.deletedAt !== null ? "" : row.text.slice(0, PREVIEW_CHARS), createdAt: row.createdAt, deleted: row.deletedAt !== null };
   }
@@ -982,15 +985,15 @@ export class RoomObject extends DurableObject<Env> {
     if (afterSeq > this.lastSeq) afterSeq = this.lastSeq; // garbage positions are clamped
     let rows;
     if (afterVersion !== undefined && afterVersion <= this.version) {
-      rows = this.store.changedSince(afterVersion, SYNC_LIMIT);
+      rows = this.store.messages.changedSince(afterVersion, SYNC_LIMIT);
     } else {
-      rows = this.store.page({ after: afterSeq, limit: SYNC_LIMIT + 1 }).rows;
+      rows = this.store.messages.page({ after: afterSeq, limit: SYNC_LIMIT + 1 }).rows;
     }
     if (rows.length > SYNC_LIMIT) {
       this.sendTo(ws, JSON.stringify({ ...base, messages: [], tooFarBehind: true }));
       return;
     }
-    this.sendTo(ws, JSON.stringify({ ...base, messages: this.store.toMessages(meta.id, rows), tooFarBehind: false }));
+    this.sendTo(ws, JSON.stringify({ ...base, messages: this.store.messages.toMessages(meta.id, rows), tooFarBehind: false }));
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -1044,15 +1047,15 @@ export class RoomObject extends DurableObject<Env> {
     this.flushing = (async () => {
       do {
         this.flushAgain = false;
-        for (const row of this.store.pendingOutbox()) {
+        for (const row of this.store.outbox.pending()) {
           try {
-            const payload = JSON.parse(row.payload) as InboxUpdate | { type: "file.delete"; storageKey: string };
+            const payload = outboxItem(row);
             if (payload.type === "file.delete") {
               await deleteStoredFile(this.env, payload.storageKey);
             } else {
               await this.inboxOf(row.userId).applyInboxUpdate(payload);
             }
-            this.store.deleteOutbox(row.id);
+            this.store.outbox.delete(row.id);
           } catch (err) {
             console.error("inbox delivery failed, retrying", err);
             this.setAlarmBy(Date.now() + 2000);
