@@ -32,7 +32,7 @@ import { ClientDeviceFrame, type Presence, type PresenceStatus } from "../../pro
 import { parseClientFrame } from "../../protocol/frames";
 import { asAppError, notFound } from "../shared/app-error";
 import { existingUsers, storedRoom, storedUser } from "../shared/objects";
-import { frameBytes } from "../shared/frames";
+import { frameBytes } from "../shared/sockets";
 import { safeClose, safeSend } from "../shared/sockets";
 
 export interface Profile {
