@@ -16,7 +16,8 @@
  *   … handle …; if (frame.reqId) send(ws, okFrame(frame.reqId));
  */
 import { CLOSE } from "../../protocol/errors";
-import type { ParsedFrame } from "../../protocol/frames";
+import type { ClientRoomFrame, ParsedFrame, ServerRoomFrame } from "../../protocol/frames";
+import type { ClientDeviceFrame, ServerDeviceFrame } from "../../protocol/device";
 import { AppError } from "./app-error";
 
 /** any socket → client: the frame named by `replyTo` failed. */
@@ -34,8 +35,8 @@ export interface OkFrame {
 }
 
 /** The keep-alive both sockets speak, as bytes: the runtime compares and answers them itself. */
-const PING = JSON.stringify({ type: "ping" });
-const PONG = JSON.stringify({ type: "pong" });
+const PING = JSON.stringify({ type: "ping" } satisfies ClientRoomFrame & ClientDeviceFrame);
+const PONG = JSON.stringify({ type: "pong" } satisfies ServerRoomFrame & ServerDeviceFrame);
 
 /** Keep-alives are answered by the runtime without waking the object (call in the constructor). */
 export function answerPingsWhileAsleep(ctx: DurableObjectState): void {

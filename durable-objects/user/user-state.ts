@@ -27,7 +27,11 @@ export class UserState {
   ready = false;
 }
 
-/** The rows of the `profile` key/value table, by key. */
+/**
+ * The JSON rows of the `profile` key/value table, by key. (The table also
+ * holds `pos`, the inbox positions reserved on disk, written and read as a
+ * number by inbox-store.ts.)
+ */
 interface ProfileRows {
   profile: Profile;
   /** the user's presence as last computed from their device sockets (presence.ts) */
