@@ -16,7 +16,7 @@ const MAX_DEVICE_SOCKETS_PER_SESSION = 4;
 const MAX_DEVICE_SOCKETS_PER_USER = 40;
 
 /** A device socket's state, in its attachment so it survives hibernation. */
-export interface DeviceInfo {
+export interface DeviceState {
   sessionId: string;
   status: "online" | "away";
   /** users whose presence this device wants (`presence.watch`) */
@@ -42,7 +42,7 @@ export class DeviceSockets {
     const pair = new WebSocketPair();
     const server = pair[1];
     this.ctx.acceptWebSocket(server, [sessionTag(sessionId)]);
-    server.serializeAttachment({ sessionId, status: "online", watching: [] } satisfies DeviceInfo);
+    server.serializeAttachment({ sessionId, status: "online", watching: [] } satisfies DeviceState);
     this.send(server, first());
     return pair[0];
   }
@@ -52,23 +52,23 @@ export class DeviceSockets {
    * here — too big (closed, 1009), from a device of an account that is no
    * longer active (closed, 1008), or not a valid frame (answered with `error`).
    */
-  receive(ws: WebSocket, raw: string | ArrayBuffer, maxBytes: number, active: boolean): { info: DeviceInfo; frame: ClientDeviceFrame } | null {
+  receive(ws: WebSocket, raw: string | ArrayBuffer, maxBytes: number, active: boolean): { device: DeviceState; frame: ClientDeviceFrame } | null {
     if (closeIfOversized(ws, raw, maxBytes)) return null;
-    const info = this.infoOf(ws);
-    if (!info || !active) {
+    const device = this.stateOf(ws);
+    if (!device || !active) {
       safeClose(ws, CLOSE.policy, "not signed in");
       return null;
     }
     const frame = parseOrAnswer(parseClientFrame(ClientDeviceFrame, raw), (f) => this.send(ws, f));
-    return frame ? { info, frame } : null;
+    return frame ? { device, frame } : null;
   }
 
-  infoOf(ws: WebSocket): DeviceInfo | null {
-    return ws.deserializeAttachment() as DeviceInfo | null;
+  stateOf(ws: WebSocket): DeviceState | null {
+    return ws.deserializeAttachment() as DeviceState | null;
   }
 
-  setInfo(ws: WebSocket, info: DeviceInfo): void {
-    ws.serializeAttachment(info);
+  setState(ws: WebSocket, device: DeviceState): void {
+    ws.serializeAttachment(device);
   }
 
   send(ws: WebSocket, frame: ServerDeviceFrame): void {
@@ -86,7 +86,7 @@ export class DeviceSockets {
     let any = false;
     const data = frameText(frame);
     for (const ws of this.ctx.getWebSockets()) {
-      if (this.infoOf(ws)?.watching.includes(userId)) {
+      if (this.stateOf(ws)?.watching.includes(userId)) {
         any = true;
         safeSend(ws, data);
       }

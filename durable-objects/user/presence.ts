@@ -10,7 +10,7 @@ import { eq } from "drizzle-orm";
 import type { Presence, PresenceStatus } from "../../protocol/device";
 import type { Env } from "../shared/env";
 import { existingUsers, storedUser } from "../shared/objects";
-import type { DeviceInfo, DeviceSockets } from "./device-socket";
+import type { DeviceState, DeviceSockets } from "./device-socket";
 import type { Inbox } from "./inbox";
 import * as schema from "./schema";
 import { readProfileRow, writeProfileRow, type UserDb, type UserState } from "./user-state";
@@ -59,10 +59,10 @@ export class UserPresence {
    * `presence` frame for each who shares a room with this user now, and later
    * ones as they change.
    */
-  async watch(ws: WebSocket, info: DeviceInfo, userIds: string[]): Promise<void> {
+  async watch(ws: WebSocket, device: DeviceState, userIds: string[]): Promise<void> {
     const me = this.state.profile!.userId;
     const ids = (await existingUsers(this.env, userIds)).filter((id) => id !== me);
-    this.devices.setInfo(ws, { ...info, watching: ids });
+    this.devices.setState(ws, { ...device, watching: ids });
     const myRooms = this.inbox.store.roomIds();
     const found = await Promise.allSettled(ids.map((id) => storedUser(this.env, id).addWatcher(me, myRooms)));
     for (const r of found) if (r.status === "fulfilled" && r.value) this.devices.send(ws, { type: "presence", presence: r.value });
@@ -73,7 +73,7 @@ export class UserPresence {
     const p = this.state.profile;
     if (!p || !this.state.ready) return;
     const devices = this.devices.open(closing);
-    const status: PresenceStatus = devices.length === 0 ? "offline" : devices.some((ws) => this.devices.infoOf(ws)?.status === "online") ? "online" : "away";
+    const status: PresenceStatus = devices.length === 0 ? "offline" : devices.some((ws) => this.devices.stateOf(ws)?.status === "online") ? "online" : "away";
     const before = this.get(null);
     if (before && before.status === status) return;
     const presence: Presence = { userId: p.userId, status, lastSeen: Date.now() };

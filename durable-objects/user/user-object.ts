@@ -27,7 +27,7 @@ import { answerPingsWhileAsleep, closeBack, closeOnError, errorResponse, failure
 import type { ClientDeviceFrame, InboxRoom, Notification, Presence } from "../../protocol/device";
 import type { InboxUpdate, RoomActivity } from "./inbox-update";
 import { readProfileRow, UserState, writeProfileRow, type Profile, type UserDb } from "./user-state";
-import { DeviceSockets, type DeviceInfo } from "./device-socket";
+import { DeviceSockets, type DeviceState } from "./device-socket";
 import { Inbox } from "./inbox";
 import { UserPresence } from "./presence";
 import { Sessions, type SessionInfo } from "./sessions";
@@ -185,9 +185,9 @@ export class UserObject extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const received = this.devices.receive(ws, raw, this.limits.maxFrameBytes, !!this.profile?.active);
     if (!received) return;
-    const { info, frame } = received;
+    const { device, frame } = received;
     try {
-      await this.handleFrame(ws, info, frame);
+      await this.handleFrame(ws, device, frame);
     } catch (err) {
       const e = asAppError(err);
       if (!e) console.error("device frame failed", frame.type, err);
@@ -195,26 +195,26 @@ export class UserObject extends DurableObject<Env> {
     }
   }
 
-  private async handleFrame(ws: WebSocket, info: DeviceInfo, frame: ClientDeviceFrame): Promise<void> {
+  private async handleFrame(ws: WebSocket, device: DeviceState, frame: ClientDeviceFrame): Promise<void> {
     switch (frame.type) {
       case "ping":
         this.devices.send(ws, { type: "pong" });
         return;
       case "sync":
-        this.devices.send(ws, this.inbox.since(frame.pos, info.sessionId, frame.reqId));
+        this.devices.send(ws, this.inbox.since(frame.pos, device.sessionId, frame.reqId));
         return;
       case "read":
         // The room id comes from the client: only rooms in this inbox are reached (a
         // made-up id must not touch, let alone create, a room object).
         if (!this.inbox.store.room(frame.roomId)) throw notFound();
-        await storedRoom(this.env, frame.roomId).markRead(this.sessions.callerFor(info.sessionId), frame.seq);
+        await storedRoom(this.env, frame.roomId).markRead(this.sessions.callerFor(device.sessionId), frame.seq);
         break;
       case "presence.set":
-        this.devices.setInfo(ws, { ...info, status: frame.status });
+        this.devices.setState(ws, { ...device, status: frame.status });
         await this.presence.update();
         break;
       case "presence.watch":
-        await this.presence.watch(ws, info, frame.userIds);
+        await this.presence.watch(ws, device, frame.userIds);
         break;
     }
     if (frame.reqId) this.devices.send(ws, okFrame(frame.reqId));
