@@ -4,7 +4,6 @@
  * are typed: a misspelt key is a type error, not a counter that silently
  * reads 0.
  */
-import { eq } from "drizzle-orm";
 import * as schema from "../schema";
 import type { RoomDb } from "./room-store";
 
