@@ -24,7 +24,7 @@ import crypto from "node:crypto";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { WebSocketServer } from "ws";
-import { indexText, compileQuery, snippet } from "../.build/search-text.mjs";
+import { indexText, compileQuery, snippet } from "../.build/search-tokens.mjs";
 
 const { values: args } = parseArgs({ options: { port: { type: "string", default: "0" }, db: { type: "string" } } });
 if (!args.db) throw new Error("--db is required");

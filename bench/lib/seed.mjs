@@ -3,13 +3,13 @@
  * server is stopped (REST sends would take hours for 1,000,000). Outpost: the room
  * object's own file (<data>/objects/outpost-RoomObject/<id>.sqlite) with the same
  * rows the room writes — messages, mention_index, message_fts (text through the same
- * indexText() as durable-objects/room/search-text.ts). Baseline: its one database.
+ * indexText() as durable-objects/room/search-tokens.ts). Baseline: its one database.
  */
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-/** Bundled from durable-objects/room/search-text.ts by prepareBuild() (servers.mjs). */
-const loadSearchText = async () => await import("../.build/search-text.mjs");
+/** Bundled from durable-objects/room/search-tokens.ts by prepareBuild() (servers.mjs). */
+const loadSearchText = async () => await import("../.build/search-tokens.mjs");
 const loadIndexText = async () => (await loadSearchText()).indexText;
 
 /** Deterministic pseudo-random numbers (mulberry32). */

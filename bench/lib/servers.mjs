@@ -59,15 +59,15 @@ export function freePort() {
   });
 }
 
-/** Bundle the Worker once, and search-text.ts for the baseline and the seeder. */
+/** Bundle the Worker once, and search-tokens.ts for the baseline and the seeder. */
 let bundlePromise = null;
 export function prepareBuild() {
   bundlePromise ??= (async () => {
     const outDir = path.join(benchDir, ".build");
     fs.mkdirSync(outDir, { recursive: true });
     await esbuild.build({
-      entryPoints: [path.join(repoRoot, "durable-objects/room/search-text.ts")],
-      outfile: path.join(outDir, "search-text.mjs"),
+      entryPoints: [path.join(repoRoot, "durable-objects/room/search-tokens.ts")],
+      outfile: path.join(outDir, "search-tokens.mjs"),
       bundle: true,
       format: "esm",
       platform: "node",

@@ -25,7 +25,7 @@
  *   await devices.verify(token, userId);      // the device id (nonce)
  *   await devices.verify(token, otherUserId); // null
  */
-import { b64url, fromB64url } from "../shared/tokens";
+import { b64url, fromB64url } from "../shared/bytes";
 
 const PREFIX = "od1";
 const TOKEN_RE = /^od1\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;

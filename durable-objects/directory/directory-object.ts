@@ -1,48 +1,47 @@
 /**
  * DirectoryObject: one per node (named "directory"). Accounts and their
- * password hashes, the room directory (public rooms, one DM per pair), login
- * throttling and first-run setup. It is not on the message path: messages go
- * straight to rooms and sessions are checked in each user's own object.
+ * password hashes (accounts.ts), the room directory (rooms-directory.ts:
+ * public rooms, one DM per pair, the room quota), sign-in throttling
+ * (sign-in-throttle.ts, device-tokens.ts) and first-run setup. It is not on
+ * the message path: messages go straight to rooms and sessions are checked in
+ * each user's own object.
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, asc, eq, inArray, like, or, sql } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Env } from "../shared/env";
 import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
 import { ensureSchema, openDb } from "../shared/database";
-import { AppError, rateLimited } from "../shared/app-error";
+import { AppError } from "../shared/app-error";
 import { limitsOf } from "../shared/env";
-import { foldName, pagePublicRooms, type PublicRoomsPage } from "./public-rooms";
-import { roomQuotaWaitMs } from "./room-quota";
+import type { PublicRoomsPage } from "./public-rooms";
 import { hashPassword, weakPasswordReason } from "../shared/passwords";
-import { timingSafeEqual } from "../shared/tokens";
+import { timingSafeEqual } from "../shared/bytes";
 import { DeviceTokens, newDeviceKey } from "./device-tokens";
-import { newId } from "../../protocol/ids";
 import { storedUser } from "../shared/objects";
-import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, remoteUsernameTaken, remoteUsersById, searchRemoteUsers, touchUser, type FeedUser } from "./replication";
 import type { User } from "../../protocol/models";
-
-type UserRow = typeof schema.users.$inferSelect;
-type RoomRow = typeof schema.rooms.$inferSelect;
-
-/**
- * Failed logins allowed per window: per username and per client address for
- * logins from unknown devices, per device for a device that signed in to the
- * account before (see device-tokens.ts).
- */
-export const LOGIN_LIMITS = { windowMs: 15 * 60_000, perUser: 5, perAddress: 30, perDevice: 5 };
+import { Accounts, toUser, type NewAccount } from "./accounts";
+import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, type FeedUser } from "./replication";
+import { RoomsDirectory, type NewRoom, type RoomRow } from "./rooms-directory";
+import { deviceKey, LOGIN_LIMITS, SignInThrottle, throttleKeys, usernameKey } from "./sign-in-throttle";
 
 /** The settings row that holds the key device tokens are signed with. */
 const DEVICE_KEY_SETTING = "device_token_key";
 
 export class DirectoryObject extends DurableObject<Env> {
   private readonly db: DrizzleSqliteDODatabase<typeof schema>;
+  private readonly accounts: Accounts;
+  private readonly rooms: RoomsDirectory;
+  private readonly throttle: SignInThrottle;
   private readonly devices = new DeviceTokens(() => this.deviceKey());
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.db = openDb(ctx.storage, schema);
+    this.accounts = new Accounts(this.db, env.NODE_NAME, (fn) => ctx.storage.transactionSync(fn));
+    this.rooms = new RoomsDirectory(this.db, ctx.storage);
+    this.throttle = new SignInThrottle(this.db);
     void ctx.blockConcurrencyWhile(async () => {
       await ensureSchema(this.db, migrations);
       this.foldOlderNames();
@@ -53,7 +52,7 @@ export class DirectoryObject extends DurableObject<Env> {
   /** First start with OUTPOST_ADMIN_PASSWORD set: create `admin` with it. */
   private async adminFromEnvironment(): Promise<void> {
     const password = this.env.ADMIN_PASSWORD;
-    if (!password || this.hasAdmin()) return;
+    if (!password || this.accounts.hasAdmin()) return;
     // npm start refuses a weak one before the node starts; this catches the other
     // ways in (npm run dev, a hand-written workerd config).
     const weak = weakPasswordReason(password, "admin");
@@ -61,41 +60,25 @@ export class DirectoryObject extends DurableObject<Env> {
       console.error(`OUTPOST_ADMIN_PASSWORD is too weak (${weak}): not creating the admin account`);
       return;
     }
-    const existing = this.db.select().from(schema.users).where(eq(schema.users.username, "admin")).get();
-    if (existing) return;
+    if (this.accounts.byUsername("admin")) return;
     await this.insertUser({ username: "admin", displayName: "Administrator", passwordHash: await hashPassword(password), isAdmin: true });
     console.log("created the admin account from OUTPOST_ADMIN_PASSWORD");
   }
 
-  /**
-   * Rooms registered before names were stored folded for search (migration
-   * 0001 adds the column empty): fold them, once — SQL's lower() would fold
-   * ASCII only. A settings row records that it was done.
-   */
+  /** Older rooms' names folded for search, once (rooms-directory.ts). */
   private foldOlderNames(): void {
-    const done = "rooms.name_fold";
-    if (this.db.select().from(schema.settings).where(eq(schema.settings.key, done)).get()) return;
-    const r = schema.rooms;
-    this.ctx.storage.transactionSync(() => {
-      const rows = this.db.select({ id: r.id, name: r.name }).from(r).where(and(eq(r.nameFold, ""), sql`${r.name} <> ''`)).all();
-      for (const row of rows) this.db.update(r).set({ nameFold: foldName(row.name) }).where(eq(r.id, row.id)).run();
-      this.db.insert(schema.settings).values({ key: done, value: "1" }).run();
-    });
-  }
-
-  private hasAdmin(): boolean {
-    return !!this.db.select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.isAdmin, true)).get();
+    this.rooms.foldOlderNames();
   }
 
   // ---------------------------------------------------------------- setup
 
   async setupNeeded(): Promise<boolean> {
-    return !this.hasAdmin();
+    return !this.accounts.hasAdmin();
   }
 
   /** Create the first admin with the one-time token `npm start` printed. */
   async setup(token: string, input: { username: string; passwordHash: string; displayName: string }): Promise<User> {
-    if (this.hasAdmin()) throw new AppError("setup_done", "this node already has an administrator");
+    if (this.accounts.hasAdmin()) throw new AppError("setup_done", "this node already has an administrator");
     const expected = this.env.SETUP_TOKEN;
     if (!expected || !timingSafeEqual(token, expected)) throw new AppError("setup_token_invalid", "the setup token is wrong; use the link the node printed at start");
     return this.insertUser({ ...input, isAdmin: true });
@@ -103,25 +86,14 @@ export class DirectoryObject extends DurableObject<Env> {
 
   // ------------------------------------------------------------- accounts
 
-  async createUser(input: { username: string; displayName: string; passwordHash: string; isAdmin: boolean }): Promise<User> {
+  async createUser(input: NewAccount): Promise<User> {
     return this.insertUser(input);
   }
 
-  private async insertUser(input: { username: string; displayName: string; passwordHash: string; isAdmin: boolean }): Promise<User> {
-    const username = input.username.toLowerCase();
-    // Usernames are unique across the organisation (they are what @mentions name), as far
-    // as this node has heard from the others.
-    if (this.db.select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.username, username)).get() || remoteUsernameTaken(this.db, username)) {
-      throw new AppError("username_taken", `the username "${username}" is taken`);
-    }
-    const row: UserRow = { id: newId("u", this.env.NODE_NAME), username, displayName: input.displayName, passwordHash: input.passwordHash, isAdmin: input.isAdmin, active: true, createdAt: Date.now(), version: 0 };
-    this.ctx.storage.transactionSync(() => {
-      this.db.insert(schema.users).values(row).run();
-      touchUser(this.db, row.id);
-    });
-    const user = toUser(row);
+  private async insertUser(input: NewAccount): Promise<User> {
+    const user = this.accounts.insert(input);
     // The user's own object must know them before they can sign in.
-    await this.userStub(user.id).provision({ userId: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
+    await storedUser(this.env, user.id).provision({ userId: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
     return user;
   }
 
@@ -133,13 +105,12 @@ export class DirectoryObject extends DurableObject<Env> {
   async existingIds(ids: string[]): Promise<string[]> {
     const out: string[] = [];
     const wanted = ids.slice(0, 500);
-    // SQLite in workerd binds at most 100 parameters per statement: look up in chunks.
     for (let i = 0; i < wanted.length; i += 90) {
       const chunk = wanted.slice(i, i + 90);
-      const users = chunk.filter((id) => id.startsWith("u_"));
+      out.push(...this.accounts.existing(chunk.filter((id) => id.startsWith("u_"))));
       const rooms = chunk.filter((id) => id.startsWith("r_"));
-      if (users.length) out.push(...this.db.select({ id: schema.users.id }).from(schema.users).where(inArray(schema.users.id, users)).all().map((r) => r.id));
-      if (rooms.length) out.push(...this.db.select({ id: schema.rooms.id }).from(schema.rooms).where(inArray(schema.rooms.id, rooms)).all().map((r) => r.id));
+      out.push(...this.rooms.existing(rooms));
+      // Rooms of other nodes that have a mirror here.
       if (rooms.length) out.push(...this.db.select({ id: schema.mirrors.id }).from(schema.mirrors).where(inArray(schema.mirrors.id, rooms)).all().map((r) => r.id));
     }
     return out;
@@ -147,62 +118,32 @@ export class DirectoryObject extends DurableObject<Env> {
 
   /** An account of this node or, as replicated, of another node of the cluster. */
   async getUser(id: string): Promise<User | null> {
-    const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
-    return row ? toUser(row) : (remoteUsersById(this.db, [id])[0] ?? null);
+    return this.accounts.one(id);
   }
 
   async getUsers(ids: string[]): Promise<User[]> {
-    const out: User[] = [];
-    // SQLite in workerd binds at most 100 parameters per statement: look up in chunks.
-    const wanted = ids.slice(0, 500);
-    for (let i = 0; i < wanted.length; i += 90) {
-      const chunk = wanted.slice(i, i + 90);
-      const local = this.db.select().from(schema.users).where(inArray(schema.users.id, chunk)).all().map(toUser);
-      out.push(...local);
-      const found = new Set(local.map((u) => u.id));
-      out.push(...remoteUsersById(this.db, chunk.filter((id) => !found.has(id))));
-    }
-    return out;
+    return this.accounts.many(ids);
   }
 
-  /** Active users whose username or display name contains `q` (for invites and new DMs). */
   async searchUsers(q: string, limit = 20): Promise<User[]> {
-    const pattern = `%${q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
-    const u = schema.users;
-    const where = q ? and(eq(u.active, true), or(like(u.username, pattern), like(u.displayName, pattern))) : eq(u.active, true);
-    const max = Math.min(limit, 100);
-    const local = this.db.select().from(u).where(where).orderBy(asc(u.username)).limit(max).all().map(toUser);
-    // Colleagues of the other branches too, as their nodes last said.
-    return [...local, ...searchRemoteUsers(this.db, q, max)].sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0)).slice(0, max);
+    return this.accounts.search(q, limit);
   }
 
   async deactivate(id: string): Promise<User> {
-    const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
-    if (!row) throw new AppError("not_found", "no such user");
-    this.ctx.storage.transactionSync(() => {
-      this.db.update(schema.users).set({ active: false }).where(eq(schema.users.id, id)).run();
-      touchUser(this.db, id);
-    });
-    const user = toUser({ ...row, active: false });
+    const user = this.accounts.setActive(id, false);
     // Ends every session and closes every socket of the user.
-    await this.userStub(id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: false });
+    await storedUser(this.env, id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: false });
     return user;
   }
 
   async reactivate(id: string): Promise<User> {
-    const row = this.db.select().from(schema.users).where(eq(schema.users.id, id)).get();
-    if (!row) throw new AppError("not_found", "no such user");
-    this.ctx.storage.transactionSync(() => {
-      this.db.update(schema.users).set({ active: true }).where(eq(schema.users.id, id)).run();
-      touchUser(this.db, id);
-    });
-    const user = toUser({ ...row, active: true });
-    await this.userStub(id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
+    const user = this.accounts.setActive(id, true);
+    await storedUser(this.env, id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
     return user;
   }
 
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    this.db.update(schema.users).set({ passwordHash }).where(eq(schema.users.id, id)).run();
+    this.accounts.setPasswordHash(id, passwordHash);
   }
 
   // ------------------------------------------------------------ sign-in
@@ -222,33 +163,21 @@ export class DirectoryObject extends DurableObject<Env> {
     deviceToken: string | null = null,
   ): Promise<{ retryAfter: number } | { user: User | null; passwordHash: string | null; deviceId: string | null }> {
     const now = Date.now();
-    const row = this.db.select().from(schema.users).where(eq(schema.users.username, username.toLowerCase())).get();
+    const row = this.accounts.byUsername(username);
     if (row && deviceToken) {
       const deviceId = await this.devices.verify(deviceToken, row.id);
-      if (deviceId && this.lockedFor(`d:${deviceId}`, LOGIN_LIMITS.perDevice, now) === null) {
+      if (deviceId && this.throttle.lockedFor(deviceKey(deviceId), LOGIN_LIMITS.perDevice, now) === null) {
         return { user: toUser(row), passwordHash: row.passwordHash, deviceId };
       }
     }
-    for (const [key, max] of throttleKeys(username, address)) {
-      const retryAfter = this.lockedFor(key, max, now);
-      if (retryAfter !== null) return { retryAfter };
-    }
+    const retryAfter = this.throttle.firstLock(throttleKeys(username, address), now);
+    if (retryAfter !== null) return { retryAfter };
     return row ? { user: toUser(row), passwordHash: row.passwordHash, deviceId: null } : { user: null, passwordHash: null, deviceId: null };
   }
 
   /** Count a failed login: against its known device (`deviceId` from loginLookup), else its username and address. */
   async loginFailed(username: string, address: string, deviceId: string | null = null): Promise<void> {
-    const now = Date.now();
-    const keys = deviceId ? [`d:${deviceId}`] : throttleKeys(username, address).map(([key]) => key);
-    for (const key of keys) {
-      const t = schema.loginFailures;
-      const row = this.db.select().from(t).where(eq(t.key, key)).get();
-      if (!row || now - row.windowStart >= LOGIN_LIMITS.windowMs) {
-        this.db.insert(t).values({ key, count: 1, windowStart: now }).onConflictDoUpdate({ target: t.key, set: { count: 1, windowStart: now } }).run();
-      } else {
-        this.db.update(t).set({ count: row.count + 1 }).where(eq(t.key, key)).run();
-      }
-    }
+    this.throttle.failed(deviceId ? [deviceKey(deviceId)] : throttleKeys(username, address).map(([key]) => key), Date.now());
   }
 
   /**
@@ -259,23 +188,14 @@ export class DirectoryObject extends DurableObject<Env> {
    * five every time the owner signs in.
    */
   async loginSucceeded(username: string, deviceId: string | null = null): Promise<string | null> {
-    const row = this.db.select().from(schema.users).where(eq(schema.users.username, username.toLowerCase())).get();
-    this.db.delete(schema.loginFailures).where(eq(schema.loginFailures.key, deviceId ? `d:${deviceId}` : `u:${username.toLowerCase()}`)).run();
+    const row = this.accounts.byUsername(username);
+    this.throttle.clear(deviceId ? deviceKey(deviceId) : usernameKey(username));
     return row ? this.devices.issue(row.id, deviceId ?? undefined) : null;
   }
 
   /** A device token for a fresh sign-in that did not go through login (first-run setup). */
   async issueDeviceToken(userId: string): Promise<string> {
     return this.devices.issue(userId);
-  }
-
-  /** Seconds until `key` may try again, or null when it has fewer than `max` failures in the window. */
-  private lockedFor(key: string, max: number, now: number): number | null {
-    const row = this.db.select().from(schema.loginFailures).where(eq(schema.loginFailures.key, key)).get();
-    if (row && now - row.windowStart < LOGIN_LIMITS.windowMs && row.count >= max) {
-      return Math.ceil((row.windowStart + LOGIN_LIMITS.windowMs - now) / 1000);
-    }
-    return null;
   }
 
   /** The device-token signing key, made on first use. */
@@ -295,37 +215,27 @@ export class DirectoryObject extends DurableObject<Env> {
    * `quotaExempt` for admins). Refused: nothing is written, and the answer
    * says when the creator may try again.
    */
-  async registerRoom(room: Omit<RoomRow, "dmKey" | "createdAt" | "nameFold">, options: { quotaExempt?: boolean } = {}): Promise<void> {
-    const now = Date.now();
-    const perDay = limitsOf(this.env).roomsPerUserPerDay;
-    const wait = options.quotaExempt ? 0 : roomQuotaWaitMs(this.db, room.createdBy, perDay, now);
-    if (wait > 0) throw rateLimited(`at most ${perDay} new rooms a day per person; the next one is possible in ${Math.ceil(wait / 60_000)} minutes`, wait);
-    this.db.insert(schema.rooms).values({ ...room, nameFold: foldName(room.name), dmKey: null, createdAt: now }).run();
+  async registerRoom(room: NewRoom, options: { quotaExempt?: boolean } = {}): Promise<void> {
+    this.rooms.register(room, limitsOf(this.env).roomsPerUserPerDay, !!options.quotaExempt);
   }
 
   /** The DM room id for a pair: the existing one, or `candidate` newly reserved. */
   async dmRoomFor(a: string, b: string, candidate: string): Promise<{ roomId: string; created: boolean }> {
-    const dmKey = [a, b].sort().join("|");
-    const existing = this.db.select().from(schema.rooms).where(eq(schema.rooms.dmKey, dmKey)).get();
-    if (existing) return { roomId: existing.id, created: false };
-    this.db.insert(schema.rooms).values({ id: candidate, name: "", kind: "dm", visibility: "private", dmKey, createdBy: a, createdAt: Date.now() }).run();
-    return { roomId: candidate, created: true };
+    return this.rooms.dmFor(a, b, candidate);
   }
 
   async getRoom(id: string): Promise<RoomRow | null> {
-    return this.db.select().from(schema.rooms).where(eq(schema.rooms.id, id)).get() ?? null;
+    return this.rooms.get(id);
   }
 
   /** One page of the public room directory (public-rooms.ts); a cursor it did not give out is `invalid_request`. */
   async publicRooms(query: { q?: string; limit: number; cursor?: string }): Promise<PublicRoomsPage> {
-    return pagePublicRooms(this.db, query);
+    return this.rooms.publicPage(query);
   }
 
   async renameRoom(id: string, name: string): Promise<void> {
-    this.db.update(schema.rooms).set({ name, nameFold: foldName(name) }).where(eq(schema.rooms.id, id)).run();
+    this.rooms.rename(id, name);
   }
-
-  // ------------------------------------------- the cluster's accounts (replication.ts)
 
   /**
    * A room of another node now has a mirror here (its home pushed to us).
@@ -341,6 +251,8 @@ export class DirectoryObject extends DurableObject<Env> {
       }
     });
   }
+
+  // ------------------------------------------- the cluster's accounts (replication.ts)
 
   /** This node's feed position (other nodes pull when it moves). */
   async feedVersion(): Promise<number> {
@@ -360,24 +272,4 @@ export class DirectoryObject extends DurableObject<Env> {
   async applyFeedPage(node: string, users: FeedUser[], upTo: number): Promise<string[]> {
     return this.ctx.storage.transactionSync(() => applyFeedPage(this.db, node, users, upTo));
   }
-
-  /** The user objects of accounts this directory holds (never an id from outside: see shared/objects.ts). */
-  private userStub(id: string) {
-    return storedUser(this.env, id);
-  }
-}
-
-/**
- * Throttle buckets for a login. An "unknown" address (no trusted reverse proxy
- * in front, see ops/node-config.mjs) gets no bucket of its own: one shared
- * bucket would let anyone lock everyone out with 30 wrong passwords.
- */
-function throttleKeys(username: string, address: string): [string, number][] {
-  const keys: [string, number][] = [[`u:${username.toLowerCase()}`, LOGIN_LIMITS.perUser]];
-  if (address !== "unknown") keys.push([`ip:${address}`, LOGIN_LIMITS.perAddress]);
-  return keys;
-}
-
-function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, displayName: row.displayName, isAdmin: row.isAdmin, active: row.active };
 }

@@ -24,12 +24,11 @@ import migrations from "./migrations/migrations.js";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
 import { AppError, notFound } from "../shared/app-error";
-import { frameBytes } from "../shared/frames";
-import { safeClose } from "../shared/sockets";
+import { answerPingsWhileAsleep, closeBack, closeOnError, frameBytes, refuseUnlessUpgrade, safeClose } from "../shared/sockets";
 import { limitsOf } from "../shared/env";
 import { linkStub } from "../shared/objects";
 import { Fanout, BATCHED, PLAIN } from "../room/fanout";
-import { compileQuery, snippet } from "../room/search-text";
+import { compileQuery, snippet } from "../room/search-tokens";
 import { MirrorStore, type MirrorState } from "./mirror-store";
 import { callHome } from "./forward";
 import { CLOSE } from "../../protocol/errors";
@@ -64,7 +63,7 @@ export class MirrorObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new MirrorStore(openDb(ctx.storage, schema), ctx.storage);
     this.fanout = new Fanout(ctx);
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A mirror exists once its home pushed to it; until then it has no tables (and no file is written).
       if (hasSchema(ctx.storage, "meta")) {
@@ -366,6 +365,8 @@ export class MirrorObject extends DurableObject<Env> {
   // ------------------------------------------------------------- sockets
 
   override async fetch(request: Request): Promise<Response> {
+    const refused = refuseUnlessUpgrade(request);
+    if (refused) return refused;
     const caller = callerFromHeaders(request.headers);
     if (!caller) return Response.json({ error: { code: "unauthorized", message: "not signed in" } }, { status: 401 });
     if (!this.state?.room || !this.members.has(caller.userId)) return Response.json({ error: { code: "not_found", message: "no such room, or you may not see it" } }, { status: 404 });
@@ -471,12 +472,12 @@ export class MirrorObject extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     this.fanout.invalidate();
-    safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, "closing");
+    closeBack(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     this.fanout.invalidate();
-    safeClose(ws, CLOSE.internal, "socket error");
+    closeOnError(ws);
   }
 
   private broadcast(frame: ServerRoomFrame): void {

@@ -7,7 +7,7 @@
 import { asc, desc, eq, gt, inArray, lt } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import * as schema from "./schema";
-import { indexText } from "../room/search-text";
+import { indexText } from "../room/search-tokens";
 import type { Member, Message, Room } from "../../protocol/models";
 
 export type MirrorDb = DrizzleSqliteDODatabase<typeof schema>;

@@ -19,6 +19,11 @@
  *
  * Order per socket is kept: a frame for one socket (an ack, an error, a sync)
  * queued while shared frames wait goes out after them, in the same flush.
+ *
+ * Frames arrive here already serialised (room-socket.ts makes them from the
+ * typed `ServerRoomFrame`); the `batch` frame (`ServerBatch` in
+ * protocol/frames.ts) is joined from them as text, so no event is serialised
+ * twice.
  */
 import { safeSend } from "../shared/sockets";
 

@@ -1,6 +1,6 @@
 /**
  * Rebuilding a room's search index when the index format changes
- * (INDEX_VERSION in search-text.ts), and searching while that runs.
+ * (INDEX_VERSION in search-tokens.ts), and searching while that runs.
  *
  * A room stores the format its index holds (meta `fts_version`; rooms from
  * before it had `fts_ready` = 1 for format 1, or nothing at all when
@@ -21,17 +21,19 @@
  *   rewrites them first, like the write-behind backlog, and is exact;
  * - more (a big room, for the minutes its re-index takes): the rewritten
  *   part is searched in the new format and the rest as it was before the
- *   upgrade (the old query compiler on the old rows, search-text-legacy.ts),
+ *   upgrade (the old query compiler on the old rows, search-tokens-legacy.ts),
  *   so no result is worse than before and the recent ones are already right.
  *   A room whose old format is 0 has no index below the position yet; only the
  *   rewritten part answers.
  * The re-index starts at the index position (fts_seq); the messages above it
- * are the write-behind backlog (RoomStore.indexBacklog), always written in the
+ * are the write-behind backlog (SearchIndexStore.indexBacklog), always written in the
  * current format, so the two never overlap.
  */
-import { INDEX_VERSION, indexText, type CompiledQuery } from "./search-text";
-import { LEGACY_FORMATS } from "./search-text-legacy";
-import type { MessageRow, RoomStore } from "./store";
+import { INDEX_VERSION, indexText, type CompiledQuery } from "./search-tokens";
+import { LEGACY_FORMATS } from "./search-tokens-legacy";
+import type { RoomStore } from "./store/room-store";
+import type { MessageRow } from "./store/messages";
+import type { SearchFilter } from "./store/search-index";
 
 /**
  * Messages rewritten per alarm run: one transaction, one FTS5 segment. The
@@ -49,16 +51,11 @@ export const REINDEX_PAUSE_MS = 100;
 /** a search finishes a re-index that has at most this many messages left (a few hundred ms, once) */
 export const SEARCH_FINISHES_REINDEX = 2000;
 
-type SearchFilter = Parameters<RoomStore["search"]>[1];
-
 export class SearchReindex {
   /** undefined: not read yet; null: the index is current; else the position and the old format below it */
   private progress: { below: number; legacy: number } | null | undefined;
 
-  constructor(
-    private readonly store: RoomStore,
-    private readonly sql: SqlStorage,
-  ) {}
+  constructor(private readonly store: RoomStore) {}
 
   /**
    * At wake, after the index position is known: true when a re-index is due
@@ -75,8 +72,8 @@ export class SearchReindex {
     let below = this.storedPosition();
     if (!below) {
       below = ftsSeq + 1;
-      this.store.setNumber("fts_reindex_below", below);
-      this.store.setNumber("fts_reindex_to", INDEX_VERSION);
+      this.store.meta.setNumber("fts_reindex_below", below);
+      this.store.meta.setNumber("fts_reindex_to", INDEX_VERSION);
     }
     this.set({ below, legacy: version });
     return true;
@@ -84,7 +81,7 @@ export class SearchReindex {
 
   /** A new room starts with an index in the current format. */
   created(): void {
-    this.store.setNumber("fts_version", INDEX_VERSION);
+    this.store.meta.setNumber("fts_version", INDEX_VERSION);
     this.set(null);
   }
 
@@ -100,28 +97,25 @@ export class SearchReindex {
   batch(limit = REINDEX_BATCH): boolean {
     const p = this.state();
     if (!p) return false;
-    const sql = this.sql;
-    const rows = sql
-      .exec<{ seq: number; text: string; deleted_at: number | null }>("SELECT seq, text, deleted_at FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?", p.below, limit)
-      .toArray();
+    const index = this.store.search;
+    const rows = index.rowsBelow(p.below, limit);
     const done = rows.length < limit;
     const below = rows.length ? rows[rows.length - 1].seq : p.below;
-    // The position moves first, so writeIndexRow writes these seqs in the current format.
+    // The position moves first, so writeRow writes these seqs in the current format.
     this.set({ below, legacy: p.legacy });
     try {
       this.store.transaction(() => {
         for (const r of rows) {
-          // contentless_delete: a row is removed by rowid alone (a no-op if the old index never had it).
-          sql.exec("DELETE FROM message_fts WHERE rowid = ?", r.seq);
-          if (r.deleted_at === null) this.store.writeIndexRow(r.seq, r.text);
+          index.removeRow(r.seq);
+          if (r.deleted_at === null) index.writeRow(r.seq, r.text);
         }
         if (done) {
-          this.store.setNumber("fts_version", INDEX_VERSION);
-          this.store.deleteMeta("fts_reindex_below");
-          this.store.deleteMeta("fts_reindex_to");
-          this.store.deleteMeta("fts_ready");
+          this.store.meta.setNumber("fts_version", INDEX_VERSION);
+          this.store.meta.delete("fts_reindex_below");
+          this.store.meta.delete("fts_reindex_to");
+          this.store.meta.delete("fts_ready");
         } else {
-          this.store.setNumber("fts_reindex_below", below);
+          this.store.meta.setNumber("fts_reindex_below", below);
         }
       });
     } catch (err) {
@@ -143,18 +137,18 @@ export class SearchReindex {
   /** Matching messages, best first, whatever the state of the index (see the module comment). */
   search(compiled: CompiledQuery, query: string, f: SearchFilter, limit: number): { row: MessageRow; score: number }[] {
     const p = this.state();
-    if (!p) return this.store.search(compiled.match, f, limit);
-    const fresh = this.store.search(compiled.match, f, limit, { from: p.below });
+    if (!p) return this.store.search.search(compiled.match, f, limit);
+    const fresh = this.store.search.search(compiled.match, f, limit, { from: p.below });
     const legacy = LEGACY_FORMATS[p.legacy]?.compileMatch(query);
-    const old = legacy ? this.store.search(legacy, f, limit, { below: p.below }) : [];
-    // Both scores are bm25 over the same table; ties go to the newer message, as in RoomStore.search.
+    const old = legacy ? this.store.search.search(legacy, f, limit, { below: p.below }) : [];
+    // Both scores are bm25 over the same table; ties go to the newer message, as in SearchIndexStore.search.
     return [...fresh, ...old].sort((a, b) => a.score - b.score || b.row.seq - a.row.seq).slice(0, limit);
   }
 
   private storedVersion(): number {
-    const stored = this.store.getText("fts_version");
-    if (stored !== undefined) return Number(stored);
-    return this.store.getNumber("fts_ready") === 1 ? 1 : 0;
+    const stored = this.store.meta.storedNumber("fts_version");
+    if (stored !== undefined) return stored;
+    return this.store.meta.number("fts_ready") === 1 ? 1 : 0;
   }
 
   /**
@@ -163,8 +157,8 @@ export class SearchReindex {
    * rows above the old position are rewritten once more).
    */
   private storedPosition(): number {
-    if (this.store.getNumber("fts_reindex_to") !== INDEX_VERSION) return 0;
-    return this.store.getNumber("fts_reindex_below");
+    if (this.store.meta.number("fts_reindex_to") !== INDEX_VERSION) return 0;
+    return this.store.meta.number("fts_reindex_below");
   }
 
   private state(): { below: number; legacy: number } | null {
@@ -181,6 +175,6 @@ export class SearchReindex {
     this.progress = progress;
     // Edits below the position keep the format that part is searched in.
     const old = progress && LEGACY_FORMATS[progress.legacy];
-    this.store.indexFormatOf = old ? (seq) => (seq < progress.below ? old.indexText : indexText) : () => indexText;
+    this.store.search.indexFormatOf = old ? (seq) => (seq < progress.below ? old.indexText : indexText) : () => indexText;
   }
 }

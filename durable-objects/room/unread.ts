@@ -7,7 +7,7 @@
  * (already loaded once for all members). A member whose read position moved,
  * or any recall/edit (which can lower counts), falls back to a capped SQL count.
  */
-import type { RoomStore } from "./store";
+import type { MessageStore } from "./store/messages";
 
 export const UNREAD_CAP = 1000;
 
@@ -27,7 +27,7 @@ export interface FreshMessages {
 
 export class UnreadCounts {
   private cache = new Map<string, Cached>();
-  constructor(private readonly store: RoomStore) {}
+  constructor(private readonly messages: MessageStore) {}
 
   invalidate(userId?: string): void {
     if (userId) this.cache.delete(userId);
@@ -50,7 +50,7 @@ export class UnreadCounts {
       }
       result = { unread: Math.min(unread, UNREAD_CAP), mentions: Math.min(mentions, UNREAD_CAP) };
     } else {
-      result = this.store.countUnread(userId, lastRead, UNREAD_CAP);
+      result = this.messages.countUnread(userId, lastRead, UNREAD_CAP);
     }
     this.cache.set(userId, { asOf: lastSeq, lastRead, ...result });
     return result;

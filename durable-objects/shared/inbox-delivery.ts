@@ -64,3 +64,31 @@ export async function deliverActivities(env: Env, items: { userId: string; activ
   await Promise.all([...local, ...remote]);
   return out;
 }
+
+/**
+ * One member's summary, wherever the member is homed. Rooms deliver summaries
+ * a slice at a time, one call per member; calls for members of another node
+ * made in the same turn travel together in one link request (deliverActivities).
+ */
+export function deliverActivity(env: Env, userId: string, activity: RoomActivity): Promise<{ live: boolean }> {
+  const home = homeNode(userId);
+  if (!home || home === env.NODE_NAME) return storedUser(env, userId).applyActivity(activity);
+  return new Promise((resolve, reject) => {
+    let batch = batches.get(home);
+    if (!batch) {
+      batch = [];
+      batches.set(home, batch);
+      // After the rest of this turn's calls have joined.
+      queueMicrotask(() => {
+        const items = batches.get(home)!;
+        batches.delete(home);
+        void deliverActivities(env, items.map((i) => i.item)).then((results) =>
+          results.forEach((r, k) => (r.status === "fulfilled" ? items[k].resolve(r.value) : items[k].reject(r.reason))),
+        );
+      });
+    }
+    batch.push({ item: { userId, activity }, resolve, reject });
+  });
+}
+
+const batches = new Map<string, { item: { userId: string; activity: RoomActivity }; resolve: (v: { live: boolean }) => void; reject: (e: unknown) => void }[]>();

@@ -18,7 +18,7 @@
  * Versioning: `x-outpost-link` carries the link protocol version; a receiver
  * answers any version it knows, and ignores unknown fields in bodies.
  */
-import { b64url, fromB64url } from "./tokens";
+import { b64url, fromB64url } from "./bytes";
 
 export const LINK_PROTOCOL_VERSION = 1;
 /** How far a sender's clock may be from the receiver's. */

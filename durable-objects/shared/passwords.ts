@@ -13,7 +13,7 @@
  * more iterations than the platform allows cannot be checked there and never
  * matches (logged): that only happens to hashes carried over from a node.
  */
-import { b64url, fromB64url, timingSafeEqual } from "./tokens";
+import { b64url, fromB64url, timingSafeEqual } from "./bytes";
 import { AppError } from "./app-error";
 import { passwordProblem } from "./password-policy.mjs";
 import COMMON_PASSWORDS from "./common-passwords.gen.mjs";

@@ -19,7 +19,7 @@
  * - corrupt data pages: the query that touches them throws
  *   "database disk image is malformed: SQLITE_CORRUPT", visible to the object.
  */
-import { AppError } from "./app-error";
+import { AppError, asAppError } from "./app-error";
 
 const PERMANENT = /SQLITE_CORRUPT|SQLITE_NOTADB|database disk image is malformed|file is not a database|malformed database schema/i;
 
@@ -52,4 +52,19 @@ export function roomFaultLine(roomId: string, objectIdHex: string, err: unknown)
     `room ${roomId} cannot be opened: its database ${objectFile("RoomObject", objectIdHex)} (under the data directory) is damaged or unreadable ` +
     `(${what}). Other rooms are not affected. Run \`npm run doctor\` to check every file; restore this one from a backup.`
   );
+}
+
+/**
+ * A write that SQLite refused (disk full, I/O error). workerd reports these as
+ * an opaque "internal error" from sql.exec; the caller gets `storage_error`
+ * (503: nothing was stored, retry later). The runtime also resets the object,
+ * closing its sockets, so no ack can leave for a write that did not happen.
+ * A damaged file (SQLITE_CORRUPT) is no passing fault: `room_unavailable`.
+ * An AppError thrown inside the write (a check) passes through as it is.
+ */
+export function storageFailure(err: unknown): Error {
+  if (asAppError(err)) return err as Error;
+  console.error("room write failed", err);
+  if (isPermanentStorageFault(err)) return roomUnavailable();
+  return new AppError("storage_error", "the node could not store this (disk full or I/O error); nothing was saved, try again later");
 }

@@ -13,6 +13,8 @@ type RoomRow = typeof schema.rooms.$inferSelect;
 
 /** How long a room's coalesced activity waits in memory before it is written (up to twice this, jittered). */
 export const ACTIVITY_WRITE_DELAY_MS = 2000;
+/** Positions reserved on disk at a time for summaries kept in memory (see reservePositions). */
+const POSITIONS_RESERVED = 1000;
 
 export class InboxStore {
   /**
@@ -62,11 +64,13 @@ export class InboxStore {
   }
 
   private cachedPos: number | null = null;
+  /** positions up to this one are on a row or reserved on disk (profile `pos`) */
+  private reservedPos = 0;
 
   /**
    * The inbox position: the highest `pos` on any room row or removal
-   * tombstone, read once per wake and then kept in memory, so a change costs
-   * no extra write for the counter.
+   * tombstone, or reserved (profile `pos`), read once per wake and then kept
+   * in memory, so a change costs no extra write for the counter.
    */
   get pos(): number {
     if (this.cachedPos === null) {
@@ -76,15 +80,29 @@ export class InboxStore {
         )
         .one();
       this.cachedPos = row.p ?? 0;
+      this.reservedPos = this.cachedPos;
     }
     return this.cachedPos;
   }
 
-  private bump(): number {
-    // Always stored on the row that changed in the same transaction; a rolled-back
-    // change only leaves a gap in positions, which resume tolerates.
+  /**
+   * The next position. A change written now stores it on its row in the same
+   * transaction (a rolled-back change only leaves a gap, which resume
+   * tolerates). A summary kept in memory (`pending`) reaches devices before
+   * its row is written, so its position must not be handed out again after a
+   * crash: positions are reserved on disk first, POSITIONS_RESERVED at a
+   * time — one small write per thousand, and workerd's output gate holds the
+   * frame until it is on disk. A wake continues above the reservation.
+   */
+  private bump(inMemory = false): number {
     this.cachedPos = this.pos + 1;
+    if (inMemory && this.cachedPos > this.reservedPos) this.reservePositions(this.cachedPos + POSITIONS_RESERVED);
     return this.cachedPos;
+  }
+
+  private reservePositions(upTo: number): void {
+    this.storage.sql.exec("INSERT INTO profile (key, value) VALUES ('pos', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", String(upTo));
+    this.reservedPos = upTo;
   }
 
   room(roomId: string): InboxRoom | null {
@@ -161,7 +179,7 @@ export class InboxStore {
       // Nothing changed (a refresh, or a summary repeated): no new position, no write.
       return { room: this.merged(stored, latest ?? null, this.pending.get(a.roomId)?.pos ?? stored.pos), notifications: [] };
     }
-    const pos = this.bump();
+    const pos = this.bump(a.notifications.length === 0);
     if (a.notifications.length === 0) {
       const wasEmpty = this.pending.size === 0;
       this.pending.set(a.roomId, { a, pos });

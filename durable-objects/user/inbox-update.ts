@@ -23,7 +23,7 @@ export interface RoomSummary {
  * recent room-list read) gets a room's plain summaries at most this often;
  * notifications (mentions, DMs) still go at once, and their inbox asks the
  * rooms it heard from lately for fresh summaries the moment someone looks
- * (UserObject.refreshRooms). Measured: summaries to 50 members of 100 busy
+ * (Inbox.refresh in inbox.ts). Measured: summaries to 50 members of 100 busy
  * rooms were a fifth of the node's CPU, and most went to people who were not there.
  */
 export const AWAY_SUMMARY_INTERVAL_MS = 30_000;

@@ -70,8 +70,11 @@ export const notifications = sqliteTable(
   (t) => [uniqueIndex("notifications_message").on(t.roomId, t.messageId)],
 );
 
-/** Other users' inboxes that want this user's presence changes, until `expiresAt`. */
+/**
+ * Other users' inboxes that want this user's presence changes. A watcher has
+ * no expiry: it is dropped when it answers a change with "no device here
+ * watches them any more" (presence.ts), so the list cleans itself.
+ */
 export const watchers = sqliteTable("watchers", {
   userId: text("user_id").primaryKey(),
-  expiresAt: integer("expires_at").notNull(),
 });

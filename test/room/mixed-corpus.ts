@@ -2,7 +2,7 @@
  * Chat messages that mix scripts the way Chinese, Japanese and Korean teams
  * write (times, dates, prices, model numbers, brand names, full-width digits,
  * emoji), and what each query must find — exactly: a message not listed must
- * not match. Used by the unit test of search-text.ts (real FTS5 in Node) and
+ * not match. Used by the unit test of search-tokens.ts (real FTS5 in Node) and
  * by the room's search test in workerd.
  */
 export const MIXED_CORPUS = [

@@ -1,5 +1,5 @@
 /**
- * search-text.ts against real SQLite FTS5 (better-sqlite3), with the room's own
+ * search-tokens.ts against real SQLite FTS5 (better-sqlite3), with the room's own
  * FTS table definition: what indexText writes and what compileQuery asks must
  * agree, on text that mixes scripts as Chinese, Japanese and Korean chat does.
  * The same corpus goes through the room object in test/workers/search.test.ts.
@@ -7,8 +7,8 @@
 import fs from "node:fs";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { compileQuery, indexText, snippet } from "../../durable-objects/room/search-text";
-import { LEGACY_FORMATS } from "../../durable-objects/room/search-text-legacy";
+import { compileQuery, indexText, snippet } from "../../durable-objects/room/search-tokens";
+import { LEGACY_FORMATS } from "../../durable-objects/room/search-tokens-legacy";
 import { MIXED_CORPUS, MIXED_QUERIES } from "./mixed-corpus";
 
 const ftsTable = (() => {

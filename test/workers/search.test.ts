@@ -181,7 +181,7 @@ describe("re-index after a tokenizer change", () => {
   /** format 1: the old tokens; format 0: no index at all (migration 0004 dropped it, the old wake-time backfill's case) */
   async function oldRoom(count: number, corpusAt: (seq: number) => string | null, format: 0 | 1 = 1) {
     const { env, runInDurableObject } = await import("cloudflare:test");
-    const { LEGACY_FORMATS } = await import("../../durable-objects/room/search-text-legacy");
+    const { LEGACY_FORMATS } = await import("../../durable-objects/room/search-tokens-legacy");
     const a = await newUser("ri");
     const room = await newRoom(a.token, "Old index");
     // A fresh stub each time: one whose object was reset keeps failing.

@@ -12,7 +12,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { parseToken } from "../../durable-objects/shared/tokens";
+import { parseToken } from "../../durable-objects/shared/session-tokens";
 import type { Caller } from "../../durable-objects/shared/identity";
 import { resolveUser } from "../../durable-objects/shared/objects";
 import type { Env } from "../../durable-objects/shared/env";

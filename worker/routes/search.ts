@@ -10,7 +10,7 @@ import { readQuery } from "../http";
 import { reply } from "../reply";
 import { SearchQuery } from "../../protocol/rest";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { compileQuery } from "../../durable-objects/room/search-text";
+import { compileQuery } from "../../durable-objects/room/search-tokens";
 import type { SearchHit } from "../../protocol/models";
 import { SearchResultsSchema } from "../../protocol/responses";
 import { asAppError } from "../../durable-objects/shared/app-error";

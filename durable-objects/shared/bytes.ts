@@ -1,12 +1,8 @@
 /**
- * Session tokens and socket tickets.
- *
- * A token is `op1.<base64url(user id)>.<secret>`. The user id part routes the
- * check to that user's own object (sessions live there, so authentication
- * spreads across users instead of queueing at one directory); the secret is
- * 32 random bytes, stored only as its SHA-256.
+ * Bytes as text and the small pieces of WebCrypto the node's secrets use:
+ * session tokens (session-tokens.ts), device tokens
+ * (directory/device-tokens.ts) and password hashes (passwords.ts).
  */
-const PREFIX = { session: "op1", ticket: "opt1" } as const;
 
 export function b64url(bytes: Uint8Array): string {
   let s = "";
@@ -28,21 +24,6 @@ export function randomSecret(bytes = 32): string {
   const buf = new Uint8Array(bytes);
   crypto.getRandomValues(buf);
   return b64url(buf);
-}
-
-export function makeToken(kind: keyof typeof PREFIX, userId: string): { token: string; secret: string } {
-  const secret = randomSecret();
-  return { token: `${PREFIX[kind]}.${b64url(new TextEncoder().encode(userId))}.${secret}`, secret };
-}
-
-export function parseToken(kind: keyof typeof PREFIX, token: string): { userId: string; secret: string } | null {
-  if (token.length > 300) return null;
-  const parts = token.split(".");
-  if (parts.length !== 3 || parts[0] !== PREFIX[kind] || parts[2].length < 40) return null;
-  const raw = fromB64url(parts[1]);
-  if (!raw) return null;
-  const userId = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false }).decode(raw);
-  return { userId, secret: parts[2] };
 }
 
 export async function sha256hex(s: string): Promise<string> {

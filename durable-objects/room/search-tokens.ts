@@ -38,7 +38,7 @@
  *
  * Changing what indexText produces? Bump INDEX_VERSION: every room re-indexes
  * itself in batches from its alarm (search-reindex.ts), and the old format
- * moves to search-text-legacy.ts so rooms mid-way can still search it.
+ * moves to search-tokens-legacy.ts so rooms mid-way can still search it.
  *
  * @example
  *   indexText("我家在上海东边 near the Café") // "我家 家在 在上 上海 海东 东边 边 near the Café"

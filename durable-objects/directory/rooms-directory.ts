@@ -1,0 +1,79 @@
+/**
+ * The node's room directory: every room's id, name, kind and creator (rooms
+ * are registered here before their own object is first touched), one DM per
+ * pair of people, the group-room quota (room-quota.ts) and the public
+ * directory (public-rooms.ts).
+ */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import { rateLimited } from "../shared/app-error";
+import { foldName, pagePublicRooms, type PublicRoomsPage } from "./public-rooms";
+import { roomQuotaWaitMs } from "./room-quota";
+import * as schema from "./schema";
+
+export type RoomRow = typeof schema.rooms.$inferSelect;
+export type NewRoom = Omit<RoomRow, "dmKey" | "createdAt" | "nameFold">;
+
+/** The settings row that records that older rooms' names were folded. */
+const NAMES_FOLDED = "rooms.name_fold";
+
+export class RoomsDirectory {
+  constructor(
+    private readonly db: DrizzleSqliteDODatabase<typeof schema>,
+    private readonly storage: DurableObjectStorage,
+  ) {}
+
+  /**
+   * Rooms registered before names were stored folded for search (migration
+   * 0001 adds the column empty): fold them, once — SQL's lower() would fold
+   * ASCII only. A settings row records that it was done.
+   */
+  foldOlderNames(): void {
+    if (this.db.select().from(schema.settings).where(eq(schema.settings.key, NAMES_FOLDED)).get()) return;
+    const r = schema.rooms;
+    this.storage.transactionSync(() => {
+      const rows = this.db.select({ id: r.id, name: r.name }).from(r).where(and(eq(r.nameFold, ""), sql`${r.name} <> ''`)).all();
+      for (const row of rows) this.db.update(r).set({ nameFold: foldName(row.name) }).where(eq(r.id, row.id)).run();
+      this.db.insert(schema.settings).values({ key: NAMES_FOLDED, value: "1" }).run();
+    });
+  }
+
+  /**
+   * Record a new group room, within its creator's quota of `perDay` (0 or
+   * `quotaExempt`: no limit). Refused: nothing is written, and the answer says
+   * when the creator may try again.
+   */
+  register(room: NewRoom, perDay: number, quotaExempt: boolean): void {
+    const now = Date.now();
+    const wait = quotaExempt ? 0 : roomQuotaWaitMs(this.db, room.createdBy, perDay, now);
+    if (wait > 0) throw rateLimited(`at most ${perDay} new rooms a day per person; the next one is possible in ${Math.ceil(wait / 60_000)} minutes`, wait);
+    this.db.insert(schema.rooms).values({ ...room, nameFold: foldName(room.name), dmKey: null, createdAt: now }).run();
+  }
+
+  /** The DM room id for a pair: the existing one, or `candidate` newly reserved. */
+  dmFor(a: string, b: string, candidate: string): { roomId: string; created: boolean } {
+    const dmKey = [a, b].sort().join("|");
+    const existing = this.db.select().from(schema.rooms).where(eq(schema.rooms.dmKey, dmKey)).get();
+    if (existing) return { roomId: existing.id, created: false };
+    this.db.insert(schema.rooms).values({ id: candidate, name: "", kind: "dm", visibility: "private", dmKey, createdBy: a, createdAt: Date.now() }).run();
+    return { roomId: candidate, created: true };
+  }
+
+  get(id: string): RoomRow | null {
+    return this.db.select().from(schema.rooms).where(eq(schema.rooms.id, id)).get() ?? null;
+  }
+
+  /** Which of `ids` (at most 90: SQLite in workerd binds at most 100 parameters) are rooms. */
+  existing(ids: string[]): string[] {
+    return ids.length ? this.db.select({ id: schema.rooms.id }).from(schema.rooms).where(inArray(schema.rooms.id, ids)).all().map((r) => r.id) : [];
+  }
+
+  /** One page of the public room directory; a cursor it did not give out is `invalid_request`. */
+  publicPage(query: { q?: string; limit: number; cursor?: string }): PublicRoomsPage {
+    return pagePublicRooms(this.db, query);
+  }
+
+  rename(id: string, name: string): void {
+    this.db.update(schema.rooms).set({ name, nameFold: foldName(name) }).where(eq(schema.rooms.id, id)).run();
+  }
+}

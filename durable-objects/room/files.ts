@@ -1,0 +1,67 @@
+/**
+ * Files in a room: an upload is recorded (its bytes are already in the file
+ * store), visible to its uploader until a message shares it, then to every
+ * member; recalling the message deletes it. Who may see a file is decided
+ * here, at the moment of asking.
+ */
+import type { Attachment } from "../../protocol/models";
+import { AppError } from "../shared/app-error";
+import type { Caller } from "../shared/identity";
+import type { RoomState } from "./room-state";
+import type { RoomStore } from "./store/room-store";
+
+export interface UploadedFile {
+  id: string;
+  name: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  storageKey: string;
+}
+
+export class RoomFiles {
+  constructor(
+    private readonly state: RoomState,
+    private readonly store: RoomStore,
+  ) {}
+
+  /** Record an uploaded file (bytes already stored). It is shared when a message names it. */
+  register(caller: Caller, f: UploadedFile): Attachment {
+    this.state.requireMember(caller.userId);
+    this.store.files.insert({ ...f, uploaderId: caller.userId, createdAt: Date.now(), messageSeq: null });
+    return { id: f.id, name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256 };
+  }
+
+  /** A file's metadata, for a current member only; null looks like "no such file" to everyone else. */
+  forDownload(caller: Caller, fileId: string): Omit<UploadedFile, "id"> | null {
+    if (!this.state.isMember(caller.userId)) return null;
+    const f = this.store.files.get(fileId);
+    // Unshared uploads are visible to their uploader only.
+    if (!f || (f.messageSeq === null && f.uploaderId !== caller.userId)) return null;
+    return { name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256, storageKey: f.storageKey };
+  }
+
+  /**
+   * Claim `userId`'s upload for the message they are sending: only their own,
+   * and only one no message shares yet. The claim is written with the message
+   * (RoomStore.insertMessage), so a message that fails to store claims nothing.
+   */
+  claimUpload(userId: string, fileId: string): Attachment {
+    const f = this.store.files.get(fileId);
+    if (!f || f.uploaderId !== userId) throw new AppError("invalid_request", `no file ${fileId} uploaded by you in this room`);
+    if (f.messageSeq !== null) throw new AppError("invalid_request", `file ${fileId} is already shared in a message`);
+    return { id: f.id, name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256 };
+  }
+
+  /**
+   * A message is recalled: its files go with it. Inside the recall's
+   * transaction; the bytes are deleted from the file store through the
+   * outbox, retried until done.
+   */
+  deleteWithMessage(seq: number, now: number): void {
+    for (const f of this.store.files.ofMessage(seq)) {
+      this.store.files.delete(f.id);
+      this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
+    }
+  }
+}

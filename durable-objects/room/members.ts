@@ -1,0 +1,178 @@
+/**
+ * Who is in the room and what they may do: creating the room with its first
+ * members, joining, inviting, leaving and removing, roles, renaming.
+ *
+ * Every change is written in one transaction together with the news for the
+ * inboxes it concerns (the outbox), then mirrored in memory, broadcast to the
+ * room's sockets, and the outbox delivered.
+ */
+import type { Member, Role, Room } from "../../protocol/models";
+import { AppError, notFound } from "../shared/app-error";
+import type { Caller } from "../shared/identity";
+import type { InboxActivity } from "./inbox-activity";
+import type { Outbox } from "./outbox";
+import type { RoomSockets } from "./room-socket";
+import type { RoomState } from "./room-state";
+import { inboxEntryFor, roomAsSeenBy } from "./room-view";
+import type { RoomMeta } from "./store/meta";
+import type { RoomStore } from "./store/room-store";
+
+export interface MemberInput {
+  userId: string;
+  username: string;
+  displayName: string;
+}
+
+export interface CreateRoomInput {
+  id: string;
+  name: string;
+  kind: "group" | "dm";
+  visibility: "public" | "private";
+  creator: MemberInput;
+  members: MemberInput[];
+  /** "home": no message, file, index row or preview of this room is stored on another node */
+  residency?: "everywhere" | "home";
+}
+
+const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
+
+export class Members {
+  constructor(
+    private readonly state: RoomState,
+    private readonly store: RoomStore,
+    private readonly sockets: RoomSockets,
+    private readonly outbox: Outbox,
+    private readonly activity: InboxActivity,
+  ) {}
+
+  /** The first rows of a new room (its tables exist, nothing else): settings, members, and their inboxes' news. */
+  writeNewRoom(input: CreateRoomInput): void {
+    const now = Date.now();
+    const meta: RoomMeta = { id: input.id, name: input.name, kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
+    const people = new Map<string, Member>();
+    people.set(input.creator.userId, { ...input.creator, role: input.kind === "dm" ? "member" : "owner", joinedAt: now });
+    for (const m of input.members) if (!people.has(m.userId)) people.set(m.userId, { ...m, role: "member", joinedAt: now });
+    this.store.transaction(() => {
+      this.store.meta.save(meta);
+      if (input.residency === "home") this.store.meta.putText("residency", "home");
+      for (const m of people.values()) {
+        this.store.members.upsert(m);
+        this.store.outbox.enqueue(m.userId, { type: "room.added", room: inboxEntryFor(meta, m, people, this.state.lastSeq, null) }, now);
+      }
+    });
+  }
+
+  info(caller: Caller): { room: Room; members: Member[] } {
+    this.state.requireMember(caller.userId);
+    return { room: roomAsSeenBy(this.state, caller.userId), members: [...this.state.members.values()] };
+  }
+
+  /** Join a public room. Private rooms and DMs answer exactly like a room that does not exist. */
+  async join(user: MemberInput): Promise<Room> {
+    const meta = this.state.meta;
+    if (!meta) throw notFound();
+    if (this.state.members.has(user.userId)) return roomAsSeenBy(this.state, user.userId);
+    if (meta.kind !== "group" || meta.visibility !== "public") throw notFound();
+    this.add(user, "member");
+    await this.outbox.flush();
+    return roomAsSeenBy(this.state, user.userId);
+  }
+
+  /** Invite someone (any member of a group room may). Idempotent. */
+  async invite(caller: Caller, user: MemberInput): Promise<Room> {
+    const meta = this.state.requireMember(caller.userId);
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has exactly two people");
+    if (!this.state.members.has(user.userId)) {
+      this.add(user, "member");
+      await this.outbox.flush();
+    }
+    return roomAsSeenBy(this.state, caller.userId);
+  }
+
+  private add(user: MemberInput, role: Role): void {
+    const meta = this.state.meta!;
+    const now = Date.now();
+    const member: Member = { ...user, role, joinedAt: now };
+    // Joining is not reading, but history from before you joined is not "unread" either.
+    const read = { lastReadSeq: this.state.lastSeq, sendReceipts: true };
+    this.store.transaction(() => {
+      this.store.members.upsert(member);
+      this.store.members.setLastRead(member.userId, read.lastReadSeq, true);
+      this.store.outbox.enqueue(user.userId, { type: "room.added", room: inboxEntryFor(meta, member, this.state.members, this.state.lastSeq, this.activity.lastMessage()) }, now);
+    });
+    this.state.addMember(member, read);
+    this.sockets.broadcast({ type: "member.joined", member });
+  }
+
+  /**
+   * Leave (userId = caller) or remove someone. Admins remove members, the
+   * owner removes anyone. An owner who leaves hands the room to the longest-
+   * standing admin, else the longest-standing member.
+   */
+  async remove(caller: Caller, userId: string): Promise<void> {
+    const meta = this.state.requireMember(caller.userId);
+    const actor = this.state.members.get(caller.userId)!;
+    const target = this.state.members.get(userId);
+    if (!target) throw notFound("member");
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message cannot be left");
+    const self = userId === caller.userId;
+    if (!self && (actor.role === "member" || RANK[actor.role] <= RANK[target.role])) {
+      throw new AppError("forbidden", "only room admins can remove members, and only those below them");
+    }
+    const now = Date.now();
+    let heir: Member | undefined;
+    this.store.transaction(() => {
+      this.store.members.delete(userId);
+      this.store.outbox.enqueue(userId, { type: "room.removed", roomId: meta.id }, now);
+      if (target.role === "owner") {
+        const rest = [...this.state.members.values()].filter((m) => m.userId !== userId);
+        heir = rest.find((m) => m.role === "admin") ?? rest[0];
+        if (heir) {
+          this.store.members.setRole(heir.userId, "owner");
+          this.store.outbox.enqueue(heir.userId, { type: "room.changed", roomId: meta.id, role: "owner" }, now);
+        }
+      }
+    });
+    this.state.removeMember(target);
+    this.activity.memberLeft(userId);
+    // Close the removed person's sockets before telling the others, so not one
+    // more frame about this room reaches them.
+    this.sockets.closeUser(userId, self ? "left the room" : "removed from the room");
+    this.sockets.broadcast({ type: "member.left", userId, removedBy: self ? null : caller.userId });
+    if (heir) this.sockets.broadcast({ type: "member.updated", member: this.state.withRole(heir.userId, "owner") });
+    await this.outbox.flush();
+  }
+
+  async setRole(caller: Caller, userId: string, role: "admin" | "member"): Promise<Member> {
+    const meta = this.state.requireMember(caller.userId);
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has no roles");
+    if (this.state.members.get(caller.userId)!.role !== "owner") throw new AppError("forbidden", "only the owner can change roles");
+    const target = this.state.members.get(userId);
+    if (!target) throw notFound("member");
+    if (target.role === "owner") throw new AppError("invalid_request", "the owner's role cannot be changed");
+    this.store.transaction(() => {
+      this.store.members.setRole(userId, role);
+      this.store.outbox.enqueue(userId, { type: "room.changed", roomId: meta.id, role }, Date.now());
+    });
+    const updated = this.state.withRole(userId, role);
+    this.sockets.broadcast({ type: "member.updated", member: updated });
+    await this.outbox.flush();
+    return updated;
+  }
+
+  async rename(caller: Caller, name: string): Promise<Room> {
+    const meta = this.state.requireMember(caller.userId);
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has no name");
+    if (this.state.members.get(caller.userId)!.role === "member") throw new AppError("forbidden", "only room admins can rename the room");
+    const now = Date.now();
+    this.store.transaction(() => {
+      this.store.meta.save({ name });
+      for (const m of this.state.members.values()) this.store.outbox.enqueue(m.userId, { type: "room.changed", roomId: meta.id, name }, now);
+    });
+    meta.name = name;
+    // Each member's own view: it carries their role.
+    this.sockets.sendToEachMember((userId) => ({ type: "room.updated", room: roomAsSeenBy(this.state, userId) }));
+    await this.outbox.flush();
+    return roomAsSeenBy(this.state, caller.userId);
+  }
+}

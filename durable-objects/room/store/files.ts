@@ -1,0 +1,34 @@
+/** The `files` table: uploads to the room, shared once a message names them (bytes are in the file store). */
+import { eq } from "drizzle-orm";
+import * as schema from "../schema";
+import type { RoomDb } from "./room-store";
+
+export type FileRow = typeof schema.files.$inferSelect;
+
+export class FileRowStore {
+  constructor(
+    private readonly db: RoomDb,
+    private readonly sql: SqlStorage,
+  ) {}
+
+  insert(row: FileRow): void {
+    this.db.insert(schema.files).values(row).run();
+  }
+
+  get(id: string): FileRow | undefined {
+    return this.db.select().from(schema.files).where(eq(schema.files.id, id)).get();
+  }
+
+  ofMessage(seq: number): FileRow[] {
+    return this.db.select().from(schema.files).where(eq(schema.files.messageSeq, seq)).all();
+  }
+
+  /** The files a new message shares (on the send path: fixed SQL). */
+  shareWith(seq: number, fileIds: string[]): void {
+    for (const id of fileIds) this.sql.exec("UPDATE files SET message_seq = ? WHERE id = ?", seq, id);
+  }
+
+  delete(id: string): void {
+    this.db.delete(schema.files).where(eq(schema.files.id, id)).run();
+  }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE `watchers` DROP COLUMN `expires_at`;
