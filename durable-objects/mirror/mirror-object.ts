@@ -23,46 +23,36 @@ import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
-import { AppError, notFound } from "../shared/app-error";
-import { answerPingsWhileAsleep, closeBack, closeOnError, frameBytes, refuseUnlessUpgrade, safeClose } from "../shared/sockets";
+import { AppError, asAppError, notFound } from "../shared/app-error";
+import { answerPingsWhileAsleep, closeBack, closeIfOversized, closeOnError, errorResponse, failureFrame, okFrame, parseOrAnswer, refuseUnlessUpgrade, safeClose } from "../shared/sockets";
 import { limitsOf } from "../shared/env";
-import { linkStub } from "../shared/objects";
-import { Fanout, BATCHED, PLAIN } from "../room/fanout";
 import { compileQuery, snippet } from "../room/search-tokens";
 import { MirrorStore, type MirrorState } from "./mirror-store";
+import { MirrorSockets } from "./mirror-sockets";
+import { MirrorSends, answerFrame, type SendInput, type SendOutcome } from "./mirror-sends";
+import { applyPush, memberFrames } from "./apply-push";
 import { callHome } from "./forward";
 import { CLOSE } from "../../protocol/errors";
 import { homeNode } from "../../protocol/ids";
-import { parseClientRoomFrame, type ClientRoomFrame, type ServerRoomFrame } from "../../protocol/frames";
-import type { LinkSendItem, LinkSendResult, RoomPush, RoomPushAnswer } from "../../protocol/cluster";
+import { parseClientRoomFrame, type ClientRoomFrame } from "../../protocol/frames";
+import type { LinkSendResult, RoomPush, RoomPushAnswer } from "../../protocol/cluster";
 import type { Member, Message, Room, SearchHit } from "../../protocol/models";
 
-/** How long a REST send waits for the home's answer before it is answered 202 (queued). */
-const SEND_WAIT_MS = 3000;
 const SYNC_LIMIT = 500;
 const SEARCH_WINDOW = 2000;
 
-interface SendInput {
-  clientId: string;
-  text: string;
-  replyTo?: string;
-  attachments?: string[];
-}
-
-type SendOutcome = { message: Message; duplicate: boolean } | { queued: true; clientId: string };
-
 export class MirrorObject extends DurableObject<Env> {
   private readonly store: MirrorStore;
-  private readonly fanout: Fanout;
+  private readonly sockets: MirrorSockets;
+  private readonly sends: MirrorSends;
   private state: MirrorState | null = null;
   private members = new Map<string, Member>();
-  /** REST sends waiting for the home's answer, by idempotency key */
-  private waiting = new Map<string, (r: LinkSendResult) => void>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new MirrorStore(openDb(ctx.storage, schema), ctx.storage);
-    this.fanout = new Fanout(ctx);
+    this.sockets = new MirrorSockets(ctx);
+    this.sends = new MirrorSends(env, ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn), this.sockets);
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A mirror exists once its home pushed to it; until then it has no tables (and no file is written).
@@ -94,92 +84,25 @@ export class MirrorObject extends DurableObject<Env> {
       await ensureSchema(openDb(this.ctx.storage, schema), migrations);
       this.loadState();
     }
-    const before = this.state!;
-    const homeOnly = push.room.residency === "home";
-    const frames: ServerRoomFrame[] = [];
-    const now = Date.now();
-    let newMembers: Member[] | null = null;
-    this.store.transaction(() => {
-      this.store.saveRoom(push.room);
-      if (push.members && push.membersRev !== before.membersRev) {
-        newMembers = push.members as Member[];
-        this.store.saveMembers(newMembers, push.membersRev);
-      }
-      // Everything changed after `after`; a repeat (the home did not hear our last answer) changes nothing.
-      for (const m of push.messages as Message[]) {
-        if (homeOnly) {
-          if (m.seq > before.lastSeq) frames.push({ type: "msg.new", message: m });
-          else if (m.version > before.version) frames.push({ type: "msg.updated", message: m });
-          continue;
-        }
-        const put = this.store.putMessage(m, true);
-        if (put === "new") frames.push({ type: "msg.new", message: m });
-        else if (put === "updated") frames.push({ type: "msg.updated", message: m });
-      }
-      if (homeOnly && before.room?.residency !== "home") this.store.dropMessages();
-      this.store.setReads(push.reads);
-      this.store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
-    });
     const oldMembers = this.members;
+    const applied = applyPush(this.store, this.state!, push, Date.now());
     this.loadState();
-    if (newMembers) this.announceMembers(oldMembers, newMembers);
-    if (before.room && before.room.name !== push.room.name) {
-      for (const ws of this.ctx.getWebSockets()) {
-        const userId = this.userOf(ws);
-        if (userId && this.members.has(userId)) this.sendTo(ws, { type: "room.updated", room: this.view(userId) });
-      }
+    if (applied.members) {
+      // Removed members' sockets close before anyone hears of it.
+      const { removed, frames } = memberFrames(oldMembers, applied.members);
+      for (const userId of removed) this.sockets.closeUser(userId, "removed from the room");
+      for (const f of frames) this.sockets.broadcast(f);
     }
-    for (const f of frames) this.broadcast(f);
-    for (const r of push.reads) if (this.members.has(r.userId)) this.broadcast({ type: "receipt", userId: r.userId, seq: r.seq });
-    for (const userId of push.typing ?? []) this.typing(userId);
+    if (applied.renamed) this.sockets.sendToEachMember((u) => this.members.has(u), (u) => ({ type: "room.updated", room: this.view(u) }));
+    for (const f of applied.frames) this.sockets.broadcast(f);
+    for (const r of push.reads) if (this.members.has(r.userId)) this.sockets.broadcast({ type: "receipt", userId: r.userId, seq: r.seq });
+    for (const userId of push.typing ?? []) this.sockets.typing(userId);
     return { version: this.state!.version, lastSeq: this.state!.lastSeq, membersRev: this.state!.membersRev };
-  }
-
-  /** Membership changed at the home: removed members' sockets close before anyone hears of it. */
-  private announceMembers(before: Map<string, Member>, after: Member[]): void {
-    const now = new Map(after.map((m) => [m.userId, m]));
-    for (const [userId] of before) {
-      if (now.has(userId)) continue;
-      for (const ws of this.ctx.getWebSockets(`u:${userId}`)) safeClose(ws, CLOSE.policy, "removed from the room");
-    }
-    this.fanout.invalidate();
-    for (const [userId] of before) if (!now.has(userId)) this.broadcast({ type: "member.left", userId, removedBy: null });
-    for (const m of after) {
-      const old = before.get(m.userId);
-      if (!old) this.broadcast({ type: "member.joined", member: m });
-      else if (old.role !== m.role || old.displayName !== m.displayName) this.broadcast({ type: "member.updated", member: m });
-    }
-  }
-
-  private typing(userId: string): void {
-    const data = JSON.stringify({ type: "typing", userId, expiresInMs: 6000 } satisfies ServerRoomFrame);
-    const { plain, batched } = this.fanout.sockets();
-    for (const ws of [...plain, ...batched]) if (this.userOf(ws) !== userId) this.fanout.sendTo(ws, data);
   }
 
   /** The link's queue delivered (or the home refused) sends of this room. */
   async sendResults(results: LinkSendResult[]): Promise<void> {
-    if (!this.state) return;
-    this.store.transaction(() => {
-      for (const r of results) {
-        this.ctx.storage.sql.exec("UPDATE sends SET state = ?, result = ?, at = ? WHERE client_key = ?", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), `${r.userId}|${r.sessionId}|${r.clientId}`);
-      }
-    });
-    for (const r of results) {
-      const key = `${r.userId}|${r.sessionId}|${r.clientId}`;
-      const wake = this.waiting.get(key);
-      if (wake) {
-        this.waiting.delete(key);
-        wake(r);
-      }
-      for (const ws of this.ctx.getWebSockets(`s:${r.sessionId}`)) if (this.userOf(ws) === r.userId) this.sendTo(ws, this.answerFrame(r));
-    }
-  }
-
-  private answerFrame(r: LinkSendResult): ServerRoomFrame {
-    return r.ok
-      ? { type: "msg.ack", clientId: r.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate }
-      : { type: "error", code: r.code, message: r.message, replyTo: r.clientId };
+    if (this.state) this.sends.results(results);
   }
 
   // ------------------------------------------------------ the room's RPCs
@@ -244,48 +167,10 @@ export class MirrorObject extends DurableObject<Env> {
     return this.store.reads().filter((r) => this.members.has(r.userId));
   }
 
-  /**
-   * A send by a member of this node. It joins the link's queue (durable) and
-   * goes home in order; the answer is the stored message when the home answers
-   * within SEND_WAIT_MS, else `{queued}` — the message will be delivered once,
-   * in order, when it can, and a refusal comes back to the sender.
-   */
+  /** A send by a member of this node: queued for the home, answered with its outcome or `{queued}` (mirror-sends.ts). */
   async send(caller: Caller, input: SendInput): Promise<SendOutcome> {
-    const submitted = await this.submit(caller, input);
-    if (submitted.kind === "answered") return this.outcomeOf(submitted.result);
-    if (submitted.kind === "queued-down") return { queued: true, clientId: input.clientId };
-    const result = await new Promise<LinkSendResult | null>((resolve) => {
-      this.waiting.set(submitted.key, resolve);
-      setTimeout(() => resolve(null), SEND_WAIT_MS);
-    });
-    this.waiting.delete(submitted.key);
-    return result ? this.outcomeOf(result) : { queued: true, clientId: input.clientId };
-  }
-
-  private outcomeOf(r: LinkSendResult): SendOutcome {
-    if (r.ok) return { message: r.message, duplicate: r.duplicate };
-    throw new AppError((r.code as "invalid_request") ?? "invalid_request", r.message);
-  }
-
-  private async submit(caller: Caller, input: SendInput): Promise<{ kind: "answered"; result: LinkSendResult } | { kind: "queued-up" | "queued-down"; key: string }> {
     this.requireMember(caller.userId);
-    const key = `${caller.userId}|${caller.sessionId}|${input.clientId}`;
-    const known = this.ctx.storage.sql.exec<{ state: string; result: string | null }>("SELECT state, result FROM sends WHERE client_key = ?", key).toArray()[0];
-    if (known?.result) return { kind: "answered", result: JSON.parse(known.result) as LinkSendResult };
-    const home = homeNode(this.roomId)!;
-    const link = linkStub(this.env, home);
-    if (known) {
-      // Already queued: not again. Whether the link is up decides what to tell the client.
-      const status = await link.getStatus(home);
-      return { kind: status.state === "up" ? "queued-up" : "queued-down", key };
-    }
-    if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > limitsOf(this.env).maxTextBytes) {
-      throw new AppError("too_large", `messages are limited to ${limitsOf(this.env).maxTextBytes} bytes`);
-    }
-    const item: LinkSendItem = { roomId: this.roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
-    this.ctx.storage.sql.exec("INSERT INTO sends (client_key, state, result, at) VALUES (?, 'queued', NULL, ?) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
-    const state = await link.enqueueSends(home, [item]);
-    return { kind: state === "up" ? "queued-up" : "queued-down", key };
+    return this.sends.send(this.roomId, caller, input);
   }
 
   async edit(caller: Caller, id: string, text: string): Promise<Message> {
@@ -344,10 +229,7 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   async closeSessions(sessionIds: string[], reason = "session revoked"): Promise<number> {
-    let n = 0;
-    for (const id of sessionIds) for (const ws of this.ctx.getWebSockets(`s:${id}`)) n += safeClose(ws, CLOSE.policy, reason);
-    this.fanout.invalidate();
-    return n;
+    return this.sockets.closeSessions(sessionIds, reason);
   }
 
   async setSendReceipts(userId: string, sendReceipts: boolean): Promise<void> {
@@ -368,61 +250,38 @@ export class MirrorObject extends DurableObject<Env> {
     const refused = refuseUnlessUpgrade(request);
     if (refused) return refused;
     const caller = callerFromHeaders(request.headers);
-    if (!caller) return Response.json({ error: { code: "unauthorized", message: "not signed in" } }, { status: 401 });
-    if (!this.state?.room || !this.members.has(caller.userId)) return Response.json({ error: { code: "not_found", message: "no such room, or you may not see it" } }, { status: 404 });
-    const pair = new WebSocketPair();
-    const server = pair[1];
+    if (!caller) return errorResponse(new AppError("unauthorized", "not signed in"));
+    if (!this.state?.room || !this.members.has(caller.userId)) return errorResponse(notFound());
     const params = new URL(request.url).searchParams;
-    this.ctx.acceptWebSocket(server, [`u:${caller.userId}`, `s:${caller.sessionId}`, params.get("batch") === "1" ? BATCHED : PLAIN]);
-    server.serializeAttachment({ userId: caller.userId, sessionId: caller.sessionId, username: caller.username, displayName: caller.displayName });
-    this.fanout.invalidate();
-    this.sendTo(server, { type: "hello", room: this.view(caller.userId), userId: caller.userId, lastSeq: this.state.lastSeq, version: this.state.version });
+    const { client, server } = this.sockets.accept(caller, params.get("batch") === "1");
+    this.sockets.send(server, { type: "hello", room: this.view(caller.userId), userId: caller.userId, lastSeq: this.state.lastSeq, version: this.state.version });
     const after = params.get("afterSeq");
     if (after !== null && /^\d{1,15}$/.test(after)) await this.sendSync(server, caller, Number(after), undefined);
-    return new Response(null, { status: 101, webSocket: pair[0] });
-  }
-
-  private userOf(ws: WebSocket): string | null {
-    return (ws.deserializeAttachment() as { userId?: string } | null)?.userId ?? null;
-  }
-
-  private callerOf(ws: WebSocket): Caller | null {
-    const a = ws.deserializeAttachment() as { userId: string; sessionId: string; username: string; displayName: string } | null;
-    return a ? { ...a, isAdmin: false } : null;
+    return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const limit = limitsOf(this.env).maxFrameBytes;
-    if (frameBytes(raw, limit) > limit) {
-      safeClose(ws, CLOSE.too_big, `frames are limited to ${limit} bytes`);
-      return;
-    }
-    const caller = this.callerOf(ws);
+    if (closeIfOversized(ws, raw, limitsOf(this.env).maxFrameBytes)) return;
+    const caller = this.sockets.callerOf(ws);
     if (!caller || !this.members.has(caller.userId)) {
       safeClose(ws, CLOSE.policy, "not a member of this room");
       return;
     }
-    const parsed = parseClientRoomFrame(raw);
-    if (!parsed.ok) {
-      this.sendTo(ws, { type: "error", code: parsed.code, message: parsed.message, ...(parsed.replyTo ? { replyTo: parsed.replyTo } : {}) });
-      return;
-    }
-    const frame = parsed.frame;
+    const frame = parseOrAnswer(parseClientRoomFrame(raw), (f) => this.sockets.send(ws, f));
+    if (!frame) return;
     try {
       await this.handleFrame(ws, caller, frame);
     } catch (err) {
-      const code = (err as AppError).code ?? "internal";
-      const replyTo = frame.type === "msg.send" ? frame.clientId : frame.reqId;
-      this.sendTo(ws, { type: "error", code, message: (err as AppError).detail ?? "internal error", ...(replyTo ? { replyTo } : {}) });
+      this.sockets.send(ws, failureFrame(asAppError(err), frame.type === "msg.send" ? frame.clientId : frame.reqId));
     }
   }
 
   private async handleFrame(ws: WebSocket, caller: Caller, frame: ClientRoomFrame): Promise<void> {
     switch (frame.type) {
       case "msg.send": {
-        const submitted = await this.submit(caller, frame);
-        if (submitted.kind === "answered") this.sendTo(ws, this.answerFrame(submitted.result));
-        else if (submitted.kind === "queued-down") this.sendTo(ws, { type: "msg.queued", clientId: frame.clientId });
+        const submitted = await this.sends.submit(this.roomId, caller, frame);
+        if (submitted.kind === "answered") this.sockets.send(ws, answerFrame(submitted.result));
+        else if (submitted.kind === "queued-down") this.sockets.send(ws, { type: "msg.queued", clientId: frame.clientId });
         // queued-up: the ack comes when the home answers (sendResults).
         return;
       }
@@ -439,7 +298,7 @@ export class MirrorObject extends DurableObject<Env> {
         await this.sendSync(ws, caller, frame.afterSeq, frame.afterVersion, frame.reqId);
         return;
       case "ping":
-        this.sendTo(ws, { type: "pong" });
+        this.sockets.send(ws, { type: "pong" });
         return;
       case "typing":
         void callHome(this.env, this.roomId, "typing", caller, []).catch(() => {});
@@ -448,43 +307,36 @@ export class MirrorObject extends DurableObject<Env> {
         await this.markRead(caller, frame.seq);
         break;
     }
-    if (frame.reqId) this.sendTo(ws, { type: "ok", replyTo: frame.reqId });
+    if (frame.reqId) this.sockets.send(ws, okFrame(frame.reqId));
   }
 
+  /** Resume: what this socket missed, from the copy (a home-only room: asked of the home). */
   private async sendSync(ws: WebSocket, caller: Caller, afterSeq: number, afterVersion: number | undefined, reqId?: string): Promise<void> {
     const s = this.state!;
     const base = { type: "sync" as const, lastSeq: s.lastSeq, version: s.version, ...(reqId ? { replyTo: reqId } : {}) };
     let messages: Message[];
     if (this.homeOnly) {
       const page = await this.history(caller, { after: Math.min(afterSeq, s.lastSeq), limit: 100 });
-      if (page.hasMore) return this.sendTo(ws, { ...base, messages: [], tooFarBehind: true });
+      if (page.hasMore) return this.sockets.send(ws, { ...base, messages: [], tooFarBehind: true });
       messages = page.messages;
     } else if (afterVersion !== undefined && afterVersion <= s.version) {
       messages = this.store.changedSince(afterVersion, SYNC_LIMIT + 1);
     } else {
       const page = this.store.page({ after: Math.min(afterSeq, s.lastSeq), limit: SYNC_LIMIT });
-      if (page.hasMore) return this.sendTo(ws, { ...base, messages: [], tooFarBehind: true });
+      if (page.hasMore) return this.sockets.send(ws, { ...base, messages: [], tooFarBehind: true });
       messages = page.messages;
     }
-    if (messages.length > SYNC_LIMIT) return this.sendTo(ws, { ...base, messages: [], tooFarBehind: true });
-    this.sendTo(ws, { ...base, messages, tooFarBehind: false });
+    if (messages.length > SYNC_LIMIT) return this.sockets.send(ws, { ...base, messages: [], tooFarBehind: true });
+    this.sockets.send(ws, { ...base, messages, tooFarBehind: false });
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    this.fanout.invalidate();
+    this.sockets.changed();
     closeBack(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    this.fanout.invalidate();
+    this.sockets.changed();
     closeOnError(ws);
-  }
-
-  private broadcast(frame: ServerRoomFrame): void {
-    this.fanout.broadcast(JSON.stringify(frame));
-  }
-
-  private sendTo(ws: WebSocket, frame: ServerRoomFrame): void {
-    this.fanout.sendTo(ws, JSON.stringify(frame));
   }
 }

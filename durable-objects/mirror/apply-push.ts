@@ -1,0 +1,60 @@
+/**
+ * Applying what a room's home pushed (room/peer-push.ts) to this node's copy,
+ * in one transaction with the positions it reaches, and working out what this
+ * node's viewers must be told. Applying a push twice changes nothing the
+ * second time (a message is stored only when its version is newer), so a push
+ * repeated after a lost answer is harmless.
+ */
+import type { RoomPush } from "../../protocol/cluster";
+import type { ServerRoomFrame } from "../../protocol/frames";
+import type { Member, Message } from "../../protocol/models";
+import type { MirrorState, MirrorStore } from "./mirror-store";
+
+export interface Applied {
+  /** new and changed messages, in seq order, to broadcast */
+  frames: ServerRoomFrame[];
+  /** the member list when it changed, else null */
+  members: Member[] | null;
+  renamed: boolean;
+}
+
+export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPush, now: number): Applied {
+  // A home-only room's messages are passed on to viewers, never stored here.
+  const homeOnly = push.room.residency === "home";
+  const frames: ServerRoomFrame[] = [];
+  let members: Member[] | null = null;
+  store.transaction(() => {
+    store.saveRoom(push.room);
+    if (push.members && push.membersRev !== before.membersRev) {
+      members = push.members as Member[];
+      store.saveMembers(members, push.membersRev);
+    }
+    for (const m of push.messages as Message[]) {
+      if (homeOnly) {
+        if (m.seq > before.lastSeq) frames.push({ type: "msg.new", message: m });
+        else if (m.version > before.version) frames.push({ type: "msg.updated", message: m });
+        continue;
+      }
+      const put = store.putMessage(m, true);
+      if (put === "new") frames.push({ type: "msg.new", message: m });
+      else if (put === "updated") frames.push({ type: "msg.updated", message: m });
+    }
+    if (homeOnly && before.room?.residency !== "home") store.dropMessages();
+    store.setReads(push.reads);
+    store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
+  });
+  return { frames, members, renamed: !!before.room && before.room.name !== push.room.name };
+}
+
+/** What changed in the member list, as room frames (removals first). */
+export function memberFrames(before: ReadonlyMap<string, Member>, after: Member[]): { removed: string[]; frames: ServerRoomFrame[] } {
+  const now = new Map(after.map((m) => [m.userId, m]));
+  const removed = [...before.keys()].filter((u) => !now.has(u));
+  const frames: ServerRoomFrame[] = removed.map((userId) => ({ type: "member.left", userId, removedBy: null }));
+  for (const m of after) {
+    const old = before.get(m.userId);
+    if (!old) frames.push({ type: "member.joined", member: m });
+    else if (old.role !== m.role || old.displayName !== m.displayName) frames.push({ type: "member.updated", member: m });
+  }
+  return { removed, frames };
+}

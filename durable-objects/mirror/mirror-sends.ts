@@ -1,0 +1,104 @@
+/**
+ * Sends of this node's members into a room homed elsewhere. Each joins the
+ * link's ordered queue to the home (link/send-queue.ts) and is remembered here
+ * by its idempotency key (sender + session + clientId), so a client repeating
+ * it hears the same outcome and nothing is queued twice: `queued` until the
+ * home answers, then `stored` (the message) or `refused` (the reason).
+ */
+import type { Env } from "../shared/env";
+import { AppError } from "../shared/app-error";
+import { limitsOf } from "../shared/env";
+import { linkStub } from "../shared/objects";
+import type { Caller } from "../shared/identity";
+import type { ServerRoomFrame } from "../../protocol/frames";
+import type { LinkSendItem, LinkSendResult } from "../../protocol/cluster";
+import type { Message } from "../../protocol/models";
+import { homeNode } from "../../protocol/ids";
+import type { MirrorSockets } from "./mirror-sockets";
+
+/** How long a REST send waits for the home's answer before it is answered 202 (queued). */
+const SEND_WAIT_MS = 3000;
+
+export interface SendInput {
+  clientId: string;
+  text: string;
+  replyTo?: string;
+  attachments?: string[];
+}
+
+export type SendOutcome = { message: Message; duplicate: boolean } | { queued: true; clientId: string };
+export type Submitted = { kind: "answered"; result: LinkSendResult } | { kind: "queued-up" | "queued-down"; key: string };
+
+export class MirrorSends {
+  /** REST sends waiting for the home's answer, by idempotency key */
+  private waiting = new Map<string, (r: LinkSendResult) => void>();
+
+  constructor(
+    private readonly env: Env,
+    private readonly sql: SqlStorage,
+    private readonly transaction: <T>(fn: () => T) => T,
+    private readonly sockets: MirrorSockets,
+  ) {}
+
+  /**
+   * A REST send: the stored message when the home answers within
+   * SEND_WAIT_MS, else `{queued}` — delivered once, in order, when it can; a
+   * refusal then comes back to the sender's sockets and to a repeat.
+   */
+  async send(roomId: string, caller: Caller, input: SendInput): Promise<SendOutcome> {
+    const submitted = await this.submit(roomId, caller, input);
+    if (submitted.kind === "answered") return outcomeOf(submitted.result);
+    if (submitted.kind === "queued-down") return { queued: true, clientId: input.clientId };
+    const result = await new Promise<LinkSendResult | null>((resolve) => {
+      this.waiting.set(submitted.key, resolve);
+      setTimeout(() => resolve(null), SEND_WAIT_MS);
+    });
+    this.waiting.delete(submitted.key);
+    return result ? outcomeOf(result) : { queued: true, clientId: input.clientId };
+  }
+
+  /** Queue a send (durable before this returns), or answer a repeat with what is known. */
+  async submit(roomId: string, caller: Caller, input: SendInput): Promise<Submitted> {
+    const key = `${caller.userId}|${caller.sessionId}|${input.clientId}`;
+    const known = this.sql.exec<{ state: string; result: string | null }>("SELECT state, result FROM sends WHERE client_key = ?", key).toArray()[0];
+    if (known?.result) return { kind: "answered", result: JSON.parse(known.result) as LinkSendResult };
+    const home = homeNode(roomId)!;
+    const link = linkStub(this.env, home);
+    if (known) {
+      // Already queued: not again. Whether the link is up decides what to tell the client.
+      const status = await link.getStatus(home);
+      return { kind: status.state === "up" ? "queued-up" : "queued-down", key };
+    }
+    const max = limitsOf(this.env).maxTextBytes;
+    if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > max) throw new AppError("too_large", `messages are limited to ${max} bytes`);
+    const item: LinkSendItem = { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
+    this.sql.exec("INSERT INTO sends (client_key, state, result, at) VALUES (?, 'queued', NULL, ?) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
+    const state = await link.enqueueSends(home, [item]);
+    return { kind: state === "up" ? "queued-up" : "queued-down", key };
+  }
+
+  /** The link's queue delivered (or the home refused) these sends: remember, and tell the senders. */
+  results(results: LinkSendResult[]): void {
+    this.transaction(() => {
+      for (const r of results) this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ? WHERE client_key = ?", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), `${r.userId}|${r.sessionId}|${r.clientId}`);
+    });
+    for (const r of results) {
+      const key = `${r.userId}|${r.sessionId}|${r.clientId}`;
+      const wake = this.waiting.get(key);
+      if (wake) {
+        this.waiting.delete(key);
+        wake(r);
+      }
+      this.sockets.sendToSession(r.userId, r.sessionId, answerFrame(r));
+    }
+  }
+}
+
+export function answerFrame(r: LinkSendResult): ServerRoomFrame {
+  return r.ok ? { type: "msg.ack", clientId: r.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate } : { type: "error", code: r.code, message: r.message, replyTo: r.clientId };
+}
+
+function outcomeOf(r: LinkSendResult): SendOutcome {
+  if (r.ok) return { message: r.message as Message, duplicate: r.duplicate };
+  throw new AppError((r.code as "invalid_request") ?? "invalid_request", r.message);
+}
