@@ -1,7 +1,9 @@
 /** The open room: header, virtualised messages, typing line, composer. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Attachment, Message } from "../../sdk/index";
-import { api, changed, focusMessage, loadNewer, loadOlder, markRead, nameOf, roomTitle, roomUnreachable, state, type RoomView } from "./store";
+import { api, changed, nameOf, roomTitle, state } from "./store";
+import { focusMessage, loadNewer, loadOlder, markRead, type RoomView } from "./room-view";
+import { roomUnreachable } from "./cluster-status";
 import { formatDay, formatShort, formatSize, formatTime, nodeLabel, t } from "./i18n";
 import { addFiles } from "./uploads";
 import { Markdown } from "./Markdown";

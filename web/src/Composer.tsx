@@ -5,7 +5,8 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Message } from "../../sdk/index";
-import { api, nameOf, sendMessage, state, type RoomView } from "./store";
+import { api, nameOf, state } from "./store";
+import { sendMessage, type RoomView } from "./room-view";
 import { formatSize, safeGet, safeSet, t } from "./i18n";
 import { addFiles, busy, notes, removeUpload, roomUploads, takeReady } from "./uploads";
 

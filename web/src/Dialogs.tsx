@@ -2,7 +2,8 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { User } from "../../sdk/index";
-import { api, changed, closeRoom, openRoom, remember, state } from "./store";
+import { api, changed, remember, state } from "./store";
+import { closeRoom, openRoom } from "./room-view";
 import { t, type StringKey } from "./i18n";
 
 function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {

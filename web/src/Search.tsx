@@ -7,7 +7,8 @@
 import { useEffect, useState } from "preact/hooks";
 import type { JSX } from "preact";
 import { OutpostApiError, type SearchHit } from "../../sdk/index";
-import { api, lookupUser, nameOf, openRoom, roomTitle, state } from "./store";
+import { api, lookupUser, nameOf, roomTitle, state } from "./store";
+import { openRoom } from "./room-view";
 import { formatShort, t } from "./i18n";
 
 /** `text` with the [start, end) ranges wrapped in <mark>. */

@@ -1,7 +1,9 @@
 /** Signed in: the room list beside the open room (one or the other below 720 px). */
 import { useEffect, useState } from "preact/hooks";
 import type { FunctionComponent } from "preact";
-import { state, openRoom, roomTitle, signOut, nameOf, connectionState, closeRoom, changed, unreachableNodes } from "./store";
+import { state, roomTitle, signOut, nameOf, connectionState, changed } from "./store";
+import { closeRoom, openRoom } from "./room-view";
+import { unreachableNodes } from "./cluster-status";
 import { formatShort, nodeLabel, t } from "./i18n";
 import { Prefs } from "./Prefs";
 import { Chat } from "./Chat";
