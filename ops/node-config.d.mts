@@ -19,6 +19,12 @@ export interface Limits {
   messageBurstPerUser: number;
   /** group rooms a user may create in any 24 hours (0: no limit; admins are exempt) */
   roomsPerUserPerDay: number;
+  /** node-wide sign-in budget: password checks a second on average */
+  signInsPerSecond: number;
+  /** node-wide sign-in budget: password checks at once after a quiet spell */
+  signInBurst: number;
+  /** PBKDF2 iterations for new password hashes (each hash records its own count) */
+  passwordHashIterations: number;
   /** upload types (exact, or `image/` + `*`); absent: the Worker's built-in list */
   allowedFileTypes?: string[];
 }

@@ -57,6 +57,11 @@ export const DEFAULT_LIMITS = Object.freeze({
   messagesPerSecondPerUser: 20,
   messageBurstPerUser: 200,
   roomsPerUserPerDay: 100,
+  // The node-wide sign-in budget (worker/routes/auth.ts) and the cost of a password
+  // hash (durable-objects/shared/passwords.ts; each hash records its own count).
+  signInsPerSecond: 5,
+  signInBurst: 15,
+  passwordHashIterations: 600000,
 });
 
 /** Limits where 0 means "off" rather than "nothing allowed". */

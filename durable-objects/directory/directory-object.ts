@@ -62,7 +62,7 @@ export class DirectoryObject extends DurableObject<Env> {
     }
     const existing = this.db.select().from(schema.users).where(eq(schema.users.username, "admin")).get();
     if (existing) return;
-    await this.insertUser({ username: "admin", displayName: "Administrator", passwordHash: await hashPassword(password), isAdmin: true });
+    await this.insertUser({ username: "admin", displayName: "Administrator", passwordHash: await hashPassword(password, limitsOf(this.env).passwordHashIterations), isAdmin: true });
     console.log("created the admin account from OUTPOST_ADMIN_PASSWORD");
   }
 

@@ -30,6 +30,19 @@ export interface Limits {
   messageBurstPerUser: number;
   /** group rooms one user may create in any 24 hours; admins are exempt. 0: off. */
   roomsPerUserPerDay: number;
+  /**
+   * The node-wide sign-in budget (worker/routes/auth.ts): password checks a second on
+   * average, and how many may come at once after a quiet spell. It keeps a login storm
+   * from starving chat; a test node with cheap hashes raises it.
+   */
+  signInsPerSecond: number;
+  signInBurst: number;
+  /**
+   * PBKDF2-SHA256 iterations for new password hashes (durable-objects/shared/passwords.ts).
+   * Each hash records its own count, so changing this never locks anyone out: old hashes
+   * are checked at the count they were made with.
+   */
+  passwordHashIterations: number;
   // Allowed upload types: exact, or "type/" + "*" wildcards; "*" + "/" + "*" allows everything.
   allowedFileTypes: string[];
 }
@@ -44,6 +57,9 @@ export const DEFAULT_LIMITS: Limits = {
   messagesPerSecondPerUser: 20,
   messageBurstPerUser: 200,
   roomsPerUserPerDay: 100,
+  signInsPerSecond: 5,
+  signInBurst: 15,
+  passwordHashIterations: 600_000,
   allowedFileTypes: [
     "image/*",
     "audio/*",

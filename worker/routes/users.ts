@@ -7,6 +7,7 @@ import { AppError } from "../../durable-objects/shared/app-error";
 import { assertPasswordAllowed, hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
 import { directoryStub as directory, isLocalUserId, resolveUser, storedUser } from "../../durable-objects/shared/objects";
 import { requireAdmin } from "../middleware/auth";
+import { limitsOf } from "../../durable-objects/shared/env";
 
 const noSuchUser = () => new AppError("not_found", "no such user");
 
@@ -39,7 +40,7 @@ export const users = new Hono<AppEnv>()
       await dir.loginFailed(caller.username, "unknown");
       throw new AppError("forbidden", "the current password is wrong");
     }
-    await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword));
+    await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword, limitsOf(c.env).passwordHashIterations));
     // A password change signs out every other device.
     await storedUser(c.env, caller.userId).revokeAll("password changed", caller.sessionId);
     return c.json({ ok: true });
@@ -60,7 +61,7 @@ export const users = new Hono<AppEnv>()
     const user = await directory(c.env).createUser({
       username: body.username,
       displayName: body.displayName,
-      passwordHash: await hashPassword(body.password),
+      passwordHash: await hashPassword(body.password, limitsOf(c.env).passwordHashIterations),
       isAdmin: body.isAdmin ?? false,
     });
     return c.json(user, 201);
