@@ -46,7 +46,7 @@ function filesOnDisk(): string[] {
 function form(file: Uint8Array, filename: string, type: string, extra: [string, string][] = []): FormData {
   const fd = new FormData();
   for (const [k, v] of extra) fd.append(k, v);
-  fd.append("file", new Blob([file], { type }), filename);
+  fd.append("file", new Blob([new Uint8Array(file)], { type }), filename); // a copy on an ArrayBuffer, as Blob's type asks
   return fd;
 }
 
