@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { build } from "../ops/build.mjs";
 import { DEFAULT_LIMITS, VERSION } from "../ops/node-config.mjs";
-import { loginAs, startNode, wsConnect, type OutpostNode } from "./harness";
+import { loginAs, startNode, TEST_NODE_LIMITS, wsConnect, type OutpostNode } from "./harness";
 
 const STUB_WORKER = `
 import { DurableObject } from "cloudflare:workers";
@@ -107,7 +107,7 @@ describe("a node in real workerd", () => {
     const n = await node({ name: "shanghai", limits: { maxSessionsPerUser: 3 } });
     expect(await getJson(`${n.url}/env`)).toEqual({
       NODE_NAME: "shanghai",
-      LIMITS: { ...DEFAULT_LIMITS, maxSessionsPerUser: 3 },
+      LIMITS: { ...DEFAULT_LIMITS, ...TEST_NODE_LIMITS, maxSessionsPerUser: 3 }, // a test node's cheap sign-ins (harness), then this test's own
       VERSION,
       SETUP_TOKEN: n.setupToken,
       ADMIN_PASSWORD: null, // fromEnvironment gives null when the variable is unset

@@ -13,8 +13,9 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { startNode, loginAs, type OutpostNode } from "../harness";
+import type { OutpostNode } from "../harness";
 import { makeRoom, makeUser, type TestUser } from "./client";
+import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
 
 const MAX = 32 * 1024 * 1024;
@@ -82,8 +83,7 @@ function rawHead(method: string, p: string, token: string, headers: Record<strin
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "operator-passphrase-e2e", limits: { maxFileBytes: MAX } });
-  admin = await loginAs(node.url, "admin", "operator-passphrase-e2e");
+  ({ node, admin } = await withNode({ limits: { maxFileBytes: MAX } }));
   owner = await makeUser(node.url, admin, "owner");
   outsider = await makeUser(node.url, admin, "outsider");
   roomId = (await makeRoom(node.url, owner.token, "Interop", [])).id;
