@@ -200,7 +200,7 @@ describe("members", () => {
     const owner = await newUser("ho");
     const oldMember = await newUser("hm");
     const room = await newRoom(owner.token, "handover", "private", [oldMember.id]);
-    await sleep(5);
+    await sleep(5); // a later joinedAt (milliseconds) for whoever joins next: the heir is picked by it
     const adm = await newUser("ha");
     await invite(owner.token, room.id, adm.id);
     await setRole(owner.token, room.id, adm.id, "admin");
@@ -216,7 +216,7 @@ describe("members", () => {
     const first = await newUser("first");
     const room = await newRoom(owner.token, "handover2", "private");
     await invite(owner.token, room.id, first.id);
-    await sleep(5);
+    await sleep(5); // a later joinedAt (milliseconds) for whoever joins next: the heir is picked by it
     const second = await newUser("second");
     await invite(owner.token, room.id, second.id);
     expect((await api("POST", `/api/v1/rooms/${room.id}/leave`, { token: owner.token })).status).toBe(200);
