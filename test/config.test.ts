@@ -301,6 +301,10 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"limits": {"maxTextBytes": 0}}')).toThrow(/limits\.maxTextBytes: must be a positive integer/);
     expect(withFile('{"limits": {"messagesPerSecondPerUser": -1}}')).toThrow(/limits\.messagesPerSecondPerUser: must be a positive integer, or 0 to turn it off/);
     expect(withFile('{"limits": {"roomsPerUserPerDay": 2.5}}')).toThrow(/limits\.roomsPerUserPerDay: must be a positive integer, or 0/);
+    // The sign-in budget and the hash cost have no "off": 0 would refuse every sign-in, or hash nothing.
+    expect(withFile('{"limits": {"signInBurst": 0}}')).toThrow(/limits\.signInBurst: must be a positive integer, got 0/);
+    expect(withFile('{"limits": {"signInsPerSecond": 1.5}}')).toThrow(/limits\.signInsPerSecond: must be a positive integer/);
+    expect(withFile('{"limits": {"passwordHashIterations": 0}}')).toThrow(/limits\.passwordHashIterations: must be a positive integer, got 0/);
   });
 
   it("lets 0 turn off each per-user quota", () => {
