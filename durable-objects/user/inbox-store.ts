@@ -14,6 +14,18 @@ type RoomRow = typeof schema.rooms.$inferSelect;
 /** How long a room's coalesced activity waits in memory before it is written (up to twice this, jittered). */
 export const ACTIVITY_WRITE_DELAY_MS = 2000;
 
+/**
+ * A summary kept in memory shows devices its new position at once, and a crash
+ * takes that position back with the summary: handed out again after the
+ * restart, a device resuming from it (`?pos=`) would skip the change that got
+ * it. So at most this many positions are handed out between writes (past it,
+ * the waiting summaries are written at once), and after every wake the inbox
+ * counts on from the highest written position plus this many: a position a
+ * device saw is never handed out twice. (Positions only order changes; gaps
+ * cost nothing.)
+ */
+export const UNWRITTEN_POSITIONS = 1000;
+
 export class InboxStore {
   /**
    * Activity summaries not written yet, by room (each with the position it was
@@ -28,6 +40,8 @@ export class InboxStore {
    * accumulated here).
    */
   private pending = new Map<string, { a: RoomActivity; pos: number }>();
+  /** positions handed out since the last flush (see UNWRITTEN_POSITIONS) */
+  private bumpsSinceFlush = 0;
 
   constructor(
     private readonly db: DrizzleSqliteDODatabase<typeof schema>,
@@ -37,6 +51,7 @@ export class InboxStore {
 
   /** Write the summaries kept in memory (one transaction). */
   flushPending(): void {
+    this.bumpsSinceFlush = 0;
     if (this.pending.size === 0) return;
     const entries = [...this.pending.values()];
     this.pending.clear();
@@ -65,8 +80,9 @@ export class InboxStore {
 
   /**
    * The inbox position: the highest `pos` on any room row or removal
-   * tombstone, read once per wake and then kept in memory, so a change costs
-   * no extra write for the counter.
+   * tombstone, read once per wake (plus UNWRITTEN_POSITIONS, past any position
+   * a crash may have taken back) and then kept in memory, so a change costs no
+   * extra write for the counter.
    */
   get pos(): number {
     if (this.cachedPos === null) {
@@ -75,7 +91,7 @@ export class InboxStore {
           "SELECT max(p) AS p FROM (SELECT max(pos) AS p FROM rooms UNION ALL SELECT max(pos) FROM removed_rooms UNION ALL SELECT CAST(value AS INTEGER) FROM profile WHERE key = 'pos')",
         )
         .one();
-      this.cachedPos = row.p ?? 0;
+      this.cachedPos = (row.p ?? 0) + UNWRITTEN_POSITIONS;
     }
     return this.cachedPos;
   }
@@ -84,6 +100,7 @@ export class InboxStore {
     // Always stored on the row that changed in the same transaction; a rolled-back
     // change only leaves a gap in positions, which resume tolerates.
     this.cachedPos = this.pos + 1;
+    this.bumpsSinceFlush++;
     return this.cachedPos;
   }
 
@@ -165,7 +182,8 @@ export class InboxStore {
     if (a.notifications.length === 0) {
       const wasEmpty = this.pending.size === 0;
       this.pending.set(a.roomId, { a, pos });
-      if (wasEmpty) this.onPending();
+      if (this.bumpsSinceFlush >= UNWRITTEN_POSITIONS) this.flushPending();
+      else if (wasEmpty) this.onPending();
       return { room: this.merged(stored, a, pos), notifications: [] };
     }
     // Notifications are what an offline person must find later: written at once.

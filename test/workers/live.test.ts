@@ -7,7 +7,9 @@
  * a quiet spell goes at once), so tests wait for a condition with a timeout
  * rather than sleeping a fixed time.
  */
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { storedUser } from "../../durable-objects/shared/objects";
 import type { InboxRoom, Notification, Presence } from "../../protocol/device";
 import type { Message } from "../../protocol/models";
 import { api, connect, connectDevice, eventually, expectFrame, isReplyTo, newRoom, newSession, newUser, openDeviceSocket, postMessage, sleep, unusedRoomId, type RoomSocket } from "./helpers";
@@ -413,6 +415,26 @@ describe("notifications", () => {
 });
 
 describe("device socket resume", () => {
+  it("a position a device was shown before the inbox crashed is never handed out again, so ?pos= after the crash misses nothing", async () => {
+    const { users: [a, b], room } = await group(2);
+    const d = await connectDevice(b.token);
+    // A plain summary (no mention): the inbox keeps it in memory for a few seconds before
+    // writing it, and shows the device its new position at once.
+    await postMessage(a.token, room.id, "one");
+    const shown = (await d.socket.next("inbox.room", (f) => f.room.roomId === room.id && f.room.lastSeq === 1)).room.pos;
+    // The inbox crashes before that write: what it held in memory is gone, the position was seen.
+    await runInDurableObject(storedUser(env, b.id), (_o, state) => state.abort("crash")).catch(() => {});
+    await d.socket.closed().catch(() => {});
+    await postMessage(a.token, room.id, "two");
+    await inboxWhen(b.token, room.id, (r) => r.lastSeq === 2, 5000);
+    // The device resumes from the last position it was shown: the room's news must be in it.
+    const again = await connectDevice(b.token, `?pos=${shown}`);
+    expectFrame(again.first, "inbox.sync");
+    expect(again.first.rooms.map((r) => [r.roomId, r.lastSeq])).toEqual([[room.id, 2]]);
+    expect(again.first.pos).toBeGreaterThan(shown);
+    again.socket.close();
+  });
+
   it("nobody looking: summaries may wait, but a device socket or a room-list read sees every message, and mentions arrive at once", async () => {
     const { users: [a, b], room } = await group(2);
     // b has no device socket and has not read the room list: nobody is looking at b's inbox.
