@@ -39,6 +39,11 @@ export default defineConfig({
             sessionTtlSeconds: 3600,
             maxSessionsPerUser: 5,
             maxFileBytes: 16 * 1024 * 1024,
+            // Cheap password hashes and a sign-in budget no test reaches, so logins need no
+            // pacing (the budget itself is tested on a real node: test/e2e/sign-in-limits.test.ts).
+            signInsPerSecond: 1000,
+            signInBurst: 1000,
+            passwordHashIterations: 1000,
           },
         },
       },

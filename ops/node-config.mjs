@@ -69,6 +69,16 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 /** The version of this checkout (package.json), handed to the Worker as `env.VERSION`. */
 export const VERSION = /** @type {string} */ (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")).version);
 
+/** An exact http(s) origin: scheme://host[:port], no path, no trailing slash. @param {string} o */
+function isOrigin(o) {
+  try {
+    const u = new URL(o);
+    return /^https?:$/.test(u.protocol) && u.origin === o;
+  } catch {
+    return false;
+  }
+}
+
 /** @param {unknown} value */
 const shown = (value) => JSON.stringify(value) ?? String(value);
 
@@ -144,7 +154,7 @@ export const NodeDescriptionSchema = z.strictObject(
       .array(
         z
           .string({ error: notAnOrigin })
-          .refine((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o, { error: notAnOrigin }),
+          .refine((o) => isOrigin(o), { error: notAnOrigin }),
         always('must be a list of origins like "https://chat.example.org"'),
       )
       .default([]),

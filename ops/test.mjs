@@ -1,5 +1,6 @@
 /**
- * `npm test`: every suite, in order, then one closing line `N passed, N failed`
+ * `npm test`: every suite, in order, each with its duration, then the slowest test
+ * files (from vitest's JSON report), then one closing line `N passed, N failed`
  * summed over all of them (CI reads that line; the exit code says the rest).
  *
  *   1. vitest.workers.config.ts: the Worker and Durable Objects inside workerd (miniflare)
@@ -25,6 +26,18 @@ const extraArgs = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 let ok = true;
+/** every test file's duration, for the slowest-files list at the end @type {{ suite: string, file: string, ms: number }[]} */
+const fileTimes = [];
+/** @type {{ name: string, ms: number }[]} */
+const suiteTimes = [];
+const started = Date.now();
+
+/** 754_000 → "12m 34s"; 4_200 → "4.2s" @param {number} ms */
+function duration(ms) {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+}
 
 for (const suite of SUITES) {
   if (!fs.existsSync(path.join(repoRoot, suite.config))) {
@@ -35,11 +48,14 @@ for (const suite of SUITES) {
   }
   const reportFile = path.join(reportDir, `${suite.name}.json`);
   console.log(`\n[test] ${suite.name}: vitest run --config ${suite.config}`);
+  const suiteStarted = Date.now();
   const run = spawnSync(
     vitest,
     ["run", "--config", suite.config, "--reporter=default", "--reporter=json", `--outputFile.json=${reportFile}`, ...extraArgs],
     { cwd: repoRoot, stdio: "inherit" },
   );
+  const suiteMs = Date.now() - suiteStarted;
+  suiteTimes.push({ name: suite.name, ms: suiteMs });
 
   let report = null;
   try {
@@ -56,9 +72,22 @@ for (const suite of SUITES) {
   if (exitedBadly) ok = false;
   passed += suitePassed;
   failed += suiteFailed;
-  console.log(`[test] ${suite.name}: ${suitePassed} passed, ${suiteFailed} failed${run.error ? ` (${run.error.message})` : ""}`);
+  // vitest's JSON report (jest's format): each test file with its start and end time.
+  for (const file of report?.testResults ?? []) {
+    if (typeof file.startTime === "number" && typeof file.endTime === "number") {
+      fileTimes.push({ suite: suite.name, file: path.relative(repoRoot, file.name), ms: file.endTime - file.startTime });
+    }
+  }
+  console.log(`[test] ${suite.name}: ${suitePassed} passed, ${suiteFailed} failed in ${duration(suiteMs)}${run.error ? ` (${run.error.message})` : ""}`);
 }
 
 fs.rmSync(reportDir, { recursive: true, force: true });
+console.log(`\n[test] durations: ${suiteTimes.map((s) => `${s.name} ${duration(s.ms)}`).join(", ")}; all ${duration(Date.now() - started)}`);
+if (fileTimes.length) {
+  // Files of one suite may run side by side (the workers suite runs several at once), so a
+  // file's time is its own wall clock, not its share of the suite's.
+  console.log("[test] slowest test files:");
+  for (const f of fileTimes.sort((a, b) => b.ms - a.ms).slice(0, 10)) console.log(`  ${duration(f.ms).padStart(8)}  ${f.file} (${f.suite})`);
+}
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(ok && failed === 0 ? 0 : 1);

@@ -5,7 +5,6 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parse as parseToml } from "smol-toml";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_ENTRY, repoRoot } from "../ops/build.mjs";
 import {
@@ -22,6 +21,7 @@ import {
 import { bindings, capnpString, renderCapnp } from "../ops/workerd-config.mjs";
 import { limitsOf, type Env } from "../durable-objects/shared/env";
 import { LIMIT_NAMES, parseLimits } from "../durable-objects/shared/limits.mjs";
+import { readWranglerToml } from "./wrangler-toml";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
 const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS", "NODE_PUBLIC_KEY", "NODE_PRIVATE_KEY"];
@@ -34,8 +34,7 @@ const WRANGLER_ONLY_BINDINGS = ["FILES_BUCKET"];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-config-test-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const wrangler: any = parseToml(fs.readFileSync(path.join(repoRoot, "wrangler.toml"), "utf8"));
+const wrangler = readWranglerToml();
 
 /** Undo capnpString: `\"`, `\\` and `\xNN` bytes. */
 function capnpUnquote(literal: string): string {
@@ -67,8 +66,8 @@ const WRANGLER_OTHER_KEYS = ["name", "main", "compatibility_date", "compatibilit
 function wranglerBindingNames(): string[] {
   return [
     ...Object.keys(wrangler.vars ?? {}),
-    ...(wrangler.durable_objects?.bindings ?? []).map((b: any) => b.name),
-    ...(wrangler.r2_buckets ?? []).map((b: any) => b.binding),
+    ...(wrangler.durable_objects?.bindings ?? []).map((b) => b.name),
+    ...(wrangler.r2_buckets ?? []).map((b) => b.binding),
   ];
 }
 
@@ -107,7 +106,7 @@ describe("wrangler.toml and the generated workerd config agree", () => {
   });
 
   it("bind the same Durable Object classes under the same names", () => {
-    const fromWrangler = wrangler.durable_objects.bindings.map((b: any) => ({ binding: b.name, className: b.class_name }));
+    const fromWrangler = wrangler.durable_objects!.bindings.map((b) => ({ binding: b.name, className: b.class_name }));
     expect(fromWrangler).toEqual(DURABLE_OBJECTS.map((d) => ({ ...d })));
     for (const d of DURABLE_OBJECTS) {
       expect(capnp.binds.get(d.binding)).toEqual({ kind: "durableObjectNamespace", value: d.className });
@@ -115,22 +114,22 @@ describe("wrangler.toml and the generated workerd config agree", () => {
   });
 
   it("store every class in SQLite", () => {
-    const sqliteClasses = wrangler.migrations.flatMap((m: any) => m.new_sqlite_classes ?? []);
+    const sqliteClasses = wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []);
     expect(sqliteClasses.sort()).toEqual(DURABLE_OBJECTS.map((d) => d.className).sort());
-    expect(wrangler.migrations.some((m: any) => m.new_classes)).toBe(false); // KV-backed classes cannot use SQL
+    expect(wrangler.migrations.some((m) => m.new_classes)).toBe(false); // KV-backed classes cannot use SQL
     expect(capnp.namespaces).toEqual(
       DURABLE_OBJECTS.map((d) => ({ className: d.className, uniqueKey: uniqueKeyFor(d.className), enableSql: true })),
     );
   });
 
   it("give the Worker the same vars with the description's defaults", () => {
-    expect(Object.keys(wrangler.vars).sort()).toEqual(["LIMITS", "NODE_NAME", "VERSION"]);
-    expect(wrangler.vars.NODE_NAME).toBe(DEFAULT_NODE_NAME);
-    expect(wrangler.vars.VERSION).toBe(VERSION);
+    expect(Object.keys(wrangler.vars!).sort()).toEqual(["LIMITS", "NODE_NAME", "VERSION"]);
+    expect(wrangler.vars!.NODE_NAME).toBe(DEFAULT_NODE_NAME);
+    expect(wrangler.vars!.VERSION).toBe(VERSION);
     // wrangler.toml cannot import the schema: each limit it names must be the schema's default,
     // and together with the defaults it names nothing else.
-    for (const [key, value] of Object.entries(wrangler.vars.LIMITS)) expect([key, value]).toEqual([key, DEFAULT_LIMITS[key as keyof typeof DEFAULT_LIMITS]]);
-    expect(parseLimits(wrangler.vars.LIMITS)).toEqual({ ...DEFAULT_LIMITS });
+    for (const [key, value] of Object.entries(wrangler.vars!.LIMITS as Record<string, unknown>)) expect([key, value]).toEqual([key, DEFAULT_LIMITS[key as keyof typeof DEFAULT_LIMITS]]);
+    expect(parseLimits(wrangler.vars!.LIMITS)).toEqual({ ...DEFAULT_LIMITS });
 
     expect(capnp.binds.get("NODE_NAME")).toEqual({ kind: "text", value: DEFAULT_NODE_NAME });
     expect(capnp.binds.get("VERSION")).toEqual({ kind: "text", value: VERSION });
@@ -320,6 +319,10 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"allowedOrigins": "https://a.example"}')).toThrow(/^allowedOrigins \(in .*\): must be a list of origins/);
     expect(withFile('{"allowedOrigins": [5]}')).toThrow(/^allowedOrigins \(in .*\): 5 is not an origin/);
     expect(withFile('{"allowedOrigins": ["https://a.example/chat"]}')).toThrow(/^allowedOrigins \(in .*\): "https:\/\/a\.example\/chat" is not an origin/);
+    // The sign-in budget and the hash cost have no "off": 0 would refuse every sign-in, or hash nothing.
+    expect(withFile('{"limits": {"signInBurst": 0}}')).toThrow(/limits\.signInBurst: must be a positive integer, got 0/);
+    expect(withFile('{"limits": {"signInsPerSecond": 1.5}}')).toThrow(/limits\.signInsPerSecond: must be a positive integer/);
+    expect(withFile('{"limits": {"passwordHashIterations": 0}}')).toThrow(/limits\.passwordHashIterations: must be a positive integer, got 0/);
   });
 
   it("lets 0 turn off each per-user quota", () => {
@@ -341,6 +344,7 @@ describe("trustProxy", () => {
     expect(direct).toContain('(name = "x-real-ip")');
     const proxied = renderCapnp(makeNodeConfig({ dataDir: "/tmp/outpost-trust-b", trustProxy: true }), { bundlePath: "/tmp/outpost-trust-b/worker.js" });
     expect(proxied).not.toContain("injectRequestHeaders");
+    // A string where the description wants a boolean: the mistake under test.
     expect(() => makeNodeConfig({ dataDir: "/tmp/outpost-trust-c", trustProxy: "yes" })).toThrow(/trustProxy/);
   });
 });

@@ -12,12 +12,11 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
-import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../ops/build.mjs";
+import { readWranglerToml } from "./wrangler-toml";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const wrangler: any = parseToml(fs.readFileSync(path.join(repoRoot, "wrangler.toml"), "utf8"));
+const wrangler = readWranglerToml();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-deploy-"));
 const outdir = path.join(tmp, "dist");
 let stdout = "";
@@ -44,7 +43,7 @@ describe("wrangler deploy --dry-run", () => {
   });
 
   it("gives the Worker an R2 bucket for files, and no node-only binding", () => {
-    const bucket = wrangler.r2_buckets[0].bucket_name;
+    const bucket = wrangler.r2_buckets![0].bucket_name;
     expect(stdout).toMatch(new RegExp(String.raw`env\.FILES_BUCKET \(${bucket}\)\s+R2 Bucket`));
     for (const name of ["ROOMS", "USERS", "DIRECTORY"]) expect(stdout).toMatch(new RegExp(String.raw`env\.${name} \(\w+\)\s+Durable Object`));
     expect(stdout).not.toMatch(/env\.FILES\b(?!_)/);
@@ -67,9 +66,9 @@ describe("the bundle wrangler would upload", () => {
       compatibilityFlags: wrangler.compatibility_flags,
       bindings: { ...wrangler.vars, ADMIN_PASSWORD },
       durableObjects: Object.fromEntries(
-        wrangler.durable_objects.bindings.map((b: any) => [b.name, { className: b.class_name, useSQLite: true }]),
+        wrangler.durable_objects!.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }]),
       ),
-      r2Buckets: wrangler.r2_buckets.map((b: any) => b.binding),
+      r2Buckets: wrangler.r2_buckets!.map((b) => b.binding),
     });
     url = (await mf.ready).toString().replace(/\/$/, "");
   }, 120_000);

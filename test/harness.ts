@@ -7,7 +7,7 @@
  *   const node = await startNode({ adminPassword: "correct horse" });
  *   const token = await loginAs(node.url, "admin", "correct horse");
  *   const ws = await wsConnect(`${node.wsUrl}/api/v1/…`, token);
- *   const hello = await ws.next((f) => f.type === "hello");
+ *   const hello = await ws.next("hello");
  *   await node.kill9();       // crash: nothing flushed, nothing drained
  *   await node.restart();     // same port, same data
  *   await node.stop();        // and the temp dir is removed
@@ -19,11 +19,15 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
+import type { z } from "zod";
 import { bundleWorker } from "../ops/build.mjs";
 import { makeNodeConfig, type Limits, type NodeConfig } from "../ops/node-config.mjs";
 import { writeWorkerdFiles } from "../ops/workerd-config.mjs";
 import { nodeIdentity } from "../ops/node-identity.mjs";
 import { exited, newInstanceToken, spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
+import type { Frame, FrameOf } from "./frame-types";
+
+export type { Frame, FrameOf } from "./frame-types";
 
 export interface StartNodeOptions {
   /** node name (default "local") */
@@ -32,6 +36,7 @@ export interface StartNodeOptions {
   adminPassword?: string;
   /** use this data dir (kept after stop()); default: a fresh temp dir, removed by stop() */
   dataDir?: string;
+  /** over TEST_NODE_LIMITS (which are over the node's defaults) */
   limits?: Partial<Limits>;
   /** extra environment for workerd */
   env?: Record<string, string>;
@@ -149,6 +154,14 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * What every test node starts with unless the test says otherwise: cheap password
+ * hashes (a hash at the default 600,000 iterations costs ~77 ms of the node's one
+ * thread) and a sign-in budget no test reaches by accident, so tests sign in as
+ * fast as they like. A test of the budget or of the hash cost sets its own.
+ */
+export const TEST_NODE_LIMITS = { signInsPerSecond: 1000, signInBurst: 1000, passwordHashIterations: 1000 } satisfies Partial<Limits>;
+
 /** Start a node in real workerd and wait until GET /healthz answers 200. */
 export async function startNode(options: StartNodeOptions = {}): Promise<OutpostNode> {
   installCleanup();
@@ -165,7 +178,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     name: options.name ?? "local",
     listen: `127.0.0.1:${port}`,
     dataDir,
-    limits: options.limits,
+    limits: { ...TEST_NODE_LIMITS, ...options.limits },
     tls: options.tls ?? null,
     allowedOrigins: options.allowedOrigins ?? [],
     cluster: options.cluster ?? null,
@@ -258,19 +271,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
 
 /** POST /api/v1/auth/login and return the bearer token. Throws with the server's answer otherwise. */
 export async function loginAs(url: string, username: string, password: string): Promise<string> {
-  const attempt = () =>
-    fetch(`${url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password }),
-    });
-  let res = await attempt();
-  // The node-wide sign-in budget answers 429 with Retry-After: 1 under bursts: wait and retry.
-  for (let tries = 0; tries < 20 && res.status === 429 && res.headers.get("retry-after") === "1"; tries++) {
-    await res.text();
-    await new Promise((r) => setTimeout(r, 1000));
-    res = await attempt();
-  }
+  // No retry on 429: test nodes get a sign-in budget no test reaches (TEST_NODE_LIMITS),
+  // so a 429 here is a finding, not load.
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
   const text = await res.text();
   let body: unknown;
   try {
@@ -285,19 +292,32 @@ export async function loginAs(url: string, username: string, password: string): 
   return token;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Frame = any;
-export type FramePredicate = ((frame: Frame) => boolean) | string;
+/**
+ * A frame as the harness sees it: JSON with a `type`. The harness knows no API; a
+ * test that names the protocol's schema (`wsConnect(url, token, { schema: ServerRoomFrame })`)
+ * gets that schema's frames, each parsed strictly as it arrives.
+ */
+export type JsonFrame = { type: string; [field: string]: unknown };
+/** What a frame that is not JSON becomes in `frames`. */
+export type NonJsonFrame = { type: "<non-json>"; raw: Buffer | string };
+export type FramePredicate<F extends Frame> = ((frame: F) => boolean) | F["type"];
 
-export interface WsClient {
+export interface WsClient<F extends Frame = JsonFrame> {
   ws: WebSocket;
-  /** every JSON frame received, in order (non-JSON frames appear as { type: "<non-json>", raw }) */
-  frames: Frame[];
+  /** every frame received, in order (a non-JSON one as { type: "<non-json>", raw }, which next() skips) */
+  frames: (F | NonJsonFrame)[];
   /**
-   * The first frame not yet returned by next() that matches (a function, or a frame `type`);
-   * waits for one up to `timeoutMs` (default 5000). Rejects on timeout or when the socket closes.
+   * The first frame not yet returned by next() that matches: a frame `type` (typed as that
+   * frame; with `where`, also a condition on it), a type predicate, or any predicate. Waits
+   * up to `timeoutMs` (default 5000). Rejects on timeout, when the socket closes, and when
+   * a frame arrived that does not parse with the socket's schema.
    */
-  next(predicate?: FramePredicate, timeoutMs?: number): Promise<Frame>;
+  next<K extends F["type"]>(type: K, timeoutMs?: number): Promise<FrameOf<F, K>>;
+  next<K extends F["type"]>(type: K, where: (f: FrameOf<F, K>) => boolean, timeoutMs?: number): Promise<FrameOf<F, K>>;
+  next<G extends F>(predicate: (f: F) => f is G, timeoutMs?: number): Promise<G>;
+  next(predicate?: (f: F) => boolean, timeoutMs?: number): Promise<F>;
+  /** the frames received so far that next() has not taken, in order */
+  untaken(): F[];
   /** send a value as JSON (a string is sent as is) */
   send(frame: unknown): void;
   /** resolves when the socket has closed */
@@ -311,16 +331,21 @@ export interface WsClient {
   close(code?: number, reason?: string): Promise<{ code: number; reason: string }>;
 }
 
+export interface WsConnectOptions<F extends Frame> {
+  headers?: Record<string, string>;
+  perMessageDeflate?: boolean;
+  /** parse every frame with this (strict) schema; without it frames are only JSON */
+  schema?: z.ZodType<F>;
+}
+
 /**
  * Open a WebSocket with `Authorization: Bearer <token>` (omitted when token is empty).
  * `url` may be http(s):// or ws(s)://. Resolves once open; rejects with the HTTP status
  * and body when the upgrade is refused.
  */
-export function wsConnect(
-  url: string,
-  token?: string | null,
-  options: { headers?: Record<string, string>; perMessageDeflate?: boolean } = {},
-): Promise<WsClient> {
+export function wsConnect<F extends Frame>(url: string, token: string | null | undefined, options: WsConnectOptions<F> & { schema: z.ZodType<F> }): Promise<WsClient<F>>;
+export function wsConnect(url: string, token?: string | null, options?: WsConnectOptions<JsonFrame>): Promise<WsClient<JsonFrame>>;
+export function wsConnect<F extends Frame>(url: string, token?: string | null, options: WsConnectOptions<F> = {}): Promise<WsClient<F>> {
   const wsUrl = url.replace(/^http(s?):\/\//, "ws$1://");
   const headers: Record<string, string> = { ...options.headers };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -330,10 +355,11 @@ export function wsConnect(
     rejectUnauthorized: false, // our own test node, possibly with a self-signed cert
   });
 
-  const frames: Frame[] = [];
+  const frames: (F | NonJsonFrame)[] = [];
   const consumed = new Set<number>();
   const waiters = new Set<() => void>();
   let closeInfo: { code: number; reason: string } | null = null;
+  let invalid: Error | null = null;
 
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.on("close", (code, reason) => {
@@ -354,54 +380,81 @@ export function wsConnect(
   });
 
   ws.on("message", (data, isBinary) => {
-    const raw = isBinary ? data : data.toString();
-    let frame: Frame;
+    const raw = isBinary ? (data as Buffer) : data.toString();
+    let value: unknown;
     try {
-      frame = JSON.parse(raw.toString());
+      value = JSON.parse(raw.toString());
     } catch {
-      frame = { type: "<non-json>", raw };
+      frames.push({ type: "<non-json>", raw });
+      for (const w of waiters) w();
+      return;
     }
-    frames.push(frame);
+    if (options.schema) {
+      const parsed = options.schema.safeParse(value);
+      if (parsed.success) frames.push(parsed.data);
+      else invalid ??= new Error(`a frame outside the protocol: ${JSON.stringify(value).slice(0, 300)}: ${parsed.error.message.slice(0, 300)}`);
+    } else {
+      // Without a schema the frame is only JSON; F is then JsonFrame (the overloads say so).
+      frames.push(value as F);
+    }
     for (const w of waiters) w();
   });
 
-  const matches = (predicate: FramePredicate | undefined, f: Frame) =>
-    predicate === undefined ? true : typeof predicate === "string" ? f?.type === predicate : predicate(f);
+  const next = (what?: string | ((f: F) => boolean), whereOrTimeout?: ((f: never) => boolean) | number, maybeTimeout?: number): Promise<F> => {
+    let predicate: (f: F) => boolean;
+    let timeoutMs: number;
+    if (typeof what === "string") {
+      // Called only with frames of type `what`, which is what the overload promised `where`.
+      const where = typeof whereOrTimeout === "function" ? (whereOrTimeout as (f: F) => boolean) : () => true;
+      predicate = (f) => f.type === what && where(f);
+      timeoutMs = (typeof whereOrTimeout === "number" ? whereOrTimeout : maybeTimeout) ?? 5000;
+    } else {
+      predicate = what ?? (() => true);
+      timeoutMs = (typeof whereOrTimeout === "number" ? whereOrTimeout : undefined) ?? 5000;
+    }
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (invalid) {
+          done();
+          reject(invalid);
+          return;
+        }
+        for (let i = 0; i < frames.length; i++) {
+          const f = frames[i];
+          // Non-JSON frames are only kept in `frames` (for a test to look at): next() skips them.
+          if (!consumed.has(i) && f.type !== "<non-json>" && predicate(f as F)) {
+            consumed.add(i);
+            done();
+            resolve(f as F);
+            return;
+          }
+        }
+        if (closeInfo) {
+          done();
+          reject(new Error(`socket closed (${closeInfo.code} ${closeInfo.reason}) before a matching frame; got: ${recent()}`));
+        }
+      };
+      const recent = () => JSON.stringify(frames.slice(-5)).slice(0, 1000);
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no matching frame within ${timeoutMs} ms; last frames: ${recent()}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  };
 
-  const client: WsClient = {
+  const client: WsClient<F> = {
     ws,
     frames,
     closed,
     closeFrame,
-    next(predicate, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          for (let i = 0; i < frames.length; i++) {
-            if (!consumed.has(i) && matches(predicate, frames[i])) {
-              consumed.add(i);
-              done();
-              resolve(frames[i]);
-              return;
-            }
-          }
-          if (closeInfo) {
-            done();
-            reject(new Error(`socket closed (${closeInfo.code} ${closeInfo.reason}) before a matching frame; got: ${recent()}`));
-          }
-        };
-        const recent = () => JSON.stringify(frames.slice(-5)).slice(0, 1000);
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`no matching frame within ${timeoutMs} ms; last frames: ${recent()}`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    next: next as WsClient<F>["next"],
+    untaken: () => frames.filter((f, i): f is F => !consumed.has(i) && f.type !== "<non-json>"),
     send(frame) {
       ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
     },

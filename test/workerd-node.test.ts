@@ -11,9 +11,10 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { bundleWorker } from "../ops/build.mjs";
 import { DEFAULT_LIMITS, VERSION } from "../ops/node-config.mjs";
-import { loginAs, startNode, wsConnect, type OutpostNode } from "./harness";
+import { loginAs, startNode, TEST_NODE_LIMITS, wsConnect, type OutpostNode } from "./harness";
 
 const STUB_WORKER = `
 import { DurableObject } from "cloudflare:workers";
@@ -92,15 +93,21 @@ async function node(options: Parameters<typeof startNode>[0] = {}) {
   return n;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const getJson = async (url: string): Promise<any> => (await fetch(url)).json();
+/** The stub Worker's frames: a hello naming the Authorization header, then an echo of each frame sent. */
+const StubFrame = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("hello"), auth: z.string().nullable() }),
+  z.strictObject({ type: z.literal("echo"), got: z.record(z.string(), z.unknown()) }),
+]);
+
+/** A JSON answer of the stub Worker (its shape is what each test asserts). */
+const getJson = async (url: string): Promise<Record<string, unknown>> => (await fetch(url)).json();
 
 describe("a node in real workerd", () => {
   it("gets every binding in the shape the Worker reads", async () => {
     const n = await node({ name: "shanghai", limits: { maxSessionsPerUser: 3 } });
     expect(await getJson(`${n.url}/env`)).toEqual({
       NODE_NAME: "shanghai",
-      LIMITS: { ...DEFAULT_LIMITS, maxSessionsPerUser: 3 },
+      LIMITS: { ...DEFAULT_LIMITS, ...TEST_NODE_LIMITS, maxSessionsPerUser: 3 }, // a test node's cheap sign-ins (harness), then this test's own
       VERSION,
       SETUP_TOKEN: n.setupToken,
       ADMIN_PASSWORD: null, // fromEnvironment gives null when the variable is unset
@@ -158,12 +165,12 @@ describe("a node in real workerd", () => {
 
   it("speaks WebSocket without permessage-deflate, and the harness client works", async () => {
     const n = await node();
-    const ws = await wsConnect(`${n.wsUrl}/ws`, "tok");
+    const ws = await wsConnect(`${n.wsUrl}/ws`, "tok", { schema: StubFrame });
     expect(ws.ws.extensions).toBe(""); // no_web_socket_compression: ~97 KB per socket, not ~320 KB
     expect(await ws.next("hello")).toEqual({ type: "hello", auth: "Bearer tok" });
     ws.send({ n: 1 });
     ws.send({ n: 2 });
-    expect(await ws.next((f) => f.got?.n === 2)).toEqual({ type: "echo", got: { n: 2 } });
+    expect(await ws.next("echo", (f) => f.got.n === 2)).toEqual({ type: "echo", got: { n: 2 } });
     expect(await ws.next("echo")).toEqual({ type: "echo", got: { n: 1 } }); // not yet taken
     await expect(ws.next("echo", 200)).rejects.toThrow(/no matching frame within 200 ms/);
     expect(ws.frames).toHaveLength(3);
@@ -192,7 +199,7 @@ describe("a node in real workerd", () => {
     expect(n.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(n.wsUrl).toMatch(/^wss:/);
     expect(fs.statSync(path.join(n.dataDir, ".workerd/tls/key.pem")).mode & 0o077).toBe(0);
-    const ws = await wsConnect(`${n.wsUrl}/ws`, "x");
+    const ws = await wsConnect(`${n.wsUrl}/ws`, "x", { schema: StubFrame });
     expect((await ws.next("hello")).auth).toBe("Bearer x");
     await ws.close();
   });

@@ -61,7 +61,7 @@ export class DirectoryObject extends DurableObject<Env> {
       return;
     }
     if (this.accounts.byUsername("admin")) return;
-    await this.insertUser({ username: "admin", displayName: "Administrator", passwordHash: await hashPassword(password), isAdmin: true });
+    await this.insertUser({ username: "admin", displayName: "Administrator", passwordHash: await hashPassword(password, limitsOf(this.env).passwordHashIterations), isAdmin: true });
     console.log("created the admin account from OUTPOST_ADMIN_PASSWORD");
   }
 

@@ -99,6 +99,19 @@ export const LimitsSchema = z
       messageBurstPerUser: zeroTurnsOff(200),
       /** group rooms one user may create in any 24 hours (durable-objects/directory/room-quota.ts); admins are exempt */
       roomsPerUserPerDay: zeroTurnsOff(100),
+      /**
+       * The node-wide sign-in budget (worker/routes/auth.ts): password checks a second on
+       * average, and how many may come at once after a quiet spell. It keeps a login storm
+       * from starving chat; a test node with cheap hashes raises it.
+       */
+      signInsPerSecond: positive(5),
+      signInBurst: positive(15),
+      /**
+       * PBKDF2-SHA256 iterations for new password hashes (durable-objects/shared/passwords.ts).
+       * Each hash records its own count, so changing this never locks anyone out: old hashes
+       * are checked at the count they were made with.
+       */
+      passwordHashIterations: positive(600_000),
       /** allowed upload types: exact, or "type/" + "*" wildcards; "*" + "/" + "*" allows everything */
       allowedFileTypes: z
         .array(z.string({ error: MEDIA_TYPES_ERROR }).regex(/^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/, { error: MEDIA_TYPES_ERROR }), {

@@ -49,8 +49,12 @@ export interface Cluster {
 
 const encoder = new TextEncoder();
 
+// WebCrypto takes ArrayBuffer-backed views: every buffer handed to it is one (copied if need be).
+type Bytes = Uint8Array<ArrayBuffer>;
+const own = (b: Uint8Array): Bytes => (b.buffer instanceof ArrayBuffer ? (b as Bytes) : new Uint8Array(b));
+
 async function sha256b64(body: Uint8Array): Promise<string> {
-  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", body)));
+  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", own(body))));
 }
 
 function bytesOf(body: Uint8Array | string | null | undefined): Uint8Array {
@@ -70,7 +74,7 @@ function responseText(f: { nonce: string; status: number; from: string; to: stri
 export async function importPrivateKey(pkcs8b64: string): Promise<CryptoKey> {
   const raw = fromB64url(pkcs8b64);
   if (!raw) throw new Error("the node's private key is not base64url");
-  return crypto.subtle.importKey("pkcs8", raw, { name: "Ed25519" }, false, ["sign"]);
+  return crypto.subtle.importKey("pkcs8", own(raw), { name: "Ed25519" }, false, ["sign"]);
 }
 
 const publicKeys = new Map<string, Promise<CryptoKey>>();
@@ -80,21 +84,21 @@ export function importPublicKey(b64: string): Promise<CryptoKey> {
   let key = publicKeys.get(b64);
   if (!key) {
     const raw = fromB64url(b64);
-    key = raw && raw.length === 32 ? crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]) : Promise.reject(new Error("bad public key"));
+    key = raw && raw.length === 32 ? crypto.subtle.importKey("raw", own(raw), { name: "Ed25519" }, false, ["verify"]) : Promise.reject(new Error("bad public key"));
     publicKeys.set(b64, key);
   }
   return key;
 }
 
 async function sign(key: CryptoKey, text: Uint8Array): Promise<string> {
-  return b64url(new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, text)));
+  return b64url(new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, own(text))));
 }
 
 async function verify(publicKey: string, signature: string, text: Uint8Array): Promise<boolean> {
   const sig = fromB64url(signature);
   if (!sig || sig.length !== 64) return false;
   try {
-    return await crypto.subtle.verify({ name: "Ed25519" }, await importPublicKey(publicKey), sig, text);
+    return await crypto.subtle.verify({ name: "Ed25519" }, await importPublicKey(publicKey), own(sig), own(text));
   } catch {
     return false;
   }

@@ -1,7 +1,9 @@
 /**
- * Password hashing: PBKDF2-SHA256, 600,000 iterations (OWASP 2023), 16-byte
- * per-user salt, stored as `pbkdf2$<iterations>$<salt>$<hash>` so the cost can
- * be raised later without breaking old hashes. ~77 ms per hash in workerd.
+ * Password hashing: PBKDF2-SHA256, 600,000 iterations by default (OWASP 2023;
+ * the node limit `passwordHashIterations`), 16-byte per-user salt, stored as
+ * `pbkdf2$<iterations>$<salt>$<hash>` so the cost can be changed later without
+ * breaking old hashes: a hash is always checked at the count it records.
+ * ~77 ms per hash in workerd at 600,000. Test nodes set a cheap count.
  *
  * Where the platform caps the count, hashes are made at the cap instead.
  * Self-hosted workerd has no cap; Cloudflare's hosted platform refuses more
@@ -18,6 +20,7 @@ import { AppError } from "./app-error";
 import { passwordProblem } from "./password-policy.mjs";
 import COMMON_PASSWORDS from "./common-passwords.gen.mjs";
 
+/** The default cost (`DEFAULT_LIMITS.passwordHashIterations`). */
 export const PBKDF2_ITERATIONS = 600_000;
 
 /** The part of WebCrypto PBKDF2 needs (a parameter so a test can stand in for a capped platform). */
@@ -49,7 +52,8 @@ async function derive(password: string, salt: Uint8Array, iterations: number, su
   }
 }
 
-export async function hashPassword(password: string, iterations = PBKDF2_ITERATIONS, subtle: Pbkdf2Crypto = crypto.subtle): Promise<string> {
+/** A new hash at `iterations` (the node's `passwordHashIterations`; fewer on a capped platform). */
+export async function hashPassword(password: string, iterations: number, subtle: Pbkdf2Crypto = crypto.subtle): Promise<string> {
   const salt = new Uint8Array(16);
   crypto.getRandomValues(salt);
   const derived = await derive(password, salt, iterations, subtle);
@@ -64,18 +68,27 @@ export async function verifyPassword(password: string, stored: string, subtle: P
   // Derived even when the count will be capped, so a check costs the same either way.
   const derived = await derive(password, salt, iterations, subtle);
   if (derived.iterations !== iterations) {
-    if (stored !== DUMMY_HASH) console.error(`a password hash made with ${iterations} iterations cannot be checked here (at most ${derived.iterations})`);
+    if (!isDummyHash(stored)) console.error(`a password hash made with ${iterations} iterations cannot be checked here (at most ${derived.iterations})`);
     return false;
   }
   return timingSafeEqual(b64url(derived.hash), hashB64 ?? "");
 }
 
+const DUMMY_SALT = "AAAAAAAAAAAAAAAAAAAAAA";
+
 /**
- * A hash of a random password, compared against when the username does not
- * exist, so a login for an unknown user takes as long as a wrong password
- * (on a capped platform too: it is then checked at the cap, as real hashes are made).
+ * A hash no password matches, compared against when the username does not
+ * exist, so a login for an unknown user takes as long as a wrong password: made
+ * at the node's `passwordHashIterations`, the count new hashes get (on a capped
+ * platform it is checked at the cap, as real hashes are made there).
  */
-export const DUMMY_HASH = "pbkdf2$600000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+export function dummyHash(iterations: number): string {
+  return `pbkdf2$${iterations}$${DUMMY_SALT}$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
+}
+
+function isDummyHash(stored: string): boolean {
+  return stored.split("$")[2] === DUMMY_SALT;
+}
 
 const COMMON = new Set(COMMON_PASSWORDS);
 

@@ -11,6 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { UntypedBody } from "../untyped-body";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
@@ -73,14 +74,14 @@ export async function signIn(page: Page, username: string, password: string): Pr
   await page.locator("nav.sidebar").waitFor({ timeout: 15000 });
 }
 
-/** Admin REST helpers (bearer token), to create the people the browsers sign in as. */
+/** Admin REST helpers (bearer token), to create the people the browsers sign in as, and their rooms. */
 export async function createUser(url: string, token: string, body: { username: string; password: string; displayName: string }): Promise<{ id: string }> {
   const res = await fetch(`${url}/api/v1/users`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
   if (res.status !== 201) throw new Error(`create user ${body.username}: HTTP ${res.status} ${await res.text()}`);
   return res.json() as Promise<{ id: string }>;
 }
 
-export async function rest(url: string, token: string, method: string, p: string, body?: unknown): Promise<any> {
+export async function rest(url: string, token: string, method: string, p: string, body?: unknown): Promise<UntypedBody> {
   const res = await fetch(`${url}/api/v1${p}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${text}`);

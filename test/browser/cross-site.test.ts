@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { freePort, loginAs, startNode, type OutpostNode } from "../harness";
+import { freePort, loginAs, type OutpostNode } from "../harness";
+import { withNode } from "../fixtures";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
 
 let node: OutpostNode;
@@ -31,8 +32,8 @@ const PROBE = (nodeWs: string, room: string) => `
 `;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "operator-passphrase-cross-site" });
-  const admin = await loginAs(node.url, "admin", "operator-passphrase-cross-site");
+  let admin: string;
+  ({ node, admin } = await withNode());
   await createUser(node.url, admin, { username: "target", password: "correct horse battery", displayName: "Target" });
   const token = await loginAs(node.url, "target", "correct horse battery");
   roomId = (await rest(node.url, token, "POST", "/rooms", { name: "Board only", visibility: "private" })).id;

@@ -13,10 +13,10 @@ import fs from "node:fs";
 import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
-import { loginAs, startNode, type OutpostNode } from "../harness";
+import { loginAs, type OutpostNode } from "../harness";
+import { withNode } from "../fixtures";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
 
-const ADMIN = "operator-passphrase-123";
 const MAX_FILE = 1024 * 1024;
 let node: OutpostNode;
 let alice: UserBrowser;
@@ -60,8 +60,8 @@ const IMAGE = png(120, 80);
 const PDF = Buffer.concat([Buffer.from("%PDF-1.4\n% outpost test\n"), crypto.randomBytes(600 * 1024), Buffer.from("\n%%EOF\n")]);
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: ADMIN, limits: { maxFileBytes: MAX_FILE } });
-  const admin = await loginAs(node.url, "admin", ADMIN);
+  let admin: string;
+  ({ node, admin } = await withNode({ limits: { maxFileBytes: MAX_FILE } }));
   const a = await createUser(node.url, admin, { username: "alice", password: "tea at the old bridge", displayName: "Alice Wang" });
   const b = await createUser(node.url, admin, { username: "bob", password: "rain on the tin roof", displayName: "Bob 李" });
   aliceToken = await loginAs(node.url, "alice", "tea at the old bridge");

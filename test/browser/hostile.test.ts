@@ -4,7 +4,8 @@
  * never violated, everything shows as text, and the layout holds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs, startNode, type OutpostNode } from "../harness";
+import { loginAs, type OutpostNode } from "../harness";
+import { withNode } from "../fixtures";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
 
 const PWN = "window.__pwned=1";
@@ -28,10 +29,11 @@ const CORPUS = [
 ];
 
 let node: OutpostNode;
+let admin: string;
 let viewer: UserBrowser;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "operator-passphrase-123" });
+  ({ node, admin } = await withNode());
 }, 120_000);
 afterAll(async () => {
   await viewer?.close();
@@ -40,7 +42,6 @@ afterAll(async () => {
 
 describe("hostile content", () => {
   it("renders as text with zero script executions and zero CSP violations", async () => {
-    const admin = await loginAs(node.url, "admin", "operator-passphrase-123");
     const me = await createUser(node.url, admin, { username: "viewer", password: "quiet evening lamp", displayName: "Viewer" });
     const evil = await createUser(node.url, admin, { username: "evil", password: "crooked smile at noon", displayName: `<img src=x onerror="${PWN}">` });
     await createUser(node.url, admin, { username: "rtl", password: "right to left we read", displayName: "مستخدم عربي 🎉" });

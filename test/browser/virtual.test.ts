@@ -3,16 +3,18 @@
  * while older pages load on scroll, and scrolling stays fast.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs, startNode, type OutpostNode } from "../harness";
+import type { OutpostNode } from "../harness";
+import { withNode } from "../fixtures";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
 
 const COUNT = 10_000;
 let node: OutpostNode;
+let admin: string;
 let viewer: UserBrowser;
 
 beforeAll(async () => {
   // Seeding 10,000 messages from one account: far past the per-user message budget, which is off here.
-  node = await startNode({ adminPassword: "operator-passphrase-123", limits: { messagesPerSecondPerUser: 0 } });
+  ({ node, admin } = await withNode({ limits: { messagesPerSecondPerUser: 0 } }));
 }, 120_000);
 afterAll(async () => {
   await viewer?.close();
@@ -21,7 +23,6 @@ afterAll(async () => {
 
 describe("a room with 10,000 messages", () => {
   it("renders only what is visible, pages back to the beginning, scrolls smoothly", async () => {
-    const admin = await loginAs(node.url, "admin", "operator-passphrase-123");
     const me = await createUser(node.url, admin, { username: "reader", password: "pages turning slowly", displayName: "Reader" });
     const room = await rest(node.url, admin, "POST", "/rooms", { name: "Archive", visibility: "private", members: [me.id] });
     const path = `/rooms/${encodeURIComponent(room.id)}/messages`;

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { loginAs, wsConnect } from "../harness";
+import { loginAs } from "../harness";
+import { roomWs } from "../e2e/client";
 import { startCluster, type TestCluster } from "./cluster-harness";
 
 const PASSWORD = "cluster operator passphrase";
@@ -24,7 +25,7 @@ async function call(node: string, token: string, method: string, p: string, body
   const res = await fetch(`${cluster.nodes[node].url}/api/v1${p}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : raw ? { "content-type": raw.type } : {}) },
-    body: body ? JSON.stringify(body) : raw ? raw.data : undefined,
+    body: body ? JSON.stringify(body) : raw ? new Uint8Array(raw.data) : undefined,
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
@@ -108,7 +109,7 @@ describe("queued sends", () => {
 
   it("come back to the sender with the reason when the home refuses them", async () => {
     const roomId = await room("liwei", ["chenmei"]);
-    const ws = await wsConnect(`${cluster.nodes.shanghai.wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people.chenmei.token);
+    const ws = await roomWs(`${cluster.nodes.shanghai.wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people.chenmei.token);
     await ws.next("hello");
     await cluster.cut("beijing", "shanghai");
     await eventually("shanghai sees beijing down", async () => (await as("chenmei")("GET", "/cluster")).body.nodes.find((n: { node: string }) => n.node === "beijing").state === "down");
@@ -120,11 +121,11 @@ describe("queued sends", () => {
     ws.send({ type: "msg.send", clientId: "ok-2", text: "also fine" });
     await ws.next("msg.queued");
     await cluster.heal("beijing", "shanghai");
-    expect((await ws.next((f) => f.type === "msg.ack" && f.clientId === "ok-1", 15_000)).seq).toBe(1);
-    const refused = await ws.next((f) => f.type === "error" && f.replyTo === "bad-1", 15_000);
+    expect((await ws.next("msg.ack", (f) => f.clientId === "ok-1", 15_000)).seq).toBe(1);
+    const refused = await ws.next("error", (f) => f.replyTo === "bad-1", 15_000);
     expect(refused.code).toBe("invalid_request");
     expect(refused.message).toMatch(/replyTo/);
-    expect((await ws.next((f) => f.type === "msg.ack" && f.clientId === "ok-2", 15_000)).seq).toBe(2);
+    expect((await ws.next("msg.ack", (f) => f.clientId === "ok-2", 15_000)).seq).toBe(2);
     await ws.close();
     // Asking again gives the same answer.
     const again = await as("chenmei")("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: "bad-1", text: "reply to nothing", replyTo: "m_0000000000000000" });
@@ -138,14 +139,14 @@ describe("residency: home", () => {
     const roomId = await room("liwei", ["chenmei", "zhaolei"], { residency: "home" });
     const marker = `RESIDENCY-${randomBytes(8).toString("hex")}`;
     const fileBytes = Buffer.concat([Buffer.from(`FILE-${marker}-`), randomBytes(4096)]);
-    const ws = await wsConnect(`${cluster.nodes.shanghai.wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people.chenmei.token);
+    const ws = await roomWs(`${cluster.nodes.shanghai.wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people.chenmei.token);
     await ws.next("hello");
     const upload = await call("beijing", people.liwei.token, "POST", `/rooms/${encodeURIComponent(roomId)}/files?name=plan.bin`, undefined, { type: "application/octet-stream", data: fileBytes });
     expect(upload.status).toBe(201);
     const sent = await as("liwei")("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: "secret", text: `the plan is ${marker}`, attachments: [upload.body.id] });
     expect(sent.status).toBe(201);
     // Live to the member in Shanghai, and in her history (asked of the home)…
-    expect((await ws.next((f) => f.type === "msg.new" && f.message.clientId === "secret", 10_000)).message.text).toContain(marker);
+    expect((await ws.next("msg.new", (f) => f.message.clientId === "secret", 10_000)).message.text).toContain(marker);
     await ws.close();
     expect((await history("chenmei", roomId)).map((m) => m.text)).toEqual([`the plan is ${marker}`]);
     expect((await as("zhaolei")("GET", `/search?q=${marker}&room=${encodeURIComponent(roomId)}`)).body.hits.length).toBe(1);

@@ -20,7 +20,7 @@ export class LinkProxy {
   private delayMs = 0;
   private up = true;
 
-  private constructor(port: number, private readonly targetPort: number, private readonly targetHost: string) {
+  private constructor(port: number, private targetPort: number, private readonly targetHost: string) {
     this.port = port;
     this.server = this.makeServer();
   }
@@ -39,7 +39,7 @@ export class LinkProxy {
 
   /** Point the proxy at another port (a node restarted elsewhere). */
   retarget(port: number): void {
-    (this as { targetPort: number }).targetPort = port;
+    this.targetPort = port;
   }
 
   delay(ms: number): void {

@@ -7,7 +7,8 @@
  * while the home keeps chatting at full speed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs, wsConnect, type WsClient } from "../harness";
+import { loginAs } from "../harness";
+import { roomWs, type RoomWs } from "../e2e/client";
 import { startCluster, type TestCluster } from "./cluster-harness";
 
 const PASSWORD = "cluster operator passphrase";
@@ -39,8 +40,8 @@ async function eventually<T>(what: string, fn: () => Promise<T | null | undefine
 
 const as = (who: string) => ({
   call: (method: string, path: string, body?: unknown) => call(people[who].node, people[who].token, method, path, body),
-  socket: async (): Promise<WsClient> => {
-    const ws = await wsConnect(`${cluster.nodes[people[who].node].wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people[who].token);
+  socket: async (): Promise<RoomWs> => {
+    const ws = await roomWs(`${cluster.nodes[people[who].node].wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people[who].token);
     await ws.next("hello", 10_000);
     return ws;
   },
@@ -92,11 +93,11 @@ describe("a room across three branches", () => {
     const sockets = { liwei: await as("liwei").socket(), chenmei: await as("chenmei").socket(), zhaolei: await as("zhaolei").socket() };
     sockets.liwei.send({ type: "msg.send", clientId: "bj-1", text: "早上好，上海" });
     const ack1 = await sockets.liwei.next("msg.ack");
-    for (const ws of [sockets.chenmei, sockets.zhaolei]) expect((await ws.next((f) => f.type === "msg.new" && f.message.clientId === "bj-1", 10_000)).message.seq).toBe(ack1.seq);
+    for (const ws of [sockets.chenmei, sockets.zhaolei]) expect((await ws.next("msg.new", (f) => f.message.clientId === "bj-1", 10_000)).message.seq).toBe(ack1.seq);
     sockets.chenmei.send({ type: "msg.send", clientId: "sh-1", text: "收到 from Shanghai" });
     const ack2 = await sockets.chenmei.next("msg.ack", 10_000);
     expect(ack2.seq).toBe(ack1.seq + 1);
-    for (const ws of [sockets.liwei, sockets.zhaolei]) expect((await ws.next((f) => f.type === "msg.new" && f.message.clientId === "sh-1", 10_000)).message.text).toBe("收到 from Shanghai");
+    for (const ws of [sockets.liwei, sockets.zhaolei]) expect((await ws.next("msg.new", (f) => f.message.clientId === "sh-1", 10_000)).message.text).toBe("收到 from Shanghai");
     for (const ws of Object.values(sockets)) await ws.close();
     const home = await texts("liwei");
     expect(home).toEqual(["1:早上好，上海", "2:收到 from Shanghai"]);

@@ -5,12 +5,24 @@
  * while the harness only knows how to run a node.
  */
 import { expect } from "vitest";
-import type { z } from "zod";
-import { loginAs, wsConnect, type Frame, type WsClient } from "../harness";
+import { z } from "zod";
+import { loginAs, wsConnect, type WsClient } from "../harness";
 import { ServerDeviceFrame } from "../../protocol/device";
-import { ServerRoomFrame } from "../../protocol/frames";
+import { ServerBatch, ServerRoomFrame } from "../../protocol/frames";
+import type { Message, Room } from "../../protocol/models";
+import type { FrameOf } from "../frame-types";
+import type { UntypedBody } from "../untyped-body";
 
-export interface ApiResponse<T = Frame> {
+import { expectFrame } from "../frame-types";
+export { expectFrame, isReplyTo } from "../frame-types";
+
+/** What a room socket receives: the room's frames, and `batch` frames when it asked for `?batch=1`. */
+export type RoomSocketFrame = ServerRoomFrame | ServerBatch;
+export const RoomSocketFrame: z.ZodType<RoomSocketFrame> = z.union([ServerRoomFrame, ServerBatch]);
+export type RoomWs = WsClient<RoomSocketFrame>;
+export type DeviceWs = WsClient<ServerDeviceFrame>;
+
+export interface ApiResponse<T = UntypedBody> {
   status: number;
   headers: Headers;
   body: T;
@@ -18,7 +30,7 @@ export interface ApiResponse<T = Frame> {
 }
 
 /** One REST call. `body` is sent as JSON unless it is a string (then sent as is, with `contentType`). */
-export async function api<T = Frame>(
+export async function api<T = UntypedBody>(
   base: string,
   method: string,
   path: string,
@@ -43,7 +55,7 @@ export async function api<T = Frame>(
 }
 
 /** Like api() but fails the test unless the status is the expected one. */
-export async function ok<T = Frame>(expected: number, ...args: Parameters<typeof api>): Promise<T> {
+export async function ok<T = UntypedBody>(expected: number, ...args: Parameters<typeof api>): Promise<T> {
   const res = await api<T>(...args);
   if (res.status !== expected) {
     throw new Error(`${args[1]} ${args[2]}: expected HTTP ${expected}, got ${res.status} ${res.text.slice(0, 400)}`);
@@ -67,16 +79,16 @@ export async function makeUser(url: string, adminToken: string, username: string
   return { id: user.id, username, password, token };
 }
 
-export async function makeRoom(url: string, token: string, name: string, members: string[], visibility: "private" | "public" = "private") {
-  return ok(201, url, "POST", "/api/v1/rooms", { token, body: { name, visibility, members } });
+export async function makeRoom(url: string, token: string, name: string, members: string[], visibility: "private" | "public" = "private"): Promise<Room> {
+  return ok<Room>(201, url, "POST", "/api/v1/rooms", { token, body: { name, visibility, members } });
 }
 
 /** Every message of a room, paged through REST history with `after=` and limit=100. */
-export async function fullHistory(url: string, token: string, roomId: string): Promise<Frame[]> {
-  const all: Frame[] = [];
+export async function fullHistory(url: string, token: string, roomId: string): Promise<Message[]> {
+  const all: Message[] = [];
   let after = 0;
   for (let page = 0; page < 1000; page++) {
-    const body = await ok(200, url, "GET", `/api/v1/rooms/${encodeURIComponent(roomId)}/messages?after=${after}&limit=100`, { token });
+    const body = await ok<{ messages: Message[]; hasMore: boolean }>(200, url, "GET", `/api/v1/rooms/${encodeURIComponent(roomId)}/messages?after=${after}&limit=100`, { token });
     all.push(...body.messages);
     if (!body.hasMore || body.messages.length === 0) return all;
     after = body.messages[body.messages.length - 1].seq;
@@ -84,31 +96,81 @@ export async function fullHistory(url: string, token: string, roomId: string): P
   throw new Error("history did not end");
 }
 
-/** Open a room socket and take its hello. Every frame it receives is checked against the protocol's strict schemas. */
-export async function roomSocket(wsUrl: string, token: string, roomId: string, query = ""): Promise<{ ws: WsClient; hello: Frame }> {
-  const ws = await wsConnect(`${wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket${query}`, token);
+/** A room socket (`wsConnect` with the protocol's strict room schema: a frame outside it fails the test). */
+export function roomWs(url: string, token: string | null, options: { headers?: Record<string, string>; perMessageDeflate?: boolean } = {}): Promise<RoomWs> {
+  return wsConnect(url, token, { ...options, schema: RoomSocketFrame });
+}
+
+/** A device socket, the same way. */
+export function deviceWs(url: string, token: string | null, options: { headers?: Record<string, string>; perMessageDeflate?: boolean } = {}): Promise<DeviceWs> {
+  return wsConnect(url, token, { ...options, schema: ServerDeviceFrame });
+}
+
+/** Open a room socket and take its hello. Every frame it receives is parsed with the protocol's strict schemas. */
+export async function roomSocket(wsUrl: string, token: string, roomId: string, query = ""): Promise<{ ws: RoomWs; hello: FrameOf<ServerRoomFrame, "hello"> }> {
+  const ws = await roomWs(`${wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket${query}`, token);
   const hello = await ws.next("hello", 15000);
   return { ws, hello };
 }
 
-/** Open a device socket; resolves with the first frame (inbox.hello, or inbox.sync after `?pos=`). */
-export async function deviceSocket(wsUrl: string, token: string, query = ""): Promise<{ ws: WsClient; first: Frame }> {
-  const ws = await wsConnect(`${wsUrl}/api/v1/socket${query}`, token);
+/** Open a device socket; resolves with the first frame: inbox.hello, or after `?pos=` perhaps inbox.sync. */
+export async function deviceSocket(wsUrl: string, token: string): Promise<{ ws: DeviceWs; first: FrameOf<ServerDeviceFrame, "inbox.hello"> }>;
+export async function deviceSocket(wsUrl: string, token: string, query: string): Promise<{ ws: DeviceWs; first: FrameOf<ServerDeviceFrame, "inbox.hello" | "inbox.sync"> }>;
+export async function deviceSocket(wsUrl: string, token: string, query = "") {
+  const ws = await deviceWs(`${wsUrl}/api/v1/socket${query}`, token);
   const first = await ws.next((f) => f.type === "inbox.hello" || f.type === "inbox.sync", 15000);
+  if (!query) expectFrame(first, "inbox.hello", "the first frame of a device socket without ?pos=");
   return { ws, first };
 }
 
-/** Every frame a socket received so far parses with the protocol's strict server schema (no leaked fields). */
-export function expectValidFrames(ws: WsClient, kind: "room" | "device"): void {
-  const schema: z.ZodType = kind === "room" ? ServerRoomFrame : ServerDeviceFrame;
+/**
+ * Every frame a socket received so far parses with the protocol's strict server schema (no
+ * leaked fields). Sockets opened here parse each frame as it arrives already; this also
+ * catches a frame that was not JSON at all.
+ */
+export function expectValidFrames(ws: WsClient<RoomSocketFrame> | WsClient<ServerDeviceFrame>, kind: "room" | "device"): void {
+  const schema: z.ZodType = kind === "room" ? RoomSocketFrame : ServerDeviceFrame;
   for (const f of ws.frames) {
     const r = schema.safeParse(f);
     if (!r.success) expect.fail(`invalid ${kind} frame ${JSON.stringify(f).slice(0, 300)}: ${r.error.message.slice(0, 300)}`);
   }
 }
 
-/** No frame matching `predicate` arrives within `ms` (a bounded negative check; the only kind of sleep these tests use). */
-export async function expectNoFrame(ws: WsClient, predicate: (f: Frame) => boolean, ms: number): Promise<void> {
+let fences = 0;
+
+/**
+ * Wait until the room behind `ws` has handled everything sent to it before now: a
+ * `sync` with a reqId, which the room answers in order with what it sends this
+ * socket (not for `?batch=1` sockets, whose answer may come inside a batch). Every
+ * frame the room sent this socket before it answered is then in `ws.frames`, so a
+ * test can check that something did NOT arrive without sleeping.
+ */
+export async function fence(ws: RoomWs): Promise<void> {
+  const reqId = `fence-${++fences}`;
+  // afterSeq past the end: the room clamps it to its last seq and sends no messages.
+  ws.send({ type: "sync", afterSeq: Number.MAX_SAFE_INTEGER, reqId });
+  await ws.next("sync", (f) => f.replyTo === reqId, 15000);
+}
+
+/** The same for a device socket: the inbox answers a `sync` from position 0 with `inbox.sync` (a future position would get `inbox.hello`). */
+export async function fenceDevice(ws: DeviceWs): Promise<void> {
+  const reqId = `fence-${++fences}`;
+  ws.send({ type: "sync", pos: 0, reqId });
+  await ws.next("inbox.sync", (f) => f.replyTo === reqId, 15000);
+}
+
+/** No frame matching `predicate` was received, of those next() has not taken (after a fence, or a socket's close, that is final). */
+export function expectNoFrameYet<F extends { type: string }>(ws: WsClient<F>, predicate: (f: F) => boolean): void {
+  const got = ws.untaken().find(predicate);
+  expect(got, `unexpected frame ${JSON.stringify(got)}`).toBeUndefined();
+}
+
+/**
+ * No frame matching `predicate` arrives within `ms`: a bounded wait, only for what no
+ * fence can order (a frame another object sends, or one a timer sends); each caller
+ * says why.
+ */
+export async function expectNoFrame<F extends { type: string }>(ws: WsClient<F>, predicate: (f: F) => boolean, ms: number): Promise<void> {
   const got = await ws.next(predicate, ms).then(
     (f) => f,
     () => null,
@@ -118,4 +180,4 @@ export async function expectNoFrame(ws: WsClient, predicate: (f: Frame) => boole
   expect(ws.ws.readyState, "socket closed during the negative check").toBe(ws.ws.OPEN);
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -14,8 +14,10 @@
  *      each once, through msg.new live plus the `sync` frame of each reconnect.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs, startNode, wsConnect, type Frame, type OutpostNode, type WsClient } from "../harness";
-import { fullHistory, makeRoom, makeUser, sleep, type TestUser } from "./client";
+import type { OutpostNode } from "../harness";
+import { fullHistory, roomWs, sleep, type RoomWs, type TestUser } from "./client";
+import { withNode } from "../fixtures";
+import type { Message } from "../../protocol/models";
 import { recordFigures } from "../figures";
 
 /** kill -9 cycles (the fault suite's figure: 20) */
@@ -33,7 +35,7 @@ interface Stream {
   key: string;
   user: TestUser;
   roomId: string;
-  client: WsClient | null;
+  client: RoomWs | null;
   running: boolean;
   counter: number;
   /** clientId → text: sent (maybe more than once) and not yet acknowledged */
@@ -54,13 +56,13 @@ const streams: Stream[] = [];
 beforeAll(async () => {
   // Three people send as fast as acks come back (hundreds a second each): this test is
   // about durability under load, so the per-user message budget is off here.
-  node = await startNode({ adminPassword: "crash operator passphrase", limits: { messagesPerSecondPerUser: 0 } });
-  const admin = await loginAs(node.url, "admin", "crash operator passphrase");
+  const t = await withNode({ limits: { messagesPerSecondPerUser: 0 } });
+  node = t.node;
   users = [];
-  for (const name of ["ana", "ben", "cho"]) users.push(await makeUser(node.url, admin, name));
+  for (const name of ["ana", "ben", "cho"]) users.push(await t.user(name));
   rooms = [];
   for (const name of ["ops", "sales"]) {
-    rooms.push((await makeRoom(node.url, users[0].token, name, [users[1].id, users[2].id])).id);
+    rooms.push((await t.room(users[0].token, name, [users[1].id, users[2].id])).id);
   }
   for (const roomId of rooms) acked.set(roomId, new Map());
   for (const user of users) {
@@ -84,7 +86,7 @@ function pump(s: Stream) {
   }
 }
 
-function onFrame(s: Stream, f: Frame) {
+function onFrame(s: Stream, f: RoomWs["frames"][number]) {
   switch (f.type) {
     case "msg.ack": {
       const room = acked.get(s.roomId)!;
@@ -111,10 +113,10 @@ function onFrame(s: Stream, f: Frame) {
 /** Connect with ?afterSeq=<last seq seen>, check the sync frame, resend what is unacknowledged, resume sending. */
 async function connect(s: Stream, send: boolean) {
   const afterSeq = s.seen.length ? s.seen[s.seen.length - 1] : 0;
-  const client = await wsConnect(`${node.wsUrl}/api/v1/rooms/${s.roomId}/socket?afterSeq=${afterSeq}`, s.user.token);
+  const client = await roomWs(`${node.wsUrl}/api/v1/rooms/${s.roomId}/socket?afterSeq=${afterSeq}`, s.user.token);
   const hello = await client.next("hello", 20000);
   const sync = await client.next("sync", 20000);
-  s.syncs.push({ afterSeq, helloLastSeq: hello.lastSeq, lastSeq: sync.lastSeq, seqs: sync.messages.map((m: Frame) => m.seq), tooFarBehind: sync.tooFarBehind });
+  s.syncs.push({ afterSeq, helloLastSeq: hello.lastSeq, lastSeq: sync.lastSeq, seqs: sync.messages.map((m) => m.seq), tooFarBehind: sync.tooFarBehind });
   for (const m of sync.messages) s.seen.push(m.seq);
   // Every frame after the sync goes through onFrame, including any that arrived while we awaited it
   // (the harness buffers all frames in client.frames; its listener runs before this one).
@@ -202,7 +204,7 @@ describe("kill -9 while clients send", () => {
       const history = await fullHistory(node.url, users[0].token, roomId);
       const seqs = history.map((m) => m.seq);
       expect(seqs).toEqual(Array.from({ length: history.length }, (_, i) => i + 1));
-      const byClientId = new Map<string, Frame[]>();
+      const byClientId = new Map<string, Message[]>();
       for (const m of history) byClientId.set(`${m.senderId}|${m.clientId}`, [...(byClientId.get(`${m.senderId}|${m.clientId}`) ?? []), m]);
       const dups = [...byClientId.values()].filter((ms) => ms.length > 1);
       duplicated += dups.reduce((n, ms) => n + ms.length - 1, 0);

@@ -7,17 +7,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OutpostApiError, OutpostClient } from "../../sdk/index";
-import { loginAs, startNode, type OutpostNode } from "../harness";
+import type { OutpostNode } from "../harness";
+import { withNode } from "../fixtures";
 import { api, ok } from "./client";
 import { recordFigures } from "../figures";
 
-const ADMIN_PASSWORD = "device login operator passphrase";
 const BOT_PASSWORD = "answers questions all day";
 let node: OutpostNode;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: ADMIN_PASSWORD });
-  const admin = await loginAs(node.url, "admin", ADMIN_PASSWORD);
+  let admin: string;
+  ({ node, admin } = await withNode());
   await ok(201, node.url, "POST", "/api/v1/users", { token: admin, body: { username: "helpdesk", password: BOT_PASSWORD, displayName: "Helpdesk" } });
 }, 60_000);
 

@@ -11,13 +11,15 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { startNode, loginAs, type OutpostNode } from "../harness";
+import { loginAs, type OutpostNode } from "../harness";
+import { withNode } from "../fixtures";
 import { makeRoom, sleep } from "./client";
 import { sweepPartialUploads } from "../../ops/files-sweep.mjs";
 import { recordFigures } from "../figures";
 
 let node: OutpostNode;
 let admin: string;
+let adminPassword: string;
 
 function filesOnDisk(): { rel: string; size: number }[] {
   const root = path.join(node.dataDir, "files");
@@ -59,8 +61,7 @@ function startUpload(url: string, token: string, total: number, sent: number, ch
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "operator-passphrase-e2e" });
-  admin = await loginAs(node.url, "admin", "operator-passphrase-e2e");
+  ({ node, admin, adminPassword } = await withNode());
 }, 60_000);
 
 afterAll(async () => {
@@ -110,7 +111,7 @@ describe("half-written uploads", () => {
     expect(partials()).toEqual([]);
 
     // The node serves files normally afterwards.
-    const token = await loginAs(node.url, "admin", "operator-passphrase-e2e");
+    const token = await loginAs(node.url, "admin", adminPassword);
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const up = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, body: data });
     expect(up.status).toBe(201);

@@ -13,8 +13,9 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { startNode, loginAs, type OutpostNode } from "../harness";
+import type { OutpostNode } from "../harness";
 import { makeRoom, makeUser, type TestUser } from "./client";
+import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
 
 const MAX = 32 * 1024 * 1024;
@@ -46,7 +47,7 @@ function filesOnDisk(): string[] {
 function form(file: Uint8Array, filename: string, type: string, extra: [string, string][] = []): FormData {
   const fd = new FormData();
   for (const [k, v] of extra) fd.append(k, v);
-  fd.append("file", new Blob([file], { type }), filename);
+  fd.append("file", new Blob([new Uint8Array(file)], { type }), filename); // a copy on an ArrayBuffer, as Blob's type asks
   return fd;
 }
 
@@ -82,8 +83,7 @@ function rawHead(method: string, p: string, token: string, headers: Record<strin
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "operator-passphrase-e2e", limits: { maxFileBytes: MAX } });
-  admin = await loginAs(node.url, "admin", "operator-passphrase-e2e");
+  ({ node, admin } = await withNode({ limits: { maxFileBytes: MAX } }));
   owner = await makeUser(node.url, admin, "owner");
   outsider = await makeUser(node.url, admin, "outsider");
   roomId = (await makeRoom(node.url, owner.token, "Interop", [])).id;

@@ -9,7 +9,8 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { startNode, loginAs, type OutpostNode } from "../harness";
+import { loginAs, type OutpostNode } from "../harness";
+import { withNode } from "../fixtures";
 
 let node: OutpostNode;
 let admin: string;
@@ -45,8 +46,7 @@ function filesOnDisk(): string[] {
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "operator-passphrase-e2e", limits: { maxFileBytes: 60 * 1024 * 1024 } });
-  admin = await loginAs(node.url, "admin", "operator-passphrase-e2e");
+  ({ node, admin } = await withNode({ limits: { maxFileBytes: 60 * 1024 * 1024 } }));
 }, 60_000);
 
 afterAll(async () => {

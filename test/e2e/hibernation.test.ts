@@ -12,8 +12,10 @@
  * asked, and the server sends none), so nothing keeps the objects in memory.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs, startNode, wsConnect, type OutpostNode, type WsClient } from "../harness";
-import { api, deviceSocket, expectValidFrames, makeRoom, makeUser, ok, roomSocket, sleep, type TestUser } from "./client";
+import type { OutpostNode } from "../harness";
+import { api, deviceSocket, deviceWs, expectValidFrames, ok, roomSocket, roomWs, sleep, type DeviceWs, type RoomWs, type TestUser } from "./client";
+import { withNode } from "../fixtures";
+import type { InboxRoom } from "../../protocol/device";
 
 /** workerd evicts after ~10 s idle; stay idle comfortably longer. */
 const IDLE_MS = 15000;
@@ -28,20 +30,20 @@ let chat: string; // ann + bea
 let removal: string; // ann + cal
 let revoke: string; // ann + dev
 
-const s: Record<string, WsClient> = {};
-let beaHello: any;
-let devHello: any;
+const s = {} as Record<"annChat" | "beaChat" | "annRemoval" | "calRemoval" | "annRevoke" | "devRevoke", RoomWs> & Record<"beaDevice" | "devDevice", DeviceWs>;
+let beaHello: Awaited<ReturnType<typeof deviceSocket>>["first"];
+let devHello: Awaited<ReturnType<typeof deviceSocket>>["first"];
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "hibernate operator passphrase" });
-  const admin = await loginAs(node.url, "admin", "hibernate operator passphrase");
-  ann = await makeUser(node.url, admin, "ann");
-  bea = await makeUser(node.url, admin, "bea");
-  cal = await makeUser(node.url, admin, "cal");
-  dev = await makeUser(node.url, admin, "dev");
-  chat = (await makeRoom(node.url, ann.token, "chat", [bea.id])).id;
-  removal = (await makeRoom(node.url, ann.token, "removal", [cal.id])).id;
-  revoke = (await makeRoom(node.url, ann.token, "revoke", [dev.id])).id;
+  const t = await withNode();
+  node = t.node;
+  ann = await t.user("ann");
+  bea = await t.user("bea");
+  cal = await t.user("cal");
+  dev = await t.user("dev");
+  chat = (await t.room(ann.token, "chat", [bea.id])).id;
+  removal = (await t.room(ann.token, "removal", [cal.id])).id;
+  revoke = (await t.room(ann.token, "revoke", [dev.id])).id;
 
   s.annChat = (await roomSocket(node.wsUrl, ann.token, chat)).ws;
   s.beaChat = (await roomSocket(node.wsUrl, bea.token, chat)).ws;
@@ -68,7 +70,7 @@ afterAll(async () => {
 describe(`after ~${IDLE_MS / 1000} s idle (objects evicted, sockets kept)`, () => {
   it("every socket is still open", () => {
     expect(beaHello).toMatchObject({ type: "inbox.hello", userId: bea.id });
-    expect(beaHello.rooms.find((r: any) => r.roomId === chat)).toMatchObject({ unread: 0, lastSeq: 0 });
+    expect(beaHello.rooms.find((r: InboxRoom) => r.roomId === chat)).toMatchObject({ unread: 0, lastSeq: 0 });
     for (const [name, ws] of Object.entries(s)) expect(ws.ws.readyState, name).toBe(ws.ws.OPEN);
   });
 
@@ -80,11 +82,11 @@ describe(`after ~${IDLE_MS / 1000} s idle (objects evicted, sockets kept)`, () =
     expect(got.message).toMatchObject({ id: ack.id, seq: 1, senderId: ann.id, text: "still there?" });
     // and back the other way
     s.beaChat.send({ type: "msg.send", clientId: "reply-1", text: "yes" });
-    expect((await s.annChat.next((f) => f.type === "msg.new" && f.message.senderId === bea.id, 15000)).message.seq).toBe(2);
+    expect((await s.annChat.next("msg.new", (f) => f.message.senderId === bea.id, 15000)).message.seq).toBe(2);
   });
 
   it("the device socket gets inbox.room with unread 1", async () => {
-    const update = await s.beaDevice.next((f) => f.type === "inbox.room" && f.room.roomId === chat, 15000);
+    const update = await s.beaDevice.next("inbox.room", (f) => f.room.roomId === chat, 15000);
     // Summaries are coalesced: the first one may already include Bea's own reply (seq 2),
     // which does not count as unread for her.
     expect(update.room).toMatchObject({ roomId: chat, unread: 1, lastReadSeq: 0 });
@@ -115,8 +117,8 @@ describe(`after ~${IDLE_MS / 1000} s idle (objects evicted, sockets kept)`, () =
     const me = await api(node.url, "GET", "/api/v1/me", { token: dev.token });
     expect(me.status).toBe(401);
     expect(me.body.error.code).toBe("unauthorized");
-    await expect(wsConnect(`${node.wsUrl}/api/v1/socket`, dev.token)).rejects.toMatchObject({ status: 401 });
-    await expect(wsConnect(`${node.wsUrl}/api/v1/rooms/${revoke}/socket`, dev.token)).rejects.toMatchObject({ status: 401 });
+    await expect(deviceWs(`${node.wsUrl}/api/v1/socket`, dev.token)).rejects.toMatchObject({ status: 401 });
+    await expect(roomWs(`${node.wsUrl}/api/v1/rooms/${revoke}/socket`, dev.token)).rejects.toMatchObject({ status: 401 });
 
     // The other member's socket in that room is untouched and still works.
     s.annRevoke.send({ type: "msg.send", clientId: "still-here", text: "dev signed out" });
@@ -125,7 +127,7 @@ describe(`after ~${IDLE_MS / 1000} s idle (objects evicted, sockets kept)`, () =
   });
 
   it("every frame matched the protocol's strict schemas", () => {
-    for (const name of ["annChat", "beaChat", "annRemoval", "calRemoval", "annRevoke", "devRevoke"]) expectValidFrames(s[name], "room");
+    for (const name of ["annChat", "beaChat", "annRemoval", "calRemoval", "annRevoke", "devRevoke"] as const) expectValidFrames(s[name], "room");
     expectValidFrames(s.beaDevice, "device");
     expectValidFrames(s.devDevice, "device");
   });

@@ -7,8 +7,10 @@
  * away while the node crashed catches up from its last inbox position.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs, startNode, type Frame, type OutpostNode, type WsClient } from "../harness";
-import { api, deviceSocket, expectNoFrame, expectValidFrames, makeRoom, makeUser, ok, roomSocket, sleep, type TestUser } from "./client";
+import { loginAs, type FrameOf, type OutpostNode } from "../harness";
+import { api, deviceSocket, expectFrame, expectNoFrame, expectValidFrames, isReplyTo, ok, roomSocket, sleep, type DeviceWs, type RoomSocketFrame, type RoomWs, type TestUser } from "./client";
+import { withNode } from "../fixtures";
+import type { InboxRoom, ServerDeviceFrame } from "../../protocol/device";
 
 let node: OutpostNode;
 let alice: TestUser; // alice.token = session 1 (device 1)
@@ -18,14 +20,14 @@ let room: string; // alice + bob: where everything happens
 let quiet: string; // alice + bob: never changes after setup
 let dm: string;
 
-let d1: WsClient; // alice, device 1
-let d2: WsClient; // alice, device 2
-let bDev: WsClient; // bob's device
-let aRoom: WsClient; // alice's room socket (session 1)
-let bRoom: WsClient; // bob's room socket
-let d1Hello: Frame;
-let d2Hello: Frame;
-const all: { ws: WsClient; kind: "room" | "device" }[] = [];
+let d1: DeviceWs; // alice, device 1
+let d2: DeviceWs; // alice, device 2
+let bDev: DeviceWs; // bob's device
+let aRoom: RoomWs; // alice's room socket (session 1)
+let bRoom: RoomWs; // bob's room socket
+let d1Hello: FrameOf<ServerDeviceFrame, "inbox.hello">;
+let d2Hello: FrameOf<ServerDeviceFrame, "inbox.hello">;
+const all: ({ ws: RoomWs; kind: "room" } | { ws: DeviceWs; kind: "device" })[] = [];
 
 /** bob posts into a room over REST (as a bridge would); returns the stored message */
 let counter = 0;
@@ -33,20 +35,20 @@ const bobSays = (roomId: string, text: string) =>
   ok(201, node.url, "POST", `/api/v1/rooms/${roomId}/messages`, { token: bob.token, body: { text, clientId: `bob-${++counter}` } });
 
 /** the next inbox.room frame on a device about `roomId` that satisfies `pred` */
-const inboxRoom = (ws: WsClient, roomId: string, pred: (r: Frame) => boolean = () => true) =>
-  ws.next((f) => f.type === "inbox.room" && f.room.roomId === roomId && pred(f.room), 10000).then((f) => f.room);
+const inboxRoom = (ws: DeviceWs, roomId: string, pred: (r: InboxRoom) => boolean = () => true) =>
+  ws.next("inbox.room", (f) => f.room.roomId === roomId && pred(f.room), 10000).then((f) => f.room);
 
 /** the highest inbox position a device has been shown */
-const lastPos = (ws: WsClient) => Math.max(...ws.frames.map((f) => (typeof f.pos === "number" ? f.pos : typeof f.room?.pos === "number" ? f.room.pos : 0)));
+const lastPos = (ws: DeviceWs) => Math.max(...ws.frames.map((f) => ("pos" in f ? f.pos : f.type === "inbox.room" ? f.room.pos : 0)));
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "live operator passphrase" });
-  const admin = await loginAs(node.url, "admin", "live operator passphrase");
-  alice = await makeUser(node.url, admin, "alice");
-  bob = await makeUser(node.url, admin, "bob");
+  const t = await withNode();
+  node = t.node;
+  alice = await t.user("alice");
+  bob = await t.user("bob");
   alice2 = await loginAs(node.url, "alice", alice.password);
-  room = (await makeRoom(node.url, bob.token, "launch", [alice.id])).id;
-  quiet = (await makeRoom(node.url, bob.token, "quiet", [alice.id])).id;
+  room = (await t.room(bob.token, "launch", [alice.id])).id;
+  quiet = (await t.room(bob.token, "quiet", [alice.id])).id;
   dm = (await ok(201, node.url, "POST", "/api/v1/dms", { token: bob.token, body: { userId: alice.id } })).id;
 
   ({ ws: d1, first: d1Hello } = await deviceSocket(node.wsUrl, alice.token));
@@ -68,8 +70,8 @@ describe("one person, two devices", () => {
     expect(d2Hello).toMatchObject({ type: "inbox.hello", userId: alice.id });
     expect(d1Hello.sessionId).not.toBe(d2Hello.sessionId);
     for (const hello of [d1Hello, d2Hello]) {
-      expect(hello.rooms.map((r: Frame) => r.roomId).sort()).toEqual([room, quiet, dm].sort());
-      expect(hello.rooms.find((r: Frame) => r.roomId === room)).toMatchObject({ unread: 0, mentions: 0, lastSeq: 0, role: "member" });
+      expect(hello.rooms.map((r) => r.roomId).sort()).toEqual([room, quiet, dm].sort());
+      expect(hello.rooms.find((r) => r.roomId === room)).toMatchObject({ unread: 0, mentions: 0, lastSeq: 0, role: "member" });
     }
   });
 
@@ -83,7 +85,7 @@ describe("one person, two devices", () => {
 
   it("alice reads on device 1: device 2 gets unread 0, bob's room socket gets a receipt", async () => {
     d1.send({ type: "read", roomId: room, seq: 1, reqId: "read-1" });
-    expect(await d1.next((f) => f.type === "ok" && f.replyTo === "read-1", 10000)).toBeTruthy();
+    expect(await d1.next("ok", (f) => f.replyTo === "read-1", 10000)).toBeTruthy();
     expect(await inboxRoom(d2, room, (r) => r.lastReadSeq === 1)).toMatchObject({ unread: 0, mentions: 0, lastSeq: 1 });
     expect(await bRoom.next("receipt", 10000)).toEqual({ type: "receipt", userId: alice.id, seq: 1 });
     expect(await ok(200, node.url, "GET", `/api/v1/rooms/${room}/receipts`, { token: bob.token })).toMatchObject({
@@ -127,7 +129,7 @@ describe("one person, two devices", () => {
     expect(during).toBeLessThanOrEqual(2);
   });
 
-  const aliceReceipt = (f: Frame) => f.type === "receipt" && f.userId === alice.id;
+  const aliceReceipt = (f: RoomSocketFrame) => f.type === "receipt" && f.userId === alice.id;
 
   it("with sendReceipts off, reading more (device frame, REST) sends bob no receipt", async () => {
     expect(await ok(200, node.url, "PATCH", "/api/v1/me/settings", { token: alice.token, body: { sendReceipts: false } })).toEqual({ sendReceipts: false });
@@ -137,7 +139,7 @@ describe("one person, two devices", () => {
     await bobSays(room, "three");
     await inboxRoom(d2, room, (r) => r.lastSeq === 3);
     d1.send({ type: "read", roomId: room, seq: 3, reqId: "read-3" });
-    await d1.next((f) => f.replyTo === "read-3", 10000);
+    await d1.next(isReplyTo("read-3"), 10000);
     expect(await inboxRoom(d2, room, (r) => r.lastReadSeq === 3)).toMatchObject({ unread: 0, mentions: 0 });
 
     // REST
@@ -145,22 +147,25 @@ describe("one person, two devices", () => {
     expect(await ok(200, node.url, "POST", `/api/v1/rooms/${room}/read`, { token: alice2, body: { seq: 4 } })).toEqual({ lastReadSeq: 4 });
     expect(await inboxRoom(d1, room, (r) => r.lastReadSeq === 4)).toMatchObject({ unread: 0 });
 
+    // A bounded wait, not a fence: the room announces reads that come within READ_FLUSH_MS
+    // (1 s) of another from a timer, so a receipt could follow anything a fence could order.
     await expectNoFrame(bRoom, aliceReceipt, 1500);
     const receipts = (await ok(200, node.url, "GET", `/api/v1/rooms/${room}/receipts`, { token: bob.token })).receipts;
-    expect(receipts.find((r: Frame) => r.userId === alice.id)).toBeUndefined();
+    expect(receipts.find((r: { userId: string }) => r.userId === alice.id)).toBeUndefined();
   });
 
   it("with sendReceipts off, a read frame on a room socket opened earlier sends bob no receipt either", async () => {
     // aRoom was opened while receipts were on; the setting applies to it all the same.
     await bobSays(room, "five");
-    await aRoom.next((f) => f.type === "msg.new" && f.message.seq === 5, 10000);
+    await aRoom.next("msg.new", (f) => f.message.seq === 5, 10000);
     aRoom.send({ type: "read", seq: 5, reqId: "read-5" });
-    await aRoom.next((f) => f.replyTo === "read-5", 10000);
+    await aRoom.next(isReplyTo("read-5"), 10000);
     expect(await inboxRoom(d2, room, (r) => r.lastReadSeq === 5)).toMatchObject({ unread: 0 });
 
+    // Bounded, as above: a batched read is announced by the room's timer.
     await expectNoFrame(bRoom, aliceReceipt, 1500);
     const receipts = (await ok(200, node.url, "GET", `/api/v1/rooms/${room}/receipts`, { token: bob.token })).receipts;
-    expect(receipts.find((r: Frame) => r.userId === alice.id)).toBeUndefined();
+    expect(receipts.find((r: { userId: string }) => r.userId === alice.id)).toBeUndefined();
   });
 
   it("revoking one device's session closes only that device (1008); the other keeps receiving", async () => {
@@ -168,8 +173,9 @@ describe("one person, two devices", () => {
     const { ws: d3, first: d3Hello } = await deviceSocket(node.wsUrl, token3);
     all.push({ ws: d3, kind: "device" });
     const { sessions } = await ok(200, node.url, "GET", "/api/v1/me/sessions", { token: alice.token });
-    expect(sessions.map((x: Frame) => x.id).sort()).toEqual([d1Hello.sessionId, d2Hello.sessionId, d3Hello.sessionId].sort());
-    expect(sessions.find((x: Frame) => x.current).id).toBe(d1Hello.sessionId);
+    type Session = { id: string; current: boolean }; // the fields of GET /me/sessions read here
+    expect(sessions.map((x: Session) => x.id).sort()).toEqual([d1Hello.sessionId, d2Hello.sessionId, d3Hello.sessionId].sort());
+    expect(sessions.find((x: Session) => x.current).id).toBe(d1Hello.sessionId);
 
     expect(await ok(200, node.url, "DELETE", `/api/v1/me/sessions/${d3Hello.sessionId}`, { token: alice.token })).toEqual({ ok: true });
     expect(await Promise.race([d3.closeFrame, sleep(10000).then(() => null)])).toMatchObject({ code: 1008 });
@@ -185,11 +191,13 @@ describe("one person, two devices", () => {
   it("presence: online while a device is connected, away when all devices are away, offline when all are closed", async () => {
     bDev.send({ type: "presence.watch", userIds: [alice.id], reqId: "watch" });
     expect((await bDev.next("presence", 10000)).presence).toMatchObject({ userId: alice.id, status: "online" });
-    await bDev.next((f) => f.replyTo === "watch", 10000);
+    await bDev.next(isReplyTo("watch"), 10000);
 
     // One device away, the other still active: still online, no frame.
     d1.send({ type: "presence.set", status: "away", reqId: "away-1" });
-    await d1.next((f) => f.replyTo === "away-1", 10000);
+    await d1.next(isReplyTo("away-1"), 10000);
+    // A bounded wait, not a fence: bob's presence frames come from alice's user object through
+    // bob's, so nothing on bob's socket is ordered with them.
     await expectNoFrame(bDev, (f) => f.type === "presence", 700);
 
     d2.send({ type: "presence.set", status: "away", reqId: "away-2" });
@@ -198,9 +206,9 @@ describe("one person, two devices", () => {
 
     // Closing one of two away devices changes nothing; closing the last makes her offline.
     await d1.close();
-    await expectNoFrame(bDev, (f) => f.type === "presence", 700);
+    await expectNoFrame(bDev, (f) => f.type === "presence", 700); // bounded: from another object, as above
     d2Pos = lastPos(d2);
-    d2Room = d2.frames.filter((f) => f.type === "inbox.room" && f.room.roomId === room).pop().room;
+    d2Room = d2.frames.filter((f) => f.type === "inbox.room").filter((f) => f.room.roomId === room).pop()!.room;
     await d2.close();
     const offline = (await bDev.next("presence", 10000)).presence;
     expect(offline).toMatchObject({ userId: alice.id, status: "offline" });
@@ -208,7 +216,7 @@ describe("one person, two devices", () => {
   });
 
   let d2Pos = 0;
-  let d2Room: Frame;
+  let d2Room: InboxRoom;
   it("resume across kill -9: device 2 reconnects with ?pos= and gets inbox.sync with only the changed room", async () => {
     expect(d2Pos).toBeGreaterThan(0);
     expect(d2Room).toMatchObject({ lastSeq: 6, unread: 1 });
@@ -223,17 +231,17 @@ describe("one person, two devices", () => {
     const until = Date.now() + 15000;
     for (;;) {
       const { rooms } = await ok(200, node.url, "GET", "/api/v1/me/rooms", { token: alice2 });
-      if (rooms.find((r: Frame) => r.roomId === room)?.lastSeq === 8) break;
+      if (rooms.find((r: InboxRoom) => r.roomId === room)?.lastSeq === 8) break;
       if (Date.now() > until) throw new Error(`alice's inbox never saw seq 8: ${JSON.stringify(rooms)}`);
       await sleep(100);
     }
 
     const { ws: again, first } = await deviceSocket(node.wsUrl, alice2, `?pos=${d2Pos}`);
     all.push({ ws: again, kind: "device" });
-    expect(first.type).toBe("inbox.sync");
+    expectFrame(first, "inbox.sync");
     expect(first.pos).toBeGreaterThan(d2Pos);
     expect(first.removed).toEqual([]);
-    expect(first.rooms.map((r: Frame) => r.roomId)).toEqual([room]); // not `quiet`, not the DM
+    expect(first.rooms.map((r) => r.roomId)).toEqual([room]); // not `quiet`, not the DM
     expect(first.rooms[0]).toMatchObject({ lastSeq: 8, lastReadSeq: d2Room.lastReadSeq, unread: d2Room.unread + 2, mentions: 0, lastMessage: { id: last.id, seq: 8 } });
     expect(first.rooms[0].pos).toBeGreaterThan(d2Pos);
 

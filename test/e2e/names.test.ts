@@ -5,16 +5,15 @@
  * restart exactly as the rule stored it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs, startNode, type OutpostNode } from "../harness";
+import { loginAs, type OutpostNode } from "../harness";
+import { TEST_ADMIN_PASSWORD, withNode } from "../fixtures";
 import { checkName, NAME_LIMITS } from "../../protocol/names";
 
-const PASSWORD = "operator-passphrase-names";
 let node: OutpostNode;
 let token: string;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: PASSWORD });
-  token = await loginAs(node.url, "admin", PASSWORD);
+  ({ node, admin: token } = await withNode());
 }, 60_000);
 
 afterAll(async () => {
@@ -64,7 +63,7 @@ describe("room and display names", () => {
     expect(bad.status).toBe(400);
     expect((await bad.json()).error).toEqual({ code: "invalid_request", message: "name: is not well-formed Unicode (a lone surrogate, U+D800)" });
     await node.restart();
-    token = await loginAs(node.url, "admin", PASSWORD);
+    token = await loginAs(node.url, "admin", TEST_ADMIN_PASSWORD);
     const after = await (await fetch(`${node.url}/api/v1/rooms/${room.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
     expect(after.room.name).toBe("Café 👨\u200d👩\u200d👧");
   });

@@ -5,8 +5,9 @@
  * cookie for sockets and POSTs; everything else is still refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
-import { api, ok } from "./client";
+import type { OutpostNode } from "../harness";
+import { api, ok, roomWs } from "./client";
+import { withNode } from "../fixtures";
 
 const PROXY_ORIGIN = "https://chat.example.org";
 let node: OutpostNode;
@@ -14,8 +15,7 @@ let token: string;
 let roomId: string;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: "operator-passphrase-origins", allowedOrigins: [PROXY_ORIGIN] });
-  token = await loginAs(node.url, "admin", "operator-passphrase-origins");
+  ({ node, admin: token } = await withNode({ allowedOrigins: [PROXY_ORIGIN] }));
   roomId = (await ok(201, node.url, "POST", "/api/v1/rooms", { token, body: { name: "Proxied", visibility: "private" } })).id;
 }, 60_000);
 
@@ -27,13 +27,13 @@ describe("allowedOrigins", () => {
   it("lets listed origins and the node's own use the cookie, and nobody else", async () => {
     const cookie = `outpost_session=${token}`;
     for (const [i, origin] of [PROXY_ORIGIN, node.url].entries()) {
-      const ws = await wsConnect(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, null, { headers: { cookie, origin } });
+      const ws = await roomWs(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, null, { headers: { cookie, origin } });
       expect((await ws.next("hello")).room.id).toBe(roomId);
       await ws.close();
       expect((await api(node.url, "POST", `/api/v1/rooms/${roomId}/messages`, { headers: { cookie, origin }, body: { clientId: `allowed-${i}`, text: "hi" } })).status).toBe(201);
     }
     for (const [i, origin] of ["http://chat.example.org", "https://evil.example", "null"].entries()) {
-      await expect(wsConnect(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, null, { headers: { cookie, origin } })).rejects.toMatchObject({ status: 403 });
+      await expect(roomWs(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, null, { headers: { cookie, origin } })).rejects.toMatchObject({ status: 403 });
       expect((await api(node.url, "POST", `/api/v1/rooms/${roomId}/messages`, { headers: { cookie, origin }, body: { clientId: `refused-${i}`, text: "no" } })).status).toBe(403);
     }
   });

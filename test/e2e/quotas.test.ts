@@ -11,13 +11,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { loginAs, startNode, type OutpostNode, type WsClient } from "../harness";
-import { api, expectValidFrames, fullHistory, makeRoom, makeUser, roomSocket, sleep, type TestUser } from "./client";
+import { loginAs, startNode, type FrameOf, type OutpostNode } from "../harness";
+import { api, expectValidFrames, fullHistory, makeRoom, makeUser, roomSocket, sleep, type RoomSocketFrame, type RoomWs, type TestUser } from "./client";
 import { OutpostClient } from "../../sdk/rest";
 import { RoomSocket } from "../../sdk/room-socket";
 import { SendQueue } from "../../sdk/send-queue";
 import { socketOrRestTransport } from "../../sdk/transport";
 import type { WebSocketConstructor } from "../../sdk/socket";
+import type { InboxRoom } from "../../protocol/device";
+import type { PublicRoom } from "../../protocol/rest";
 
 const PASSWORD = "quota operator passphrase";
 const RATE = 10;
@@ -44,17 +46,18 @@ afterAll(async () => {
 const person = (node = limited, token = admin) => makeUser(node.url, token, `q${Date.now().toString(36)}${users++}`);
 
 /** Send every clientId as msg.send at once; each one's answer (msg.ack or error), by clientId. */
-async function flood(ws: WsClient, ids: string[], text = "flood") {
+type Answer = FrameOf<RoomSocketFrame, "msg.ack" | "error">;
+async function flood(ws: RoomWs, ids: string[], text = "flood") {
   for (const clientId of ids) ws.send({ type: "msg.send", clientId, text: `${text} ${clientId}` });
-  const answers = new Map<string, any>();
+  const answers = new Map<string, Answer>();
   for (const clientId of ids) {
-    answers.set(clientId, await ws.next((f) => (f.type === "msg.ack" && f.clientId === clientId) || (f.type === "error" && f.replyTo === clientId), 20_000));
+    answers.set(clientId, await ws.next((f): f is Answer => (f.type === "msg.ack" && f.clientId === clientId) || (f.type === "error" && f.replyTo === clientId), 20_000));
   }
   return answers;
 }
 
-const acked = (answers: Map<string, any>) => [...answers].filter(([, f]) => f.type === "msg.ack").map(([id]) => id);
-const refused = (answers: Map<string, any>) => [...answers].filter(([, f]) => f.type === "error").map(([id, f]) => ({ id, f }));
+const acked = (answers: Map<string, Answer>) => [...answers].filter(([, f]) => f.type === "msg.ack").map(([id]) => id);
+const refused = (answers: Map<string, Answer>) => [...answers].flatMap(([id, f]) => (f.type === "error" ? [{ id, f }] : []));
 
 describe("the message budget on a node", () => {
   it("is one budget per user across all their rooms and both paths (all room objects share the isolate)", async () => {
@@ -184,9 +187,9 @@ describe("the room quota", () => {
     expect(over.body.error.retryAfterMs).toBeLessThanOrEqual(day * 1000);
     // Nothing half-made: the refused room is in no directory.
     const listed = await api(limited.url, "GET", `/api/v1/rooms/public?q=${tag}`, { token: u.token });
-    expect(listed.body.rooms.map((r: any) => r.name).sort()).toEqual([`${tag} 0`, `${tag} 2`]);
+    expect(listed.body.rooms.map((r: PublicRoom) => r.name).sort()).toEqual([`${tag} 0`, `${tag} 2`]);
     const mine = await api(limited.url, "GET", "/api/v1/me/rooms", { token: u.token });
-    expect(mine.body.rooms.filter((r: any) => r.name.startsWith(tag))).toHaveLength(ROOMS_PER_DAY);
+    expect(mine.body.rooms.filter((r: InboxRoom) => r.name.startsWith(tag))).toHaveLength(ROOMS_PER_DAY);
     // A direct message is not a group room.
     expect((await api(limited.url, "POST", "/api/v1/dms", { token: u.token, body: { userId: peer.id } })).status).toBe(201);
     // The admin scripts rooms past any quota.

@@ -28,11 +28,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { randomBytes } from "node:crypto";
-import { startNode, wsConnect, type OutpostNode } from "../harness";
-import { api, ok, sleep, type ApiResponse } from "../e2e/client";
+import { loginAs, type Frame, type FrameOf, type OutpostNode, type WsClient } from "../harness";
+import { api, deviceWs, ok, roomWs, type ApiResponse } from "../e2e/client";
+import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
-
-const ADMIN_PASSWORD = "authz matrix operator passphrase";
 const NUM_USERS = 5;
 const NUM_RUNS = Number(process.env.AUTHZ_RUNS ?? 25);
 const SEED = process.env.AUTHZ_SEED ? Number(process.env.AUTHZ_SEED) : undefined;
@@ -123,27 +122,14 @@ const fakeMid = () => `m_${key16()}`;
 const fakeFileId = () => `f_${key16()}.${key16()}@${nodeName}`;
 const enc = encodeURIComponent;
 
-let lastLoginAt = 0;
-/** Sign in, paced under the node's KDF budget (≈5/s), retrying on 429; returns token and session id. */
+/** Sign in (test nodes need no pacing: TEST_NODE_LIMITS); returns token and session id. */
 async function login(u: UserM): Promise<Sess> {
-  for (let attempt = 0; attempt < 30; attempt++) {
-    const wait = lastLoginAt + 300 - Date.now();
-    if (wait > 0) await sleep(wait);
-    lastLoginAt = Date.now();
-    const res = await api(node.url, "POST", "/api/v1/auth/login", { body: { username: u.username, password: u.password } });
-    if (res.status === 429) {
-      await sleep(1000 * Number(res.headers.get("retry-after") ?? 1));
-      continue;
-    }
-    if (res.status !== 200) throw new Error(`login ${u.username}: HTTP ${res.status} ${res.text}`);
-    const token = res.body.token as string;
-    const list = await ok(200, node.url, "GET", "/api/v1/me/sessions", { token });
-    const sid = list.sessions.find((s: { current: boolean }) => s.current).id as string;
-    const s: Sess = { token, sid, live: true, label: `${u.username}#${sid.slice(0, 4)}` };
-    u.sessions.push(s);
-    return s;
-  }
-  throw new Error(`login ${u.username}: still rate limited`);
+  const token = await loginAs(node.url, u.username, u.password);
+  const list = await ok(200, node.url, "GET", "/api/v1/me/sessions", { token });
+  const sid = list.sessions.find((s: { current: boolean }) => s.current).id as string;
+  const s: Sess = { token, sid, live: true, label: `${u.username}#${sid.slice(0, 4)}` };
+  u.sessions.push(s);
+  return s;
 }
 
 function killSession(u: UserM, s: Sess) {
@@ -170,16 +156,16 @@ async function pool<T>(tasks: (() => Promise<T>)[], n: number): Promise<T[]> {
   return out;
 }
 
-interface Upgrade {
+interface Upgrade<F> {
   status: number;
   body?: string;
-  first?: any;
+  first?: F;
 }
 /** A WebSocket upgrade: 101 with its first frame, or the refusal's status and body. */
-async function upgrade(path: string, token: string, firstType: string): Promise<Upgrade> {
+async function upgrade<F extends Frame, K extends F["type"]>(connect: (url: string) => Promise<WsClient<F>>, path: string, firstType: K): Promise<Upgrade<FrameOf<F, K>>> {
   let c;
   try {
-    c = await wsConnect(`${node.wsUrl}${path}`, token);
+    c = await connect(`${node.wsUrl}${path}`);
   } catch (err) {
     const e = err as { status?: number; body?: string };
     if (e.status === undefined) throw err;
@@ -266,7 +252,7 @@ async function checkEverything(forgedRef: { status: number; body: string }): Pro
               api(node.url, "GET", `/api/v1/rooms/${enc(fake)}/messages/${fmid}`, { token }),
               api(node.url, "GET", `/api/v1/rooms/${enc(fake)}/receipts`, { token }),
               api(node.url, "GET", `/api/v1/search?q=${tag}&room=${enc(fake)}&limit=50`, { token }),
-              upgrade(`/api/v1/rooms/${enc(fake)}/socket`, token, "hello"),
+              upgrade((url) => roomWs(url, token), `/api/v1/rooms/${enc(fake)}/socket`, "hello"),
               api(node.url, "GET", `/api/v1/files/${enc(fakeFileId())}`, { token }),
             ]);
             const ref = { room: norm(room), members: norm(members), msgs: norm(msgs), msg: norm(msg), receipts: norm(receipts), search: norm(search), sock: { status: sock.status, body: sock.body }, file: norm(file) };
@@ -340,7 +326,7 @@ async function checkEverything(forgedRef: { status: number; body: string }): Pro
           if (res.status !== 200 || !same(got, want)) bad(who, `GET /search?room=${r.id}`, want, { status: res.status, got, text: res.text.slice(0, 200) });
         });
         tasks.push(async () => {
-          const res = await upgrade(`${base}/socket`, token, "hello");
+          const res = await upgrade((url) => roomWs(url, token), `${base}/socket`, "hello");
           if (!allowed) return deniedLike("room socket", res, "sock");
           count("room socket");
           const want = { status: 101, id: r.id, role: member!.role, lastSeq: r.messages.length };
@@ -368,7 +354,7 @@ async function checkEverything(forgedRef: { status: number; body: string }): Pro
         if (res.status !== 200 || stray.length) bad(who, "GET /me/notifications", "only rooms the person is in", { status: res.status, stray });
       });
       tasks.push(async () => {
-        const res = await upgrade("/api/v1/socket", token, "inbox.hello");
+        const res = await upgrade((url) => deviceWs(url, token), "/api/v1/socket", "inbox.hello");
         if (dead) return deadCheck("device socket", res);
         count("device socket");
         const got = Object.fromEntries((res.first?.rooms ?? []).map((x: { roomId: string; role: string }) => [x.roomId, x.role]));
@@ -680,9 +666,7 @@ async function apply(a: Action): Promise<string> {
 beforeAll(async () => {
   // Rooms are created at random by 5 people over AUTHZ_RUNS runs: with more runs they would
   // meet the room quota, which is not what this model checks, so it is off here.
-  node = await startNode({ adminPassword: ADMIN_PASSWORD, healthTimeoutMs: 60000, limits: { roomsPerUserPerDay: 0 } });
-  const admin: UserM = { i: -1, id: "", username: "admin", password: ADMIN_PASSWORD, active: true, sessions: [] };
-  adminToken = (await login(admin)).token;
+  ({ node, admin: adminToken } = await withNode({ healthTimeoutMs: 60000, limits: { roomsPerUserPerDay: 0 } }));
   const me = await ok(200, node.url, "GET", "/api/v1/me", { token: adminToken });
   nodeName = me.id.split("@")[1];
   for (let i = 0; i < NUM_USERS; i++) {

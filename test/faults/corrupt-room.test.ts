@@ -16,20 +16,21 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
+import type { OutpostNode } from "../harness";
+import { roomWs } from "../e2e/client";
+import { withNode } from "../fixtures";
+import type { UntypedBody } from "../untyped-body";
 import { objectIdFromName } from "../../ops/object-ids.mjs";
 import { uniqueKeyFor } from "../../ops/node-config.mjs";
 import type { DoctorReport } from "../../ops/doctor.mjs";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "operator-passphrase-corrupt";
 const MESSAGES = 60;
 let node: OutpostNode;
 let token: string;
 const rooms: Record<"notadb" | "pages" | "healthy", string> = { notadb: "", pages: "", healthy: "" };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function api(method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function api(method: string, p: string, body?: unknown): Promise<{ status: number; body: UntypedBody }> {
   const r = await fetch(node.url + "/api/v1" + p, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
   return { status: r.status, body: await r.json().catch(() => null) };
 }
@@ -53,8 +54,7 @@ function doctor(args: string[] = ["--json"]): Promise<{ code: number; stdout: st
 
 beforeAll(async () => {
   // Messages go in as fast as acks come back while doctor runs: the per-user budget is off.
-  node = await startNode({ adminPassword: PASSWORD, keepData: true, limits: { messagesPerSecondPerUser: 0 } });
-  token = await loginAs(node.url, "admin", PASSWORD);
+  ({ node, admin: token } = await withNode({ keepData: true, limits: { messagesPerSecondPerUser: 0 } }));
   for (const key of Object.keys(rooms) as (keyof typeof rooms)[]) {
     const r = await api("POST", "/rooms", { name: `corrupt-${key}`, visibility: "private" });
     rooms[key] = r.body.id;
@@ -115,7 +115,7 @@ describe("a passing fault is not a damaged room", () => {
     const args = ["-f", "-e", "trace=fsync,fdatasync", "-e", "inject=fsync,fdatasync:error=EIO", "-o", "/dev/null"];
     for (const t of fs.readdirSync(`/proc/${pid}/task`)) args.push("-p", t);
     const strace = spawn("strace", args, { stdio: ["ignore", "ignore", "pipe"] });
-    await new Promise((r) => setTimeout(r, 1000)); // attached
+    await new Promise((r) => setTimeout(r, 1000)); // strace has attached (it says nothing when it has)
     const failed = await api("POST", `/rooms/${rooms.healthy}/messages`, { text: "during EIO", clientId: "eio-1" });
     strace.kill("SIGINT");
     await new Promise((r) => strace.once("exit", r));
@@ -170,7 +170,7 @@ describe("a damaged room", () => {
       const r = await api(method, p, b);
       expect({ method, p, status: r.status, body: r.body }).toEqual({ method, p, status: 500, body });
     }
-    const refused = await wsConnect(`${node.wsUrl}/api/v1/rooms/${id}/socket`, token).then(
+    const refused = await roomWs(`${node.wsUrl}/api/v1/rooms/${id}/socket`, token).then(
       () => null,
       (err) => err as { status: number; body: string },
     );
@@ -188,10 +188,10 @@ describe("a damaged room", () => {
     expect(search).toEqual({ status: 500, body });
     // Over the room socket (the room itself starts: its members and name are intact): reading the
     // damaged pages is an error frame with the code.
-    const ws = await wsConnect(`${node.wsUrl}/api/v1/rooms/${id}/socket`, token);
+    const ws = await roomWs(`${node.wsUrl}/api/v1/rooms/${id}/socket`, token);
     await ws.next("hello");
     ws.send({ type: "sync", afterSeq: 0, reqId: "sync-1" });
-    const error = await ws.next((f) => f.type === "error" && f.replyTo === "sync-1");
+    const error = await ws.next("error", (f) => f.replyTo === "sync-1");
     expect(error.code).toBe("room_unavailable");
     await ws.close();
   });
@@ -202,7 +202,7 @@ describe("a damaged room", () => {
     expect(history.status).toBe(200);
     expect(history.body.messages.length).toBeGreaterThanOrEqual(MESSAGES);
     expect((await api("POST", `/rooms/${id}/messages`, { text: "still fine", clientId: "healthy-after" })).status).toBe(201);
-    const ws = await wsConnect(`${node.wsUrl}/api/v1/rooms/${id}/socket`, token);
+    const ws = await roomWs(`${node.wsUrl}/api/v1/rooms/${id}/socket`, token);
     expect((await ws.next("hello")).room.id).toBe(id);
     await ws.close();
     const search = await api("GET", `/search?q=${encodeURIComponent("still fine")}`);

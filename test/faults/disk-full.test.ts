@@ -13,10 +13,11 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { loginAs, startNode, wsConnect, type OutpostNode, type WsClient } from "../harness";
+import type { OutpostNode } from "../harness";
+import { roomWs, type RoomWs } from "../e2e/client";
+import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "operator-passphrase-disk";
 let mnt: string;
 let node: OutpostNode;
 let admin: string;
@@ -37,7 +38,7 @@ function sqliteFiles(dir: string): string[] {
 }
 
 /** Send one message and wait for its ack; "failed" if an error frame or a dropped socket came instead. */
-async function sendOnce(ws: WsClient, clientId: string, text: string): Promise<"acked" | "failed"> {
+async function sendOnce(ws: RoomWs, clientId: string, text: string): Promise<"acked" | "failed"> {
   ws.send({ type: "msg.send", clientId, text });
   try {
     const f = await ws.next((f) => (f.type === "msg.ack" && f.clientId === clientId) || (f.type === "error" && f.replyTo === clientId), 5000);
@@ -50,8 +51,7 @@ async function sendOnce(ws: WsClient, clientId: string, text: string): Promise<"
 beforeAll(async () => {
   mnt = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-diskfull-"));
   execFileSync("mount", ["-t", "tmpfs", "-o", "size=12m", "tmpfs", mnt]);
-  node = await startNode({ adminPassword: PASSWORD, dataDir: mnt });
-  admin = await loginAs(node.url, "admin", PASSWORD);
+  ({ node, admin } = await withNode({ dataDir: mnt }));
 }, 60_000);
 
 afterAll(async () => {
@@ -66,11 +66,11 @@ afterAll(async () => {
 
 describe("disk full", () => {
   it("refuses writes without acking them, loses nothing, stays consistent, recovers without a restart", async () => {
-    const rooms = [];
+    const rooms: string[] = [];
     for (const name of ["full-a", "full-b"]) rooms.push((await api("POST", "/api/v1/rooms", admin, { name, visibility: "private" })).body.id as string);
     const acked = new Map<string, Set<string>>(rooms.map((r) => [r, new Set()]));
     const pending = new Map<string, string[]>(rooms.map((r) => [r, []]));
-    let sockets = await Promise.all(rooms.map((r) => wsConnect(`${node.wsUrl}/api/v1/rooms/${r}/socket`, admin)));
+    let sockets = await Promise.all(rooms.map((r) => roomWs(`${node.wsUrl}/api/v1/rooms/${r}/socket`, admin)));
     await Promise.all(sockets.map((s) => s.next("hello")));
 
     let n = 0;
@@ -84,7 +84,7 @@ describe("disk full", () => {
           else pending.get(roomId)!.push(clientId);
           results[r]++;
           if (r === "failed" && sockets[k].ws.readyState !== 1) {
-            sockets[k] = await wsConnect(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, admin).catch(() => sockets[k]);
+            sockets[k] = await roomWs(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, admin).catch(() => sockets[k]);
             await sockets[k].next("hello").catch(() => null);
           }
         }
@@ -117,7 +117,7 @@ describe("disk full", () => {
     fs.unlinkSync(filler);
     const ensureOpen = async (k: number) => {
       if (sockets[k].ws.readyState === 1) return;
-      sockets[k] = await wsConnect(`${node.wsUrl}/api/v1/rooms/${rooms[k]}/socket`, admin);
+      sockets[k] = await roomWs(`${node.wsUrl}/api/v1/rooms/${rooms[k]}/socket`, admin);
       await sockets[k].next("hello");
     };
     let retried = 0;

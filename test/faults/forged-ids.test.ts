@@ -14,11 +14,11 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { randomKey } from "../../protocol/ids";
-import { loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
-import { api, makeUser, ok, type TestUser } from "../e2e/client";
+import type { OutpostNode } from "../harness";
+import { api, deviceWs, isReplyTo, makeUser, ok, roomWs, type TestUser } from "../e2e/client";
+import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "operator-passphrase-forged-ids";
 let node: OutpostNode;
 let admin: string;
 let alice: TestUser;
@@ -87,7 +87,7 @@ async function forge(i: number): Promise<number> {
     case 9:
       return (await api(node.url, "GET", "/api/v1/me", { token: forgedToken() })).status;
     case 10:
-      return wsConnect(`${node.wsUrl}/api/v1/rooms/${room}/socket`, t).then(
+      return roomWs(`${node.wsUrl}/api/v1/rooms/${room}/socket`, t).then(
         async (ws) => {
           await ws.close();
           return 101;
@@ -95,7 +95,7 @@ async function forge(i: number): Promise<number> {
         (err: { status?: number }) => err.status ?? 0,
       );
     default:
-      return wsConnect(`${node.wsUrl}/api/v1/socket`, forgedToken()).then(
+      return deviceWs(`${node.wsUrl}/api/v1/socket`, forgedToken()).then(
         async (ws) => {
           await ws.close();
           return 101;
@@ -107,13 +107,13 @@ async function forge(i: number): Promise<number> {
 
 /** Device-socket frames naming made-up rooms and users (the Worker never sees these ids). */
 async function forgeFrames(n: number): Promise<void> {
-  const ws = await wsConnect(`${node.wsUrl}/api/v1/socket`, alice.token);
+  const ws = await deviceWs(`${node.wsUrl}/api/v1/socket`, alice.token);
   await ws.next("inbox.hello");
   for (let i = 0; i < n; i++) {
     if (i % 2 === 0) ws.send({ type: "read", roomId: forgedRoom(i % 4 === 0 ? "othernode" : "local"), seq: 1, reqId: `r${i}` });
     else ws.send({ type: "presence.watch", userIds: [forgedUser(), forgedUser("othernode")], reqId: `r${i}` });
   }
-  for (let i = 0; i < n; i++) await ws.next((f) => f.replyTo === `r${i}`, 20_000);
+  for (let i = 0; i < n; i++) await ws.next(isReplyTo(`r${i}`), 20_000);
   await ws.close();
 }
 
@@ -134,9 +134,9 @@ async function settledHandles(baseline: number): Promise<{ all: number; sqlite: 
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: PASSWORD });
-  admin = await loginAs(node.url, "admin", PASSWORD);
-  alice = await makeUser(node.url, admin, "alice");
+  const t = await withNode();
+  ({ node, admin } = t);
+  alice = await t.user("alice");
   realRoom = (await ok(201, node.url, "POST", "/api/v1/rooms", { token: alice.token, body: { name: "Real", visibility: "private" } })).id;
   await ok(201, node.url, "POST", `/api/v1/rooms/${realRoom}/messages`, { token: alice.token, body: { clientId: "first", text: "hello" } });
 }, 60_000);

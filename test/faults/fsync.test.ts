@@ -13,16 +13,16 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
+import type { OutpostNode } from "../harness";
+import { roomWs } from "../e2e/client";
+import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "operator-passphrase-fsync";
 let node: OutpostNode;
 let admin: string;
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: PASSWORD });
-  admin = await loginAs(node.url, "admin", PASSWORD);
+  ({ node, admin } = await withNode());
 }, 60_000);
 
 afterAll(async () => {
@@ -39,22 +39,22 @@ function attachStrace(pid: number, out: string): ChildProcess {
 describe("fsync per acknowledged message", () => {
   it("every msg.ack leaves after a sync of the database, about one sync per message", async () => {
     const room = (await (await fetch(`${node.url}/api/v1/rooms`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify({ name: "fsync", visibility: "private" }) })).json()) as { id: string };
-    const ws = await wsConnect(`${node.wsUrl}/api/v1/rooms/${room.id}/socket`, admin);
+    const ws = await roomWs(`${node.wsUrl}/api/v1/rooms/${room.id}/socket`, admin);
     await ws.next("hello");
     // Warm up (first writes create files, WAL, indexes).
     for (let i = 0; i < 3; i++) {
       ws.send({ type: "msg.send", clientId: `warm-${i}`, text: "warm up" });
-      await ws.next((f) => f.type === "msg.ack" && f.clientId === `warm-${i}`);
+      await ws.next("msg.ack", (f) => f.clientId === `warm-${i}`);
     }
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "outpost-strace-")), "trace.txt");
     const strace = attachStrace(node.pid()!, out);
-    await new Promise((r) => setTimeout(r, 1000)); // attached
+    await new Promise((r) => setTimeout(r, 1000)); // strace has attached (it says nothing when it has)
     const N = 50;
     for (let i = 0; i < N; i++) {
       ws.send({ type: "msg.send", clientId: `m-${i}`, text: `durable message ${i}` });
-      await ws.next((f) => f.type === "msg.ack" && f.clientId === `m-${i}`);
+      await ws.next("msg.ack", (f) => f.clientId === `m-${i}`);
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // the last syscalls reach strace's output
     strace.kill("SIGINT");
     await new Promise((r) => strace.once("exit", r));
     await ws.close();

@@ -9,18 +9,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import http from "node:http";
 import WebSocket from "ws";
-import { loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
+import { loginAs, type OutpostNode } from "../harness";
+import { roomWs } from "../e2e/client";
+import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
+import { DEFAULT_LIMITS } from "../../ops/node-config.mjs";
 
-const PASSWORD = "operator-passphrase-hostile";
 let node: OutpostNode;
 let admin: string;
 let roomId: string;
 
-async function api(method: string, p: string, token: string | null, body?: unknown) {
+async function api(method: string, p: string, token: string | null, body?: unknown, on = node) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(node.url + p, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const r = await fetch(on.url + p, { method, headers, body: body ? JSON.stringify(body) : undefined });
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
@@ -30,21 +32,20 @@ function rssKb(pid: number): number {
 }
 
 /** A second user keeps chatting; returns the round trip of one message in ms. */
-async function stillServes(): Promise<number> {
-  const ws = await wsConnect(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, admin);
+async function stillServes(on = node, token = admin, room = roomId): Promise<number> {
+  const ws = await roomWs(`${on.wsUrl}/api/v1/rooms/${room}/socket`, token);
   await ws.next("hello");
   const t = Date.now();
   const clientId = `alive-${t}-${Math.random().toString(36).slice(2, 8)}`;
   ws.send({ type: "msg.send", clientId, text: "still here" });
-  await ws.next((f) => f.type === "msg.ack" && f.clientId === clientId, 10_000);
+  await ws.next("msg.ack", (f) => f.clientId === clientId, 10_000);
   const ms = Date.now() - t;
   await ws.close();
   return ms;
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: PASSWORD });
-  admin = await loginAs(node.url, "admin", PASSWORD);
+  ({ node, admin } = await withNode());
   roomId = (await api("POST", "/api/v1/rooms", admin, { name: "Hostile", visibility: "private" })).body.id;
 }, 60_000);
 
@@ -54,7 +55,7 @@ afterAll(async () => {
 
 describe("hostile frames", () => {
   it("answers bad frames with error frames and closes on oversized ones", async () => {
-    const ws = await wsConnect(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, admin);
+    const ws = await roomWs(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, admin);
     await ws.next("hello");
     ws.send("{not json");
     expect((await ws.next("error")).code).toBe("bad_json");
@@ -79,7 +80,7 @@ describe("hostile frames", () => {
   }, 60_000);
 
   it("closes a socket that sends invalid UTF-8, and only that one", async () => {
-    const bad = await wsConnect(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, admin);
+    const bad = await roomWs(`${node.wsUrl}/api/v1/rooms/${roomId}/socket`, admin);
     await bad.next("hello");
     // A text frame whose payload is not UTF-8 (the ws client does not validate what it sends).
     (bad.ws as unknown as { _sender: { send(d: Buffer, o: object): void } })._sender.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false, fin: true, mask: true, opcode: 1, readOnly: false, rsv1: false });
@@ -172,6 +173,20 @@ describe("floods", () => {
   }, 180_000);
 
   it("a login storm is throttled (429) and the node keeps serving chat", async () => {
+    // A node with a real node's sign-in budget and password-hash cost (test nodes raise the
+    // one and cheapen the other, TEST_NODE_LIMITS): this is the test of them.
+    const real = await withNode({
+      limits: { signInsPerSecond: DEFAULT_LIMITS.signInsPerSecond, signInBurst: DEFAULT_LIMITS.signInBurst, passwordHashIterations: DEFAULT_LIMITS.passwordHashIterations },
+    });
+    try {
+      await storm(real.node, real.admin, real.adminPassword);
+    } finally {
+      await real.stop();
+    }
+  }, 120_000);
+
+  async function storm(node: OutpostNode, admin: string, adminPassword: string) {
+    const roomId = (await api("POST", "/api/v1/rooms", admin, { name: "Storm", visibility: "private" }, node)).body.id;
     const attempts = 300;
     // 300 attempts from 50 concurrent clients, each on a fresh connection (as an
     // attacker would; it also keeps client-side keep-alive reuse out of the figures).
@@ -195,10 +210,10 @@ describe("floods", () => {
     );
     const limited = statuses.filter((s) => s === 429).length;
     const unauthorized = statuses.filter((s) => s === 401).length;
-    const rtt = await stillServes();
-    // The real admin can still sign in once the storm is over.
+    const rtt = await stillServes(node, admin, roomId);
+    // The real admin can still sign in once the storm is over (the budget refills at 5 a second).
     await new Promise((r) => setTimeout(r, 2500));
-    const ok = await api("POST", "/api/v1/auth/login", null, { username: "admin", password: PASSWORD });
+    const ok = await api("POST", "/api/v1/auth/login", null, { username: "admin", password: adminPassword }, node);
     recordFigures("hostile", {
       "login storm: attempts": attempts,
       "login storm: answered 429 without hashing": limited,
@@ -210,7 +225,7 @@ describe("floods", () => {
     expect(limited + unauthorized).toBe(attempts);
     expect(limited).toBeGreaterThan(0);
     expect(ok.status).toBe(200);
-  }, 120_000);
+  }
 
   it("per-user session cap holds", async () => {
     const name = "capped";
@@ -218,7 +233,6 @@ describe("floods", () => {
     const tokens: string[] = [];
     for (let i = 0; i < 24; i++) {
       tokens.push(await loginAs(node.url, name, "correct horse battery"));
-      await new Promise((r) => setTimeout(r, 120)); // stay inside the node's sign-in budget
     }
     const live = (await Promise.all(tokens.map((t) => api("GET", "/api/v1/me", t)))).filter((r) => r.status === 200).length;
     recordFigures("hostile", { "sessions alive after 24 logins (cap 20)": live });

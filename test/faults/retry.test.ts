@@ -8,10 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import net from "node:net";
-import { freePort, loginAs, startNode, wsConnect, type OutpostNode } from "../harness";
+import { freePort, loginAs, type OutpostNode } from "../harness";
+import { roomWs } from "../e2e/client";
+import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
 
-const PASSWORD = "operator-passphrase-retry";
 let node: OutpostNode;
 let admin: string;
 
@@ -60,8 +61,7 @@ async function ackDroppingProxy(targetPort: number) {
 }
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: PASSWORD });
-  admin = await loginAs(node.url, "admin", PASSWORD);
+  ({ node, admin } = await withNode());
 }, 60_000);
 
 afterAll(async () => {
@@ -77,17 +77,17 @@ describe("retry after a lost ack", () => {
     let duplicatesAcked = 0;
     for (let i = 0; i < N; i++) {
       const clientId = `lost-ack-${i}`;
-      const viaProxy = await wsConnect(`${proxy.url}/api/v1/rooms/${room.id}/socket`, a.token, { perMessageDeflate: false });
+      const viaProxy = await roomWs(`${proxy.url}/api/v1/rooms/${room.id}/socket`, a.token, { perMessageDeflate: false });
       await viaProxy.next("hello");
       viaProxy.send({ type: "msg.send", clientId, text: `message ${i}` });
       const closed = await viaProxy.closed;
       expect(closed.code).toBe(1006); // cut, no ack seen
       expect(viaProxy.frames.some((f) => f.type === "msg.ack")).toBe(false);
       // Reconnect (directly) and retry with the same clientId.
-      const direct = await wsConnect(`${node.wsUrl}/api/v1/rooms/${room.id}/socket`, a.token);
+      const direct = await roomWs(`${node.wsUrl}/api/v1/rooms/${room.id}/socket`, a.token);
       await direct.next("hello");
       direct.send({ type: "msg.send", clientId, text: `message ${i}` });
-      const ack = await direct.next((f) => f.type === "msg.ack" && f.clientId === clientId);
+      const ack = await direct.next("msg.ack", (f) => f.clientId === clientId);
       expect(ack.seq).toBe(i + 1);
       if (ack.duplicate) duplicatesAcked++;
       await direct.close();
@@ -120,7 +120,7 @@ describe("transaction ids (Matrix Complement txnid cases, clientId = txn id)", (
     expect(again.body.id).toBe(first.body.id);
     expect(again.body.text).toBe("first");
     // Over the socket too.
-    const ws = await wsConnect(`${node.wsUrl}/api/v1/rooms/${room.id}/socket`, a.token);
+    const ws = await roomWs(`${node.wsUrl}/api/v1/rooms/${room.id}/socket`, a.token);
     await ws.next("hello");
     ws.send({ type: "msg.send", clientId: "txn-1", text: "third try" });
     const ack = await ws.next("msg.ack");

@@ -24,14 +24,20 @@
  * Figures: the largest close latency per case and phase, recordFigures("revocation").
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNode, wsConnect, type OutpostNode, type WsClient, type Frame } from "../harness";
-import { api, ok, sleep } from "../e2e/client";
+import { loginAs, wsConnect, type Frame, type OutpostNode, type WsClient } from "../harness";
+import { api, deviceWs, ok, roomWs, sleep, type RoomSocketFrame, type RoomWs } from "../e2e/client";
+import { withNode } from "../fixtures";
+import type { ServerDeviceFrame } from "../../protocol/device";
 import { recordFigures } from "../figures";
 
-const ADMIN_PASSWORD = "revocation operator passphrase";
 const IDLE_MS = 13_000;
 const CLOSE_WITHIN_MS = 1000;
-/** how long after the trigger we keep listening for frames that must not come */
+/**
+ * How long after the trigger a device socket that stays open is listened to for frames
+ * that must not come: what the room's messages cause there reaches it from another
+ * object (the room tells the user's inbox, coalesced by a timer), so no fence on that
+ * socket orders it. (A socket that closed needs no wait: nothing arrives after a close.)
+ */
 const LISTEN_MS = 500;
 
 const KINDS = ["kick", "leave", "deactivate", "logout", "revoke", "password"] as const;
@@ -53,23 +59,11 @@ interface Sess {
   sid: string;
 }
 
-let lastLoginAt = 0;
-/** Sign in, paced under the node's KDF budget (≈5 logins/s), retrying on 429. */
+/** Sign in (test nodes need no pacing: TEST_NODE_LIMITS); the token and its session id. */
 async function login(p: { username: string; password: string }): Promise<Sess> {
-  for (let attempt = 0; attempt < 30; attempt++) {
-    const wait = lastLoginAt + 300 - Date.now();
-    if (wait > 0) await sleep(wait);
-    lastLoginAt = Date.now();
-    const res = await api(node.url, "POST", "/api/v1/auth/login", { body: { username: p.username, password: p.password } });
-    if (res.status === 429) {
-      await sleep(1000 * Number(res.headers.get("retry-after") ?? 1));
-      continue;
-    }
-    if (res.status !== 200) throw new Error(`login ${p.username}: HTTP ${res.status} ${res.text}`);
-    const list = await ok(200, node.url, "GET", "/api/v1/me/sessions", { token: res.body.token });
-    return { token: res.body.token, sid: list.sessions.find((s: { current: boolean }) => s.current).id };
-  }
-  throw new Error(`login ${p.username}: still rate limited`);
+  const token = await loginAs(node.url, p.username, p.password);
+  const list = await ok(200, node.url, "GET", "/api/v1/me/sessions", { token });
+  return { token, sid: list.sessions.find((s: { current: boolean }) => s.current).id };
 }
 
 async function makePerson(username: string): Promise<Person> {
@@ -80,15 +74,14 @@ async function makePerson(username: string): Promise<Person> {
 }
 
 /** A socket with the time its close frame arrived (performance.now()). */
-interface Timed {
-  ws: WsClient;
+interface Timed<F extends Frame> {
+  ws: WsClient<F>;
   closeAt: number | null;
   close: Promise<{ code: number; reason: string }>;
 }
-async function timedSocket(path: string, token: string, first: string): Promise<Timed> {
-  const ws = await wsConnect(`${node.wsUrl}${path}`, token);
+async function timedSocket<F extends Frame>(ws: WsClient<F>, first: F["type"]): Promise<Timed<F>> {
   await ws.next(first, 20_000);
-  const t: Timed = { ws, closeAt: null, close: null as never };
+  const t: Timed<F> = { ws, closeAt: null, close: null as never };
   t.close = ws.closeFrame.then((c) => {
     t.closeAt = performance.now();
     return c;
@@ -119,9 +112,9 @@ interface Ctx {
   /** a second session of the victim (password change is made from it) */
   b: Sess | null;
   room: string;
-  witness: WsClient;
-  roomWs: Timed;
-  device: Timed;
+  witness: RoomWs;
+  roomWs: Timed<RoomSocketFrame>;
+  device: Timed<ServerDeviceFrame>;
 }
 
 /** One case: its own room (owner + room admin `mod` + victim), the victim's room socket and device socket, all quiet. */
@@ -131,16 +124,16 @@ async function setup(kind: Kind, phase: Phase, owner: Person & Sess, mod: Person
   const b = kind === "password" ? await login(victim) : null;
   const room = (await ok(201, node.url, "POST", "/api/v1/rooms", { token: owner.token, body: { name: `${kind} ${phase}`, visibility: "private", members: [mod.id, victim.id] } })).id as string;
   await ok(200, node.url, "PATCH", `/api/v1/rooms/${room}/members/${mod.id}`, { token: owner.token, body: { role: "admin" } });
-  const witness = await wsConnect(`${node.wsUrl}/api/v1/rooms/${room}/socket`, owner.token);
+  const witness = await roomWs(`${node.wsUrl}/api/v1/rooms/${room}/socket`, owner.token);
   await witness.next("hello", 20_000);
-  const roomWs = await timedSocket(`/api/v1/rooms/${room}/socket`, a.token, "hello");
-  const device = await timedSocket("/api/v1/socket", a.token, "inbox.hello");
+  const roomSocket = await timedSocket(await roomWs(`${node.wsUrl}/api/v1/rooms/${room}/socket`, a.token), "hello");
+  const device = await timedSocket(await deviceWs(`${node.wsUrl}/api/v1/socket`, a.token), "inbox.hello");
   // The victim's sockets do hear the room before the trigger (so silence after it means something)...
   const before = await ok(201, node.url, "POST", `/api/v1/rooms/${room}/messages`, { token: owner.token, body: { text: "before", clientId: `before-${kind}-${phase}` } });
-  await roomWs.ws.next((f: Frame) => f.type === "msg.new" && f.message.id === before.id, 20_000);
-  await device.ws.next((f: Frame) => f.type === "inbox.room" && f.room.roomId === room && f.room.lastSeq >= before.seq, 20_000);
-  await witness.next((f: Frame) => f.type === "msg.new" && f.message.id === before.id, 20_000);
-  return { kind, phase, owner, mod, victim, a, b, room, witness, roomWs, device };
+  await roomSocket.ws.next("msg.new", (f) => f.message.id === before.id, 20_000);
+  await device.ws.next("inbox.room", (f) => f.room.roomId === room && f.room.lastSeq >= before.seq, 20_000);
+  await witness.next("msg.new", (f) => f.message.id === before.id, 20_000);
+  return { kind, phase, owner, mod, victim, a, b, room, witness, roomWs: roomSocket, device };
 }
 
 /** The REST call that takes access away; returns performance.now() when it was sent and when its answer arrived. */
@@ -186,11 +179,11 @@ async function runCase(c: Ctx) {
     sent.push(m.id);
   }
   // ...and the witness proves those messages were broadcast.
-  for (const id of sent) await c.witness.next((f: Frame) => f.type === "msg.new" && f.message.id === id, 20_000);
-  await sleep(LISTEN_MS);
+  for (const id of sent) await c.witness.next("msg.new", (f) => f.message.id === id, 20_000);
+  if (!ENDS_SESSION[c.kind]) await sleep(LISTEN_MS);
 
   // Close frames: the room socket always; the device socket only when the session ended.
-  const watched: [string, Timed][] = ENDS_SESSION[c.kind] ? [["room socket", c.roomWs], ["device socket", c.device]] : [["room socket", c.roomWs]];
+  const watched: [string, Pick<Timed<Frame>, "close" | "closeAt">][] = ENDS_SESSION[c.kind] ? [["room socket", c.roomWs], ["device socket", c.device]] : [["room socket", c.roomWs]];
   let worst = 0;
   let worstFromRequest = 0;
   for (const [name, t] of watched) {
@@ -209,12 +202,12 @@ async function runCase(c: Ctx) {
   // Not one frame about the room after the call.
   const roomAfter = c.roomWs.ws.frames.slice(roomFramesBefore);
   expect(roomAfter, `${c.kind}/${c.phase}: room socket frames after the call`).toEqual([]);
-  const deviceAfter = c.device.ws.frames.slice(deviceFramesBefore).filter((f: Frame) => JSON.stringify(f).includes(c.room) || sent.some((id) => JSON.stringify(f).includes(id)));
+  const deviceAfter = c.device.ws.frames.slice(deviceFramesBefore).filter((f) => JSON.stringify(f).includes(c.room) || sent.some((id) => JSON.stringify(f).includes(id)));
   if (ENDS_SESSION[c.kind]) {
     expect(deviceAfter, `${c.kind}/${c.phase}: device frames about the room after the call`).toEqual([]);
   } else {
     // The session lives on: the device socket stays open and hears only that the room is gone.
-    expect(deviceAfter.map((f: Frame) => ({ type: f.type, roomId: f.roomId })), `${c.kind}/${c.phase}: device frames about the room after the call`).toEqual([{ type: "inbox.removed", roomId: c.room }]);
+    expect(deviceAfter.map((f) => ({ type: f.type, roomId: "roomId" in f ? f.roomId : undefined })), `${c.kind}/${c.phase}: device frames about the room after the call`).toEqual([{ type: "inbox.removed", roomId: c.room }]);
     expect(c.device.ws.ws.readyState, `${c.kind}/${c.phase}: device socket should stay open`).toBe(c.device.ws.ws.OPEN);
   }
 
@@ -243,11 +236,10 @@ async function runCase(c: Ctx) {
 // ------------------------------------------------------------------- setup
 
 const people: Record<Phase, { owner: Person & Sess; mod: Person & Sess }> = {} as never;
-const all: WsClient[] = [];
+const all: { ws: { terminate(): void } }[] = [];
 
 beforeAll(async () => {
-  node = await startNode({ adminPassword: ADMIN_PASSWORD, healthTimeoutMs: 60_000 });
-  adminToken = (await login({ username: "admin", password: ADMIN_PASSWORD })).token;
+  ({ node, admin: adminToken } = await withNode({ healthTimeoutMs: 60_000 }));
   for (const phase of ["awake", "hibernated"] as Phase[]) {
     const owner = await makePerson(`owner-${phase}`);
     const mod = await makePerson(`mod-${phase}`);

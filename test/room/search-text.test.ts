@@ -16,7 +16,7 @@ const ftsTable = (() => {
   return /CREATE VIRTUAL TABLE[^;]+;/.exec(sql)![0];
 })();
 
-function indexed(texts: string[], index: (t: string) => string = indexText) {
+function indexed(texts: readonly string[], index: (t: string) => string = indexText) {
   const db = new Database(":memory:");
   db.exec(ftsTable);
   const insert = db.prepare("INSERT INTO message_fts (rowid, body) VALUES (?, ?)");

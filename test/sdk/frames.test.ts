@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ServerRoomFrame } from "../../protocol/frames";
+import { ClientRoomFrame, ServerRoomFrame } from "../../protocol/frames";
 import { DeviceSocket } from "../../sdk/device-socket";
 import { OutpostClient } from "../../sdk/rest";
 import { RoomSocket } from "../../sdk/room-socket";
@@ -113,7 +113,7 @@ describe("RoomSocket under the node's message budget", () => {
     const attempts = new Map<string, number>();
     let seq = 0;
     const order: string[] = [];
-    const node = (frame: any) => {
+    const node = (frame: ClientRoomFrame) => {
       if (frame.type !== "msg.send") return;
       order.push(frame.clientId);
       const n = (attempts.get(frame.clientId) ?? 0) + 1;
@@ -124,7 +124,7 @@ describe("RoomSocket under the node's message budget", () => {
     const send = ws.send.bind(ws);
     ws.send = (data: string) => {
       send(data);
-      queueMicrotask(() => node(JSON.parse(data)));
+      queueMicrotask(() => node(ClientRoomFrame.parse(JSON.parse(data)))); // and what the SDK sent is a valid frame
     };
     // A backoff this long would stall the test: only the frame's retryAfterMs can be what it waits.
     const queue = new SendQueue({ storage: null, backoff: { baseMs: 60_000, maxMs: 60_000 }, transport: (m) => rs.sendMessage(m) });
@@ -203,7 +203,7 @@ describe("RoomSocket.read", () => {
       const ws = FakeSocket.all[0];
       expect(r.read(1)).toBe(false); // not open yet: the caller falls back to REST
       ws.open();
-      const reads = () => ws.sent.filter((f: any) => f.type === "read").map((f: any) => f.seq);
+      const reads = () => ws.sent.map((f) => ClientRoomFrame.parse(f)).filter((f) => f.type === "read").map((f) => f.seq);
       expect(r.read(1)).toBe(true);
       for (let seq = 2; seq <= 30; seq++) {
         expect(r.read(seq)).toBe(true);

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { api, admin, freshIp, login, newRoom, newSession, newUser, openRoomSocket, ADMIN_PASSWORD, BASE } from "./helpers";
+import type { InboxRoom } from "../../protocol/device";
 
 const me = (token: string) => api("GET", "/api/v1/me", { token });
 
@@ -69,7 +70,7 @@ describe("login", () => {
     expect((await api("GET", "/api/v1/me/rooms", { token: u.token })).body.rooms).toEqual([]);
     const same = await api("POST", "/api/v1/rooms", { headers: { cookie, origin: BASE }, body });
     expect(same.status).toBe(201);
-    expect((await api("GET", "/api/v1/me/rooms", { token: u.token })).body.rooms.map((r: any) => r.roomId)).toEqual([same.body.id]);
+    expect((await api("GET", "/api/v1/me/rooms", { token: u.token })).body.rooms.map((r: InboxRoom) => r.roomId)).toEqual([same.body.id]);
   });
 
   it("logout ends the session: the token is refused afterwards", async () => {

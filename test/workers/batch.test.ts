@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ServerBatch, ServerRoomFrame } from "../../protocol/frames";
-import { newRoom, newUser, openRoomSocket } from "./helpers";
+import { expectFrame, fence, newRoom, newUser, openRoomSocket, type RoomSocketFrame } from "./helpers";
+
+/** The frames of a batched socket as if each had come alone. */
+const unwrap = (frames: RoomSocketFrame[]): ServerRoomFrame[] => frames.flatMap((f) => (f.type === "batch" ? f.frames : [f]));
 
 describe("batched room frames (?batch=1)", () => {
   it("delivers every event once and in order, batched under load, single frames when quiet", async () => {
@@ -15,10 +18,10 @@ describe("batched room frames (?batch=1)", () => {
     await plain.next((f) => f.type === "hello");
     const N = 40;
     for (let i = 0; i < N; i++) sender.send({ type: "msg.send", clientId: `b${i}`, text: `burst ${i}` });
-    for (let i = 0; i < N; i++) await sender.next((f) => f.type === "msg.ack" && f.clientId === `b${i}`);
+    for (let i = 0; i < N; i++) await sender.next("msg.ack", (f) => f.clientId === `b${i}`);
     // Unwrap what the batched socket received.
     const deadline = Date.now() + 5000;
-    const seqs = () => batched.frames.flatMap((f) => (f.type === "batch" ? f.frames : [f])).filter((f: any) => f.type === "msg.new").map((f: any) => f.message.seq);
+    const seqs = () => unwrap(batched.frames).filter((f) => f.type === "msg.new").map((f) => f.message.seq);
     while (seqs().length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(seqs()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // Under a burst, events were grouped (fewer frames than events).
@@ -34,8 +37,8 @@ describe("batched room frames (?batch=1)", () => {
     // Quiet room: a lone message arrives as itself, not wrapped.
     await new Promise((r) => setTimeout(r, 50));
     sender.send({ type: "msg.send", clientId: "alone", text: "alone" });
-    await sender.next((f) => f.type === "msg.ack" && f.clientId === "alone");
-    const lone = await batched.next((f) => (f.type === "msg.new" && f.message.clientId === "alone") || (f.type === "batch" && f.frames.some((x: any) => x.message?.clientId === "alone")));
+    await sender.next("msg.ack", (f) => f.clientId === "alone");
+    const lone = await batched.next((f) => (f.type === "msg.new" && f.message.clientId === "alone") || (f.type === "batch" && f.frames.some((x) => (x.type === "msg.new" || x.type === "msg.updated") && x.message.clientId === "alone")));
     expect(lone.type).toBe("msg.new");
   });
 
@@ -49,7 +52,6 @@ describe("batched room frames (?batch=1)", () => {
     await other.next((f) => f.type === "hello");
     const N = 40;
     for (let i = 0; i < N; i++) sender.send({ type: "msg.send", clientId: `s${i}`, text: `burst ${i}` });
-    const unwrap = (frames: any[]) => frames.flatMap((f) => (f.type === "batch" ? f.frames : [f]));
     const deadline = Date.now() + 5000;
     while (unwrap(sender.frames).filter((f) => f.type === "msg.ack").length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const mine = unwrap(sender.frames);
@@ -59,7 +61,7 @@ describe("batched room frames (?batch=1)", () => {
     expect(acks.map((f) => f.clientId).sort()).toEqual(Array.from({ length: N }, (_, i) => `s${i}`).sort());
     expect(mine.filter((f) => f.type === "msg.new").map((f) => f.message.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // Under the burst some acks waited for the window with the events queued before them.
-    expect(sender.frames.some((f) => f.type === "batch" && f.frames.some((x: any) => x.type === "msg.ack"))).toBe(true);
+    expect(sender.frames.some((f) => f.type === "batch" && f.frames.some((x) => x.type === "msg.ack"))).toBe(true);
     // An ack never overtakes an event queued before it: when the ack for seq k is
     // made, the echo of seq k-1 has gone out already or waits in the queue ahead of it.
     for (const ack of acks) {
@@ -76,13 +78,16 @@ describe("batched room frames (?batch=1)", () => {
     // Quiet again: a lone message reaches its batched sender as one frame, its echo and its ack together.
     await new Promise((r) => setTimeout(r, 50));
     sender.send({ type: "msg.send", clientId: "lone", text: "lone" });
-    const pair = await sender.next((f) => f.type === "batch" && f.frames.some((x: any) => x.type === "msg.ack" && x.clientId === "lone"));
-    expect(pair.frames.map((x: any) => x.type)).toEqual(["msg.new", "msg.ack"]);
-    expect(pair.frames[0].message.clientId).toBe("lone");
-    expect(pair.frames[1]).toMatchObject({ seq: N + 1, duplicate: false });
-    await new Promise((r) => setTimeout(r, 100));
+    const pair = await sender.next("batch", (f) => f.frames.some((x) => x.type === "msg.ack" && x.clientId === "lone"));
+    expect(pair.frames.map((x) => x.type)).toEqual(["msg.new", "msg.ack"]);
+    const [echo, ack] = pair.frames;
+    expectFrame(echo, "msg.new");
+    expect(echo.message.clientId).toBe("lone");
+    expect(ack).toMatchObject({ seq: N + 1, duplicate: false });
+    // The room sends its answer to a fence after everything it queued for this socket before.
+    await fence(sender);
     expect(JSON.stringify(sender.frames)).not.toContain('"lone"'); // nothing else about it arrived
-    const otherLone = await other.next((f) => f.type === "msg.new" && f.message.clientId === "lone");
+    const otherLone = await other.next("msg.new", (f) => f.message.clientId === "lone");
     expect(otherLone.message.seq).toBe(N + 1);
   });
 });

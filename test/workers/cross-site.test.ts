@@ -13,7 +13,7 @@
 import { env, listDurableObjectIds } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { randomKey } from "../../protocol/ids";
-import { api, BASE, newRoom, newUser, openDeviceSocket, openRoomSocket, unusedRoomId } from "./helpers";
+import { api, BASE, isReplyTo, newRoom, newUser, openDeviceSocket, openRoomSocket, unusedRoomId } from "./helpers";
 
 const FOREIGN_ORIGINS = ["http://evil.example", "null", "http://outpost.test:8080", "https://outpost.test"];
 
@@ -91,9 +91,9 @@ describe("made-up ids", () => {
     const device = await openDeviceSocket(u.token);
     await device.socket!.next((f) => f.type === "inbox.hello");
     device.socket!.send(JSON.stringify({ type: "read", roomId: unusedRoomId(), seq: 1, reqId: "r1" }));
-    expect((await device.socket!.next((f) => f.replyTo === "r1")).code).toBe("not_found");
+    expect(await device.socket!.next(isReplyTo("r1"))).toMatchObject({ code: "not_found" });
     device.socket!.send(JSON.stringify({ type: "presence.watch", userIds: ["u_0000000000000000@local"], reqId: "r2" }));
-    expect((await device.socket!.next((f) => f.replyTo === "r2")).type).toBe("ok");
+    expect((await device.socket!.next(isReplyTo("r2"))).type).toBe("ok");
     device.socket!.close();
     expect((await listDurableObjectIds(env.ROOMS)).length).toBe(before.rooms);
     expect((await listDurableObjectIds(env.USERS)).length).toBe(before.users);

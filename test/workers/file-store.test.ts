@@ -7,12 +7,13 @@
  * the stored size, idempotent deletes.
  */
 import { env } from "cloudflare:test";
+import type { TestBindings } from "./cloudflare-env";
 import { describe, expect, it } from "vitest";
 import { deleteStoredFile, fileStoreOf, type FileStore } from "../../durable-objects/shared/file-store";
 import { diskFileStore } from "../../durable-objects/shared/disk-file-store";
 import { PART_BYTES, r2FileStore } from "../../durable-objects/shared/r2-file-store";
 
-const bindings = env as unknown as { TEST_FILES_DISK: Fetcher; TEST_BODY_LENGTH: Fetcher; FILES_BUCKET: R2Bucket; FILES?: Fetcher };
+const bindings = env as Cloudflare.Env & TestBindings;
 
 /** The Content-Length a fetch sends `body` with: null unless the stream's length is known. */
 async function sentLength(body: ReadableStream<Uint8Array> | null): Promise<string | null> {

@@ -7,10 +7,11 @@
  * aborted uploads leaving nothing in the bucket.
  */
 import { env, SELF } from "cloudflare:test";
+import type { TestBindings } from "./cloudflare-env";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, newRoom, newUser, postMessage } from "./helpers";
 
-const bucket = (env as unknown as { FILES_BUCKET: R2Bucket }).FILES_BUCKET;
+const bucket = (env as Cloudflare.Env & TestBindings).FILES_BUCKET;
 const MAX = 16 * 1024 * 1024; // maxFileBytes in vitest.workers.config.ts
 const PART = 5 * 1024 * 1024; // r2-file-store.ts PART_BYTES
 

@@ -29,8 +29,8 @@ describe("inbox positions across a crash", () => {
 
     // A plain summary (no mention): kept in memory, pushed to the device with a new position.
     await postMessage(a.token, room.id, "before the crash");
-    const seen = await device.socket.next((f) => f.type === "inbox.room" && f.room.roomId === room.id && f.room.lastSeq === 1);
-    const pos = seen.room.pos as number;
+    const seen = await device.socket.next("inbox.room", (f) => f.room.roomId === room.id && f.room.lastSeq === 1);
+    const pos = seen.room.pos;
 
     // The inbox object crashes before it writes the summary (its write waits 2–4 s).
     await runInDurableObject(inboxOf(b.id), (_i, state) => state.abort("crash")).catch(() => {});

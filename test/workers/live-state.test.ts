@@ -19,9 +19,11 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { api, connect, connectDevice, newUser, sleep, type TestSocket } from "./helpers";
+import { api, connect, connectDevice, fence, isReplyTo, newUser, sleep, type ConnectedDevice, type RoomSocket } from "./helpers";
 import { ServerRoomFrame } from "../../protocol/frames";
-import { ServerDeviceFrame } from "../../protocol/device";
+import { ServerDeviceFrame, type InboxRoom, type LastMessage } from "../../protocol/device";
+import type { Member, Message } from "../../protocol/models";
+import type { FrameOf } from "../frame-types";
 
 type User = Awaited<ReturnType<typeof newUser>>;
 const USERS = 3;
@@ -79,9 +81,9 @@ interface ModelRoom {
 
 /** A room client: socket + snapshot; state = snapshot with every frame replayed in order. */
 interface RoomClient {
-  socket: TestSocket;
-  messages: Map<string, any>;
-  members: Map<string, any>;
+  socket: RoomSocket;
+  messages: Map<string, Message>;
+  members: Map<string, Member>;
 }
 
 async function roomSnapshot(token: string, roomId: string) {
@@ -90,7 +92,10 @@ async function roomSnapshot(token: string, roomId: string) {
   expect(info.status).toBe(200);
   expect(hist.status).toBe(200);
   expect(hist.body.hasMore).toBe(false);
-  return { messages: new Map<string, any>(hist.body.messages.map((m: any) => [m.id, m])), members: new Map<string, any>(info.body.members.map((m: any) => [m.userId, m])) };
+  return {
+    messages: new Map<string, Message>(hist.body.messages.map((m: Message) => [m.id, m])),
+    members: new Map<string, Member>(info.body.members.map((m: Member) => [m.userId, m])),
+  };
 }
 
 async function openRoomClient(user: User, roomId: string): Promise<RoomClient> {
@@ -110,19 +115,20 @@ function roomClientState(c: RoomClient) {
   return normalRoom([...messages.values()], [...members.values()]);
 }
 
-function normalRoom(messages: any[], members: any[]) {
+function normalRoom(messages: Message[], members: Member[]) {
   return {
     messages: [...messages].sort((x, y) => x.seq - y.seq).map((m) => ({ id: m.id, seq: m.seq, text: m.text, mentions: m.mentions, deletedAt: m.deletedAt, editedAt: m.editedAt, reactions: m.reactions, version: m.version })),
     members: [...members].sort((x, y) => (x.userId < y.userId ? -1 : 1)),
   };
 }
 
-/** The inbox fields a client shows. */
-const inboxView = (r: any) => ({ roomId: r.roomId, role: r.role, lastSeq: r.lastSeq, lastReadSeq: r.lastReadSeq, unread: r.unread, mentions: r.mentions, lastMessage: r.lastMessage ? { id: r.lastMessage.id, deleted: r.lastMessage.deleted } : null });
-const byRoom = (rooms: any[]) => rooms.map(inboxView).sort((x, y) => (x.roomId < y.roomId ? -1 : 1));
+/** The inbox fields a client shows (what the model can say of a room in an inbox). */
+type InboxFields = Pick<InboxRoom, "roomId" | "role" | "lastSeq" | "lastReadSeq" | "unread" | "mentions"> & { lastMessage: Pick<LastMessage, "id" | "deleted"> | null };
+const inboxView = (r: InboxFields) => ({ roomId: r.roomId, role: r.role, lastSeq: r.lastSeq, lastReadSeq: r.lastReadSeq, unread: r.unread, mentions: r.mentions, lastMessage: r.lastMessage ? { id: r.lastMessage.id, deleted: r.lastMessage.deleted } : null });
+const byRoom = (rooms: InboxFields[]) => rooms.map(inboxView).sort((x, y) => (x.roomId < y.roomId ? -1 : 1));
 
-function deviceState(hello: any, log: any[]) {
-  const rooms = new Map<string, any>(hello.rooms.map((r: any) => [r.roomId, r]));
+function deviceState(hello: FrameOf<ServerDeviceFrame, "inbox.hello">, log: ServerDeviceFrame[]) {
+  const rooms = new Map<string, InboxRoom>(hello.rooms.map((r) => [r.roomId, r]));
   for (const f of log) {
     if (f.type === "inbox.room") rooms.set(f.room.roomId, f.room);
     else if (f.type === "inbox.removed") rooms.delete(f.roomId);
@@ -130,7 +136,8 @@ function deviceState(hello: any, log: any[]) {
   return byRoom([...rooms.values()]);
 }
 
-const aboutRoom = (f: any, roomId: string) => f.room?.roomId === roomId || f.roomId === roomId || f.notification?.roomId === roomId;
+const aboutRoom = (f: ServerDeviceFrame, roomId: string) =>
+  (f.type === "inbox.room" && f.room.roomId === roomId) || (f.type === "inbox.removed" && f.roomId === roomId) || (f.type === "notification.new" && f.notification.roomId === roomId);
 
 // ------------------------------------------------------------------- test
 
@@ -145,7 +152,7 @@ describe("live state equivalence (verify_action)", () => {
     await fc.assert(
       fc.asyncProperty(scenario, async ({ rooms: setups, actions }) => {
         runs++;
-        const devices: Awaited<ReturnType<typeof connectDevice>>[] = [];
+        const devices: ConnectedDevice[] = [];
         for (const u of users) {
           const d = await connectDevice(u.token);
           expect(d.first.type).toBe("inbox.hello");
@@ -159,7 +166,7 @@ describe("live state equivalence (verify_action)", () => {
           membership.set(k, [...(membership.get(k) ?? []), e]);
         };
         const clients = new Map<string, RoomClient>();
-        const retired: { userId: string; roomId: string; socket: TestSocket }[] = [];
+        const retired: { userId: string; roomId: string; socket: RoomSocket }[] = [];
         try {
           for (const s of setups) {
             const owner = users[s.owner];
@@ -246,7 +253,7 @@ describe("live state equivalence (verify_action)", () => {
                   const d = devices[a.actor].socket;
                   const reqId = `rd${Math.random().toString(36).slice(2)}`;
                   d.send({ type: "read", roomId: room.id, seq: a.seq, reqId });
-                  const reply = await d.next((f) => f.replyTo === reqId);
+                  const reply = await d.next(isReplyTo(reqId));
                   expect(reply).toMatchObject(member ? { type: "ok" } : { type: "error", code: "not_found" });
                 }
                 if (member) room.read.set(actor.id, want!);
@@ -292,7 +299,7 @@ describe("live state equivalence (verify_action)", () => {
                 if (room.owner === actor.id) {
                   // The room picks the heir; learn it from the room.
                   const anyone = users.find((u) => room.read.has(u.id));
-                  room.owner = anyone ? ([...(await roomSnapshot(anyone.token, room.id)).members.values()].find((m: any) => m.role === "owner")?.userId ?? null) : null;
+                  room.owner = anyone ? ([...(await roomSnapshot(anyone.token, room.id)).members.values()].find((m) => m.role === "owner")?.userId ?? null) : null;
                 }
                 break;
               }
@@ -317,17 +324,18 @@ describe("live state equivalence (verify_action)", () => {
           for (const [key, c] of clients) {
             const [userId, roomId] = key.split("|");
             const user = users.find((u) => u.id === userId)!;
-            // Everything the actions caused has been broadcast; wait until this socket has it.
+            // Everything the actions caused was broadcast before the room answered them (they all
+            // went to the room itself); the fence makes sure this socket has all of it.
             const fresh = await roomSnapshot(user.token, roomId);
             const want = normalRoom([...fresh.messages.values()], [...fresh.members.values()]);
-            for (let i = 0; i < 40 && JSON.stringify(roomClientState(c)) !== JSON.stringify(want); i++) await sleep(25);
+            await fence(c.socket);
             expect(roomClientState(c), `room client of ${userId} in ${roomId}`).toEqual(want);
             expect(c.socket.isClosed()).toBe(false);
           }
 
           // ---- inboxes: socket-derived == GET /me/rooms == what the rooms imply
           const truth = async () => {
-            const out = new Map<string, any[]>();
+            const out = new Map<string, InboxFields[]>();
             for (const u of users) out.set(u.id, []);
             for (const room of rooms) {
               const anyone = users.find((u) => room.read.has(u.id));
@@ -339,7 +347,7 @@ describe("live state equivalence (verify_action)", () => {
                 const counted = msgs.filter((m) => m.seq > read && m.senderId !== userId && m.deletedAt === null);
                 out.get(userId)!.push({
                   roomId: room.id,
-                  role: snap.members.get(userId).role,
+                  role: snap.members.get(userId)!.role,
                   lastSeq: room.lastSeq,
                   lastReadSeq: read,
                   unread: counted.length,

@@ -7,29 +7,33 @@
  * a quiet spell goes at once), so tests wait for a condition with a timeout
  * rather than sleeping a fixed time.
  */
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, connect, connectDevice, eventually, newRoom, newSession, newUser, openDeviceSocket, postMessage, sleep, unusedRoomId, type TestSocket } from "./helpers";
+import { storedUser } from "../../durable-objects/shared/objects";
+import type { InboxRoom, Notification, Presence } from "../../protocol/device";
+import type { Message } from "../../protocol/models";
+import { api, connect, connectDevice, eventually, expectFrame, isReplyTo, newRoom, newSession, newUser, openDeviceSocket, postMessage, sleep, unusedRoomId, type RoomSocket } from "./helpers";
 
 type User = Awaited<ReturnType<typeof newUser>>;
 
-async function myRooms(token: string): Promise<any[]> {
+async function myRooms(token: string): Promise<InboxRoom[]> {
   const r = await api("GET", "/api/v1/me/rooms", { token });
   expect(r.status).toBe(200);
   return r.body.rooms;
 }
 
 /** The inbox entry for `roomId` once it satisfies `pred` (fails with the last one seen after `ms`). */
-async function inboxWhen(token: string, roomId: string, pred: (r: any) => boolean, ms = 3000): Promise<any> {
-  let last: any;
+async function inboxWhen(token: string, roomId: string, pred: (r: InboxRoom) => boolean, ms = 3000): Promise<InboxRoom> {
+  let last: InboxRoom | undefined;
   const ok = await eventually(async () => {
     last = (await myRooms(token)).find((r) => r.roomId === roomId);
     return last !== undefined && pred(last);
   }, ms);
-  if (!ok) throw new Error(`inbox entry for ${roomId} never matched; last: ${JSON.stringify(last)}`);
+  if (!ok || !last) throw new Error(`inbox entry for ${roomId} never matched; last: ${JSON.stringify(last)}`);
   return last;
 }
 
-async function notificationsOf(token: string, query = ""): Promise<{ notifications: any[]; unread: number }> {
+async function notificationsOf(token: string, query = ""): Promise<{ notifications: Notification[]; unread: number }> {
   const r = await api("GET", `/api/v1/me/notifications${query}`, { token });
   expect(r.status).toBe(200);
   return r.body;
@@ -49,9 +53,9 @@ async function group(n: number, visibility: "public" | "private" = "private") {
 }
 
 /** Send a marker message and wait until `socket` has it: every frame the room sent before it has arrived too. */
-async function barrier(sender: User, roomId: string, socket: TestSocket): Promise<void> {
+async function barrier(sender: User, roomId: string, socket: RoomSocket): Promise<void> {
   const m = await postMessage(sender.token, roomId, `barrier ${Math.random()}`);
-  await socket.next((f) => f.type === "msg.new" && f.message.id === m.id);
+  await socket.next("msg.new", (f) => f.message.id === m.id);
 }
 
 describe("unread and mention counts", () => {
@@ -149,11 +153,11 @@ describe("read positions", () => {
     const b2 = await newSession(b);
     const d2 = await connectDevice(b2);
     await postMessage(a.token, room.id, "ping");
-    await d1.socket.next((f) => f.type === "inbox.room" && f.room.roomId === room.id && f.room.unread === 1);
-    await d2.socket.next((f) => f.type === "inbox.room" && f.room.roomId === room.id && f.room.unread === 1);
+    await d1.socket.next("inbox.room", (f) => f.room.roomId === room.id && f.room.unread === 1);
+    await d2.socket.next("inbox.room", (f) => f.room.roomId === room.id && f.room.unread === 1);
     d1.socket.send({ type: "read", roomId: room.id, seq: 1, reqId: "rd1" });
-    await d1.socket.next((f) => f.type === "ok" && f.replyTo === "rd1");
-    const cleared = await d2.socket.next((f) => f.type === "inbox.room" && f.room.roomId === room.id && f.room.unread === 0);
+    await d1.socket.next("ok", (f) => f.replyTo === "rd1");
+    const cleared = await d2.socket.next("inbox.room", (f) => f.room.roomId === room.id && f.room.unread === 0);
     expect(cleared.room.lastReadSeq).toBe(1);
     d1.socket.close();
     d2.socket.close();
@@ -170,16 +174,16 @@ describe("read positions", () => {
     }
     const d = await connectDevice(outsider.token);
     d.socket.send({ type: "read", roomId: room.id, seq: 1, reqId: "nr1" });
-    const err = await d.socket.next((f) => f.replyTo === "nr1");
+    const err = await d.socket.next(isReplyTo("nr1"));
     expect(err).toMatchObject({ type: "error", code: "not_found", replyTo: "nr1" });
     d.socket.send({ type: "read", roomId: "not-a-room-id", seq: 1, reqId: "nr2" });
-    expect(await d.socket.next((f) => f.replyTo === "nr2")).toMatchObject({ type: "error", code: "invalid_request" });
+    expect(await d.socket.next(isReplyTo("nr2"))).toMatchObject({ type: "error", code: "invalid_request" });
     // nothing about the room reached the outsider, and its receipts are unchanged
     expect(d.socket.log.filter((f) => JSON.stringify(f).includes(room.id))).toEqual([]);
     expect((await myRooms(outsider.token)).find((r) => r.roomId === room.id)).toBeUndefined();
     const receipts = await api("GET", `/api/v1/rooms/${room.id}/receipts`, { token: a.token });
-    expect(receipts.body.receipts.find((x: any) => x.userId === outsider.id)).toBeUndefined();
-    expect(receipts.body.receipts.find((x: any) => x.userId === b.id)).toEqual({ userId: b.id, seq: 0 });
+    expect(receipts.body.receipts.find((x: { userId: string }) => x.userId === outsider.id)).toBeUndefined();
+    expect(receipts.body.receipts.find((x: { userId: string }) => x.userId === b.id)).toEqual({ userId: b.id, seq: 0 });
     d.socket.close();
   });
 });
@@ -217,7 +221,7 @@ describe("receipts", () => {
     expect(s.body).toEqual({ sendReceipts: false });
     expect((await api("GET", "/api/v1/me/settings", { token: c.token })).body).toEqual({ sendReceipts: false });
     const after = await api("GET", `/api/v1/rooms/${room.id}/receipts`, { token: a.token });
-    const ids = after.body.receipts.map((x: any) => x.userId);
+    const ids = after.body.receipts.map((x: { userId: string }) => x.userId);
     expect(ids).toContain(b.id);
     expect(ids).not.toContain(c.id);
   });
@@ -232,18 +236,18 @@ describe("receipts", () => {
     for (let seq = 1; seq <= 6; seq++) sb.send({ type: "read", seq, reqId: `b${seq}` });
     sc.send({ type: "read", seq: 2, reqId: "c2" });
     sc.send({ type: "read", seq: 5, reqId: "c5" });
-    for (let seq = 1; seq <= 6; seq++) await sb.next((f) => f.type === "ok" && f.replyTo === `b${seq}`);
-    await sc.next((f) => f.type === "ok" && f.replyTo === "c5");
+    for (let seq = 1; seq <= 6; seq++) await sb.next("ok", (f) => f.replyTo === `b${seq}`);
+    await sc.next("ok", (f) => f.replyTo === "c5");
     // The positions hold at once (the room answers from memory)...
     const now = await api("GET", `/api/v1/rooms/${room.id}/receipts`, { token: a.token });
     expect(now.body.receipts).toEqual(expect.arrayContaining([{ userId: b.id, seq: 6 }, { userId: c.id, seq: 5 }]));
     // ...and within about a second a sees the newest of each, each reader's inbox has it, and not one receipt per read.
-    const bFinal = await sa.next((f) => f.type === "receipt" && f.userId === b.id && f.seq === 6, 4000);
+    const bFinal = await sa.next("receipt", (f) => f.userId === b.id && f.seq === 6, 4000);
     expect(bFinal).toEqual({ type: "receipt", userId: b.id, seq: 6 });
-    await sa.next((f) => f.type === "receipt" && f.userId === c.id && f.seq === 5, 4000);
+    await sa.next("receipt", (f) => f.userId === c.id && f.seq === 5, 4000);
     expect((await inboxWhen(b.token, room.id, (r) => r.lastReadSeq === 6)).unread).toBe(0);
     expect((await inboxWhen(c.token, room.id, (r) => r.lastReadSeq === 5)).unread).toBe(1);
-    const receiptsForB = [...sa.log].filter((f) => f.type === "receipt" && f.userId === b.id).map((f) => f.seq);
+    const receiptsForB = [...sa.log].filter((f) => f.type === "receipt").filter((f) => f.userId === b.id).map((f) => f.seq);
     expect(receiptsForB.length).toBeLessThanOrEqual(2); // the first read at once (if the room was quiet), then the newest
     expect(receiptsForB.at(-1)).toBe(6);
     sa.close();
@@ -261,12 +265,12 @@ describe("receipts", () => {
     await barrier(a, room.id, sa);
     expect(sa.log.filter((f) => f.type === "receipt" && f.userId === c.id)).toEqual([]);
     const list = await api("GET", `/api/v1/rooms/${room.id}/receipts`, { token: a.token });
-    expect(list.body.receipts.map((x: any) => x.userId)).not.toContain(c.id);
+    expect(list.body.receipts.map((x: { userId: string }) => x.userId)).not.toContain(c.id);
     // turning them back on shows the position again after the next read
     await api("PATCH", "/api/v1/me/settings", { token: c.token, body: { sendReceipts: true } });
     await postMessage(a.token, room.id, "2");
     await api("POST", `/api/v1/rooms/${room.id}/read`, { token: c.token, body: { seq: 3 } });
-    expect(await sa.next((f) => f.type === "receipt" && f.userId === c.id)).toMatchObject({ seq: 3 });
+    expect(await sa.next("receipt", (f) => f.userId === c.id)).toMatchObject({ seq: 3 });
     sa.close();
   });
 
@@ -277,11 +281,11 @@ describe("receipts", () => {
     const sc = await connect(room.id, c.token);
     await api("PATCH", "/api/v1/me/settings", { token: c.token, body: { sendReceipts: false } });
     sc.send({ type: "read", seq: 1, reqId: "r1" });
-    await sc.next((f) => f.type === "ok" && f.replyTo === "r1");
+    await sc.next("ok", (f) => f.replyTo === "r1");
     await barrier(a, room.id, sa);
     expect(sa.log.filter((f) => f.type === "receipt" && f.userId === c.id)).toEqual([]);
     const list = await api("GET", `/api/v1/rooms/${room.id}/receipts`, { token: a.token });
-    expect(list.body.receipts.map((x: any) => x.userId)).not.toContain(c.id);
+    expect(list.body.receipts.map((x: { userId: string }) => x.userId)).not.toContain(c.id);
     sa.close();
     sc.close();
   });
@@ -307,15 +311,15 @@ describe("typing", () => {
     for (let i = 0; i < 5; i++) sa1.send({ type: "typing" });
     // A barrier sent on the same socket: everything the flood caused is in before it.
     sa1.send({ type: "msg.send", clientId: "after-flood", text: "done typing" });
-    for (const s of [sa1, sa2, sb, sc]) await s.next((f) => f.type === "msg.new" && f.message.clientId === "after-flood");
-    const typingFrom = (s: TestSocket, userId: string) => s.log.filter((f) => f.type === "typing" && f.userId === userId);
+    for (const s of [sa1, sa2, sb, sc]) await s.next("msg.new", (f) => f.message.clientId === "after-flood");
+    const typingFrom = (s: RoomSocket, userId: string) => s.log.filter((f) => f.type === "typing" && f.userId === userId);
     expect(typingFrom(sb, a.id)).toEqual([{ type: "typing", userId: a.id, expiresInMs: 6000 }]);
     expect(typingFrom(sc, a.id)).toHaveLength(1);
     expect(typingFrom(sa1, a.id)).toEqual([]);
     expect(typingFrom(sa2, a.id)).toEqual([]);
     // nothing is stored
     const h = await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: b.token });
-    expect(h.body.messages.map((m: any) => m.text)).toEqual(["done typing"]);
+    expect(h.body.messages.map((m: Message) => m.text)).toEqual(["done typing"]);
 
     // another user's typing is not held back by a's clamp
     sb.send({ type: "typing" });
@@ -327,7 +331,7 @@ describe("typing", () => {
     sa2.send({ type: "typing" });
     sa2.send({ type: "typing" });
     sa2.send({ type: "msg.send", clientId: "after-pause", text: "typing again" });
-    await sb.next((f) => f.type === "msg.new" && f.message.clientId === "after-pause");
+    await sb.next("msg.new", (f) => f.message.clientId === "after-pause");
     expect(typingFrom(sb, a.id)).toHaveLength(2);
     expect(typingFrom(sa1, a.id)).toEqual([]);
     for (const s of [sa1, sa2, sb, sc]) s.close();
@@ -349,14 +353,14 @@ describe("notifications", () => {
     const room = await newRoom(a.token, "notes", "private", [b.id, c.id]);
     await postMessage(a.token, room.id, "no mention here");
     const mention = await postMessage(a.token, room.id, `look @${b.username}`);
-    const n2 = await d.socket.next((f) => f.type === "notification.new" && f.notification.roomId === room.id);
+    const n2 = await d.socket.next("notification.new", (f) => f.notification.roomId === room.id);
     expect(n2.notification).toMatchObject({ kind: "mention", messageId: mention.id, senderId: a.id });
 
     const listB = await eventually(async () => {
       const l = await notificationsOf(b.token);
       return l.notifications.length >= 2 ? l : null;
     });
-    expect(listB!.notifications.map((n: any) => [n.kind, n.messageId])).toEqual([
+    expect(listB!.notifications.map((n: Notification) => [n.kind, n.messageId])).toEqual([
       ["mention", mention.id],
       ["dm", dmMsg.id],
     ]);
@@ -379,16 +383,16 @@ describe("notifications", () => {
       const l = await notificationsOf(b.token);
       return l.notifications.length === 5 ? l.notifications : null;
     });
-    expect(all!.map((n: any) => n.messageId)).toEqual([...sent].reverse());
-    const ids = all!.map((n: any) => n.id);
+    expect(all!.map((n: Notification) => n.messageId)).toEqual([...sent].reverse());
+    const ids = all!.map((n: Notification) => n.id);
     expect([...ids].sort((x, y) => y - x)).toEqual(ids);
 
     const p1 = await notificationsOf(b.token, "?limit=2");
-    expect(p1.notifications.map((n: any) => n.id)).toEqual(ids.slice(0, 2));
+    expect(p1.notifications.map((n: Notification) => n.id)).toEqual(ids.slice(0, 2));
     const p2 = await notificationsOf(b.token, `?limit=2&before=${ids[1]}`);
-    expect(p2.notifications.map((n: any) => n.id)).toEqual(ids.slice(2, 4));
+    expect(p2.notifications.map((n: Notification) => n.id)).toEqual(ids.slice(2, 4));
     const p3 = await notificationsOf(b.token, `?limit=2&before=${ids[3]}`);
-    expect(p3.notifications.map((n: any) => n.id)).toEqual(ids.slice(4));
+    expect(p3.notifications.map((n: Notification) => n.id)).toEqual(ids.slice(4));
     const p4 = await notificationsOf(b.token, `?before=${ids[4]}`);
     expect(p4.notifications).toEqual([]);
 
@@ -411,6 +415,26 @@ describe("notifications", () => {
 });
 
 describe("device socket resume", () => {
+  it("a position a device was shown before the inbox crashed is never handed out again, so ?pos= after the crash misses nothing", async () => {
+    const { users: [a, b], room } = await group(2);
+    const d = await connectDevice(b.token);
+    // A plain summary (no mention): the inbox keeps it in memory for a few seconds before
+    // writing it, and shows the device its new position at once.
+    await postMessage(a.token, room.id, "one");
+    const shown = (await d.socket.next("inbox.room", (f) => f.room.roomId === room.id && f.room.lastSeq === 1)).room.pos;
+    // The inbox crashes before that write: what it held in memory is gone, the position was seen.
+    await runInDurableObject(storedUser(env, b.id), (_o, state) => state.abort("crash")).catch(() => {});
+    await d.socket.closed().catch(() => {});
+    await postMessage(a.token, room.id, "two");
+    await inboxWhen(b.token, room.id, (r) => r.lastSeq === 2, 5000);
+    // The device resumes from the last position it was shown: the room's news must be in it.
+    const again = await connectDevice(b.token, `?pos=${shown}`);
+    expectFrame(again.first, "inbox.sync");
+    expect(again.first.rooms.map((r) => [r.roomId, r.lastSeq])).toEqual([[room.id, 2]]);
+    expect(again.first.pos).toBeGreaterThan(shown);
+    again.socket.close();
+  });
+
   it("nobody looking: summaries may wait, but a device socket or a room-list read sees every message, and mentions arrive at once", async () => {
     const { users: [a, b], room } = await group(2);
     // b has no device socket and has not read the room list: nobody is looking at b's inbox.
@@ -419,13 +443,13 @@ describe("device socket resume", () => {
     for (const text of ["two", "three", "four"]) await postMessage(a.token, room.id, text);
     const m = await postMessage(a.token, room.id, `five, @${b.username}`);
     // The mention is a notification: it does not wait for anyone to look.
-    const notes = await eventually(async () => ((await notificationsOf(b.token)).notifications.find((n: any) => n.messageId === m.id) ? true : false), 4000);
+    const notes = await eventually(async () => ((await notificationsOf(b.token)).notifications.find((n: Notification) => n.messageId === m.id) ? true : false), 4000);
     expect(notes).toBe(true);
     await postMessage(a.token, room.id, "six");
     // A device socket opening now gets everything in its first frame (the inbox asks its rooms first).
     const d = await connectDevice(b.token);
     expect(d.first.type).toBe("inbox.hello");
-    expect(d.first.rooms.find((r: any) => r.roomId === room.id)).toMatchObject({ lastSeq: 6, unread: 6, mentions: 1 });
+    expect(d.first.rooms.find((r: InboxRoom) => r.roomId === room.id)).toMatchObject({ lastSeq: 6, unread: 6, mentions: 1 });
     d.socket.close();
     // Same for a room-list read over REST after the socket is gone and more was said.
     await sleep(100);
@@ -445,7 +469,7 @@ describe("device socket resume", () => {
     const first = await connectDevice(b.token);
     expect(first.first.type).toBe("inbox.hello");
     const pos = first.first.pos;
-    expect(first.first.rooms.map((r: any) => r.roomId)).toEqual(expect.arrayContaining([quiet.id, busy.id, gone.id]));
+    expect(first.first.rooms.map((r: InboxRoom) => r.roomId)).toEqual(expect.arrayContaining([quiet.id, busy.id, gone.id]));
     first.socket.close();
 
     const m = await postMessage(a.token, busy.id, "while away");
@@ -455,19 +479,20 @@ describe("device socket resume", () => {
 
     const again = await connectDevice(b.token, `?pos=${pos}`);
     const sync = again.first;
-    expect(sync.type).toBe("inbox.sync");
+    expectFrame(sync, "inbox.sync");
     expect(sync.pos).toBeGreaterThan(pos);
-    expect(sync.rooms.map((r: any) => r.roomId).sort()).toEqual([busy.id, joined.id].sort());
-    expect(sync.rooms.find((r: any) => r.roomId === busy.id)).toMatchObject({ lastSeq: 1, unread: 1, lastMessage: { id: m.id } });
+    expect(sync.rooms.map((r: InboxRoom) => r.roomId).sort()).toEqual([busy.id, joined.id].sort());
+    expect(sync.rooms.find((r: InboxRoom) => r.roomId === busy.id)).toMatchObject({ lastSeq: 1, unread: 1, lastMessage: { id: m.id } });
     expect(sync.removed).toEqual([gone.id]);
 
     // the same over an open socket, with a reply id; nothing changed since → empty
     again.socket.send({ type: "sync", pos: sync.pos, reqId: "s1" });
-    expect(await again.socket.next((f) => f.replyTo === "s1")).toEqual({ type: "inbox.sync", pos: sync.pos, rooms: [], removed: [], replyTo: "s1" });
+    expect(await again.socket.next(isReplyTo("s1"))).toEqual({ type: "inbox.sync", pos: sync.pos, rooms: [], removed: [], replyTo: "s1" });
     again.socket.send({ type: "sync", pos, reqId: "s2" });
-    const s2 = await again.socket.next((f) => f.replyTo === "s2");
+    const s2 = await again.socket.next(isReplyTo("s2"));
+    expectFrame(s2, "inbox.sync");
     expect(s2.removed).toEqual([gone.id]);
-    expect(s2.rooms.map((r: any) => r.roomId).sort()).toEqual([busy.id, joined.id].sort());
+    expect(s2.rooms.map((r: InboxRoom) => r.roomId).sort()).toEqual([busy.id, joined.id].sort());
     again.socket.close();
   });
 
@@ -481,15 +506,15 @@ describe("device socket resume", () => {
       const d = await connectDevice(a.token, q);
       expect(d.first.type, q).toBe("inbox.hello");
       expect(d.first.pos).toBe(pos);
-      expect(d.first.rooms.map((r: any) => r.roomId)).toContain(room.id);
+      expect(d.first.rooms.map((r: InboxRoom) => r.roomId)).toContain(room.id);
       d.socket.close();
     }
     const d = await connectDevice(a.token);
     d.socket.send({ type: "sync", pos: pos + 5, reqId: "f1" });
     const hello = await d.socket.next((f) => f.type === "inbox.hello");
-    expect(hello.rooms.map((r: any) => r.roomId)).toContain(room.id);
+    expect(hello.rooms.map((r: InboxRoom) => r.roomId)).toContain(room.id);
     d.socket.send({ type: "sync", pos: -1, reqId: "f2" });
-    expect(await d.socket.next((f) => f.replyTo === "f2")).toMatchObject({ type: "error", code: "invalid_request" });
+    expect(await d.socket.next(isReplyTo("f2"))).toMatchObject({ type: "error", code: "invalid_request" });
     d.socket.close();
   });
 });
@@ -551,22 +576,22 @@ describe("presence", () => {
     const db = await connectDevice(b.token);
     const ds = await connectDevice(stranger.token);
     ds.socket.send({ type: "presence.watch", userIds: [a.id], reqId: "s1" });
-    await ds.socket.next((f) => f.type === "ok" && f.replyTo === "s1");
-    expect(ds.socket.frames.some((f: any) => f.type === "presence")).toBe(false);
+    await ds.socket.next("ok", (f) => f.replyTo === "s1");
+    expect(ds.socket.frames.some((f) => f.type === "presence")).toBe(false);
     expect((await api("GET", `/api/v1/presence?ids=${a.id}`, { token: stranger.token })).body).toEqual({ presence: [] });
     db.socket.send({ type: "presence.watch", userIds: [a.id, never.id], reqId: "w1" });
-    const p1 = await db.socket.next((f) => f.type === "presence" && f.presence.userId === a.id);
+    const p1 = await db.socket.next("presence", (f) => f.presence.userId === a.id);
     expect(p1.presence.status).toBe("online");
     expect(typeof p1.presence.lastSeen).toBe("number");
-    const p2 = await db.socket.next((f) => f.type === "presence" && f.presence.userId === never.id);
+    const p2 = await db.socket.next("presence", (f) => f.presence.userId === never.id);
     expect(p2.presence).toEqual({ userId: never.id, status: "offline", lastSeen: null });
-    await db.socket.next((f) => f.type === "ok" && f.replyTo === "w1");
+    await db.socket.next("ok", (f) => f.replyTo === "w1");
 
     da.socket.send({ type: "presence.set", status: "away", reqId: "aw" });
-    await da.socket.next((f) => f.replyTo === "aw");
-    expect((await db.socket.next((f) => f.type === "presence" && f.presence.userId === a.id)).presence.status).toBe("away");
+    await da.socket.next(isReplyTo("aw"));
+    expect((await db.socket.next("presence", (f) => f.presence.userId === a.id)).presence.status).toBe("away");
     da.socket.close();
-    const off = await db.socket.next((f) => f.type === "presence" && f.presence.userId === a.id);
+    const off = await db.socket.next("presence", (f) => f.presence.userId === a.id);
     expect(off.presence.status).toBe("offline");
     expect(typeof off.presence.lastSeen).toBe("number");
     db.socket.close();
@@ -581,10 +606,10 @@ describe("presence", () => {
     const status = async () => (await api("GET", `/api/v1/presence?ids=${a.id}`, { token: watcher.token })).body.presence[0].status;
     expect(await status()).toBe("online");
     d1.socket.send({ type: "presence.set", status: "away", reqId: "a1" });
-    await d1.socket.next((f) => f.replyTo === "a1");
+    await d1.socket.next(isReplyTo("a1"));
     expect(await status()).toBe("online");
     d2.socket.send({ type: "presence.set", status: "away", reqId: "a2" });
-    await d2.socket.next((f) => f.replyTo === "a2");
+    await d2.socket.next(isReplyTo("a2"));
     expect(await status()).toBe("away");
     d1.socket.close();
     d2.socket.close();
@@ -598,7 +623,7 @@ describe("presence", () => {
     const d = await connectDevice(a.token);
     const r = await api("GET", `/api/v1/presence?ids=${a.id},${b.id},u_0000000000000000@local,u_x@othernode`, { token: b.token });
     expect(r.status).toBe(200);
-    const byId = Object.fromEntries(r.body.presence.map((p: any) => [p.userId, p]));
+    const byId = Object.fromEntries(r.body.presence.map((p: Presence) => [p.userId, p]));
     expect(Object.keys(byId).sort()).toEqual([a.id, b.id].sort());
     expect(byId[a.id].status).toBe("online");
     expect(byId[b.id]).toEqual({ userId: b.id, status: "offline", lastSeen: null });
@@ -628,7 +653,7 @@ describe("multi-device revocation", () => {
     d2.socket.send({ type: "ping", reqId: "still" });
     await d2.socket.next((f) => f.type === "pong");
     await postMessage(a.token, room.id, "after revocation");
-    await d2.socket.next((f) => f.type === "inbox.room" && f.room.roomId === room.id && f.room.lastSeq === 1);
+    await d2.socket.next("inbox.room", (f) => f.room.roomId === room.id && f.room.lastSeq === 1);
     // the revoked token opens nothing any more
     expect((await openDeviceSocket(u.token)).status).toBe(401);
     expect((await api("GET", "/api/v1/me/rooms", { token: u.token })).status).toBe(401);

@@ -4,7 +4,8 @@
  * input validation. Every refused request must leave the history unchanged.
  */
 import { describe, expect, it } from "vitest";
-import { api, history, newRoom, newSession, newUser, postMessage, sendMessage, sleep } from "./helpers";
+import { api, history, newRoom, newSession, newUser, postMessage, sendMessage, sleep, type Res } from "./helpers";
+import type { Message } from "../../protocol/models";
 
 const msgUrl = (roomId: string, mid = "") => `/api/v1/rooms/${roomId}/messages${mid ? `/${mid}` : ""}`;
 
@@ -69,7 +70,7 @@ describe("history", () => {
   it("pages with before, after and limit, always in seq order", async () => {
     const { room, users: [a] } = await roomWith(1);
     for (let i = 1; i <= 7; i++) await postMessage(a.token, room.id, `m${i}`);
-    const seqs = (h: { messages: any[] }) => h.messages.map((m) => m.seq);
+    const seqs = (h: { messages: Message[] }) => h.messages.map((m) => m.seq);
 
     const newest = await history(a.token, room.id, "?limit=3");
     expect(seqs(newest)).toEqual([5, 6, 7]);
@@ -284,7 +285,7 @@ describe("input validation", () => {
   it("refuses bad requests and writes nothing", async () => {
     const { room, users: [a] } = await roomWith(1);
     const url = msgUrl(room.id);
-    const cases: [string, Promise<any>, number, string][] = [
+    const cases: [string, Promise<Res>, number, string][] = [
       ["empty", sendMessage(a.token, room.id, ""), 400, "invalid_request"],
       ["whitespace", sendMessage(a.token, room.id, " \n\t "), 400, "invalid_request"],
       ["NUL", sendMessage(a.token, room.id, "a\u0000b"), 400, "invalid_request"],

@@ -180,7 +180,7 @@ describe("Content-Disposition", () => {
     const m = /filename\*=UTF-8''((?:[A-Za-z0-9!#$&+\-.^_`|~]|%[0-9A-F]{2})*)(?:;|$)/.exec(header);
     if (!m) throw new Error(`no valid filename* in ${header}`);
     const raw = m[1].replace(/%([0-9A-F]{2})|[\s\S]/g, (all, hex) => String.fromCharCode(hex ? parseInt(hex, 16) : all.charCodeAt(0)));
-    return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(raw, (c) => c.charCodeAt(0)));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(raw, (c) => c.charCodeAt(0)));
   }
 
   it("encodes everything but attr-char, so ' ( ) * and CJK round-trip through a strict parser", () => {

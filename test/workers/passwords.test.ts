@@ -5,7 +5,13 @@
  * stood in for by WebCrypto with the same refusal, word for word.
  */
 import { describe, expect, it } from "vitest";
-import { DUMMY_HASH, hashPassword, PBKDF2_ITERATIONS, verifyPassword, type Pbkdf2Crypto } from "../../durable-objects/shared/passwords";
+import { env, runInDurableObject } from "cloudflare:test";
+import { dummyHash, hashPassword, PBKDF2_ITERATIONS, verifyPassword, type Pbkdf2Crypto } from "../../durable-objects/shared/passwords";
+import { directoryStub } from "../../durable-objects/shared/objects";
+import { limitsOf } from "../../durable-objects/shared/env";
+import { login, newUser } from "./helpers";
+
+const DUMMY_HASH = dummyHash(PBKDF2_ITERATIONS);
 
 /** workerd's WebCrypto, refusing counts above `cap` with the hosted platform's error; records the counts it ran. */
 function cappedCrypto(cap: number): Pbkdf2Crypto & { ran: number[] } {
@@ -14,7 +20,7 @@ function cappedCrypto(cap: number): Pbkdf2Crypto & { ran: number[] } {
     ran,
     importKey: ((...args: Parameters<SubtleCrypto["importKey"]>) => crypto.subtle.importKey(...args)) as SubtleCrypto["importKey"],
     async deriveBits(algorithm, key, length) {
-      const n = (algorithm as Pbkdf2Params).iterations;
+      const n = (algorithm as SubtleCryptoDeriveKeyAlgorithm).iterations!;
       if (n > cap) throw new DOMException(`Pbkdf2 failed: iteration counts above ${cap} are not supported (requested ${n}).`, "NotSupportedError");
       ran.push(n);
       return crypto.subtle.deriveBits(algorithm, key, length);
@@ -24,7 +30,7 @@ function cappedCrypto(cap: number): Pbkdf2Crypto & { ran: number[] } {
 
 describe("password hashes", () => {
   it("use 600,000 iterations in workerd, and check right and wrong passwords", async () => {
-    const hash = await hashPassword("correct horse");
+    const hash = await hashPassword("correct horse", PBKDF2_ITERATIONS);
     expect(hash).toMatch(new RegExp(`^pbkdf2\\$${PBKDF2_ITERATIONS}\\$`));
     expect(await verifyPassword("correct horse", hash)).toBe(true);
     expect(await verifyPassword("correct horsf", hash)).toBe(false);
@@ -33,7 +39,7 @@ describe("password hashes", () => {
 
   it("fit a platform's iteration cap instead of failing every sign-in", async () => {
     const capped = cappedCrypto(100_000);
-    const hash = await hashPassword("correct horse", undefined, capped);
+    const hash = await hashPassword("correct horse", PBKDF2_ITERATIONS, capped);
     expect(hash).toMatch(/^pbkdf2\$100000\$/);
     expect(await verifyPassword("correct horse", hash, capped)).toBe(true);
     expect(await verifyPassword("wrong", hash, capped)).toBe(false);
@@ -49,9 +55,36 @@ describe("password hashes", () => {
   });
 
   it("never match a hash stronger than the platform allows (one carried over from a node), without throwing", async () => {
-    const fromNode = await hashPassword("correct horse");
+    const fromNode = await hashPassword("correct horse", PBKDF2_ITERATIONS);
     const capped = cappedCrypto(100_000);
     expect(await verifyPassword("correct horse", fromNode, capped)).toBe(false);
+  });
+
+  it("check each hash at the count it records, whatever count new hashes get now", async () => {
+    const recorder = cappedCrypto(Number.MAX_SAFE_INTEGER);
+    const cheap = await hashPassword("correct horse", 1000, recorder);
+    expect(cheap).toMatch(/^pbkdf2\$1000\$/);
+    // The node's count moved on (to the default) since this hash was made: it still verifies, at 1,000.
+    expect(await verifyPassword("correct horse", cheap, recorder)).toBe(true);
+    expect(await verifyPassword("correct horsf", cheap, recorder)).toBe(false);
+    expect(recorder.ran).toEqual([1000, 1000, 1000]);
+  });
+
+  it("check an unknown user's login at the count new hashes get, so it costs what a wrong password costs", async () => {
+    const recorder = cappedCrypto(Number.MAX_SAFE_INTEGER);
+    expect(await verifyPassword("anything", dummyHash(2000), recorder)).toBe(false);
+    expect(recorder.ran).toEqual([2000]);
+  });
+
+  it("are made at the node's passwordHashIterations (cheap in these tests: vitest.workers.config.ts)", async () => {
+    const iterations = limitsOf(env).passwordHashIterations;
+    expect(iterations).toBe(1000);
+    const u = await newUser("hashcost");
+    const stored = await runInDurableObject(directoryStub(env), async (_o, state) =>
+      state.storage.sql.exec<{ password_hash: string }>("SELECT password_hash FROM users WHERE id = ?", u.id).one().password_hash,
+    );
+    expect(stored).toMatch(new RegExp(`^pbkdf2\\$${iterations}\\$`));
+    expect((await login(u.username, u.password)).status).toBe(200);
   });
 
   it("pass other WebCrypto errors through", async () => {
@@ -61,7 +94,7 @@ describe("password hashes", () => {
         throw new DOMException("Pbkdf2 failed: something else", "OperationError");
       },
     };
-    await expect(hashPassword("x", undefined, broken)).rejects.toThrow(/something else/);
+    await expect(hashPassword("x", PBKDF2_ITERATIONS, broken)).rejects.toThrow(/something else/);
   });
 
   it("learn the cap against a stable crypto object (one refusal per isolate, not one per sign-in)", () => {

@@ -7,14 +7,22 @@
 import { SELF, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ServerRoomFrame } from "../../protocol/frames";
-import { BASE, api, connect, history, newRoom, newUser, sleep, type RoomSocket } from "./helpers";
+import type { Message } from "../../protocol/models";
+import type { z } from "zod";
+import type { PublicRoom } from "../../protocol/models";
+import type { PublicRoomsPageSchema } from "../../protocol/responses";
+import type { DirectoryObject } from "../../durable-objects/directory/directory-object";
+import type { AppError } from "../../durable-objects/shared/app-error";
+import { directoryStub } from "../../durable-objects/shared/objects";
+import type { FrameOf } from "../frame-types";
+import { BASE, api, connect, expectFrame, history, newRoom, newUser, sleep, type Res, type RoomSocket } from "./helpers";
 
 const RATE = 20;
 const BURST = 200;
 
 /** Every message of a room, oldest first (history pages of 100). */
 async function allMessages(token: string, roomId: string) {
-  const out: any[] = [];
+  const out: Message[] = [];
   for (let after = 0; ; ) {
     const page = await history(token, roomId, `?after=${after}&limit=100`);
     out.push(...page.messages);
@@ -26,7 +34,7 @@ async function allMessages(token: string, roomId: string) {
 /** Send `ids` as msg.send frames at once and collect each one's answer (ack or error). */
 async function flood(socket: RoomSocket, ids: string[]) {
   for (const clientId of ids) socket.send({ type: "msg.send", clientId, text: `flood ${clientId}` });
-  const answers = new Map<string, any>();
+  const answers = new Map<string, FrameOf<ServerRoomFrame, "msg.ack" | "error">>();
   const deadline = Date.now() + 20_000;
   while (answers.size < ids.length && Date.now() < deadline) {
     for (const f of socket.frames.splice(0)) {
@@ -48,16 +56,17 @@ describe("message budget on the room socket", () => {
     const answers = await flood(socket, ids);
     const seconds = (Date.now() - started) / 1000;
     expect(answers.size).toBe(ids.length);
-    const acked = ids.filter((id) => answers.get(id).type === "msg.ack");
-    const refused = ids.filter((id) => answers.get(id).type === "error");
+    const acked = ids.filter((id) => answers.get(id)!.type === "msg.ack");
+    const refused = ids.filter((id) => answers.get(id)!.type === "error");
     // The whole burst, plus at most what refilled while the frames were handled.
     expect(acked.length).toBeGreaterThanOrEqual(BURST);
     expect(acked.length).toBeLessThanOrEqual(BURST + Math.ceil(RATE * seconds) + 1);
     expect(refused.length).toBeGreaterThan(0);
     expect(refused.length).toBe(ids.length - acked.length);
     for (const id of refused) {
-      const f = answers.get(id);
+      const f = answers.get(id)!;
       expect(ServerRoomFrame.parse(f)).toEqual(f); // declared in protocol/frames.ts, strictly
+      expectFrame(f, "error");
       expect(f).toMatchObject({ code: "rate_limited", replyTo: id });
       expect(Number.isInteger(f.retryAfterMs)).toBe(true);
       expect(f.retryAfterMs).toBeGreaterThan(0);
@@ -71,12 +80,14 @@ describe("message budget on the room socket", () => {
     // A refused message sent again after the wait it was told is stored, once; a retry
     // of a stored one is answered as a duplicate even with the budget empty.
     const again = refused[0];
-    await sleep(answers.get(again).retryAfterMs + 5);
+    const told = answers.get(again)!;
+    expectFrame(told, "error");
+    await sleep(told.retryAfterMs! + 5);
     socket.send({ type: "msg.send", clientId: again, text: "flood again" });
-    const ack = await socket.next((f) => f.type === "msg.ack" && f.clientId === again);
+    const ack = await socket.next("msg.ack", (f) => f.clientId === again);
     expect(ack.duplicate).toBe(false);
     const drained = await flood(socket, Array.from({ length: 10 }, (_, i) => `d${i}`));
-    expect([...drained.values()].some((f) => f.code === "rate_limited")).toBe(true);
+    expect([...drained.values()].some((f) => f.type === "error" && f.code === "rate_limited")).toBe(true);
     for (const id of [again, acked[0]]) {
       socket.send({ type: "msg.send", clientId: id, text: "retry" });
       const dup = await socket.next((f) => (f.type === "msg.ack" && f.clientId === id) || (f.type === "error" && f.replyTo === id));
@@ -128,13 +139,13 @@ describe("message budget over REST", () => {
     // Spend the budget on the socket (far faster than REST here), then send over REST.
     const socket = await connect(room.id, a.token);
     await flood(socket, Array.from({ length: BURST + 20 }, (_, i) => `w${i}`));
-    // Raw fetches: the helpers' api() waits out a 429 itself.
+    // Twenty at once, straight through SELF.fetch: each answer's status, Retry-After and body.
     const post = (i: number) =>
       SELF.fetch(`${BASE}/api/v1/rooms/${room.id}/messages`, {
         method: "POST",
         headers: { authorization: `Bearer ${a.token}`, "content-type": "application/json" },
         body: JSON.stringify({ text: `rest ${i}`, clientId: `h${i}` }),
-      }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), body: (await r.json()) as any }));
+      }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), body: (await r.json()) as { error: { code: string; retryAfterMs: number } } }));
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => post(i)));
     const limited = results.filter((r) => r.status === 429);
     expect(results.filter((r) => r.status !== 429).every((r) => r.status === 201)).toBe(true);
@@ -157,7 +168,7 @@ describe("room quota", () => {
   it("counts a user's group rooms of the last 24 hours; the wait ends when enough of them have aged out", async () => {
     const u = await newUser("qq");
     const DAY = 24 * 3600 * 1000;
-    const result = await runInDurableObject(directory(), async (dir: any, state) => {
+    const result = await inDirectory(async (dir, state) => {
       const now = Date.now();
       const key = `qq${Date.now().toString(36)}`.padEnd(12, "0").slice(0, 12);
       const insert = (i: number, kind: string, createdAt: number) =>
@@ -171,7 +182,7 @@ describe("room quota", () => {
       for (let i = 111; i < 121; i++) insert(i, "dm", now - 1000);
       const refused = await dir.registerRoom({ id: `r_${key}zzzz@local`, name: "one more", kind: "group", visibility: "public", createdBy: u.id }).then(
         () => null,
-        (e: any) => ({ code: e.code, retryAfter: e.retryAfter, retryAfterMs: e.retryAfterMs }),
+        (e: AppError) => ({ code: e.code, retryAfter: e.retryAfter, retryAfterMs: e.retryAfterMs }),
       );
       // An admin (quota-exempt) is not refused.
       await dir.registerRoom({ id: `r_${key}zzzy@local`, name: "admin's", kind: "group", visibility: "public", createdBy: u.id }, { quotaExempt: true });
@@ -181,36 +192,37 @@ describe("room quota", () => {
     expect(result.refused?.code).toBe("rate_limited");
     expect(result.refused!.retryAfterMs).toBeGreaterThan(2 * 3600_000 - 60_000);
     expect(result.refused!.retryAfterMs).toBeLessThanOrEqual(2 * 3600_000);
-    expect(result.refused!.retryAfter).toBe(Math.ceil(result.refused!.retryAfterMs / 1000));
+    expect(result.refused!.retryAfter).toBe(Math.ceil(result.refused!.retryAfterMs! / 1000));
   });
 
   it("folds the names of rooms registered before the search column existed, once, when the directory wakes", async () => {
     const tag = `f${Date.now().toString(36)}`;
     const id = `r_${tag.padEnd(16, "0").slice(0, 16)}@local`;
-    await runInDurableObject(directory(), async (dir: any, state) => {
+    await inDirectory(async (dir, state) => {
       // As migration 0001 leaves an older row: name_fold empty.
       state.storage.sql.exec("INSERT INTO rooms (id, name, kind, visibility, dm_key, created_by, created_at, name_fold) VALUES (?, ?, 'group', 'public', NULL, 'u_x', 1, '')", id, `ÜBER ${tag}`);
       state.storage.sql.exec("DELETE FROM settings WHERE key = 'rooms.name_fold'");
-      dir.foldOlderNames();
+      dir["foldOlderNames"](); // private: the step the directory runs when it wakes, run again here
       expect(state.storage.sql.exec("SELECT name_fold FROM rooms WHERE id = ?", id).one().name_fold).toBe(`über ${tag}`);
       expect(state.storage.sql.exec("SELECT value FROM settings WHERE key = 'rooms.name_fold'").toArray()).toHaveLength(1);
     });
     const u = await newUser("qf");
     const r = await api("GET", `/api/v1/rooms/public?q=${encodeURIComponent(`über ${tag}`)}`, { token: u.token });
-    expect(r.body.rooms.map((x: any) => x.id)).toEqual([id]);
+    expect(r.body.rooms.map((x: PublicRoom) => x.id)).toEqual([id]);
   });
 });
 
 // ------------------------------------------------------------ public directory
 
-const directory = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("directory"));
+/** Run `fn` inside the node's directory object (named: runInDurableObject cannot infer the class from its stub). */
+const inDirectory = <R>(fn: (dir: DirectoryObject, state: DurableObjectState) => R | Promise<R>) => runInDurableObject<DirectoryObject, R>(directoryStub(env), fn);
 
 async function pageAll(token: string, query: string) {
-  const seen: any[] = [];
+  const seen: PublicRoom[] = [];
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const r = await api("GET", `/api/v1/rooms/public?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+    const r: Res<z.infer<typeof PublicRoomsPageSchema>> = await api("GET", `/api/v1/rooms/public?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
     expect(r.status).toBe(200);
     expect(Object.keys(r.body).sort()).toEqual(["nextCursor", "rooms"]);
     seen.push(...r.body.rooms);
@@ -228,7 +240,7 @@ describe("public room directory", () => {
     const u = await newUser("qd");
     const tag = `t${Date.now().toString(36)}`;
     // Straight into the directory (its own registerRoom, quota-exempt): REST would create 2,500 room objects.
-    const made = await runInDurableObject(directory(), async (dir: any) => {
+    const made = await inDirectory(async (dir) => {
       const ids: string[] = [];
       for (let i = 0; i < 2500; i++) {
         const id = `r_${tag.padEnd(10, "0").slice(0, 10)}${i.toString(36).padStart(6, "0")}@local`;
@@ -268,7 +280,7 @@ describe("public room directory", () => {
     const u = await newUser("qn");
     const tag = `n${Date.now().toString(36)}`;
     const room = await newRoom(u.token, `Ärzte ${tag}`, "public");
-    const search = async (q: string) => (await api("GET", `/api/v1/rooms/public?q=${encodeURIComponent(q)}`, { token: u.token })).body.rooms.map((r: any) => r.id);
+    const search = async (q: string) => (await api("GET", `/api/v1/rooms/public?q=${encodeURIComponent(q)}`, { token: u.token })).body.rooms.map((r: PublicRoom) => r.id);
     expect(await search(`ÄRZTE ${tag.toUpperCase()}`)).toEqual([room.id]);
     expect(await search(`ärzte`)).toContain(room.id);
     expect(await search(`Ｎ${tag.slice(1)}`)).toEqual([room.id]); // full-width Ｎ is N

@@ -5,14 +5,17 @@
  */
 import { describe, expect, it } from "vitest";
 import { api, newRoom, newUser, openRoomSocket, sendMessage, sleep, unusedRoomId } from "./helpers";
+import type { InboxRoom } from "../../protocol/device";
+import type { Member } from "../../protocol/models";
+import type { PublicRoom } from "../../protocol/rest";
 
 const ROOM_ID = /^r_[a-z0-9]{16}@local$/;
 
 const info = (token: string, roomId: string) => api("GET", `/api/v1/rooms/${encodeURIComponent(roomId)}`, { token });
-const myRoomIds = async (token: string) => (await api("GET", "/api/v1/me/rooms", { token })).body.rooms.map((r: any) => r.roomId) as string[];
+const myRoomIds = async (token: string) => (await api("GET", "/api/v1/me/rooms", { token })).body.rooms.map((r: InboxRoom) => r.roomId) as string[];
 const invite = (token: string, roomId: string, userId: string) => api("POST", `/api/v1/rooms/${roomId}/members`, { token, body: { userId } });
 const setRole = (token: string, roomId: string, userId: string, role: string) => api("PATCH", `/api/v1/rooms/${roomId}/members/${userId}`, { token, body: { role } });
-const roleOf = async (token: string, roomId: string, userId: string) => (await info(token, roomId)).body.members.find((m: any) => m.userId === userId)?.role;
+const roleOf = async (token: string, roomId: string, userId: string) => (await info(token, roomId)).body.members.find((m: Member) => m.userId === userId)?.role;
 
 describe("creating and listing rooms", () => {
   it("creates public and private rooms with ids r_<16>@local", async () => {
@@ -31,7 +34,7 @@ describe("creating and listing rooms", () => {
     const room = await newRoom(a.token, "Team", "private", [b.id]);
     const i = await info(b.token, room.id);
     expect(i.status).toBe(200);
-    expect(i.body.members.map((m: any) => m.userId).sort()).toEqual([a.id, b.id].sort());
+    expect(i.body.members.map((m: Member) => m.userId).sort()).toEqual([a.id, b.id].sort());
     expect(await roleOf(a.token, room.id, b.id)).toBe("member");
     expect(await myRoomIds(b.token)).toContain(room.id);
   });
@@ -55,8 +58,8 @@ describe("creating and listing rooms", () => {
     await newRoom(b.token, "not mine");
     const list = await api("GET", "/api/v1/me/rooms", { token: a.token });
     expect(list.status).toBe(200);
-    expect(list.body.rooms.map((r: any) => r.roomId).sort()).toEqual([r1.id, r2.id].sort());
-    expect(list.body.rooms.find((r: any) => r.roomId === r1.id)).toMatchObject({ name: "one", kind: "group", visibility: "private", role: "owner" });
+    expect(list.body.rooms.map((r: InboxRoom) => r.roomId).sort()).toEqual([r1.id, r2.id].sort());
+    expect(list.body.rooms.find((r: InboxRoom) => r.roomId === r1.id)).toMatchObject({ name: "one", kind: "group", visibility: "private", role: "owner" });
   });
 
   it("the public directory lists public rooms only", async () => {
@@ -66,10 +69,10 @@ describe("creating and listing rooms", () => {
     const b = await newUser("dirreader");
     const list = await api("GET", "/api/v1/rooms/public", { token: b.token });
     expect(list.status).toBe(200);
-    const ids = list.body.rooms.map((r: any) => r.id);
+    const ids = list.body.rooms.map((r: PublicRoom) => r.id);
     expect(ids).toContain(pub.id);
     expect(ids).not.toContain(priv.id);
-    expect(list.body.rooms.find((r: any) => r.id === pub.id).name).toBe("Open Plaza");
+    expect(list.body.rooms.find((r: PublicRoom) => r.id === pub.id).name).toBe("Open Plaza");
   });
 });
 
@@ -177,7 +180,7 @@ describe("members", () => {
 
     expect((await api("DELETE", `/api/v1/rooms/${room.id}/members/${adm.id}`, { token: owner.token })).status).toBe(200);
     expect((await info(adm.token, room.id)).status).toBe(404);
-    expect((await info(owner.token, room.id)).body.members.map((m: any) => m.userId).sort()).toEqual([owner.id, m2.id].sort());
+    expect((await info(owner.token, room.id)).body.members.map((m: Member) => m.userId).sort()).toEqual([owner.id, m2.id].sort());
   });
 
   it("a member can leave", async () => {
@@ -197,14 +200,14 @@ describe("members", () => {
     const owner = await newUser("ho");
     const oldMember = await newUser("hm");
     const room = await newRoom(owner.token, "handover", "private", [oldMember.id]);
-    await sleep(5);
+    await sleep(5); // a later joinedAt (milliseconds) for whoever joins next: the heir is picked by it
     const adm = await newUser("ha");
     await invite(owner.token, room.id, adm.id);
     await setRole(owner.token, room.id, adm.id, "admin");
     expect((await api("POST", `/api/v1/rooms/${room.id}/leave`, { token: owner.token })).status).toBe(200);
     expect(await roleOf(adm.token, room.id, adm.id)).toBe("owner");
     expect(await roleOf(adm.token, room.id, oldMember.id)).toBe("member");
-    const inbox = (await api("GET", "/api/v1/me/rooms", { token: adm.token })).body.rooms.find((r: any) => r.roomId === room.id);
+    const inbox = (await api("GET", "/api/v1/me/rooms", { token: adm.token })).body.rooms.find((r: InboxRoom) => r.roomId === room.id);
     expect(inbox.role).toBe("owner");
   });
 
@@ -213,7 +216,7 @@ describe("members", () => {
     const first = await newUser("first");
     const room = await newRoom(owner.token, "handover2", "private");
     await invite(owner.token, room.id, first.id);
-    await sleep(5);
+    await sleep(5); // a later joinedAt (milliseconds) for whoever joins next: the heir is picked by it
     const second = await newUser("second");
     await invite(owner.token, room.id, second.id);
     expect((await api("POST", `/api/v1/rooms/${room.id}/leave`, { token: owner.token })).status).toBe(200);
@@ -257,9 +260,9 @@ describe("members", () => {
     expect(r.status).toBe(200);
     expect(r.body.name).toBe("After");
     expect((await info(m.token, room.id)).body.room.name).toBe("After");
-    const dir = (await api("GET", "/api/v1/rooms/public", { token: m.token })).body.rooms.find((x: any) => x.id === room.id);
+    const dir = (await api("GET", "/api/v1/rooms/public", { token: m.token })).body.rooms.find((x: PublicRoom) => x.id === room.id);
     expect(dir.name).toBe("After");
-    const inbox = (await api("GET", "/api/v1/me/rooms", { token: m.token })).body.rooms.find((x: any) => x.roomId === room.id);
+    const inbox = (await api("GET", "/api/v1/me/rooms", { token: m.token })).body.rooms.find((x: InboxRoom) => x.roomId === room.id);
     expect(inbox.name).toBe("After");
   });
 });
@@ -311,7 +314,7 @@ describe("direct messages", () => {
     const b = await newUser("dmpb");
     const c = await newUser("dmpc");
     const dm = (await api("POST", "/api/v1/dms", { token: a.token, body: { userId: b.id } })).body;
-    expect((await api("GET", "/api/v1/rooms/public", { token: c.token })).body.rooms.map((r: any) => r.id)).not.toContain(dm.id);
+    expect((await api("GET", "/api/v1/rooms/public", { token: c.token })).body.rooms.map((r: PublicRoom) => r.id)).not.toContain(dm.id);
     const j = await api("POST", `/api/v1/rooms/${dm.id}/join`, { token: c.token });
     expect(j.status).toBe(404);
     expect(j.body).toEqual((await api("POST", `/api/v1/rooms/${unusedRoomId()}/join`, { token: c.token })).body);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { api, newUser, newRoom } from "./helpers";
+import type { Message, SearchHit } from "../../protocol/models";
+import type { RoomObject } from "../../durable-objects/room/room-object";
+import { api, newUser, newRoom, type Res } from "./helpers";
 
 const CORPUS = [
   "我家在上海东边",
@@ -22,7 +24,7 @@ async function seed() {
   return { a, room };
 }
 
-const texts = (r: any) => r.body.hits.map((h: any) => h.message.text).sort();
+const texts = (r: Res<{ hits: SearchHit[] }>) => r.body.hits.map((h) => h.message.text).sort();
 
 describe("search", () => {
   it("finds 2-character Chinese words, English prefixes, accents, mixed", async () => {
@@ -65,7 +67,7 @@ describe("search", () => {
     const all = (t: string, q: string) => api("GET", `/api/v1/search?q=${encodeURIComponent(q)}`, { token: t });
     expect((await all(b.token, "北京")).body.hits.length).toBe(1);
     const hist = await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: a.token });
-    const bj = hist.body.messages.find((m: any) => m.text.includes("北京"));
+    const bj = hist.body.messages.find((m: Message) => m.text.includes("北京"));
     await api("PATCH", `/api/v1/rooms/${room.id}/messages/${bj.id}`, { token: a.token, body: { text: "明天去广州开会" } });
     expect((await all(b.token, "北京")).body.hits.length).toBe(0);
     expect((await all(b.token, "广州")).body.hits.length).toBe(1);
@@ -135,7 +137,7 @@ describe("large result sets", () => {
     const { openRoomSocket } = await import("./helpers");
     const ws = (await openRoomSocket(room.id, a.token, "?afterSeq=0")).socket!;
     const sync = await ws.next((f) => f.type === "sync");
-    expect(sync.messages.map((m: any) => m.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(sync.messages.map((m) => m.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
     const hits = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=needle&limit=50`, { token: a.token });
     expect(hits.status).toBe(200);
     expect(hits.body.hits.length).toBe(50);
@@ -286,9 +288,9 @@ describe("re-index after a tokenizer change", () => {
     const { a, room, stub } = await oldRoom(N, (seq) => MIXED_CORPUS[seq - 1] ?? MIXED_CORPUS[seq - (N - MIXED_CORPUS.length) - 1] ?? null);
     expect(await runDurableObjectAlarm(stub())).toBe(true);
     const caller = { userId: a.id, sessionId: "s", username: "ri", displayName: "RI", isAdmin: false };
-    const found = await runInDurableObject(stub(), async (instance: any) => {
-      const below = Number((instance.ctx as DurableObjectState).storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'fts_reindex_below'").one().value);
-      const hits = async (q: string) => ((await instance.search(caller, { q, limit: 50 })) as any[]).map((h) => h.message.seq).sort((x: number, y: number) => x - y);
+    const found = await runInDurableObject(stub(), async (instance: RoomObject, state) => {
+      const below = Number(state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'fts_reindex_below'").one().value);
+      const hits = async (q: string) => (await instance.search(caller, { q, limit: 50 })).map((h) => h.message.seq).sort((x, y) => x - y);
       return { below, q3: await hits("Q3报表"), season: await hits("季度"), hello: await hits("大家好"), cafe: await hits("cafe") };
     });
     expect(found.below).toBeGreaterThan(SEARCH_FINISHES_REINDEX + 1); // more left than a search finishes: it finished nothing
@@ -302,7 +304,7 @@ describe("re-index after a tokenizer change", () => {
     // Once no more than SEARCH_FINISHES_REINDEX are left, the search finishes the re-index and is exact everywhere.
     while (Number((await indexState(stub)).meta.fts_reindex_below) > SEARCH_FINISHES_REINDEX + 1) if (!(await runDurableObjectAlarm(stub()))) await new Promise((r) => setTimeout(r, 50));
     const r = await api("GET", `/api/v1/search?room=${encodeURIComponent(room.id)}&q=${encodeURIComponent("季度")}`, { token: a.token });
-    expect(r.body.hits.map((h: any) => h.message.seq).sort((x: number, y: number) => x - y)).toEqual([1, newest(0)]);
+    expect(r.body.hits.map((h: SearchHit) => h.message.seq).sort((x: number, y: number) => x - y)).toEqual([1, newest(0)]);
     expect((await indexState(stub)).meta.fts_version).toBe("2");
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, admin, newUser, newRoom } from "./helpers";
+import type { Message } from "../../protocol/models";
 
 describe("smoke", () => {
   it("health, login, room, message", async () => {
@@ -12,7 +13,7 @@ describe("smoke", () => {
     expect(sent.status).toBe(201);
     expect(sent.body.seq).toBe(1);
     const hist = await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: a.token });
-    expect(hist.body.messages.map((m: any) => m.text)).toEqual(["hello"]);
+    expect(hist.body.messages.map((m: Message) => m.text)).toEqual(["hello"]);
     expect(await admin()).toBeTruthy();
   });
 });

@@ -4,7 +4,9 @@
  * and the sockets that must close: a removed member's, a revoked session's.
  */
 import { describe, expect, it } from "vitest";
-import { api, connect, newRoom, newSession, newUser, openRoomSocket, postMessage, sleep, type RoomSocket } from "./helpers";
+import { api, connect, expectFrame, fence, newRoom, newSession, newUser, openRoomSocket, postMessage, type RoomSocket, type RoomSocketFrame } from "./helpers";
+import type { FrameOf } from "../frame-types";
+import type { Message } from "../../protocol/models";
 
 async function pair() {
   const a = await newUser("sock");
@@ -14,7 +16,8 @@ async function pair() {
 }
 
 /** Frames of `type` received so far that match `pred`, without consuming them. */
-const seen = (s: RoomSocket, type: string, pred: (f: any) => boolean = () => true) => s.frames.filter((f) => f.type === type && pred(f));
+const seen = <K extends RoomSocketFrame["type"]>(s: RoomSocket, type: K, pred: (f: FrameOf<RoomSocketFrame, K>) => boolean = () => true) =>
+  s.frames.filter((f): f is FrameOf<RoomSocketFrame, K> => f.type === type).filter(pred);
 
 describe("connecting", () => {
   it("the first frame is hello with the room, the user, lastSeq and version", async () => {
@@ -24,7 +27,7 @@ describe("connecting", () => {
     const r = await openRoomSocket(room.id, a.token);
     expect(r.status).toBe(101);
     const first = await r.socket!.next(() => true);
-    expect(first.type).toBe("hello");
+    expectFrame(first, "hello");
     expect(first).toMatchObject({ userId: a.id, lastSeq: 2, version: 2 });
     expect(first.room).toMatchObject({ id: room.id, name: "live", role: "owner", lastSeq: 2 });
     r.socket!.close();
@@ -85,14 +88,16 @@ describe("messages over the socket", () => {
     const rest = await api("POST", `/api/v1/rooms/${room.id}/messages`, { token: a.token, body: { text: "third", clientId: "dup-1" } });
     expect(rest.status).toBe(200);
     expect(rest.body.id).toBe(first.id);
-    await sleep(300);
+    // The room broadcasts a new message before it answers the send: past the fence, a
+    // broadcast of the duplicate would be in sb's frames.
+    await fence(sb);
     expect(seen(sb, "msg.new")).toEqual([]);
     expect((await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: a.token })).body.messages).toHaveLength(1);
     // A retry of a message with a mention (its insert writes more than one row) is a duplicate too.
     sa.send({ type: "msg.send", clientId: "dup-2", text: `hi @${b.username}` });
-    const third = await sa.next((f) => f.type === "msg.ack" && f.clientId === "dup-2");
+    const third = await sa.next("msg.ack", (f) => f.clientId === "dup-2");
     sa.send({ type: "msg.send", clientId: "dup-2", text: `hi @${b.username}` });
-    const fourth = await sa.next((f) => f.type === "msg.ack" && f.clientId === "dup-2" && f.duplicate);
+    const fourth = await sa.next("msg.ack", (f) => f.clientId === "dup-2" && f.duplicate);
     expect(fourth).toEqual({ type: "msg.ack", clientId: "dup-2", id: third.id, seq: third.seq, duplicate: true });
     expect((await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: a.token })).body.messages).toHaveLength(2);
     sa.close();
@@ -138,7 +143,8 @@ describe("messages over the socket", () => {
     expect(err).toMatchObject({ code: "forbidden", replyTo: "steal" });
     sb.send({ type: "msg.send", clientId: "big", text: "x".repeat(16385) });
     expect(await sb.next((f) => f.type === "error")).toMatchObject({ code: "too_large", replyTo: "big" });
-    await sleep(300);
+    // Whatever b's frames made the room broadcast went out before it answered them.
+    await fence(sa);
     expect(seen(sa, "msg.updated")).toEqual([]);
     expect(seen(sa, "msg.new")).toEqual([]);
     sa.close();
@@ -193,7 +199,8 @@ describe("bad frames", () => {
     s.send({ type: "msg.send", clientId: "huge", text: "y".repeat(70_000) });
     const closed = await s.closed();
     expect(closed.code).toBe(1009);
-    await sleep(200);
+    // The room closed the socket while handling the frame: anything it broadcast came before.
+    await fence(other);
     expect(seen(other, "msg.new")).toEqual([]);
     expect((await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: a.token })).body.messages).toEqual([]);
     other.close();
@@ -219,8 +226,8 @@ describe("resume", () => {
     const s = r.socket!;
     expect((await s.next(() => true)).type).toBe("hello");
     const sync = await s.next(() => true);
-    expect(sync.type).toBe("sync");
-    expect(sync.messages.map((m: any) => [m.seq, m.text])).toEqual([[3, "n3"], [4, "n4"], [5, "n5"]]);
+    expectFrame(sync, "sync");
+    expect(sync.messages.map((m) => [m.seq, m.text])).toEqual([[3, "n3"], [4, "n4"], [5, "n5"]]);
     expect(sync).toMatchObject({ lastSeq: 5, tooFarBehind: false });
     s.close();
 
@@ -248,12 +255,12 @@ describe("resume", () => {
     back.send({ type: "sync", afterSeq: 2, afterVersion: 2, reqId: "s1" });
     const sync = await back.next((f) => f.type === "sync");
     expect(sync.replyTo).toBe("s1");
-    expect(sync.messages.map((m: any) => [m.seq, m.text])).toEqual([[1, "first, edited"], [3, "third"]]);
+    expect(sync.messages.map((m) => [m.seq, m.text])).toEqual([[1, "first, edited"], [3, "third"]]);
     expect(sync.version).toBe(4);
 
     back.send({ type: "sync", afterSeq: 2, reqId: "s2" });
     const plain = await back.next((f) => f.type === "sync");
-    expect(plain.messages.map((m: any) => m.seq)).toEqual([3]);
+    expect(plain.messages.map((m) => m.seq)).toEqual([3]);
     back.close();
   });
 
@@ -271,9 +278,9 @@ describe("resume", () => {
     await api("PATCH", `/api/v1/rooms/${room.id}/messages/${m1.id}`, { token: a.token, body: { text: "base v2" } });
     const m2 = await postMessage(b.token, room.id, "reply");
     await api("POST", `/api/v1/rooms/${room.id}/messages/${m2.id}/reactions`, { token: a.token, body: { emoji: "✅" } });
-    const lastEvent = await watcher.next((f) => f.type === "msg.updated" && f.message.reactions.length === 1);
+    const lastEvent = await watcher.next("msg.updated", (f) => f.message.reactions.length === 1);
     // Apply the live events to the state before, as a client would.
-    const live = new Map<string, any>([[m1.id, m1]]);
+    const live = new Map<string, Message>([[m1.id, m1]]);
     for (const f of [...watcher.frames, lastEvent]) if (f.type === "msg.new" || f.type === "msg.updated") {
       const cur = live.get(f.message.id);
       if (!cur || cur.version < f.message.version) live.set(f.message.id, f.message);
@@ -282,7 +289,7 @@ describe("resume", () => {
     const resumed = await connect(room.id, b.token);
     resumed.send({ type: "sync", afterSeq: hello.lastSeq, afterVersion: hello.version });
     const sync = await resumed.next((f) => f.type === "sync");
-    const after = new Map<string, any>([[m1.id, m1]]);
+    const after = new Map<string, Message>([[m1.id, m1]]);
     for (const m of sync.messages) after.set(m.id, m);
     const fresh = (await api("GET", `/api/v1/rooms/${room.id}/messages`, { token: b.token })).body.messages;
     expect([...live.values()].sort((x, y) => x.seq - y.seq)).toEqual(fresh);
@@ -306,7 +313,7 @@ describe("sockets that must close", () => {
     expect(await so.next((f) => f.type === "member.left")).toMatchObject({ userId: m.id, removedBy: owner.id });
     await postMessage(owner.token, room.id, "after the removal");
     await so.next((f) => f.type === "msg.new");
-    await sleep(300);
+    // sm closed (awaited above): no frame arrives after a socket's close, so what it holds is final.
     expect(seen(sm, "msg.new")).toEqual([]);
     expect(seen(sm, "member.left")).toEqual([]);
     // And it cannot come back.
@@ -343,11 +350,12 @@ describe("sockets that must close", () => {
     const s3 = await connect(room.id, third);
     const s1 = await connect(room.id, b.token);
     const list = (await api("GET", "/api/v1/me/sessions", { token: b.token })).body.sessions;
-    const current = list.find((x: any) => x.current);
-    const others = list.filter((x: any) => !x.current);
+    type Session = { id: string; current: boolean; createdAt: number }; // the fields of GET /me/sessions read here
+    const current = list.find((x: Session) => x.current);
+    const others = list.filter((x: Session) => !x.current);
     expect(others).toHaveLength(2);
     // Revoke the newest other session (third login).
-    const target = others.sort((x: any, y: any) => y.createdAt - x.createdAt)[0];
+    const target = others.sort((x: Session, y: Session) => y.createdAt - x.createdAt)[0];
     expect((await api("DELETE", `/api/v1/me/sessions/${target.id}`, { token: b.token })).status).toBe(200);
     expect((await s3.closed()).code).toBe(1008);
     await api("POST", "/api/v1/me/password", { token: b.token, body: { currentPassword: b.password, newPassword: "rotated password 1" } });

@@ -7,11 +7,11 @@ import { reply } from "../reply";
 import { LoginBody } from "../../protocol/rest";
 import { OkSchema, SignInSchema, type SignIn } from "../../protocol/responses";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { DUMMY_HASH, verifyPassword } from "../../durable-objects/shared/passwords";
+import { dummyHash, verifyPassword } from "../../durable-objects/shared/passwords";
 import { MAX_DEVICE_TOKEN_LENGTH } from "../../durable-objects/directory/device-tokens";
 import { directoryStub as directory, storedUser } from "../../durable-objects/shared/objects";
 import { requireAuth, SESSION_COOKIE } from "../middleware/auth";
-import { limitsOf } from "../../durable-objects/shared/env";
+import { limitsOf, type Limits } from "../../durable-objects/shared/env";
 import type { User } from "../../protocol/models";
 
 /**
@@ -29,19 +29,19 @@ function clientAddress(c: Context): string {
  * ~77 ms of the node's one JavaScript thread, so a login storm (random
  * usernames defeat per-username throttling) could starve chat. Two limits,
  * both answered with an immediate 429 instead of a hash: at most 4 checks in
- * flight (a queue of logins would only make everyone wait), and at most 5 a
- * second on average (bursts of 15), which leaves the node most of its time for
- * everything else even when the hashes run at full speed.
+ * flight (a queue of logins would only make everyone wait), and at most
+ * `signInsPerSecond` a second on average (default 5; bursts of `signInBurst`,
+ * default 15), which leaves the node most of its time for everything else even
+ * when the hashes run at full speed. Both are node limits so a node with
+ * cheaper hashes (a test node) can take more.
  */
 const KDF_IN_FLIGHT = 4;
-const KDF_PER_SECOND = 5;
-const KDF_BURST = 15;
 let kdfInFlight = 0;
-let kdfTokens = KDF_BURST;
+let kdfTokens = 0;
 let kdfRefilledAt = 0; // workerd reads the clock as 0 at start-up; the first take refills fully
 
-function takeKdfBudget(now = Date.now()): boolean {
-  kdfTokens = Math.min(KDF_BURST, kdfTokens + ((now - kdfRefilledAt) / 1000) * KDF_PER_SECOND);
+function takeKdfBudget(limits: Pick<Limits, "signInsPerSecond" | "signInBurst">, now = Date.now()): boolean {
+  kdfTokens = Math.min(limits.signInBurst, kdfTokens + ((now - kdfRefilledAt) / 1000) * limits.signInsPerSecond);
   kdfRefilledAt = now;
   if (kdfTokens < 1 || kdfInFlight >= KDF_IN_FLIGHT) return false;
   kdfTokens -= 1;
@@ -49,9 +49,9 @@ function takeKdfBudget(now = Date.now()): boolean {
   return true;
 }
 
-/** Run a password check inside the budget, or refuse at once. */
-export async function withKdfBudget<T>(fn: () => Promise<T>): Promise<T> {
-  if (!takeKdfBudget()) throw new AppError("rate_limited", "the node is busy with sign-ins; try again in a moment", 1);
+/** Run a password check inside the node's sign-in budget, or refuse at once. */
+export async function withKdfBudget<T>(limits: Pick<Limits, "signInsPerSecond" | "signInBurst">, fn: () => Promise<T>): Promise<T> {
+  if (!takeKdfBudget(limits)) throw new AppError("rate_limited", "the node is busy with sign-ins; try again in a moment", 1);
   try {
     return await fn();
   } finally {
@@ -113,7 +113,8 @@ export const auth = new Hono<AppEnv>()
     const found = await dir.loginLookup(body.username, address, presentedDeviceToken(c));
     if ("retryAfter" in found) throw new AppError("rate_limited", "too many failed sign-ins; wait and try again", found.retryAfter);
     // Always run the KDF, so an unknown username takes as long as a wrong password.
-    const ok = await withKdfBudget(() => verifyPassword(body.password, found.passwordHash ?? DUMMY_HASH));
+    const limits = limitsOf(c.env);
+    const ok = await withKdfBudget(limits, () => verifyPassword(body.password, found.passwordHash ?? dummyHash(limits.passwordHashIterations)));
     if (!ok || !found.user || !found.user.active) {
       await dir.loginFailed(body.username, address, found.deviceId);
       throw new AppError("unauthorized", "wrong username or password, or the account is deactivated");

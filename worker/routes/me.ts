@@ -3,6 +3,7 @@
  * client needs at start-up besides the device socket (rooms with counts,
  * notifications).
  */
+import { limitsOf } from "../../durable-objects/shared/env";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
@@ -44,7 +45,7 @@ export const me = new Hono<AppEnv>()
       await dir.loginFailed(caller.username, "unknown");
       throw new AppError("forbidden", "the current password is wrong");
     }
-    await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword));
+    await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword, limitsOf(c.env).passwordHashIterations));
     // A password change signs out every other device.
     await storedUser(c.env, caller.userId).revokeAll("password changed", caller.sessionId);
     return reply(c, OkSchema, { ok: true });

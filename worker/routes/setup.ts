@@ -1,4 +1,5 @@
 /** `/setup`: first run. The first visitor with the node's one-time token creates the administrator and is signed in. */
+import { limitsOf } from "../../durable-objects/shared/env";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson } from "../http";
@@ -14,7 +15,7 @@ export const setup = new Hono<AppEnv>()
   .post("/", async (c) => {
     const body = await readJson(c, SetupBody);
     assertPasswordAllowed(body.password, body.username);
-    const passwordHash = await hashPassword(body.password);
+    const passwordHash = await hashPassword(body.password, limitsOf(c.env).passwordHashIterations);
     const dir = directory(c.env);
     const user = await dir.setup(body.token, { username: body.username, passwordHash, displayName: body.displayName ?? body.username });
     return reply(c, SignInSchema, await startSession(c, user, await dir.issueDeviceToken(user.id)), 201);

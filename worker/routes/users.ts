@@ -1,4 +1,5 @@
 /** `/users`: the people directory, and what admins do to accounts. */
+import { limitsOf } from "../../durable-objects/shared/env";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
@@ -32,7 +33,7 @@ export const users = new Hono<AppEnv>()
     const user = await directory(c.env).createUser({
       username: body.username,
       displayName: body.displayName,
-      passwordHash: await hashPassword(body.password),
+      passwordHash: await hashPassword(body.password, limitsOf(c.env).passwordHashIterations),
       isAdmin: body.isAdmin ?? false,
     });
     return reply(c, UserSchema, user, 201);
