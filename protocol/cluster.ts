@@ -4,7 +4,7 @@
  * link's own endpoints (`/link/v1/…`, signed; see docs/FEDERATION.md).
  */
 import { z } from "zod";
-import { MemberSchema, MessageSchema, RoomKindSchema, VisibilitySchema } from "./models";
+import { MemberSchema, MessageSchema, RoomKindSchema, UserSchema, VisibilitySchema } from "./models";
 
 export const LinkStateSchema = z.enum(["self", "up", "down", "unknown"]);
 export type LinkState = z.infer<typeof LinkStateSchema>;
@@ -48,16 +48,9 @@ export type PingAnswer = z.infer<typeof PingAnswer>;
 
 /** `GET /link/v1/directory/users?after=V` answer: the node's own accounts changed after V. */
 export const DirectoryFeedPage = z.object({
-  users: z.array(
-    z.object({
-      id: z.string(),
-      username: z.string(),
-      displayName: z.string(),
-      isAdmin: z.boolean(),
-      active: z.boolean(),
-      version: z.number().int(),
-    }),
-  ),
+  // An account as protocol/models.ts declares it, and its place in the feed. Loose: a node
+  // of a newer version may say more about an account than this one knows.
+  users: z.array(z.looseObject({ ...UserSchema.shape, version: z.number().int() })),
   /** the feed position this page reaches */
   version: z.number().int().min(0),
   /** more pages follow */

@@ -14,6 +14,7 @@ import path from "node:path";
 import { loginAs } from "../harness";
 import { roomWs } from "../e2e/client";
 import { startCluster, type TestCluster } from "./cluster-harness";
+import { callNode, eventually } from "./cluster-client";
 
 const PASSWORD = "cluster operator passphrase";
 const USER_PASSWORD = "a long enough passphrase";
@@ -21,26 +22,9 @@ let cluster: TestCluster;
 const admin: Record<string, string> = {};
 const people: Record<string, { id: string; node: string; token: string }> = {};
 
-async function call(node: string, token: string, method: string, p: string, body?: unknown, raw?: { type: string; data: Buffer }) {
-  const res = await fetch(`${cluster.nodes[node].url}/api/v1${p}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : raw ? { "content-type": raw.type } : {}) },
-    body: body ? JSON.stringify(body) : raw ? new Uint8Array(raw.data) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const call = (node: string, token: string, method: string, p: string, body?: unknown, raw?: { type: string; data: Buffer }) => callNode(cluster, node, token, method, p, body, { raw });
 const as = (who: string) => (method: string, p: string, body?: unknown) => call(people[who].node, people[who].token, method, p, body);
 
-async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false>, withinMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - started > withinMs) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function history(who: string, roomId: string): Promise<{ seq: number; text: string; clientId: string }[]> {
   const out = [];

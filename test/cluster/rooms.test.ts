@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs } from "../harness";
 import { roomWs, type RoomWs } from "../e2e/client";
 import { startCluster, type TestCluster } from "./cluster-harness";
+import { callNode, eventually } from "./cluster-client";
 
 const PASSWORD = "cluster operator passphrase";
 const USER_PASSWORD = "a long enough passphrase";
@@ -18,25 +19,8 @@ const admin: Record<string, string> = {};
 const people: Record<string, { id: string; node: string; token: string }> = {};
 let roomId: string;
 
-async function call(node: string, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${cluster.nodes[node].url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const call = (node: string, token: string, method: string, path: string, body?: unknown) => callNode(cluster, node, token, method, path, body);
 
-async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false>, withinMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - started > withinMs) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const as = (who: string) => ({
   call: (method: string, path: string, body?: unknown) => call(people[who].node, people[who].token, method, path, body),
