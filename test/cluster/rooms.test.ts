@@ -146,6 +146,11 @@ describe("a room across three branches", () => {
       queued.push(r);
     }
     expect(queued.map((r) => r.status)).toEqual(Array(20).fill(202));
+    // Reads answer at once from the copy, flagged stale, with when it last heard from the home.
+    const copy = await as("chenmei").call("GET", `/rooms/${encodeURIComponent(roomId)}/messages`);
+    expect(copy.status).toBe(200);
+    expect(copy.body.stale).toBe(true);
+    expect(copy.body.syncedAt).toBeLessThanOrEqual(Date.now());
     expect(queued[0].body).toEqual({ queued: true, clientId: "cut-1" });
     // The home keeps chatting meanwhile.
     for (let i = 1; i <= 5; i++) expect((await as("liwei").call("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: `home-${i}`, text: `home ${i}` })).status).toBe(201);
