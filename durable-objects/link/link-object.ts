@@ -48,6 +48,7 @@ export class LinkObject extends DurableObject<Env> {
   /** Arm the heartbeat (idempotent). `node` is a name from the cluster file. */
   async start(node: string): Promise<LinkStatus> {
     const status = this.ensure(node);
+    status.queued = this.queue.size();
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
     return status;
   }
