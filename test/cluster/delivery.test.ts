@@ -114,7 +114,6 @@ describe("queued sends", () => {
     expect(home.map((m) => m.text)).toEqual(Array.from({ length: 1000 }, (_, i) => `bulk ${i + 1}`));
     await ws.close();
     recordFigures("cluster", { "1,000 queued messages: delivered after the link returned (ms)": deliveredMs });
-    console.log(`1,000 queued messages delivered ${deliveredMs} ms after the link returned`);
     expect(deliveredMs).toBeLessThan(5000);
   }, 120_000);
 
