@@ -11,7 +11,8 @@ import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
 import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
-import { directoryStub, homeRoom, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
+import { directoryStub, homeRoom, linkStub, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
+import { linkPresence } from "./link-presence";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
 import { LinkCall, LinkSendItem, RoomPush, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
 import type { Caller } from "../../durable-objects/shared/identity";
@@ -90,9 +91,13 @@ function linkAuth(): MiddlewareHandler<LinkEnv> {
 
 export const link = new Hono<LinkEnv>()
   .use("*", linkAuth())
-  .post("/ping", async (c) =>
-    linkReply(c, 200, { node: c.env.NODE_NAME, version: c.env.VERSION, protocol: LINK_PROTOCOL_VERSION, time: Date.now(), directoryVersion: await directoryStub(c.env).feedVersion() } satisfies PingAnswer),
-  )
+  .post("/ping", async (c) => {
+    const from = c.get("linkFrom");
+    const [directoryVersion, presenceWanted] = await Promise.all([directoryStub(c.env).feedVersion(), linkStub(c.env, from).presenceWanted(from)]);
+    return linkReply(c, 200, { node: c.env.NODE_NAME, version: c.env.VERSION, protocol: LINK_PROTOCOL_VERSION, time: Date.now(), directoryVersion, presenceWanted } satisfies PingAnswer);
+  })
+  // The sending node's people's presence (link-presence.ts).
+  .route("/presence", linkPresence)
   // A room homed on the sending node tells members homed here what happened
   // (durable-objects/shared/inbox-delivery.ts). The sender speaks only for its own
   // rooms, and only about members of this node that exist.
