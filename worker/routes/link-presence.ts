@@ -13,7 +13,7 @@ import { Hono } from "hono";
 import { LinkPresenceReport } from "../../protocol/cluster";
 import { USER_ID_RE, homeNode } from "../../protocol/ids";
 import { directoryStub, linkStub } from "../../durable-objects/shared/objects";
-import { linkReply, type LinkEnv } from "./link";
+import { linkReply, type LinkEnv } from "./link-reply";
 
 /** the directory answers at most this many ids per call */
 const LOOKUP_SLICE = 500;

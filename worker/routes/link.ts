@@ -5,14 +5,15 @@
  * and every answer is signed, bound to the request's nonce. Anything else gets
  * nothing: 404 when this node runs alone, 401 when the signature does not check.
  */
-import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { Env } from "../../durable-objects/shared/env";
-import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
-import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
+import { clusterOf } from "../../durable-objects/shared/cluster";
+import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, verifyRequest } from "../../durable-objects/shared/link-auth";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
 import { directoryStub, homeRoom, linkStub, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
 import { linkPresence } from "./link-presence";
+import { linkReply, type LinkEnv } from "./link-reply";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
 import { LinkCall, LinkSendItem, RoomPush, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
 import type { Caller } from "../../durable-objects/shared/identity";
@@ -48,21 +49,11 @@ function parseItems(body: string): ({ userId: string } & Record<string, unknown>
   return items.every((i) => i && typeof i === "object" && typeof (i as { userId?: unknown }).userId === "string") ? (items as ({ userId: string } & Record<string, unknown>)[]) : null;
 }
 
-export interface LinkEnv {
-  Bindings: Env;
-  Variables: { linkFrom: string; linkNonce: string; linkBody: string };
-}
 
 /** Link bodies are small JSON documents (batches of frames, directory pages). */
 const MAX_LINK_BODY = 4 * 1024 * 1024;
 const guard = new ReplayGuard();
 
-/** A signed JSON answer to the link request being served. */
-export async function linkReply(c: Context<LinkEnv>, status: number, body: unknown): Promise<Response> {
-  const text = JSON.stringify(body);
-  const signature = await signResponse(await nodeKey(c.env), { nonce: c.get("linkNonce"), status, from: c.env.NODE_NAME, to: c.get("linkFrom"), body: text });
-  return new Response(text, { status, headers: { "content-type": "application/json", [LINK_HEADERS.signature]: signature, [LINK_HEADERS.version]: String(LINK_PROTOCOL_VERSION) } });
-}
 
 function refuse(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status });
