@@ -48,13 +48,12 @@ export function streamMetaText(meta: string): string {
  * Frame the bytes `next` gives (null at their end) and end with the signed
  * trailer; `sign` gets the payload's size and base64url SHA-256.
  */
-export function framedStream(next: () => Promise<Uint8Array | null>, sign: (size: number, sha256: string) => Promise<Uint8Array>, onPull?: () => void): ReadableStream<Uint8Array> {
+export function framedStream(next: () => Promise<Uint8Array | null>, sign: (size: number, sha256: string) => Promise<Uint8Array>, cancel?: (reason: unknown) => Promise<void>): ReadableStream<Uint8Array> {
   const digest = new crypto.DigestStream("SHA-256");
   const hash = digest.getWriter();
   let size = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      onPull?.();
       for (;;) {
         const chunk = await next();
         if (chunk === null) {
@@ -79,6 +78,8 @@ export function framedStream(next: () => Promise<Uint8Array | null>, sign: (size
         return;
       }
     },
+    // The reader went away (a client that stopped downloading): let go of the source.
+    cancel: (reason) => cancel?.(reason),
   });
 }
 
@@ -187,8 +188,9 @@ const cut = () => new AppError("invalid_request", "the streamed body ended befor
  * failed, the answer is not signed by `to`) or whatever `next` threw.
  *
  * No overall timeout (a big file on a slow WAN takes its time): the request is
- * given up when the body makes no progress for STALL_MS, or its answer does
- * not come within STALL_MS of the last byte.
+ * given up when the link takes no bytes for STALL_MS, or its answer does not
+ * come within STALL_MS of the last byte. Time spent waiting for the client's
+ * next bytes does not count: a slow client is not a failing link.
  */
 export async function linkUpload<T = unknown>(env: Env, to: string, path: string, next: () => Promise<Uint8Array | null>): Promise<LinkAnswer<T>> {
   const cluster = clusterOf(env);
@@ -199,23 +201,29 @@ export async function linkUpload<T = unknown>(env: Env, to: string, path: string
   const nonce = headers[LINK_HEADERS.nonce];
   const stalled = new AbortController();
   let timer: ReturnType<typeof setTimeout> | null = null;
-  const progress = () => {
+  const pause = () => {
     if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(() => stalled.abort(new Error("the upload stalled")), STALL_MS);
+    timer = null;
   };
-  progress();
+  const arm = () => {
+    pause();
+    timer = setTimeout(() => stalled.abort(new Error("the link took no bytes for too long")), STALL_MS);
+  };
+  arm();
   let sourceError: unknown = null;
   const body = framedStream(
     async () => {
+      pause();
       try {
         return await next();
       } catch (err) {
         sourceError = err;
         throw err;
+      } finally {
+        arm();
       }
     },
     (size, sha256) => signStreamTrailer(key, { kind: "request", nonce, from: cluster.self, to, size, sha256 }),
-    progress,
   );
   let res: Response;
   let answer: string;
@@ -226,7 +234,7 @@ export async function linkUpload<T = unknown>(env: Env, to: string, path: string
     if (sourceError) throw sourceError;
     throw new LinkError(to, "unreachable", (err as Error).message);
   } finally {
-    if (timer !== null) clearTimeout(timer);
+    pause();
   }
   // The upload itself failed (too large, a malformed form, the client gone): the home saw
   // a body cut short, kept nothing and may have answered already; the cause is ours.
@@ -263,7 +271,7 @@ export async function linkDownload<M>(env: Env, to: string, path: string): Promi
   } catch (err) {
     throw new LinkError(to, "unreachable", (err as Error).message);
   } finally {
-    if (timer !== null) clearTimeout(timer);
+    clearTimeout(timer);
   }
   const signature = res.headers.get(LINK_HEADERS.signature);
   const metaHeader = res.headers.get(STREAM_META_HEADER);

@@ -241,11 +241,12 @@ describe("a room with residency home", () => {
     const data = Buffer.concat([marker, randomBytes(2 * 1024 * 1024)]);
     const up = await upload("chenmei", roomId, data, { name: "secret.bin" });
     expect(up.status, JSON.stringify(up.body)).toBe(201);
-    expect((await as("chenmei")("POST", `/rooms/${enc(roomId)}/messages`, { clientId: "resident", text: "the file", attachments: [up.body.id] })).status).toBe(201);
+    // 202 when it runs just after the heal above, before a heartbeat saw the link up: delivered from the queue.
+    expect([201, 202]).toContain((await as("chenmei")("POST", `/rooms/${enc(roomId)}/messages`, { clientId: "resident", text: "the file", attachments: [up.body.id] })).status);
     const got = await eventually("Shenzhen downloads it", async () => {
       const d = await download("zhaolei", up.body.id);
       return d.status === 200 ? d : null;
-    });
+    }, 20_000);
     expect(got.bytes.equals(data)).toBe(true);
     for (const node of ["shanghai", "shenzhen"]) {
       expect(filesContaining(cluster.nodes[node].dataDir, marker), node).toEqual([]);

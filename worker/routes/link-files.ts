@@ -90,6 +90,7 @@ export const linkFiles = new Hono<LinkEnv>()
         return done ? null : value;
       },
       (size, sha256) => signStreamTrailer(key, { kind: "response", nonce: c.get("linkNonce"), from: c.env.NODE_NAME, to: c.get("linkFrom"), size, sha256 }),
+      (reason) => reader.cancel(reason),
     );
     return new Response(bytes, { status: opened.status, headers });
   });
