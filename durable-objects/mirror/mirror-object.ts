@@ -225,14 +225,13 @@ export class MirrorObject extends DurableObject<Env> {
     return callHome(this.env, this.roomId, "rename", caller, [name]);
   }
 
+  /**
+   * Is the caller a member (per this copy; the home checks again)? Asked before
+   * an upload or a download of the room's files, which stay on the home node and
+   * are streamed through the link by the Worker (worker/remote-files.ts).
+   */
   async checkMember(caller: Caller): Promise<void> {
     this.requireMember(caller.userId);
-    throw new AppError("invalid_request", `files are shared in a room on its home node (${homeNode(this.roomId)}); this node cannot take uploads for it yet`);
-  }
-
-  async fileForDownload(): Promise<null> {
-    // Files stay on the room's home node; downloading them through the link is not built yet.
-    return null;
   }
 
   async closeSessions(sessionIds: string[], reason = "session revoked"): Promise<number> {

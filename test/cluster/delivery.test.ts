@@ -9,13 +9,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import { loginAs } from "../harness";
 import { roomWs } from "../e2e/client";
 import { recordFigures } from "../figures";
 import { startCluster, type TestCluster } from "./cluster-harness";
 import { callNode, eventually } from "./cluster-client";
+import { filesContaining } from "./data-files";
 
 const PASSWORD = "cluster operator passphrase";
 const USER_PASSWORD = "a long enough passphrase";
@@ -37,20 +36,6 @@ async function history(who: string, roomId: string): Promise<{ seq: number; text
     if (!page.body.hasMore || page.body.messages.length === 0) return out;
     after = page.body.messages[page.body.messages.length - 1].seq;
   }
-}
-
-/** Every file under a node's data folder (objects, files, -wal and -shm included) that contains `needle`. */
-function filesContaining(dataDir: string, needle: Buffer): string[] {
-  const hits: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (fs.readFileSync(p).includes(needle)) hits.push(path.relative(dataDir, p));
-    }
-  };
-  walk(dataDir);
-  return hits;
 }
 
 async function room(owner: string, members: string[], extra: Record<string, unknown> = {}): Promise<string> {

@@ -5,7 +5,7 @@
  * and every answer is signed, bound to the request's nonce. Anything else gets
  * nothing: 404 when this node runs alone, 401 when the signature does not check.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { Env } from "../../durable-objects/shared/env";
 import { clusterOf } from "../../durable-objects/shared/cluster";
 import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, verifyRequest } from "../../durable-objects/shared/link-auth";
@@ -25,7 +25,7 @@ const registeredMirrors = new Set<string>();
 const TRANSIENT = new Set(["storage_error", "rate_limited", "room_unavailable", "internal"]);
 
 /** A room homed on this node, registered here; null otherwise (nothing is created by asking). */
-async function resolveLocalRoom(env: Env, roomId: string) {
+export async function resolveLocalRoom(env: Env, roomId: string) {
   if (typeof roomId !== "string" || homeNode(roomId) !== env.NODE_NAME) return null;
   try {
     await resolveRoom(env, roomId);
@@ -52,14 +52,15 @@ function parseItems(body: string): ({ userId: string } & Record<string, unknown>
 
 /** Link bodies are small JSON documents (batches of frames, directory pages). */
 const MAX_LINK_BODY = 4 * 1024 * 1024;
-const guard = new ReplayGuard();
+/** Nonces seen by this isolate's link endpoints (link-files.ts shares it). */
+export const guard = new ReplayGuard();
 
 
-function refuse(status: number, code: string, message: string): Response {
+export function refuse(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status });
 }
 
-function linkAuth(): MiddlewareHandler<LinkEnv> {
+export function linkAuth(): MiddlewareHandler<LinkEnv> {
   return async function linkAuth(c, next) {
     const cluster = clusterOf(c.env);
     if (!cluster || !c.env.NODE_PRIVATE_KEY) return refuse(404, "not_found", "no such endpoint");
@@ -222,11 +223,14 @@ export const link = new Hono<LinkEnv>()
     return linkReply(c, 200, (await directoryStub(c.env).feedPage(after)) satisfies DirectoryFeedPage);
   });
 
-link.onError(async (err, c) => {
+/** An error of a link endpoint as a signed answer (unsigned only when the request was never verified). */
+export async function linkError(err: unknown, c: Context<LinkEnv>): Promise<Response> {
   const e = asAppError(err);
   if (!e) console.error("link request failed", c.req.method, new URL(c.req.url).pathname, err);
   const status = e?.status ?? 500;
   const body = { error: { code: e?.code ?? "internal", message: e?.detail ?? "internal error" } };
   return c.get("linkNonce") ? linkReply(c, status, body) : Response.json(body, { status });
-});
+}
+
+link.onError(linkError);
 link.notFound((c) => (c.get("linkNonce") ? linkReply(c, 404, { error: { code: "not_found", message: "no such link endpoint" } }) : refuse(404, "not_found", "no such endpoint")));
