@@ -334,6 +334,8 @@ function webClient() {
   if (!fs.existsSync(path.join(dist, "index.html"))) return { status: "not built", reason: "web/dist/index.html does not exist (build the web client first)", chromium: "skipped: web/dist not built" };
   const html = fs.readFileSync(path.join(dist, "index.html"), "utf8");
   const scripts = [...html.matchAll(/<(?:script[^>]+src|link[^>]+rel="modulepreload"[^>]+href)="([^"]+\.js)"/g)].map((m) => m[1]);
+  // The sizes of the files compressed here are for reference only: the figure that counts
+  // is what Chromium reports it received (webFirstRoom → firstScreenJsWireKB).
   let gz = 0;
   const files = [];
   for (const src of new Set(scripts)) {
@@ -343,7 +345,7 @@ function webClient() {
     gz += n;
     files.push({ file: src, gzBytes: n });
   }
-  return { status: "measured", firstScreenJsGzKB: gz / 1024, files };
+  return { status: "measured", firstScreenJsGzKB: gz / 1024, files, scripts: [...new Set(scripts)] };
 }
 
 /**
@@ -351,7 +353,7 @@ function webClient() {
  * room with 200 messages, a person signs in, then opens /r/<room> (median of 5,
  * cold cache and warm).
  */
-async function webFirstRoom() {
+async function webFirstRoom(scripts = []) {
   if (!fs.existsSync(CHROMIUM)) return { chromium: `skipped: ${CHROMIUM} not found` };
   const dir = tmpDir("web");
   const s = await startServer("outpost", dir);
@@ -359,8 +361,18 @@ async function webFirstRoom() {
     const [u] = await createUsers(s, 1);
     const roomId = await createRoom(s, u, "first-room", [u.id]);
     for (let i = 0; i < 200; i++) await api(s.url, "POST", `/api/v1/rooms/${encodeURIComponent(roomId)}/messages`, { token: u.token, body: { text: `${VOCAB[i % VOCAB.length]} message ${i}`, clientId: `web${i}` } });
-    const r = await timeToFirstRoom({ url: s.url, username: u.username, password: "password-0-bench", roomId, lastText: "message 199", reps: 5 });
-    return { chromium: "measured", firstRoomColdMs: median(r.cold), firstRoomWarmMs: median(r.warm), coldMs: r.cold.map((x) => round(x, 1)), warmMs: r.warm.map((x) => round(x, 1)) };
+    const r = await timeToFirstRoom({ url: s.url, username: u.username, password: "password-0-bench", roomId, lastText: "message 199", reps: 5, scripts });
+    // Every first-screen script must have been seen, or the sum would flatter the client.
+    const wire = r.wire?.length === scripts.length ? r.wire : null;
+    return {
+      chromium: "measured",
+      firstRoomColdMs: median(r.cold),
+      firstRoomWarmMs: median(r.warm),
+      coldMs: r.cold.map((x) => round(x, 1)),
+      warmMs: r.warm.map((x) => round(x, 1)),
+      firstScreenJsWireKB: wire ? wire.reduce((n, w) => n + w.transferSize, 0) / 1024 : null,
+      wire: r.wire,
+    };
   } catch (e) {
     return { chromium: `failed: ${String(e.message ?? e).slice(0, 300)}` };
   } finally {
@@ -514,7 +526,7 @@ function targets(R) {
     t("History page p99 < 5 ms (inside the node)", histIn, "< 5 ms", histIn < 5, `${sizeNote}; from the client: ${m("history", "historyP99Ms")?.outpost} ms`);
     t("Search p99 < 100 ms (inside the node)", searchIn, "< 100 ms", searchIn < 100, `${sizeNote}; from the client: ${m("history", "searchP99Ms")?.outpost} ms`);
   }
-  if (R.web) t("Web first-screen JS ≤ 60 KB gz", R.web.firstScreenJsGzKB ?? null, "≤ 60 KB", (R.web.firstScreenJsGzKB ?? Infinity) <= 60, R.web.status === "not built" ? "web/dist not built" : R.web.chromium === "measured" ? `first rendered room in headless Chromium: ${fmt(R.web.firstRoomColdMs)} ms cold, ${fmt(R.web.firstRoomWarmMs)} ms warm` : "");
+  if (R.web) t("Web first-screen JS ≤ 60 KB on the wire", R.web.firstScreenJsWireKB ?? null, "≤ 60 KB", (R.web.firstScreenJsWireKB ?? Infinity) <= 60, R.web.status === "not built" ? "web/dist not built" : R.web.chromium === "measured" ? `first rendered room in headless Chromium: ${fmt(R.web.firstRoomColdMs)} ms cold, ${fmt(R.web.firstRoomWarmMs)} ms warm` : "");
   return out;
 }
 
@@ -565,7 +577,8 @@ function markdown(R) {
     L.push("");
   }
   L.push("## Web client", "");
-  L.push(R.web.status === "measured" ? `First-screen JS: ${fmt(R.web.firstScreenJsGzKB)} KB gzipped (${R.web.files.map((f) => `${f.file} ${f.gzBytes} B`).join(", ")}). ${R.web.chromium === "measured" ? `Time to the first rendered room in headless Chromium (sign in, then open /r/<room> with 200 messages until the newest is on screen; median of 5): ${fmt(R.web.firstRoomColdMs)} ms with an empty cache, ${fmt(R.web.firstRoomWarmMs)} ms with the assets cached (runs: cold ${R.web.coldMs.join(", ")}; warm ${R.web.warmMs.join(", ")} ms).` : `Chromium: ${R.web.chromium}.`}` : `Not built: ${R.web.reason}. Chromium: ${R.web.chromium}.`, "");
+  const wireLine = R.web.firstScreenJsWireKB != null ? `${fmt(R.web.firstScreenJsWireKB)} KB on the wire as headless Chromium received it (Performance API transferSize, headers included: ${R.web.wire.map((w) => `${w.file} ${w.transferSize} B, ${w.decodedBodySize} B decoded`).join("; ")})` : "not measured on the wire";
+  L.push(R.web.status === "measured" ? `First-screen JS: ${wireLine}; the same files gzipped at level 9 here: ${fmt(R.web.firstScreenJsGzKB)} KB. ${R.web.chromium === "measured" ? `Time to the first rendered room in headless Chromium (sign in, then open /r/<room> with 200 messages until the newest is on screen; median of 5): ${fmt(R.web.firstRoomColdMs)} ms with an empty cache, ${fmt(R.web.firstRoomWarmMs)} ms with the assets cached (runs: cold ${R.web.coldMs.join(", ")}; warm ${R.web.warmMs.join(", ")} ms).` : `Chromium: ${R.web.chromium}.`}` : `Not built: ${R.web.reason}. Chromium: ${R.web.chromium}.`, "");
   if (R.notes?.length) L.push("## Where the time goes", "", ...R.notes, "");
   return L.join("\n");
 }
@@ -584,7 +597,10 @@ async function main() {
       R.scenarios[name] = { title: sc.title, error: String(e.message ?? e), runs: { outpost: [], baseline: [] }, metrics: {} };
     }
   }
-  R.web = !ONLY || ONLY.has("web") ? { ...webClient(), ...(await webFirstRoom()) } : { status: "not run", reason: "--only", chromium: "skipped" };
+  R.web = !ONLY || ONLY.has("web") ? await (async () => {
+    const built = webClient();
+    return { ...built, ...(await webFirstRoom(built.scripts ?? [])) };
+  })() : { status: "not run", reason: "--only", chromium: "skipped" };
   // --only re-measures some scenarios: the others keep their figures from the last full run,
   // marked with when they were measured, so one report always covers every target.
   const earlierJson = process.env.BENCH_OUT_JSON ?? path.join(repoRoot, "docs/performance.json");

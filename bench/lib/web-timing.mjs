@@ -4,6 +4,12 @@
  * signed-in person opens /r/<room> and we wait until the room's newest message
  * is on screen. "cold" clears the browser cache first (a first visit after a
  * deploy); "warm" is a returning visitor with the hashed assets cached.
+ *
+ * `wire` is what the first cold load of each of `scripts` (URL paths) cost on the
+ * wire, as the browser itself reports it (PerformanceResourceTiming: transferSize
+ * includes the response headers; encodedBodySize is the body as sent, compressed
+ * or not; decodedBodySize after decoding). Sizes computed from the files would
+ * say nothing about whether the node actually compresses them.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -13,7 +19,7 @@ import { chromium } from "playwright-core";
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
-export async function timeToFirstRoom({ url, username, password, roomId, lastText, reps = 5 }) {
+export async function timeToFirstRoom({ url, username, password, roomId, lastText, reps = 5, scripts = [] }) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-bench-chromium-"));
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, baseURL: url, viewport: { width: 1200, height: 800 } });
   try {
@@ -34,13 +40,27 @@ export async function timeToFirstRoom({ url, username, password, roomId, lastTex
     };
     const cold = [];
     const warm = [];
+    let wire = null;
     for (let i = 0; i < reps; i++) {
       cold.push(await once(true));
+      if (!wire) wire = await wireSizes(page, scripts.map((s) => new URL(s, url).href));
       warm.push(await once(false));
     }
-    return { cold, warm };
+    return { cold, warm, wire };
   } finally {
     await context.close().catch(() => {});
     fs.rmSync(profile, { recursive: true, force: true });
   }
+}
+
+/** @param {import("playwright-core").Page} page @param {string[]} urls */
+async function wireSizes(page, urls) {
+  return page.evaluate(
+    (names) =>
+      performance
+        .getEntriesByType("resource")
+        .filter((e) => names.includes(e.name))
+        .map((e) => ({ file: new URL(e.name).pathname, transferSize: e.transferSize, encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize })),
+    urls,
+  );
 }

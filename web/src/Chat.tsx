@@ -59,7 +59,7 @@ export function Chat() {
       {dropping && <div class="drop-hint" aria-hidden="true">{t("dropFiles")}</div>}
       <header class="chat-head">
         <button type="button" class="icon back" aria-label={t("back")} onClick={backToList}>‹</button>
-        <h2 dir="auto" class="chat-title">{title}</h2>
+        <h1 dir="auto" class="chat-title">{title}</h1>
         {presence && <span class="muted small"><span class={`dot inline ${presence}`} aria-hidden="true" /> {t(presence)}</span>}
         <button type="button" class="link" onClick={() => setMembers(true)}>{t("members")} ({view.members.length || view.room?.memberCount || ""})</button>
       </header>
@@ -218,7 +218,8 @@ function MessageRow({ m, view, myId, myUsername, ctx }: { m: Message; view: Room
               type="button"
               class={r.users.includes(myId) ? "reaction on" : "reaction"}
               aria-pressed={r.users.includes(myId)}
-              aria-label={t("reactionBy", { emoji: r.emoji, names: r.users.map(nameOf).join(", ") })}
+              // Named by what it shows ("👍 2", WCAG 2.5.3); who reacted is its description, and a tooltip.
+              title={t("reactionBy", { emoji: r.emoji, names: r.users.map(nameOf).join(", ") })}
               onClick={() => send(() => view.socket.react(m.id, r.emoji), () => api.react(view.roomId, m.id, r.emoji))}
             >
               {r.emoji} {r.users.length}

@@ -90,14 +90,12 @@ function RoomItem({ room }: { room: InboxRoom }) {
   const last = room.lastMessage;
   const title = roomTitle(room);
   const preview = last ? (last.deleted ? t("recalled") : `${last.senderId === state.me?.id ? t("you") : nameOf(last.senderId)}: ${last.preview || "📎"}`) : "";
-  const label = [title, room.unread ? t("unreadCount", { n: room.unread }) : "", room.mentions ? t("mentionCount", { n: room.mentions }) : "", presence ? t(presence) : ""].filter(Boolean).join(", ");
   return (
     <li>
       <button
         type="button"
         class={active ? "room active" : "room"}
         aria-current={active ? "page" : undefined}
-        aria-label={label}
         data-room-id={room.roomId}
         onClick={() => {
           if (active) return;
@@ -118,12 +116,16 @@ function RoomItem({ room }: { room: InboxRoom }) {
         <span class="room-text">
           <span class="room-line">
             <span class="room-name" dir="auto">{title}</span>
+            {/* The button's name is its text (WCAG 2.5.3: what is seen is what voice control can say); what only shows as colour or a number is spelled out here. */}
+            {presence && <span class="sr-only">, {t(presence)}</span>}
             {last && <time class="muted small">{formatShort(last.createdAt)}</time>}
           </span>
           <span class="room-line">
             <span class="preview muted" dir="auto">{preview}</span>
-            {room.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge">@{room.mentions}</span>}
-            {room.unread > 0 && <span class="badge" data-testid="unread-badge">{room.unread}</span>}
+            {room.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge" aria-hidden="true">@{room.mentions}</span>}
+            {room.mentions > 0 && <span class="sr-only">, {t("mentionCount", { n: room.mentions })}</span>}
+            {room.unread > 0 && <span class="badge" data-testid="unread-badge" aria-hidden="true">{room.unread}</span>}
+            {room.unread > 0 && <span class="sr-only">, {t("unreadCount", { n: room.unread })}</span>}
           </span>
         </span>
       </button>

@@ -46,10 +46,14 @@ export function changed(): void {
 }
 
 export function useStore(): number {
-  const [, set] = useState(0);
+  const [, set] = useState(tick);
   useEffect(() => {
     const fn = () => set(tick);
     listeners.add(fn);
+    // Effects run after paint (up to 100 ms later in a background tab, which gets no
+    // animation frames): a change in between, such as boot()'s answer from a fast node,
+    // reached no listener. Catch up now; an unchanged tick re-renders nothing.
+    fn();
     return () => void listeners.delete(fn);
   }, []);
   return tick;
