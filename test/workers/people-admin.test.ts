@@ -34,7 +34,7 @@ describe("accounts list (admin)", () => {
     const waiting = await invited("陈梅 Chen Mei");
     const all: Account[] = [];
     for (let cursor: string | null = null, pages = 0; pages < 50; pages++) {
-      const page = await api("GET", `/api/v1/accounts?limit=2${cursor ? `&cursor=${cursor}` : ""}`, { token });
+      const page: { status: number; body: { accounts: Account[]; nextCursor: string | null } } = await api("GET", `/api/v1/accounts?limit=2${cursor ? `&cursor=${cursor}` : ""}`, { token });
       expect(page.status).toBe(200);
       expect(page.body.accounts.length).toBeLessThanOrEqual(2);
       all.push(...page.body.accounts);
