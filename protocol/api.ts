@@ -18,6 +18,8 @@
 import type { z } from "zod";
 import { ReadBody, SettingsBody } from "./device";
 import {
+  AcceptInviteBody,
+  AccountsQuery,
   AddMemberBody,
   ChangePasswordBody,
   CreateDmBody,
@@ -25,24 +27,30 @@ import {
   CreateUserBody,
   EditMessageBody,
   HistoryQuery,
+  InviteLookupBody,
   LoginBody,
   NotificationsQuery,
   PresenceQuery,
   PublicRoomsQuery,
   ReactBody,
+  ResetPasswordBody,
   SearchQuery,
   SendMessageBody,
   SetRoleBody,
   SetupBody,
   UpdateRoomBody,
+  UpdateUserBody,
   UploadQuery,
   UsersQuery,
 } from "./rest";
 import { AttachmentSchema, MemberSchema, MessageSchema, RoomSchema, UserSchema } from "./models";
 import {
+  AccountPageSchema,
   HealthSchema,
   HistoryPageSchema,
   InboxRoomListSchema,
+  InviteInfoSchema,
+  InviteSchema,
   MemberListSchema,
   MySessionListSchema,
   NotificationPageSchema,
@@ -84,6 +92,8 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "POST /api/v1/auth/login": { body: LoginBody, answer: SignInSchema },
   "POST /api/v1/auth/logout": { answer: OkSchema },
   "GET /api/v1/setup": { answer: SetupStatusSchema },
+  "POST /api/v1/invites/lookup": { body: InviteLookupBody, answer: InviteInfoSchema },
+  "POST /api/v1/invites/accept": { body: AcceptInviteBody, answer: SignInSchema },
   "POST /api/v1/setup": { body: SetupBody, answer: SignInSchema },
 
   "GET /api/v1/me": { answer: UserSchema },
@@ -98,11 +108,16 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "GET /api/v1/users": { query: UsersQuery, answer: UserListSchema },
   "POST /api/v1/users": { body: CreateUserBody, answer: UserSchema },
   "GET /api/v1/users/:id": { answer: UserSchema },
+  "PATCH /api/v1/users/:id": { body: UpdateUserBody, answer: UserSchema },
+  "POST /api/v1/users/:id/password": { body: ResetPasswordBody, answer: OkSchema },
+  "POST /api/v1/users/:id/invite": { answer: InviteSchema },
   "POST /api/v1/users/:id/deactivate": { answer: UserSchema },
   "POST /api/v1/users/:id/reactivate": { answer: UserSchema },
   "GET /api/v1/users/:id/sessions": { answer: SessionListSchema },
   "DELETE /api/v1/users/:id/sessions": { answer: RevokedSchema },
   "DELETE /api/v1/users/:id/sessions/:sid": { answer: OkSchema },
+
+  "GET /api/v1/accounts": { query: AccountsQuery, answer: AccountPageSchema },
 
   "GET /api/v1/presence": { query: PresenceQuery, answer: PresenceListSchema },
 

@@ -20,6 +20,14 @@ export const ERROR_STATUS = {
   conflict: 409,
   username_taken: 409,
   setup_done: 409,
+  // People administration: the node keeps at least one active administrator, so
+  // the last one cannot be deactivated or lose the admin flag.
+  last_admin: 409,
+  // Invite links (POST /api/v1/invites/…): never issued (or mistyped), already used
+  // (single use), or past their 7 days. Each asks the invitee to get a new link.
+  invite_invalid: 404,
+  invite_used: 410,
+  invite_expired: 410,
   recall_window_passed: 403,
   too_large: 413,
   unsupported_media_type: 415,

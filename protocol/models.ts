@@ -26,6 +26,14 @@ export const UserSchema = z.strictObject({
 });
 export type User = z.infer<typeof UserSchema>;
 
+/** An account as its node's administrators see it (`GET /api/v1/accounts`). */
+export const AccountSchema = UserSchema.extend({
+  createdAt: z.number(),
+  /** false while the account waits for its owner to choose a password through an invite link */
+  passwordSet: z.boolean(),
+});
+export type Account = z.infer<typeof AccountSchema>;
+
 /** The signed-in user as a sign-in answer names them. */
 export const SessionUserSchema = UserSchema.pick({ id: true, username: true, displayName: true, isAdmin: true });
 export type SessionUser = z.infer<typeof SessionUserSchema>;
@@ -112,8 +120,16 @@ export type Room = z.infer<typeof RoomSchema>;
 export const ReceiptSchema = z.strictObject({ userId: z.string(), seq: z.number().int() });
 export type Receipt = z.infer<typeof ReceiptSchema>;
 
-/** A room in the public directory (no member count: the directory does not keep one). */
-export const PublicRoomSchema = z.strictObject({ id: z.string(), name: z.string(), createdAt: z.number() });
+/** A room in the public directory. */
+export const PublicRoomSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.number(),
+  /** members, as the room last told the directory (null: not yet known for a room older than the count) */
+  memberCount: z.number().int().nullable(),
+  /** "" when the room has none */
+  topic: z.string(),
+});
 export type PublicRoom = z.infer<typeof PublicRoomSchema>;
 
 export const SearchHitSchema = z.strictObject({

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { InboxRoomSchema, NotificationSchema, PresenceSchema } from "./device";
-import { MemberSchema, MessageSchema, PublicRoomSchema, ReceiptSchema, RoomSchema, SearchHitSchema, SessionSchema, SessionUserSchema, UserSchema } from "./models";
+import { AccountSchema, MemberSchema, MessageSchema, PublicRoomSchema, ReceiptSchema, RoomSchema, SearchHitSchema, SessionSchema, SessionUserSchema, UserSchema } from "./models";
 
 /** `GET /healthz`: the node is up; `X-Outpost-Instance` says which start of it answered. */
 export const HealthSchema = z.strictObject({
@@ -64,6 +64,21 @@ export type NotificationPage = z.infer<typeof NotificationPageSchema>;
 
 /** `GET /users`: people, by username. */
 export const UserListSchema = z.strictObject({ users: z.array(UserSchema) });
+
+/** `GET /accounts` (admin): one page of this node's accounts; `nextCursor` is null on the last page. */
+export const AccountPageSchema = z.strictObject({ accounts: z.array(AccountSchema), nextCursor: z.string().nullable() });
+export type AccountPage = z.infer<typeof AccountPageSchema>;
+
+/**
+ * `POST /users/{id}/invite` (admin): a one-time link's token (shown once: the
+ * node keeps only its hash). The web client's link is `/invite/<token>`.
+ */
+export const InviteSchema = z.strictObject({ token: z.string(), expiresAt: z.number() });
+export type Invite = z.infer<typeof InviteSchema>;
+
+/** `POST /invites/lookup`: whose invite a token is, so the page can greet them. */
+export const InviteInfoSchema = z.strictObject({ username: z.string(), displayName: z.string(), expiresAt: z.number() });
+export type InviteInfo = z.infer<typeof InviteInfoSchema>;
 
 /** `GET /presence`: those of the asked-for people the caller shares a room with. */
 export const PresenceListSchema = z.strictObject({ presence: z.array(PresenceSchema) });

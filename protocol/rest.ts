@@ -50,11 +50,43 @@ export const SetupBody = z.strictObject({
   displayName: DisplayNameSchema.optional(),
 });
 
+/**
+ * `POST /api/v1/users` (admin). Without `password` the account cannot sign in
+ * until its owner chooses one through an invite link (`POST /users/{id}/invite`).
+ */
 export const CreateUserBody = z.strictObject({
   username: UsernameSchema,
-  password: PasswordSchema,
+  password: PasswordSchema.optional(),
   displayName: DisplayNameSchema,
   isAdmin: z.boolean().optional(),
+});
+
+/** `PATCH /api/v1/users/{id}` (admin): what changes; at least one field. */
+export const UpdateUserBody = z
+  .strictObject({ isAdmin: z.boolean().optional(), displayName: DisplayNameSchema.optional() })
+  .refine((b) => b.isAdmin !== undefined || b.displayName !== undefined, "nothing to change: give isAdmin or displayName");
+
+/** `POST /api/v1/users/{id}/password` (admin): a new password for someone else (the node's policy applies). */
+export const ResetPasswordBody = z.strictObject({ password: PasswordSchema });
+
+/** An invite link's token: 32 random bytes, base64url (the path's last part in `/invite/<token>`). */
+export const InviteTokenSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an invite token");
+
+/** `POST /api/v1/invites/lookup`: whose invite this is, before a password is chosen. */
+export const InviteLookupBody = z.strictObject({ token: InviteTokenSchema });
+
+/** `POST /api/v1/invites/accept`: choose a password and sign in (the link is used up). */
+export const AcceptInviteBody = z.strictObject({ token: InviteTokenSchema, password: PasswordSchema });
+
+/**
+ * `GET /api/v1/accounts` (admin): this node's accounts in every state (active,
+ * deactivated, waiting for their invite), by username, a page at a time. `q`:
+ * a substring of the username or display name; `cursor`: the page before's `nextCursor`.
+ */
+export const AccountsQuery = z.strictObject({
+  q: z.string().max(64, "at most 64 characters").optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, "not a cursor").optional(),
 });
 
 export const ChangePasswordBody = z.strictObject({

@@ -111,6 +111,12 @@ try {
   const dm = await call(tokens.bob, "POST", "/dms", { userId: ids.alice });
   await call(tokens.bob, "POST", `/rooms/${encodeURIComponent(dm.id)}/messages`, { text: "Lunch at 12:30? 🍜", clientId: "shot-dm-1" });
   await call(tokens.carol, "POST", "/rooms", { name: "IT helpdesk", visibility: "public", members: [ids.alice] });
+  // For the room directory and the people screen (issue 15): public rooms alice is not in, a deactivated and an invited account.
+  await call(tokens.bob, "POST", "/rooms", { name: "上海分行 · 午餐群 Lunch club", visibility: "public", members: [ids.carol, ids.dave] });
+  await call(tokens.dave, "POST", "/rooms", { name: "Audit 2026 审计", visibility: "public" });
+  const erin = await call(admin, "POST", "/users", { username: "erin", password: PERSON_PASSWORD, displayName: "Erin Xu 徐静" });
+  await call(admin, "POST", `/users/${erin.id}/deactivate`);
+  await call(admin, "POST", "/users", { username: "mei", displayName: "陈梅 Chen Mei" });
 
   fs.mkdirSync(OUT, { recursive: true });
   for (const locale of ["en", "zh-CN"]) {
@@ -130,6 +136,12 @@ try {
       await page.locator("article.msg", { hasText: "@alice" }).waitFor();
       await page.waitForTimeout(400);
       await shot("chat");
+      // Room directory, both languages and themes.
+      await page.getByTestId("browse-rooms").click();
+      await page.locator("[data-testid=directory-panel] li.public-room").nth(2).waitFor();
+      await page.waitForTimeout(300);
+      await shot("directory");
+      await page.keyboard.press("Escape");
       if (scheme === "light") {
         await page.locator(".side-actions button").nth(1).click();
         await page.locator('input[name="roomName"]').fill("Audit 2026");
@@ -147,7 +159,43 @@ try {
         await page.locator("button.back").click();
         await page.waitForTimeout(300);
         await shot("mobile-rooms");
+        await page.getByTestId("browse-rooms").click();
+        await page.locator("[data-testid=directory-panel] li.public-room").nth(2).waitFor();
+        await page.waitForTimeout(300);
+        await shot("mobile-directory");
+        await page.keyboard.press("Escape");
       }
+      // People administration, as the admin (desktop; phone in light).
+      const adminCtxProfile = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-shot-admin-"));
+      const actx = await chromium.launchPersistentContext(adminCtxProfile, { executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", headless: true, args: ARGS, locale, colorScheme: scheme, viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, baseURL: url });
+      const apage = actx.pages()[0] ?? (await actx.newPage());
+      const ashot = (name) => apage.screenshot({ path: path.join(OUT, `${name}-${locale}${scheme === "dark" ? "-dark" : ""}.png`) });
+      await apage.goto("/");
+      await apage.locator('input[name="username"]').fill("admin");
+      await apage.locator('input[name="password"]').fill(ADMIN_PASSWORD);
+      await apage.locator('button[type="submit"]').click();
+      await apage.getByTestId("open-people").click();
+      const people = apage.getByTestId("people-panel");
+      await people.locator('li.account[data-username="mei"]').waitFor();
+      await people.locator('li.account[data-username="alice"] .account-line button.link').click();
+      await people.locator('li.account[data-username="alice"] .session').first().waitFor();
+      await apage.waitForTimeout(300);
+      await ashot("people");
+      if (scheme === "light") {
+        await people.locator('li.account[data-username="alice"] .account-line button.link').click();
+        await people.locator(".panel-tools button").click();
+        await people.locator('input[name="newUsername"]').fill(locale === "en" ? "lin" : "lin.yu");
+        await people.locator('input[name="newDisplayName"]').fill("林小雨 Lin Xiaoyu");
+        await people.locator('.new-person button[type="submit"]').click();
+        await people.getByTestId("invite-link").waitFor();
+        await apage.waitForTimeout(300);
+        await ashot("people-invite");
+        await apage.setViewportSize({ width: 390, height: 844 });
+        await apage.waitForTimeout(300);
+        await ashot("mobile-people");
+      }
+      await actx.close();
+      fs.rmSync(adminCtxProfile, { recursive: true, force: true });
       await ctx.close();
       fs.rmSync(profile, { recursive: true, force: true });
     }

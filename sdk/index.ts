@@ -2,7 +2,7 @@
  * The Outpost client SDK: typed REST, the device and room sockets with
  * reconnect and resume, and the ordered offline send queue. See README.md.
  */
-export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage, type PublicRoomsPage, type PublicRoomsParams, type SearchParams, type SearchResult, type UploadOptions } from "./rest";
+export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage, type PublicRoomsPage, type PublicRoomsParams, type SearchParams, type SearchResult, type UploadOptions, type AccountsParams, type AccountPage, type Invite, type InviteInfo } from "./rest";
 export { OutpostApiError } from "./errors";
 export { backoffDelay, type BackoffOptions } from "./backoff";
 export { ReconnectingSocket, parseFrame, type SocketOptions, type SocketState, type WebSocketConstructor, type WebSocketLike } from "./socket";
@@ -11,7 +11,7 @@ export { RoomSocket } from "./room-socket";
 export { SendQueue, PermanentSendError, RateLimitedError, newClientId, type QueuedMessage, type QueuedAtNode, type SendAck, type SendTransport, type StorageLike } from "./send-queue";
 export { socketOrRestTransport } from "./transport";
 export { checkName, cleanName, NAME_LIMITS, type NameCheck, type NameProblem } from "../protocol/names";
-export type { Message, Room, Member, User, SessionUser, Session, Receipt, Attachment, SearchHit, PublicRoom } from "../protocol/models";
+export type { Message, Room, Member, User, SessionUser, Session, Receipt, Attachment, SearchHit, PublicRoom, Account } from "../protocol/models";
 export type { RoomInfo, NotificationPage, Settings, SocketTicket, QueuedSend } from "../protocol/responses";
 export type { ClusterView, LinkStatus } from "../protocol/cluster";
 export { lenient } from "../protocol/lenient";

@@ -24,12 +24,15 @@
  *   const { rooms } = await api.myRooms();
  */
 import type { z } from "zod";
-import { MessageSchema, RoomSchema, UserSchema, type Attachment, type Member, type Message, type Receipt, type Room, type User } from "../protocol/models";
+import { MessageSchema, RoomSchema, UserSchema, type Attachment, type Member, type Message, type Receipt, type Room, type Session, type User } from "../protocol/models";
 import type { Presence, InboxRoom } from "../protocol/device";
-import type { CreateRoomBody, CreateUserBody, PublicRoomsQuery, SearchQuery, SendMessageBody, SetupBody } from "../protocol/rest";
+import type { AccountsQuery, CreateRoomBody, CreateUserBody, PublicRoomsQuery, SearchQuery, SendMessageBody, SetupBody, UpdateUserBody } from "../protocol/rest";
 import {
+  AccountPageSchema,
   HistoryPageSchema,
   InboxRoomListSchema,
+  InviteInfoSchema,
+  InviteSchema,
   MemberListSchema,
   NotificationPageSchema,
   OkSchema,
@@ -37,15 +40,20 @@ import {
   PublicRoomsPageSchema,
   ReadPositionSchema,
   ReceiptListSchema,
+  RevokedSchema,
   RoomInfoSchema,
   SearchResultsSchema,
+  SessionListSchema,
   SettingsSchema,
   SetupStatusSchema,
   SentMessageSchema,
   SignInSchema,
   SocketTicketSchema,
   UserListSchema,
+  type AccountPage,
   type HistoryPage,
+  type Invite,
+  type InviteInfo,
   type QueuedSend,
   type NotificationPage,
   type PublicRoomsPage,
@@ -77,6 +85,8 @@ export type { HistoryPage, PublicRoomsPage };
 export type SearchResult = SearchResults;
 export type SearchParams = z.input<typeof SearchQuery>;
 export type PublicRoomsParams = z.input<typeof PublicRoomsQuery>;
+export type AccountsParams = z.input<typeof AccountsQuery>;
+export type { AccountPage, Invite, InviteInfo };
 
 export type { UploadOptions };
 
@@ -177,9 +187,56 @@ export class OutpostClient {
   user(id: string): Promise<User> {
     return this.request("GET", `/users/${encodeURIComponent(id)}`, undefined, UserSchema);
   }
-  /** Admin: create an account. */
+  /** Admin: create an account (without `password`, its owner sets one through `createInvite`'s link). */
   createUser(body: z.input<typeof CreateUserBody>): Promise<User> {
     return this.request("POST", "/users", body, UserSchema);
+  }
+
+  // ---- administration (admins of this node) ------------------------------------
+  /** One page of this node's accounts in every state, by username; pass `nextCursor` back as `cursor`. */
+  accounts(params: AccountsParams = {}): Promise<AccountPage> {
+    const qs = Object.entries(params)
+      .filter(([, v]) => v !== undefined && v !== "")
+      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+      .join("&");
+    return this.request("GET", `/accounts${qs ? "?" + qs : ""}`, undefined, AccountPageSchema);
+  }
+  /** Make or unmake an administrator, or rename; `last_admin` when that would leave the node without one. */
+  updateUser(id: string, body: z.input<typeof UpdateUserBody>): Promise<User> {
+    return this.request("PATCH", `/users/${encodeURIComponent(id)}`, body, UserSchema);
+  }
+  deactivateUser(id: string): Promise<User> {
+    return this.request("POST", `/users/${encodeURIComponent(id)}/deactivate`, undefined, UserSchema);
+  }
+  reactivateUser(id: string): Promise<User> {
+    return this.request("POST", `/users/${encodeURIComponent(id)}/reactivate`, undefined, UserSchema);
+  }
+  /** Set someone else's password (`weak_password` when the policy refuses it); their sessions end. */
+  resetPassword(id: string, password: string): Promise<unknown> {
+    return this.request("POST", `/users/${encodeURIComponent(id)}/password`, { password }, OkSchema);
+  }
+  /** A one-time invite link's token (7 days; older links of the account end). The web client's link is `/invite/<token>`. */
+  createInvite(id: string): Promise<Invite> {
+    return this.request("POST", `/users/${encodeURIComponent(id)}/invite`, undefined, InviteSchema);
+  }
+  userSessions(id: string): Promise<{ sessions: Session[] }> {
+    return this.request("GET", `/users/${encodeURIComponent(id)}/sessions`, undefined, SessionListSchema);
+  }
+  endUserSession(id: string, sessionId: string): Promise<unknown> {
+    return this.request("DELETE", `/users/${encodeURIComponent(id)}/sessions/${encodeURIComponent(sessionId)}`, undefined, OkSchema);
+  }
+  endUserSessions(id: string): Promise<{ revoked: number }> {
+    return this.request("DELETE", `/users/${encodeURIComponent(id)}/sessions`, undefined, RevokedSchema);
+  }
+
+  // ---- invite links (the invitee, not signed in) ---------------------------------
+  /** Whose invite a token is; `invite_invalid`, `invite_used` or `invite_expired` otherwise. */
+  inviteInfo(token: string): Promise<InviteInfo> {
+    return this.request("POST", "/invites/lookup", { token }, InviteInfoSchema);
+  }
+  /** Choose a password through an invite link and sign in (the link is used up). */
+  async acceptInvite(token: string, password: string): Promise<LoginResult> {
+    return this.keepDeviceToken(await this.request("POST", "/invites/accept", { token, password }, SignInSchema));
   }
   presence(ids: string[]): Promise<{ presence: Presence[] }> {
     return this.request("GET", `/presence?ids=${ids.map(encodeURIComponent).join(",")}`, undefined, PresenceListSchema);

@@ -15,6 +15,8 @@ import { auth } from "./routes/auth";
 import { setup } from "./routes/setup";
 import { me } from "./routes/me";
 import { users } from "./routes/users";
+import { accounts } from "./routes/accounts";
+import { invites } from "./routes/invites";
 import { presence } from "./routes/presence";
 import { rooms } from "./routes/rooms";
 import { dms } from "./routes/dms";
@@ -30,9 +32,11 @@ import { startLinks } from "./start-links";
 const api = new Hono<AppEnv>()
   .route("/auth", auth) // login, logout, setup: their own auth rules
   .route("/setup", setup)
+  .route("/invites", invites) // an invite link is its own credential
   .use("*", requireAuth())
   .route("/me", me)
   .route("/users", users)
+  .route("/accounts", accounts)
   .route("/presence", presence)
   .route("/rooms", rooms) // and below it: members, messages, file uploads, the room socket
   .route("/dms", dms)

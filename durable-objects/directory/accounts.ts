@@ -3,10 +3,10 @@
  * active flags. The directory registers an account before the user's own
  * object is first touched (see shared/objects.ts).
  */
-import { and, asc, eq, inArray, like, or } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, like, ne, or, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { newId } from "../../protocol/ids";
-import type { User } from "../../protocol/models";
+import type { Account, User } from "../../protocol/models";
 import { AppError } from "../shared/app-error";
 import * as schema from "./schema";
 import { remoteUsernameTaken, remoteUsersById, searchRemoteUsers, touchUser } from "./replication";
@@ -92,10 +92,55 @@ export class Accounts {
     return [...local, ...searchRemoteUsers(this.db, q, max)].sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0)).slice(0, max);
   }
 
-  /** Deactivate or reactivate; the account as it is now. */
+  /**
+   * One page of this node's own accounts in every state, by username (unique,
+   * so it is the cursor): for the administrators' people screen. Replicated
+   * accounts of other nodes are administered at their home node.
+   */
+  page(query: { q?: string; limit: number; cursor?: string }): { accounts: Account[]; nextCursor: string | null } {
+    const u = schema.users;
+    const where = [];
+    if (query.cursor) where.push(gt(u.username, query.cursor));
+    // instr, not LIKE: no wildcard to escape in what an admin types ("a_b", "100%").
+    // lower() folds ASCII only, which is what usernames are made of; CJK has no case.
+    const q = query.q?.trim().toLowerCase();
+    if (q) where.push(sql`(instr(${u.username}, ${q}) > 0 OR instr(lower(${u.displayName}), ${q}) > 0)`);
+    const rows = this.db.select().from(u).where(and(...where)).orderBy(asc(u.username)).limit(query.limit + 1).all();
+    const more = rows.length > query.limit;
+    const page = more ? rows.slice(0, query.limit) : rows;
+    return { accounts: page.map(toAccount), nextCursor: more ? page[page.length - 1].username : null };
+  }
+
+  /**
+   * Refuse a change that would leave the node without an active administrator:
+   * nobody could then create accounts or reset passwords short of editing the
+   * database by hand.
+   */
+  private keepAnAdmin(row: UserRow): void {
+    if (!row.isAdmin || !row.active) return;
+    const u = schema.users;
+    const other = this.db.select({ id: u.id }).from(u).where(and(eq(u.isAdmin, true), eq(u.active, true), ne(u.id, row.id))).get();
+    if (!other) throw new AppError("last_admin", "this is the node's last active administrator: make someone else an administrator first");
+  }
+
+  /** Administrator or not, display name; the account as it is now. The last active admin keeps the flag. */
+  update(id: string, change: { isAdmin?: boolean; displayName?: string }): User {
+    const row = this.byId(id);
+    if (!row) throw new AppError("not_found", "no such user");
+    if (change.isAdmin === false) this.keepAnAdmin(row);
+    const next = { ...row, ...(change.isAdmin === undefined ? {} : { isAdmin: change.isAdmin }), ...(change.displayName === undefined ? {} : { displayName: change.displayName }) };
+    this.transaction(() => {
+      this.db.update(schema.users).set({ isAdmin: next.isAdmin, displayName: next.displayName }).where(eq(schema.users.id, id)).run();
+      touchUser(this.db, id);
+    });
+    return toUser(next);
+  }
+
+  /** Deactivate or reactivate; the account as it is now. The last active admin cannot be deactivated. */
   setActive(id: string, active: boolean): User {
     const row = this.byId(id);
     if (!row) throw new AppError("not_found", "no such user");
+    if (!active) this.keepAnAdmin(row);
     this.transaction(() => {
       this.db.update(schema.users).set({ active }).where(eq(schema.users.id, id)).run();
       touchUser(this.db, id);
@@ -106,6 +151,11 @@ export class Accounts {
   setPasswordHash(id: string, passwordHash: string): void {
     this.db.update(schema.users).set({ passwordHash }).where(eq(schema.users.id, id)).run();
   }
+}
+
+/** An account as administrators see it: `passwordSet` is false while it waits for an invite to be accepted. */
+export function toAccount(row: UserRow): Account {
+  return { ...toUser(row), createdAt: row.createdAt, passwordSet: row.passwordHash !== "" };
 }
 
 export function toUser(row: UserRow): User {

@@ -20,8 +20,9 @@ import { hashPassword, weakPasswordReason } from "../shared/passwords";
 import { timingSafeEqual } from "../shared/bytes";
 import { DeviceTokens, newDeviceKey } from "./device-tokens";
 import { storedUser } from "../shared/objects";
-import type { User } from "../../protocol/models";
+import type { Account, User } from "../../protocol/models";
 import { Accounts, toUser, type NewAccount } from "./accounts";
+import { Invites } from "./invites";
 import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, type FeedUser } from "./replication";
 import { RoomsDirectory, type NewRoom, type RoomRow } from "./rooms-directory";
 import { deviceKey, LOGIN_LIMITS, SignInThrottle, throttleKeys, usernameKey } from "./sign-in-throttle";
@@ -34,6 +35,7 @@ export class DirectoryObject extends DurableObject<Env> {
   private readonly accounts: Accounts;
   private readonly rooms: RoomsDirectory;
   private readonly throttle: SignInThrottle;
+  private readonly invites: Invites;
   private readonly devices = new DeviceTokens(() => this.deviceKey());
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -42,6 +44,7 @@ export class DirectoryObject extends DurableObject<Env> {
     this.accounts = new Accounts(this.db, env.NODE_NAME, (fn) => ctx.storage.transactionSync(fn));
     this.rooms = new RoomsDirectory(this.db, ctx.storage);
     this.throttle = new SignInThrottle(this.db);
+    this.invites = new Invites(this.db, (fn) => ctx.storage.transactionSync(fn));
     void ctx.blockConcurrencyWhile(async () => {
       await ensureSchema(this.db, migrations);
       this.foldOlderNames();
@@ -129,6 +132,35 @@ export class DirectoryObject extends DurableObject<Env> {
     return this.accounts.search(q, limit);
   }
 
+  /** One page of this node's accounts in every state (admin screen). */
+  async accountsPage(query: { q?: string; limit: number; cursor?: string }): Promise<{ accounts: Account[]; nextCursor: string | null }> {
+    return this.accounts.page(query);
+  }
+
+  /** Admin flag or display name (the last active admin keeps the flag: `last_admin`); the user object hears of it. */
+  async updateUser(id: string, change: { isAdmin?: boolean; displayName?: string }): Promise<User> {
+    const user = this.accounts.update(id, change);
+    await storedUser(this.env, id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: user.active });
+    return user;
+  }
+
+  /** A new one-time invite link for an account of this node (older ones end). */
+  async issueInvite(userId: string, createdBy: string): Promise<{ token: string; expiresAt: number }> {
+    if (!this.accounts.byId(userId)) throw new AppError("not_found", "no such user");
+    return this.invites.issue(userId, createdBy);
+  }
+
+  /** Whose invite `token` is, or `invite_invalid` / `invite_used` / `invite_expired`. */
+  async checkInvite(token: string): Promise<{ user: User; expiresAt: number }> {
+    const { user, expiresAt } = await this.invites.check(token);
+    return { user, expiresAt };
+  }
+
+  /** Use an invite: its account gets `passwordHash`, the link is used up. */
+  async acceptInvite(token: string, passwordHash: string): Promise<User> {
+    return this.invites.accept(token, passwordHash);
+  }
+
   async deactivate(id: string): Promise<User> {
     const user = this.accounts.setActive(id, false);
     // Ends every session and closes every socket of the user.
@@ -142,8 +174,12 @@ export class DirectoryObject extends DurableObject<Env> {
     return user;
   }
 
+  /** A password set (by its owner or an administrator): open invite links of the account end. */
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    this.accounts.setPasswordHash(id, passwordHash);
+    this.ctx.storage.transactionSync(() => {
+      this.accounts.setPasswordHash(id, passwordHash);
+      this.invites.endFor(id);
+    });
   }
 
   // ------------------------------------------------------------ sign-in
@@ -167,12 +203,13 @@ export class DirectoryObject extends DurableObject<Env> {
     if (row && deviceToken) {
       const deviceId = await this.devices.verify(deviceToken, row.id);
       if (deviceId && this.throttle.lockedFor(deviceKey(deviceId), LOGIN_LIMITS.perDevice, now) === null) {
-        return { user: toUser(row), passwordHash: row.passwordHash, deviceId };
+        return { user: toUser(row), passwordHash: row.passwordHash || null, deviceId };
       }
     }
     const retryAfter = this.throttle.firstLock(throttleKeys(username, address), now);
     if (retryAfter !== null) return { retryAfter };
-    return row ? { user: toUser(row), passwordHash: row.passwordHash, deviceId: null } : { user: null, passwordHash: null, deviceId: null };
+    // "" is an account still waiting for its invite: checked against the dummy hash, like an unknown name.
+    return row ? { user: toUser(row), passwordHash: row.passwordHash || null, deviceId: null } : { user: null, passwordHash: null, deviceId: null };
   }
 
   /** Count a failed login: against its known device (`deviceId` from loginLookup), else its username and address. */
@@ -235,6 +272,14 @@ export class DirectoryObject extends DurableObject<Env> {
 
   async renameRoom(id: string, name: string): Promise<void> {
     this.rooms.rename(id, name);
+  }
+
+  /**
+   * What the public directory shows of a room besides its name: its member
+   * count (each room reports it after every change of members) and its topic.
+   */
+  async describeRoom(id: string, info: { memberCount?: number; topic?: string }): Promise<void> {
+    this.rooms.describe(id, info);
   }
 
   /**

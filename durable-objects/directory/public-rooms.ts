@@ -41,7 +41,7 @@ export function pagePublicRooms(db: DrizzleSqliteDODatabase<typeof schema>, quer
   const q = query.q ? foldName(query.q) : "";
   if (q) where.push(sql`instr(${r.nameFold}, ${q}) > 0`);
   const rows = db
-    .select({ id: r.id, name: r.name, createdAt: r.createdAt })
+    .select({ id: r.id, name: r.name, createdAt: r.createdAt, memberCount: r.memberCount, topic: r.topic })
     .from(r)
     .where(and(...where))
     .orderBy(asc(r.name), asc(r.id))

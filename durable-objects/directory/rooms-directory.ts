@@ -12,7 +12,7 @@ import { roomQuotaWaitMs } from "./room-quota";
 import * as schema from "./schema";
 
 export type RoomRow = typeof schema.rooms.$inferSelect;
-export type NewRoom = Omit<RoomRow, "dmKey" | "createdAt" | "nameFold">;
+export type NewRoom = Omit<RoomRow, "dmKey" | "createdAt" | "nameFold" | "memberCount" | "topic">;
 
 /** The settings row that records that older rooms' names were folded. */
 const NAMES_FOLDED = "rooms.name_fold";
@@ -71,6 +71,13 @@ export class RoomsDirectory {
   /** One page of the public room directory; a cursor it did not give out is `invalid_request`. */
   publicPage(query: { q?: string; limit: number; cursor?: string }): PublicRoomsPage {
     return pagePublicRooms(this.db, query);
+  }
+
+  describe(id: string, info: { memberCount?: number; topic?: string }): void {
+    const set: Partial<Pick<RoomRow, "memberCount" | "topic">> = {};
+    if (info.memberCount !== undefined) set.memberCount = info.memberCount;
+    if (info.topic !== undefined) set.topic = info.topic;
+    if (Object.keys(set).length) this.db.update(schema.rooms).set(set).where(eq(schema.rooms.id, id)).run();
   }
 
   rename(id: string, name: string): void {

@@ -68,6 +68,13 @@ export const rooms = sqliteTable(
      * filled in when the directory wakes.
      */
     nameFold: text("name_fold").notNull().default(""),
+    /**
+     * Members, as the room last reported (durable-objects/room/members.ts), for the
+     * public directory; null until a room that existed before this column reports.
+     */
+    memberCount: integer("member_count"),
+    /** The room's topic for the public directory ("" when it has none). */
+    topic: text("topic").notNull().default(""),
   },
   (t) => [
     uniqueIndex("rooms_dm_key").on(t.dmKey),
@@ -94,3 +101,21 @@ export const mirrors = sqliteTable("mirrors", {
   id: text("id").primaryKey(),
   registeredAt: integer("registered_at").notNull(),
 });
+
+/**
+ * One-time invite links (admin → new colleague): only the SHA-256 of the token
+ * is stored, so a copy of the directory's file signs no one in. Single use
+ * (`used_at`), and a new link for the same account replaces the old one.
+ */
+export const invites = sqliteTable(
+  "invites",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [index("invites_by_user").on(t.userId)],
+);

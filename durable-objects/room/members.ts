@@ -43,7 +43,16 @@ export class Members {
     private readonly sockets: RoomSockets,
     private readonly outbox: Outbox,
     private readonly activity: InboxActivity,
+    /**
+     * Told the member count of a group room after every change of members, for
+     * the node's public directory (which lists rooms without waking each one).
+     */
+    private readonly countChanged: (roomId: string, count: number) => void = () => {},
   ) {}
+
+  private reportCount(): void {
+    if (this.state.meta?.kind === "group") this.countChanged(this.state.meta.id, this.state.members.size);
+  }
 
   /** The first rows of a new room (its tables exist, nothing else): settings, members, and their inboxes' news. */
   writeNewRoom(input: CreateRoomInput): void {
@@ -60,6 +69,7 @@ export class Members {
         this.store.outbox.enqueue(m.userId, { type: "room.added", room: inboxEntryFor(meta, m, people, this.state.lastSeq, null) }, now);
       }
     });
+    if (input.kind === "group") this.countChanged(input.id, people.size);
   }
 
   info(caller: Caller): { room: Room; members: Member[] } {
@@ -102,6 +112,7 @@ export class Members {
     });
     this.state.addMember(member, read);
     this.sockets.broadcast({ type: "member.joined", member });
+    this.reportCount();
   }
 
   /**
@@ -135,6 +146,7 @@ export class Members {
     });
     this.state.removeMember(target);
     this.activity.memberLeft(userId);
+    this.reportCount();
     // Close the removed person's sockets before telling the others, so not one
     // more frame about this room reaches them.
     this.sockets.closeUser(userId, self ? "left the room" : "removed from the room");

@@ -33,6 +33,7 @@ import { callerFromHeaders, type Caller } from "../shared/identity";
 import { isPermanentStorageFault, roomFaultLine, roomUnavailable } from "../shared/storage-faults";
 import { answerPingsWhileAsleep, closeBack, closeOnError, errorFrame, errorResponse, failureFrame, okFrame, refuseUnlessUpgrade } from "../shared/sockets";
 import { deliverActivity, deliverInboxUpdate } from "../shared/inbox-delivery";
+import { directoryStub } from "../shared/objects";
 import { RoomPeers } from "./peers";
 import type { ClientRoomFrame } from "../../protocol/frames";
 import type { Attachment, Member, Message, Room, SearchHit } from "../../protocol/models";
@@ -84,7 +85,7 @@ export class RoomObject extends DurableObject<Env> {
     this.index = new SearchIndex(this.state, this.store);
     this.files = new RoomFiles(this.state, this.store);
     this.reads = new Reads(this.state, this.store, this.sockets, this.activity);
-    this.members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity);
+    this.members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity, (roomId, count) => this.reportMemberCount(roomId, count));
     this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits);
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
@@ -126,6 +127,19 @@ export class RoomObject extends DurableObject<Env> {
   /** A member of another node is typing (told by their node's mirror). */
   async remoteTyping(userId: string): Promise<void> {
     if (this.state.isMember(userId)) this.reads.typing(null, userId);
+  }
+
+  /**
+   * The public directory's member count, sent after the change is written: a
+   * report lost to a crash leaves the count one change behind until the next.
+   */
+  private reportMemberCount(roomId: string, count: number): void {
+    this.ctx.waitUntil(directoryStub(this.env).describeRoom(roomId, { memberCount: count }).catch((err) => console.warn(`room ${roomId}: member count not reported`, err)));
+  }
+
+  /** Members now, for the public directory's rooms that have not reported yet. */
+  async memberCount(): Promise<number> {
+    return this.state.members.size;
   }
 
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {

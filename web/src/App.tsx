@@ -3,10 +3,12 @@ import { Setup } from "./Setup";
 import { Login } from "./Login";
 import { Shell } from "./Shell";
 import { t } from "./i18n";
+import { InviteRoute } from "./invite-route";
 
 export function App() {
   useStore();
   if (location.pathname.startsWith("/setup") && state.phase !== "signedIn") return <Setup />;
+  if (location.pathname.startsWith("/invite/") && state.phase !== "signedIn") return <InviteRoute />;
   if (state.phase === "loading") return <div class="center muted" role="status">{t("loading")}</div>;
   if (state.phase === "signedOut") return <Login />;
   return <Shell />;

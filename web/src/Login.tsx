@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { OutpostApiError } from "../../sdk/index";
-import { api, signedIn } from "./store";
+import { api, signedIn, state } from "./store";
 import { t } from "./i18n";
 import { Prefs } from "./Prefs";
 
@@ -26,6 +26,7 @@ export function Login() {
     <main class="auth">
       <form class="card" onSubmit={submit} aria-labelledby="login-title">
         <h1 id="login-title">{t("appName")}</h1>
+        {state.signedOutByServer && <p class="notice" role="status" data-testid="signed-out-notice">{t("signedOutByServer")}</p>}
         <label>
           {t("username")}
           <input name="username" autocomplete="username" required value={username} onInput={(e) => setUsername(e.currentTarget.value)} />

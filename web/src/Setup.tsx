@@ -14,7 +14,7 @@ const MIN_PASSWORD_LENGTH = 10;
  * (length, then username, then the common list — which also covers a repeated
  * character), without shipping the list to the browser.
  */
-function weakPasswordMessage(password: string, username: string): string {
+export function weakPasswordMessage(password: string, username: string): string {
   if ([...password].length < MIN_PASSWORD_LENGTH) return t("weakPasswordShort");
   const name = username.trim().toLowerCase();
   const lower = password.toLowerCase();

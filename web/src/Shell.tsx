@@ -19,6 +19,10 @@ export function Shell() {
     if (!Results) void import("./Search").then((m) => setResults(() => m.SearchResults));
   };
   const searching = query.trim().length > 0;
+  // People administration and the room directory: their own chunks, loaded when first opened.
+  const [panel, setPanel] = useState<{ which: "people" | "directory"; View: FunctionComponent<{ onClose: () => void }> } | null>(null);
+  const openPanel = (which: "people" | "directory") =>
+    void (which === "people" ? import("./People").then((m) => m.PeoplePanel) : import("./Directory").then((m) => m.DirectoryPanel)).then((View) => setPanel({ which, View }));
   useEffect(() => {
     const m = /^\/r\/([^/]+)$/.exec(location.pathname);
     if (m) openRoom(decodeURIComponent(m[1]));
@@ -47,6 +51,8 @@ export function Shell() {
         <div class="side-actions">
           <button type="button" onClick={() => setDialog("dm")}>{t("newDm")}</button>
           <button type="button" onClick={() => setDialog("room")}>{t("newRoom")}</button>
+          <button type="button" data-testid="browse-rooms" onClick={() => openPanel("directory")}>{t("browseRooms")}</button>
+          {state.me?.isAdmin && <button type="button" data-testid="open-people" onClick={() => openPanel("people")}>{t("people")}</button>}
         </div>
         <form class="search-box" role="search" onSubmit={(e) => e.preventDefault()}>
           <input
@@ -80,6 +86,7 @@ export function Shell() {
       </main>
       {dialog === "room" && <NewRoomDialog onClose={() => setDialog(null)} />}
       {dialog === "dm" && <NewDmDialog onClose={() => setDialog(null)} />}
+      {panel && <panel.View onClose={() => setPanel(null)} />}
     </div>
   );
 }

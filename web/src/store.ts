@@ -29,6 +29,8 @@ export const state = {
   cluster: null as ClusterView | null,
   /** what the files of a queued message are called, by clientId (for the pending row) */
   pendingFiles: new Map<string, Attachment[]>(),
+  /** set when the node ended this session (deactivated, signed out by an admin or elsewhere): the sign-in page says so */
+  signedOutByServer: false,
 };
 
 let tick = 0;
@@ -74,6 +76,7 @@ export async function boot(): Promise<void> {
 export function signedIn(user: User | SessionUser): void {
   state.me = { active: true, ...user };
   state.phase = "signedIn";
+  state.signedOutByServer = false;
   remember(user.id, user.displayName, user.username);
   const device = new DeviceSocket(api, { backoff: { baseMs: 300, maxMs: 4000 } });
   device.onChange(() => {
@@ -81,6 +84,11 @@ export function signedIn(user: User | SessionUser): void {
     if (device.state === "open") state.queue?.kick();
     watchPeers();
     changed();
+  });
+  // 1008 on the device socket: the node ended this session (revoked, password
+  // changed, account deactivated). Nothing this page does will work any more.
+  device.socket.onState((s, detail) => {
+    if (s === "closed" && detail?.code === 1008 && state.device === device) void signOut({ byServer: true });
   });
   state.device = device.start();
   const queue = new SendQueue({
@@ -98,12 +106,15 @@ export function signedIn(user: User | SessionUser): void {
   changed();
 }
 
-export async function signOut(): Promise<void> {
-  try {
-    await api.logout();
-  } catch {
-    // the session may already be gone; sign out locally regardless
+export async function signOut(options: { byServer?: boolean } = {}): Promise<void> {
+  if (!options.byServer) {
+    try {
+      await api.logout();
+    } catch {
+      // the session may already be gone; sign out locally regardless
+    }
   }
+  state.signedOutByServer = !!options.byServer;
   closeRoom();
   state.device?.close();
   state.device = null;

@@ -21,10 +21,21 @@ import { roomFiles } from "./room-files";
 
 export const rooms = new Hono<AppEnv>()
   .get("/public", async (c) => {
-    // No member counts: the directory does not know them, and asking each room
-    // of a page would cost a round trip per room.
+    // Member counts come from the directory (each room reports its own after a
+    // change of members), so a page costs one call, not one per room. A room from
+    // before the count existed is asked once here, and its answer kept.
     const q = readQuery(c, PublicRoomsQuery);
-    return reply(c, PublicRoomsPageSchema, await directory(c.env).publicRooms({ q: q.q?.trim(), limit: q.limit, cursor: q.cursor }));
+    const dir = directory(c.env);
+    const page = await dir.publicRooms({ q: q.q?.trim(), limit: q.limit, cursor: q.cursor });
+    await Promise.all(
+      page.rooms
+        .filter((r) => r.memberCount === null)
+        .map(async (r) => {
+          r.memberCount = await storedRoom(c.env, r.id).memberCount();
+          await dir.describeRoom(r.id, { memberCount: r.memberCount });
+        }),
+    );
+    return reply(c, PublicRoomsPageSchema, page);
   })
   .post("/", async (c) => {
     const caller = c.get("caller");

@@ -4,12 +4,12 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
 import { reply } from "../reply";
-import { CreateUserBody, UsersQuery } from "../../protocol/rest";
+import { CreateUserBody, ResetPasswordBody, UpdateUserBody, UsersQuery } from "../../protocol/rest";
 import { UserSchema } from "../../protocol/models";
-import { OkSchema, RevokedSchema, SessionListSchema, UserListSchema } from "../../protocol/responses";
+import { InviteSchema, OkSchema, RevokedSchema, SessionListSchema, UserListSchema } from "../../protocol/responses";
 import { AppError } from "../../durable-objects/shared/app-error";
 import { assertPasswordAllowed, hashPassword } from "../../durable-objects/shared/passwords";
-import { directoryStub as directory, isLocalUserId, resolveUser } from "../../durable-objects/shared/objects";
+import { directoryStub as directory, isLocalUserId, resolveUser, storedUser } from "../../durable-objects/shared/objects";
 import { requireAdmin } from "../middleware/auth";
 import { USER_ID_RE } from "../../protocol/ids";
 
@@ -29,14 +29,40 @@ export const users = new Hono<AppEnv>()
   })
   .post("/", requireAdmin(), async (c) => {
     const body = await readJson(c, CreateUserBody);
-    assertPasswordAllowed(body.password, body.username);
+    if (body.password !== undefined) assertPasswordAllowed(body.password, body.username);
     const user = await directory(c.env).createUser({
       username: body.username,
       displayName: body.displayName,
-      passwordHash: await hashPassword(body.password, limitsOf(c.env).passwordHashIterations),
+      // No password: "" matches nothing (sign-in checks it against the dummy hash)
+      // until the owner chooses one through an invite link.
+      passwordHash: body.password === undefined ? "" : await hashPassword(body.password, limitsOf(c.env).passwordHashIterations),
       isAdmin: body.isAdmin ?? false,
     });
     return reply(c, UserSchema, user, 201);
+  })
+  .patch("/:id", requireAdmin(), async (c) => {
+    const id = c.req.param("id");
+    if (!isLocalUserId(c.env, id)) throw noSuchUser();
+    const body = await readJson(c, UpdateUserBody);
+    // Taking your own admin flag is allowed while another active admin remains (the directory checks).
+    return reply(c, UserSchema, await directory(c.env).updateUser(id, body));
+  })
+  .post("/:id/password", requireAdmin(), async (c) => {
+    const id = c.req.param("id");
+    if (id === c.get("caller").userId) throw new AppError("invalid_request", "change your own password with POST /api/v1/me/password (it asks for the current one)");
+    const user = isLocalUserId(c.env, id) ? await directory(c.env).getUser(id) : null;
+    if (!user) throw noSuchUser();
+    const body = await readJson(c, ResetPasswordBody);
+    assertPasswordAllowed(body.password, user.username);
+    await directory(c.env).setPasswordHash(id, await hashPassword(body.password, limitsOf(c.env).passwordHashIterations));
+    // Whoever knew the old password is signed out everywhere.
+    await storedUser(c.env, id).revokeAll("password reset by an administrator");
+    return reply(c, OkSchema, { ok: true });
+  })
+  .post("/:id/invite", requireAdmin(), async (c) => {
+    const id = c.req.param("id");
+    if (!isLocalUserId(c.env, id)) throw noSuchUser();
+    return reply(c, InviteSchema, await directory(c.env).issueInvite(id, c.get("caller").userId), 201);
   })
   .post("/:id/deactivate", requireAdmin(), async (c) => {
     const id = c.req.param("id");
