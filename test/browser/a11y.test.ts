@@ -54,6 +54,8 @@ export const SCREENS: Screen[] = [
   },
   { name: "new room dialog", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.locator(".side-actions button").nth(1).click(), await page.locator(".modal").waitFor()) },
   { name: "new DM dialog", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.locator(".side-actions button").nth(0).click(), await page.locator(".modal").waitFor()) },
+  { name: "people (admin)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-people").click(), await page.getByTestId("accounts").locator("li").first().waitFor()) },
+  { name: "browse rooms", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("browse-rooms").click(), await page.getByTestId("public-rooms").waitFor()) },
 ];
 
 let w: World;
@@ -62,7 +64,7 @@ beforeAll(async () => {
   const t = await withNode();
   const peer = await makeUser(t.node.url, t.admin, "chenmei");
   const project = await t.room(t.admin, "项目组 Project", [peer.id]);
-  const ops = await t.room(t.admin, "运维 Ops", [peer.id]);
+  const ops = await t.room(t.admin, "运维 Ops", [peer.id], "public");
   const dm = await rest(t.node.url, peer.token, "POST", "/dms", { userId: (await rest(t.node.url, t.admin, "GET", "/me")).id as string });
   const send = (token: string, roomId: string, text: string, clientId: string) => rest(t.node.url, token, "POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { text, clientId });
   await send(t.admin, project.id, "早上好，今天的发布计划见 https://example.com/plan", "p1");
