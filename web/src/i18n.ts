@@ -87,7 +87,7 @@ const en = {
   messageActions: "Message actions",
   reactionBy: "{emoji} by {names}",
   mentionSuggestions: "People to mention",
-  you: "you",
+  you: "You",
   directMessage: "Direct message",
   unknownUser: "Unknown user",
   error: "Something went wrong: {message}",
@@ -117,6 +117,21 @@ const en = {
   clearSearch: "Clear search",
   searchHit: "{sender} in {room}, {time}",
   loadingNewer: "Loading newer messages…",
+  // chat (issue 15, W4): new-messages button, failed sends, navigation, phone menu, validation
+  newMessagesBelow: "New messages ↓",
+  newMessagesCount: "{n} new messages ↓",
+  jumpToLatest: "Jump to latest",
+  retry: "Retry",
+  discard: "Discard",
+  failedBecause: "Not sent: {reason}",
+  tooLongWarning: "Too long to send: {used} of {max} bytes. Shorten it, or send it as a file.",
+  nearLimit: "{used} of {max} bytes",
+  copyLink: "Copy link",
+  linkCopied: "Link copied",
+  moreActions: "More actions",
+  messageNotFound: "That message was not found, or you may not see it.",
+  fieldInvalid: "Check this field: {reason}",
+  roomNameEmpty: "The room needs a name.",
 };
 export type StringKey = keyof typeof en;
 
@@ -234,6 +249,21 @@ const zh: Record<StringKey, string> = {
   clearSearch: "清除搜索",
   searchHit: "{sender} 在 {room}，{time}",
   loadingNewer: "正在加载更新的消息…",
+  // chat (issue 15, W4): new-messages button, failed sends, navigation, phone menu, validation
+  newMessagesBelow: "有新消息 ↓",
+  newMessagesCount: "{n} 条新消息 ↓",
+  jumpToLatest: "回到最新",
+  retry: "重试",
+  discard: "放弃",
+  failedBecause: "发送失败：{reason}",
+  tooLongWarning: "内容太长，无法发送：{used} / {max} 字节。请删减，或作为文件发送。",
+  nearLimit: "{used} / {max} 字节",
+  copyLink: "复制链接",
+  linkCopied: "链接已复制",
+  moreActions: "更多操作",
+  messageNotFound: "未找到该消息，或你无权查看。",
+  fieldInvalid: "请检查此项：{reason}",
+  roomNameEmpty: "聊天室需要一个名称。",
 };
 
 export type Locale = "en" | "zh-CN";
@@ -246,6 +276,7 @@ const tables: Record<Locale, Record<StringKey, string>> = { en, "zh-CN": zh };
 function initialLocale(): Locale {
   const saved = safeGet("outpost.locale");
   if (saved === "en" || saved === "zh-CN") return saved;
+  if (typeof navigator === "undefined") return "en"; // Node (unit tests)
   return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
 }
 
@@ -254,7 +285,7 @@ export let locale: Locale = initialLocale();
 export function setLocale(l: Locale): void {
   locale = l;
   safeSet("outpost.locale", l);
-  document.documentElement.lang = l;
+  if (typeof document !== "undefined") document.documentElement.lang = l;
 }
 
 /** Branch node names people know (the cluster file's names are lower-case ids). */
@@ -293,6 +324,8 @@ export function formatShort(ms: number, now = Date.now()): string {
 
 /** A file size in the user's locale: "820 B", "1.4 MB". */
 export function formatSize(bytes: number): string {
+  // Intl's short "byte" unit reads "599 byte" in English: bytes are written "599 B" by hand.
+  if (bytes < 1024) return `${new Intl.NumberFormat(locale).format(bytes)} B`;
   const units = ["byte", "kilobyte", "megabyte", "gigabyte"] as const;
   let i = 0;
   let n = bytes;
