@@ -65,6 +65,7 @@ import {
   SessionListSchema,
   SettingsSchema,
   SetupStatusSchema,
+  NodeLimitsSchema,
   SentMessageSchema,
   SignInSchema,
   SocketTicketSchema,
@@ -149,4 +150,5 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "GET /api/v1/socket": { answer: "websocket" },
 
   "GET /api/v1/cluster": { answer: ClusterViewSchema },
+  "GET /api/v1/limits": { answer: NodeLimitsSchema },
 };

@@ -54,6 +54,12 @@ export const ErrorBodySchema = z.strictObject({
     message: z.string(),
     /** with `rate_limited` (and its `Retry-After` header): how long to wait before the same request */
     retryAfterMs: z.number().nonnegative().optional(),
+    /**
+     * with `invalid_request` from a body or query that did not fit its schema: the
+     * first field at fault (its path, dot-separated: `name`, `members.0`), so a form
+     * can point at it
+     */
+    field: z.string().optional(),
   }),
 });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;

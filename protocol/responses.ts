@@ -20,6 +20,21 @@ export const HealthSchema = z.strictObject({
   publicKey: z.string().nullable(),
 });
 
+/**
+ * `GET /api/v1/limits`: the node's limits a client needs before it sends (durable-objects/shared/limits.mjs),
+ * so it can warn about a message that is too long instead of letting the node refuse it.
+ */
+export const NodeLimitsSchema = z.strictObject({
+  /** largest message text in UTF-8 bytes (of the text as sent) */
+  maxTextBytes: z.number().int().positive(),
+  /** largest upload in bytes */
+  maxFileBytes: z.number().int().positive(),
+  /** how long an author may recall their own message (a room's owner and admins may recall any message at any time) */
+  recallWindowSeconds: z.number().int().positive(),
+});
+
+export type NodeLimits = z.infer<typeof NodeLimitsSchema>;
+
 /** Done, nothing more to say (logout, leave, remove, revoke, password change). */
 export const OkSchema = z.strictObject({ ok: z.literal(true) });
 

@@ -175,6 +175,9 @@ export const NotificationsQuery = z.object({
   limit: z.string().regex(/^\d{1,3}$/, "must be a non-negative integer").transform(Number).default(50),
 });
 
+/** Most ids one `GET /users?ids=` may name. */
+export const MAX_USER_IDS = 200;
+
 /**
  * `GET /api/v1/users`: the people directory. `q` is matched as a substring of
  * the username or display name (longer input is cut to 64 characters); `limit`
@@ -183,6 +186,16 @@ export const NotificationsQuery = z.object({
 export const UsersQuery = z.object({
   q: z.string().optional().transform((q) => (q ?? "").slice(0, 64)),
   limit: z.coerce.number().int().min(1).default(20),
+  /**
+   * Comma-separated user ids (at most MAX_USER_IDS): exactly those people, active or
+   * not, instead of a search — a client resolving the senders it has only ids for
+   * (its inbox's last messages) asks once, not once per person. Unknown ids are left out.
+   */
+  ids: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? "").split(",").filter(Boolean))
+    .pipe(z.array(z.string()).max(MAX_USER_IDS, `at most ${MAX_USER_IDS} ids`)),
 });
 
 /** Most ids one presence request may name. */

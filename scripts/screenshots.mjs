@@ -200,6 +200,51 @@ try {
       fs.rmSync(profile, { recursive: true, force: true });
     }
   }
+  // Issue 15 (chat): a failed send with its reason (and the too-long warning), the new-messages button,
+  // the phone's message menu. Taken after every other screen, since they add messages to the room.
+  for (const locale of ["en", "zh-CN"]) {
+    for (const scheme of ["light", "dark"]) {
+      const profile = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-shot-profile-"));
+      const ctx = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", headless: true, args: ARGS, locale, colorScheme: scheme, viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, baseURL: url });
+      const page = ctx.pages()[0] ?? (await ctx.newPage());
+      const shot = (name) => page.screenshot({ path: path.join(OUT, `${name}-${locale}${scheme === "dark" ? "-dark" : ""}.png`) });
+      await page.goto("/");
+      await page.locator('input[name="username"]').fill("alice");
+      await page.locator('input[name="password"]').fill(PERSON_PASSWORD);
+      await page.locator('button[type="submit"]').click();
+      await page.locator(`button.room[data-room-id="${room.id}"]`).click();
+      await page.locator("article.msg", { hasText: "@alice" }).waitFor();
+      const box = page.locator(".composer textarea");
+      // The node refuses control characters: a send that fails, with its reason, retry / edit / discard.
+      await box.fill("Report attached \u0007 see above");
+      await box.press("Enter");
+      await page.locator('[data-testid="failed"]').waitFor();
+      await box.fill("长".repeat(6000));
+      await page.waitForTimeout(400);
+      await shot("failed-send");
+      await box.fill("");
+      await page.locator('[data-testid="failed"]').getByRole("button").last().click(); // discard
+      // Scrolled up while three messages arrive.
+      await page.setViewportSize({ width: 1280, height: 520 });
+      await page.waitForTimeout(300);
+      await page.locator('[data-testid="message-list"]').evaluate((el) => (el.scrollTop = 0));
+      await page.waitForTimeout(300);
+      for (const text of ["Checksums are done ✅", "报告已上传", "Anything else before Friday?"]) await post("bob", text);
+      await page.locator('[data-testid="new-messages"]').waitFor();
+      await page.waitForTimeout(300);
+      await shot("new-messages");
+      await page.locator('[data-testid="new-messages"]').click();
+      // The phone: a tap opens a message's actions inside its row.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForTimeout(300);
+      await page.locator("article.msg", { hasText: "Anything else" }).last().locator(".md").click();
+      await page.locator("article.msg.selected .actions").waitFor();
+      await page.waitForTimeout(300);
+      await shot("mobile-menu");
+      await ctx.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    }
+  }
   console.log(`screenshots written to ${path.relative(repoRoot, OUT)}/: ${fs.readdirSync(OUT).sort().join(", ")}`);
 } finally {
   await stopWorkerd(child, { graceMs: 2000 });

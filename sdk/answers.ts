@@ -17,9 +17,9 @@ export function parseAnswer<T>(status: number, text: string, what: string, schem
     // an HTML error page from a proxy: reported below by status
   }
   if (status < 200 || status > 299) {
-    const e = (value as { error?: { code?: unknown; message?: unknown; retryAfterMs?: unknown } } | undefined)?.error;
+    const e = (value as { error?: { code?: unknown; message?: unknown; retryAfterMs?: unknown; field?: unknown } } | undefined)?.error;
     const wait = typeof e?.retryAfterMs === "number" && Number.isFinite(e.retryAfterMs) && e.retryAfterMs >= 0 ? e.retryAfterMs : undefined;
-    throw new OutpostApiError(status, typeof e?.code === "string" ? e.code : "http_" + status, typeof e?.message === "string" ? e.message : `HTTP ${status}`, wait);
+    throw new OutpostApiError(status, typeof e?.code === "string" ? e.code : "http_" + status, typeof e?.message === "string" ? e.message : `HTTP ${status}`, wait, typeof e?.field === "string" && e.field.length <= 200 ? e.field : undefined);
   }
   if (!schema) return value as T;
   const parsed = lenient(schema).safeParse(value);

@@ -8,6 +8,8 @@ export class OutpostApiError extends Error {
     message: string,
     /** with `rate_limited` (429): how long the node asked to wait before the same request again */
     readonly retryAfterMs?: number,
+    /** with `invalid_request` from a form's body: the field at fault (`name`, `members.0`), when the node said */
+    readonly field?: string,
   ) {
     super(message);
     this.name = "OutpostApiError";

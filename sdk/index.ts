@@ -12,7 +12,7 @@ export { SendQueue, PermanentSendError, RateLimitedError, newClientId, type Queu
 export { socketOrRestTransport } from "./transport";
 export { checkName, cleanName, NAME_LIMITS, type NameCheck, type NameProblem } from "../protocol/names";
 export type { Message, Room, Member, User, SessionUser, Session, Receipt, Attachment, SearchHit, PublicRoom, Account } from "../protocol/models";
-export type { RoomInfo, NotificationPage, Settings, SocketTicket, QueuedSend } from "../protocol/responses";
+export type { RoomInfo, NotificationPage, Settings, SocketTicket, QueuedSend, NodeLimits } from "../protocol/responses";
 export type { ClusterView, LinkStatus } from "../protocol/cluster";
 export { lenient } from "../protocol/lenient";
 export type { InboxRoom, Notification, Presence } from "../protocol/device";

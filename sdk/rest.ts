@@ -51,6 +51,8 @@ import {
   SocketTicketSchema,
   UserListSchema,
   type AccountPage,
+  NodeLimitsSchema,
+  type NodeLimits,
   type HistoryPage,
   type Invite,
   type InviteInfo,
@@ -184,6 +186,10 @@ export class OutpostClient {
   searchUsers(q: string, limit = 20): Promise<{ users: User[] }> {
     return this.request("GET", `/users?q=${encodeURIComponent(q)}&limit=${limit}`, undefined, UserListSchema);
   }
+  /** Exactly these people (at most 200 ids; unknown ones are left out): one request for every name a client lacks. */
+  usersByIds(ids: string[]): Promise<{ users: User[] }> {
+    return this.request("GET", `/users?ids=${ids.map(encodeURIComponent).join(",")}`, undefined, UserListSchema);
+  }
   user(id: string): Promise<User> {
     return this.request("GET", `/users/${encodeURIComponent(id)}`, undefined, UserSchema);
   }
@@ -312,6 +318,10 @@ export class OutpostClient {
     return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/messages${params ? "?" + params : ""}`, undefined, HistoryPageSchema);
   }
   /** Send over REST. Pass the same `clientId` on a retry: the node stores the message once. */
+  /** The node's limits a client checks before sending (longest text in UTF-8 bytes, largest file). */
+  limits(): Promise<NodeLimits> {
+    return this.request("GET", "/limits", undefined, NodeLimitsSchema);
+  }
   /** Every node of the organisation with this node's link to it (up, down since when, messages waiting). */
   cluster(): Promise<ClusterView> {
     return this.request("GET", "/cluster", undefined, ClusterViewSchema);
@@ -324,6 +334,10 @@ export class OutpostClient {
    */
   send(roomId: string, body: z.input<typeof SendMessageBody>): Promise<Message | QueuedSend> {
     return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, body, SentMessageSchema);
+  }
+  /** One message by id (members only): its `seq` places it in history (a deep link to it). */
+  message(roomId: string, messageId: string): Promise<Message> {
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/messages/${encodeURIComponent(messageId)}`, undefined, MessageSchema);
   }
   edit(roomId: string, messageId: string, text: string): Promise<Message> {
     return this.request("PATCH", `/rooms/${encodeURIComponent(roomId)}/messages/${messageId}`, { text }, MessageSchema);

@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import type { z } from "zod";
-import { AppError } from "../durable-objects/shared/app-error";
+import { AppError, invalidField } from "../durable-objects/shared/app-error";
 import { describeIssues } from "../protocol/frames";
 import { assertDeclared } from "./route-contract";
 
@@ -26,15 +26,21 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
     throw new AppError("bad_json", "the body is not valid JSON");
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new AppError("invalid_request", describeIssues(parsed.error));
+  if (!parsed.success) throw invalidField(describeIssues(parsed.error), fieldOf(parsed.error));
   return parsed.data;
 }
 
 export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
   assertDeclared(c, "query", schema);
   const parsed = schema.safeParse(c.req.query());
-  if (!parsed.success) throw new AppError("invalid_request", describeIssues(parsed.error));
+  if (!parsed.success) throw invalidField(describeIssues(parsed.error), fieldOf(parsed.error));
   return parsed.data;
+}
+
+/** The first issue's path (`name`, `members.0`), or undefined when the whole body is at fault. */
+function fieldOf(error: z.ZodError): string | undefined {
+  const path = error.issues[0]?.path ?? [];
+  return path.length ? path.map(String).join(".") : undefined;
 }
 
 async function readLimited(req: Request, limit: number): Promise<string> {

@@ -25,6 +25,7 @@ import { search } from "./routes/search";
 import { deviceSocket, socketTickets } from "./routes/sockets";
 import { web } from "./routes/web";
 import { cluster } from "./routes/cluster";
+import { limits } from "./routes/limits";
 import { link } from "./routes/link";
 import { linkFiles } from "./routes/link-files";
 import { startLinks } from "./start-links";
@@ -44,7 +45,8 @@ const api = new Hono<AppEnv>()
   .route("/search", search)
   .route("/socket-tickets", socketTickets)
   .route("/socket", deviceSocket)
-  .route("/cluster", cluster);
+  .route("/cluster", cluster)
+  .route("/limits", limits);
 
 const app = new Hono<AppEnv>()
   .use("*", startLinks())

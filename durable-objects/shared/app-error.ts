@@ -18,6 +18,12 @@ export class AppError extends Error {
   readonly retryAfter?: number;
   /** the exact wait, when the thrower knows it to the millisecond (see `rateLimited`) */
   readonly retryAfterMs?: number;
+  /**
+   * The request field at fault (`invalid_request` from a schema), rendered as `field`
+   * in the error body. Set only in the Worker (readJson/readQuery), so it never has
+   * to cross the RPC boundary in the message.
+   */
+  field?: string;
   constructor(code: ErrorCode, detail: string, retryAfter?: number, retryAfterMs?: number) {
     super(`${PREFIX}${code}:${retryAfter ?? ""}${retryAfterMs === undefined ? "" : `/${retryAfterMs}`}:${detail}`);
     this.code = code;
@@ -50,3 +56,10 @@ export function rateLimited(detail: string, retryAfterMs: number): AppError {
 }
 
 export const notFound = (what = "room") => new AppError("not_found", `no such ${what}, or you may not see it`);
+
+/** `invalid_request` naming the field at fault (see `AppError.field`). */
+export function invalidField(detail: string, field: string | undefined): AppError {
+  const e = new AppError("invalid_request", detail);
+  if (field) e.field = field;
+  return e;
+}

@@ -1,7 +1,11 @@
 /** The open room: header, virtualised messages, typing line, composer. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Attachment, Message } from "../../sdk/index";
-import { api, changed, nameOf, roomTitle, state } from "./store";
+import { api, changed, nameOf, peerPresence, roomTitle, state } from "./store";
+import { errorText } from "./error-messages";
+import { dropFailed, failedIn, retryFailed, type FailedSend } from "./failed-sends";
+import { fillComposer } from "./Composer";
+import { routePath } from "./router";
 import { focusMessage, loadNewer, loadOlder, markRead, type RoomView } from "./room-view";
 import { roomUnreachable } from "./cluster-status";
 import { formatDay, formatShort, formatSize, formatTime, nodeLabel, t } from "./i18n";
@@ -13,12 +17,17 @@ import { MembersDialog } from "./Dialogs";
 import { backToList } from "./Shell";
 
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "👀"];
+/** The layout without hover (styles.css switches at the same width). */
+const PHONE = typeof matchMedia === "undefined" ? ({ matches: false } as MediaQueryList) : matchMedia("(max-width: 720px)");
 
 export function Chat() {
   const view = state.view!;
   const [mode, setMode] = useState<ComposerMode>({ kind: "new" });
   const [members, setMembers] = useState(false);
   const [dropping, setDropping] = useState(false);
+  // On a phone there is no hover: a tap (or a long press) on a message opens its actions inside the row.
+  const [selected, setSelected] = useState<string | null>(null);
+  const [toBottom, setToBottom] = useState(0);
   const inbox = state.device?.rooms.get(view.roomId);
   const title = inbox ? roomTitle(inbox) : view.room?.name ?? "";
   // A room homed on a branch node this node cannot reach: what shows is as of the last sync.
@@ -32,9 +41,16 @@ export function Chat() {
   // Page back until the original is loaded (or the beginning is reached), then point at it.
   const jumpTo = (id: string) => void focusMessage(view, id);
 
-  const rows = buildRows(view, me.id, me.username, { setMode, jumpTo, highlight: view.highlight });
+  const myRole = view.members.find((m) => m.userId === me.id)?.role ?? "member";
+  // The node lets a group room's owner and admins recall anyone's message (durable-objects/room/messages.ts).
+  const canModerate = view.room?.kind !== "dm" && myRole !== "member";
+  const rows = buildRows(view, me.id, me.username, { setMode, jumpTo, highlight: view.highlight, selected, select: setSelected, canModerate });
+  const last = view.messages[view.messages.length - 1];
+  if (view.atBottom && !view.hasNewer && last && view.seenSeq < last.seq) view.seenSeq = last.seq;
+  // Arrived while scrolled up, from others: the count on the "new messages ↓" button.
+  const unseen = view.atBottom ? 0 : view.messages.filter((m) => m.seq > view.seenSeq && m.senderId !== me.id).length;
   const typers = [...view.typing].filter(([id, until]) => until > Date.now() && id !== me.id).map(([id]) => nameOf(id));
-  const presence = inbox?.peerId ? state.device?.presence.get(inbox.peerId)?.status ?? "offline" : null;
+  const presence = inbox?.peerId ? peerPresence(inbox.peerId) : null;
 
   return (
     <section
@@ -78,7 +94,18 @@ export function Chat() {
           markRead();
           void loadNewer();
         }}
+        onBottom={(at) => {
+          if (view.atBottom === at) return;
+          view.atBottom = at;
+          changed();
+        }}
+        toBottom={toBottom}
       />
+      {unseen > 0 && (
+        <button type="button" class="new-below" data-testid="new-messages" onClick={() => setToBottom((n) => n + 1)}>
+          {t("newMessagesCount", { n: unseen })}
+        </button>
+      )}
       <div class="typing muted small" aria-live="polite" data-testid="typing">
         {typers.length === 1 ? t("typingOne", { a: typers[0] }) : typers.length === 2 ? t("typingTwo", { a: typers[0], b: typers[1] }) : typers.length > 2 ? t("typingMany") : ""}
       </div>
@@ -92,6 +119,11 @@ interface RowCtx {
   setMode: (m: ComposerMode) => void;
   jumpTo: (id: string) => void;
   highlight: string | null;
+  /** the message whose actions are open (phone) */
+  selected: string | null;
+  select: (id: string | null) => void;
+  /** may recall others' messages (a group room's owner or admin) */
+  canModerate: boolean;
 }
 
 function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx): Row[] {
@@ -103,7 +135,11 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
   });
   let prevDay = "";
   let dividerPlaced = false;
+  // A failed send keeps its place: after the message that was newest when it was written.
+  const failed = failedIn(view.roomId).sort((a, b) => a.afterSeq - b.afterSeq);
+  let nextFailed = 0;
   for (const m of view.messages) {
+    while (nextFailed < failed.length && failed[nextFailed].afterSeq < m.seq) rows.push(failedRow(failed[nextFailed++], myUsername));
     const day = new Date(m.createdAt).toDateString();
     if (day !== prevDay) {
       prevDay = day;
@@ -115,6 +151,7 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
     }
     rows.push({ key: m.id, estimate: 60, render: () => <MessageRow m={m} view={view} myId={myId} myUsername={myUsername} ctx={ctx} /> });
   }
+  if (!view.hasNewer) while (nextFailed < failed.length) rows.push(failedRow(failed[nextFailed++], myUsername));
   if (view.hasNewer) rows.push({ key: "bottom", estimate: 40, render: () => <div class="list-top muted small">{t("loadingNewer")}</div> });
   const last = view.hasNewer ? undefined : view.messages[view.messages.length - 1];
   if (last) {
@@ -134,16 +171,37 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
       ),
     });
   }
-  for (const p of state.failed.filter((f) => f.roomId === view.roomId)) {
-    rows.push({ key: `failed:${p.clientId}`, estimate: 60, render: () => (
-        <div class="msg mine failed">
-          <div class="meta small error">{t("failed")}</div>
-          {p.text && <Markdown text={p.text} me={myUsername} />}
-          {p.attachments?.length ? <PendingFiles clientId={p.clientId} n={p.attachments.length} /> : null}
-        </div>
-      ) });
-  }
   return rows;
+}
+
+/** A send the node refused: why (translated), and retry / edit / discard. */
+function failedRow(f: FailedSend, myUsername: string): Row {
+  const p = f.message;
+  return {
+    key: `failed:${p.clientId}`,
+    estimate: 90,
+    render: () => (
+      <div class="msg mine failed" data-testid="failed" data-client-id={p.clientId}>
+        <div class="meta small error" role="alert">{t("failedBecause", { reason: errorText({ code: f.code }) })}</div>
+        {p.text && <Markdown text={p.text.length > 2000 ? `${p.text.slice(0, 2000)}…` : p.text} me={myUsername} />}
+        {p.attachments?.length ? <PendingFiles clientId={p.clientId} n={p.attachments.length} /> : null}
+        <div class="failed-actions">
+          <button type="button" class="link" onClick={() => retryFailed(p.clientId)}>{t("retry")}</button>
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              dropFailed(p.clientId);
+              fillComposer(p.roomId, p.text);
+            }}
+          >
+            {t("edit")}
+          </button>
+          <button type="button" class="link" onClick={() => dropFailed(p.clientId)}>{t("discard")}</button>
+        </div>
+      </div>
+    ),
+  };
 }
 
 function PendingFiles({ clientId, n }: { clientId: string; n: number }) {
@@ -189,11 +247,29 @@ function MessageRow({ m, view, myId, myUsername, ctx }: { m: Message; view: Room
   }, [pointed]);
   const original = m.replyTo ? view.byId.get(m.replyTo) : undefined;
   const recalled = m.deletedAt !== null;
+  const open = ctx.selected === m.id;
   const send = (fn: () => boolean, rest: () => Promise<unknown>) => {
-    if (!fn()) void rest().catch((err) => alert(t("error", { message: (err as Error).message })));
+    if (!fn()) void rest().catch((err) => alert(errorText(err)));
   };
   return (
-    <article ref={el} tabIndex={pointed ? -1 : undefined} class={`msg${mine ? " mine" : ""}${pointed ? " highlight" : ""}`} data-id={m.id} data-seq={m.seq} aria-label={`${nameOf(m.senderId)} ${formatTime(m.createdAt)}`}>
+    <article
+      ref={el}
+      tabIndex={pointed ? -1 : undefined}
+      class={`msg${mine ? " mine" : ""}${pointed ? " highlight" : ""}${open ? " selected" : ""}`}
+      data-id={m.id}
+      data-seq={m.seq}
+      aria-label={`${nameOf(m.senderId)} ${formatTime(m.createdAt)}`}
+      onContextMenu={(e) => {
+        // A long press on a phone (and a right click) opens the actions inside the row, not the browser's menu.
+        if (recalled || (e.target as HTMLElement).closest("a, img")) return;
+        e.preventDefault();
+        ctx.select(open ? null : m.id);
+      }}
+      onClick={(e) => {
+        if (!PHONE.matches || recalled || (e.target as HTMLElement).closest("a, button, img")) return;
+        ctx.select(open ? null : m.id);
+      }}
+    >
       <div class="meta small">
         <strong dir="auto" class="sender">{nameOf(m.senderId)}</strong> <time class="muted" dateTime={new Date(m.createdAt).toISOString()}>{formatTime(m.createdAt)}</time>
         {m.editedAt && !recalled && <span class="muted"> · {t("edited")}</span>}
@@ -234,9 +310,18 @@ function MessageRow({ m, view, myId, myUsername, ctx }: { m: Message; view: Room
             <button type="button" class="icon" aria-label={`${t("react")} ${e}`} onClick={() => send(() => view.socket.react(m.id, e), () => api.react(view.roomId, m.id, e))}>{e}</button>
           ))}
           {mine && <button type="button" class="icon" aria-label={t("edit")} title={t("edit")} onClick={() => ctx.setMode({ kind: "edit", message: m })}>✎</button>}
-          {mine && (
+          {(mine || ctx.canModerate) && (
             <button type="button" class="icon" aria-label={t("recall")} title={t("recall")} onClick={() => confirm(t("recallConfirm")) && send(() => view.socket.recall(m.id), () => api.recall(view.roomId, m.id))}>⌫</button>
           )}
+          <button
+            type="button"
+            class="icon"
+            aria-label={t("copyLink")}
+            title={t("copyLink")}
+            onClick={() => void navigator.clipboard?.writeText(location.origin + routePath({ kind: "room", roomId: view.roomId, messageId: m.id })).catch(() => {})}
+          >
+            🔗
+          </button>
         </div>
       )}
     </article>

@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Message } from "../../sdk/index";
-import { api, nameOf, state } from "./store";
+import { api, changed, nameOf, state } from "./store";
 import { sendMessage, type RoomView } from "./room-view";
 import { formatSize, safeGet, safeSet, t } from "./i18n";
 import { addFiles, busy, notes, removeUpload, roomUploads, takeReady } from "./uploads";
@@ -13,6 +13,26 @@ import { addFiles, busy, notes, removeUpload, roomUploads, takeReady } from "./u
 export type ComposerMode = { kind: "new" } | { kind: "reply"; message: Message } | { kind: "edit"; message: Message };
 
 const draftKey = (roomId: string) => `outpost.draft.${roomId}`;
+
+/** Put `text` in a room's composer (a failed send handed back to be edited); the draft is replaced. */
+let fill: { roomId: string; text: string; n: number } | null = null;
+export function fillComposer(roomId: string, text: string): void {
+  safeSet(draftKey(roomId), text);
+  fill = { roomId, text, n: (fill?.n ?? 0) + 1 };
+  changed();
+}
+
+const encoder = new TextEncoder();
+/** UTF-8 bytes of the text as it will be sent (trimmed), counted as the node counts (durable-objects/room/validate.ts). */
+export function textBytes(text: string): number {
+  return encoder.encode(text.trim()).length;
+}
+
+/**
+ * An "@" being typed before the caret: after a space, the start, or punctuation (not inside a
+ * word or an e-mail address), followed by anything but spaces — so Chinese names match (`@陈`).
+ */
+const MENTION_QUERY = /(?:^|[^\p{L}\p{N}._-]|\p{Script=Han})@([^\s@]*)$/u;
 
 export function Composer({ view, title, mode, setMode }: { view: RoomView; title: string; mode: ComposerMode; setMode: (m: ComposerMode) => void }) {
   const [text, setText] = useState(() => safeGet(draftKey(view.roomId)) ?? "");
@@ -22,6 +42,16 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
   const files = roomUploads(view.roomId);
   const uploading = busy(view.roomId);
   const lastTyping = useRef(0);
+  const fillN = fill && fill.roomId === view.roomId ? fill.n : 0;
+  useEffect(() => {
+    if (!fill || fill.n !== fillN) return;
+    setText(fill.text);
+    fill = null; // taken: switching rooms and back shows the draft as it is then
+    area.current?.focus();
+  }, [fillN]);
+  const bytes = mode.kind === "edit" && !text ? 0 : textBytes(text);
+  const max = state.limits.maxTextBytes;
+  const tooLong = bytes > max;
 
   useEffect(() => {
     if (mode.kind === "edit") setText(mode.message.text);
@@ -32,8 +62,8 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
     setText(value);
     if (mode.kind !== "edit") safeSet(draftKey(view.roomId), value);
     const caret = area.current?.selectionStart ?? value.length;
-    const m = /(?:^|\s)@([a-z0-9._-]*)$/i.exec(value.slice(0, caret));
-    setSuggest(m ? { query: m[1].toLowerCase(), index: 0 } : null);
+    const m = MENTION_QUERY.exec(value.slice(0, caret));
+    setSuggest(m && m[1].length <= 32 ? { query: m[1].toLowerCase(), index: 0 } : null);
     if (value && Date.now() - lastTyping.current > 2000) {
       lastTyping.current = Date.now();
       view.socket.typing();
@@ -42,14 +72,15 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
 
   const candidates = suggest
     ? [...view.members.filter((m) => m.userId !== state.me?.id).map((m) => ({ username: m.username, label: m.displayName })), { username: "all", label: "all" }]
-        .filter((c) => c.username.startsWith(suggest.query) || c.label.toLowerCase().includes(suggest.query))
+        // Usernames by their start; display names anywhere, case-folded (陈梅 for "@陈", "梅" too).
+        .filter((c) => c.username.startsWith(suggest.query) || c.label.toLocaleLowerCase().includes(suggest.query))
         .slice(0, 8)
     : [];
 
   const complete = (username: string) => {
     const el = area.current!;
     const caret = el.selectionStart;
-    const before = text.slice(0, caret).replace(/@([a-z0-9._-]*)$/i, `@${username} `);
+    const before = text.slice(0, caret).replace(/@([^\s@]*)$/u, `@${username} `);
     update(before + text.slice(caret));
     setSuggest(null);
     requestAnimationFrame(() => {
@@ -63,6 +94,8 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
     if (mode.kind !== "edit" && uploading) return;
     const ready = mode.kind === "edit" ? [] : takeReady(view.roomId);
     if (!value && !ready.length) return;
+    // Refused before it leaves: the node would refuse it anyway (the warning under the box says why).
+    if (tooLong) return;
     if (mode.kind === "edit") {
       if (value !== mode.message.text && !view.socket.edit(mode.message.id, value)) void api.edit(view.roomId, mode.message.id, value).catch(() => {});
       setMode({ kind: "new" });
@@ -159,6 +192,11 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
           ))}
         </ul>
       )}
+      {(tooLong || bytes > max * 0.9) && (
+        <p class={tooLong ? "error small limit" : "muted small limit"} role={tooLong ? "alert" : undefined} data-testid="text-limit">
+          {tooLong ? t("tooLongWarning", { used: bytes.toLocaleString(), max: max.toLocaleString() }) : t("nearLimit", { used: bytes.toLocaleString(), max: max.toLocaleString() })}
+        </p>
+      )}
       <div class="composer-row">
         <button type="button" class="icon attach" aria-label={t("attach")} title={t("attach")} disabled={mode.kind === "edit"} onClick={() => picker.current?.click()}>📎</button>
         <input
@@ -185,7 +223,7 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
           onKeyDown={onKeyDown}
           onPaste={onPaste}
         />
-        <button type="submit" class="primary" disabled={mode.kind !== "edit" && uploading} title={mode.kind !== "edit" && uploading ? t("waitForUploads") : undefined}>
+        <button type="submit" class="primary" disabled={(mode.kind !== "edit" && uploading) || tooLong} title={mode.kind !== "edit" && uploading ? t("waitForUploads") : undefined}>
           {mode.kind === "edit" ? t("save") : t("send")}
         </button>
       </div>

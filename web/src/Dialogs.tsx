@@ -1,7 +1,9 @@
 /** Modal dialogs: new room, new direct message, members (invite, remove, leave). */
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { User } from "../../sdk/index";
+import { OutpostApiError, type User } from "../../sdk/index";
+import { errorText } from "./error-messages";
+import { go } from "./router";
 import { api, changed, remember, state } from "./store";
 import { closeRoom, openRoom } from "./room-view";
 import { t, type StringKey } from "./i18n";
@@ -75,11 +77,11 @@ export function NewDmDialog({ onClose }: { onClose: () => void }) {
             onClose();
             openRoom(room.id);
           } catch (err) {
-            setError((err as Error).message);
+            setError(errorText(err));
           }
         }}
       />
-      {error && <p class="error" role="alert">{t("error", { message: error })}</p>}
+      {error && <p class="error" role="alert">{error}</p>}
     </Modal>
   );
 }
@@ -89,6 +91,8 @@ export function NewRoomDialog({ onClose }: { onClose: () => void }) {
   const [visibility, setVisibility] = useState<"public" | "private">("private");
   const [members, setMembers] = useState<User[]>([]);
   const [error, setError] = useState<string | null>(null);
+  // The node names the field at fault (`field` in its error): the message goes under that input.
+  const [nameError, setNameError] = useState<string | null>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
     try {
@@ -96,7 +100,14 @@ export function NewRoomDialog({ onClose }: { onClose: () => void }) {
       onClose();
       openRoom(room.id);
     } catch (err) {
-      setError((err as Error).message);
+      if (err instanceof OutpostApiError && err.code === "invalid_request" && err.field === "name") {
+        setError(null);
+        setNameError(name.trim() === "" ? t("roomNameEmpty") : t("fieldInvalid", { reason: errorText(err) }));
+        (document.querySelector('input[name="roomName"]') as HTMLInputElement | null)?.focus();
+      } else {
+        setNameError(null);
+        setError(errorText(err));
+      }
     }
   };
   return (
@@ -104,8 +115,20 @@ export function NewRoomDialog({ onClose }: { onClose: () => void }) {
       <form onSubmit={submit}>
         <label>
           {t("roomName")}
-          <input name="roomName" required maxLength={80} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          <input
+            name="roomName"
+            required
+            maxLength={80}
+            value={name}
+            aria-invalid={nameError ? true : undefined}
+            aria-describedby={nameError ? "room-name-error" : undefined}
+            onInput={(e) => {
+              setName(e.currentTarget.value);
+              setNameError(null);
+            }}
+          />
         </label>
+        {nameError && <p id="room-name-error" class="error small field-error" role="alert">{nameError}</p>}
         <fieldset class="row">
           {(["private", "public"] as const).map((v) => (
             <label class="inline">
@@ -122,7 +145,7 @@ export function NewRoomDialog({ onClose }: { onClose: () => void }) {
           ))}
         </ul>
         <PeoplePicker exclude={members.map((m) => m.id)} pick={(u) => setMembers([...members, u])} />
-        {error && <p class="error" role="alert">{t("error", { message: error })}</p>}
+        {error && <p class="error" role="alert">{error}</p>}
         <div class="row end">
           <button type="button" onClick={onClose}>{t("cancel")}</button>
           <button type="submit" class="primary">{t("create")}</button>
@@ -144,7 +167,7 @@ export function MembersDialog({ onClose }: { onClose: () => void }) {
       view.members = members;
       changed();
     } catch (err) {
-      setError((err as Error).message);
+      setError(errorText(err));
     }
   };
   return (
@@ -173,10 +196,10 @@ export function MembersDialog({ onClose }: { onClose: () => void }) {
                   await api.leaveRoom(view.roomId);
                   onClose();
                   closeRoom();
-                  history.replaceState(null, "", "/");
+                  go({ kind: "home" }, { replace: true }); // Back must not lead into a room we left
                   changed();
                 } catch (err) {
-                  setError((err as Error).message);
+                  setError(errorText(err));
                 }
               }}
             >
@@ -185,7 +208,7 @@ export function MembersDialog({ onClose }: { onClose: () => void }) {
           </div>
         </>
       )}
-      {error && <p class="error" role="alert">{t("error", { message: error })}</p>}
+      {error && <p class="error" role="alert">{error}</p>}
     </Modal>
   );
 }

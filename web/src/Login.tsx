@@ -3,6 +3,7 @@ import { OutpostApiError } from "../../sdk/index";
 import { api, signedIn, state } from "./store";
 import { t } from "./i18n";
 import { Prefs } from "./Prefs";
+import { errorText } from "./error-messages";
 
 export function Login() {
   const [username, setUsername] = useState("");
@@ -17,7 +18,7 @@ export function Login() {
       const r = await api.login(username.trim(), password);
       signedIn(r.user);
     } catch (err) {
-      setError(err instanceof OutpostApiError && err.status === 401 ? t("signInFailed") : t("error", { message: (err as Error).message }));
+      setError(err instanceof OutpostApiError && err.status === 401 ? t("signInFailed") : errorText(err));
     } finally {
       setBusy(false);
     }

@@ -1,6 +1,7 @@
 /** Turns the parsed markdown tree into VNodes. Only text nodes and vetted hrefs: never innerHTML. */
 import type { JSX } from "preact";
 import { parseMarkdown, type Block, type Inline } from "./markdown";
+import { displayNameOf } from "./store";
 
 function inline(nodes: Inline[], me: string | null): JSX.Element[] {
   return nodes.map((n, k) => {
@@ -13,6 +14,8 @@ function inline(nodes: Inline[], me: string | null): JSX.Element[] {
         return <strong key={k}>{inline(n.c, me)}</strong>;
       case "i":
         return <em key={k}>{inline(n.c, me)}</em>;
+      case "s":
+        return <del key={k}>{inline(n.c, me)}</del>;
       case "code":
         return <code key={k}>{n.v}</code>;
       case "a":
@@ -22,7 +25,15 @@ function inline(nodes: Inline[], me: string | null): JSX.Element[] {
           </a>
         );
       case "mention":
-        return <span key={k} class={n.v === me || n.v === "all" ? "mention mention-me" : "mention"}>@{n.v}</span>;
+      {
+        // People are named by their display name (@陈梅); the username stays in the tooltip.
+        const name = n.v === "all" ? undefined : displayNameOf(n.v);
+        return (
+          <span key={k} class={n.v === me || n.v === "all" ? "mention mention-me" : "mention"} title={`@${n.v}`} data-username={n.v}>
+            @{name ?? n.v}
+          </span>
+        );
+      }
     }
   });
 }

@@ -17,8 +17,12 @@ export interface Row {
 
 const OVERSCAN_PX = 800;
 
-/** `follow`: stay at the bottom as rows are added there (false while the rows are a window of older history). */
-export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow = true }: { rows: Row[]; onNearTop: () => void; onAtBottom: () => void; jumpTo: { key: string; n: number } | null; label: string; follow?: boolean }) {
+/**
+ * `follow`: stay at the bottom as rows are added there (false while the rows are a window of older history).
+ * `onBottom`: told whether the list is scrolled to its end, whenever that changes. `toBottom`: scroll to the
+ * end (and follow again) whenever this number changes.
+ */
+export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow = true, onBottom, toBottom = 0 }: { rows: Row[]; onNearTop: () => void; onAtBottom: () => void; jumpTo: { key: string; n: number } | null; label: string; follow?: boolean; onBottom?: (atBottom: boolean) => void; toBottom?: number }) {
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const stick = useRef(true);
@@ -43,6 +47,7 @@ export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow
     const el = scroller.current!;
     const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
     stick.current = atBottom && follow;
+    onBottom?.(atBottom);
     const i = Math.max(0, upperBound(offsets, el.scrollTop) - 1);
     anchor.current = rows[i] ? { key: rows[i].key, delta: el.scrollTop - offsets[i] } : null;
     setScrollTop(el.scrollTop);
@@ -88,10 +93,30 @@ export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow
   }, [jumpTo?.n]);
 
   useLayoutEffect(() => {
-    const ro = new ResizeObserver(() => rerender((x) => x + 1));
-    ro.observe(scroller.current!);
-    return () => ro.disconnect();
+    if (!toBottom) return;
+    const el = scroller.current!;
+    stick.current = true;
+    el.scrollTop = el.scrollHeight;
+    setScrollTop(el.scrollTop);
+  }, [toBottom]);
+
+  // A row that changes height on its own (an image loads, a phone's action menu opens inside it) is
+  // measured again: without this the rows below keep their old offsets and overlap it or leave a gap.
+  const ro = useRef<ResizeObserver | null>(null);
+  useLayoutEffect(() => {
+    ro.current = new ResizeObserver(() => rerender((x) => x + 1));
+    ro.current.observe(scroller.current!);
+    return () => ro.current?.disconnect();
   }, []);
+  const observed = useRef(new Set<HTMLElement>());
+  useLayoutEffect(() => {
+    for (const el of observed.current) if (!el.isConnected) (ro.current?.unobserve(el), observed.current.delete(el));
+    for (const child of scroller.current!.querySelectorAll<HTMLElement>("[data-row]")) {
+      if (observed.current.has(child)) continue;
+      observed.current.add(child);
+      ro.current?.observe(child);
+    }
+  });
 
   const visible: JSX.Element[] = [];
   for (let i = first; i < last; i++) {

@@ -10,6 +10,8 @@ import { OutpostApiError, type SearchHit } from "../../sdk/index";
 import { api, lookupUser, nameOf, roomTitle, state } from "./store";
 import { openRoom } from "./room-view";
 import { formatShort, t } from "./i18n";
+import { plainSnippet } from "./plain-snippet";
+import { errorText } from "./error-messages";
 
 /** `text` with the [start, end) ranges wrapped in <mark>. */
 export function highlighted(text: string, ranges: [number, number][]): (string | JSX.Element)[] {
@@ -48,7 +50,7 @@ export function SearchResults({ q }: { q: string }) {
       if (err instanceof OutpostApiError && err.code === "invalid_request") {
         setHits([]);
         setCursor(null);
-      } else setError((err as Error).message);
+      } else setError(errorText(err));
     } finally {
       if (alive()) setLoading(false);
     }
@@ -56,6 +58,14 @@ export function SearchResults({ q }: { q: string }) {
 
   useEffect(() => {
     let live = true;
+    // Nothing searchable (only punctuation or symbols): no results, and no request the node would refuse.
+    if (!/[\p{L}\p{N}]/u.test(q)) {
+      setHits([]);
+      setCursor(null);
+      setError(null);
+      setLoading(false);
+      return;
+    }
     const timer = setTimeout(() => void load(q, null, () => live), 250);
     return () => {
       live = false;
@@ -68,7 +78,7 @@ export function SearchResults({ q }: { q: string }) {
       <p class="sr-only" role="status" aria-live="polite">
         {loading ? t("searching") : hits && hits.length === 0 ? t("noMessagesFound") : ""}
       </p>
-      {error && <p class="error small" role="alert">{t("error", { message: error })}</p>}
+      {error && <p class="error small" role="alert">{error}</p>}
       <ul class="search-results" aria-label={t("searchResults")} data-testid="search-results">
         {hits === null && loading && <li class="muted empty small">{t("searching")}</li>}
         {hits?.length === 0 && !loading && <li class="muted empty small">{t("noMessagesFound")}</li>}
@@ -90,6 +100,7 @@ function Hit({ hit }: { hit: SearchHit }) {
   const inbox = state.device?.rooms.get(m.roomId);
   const room = inbox ? roomTitle(inbox) : m.roomId;
   const sender = nameOf(m.senderId);
+  const snippet = plainSnippet(hit.snippet.text, hit.snippet.highlights);
   return (
     <li>
       <button
@@ -106,7 +117,7 @@ function Hit({ hit }: { hit: SearchHit }) {
           <span class="hit-sender muted" dir="auto">{sender}</span>
           <time class="muted small" dateTime={new Date(m.createdAt).toISOString()}>{formatShort(m.createdAt)}</time>
         </span>
-        <span class="hit-text" dir="auto">{highlighted(hit.snippet.text, hit.snippet.highlights)}</span>
+        <span class="hit-text" dir="auto">{highlighted(snippet.text, snippet.highlights)}</span>
       </button>
     </li>
   );

@@ -4,6 +4,7 @@ import { OutpostApiError } from "../../sdk/index";
 import { api, signedIn } from "./store";
 import { t } from "./i18n";
 import { Prefs } from "./Prefs";
+import { errorText } from "./error-messages";
 
 /** The node's password policy (durable-objects/shared/password-policy.mjs); its common-password list stays on the node. */
 const MIN_PASSWORD_LENGTH = 10;
@@ -43,7 +44,7 @@ export function Setup() {
           ? t("setupDone")
           : err instanceof OutpostApiError && err.code === "weak_password"
             ? weakPasswordMessage(password, username)
-            : t("error", { message: (err as Error).message }),
+            : errorText(err),
       );
     } finally {
       setBusy(false);

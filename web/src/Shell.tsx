@@ -1,7 +1,8 @@
 /** Signed in: the room list beside the open room (one or the other below 720 px). */
 import { useEffect, useState } from "preact/hooks";
 import type { FunctionComponent } from "preact";
-import { state, roomTitle, signOut, nameOf, connectionState, changed } from "./store";
+import { state, roomTitle, signOut, nameOf, connectionState, changed, api, peerPresence } from "./store";
+import { go, startRouter, type Route } from "./router";
 import { closeRoom, openRoom } from "./room-view";
 import { unreachableNodes } from "./cluster-status";
 import { formatShort, nodeLabel, t } from "./i18n";
@@ -23,10 +24,8 @@ export function Shell() {
   const [panel, setPanel] = useState<{ which: "people" | "directory"; View: FunctionComponent<{ onClose: () => void }> } | null>(null);
   const openPanel = (which: "people" | "directory") =>
     void (which === "people" ? import("./People").then((m) => m.PeoplePanel) : import("./Directory").then((m) => m.DirectoryPanel)).then((View) => setPanel({ which, View }));
-  useEffect(() => {
-    const m = /^\/r\/([^/]+)$/.exec(location.pathname);
-    if (m) openRoom(decodeURIComponent(m[1]));
-  }, []);
+  // The address bar and Back/Forward (router.ts): applied now (a deep link, a reload) and on every popstate.
+  useEffect(() => startRouter(applyRoute), []);
   const d = state.device;
   const rooms = d ? d.sortedRooms() : [];
   const conn = connectionState();
@@ -93,7 +92,10 @@ export function Shell() {
 
 function RoomItem({ room }: { room: InboxRoom }) {
   const active = state.view?.roomId === room.roomId;
-  const presence = room.peerId ? state.device?.presence.get(room.peerId)?.status ?? "offline" : null;
+  // The open room never shows a badge: what arrives there is on screen, or counted on its "new messages ↓".
+  const unread = active ? 0 : room.unread;
+  const mentions = active ? 0 : room.mentions;
+  const presence = room.peerId ? peerPresence(room.peerId) : null;
   const last = room.lastMessage;
   const title = roomTitle(room);
   const preview = last ? (last.deleted ? t("recalled") : `${last.senderId === state.me?.id ? t("you") : nameOf(last.senderId)}: ${last.preview || "📎"}`) : "";
@@ -129,10 +131,10 @@ function RoomItem({ room }: { room: InboxRoom }) {
           </span>
           <span class="room-line">
             <span class="preview muted" dir="auto">{preview}</span>
-            {room.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge" aria-hidden="true">@{room.mentions}</span>}
-            {room.mentions > 0 && <span class="sr-only">, {t("mentionCount", { n: room.mentions })}</span>}
-            {room.unread > 0 && <span class="badge" data-testid="unread-badge" aria-hidden="true">{room.unread}</span>}
-            {room.unread > 0 && <span class="sr-only">, {t("unreadCount", { n: room.unread })}</span>}
+            {mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge" aria-hidden="true">@{mentions}</span>}
+            {mentions > 0 && <span class="sr-only">, {t("mentionCount", { n: mentions })}</span>}
+            {unread > 0 && <span class="badge" data-testid="unread-badge" aria-hidden="true">{unread}</span>}
+            {unread > 0 && <span class="sr-only">, {t("unreadCount", { n: unread })}</span>}
           </span>
         </span>
       </button>
@@ -142,6 +144,29 @@ function RoomItem({ room }: { room: InboxRoom }) {
 
 export function backToList(): void {
   closeRoom();
-  history.replaceState(null, "", "/");
+  go({ kind: "home" });
   changed();
+}
+
+/** Show what a URL names: the room list, a room, or a room at one message (its history loaded around it). */
+async function applyRoute(route: Route): Promise<void> {
+  if (route.kind === "home") {
+    if (state.view) {
+      closeRoom();
+      changed();
+    }
+    return;
+  }
+  const { roomId, messageId } = route;
+  if (!messageId) return openRoom(roomId);
+  const known = state.view?.roomId === roomId ? state.view.byId.get(messageId) : undefined;
+  if (known) return openRoom(roomId, { id: known.id, seq: known.seq });
+  try {
+    // Its seq says where in the history it is; the room then loads the pages around it.
+    const m = await api.message(roomId, messageId);
+    openRoom(roomId, { id: m.id, seq: m.seq });
+  } catch {
+    // Gone, or not ours to see: the room itself (the node says the same for both).
+    openRoom(roomId, undefined, { replace: true });
+  }
 }

@@ -87,7 +87,7 @@ const en = {
   messageActions: "Message actions",
   reactionBy: "{emoji} by {names}",
   mentionSuggestions: "People to mention",
-  you: "you",
+  you: "You",
   directMessage: "Direct message",
   unknownUser: "Unknown user",
   error: "Something went wrong: {message}",
@@ -151,14 +151,9 @@ const en = {
   moreAccounts: "More",
   noAccounts: "No one found",
   personCreated: "{name} was added.",
-  usernameTaken: "That username is taken.",
-  lastAdmin: "This is the last active administrator. Make someone else an administrator first.",
   inviteTitle: "Welcome to Outpost",
   inviteGreeting: "Hello {name}! Your username is {username}. Choose a password to sign in.",
   choosePassword: "Choose password and sign in",
-  inviteInvalid: "This invite link is not valid. It may be mistyped or replaced by a newer one: ask your administrator for a new link.",
-  inviteUsed: "This invite link was already used. Sign in, or ask your administrator for a new link.",
-  inviteExpired: "This invite link has expired. Ask your administrator for a new one.",
   goToSignIn: "Go to sign in",
   signedOutByServer: "You were signed out: your session was ended or your account deactivated.",
   browseRooms: "Browse rooms",
@@ -169,6 +164,20 @@ const en = {
   joined: "Joined",
   noPublicRooms: "No public rooms found",
   moreRooms: "More rooms",
+  // chat (issue 15, W4): new-messages button, failed sends, navigation, phone menu, validation
+  newMessagesBelow: "New messages ↓",
+  newMessagesCount: "{n} new messages ↓",
+  jumpToLatest: "Jump to latest",
+  retry: "Retry",
+  discard: "Discard",
+  failedBecause: "Not sent: {reason}",
+  tooLongWarning: "Too long to send: {used} of {max} bytes. Shorten it, or send it as a file.",
+  nearLimit: "{used} of {max} bytes",
+  linkCopied: "Link copied",
+  moreActions: "More actions",
+  messageNotFound: "That message was not found, or you may not see it.",
+  fieldInvalid: "Check this field: {reason}",
+  roomNameEmpty: "The room needs a name.",
 };
 export type StringKey = keyof typeof en;
 
@@ -320,14 +329,9 @@ const zh: Record<StringKey, string> = {
   moreAccounts: "更多",
   noAccounts: "未找到任何人",
   personCreated: "已添加 {name}。",
-  usernameTaken: "该用户名已被占用。",
-  lastAdmin: "这是最后一位有效的管理员。请先把其他人设为管理员。",
   inviteTitle: "欢迎使用 Outpost",
   inviteGreeting: "{name}，你好！你的用户名是 {username}。请设置密码后登录。",
   choosePassword: "设置密码并登录",
-  inviteInvalid: "此邀请链接无效：可能输入有误，或已被新链接取代。请向管理员索取新链接。",
-  inviteUsed: "此邀请链接已被使用。请直接登录，或向管理员索取新链接。",
-  inviteExpired: "此邀请链接已过期。请向管理员索取新链接。",
   goToSignIn: "前往登录",
   signedOutByServer: "你已退出登录：会话已被结束，或账户已被停用。",
   browseRooms: "浏览聊天室",
@@ -338,6 +342,20 @@ const zh: Record<StringKey, string> = {
   joined: "已加入",
   noPublicRooms: "没有找到公开聊天室",
   moreRooms: "更多聊天室",
+  // chat (issue 15, W4): new-messages button, failed sends, navigation, phone menu, validation
+  newMessagesBelow: "有新消息 ↓",
+  newMessagesCount: "{n} 条新消息 ↓",
+  jumpToLatest: "回到最新",
+  retry: "重试",
+  discard: "放弃",
+  failedBecause: "发送失败：{reason}",
+  tooLongWarning: "内容太长，无法发送：{used} / {max} 字节。请删减，或作为文件发送。",
+  nearLimit: "{used} / {max} 字节",
+  linkCopied: "链接已复制",
+  moreActions: "更多操作",
+  messageNotFound: "未找到该消息，或你无权查看。",
+  fieldInvalid: "请检查此项：{reason}",
+  roomNameEmpty: "聊天室需要一个名称。",
 };
 
 export type Locale = "en" | "zh-CN";
@@ -350,6 +368,7 @@ const tables: Record<Locale, Record<StringKey, string>> = { en, "zh-CN": zh };
 function initialLocale(): Locale {
   const saved = safeGet("outpost.locale");
   if (saved === "en" || saved === "zh-CN") return saved;
+  if (typeof navigator === "undefined") return "en"; // Node (unit tests)
   return (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
 }
 
@@ -358,7 +377,7 @@ export let locale: Locale = initialLocale();
 export function setLocale(l: Locale): void {
   locale = l;
   safeSet("outpost.locale", l);
-  document.documentElement.lang = l;
+  if (typeof document !== "undefined") document.documentElement.lang = l;
 }
 
 /** Branch node names people know (the cluster file's names are lower-case ids). */
@@ -397,6 +416,8 @@ export function formatShort(ms: number, now = Date.now()): string {
 
 /** A file size in the user's locale: "820 B", "1.4 MB". */
 export function formatSize(bytes: number): string {
+  // Intl's short "byte" unit reads "599 byte" in English: bytes are written "599 B" by hand.
+  if (bytes < 1024) return `${new Intl.NumberFormat(locale).format(bytes)} B`;
   const units = ["byte", "kilobyte", "megabyte", "gigabyte"] as const;
   let i = 0;
   let n = bytes;

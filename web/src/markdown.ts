@@ -1,5 +1,5 @@
 /**
- * The safe markdown subset: bold, italic, inline code, code blocks, links
+ * The safe markdown subset: bold, italic, ~~strikethrough~~, inline code, code blocks, links
  * (http, https, mailto only), lists, quotes, @mentions. Text is parsed into a
  * small tree which the view turns into VNodes: user text only ever becomes
  * text nodes and vetted `href`s, never HTML. Anything that does not parse
@@ -7,7 +7,7 @@
  */
 export type Inline =
   | { t: "text"; v: string }
-  | { t: "b" | "i"; c: Inline[] }
+  | { t: "b" | "i" | "s"; c: Inline[] }
   | { t: "code"; v: string }
   | { t: "a"; href: string; c: Inline[] }
   | { t: "mention"; v: string }
@@ -118,6 +118,15 @@ export function parseInline(s: string, depth = 0): Inline[] {
       if (end > i + 2 && !/\s/.test(s[i + 2])) {
         text();
         out.push({ t: "b", c: parseInline(s.slice(i + 2, end), depth + 1) });
+        i = end + 2;
+        continue;
+      }
+    }
+    if (depth < MAX_DEPTH && rest.startsWith("~~")) {
+      const end = s.indexOf("~~", i + 2);
+      if (end > i + 2 && !/\s/.test(s[i + 2]) && !/\s/.test(s[end - 1])) {
+        text();
+        out.push({ t: "s", c: parseInline(s.slice(i + 2, end), depth + 1) });
         i = end + 2;
         continue;
       }

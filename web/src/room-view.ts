@@ -5,6 +5,8 @@
  */
 import { RoomSocket, type Attachment, type Member, type Message, type Room, type SocketState } from "../../sdk/index";
 import { api, changed, lookupUser, remember, state } from "./store";
+import { go } from "./router";
+import { noteQueued } from "./failed-sends";
 
 export interface RoomView {
   roomId: string;
@@ -30,10 +32,16 @@ export interface RoomView {
   state: SocketState;
   /** bumped whenever the message list changes (the list re-measures on it) */
   rev: number;
+  /** the list is scrolled to its end: what arrives is seen (and read) */
+  atBottom: boolean;
+  /** the newest seq seen at the end of the list; later messages from others are "new messages ↓" */
+  seenSeq: number;
 }
 
 /** Open a room; with `target`, show the history around that message and point at it. */
-export function openRoom(roomId: string, target?: { id: string; seq: number }): void {
+export function openRoom(roomId: string, target?: { id: string; seq: number }, options: { replace?: boolean } = {}): void {
+  // A new history entry: Back returns to the room before (router.ts).
+  go({ kind: "room", roomId, ...(target ? { messageId: target.id } : {}) }, options);
   if (state.view?.roomId === roomId) {
     if (target) void focusMessage(state.view, target.id, target.seq);
     return;
@@ -59,9 +67,10 @@ export function openRoom(roomId: string, target?: { id: string; seq: number }): 
     socket,
     state: "connecting",
     rev: 0,
+    atBottom: true,
+    seenSeq: 0,
   };
   state.view = view;
-  history.replaceState(null, "", `/r/${encodeURIComponent(roomId)}`);
   socket.onState((s) => {
     view.state = s;
     if (s === "open") state.queue?.kick();
@@ -263,6 +272,7 @@ export function sendMessage(text: string, replyTo?: string, attachments: Attachm
   const view = state.view;
   if (!view || !state.queue) return;
   const { message } = state.queue.enqueue(view.roomId, text, replyTo, attachments.map((a) => a.id));
+  noteQueued(message.clientId, view.roomId);
   if (attachments.length) state.pendingFiles.set(message.clientId, attachments);
   // Looking at older history: go back to the newest, where the message will appear.
   if (view.hasNewer) void reloadLatest(view).catch(() => {});
@@ -274,5 +284,7 @@ export function markRead(): void {
   const last = view?.messages[view.messages.length - 1];
   const inbox = view && state.device?.rooms.get(view.roomId);
   if (!view || !last || !inbox || inbox.lastReadSeq >= last.seq || document.visibilityState !== "visible") return;
+  // Scrolled up: what arrives below is not seen yet ("new messages ↓" counts it), so it stays unread.
+  if (!view.atBottom && !view.hasNewer) return;
   if (!view.socket.read(last.seq)) void api.markRead(view.roomId, last.seq).catch(() => {});
 }

@@ -1,26 +1,14 @@
 /**
- * What the people and invite screens say for the server's error codes, in the
- * UI's language (the node's own messages are English). A code not listed here
- * falls back to the node's message.
+ * The sentence for an error on a form with a password: a `weak_password`
+ * says which rule the password broke (as on the setup screen); every other
+ * code reads as everywhere else (error-messages.ts).
  */
 import { OutpostApiError } from "../../sdk/index";
-import { t, type StringKey } from "./i18n";
+import { errorText as sentenceFor } from "./error-messages";
 import { weakPasswordMessage } from "./Setup";
-
-const BY_CODE: Partial<Record<string, StringKey>> = {
-  username_taken: "usernameTaken",
-  last_admin: "lastAdmin",
-  invite_invalid: "inviteInvalid",
-  invite_used: "inviteUsed",
-  invite_expired: "inviteExpired",
-};
 
 /** `err` as a sentence for people; `password`/`username` say which rule a `weak_password` broke. */
 export function errorText(err: unknown, password = "", username = ""): string {
-  if (err instanceof OutpostApiError) {
-    if (err.code === "weak_password") return weakPasswordMessage(password, username);
-    const key = BY_CODE[err.code];
-    if (key) return t(key);
-  }
-  return t("error", { message: (err as Error).message });
+  if (err instanceof OutpostApiError && err.code === "weak_password") return weakPasswordMessage(password, username);
+  return sentenceFor(err);
 }

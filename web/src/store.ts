@@ -7,7 +7,8 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { ClusterView } from "../../sdk/index";
-import { DeviceSocket, OutpostApiError, OutpostClient, SendQueue, socketOrRestTransport, type Attachment, type InboxRoom, type QueuedMessage, type SessionUser, type User } from "../../sdk/index";
+import { DeviceSocket, OutpostApiError, OutpostClient, SendQueue, socketOrRestTransport, type Attachment, type InboxRoom, type NodeLimits, type SessionUser, type User } from "../../sdk/index";
+import { loadFailed, recordFailure, type FailedSend } from "./failed-sends";
 import { closeRoom, type RoomView } from "./room-view";
 export type { RoomView } from "./room-view";
 import { watchCluster, stopWatchingCluster } from "./cluster-status";
@@ -24,7 +25,10 @@ export const state = {
   view: null as RoomView | null,
   online: typeof navigator === "undefined" ? true : navigator.onLine,
   users: new Map<string, { displayName: string; username: string }>(),
-  failed: [] as QueuedMessage[],
+  /** sends the node refused for good, in their rooms' order until retried, edited or discarded (failed-sends.ts) */
+  failed: [] as FailedSend[],
+  /** the node's limits (GET /limits); the defaults until it answers */
+  limits: { maxTextBytes: 16384, maxFileBytes: 100 * 1024 * 1024, recallWindowSeconds: 900 } as NodeLimits,
   /** the organisation's nodes and this node's links to them (GET /api/v1/cluster), refreshed while signed in */
   cluster: null as ClusterView | null,
   /** what the files of a queued message are called, by clientId (for the pending row) */
@@ -63,12 +67,26 @@ export function useStore(): number {
 
 // ---------------------------------------------------------------- session
 
+/** Set by the node with the session cookie (docs/API.md): without it nobody is signed in here. */
+const SIGNED_IN_COOKIE = "outpost_signed_in";
+function maybeSignedIn(): boolean {
+  return typeof document === "undefined" || document.cookie.split(/;\s*/).includes(`${SIGNED_IN_COOKIE}=1`);
+}
+
 export async function boot(): Promise<void> {
+  // Signed out for sure: show the sign-in form without a GET /me that the browser would log as a 401.
+  if (!maybeSignedIn()) {
+    state.phase = "signedOut";
+    changed();
+    return;
+  }
   try {
     signedIn(await api.me());
   } catch (err) {
     state.phase = "signedOut";
     if (!(err instanceof OutpostApiError && err.status === 401)) console.warn("outpost: could not reach the node", err);
+    // The session ended (expired, revoked): forget the hint too, so the next load asks nothing.
+    else document.cookie = `${SIGNED_IN_COOKIE}=; path=/; max-age=0; samesite=strict`;
     changed();
   }
 }
@@ -80,7 +98,13 @@ export function signedIn(user: User | SessionUser): void {
   remember(user.id, user.displayName, user.username);
   const device = new DeviceSocket(api, { backoff: { baseMs: 300, maxMs: 4000 } });
   device.onChange(() => {
-    for (const r of device.rooms.values()) if (r.peerId && !state.users.has(r.peerId)) void lookupUser(r.peerId);
+    // Everyone the room list names (DM peers, last senders): their names in one request.
+    const ids: string[] = [];
+    for (const r of device.rooms.values()) {
+      if (r.peerId) ids.push(r.peerId);
+      if (r.lastMessage) ids.push(r.lastMessage.senderId);
+    }
+    lookupUsers(ids);
     if (device.state === "open") state.queue?.kick();
     watchPeers();
     changed();
@@ -96,8 +120,10 @@ export function signedIn(user: User | SessionUser): void {
     backoff: { baseMs: 300, maxMs: 4000 },
     transport: socketOrRestTransport(api, (roomId) => (state.view?.roomId === roomId ? state.view.socket : undefined)),
   });
+  state.failed = loadFailed(user.id);
+  void api.limits().then((l) => (state.limits = l), () => {}); // the defaults stand in until it answers
   queue.on((e) => {
-    if (e.kind === "failed") state.failed.push(e.message);
+    if (e.kind === "failed") recordFailure(e.message, e.error);
     if (e.kind === "sent") state.pendingFiles.delete(e.message.clientId);
     changed();
   });
@@ -138,21 +164,53 @@ function watchPeers(): void {
   d.watchPresence(ids);
 }
 
+/** display name by username, for mentions (`@chen` shows as 陈梅) */
+const byUsername = new Map<string, string>();
+
 export function remember(id: string, displayName: string, username: string): void {
   state.users.set(id, { displayName, username });
+  byUsername.set(username, displayName);
+}
+
+/** The display name of a username we have met (room members, senders), or undefined. */
+export function displayNameOf(username: string): string | undefined {
+  return byUsername.get(username);
 }
 
 const lookups = new Set<string>();
-export async function lookupUser(id: string): Promise<void> {
-  if (lookups.has(id)) return;
-  lookups.add(id);
+const wanted = new Set<string>();
+let flushing: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * Learn the names of these users: every id asked for in the same turn goes in
+ * one `GET /users?ids=` (a fresh sign-in with fifty rooms is one request, not fifty).
+ */
+export function lookupUsers(ids: Iterable<string>): void {
+  for (const id of ids) {
+    if (state.users.has(id) || lookups.has(id)) continue;
+    lookups.add(id);
+    wanted.add(id);
+  }
+  if (wanted.size && !flushing) flushing = setTimeout(() => void flushLookups(), 0);
+}
+
+async function flushLookups(): Promise<void> {
+  flushing = null;
+  const ids = [...wanted].slice(0, 200);
+  for (const id of ids) wanted.delete(id);
+  if (wanted.size) flushing = setTimeout(() => void flushLookups(), 0);
   try {
-    const u = await api.user(id);
-    remember(u.id, u.displayName, u.username);
+    const { users } = await api.usersByIds(ids);
+    for (const u of users) remember(u.id, u.displayName, u.username);
     changed();
   } catch {
-    // unknown or remote user: shown as such
+    // the node is unreachable: ask again next time these ids show up
+    for (const id of ids) lookups.delete(id);
   }
+}
+
+export function lookupUser(id: string): void {
+  lookupUsers([id]);
 }
 
 export function nameOf(id: string): string {
@@ -161,6 +219,15 @@ export function nameOf(id: string): string {
 
 export function roomTitle(r: Pick<InboxRoom, "name" | "peerId">): string {
   return r.peerId ? nameOf(r.peerId) : r.name;
+}
+
+/**
+ * A peer's presence as far as we know it: while we ourselves are offline or our
+ * device socket is down, we do not know, and "online" would be a stale claim.
+ */
+export function peerPresence(peerId: string): "online" | "away" | "offline" {
+  if (!state.online || state.device?.state !== "open") return "offline";
+  return state.device.presence.get(peerId)?.status ?? "offline";
 }
 
 // ---------------------------------------------------------------- rooms

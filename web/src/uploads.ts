@@ -7,6 +7,7 @@ import { OutpostApiError, type Attachment } from "../../sdk/index";
 import { api, changed } from "./store";
 import { t } from "./i18n";
 import { MAX_ATTACHMENTS } from "../../protocol/rest";
+import { errorText } from "./error-messages";
 
 export interface Upload {
   key: number;
@@ -85,7 +86,7 @@ function describe(err: unknown, u: Upload): string {
     if (err.code === "too_large" || err.status === 413) return t("fileTooLarge", { name: u.name });
     if (err.code === "unsupported_media_type" || err.status === 415) return t("fileTypeNotAllowed", { name: u.name, type: u.type });
   }
-  return t("uploadFailed", { name: u.name, message: (err as Error).message });
+  return t("uploadFailed", { name: u.name, message: errorText(err) });
 }
 
 export function removeUpload(u: Upload): void {

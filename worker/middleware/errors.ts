@@ -23,6 +23,7 @@ export async function onError(err: Error, c: Context<AppEnv>): Promise<Response>
   }
   const app = asAppError(err);
   if (app) {
+    if (app.field !== undefined) return c.json({ error: { ...errorBody(app.code, app.detail).error, field: app.field } }, app.status as 400);
     if (app.retryAfter === undefined) return c.json(errorBody(app.code, app.detail), app.status as 400);
     // Every answer with Retry-After also says it in ms in the body, exactly when the thrower knew it.
     c.header("Retry-After", String(app.retryAfter));

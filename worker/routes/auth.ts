@@ -65,6 +65,8 @@ export async function withKdfBudget<T>(limits: Pick<Limits, "signInsPerSecond" |
  * what lets its owner sign in while someone else is guessing the password.
  */
 export const DEVICE_COOKIE = "outpost_device";
+/** A hint for the web client that a session cookie was set (not a credential: see startSession). */
+export const SIGNED_IN_COOKIE = "outpost_signed_in";
 export const DEVICE_HEADER = "x-outpost-device";
 const DEVICE_COOKIE_PATH = "/api/v1/auth";
 const DEVICE_COOKIE_MAX_AGE = 365 * 24 * 3600;
@@ -96,6 +98,9 @@ export async function startSession(c: Context<AppEnv>, user: User, deviceToken: 
     secure: new URL(c.req.url).protocol === "https:",
     maxAge: limitsOf(c.env).sessionTtlSeconds,
   });
+  // Readable by the web client (it holds nothing but "1"): a page loaded without it knows at once that
+  // nobody is signed in and does not ask GET /me, whose 401 every browser would log as an error.
+  setCookie(c, SIGNED_IN_COOKIE, "1", { sameSite: "Strict", path: "/", secure: new URL(c.req.url).protocol === "https:", maxAge: limitsOf(c.env).sessionTtlSeconds });
   if (deviceToken) setDeviceCookie(c, deviceToken);
   return {
     token,
@@ -126,5 +131,6 @@ export const auth = new Hono<AppEnv>()
     const caller = c.get("caller");
     await storedUser(c.env, caller.userId).revokeSession(caller.sessionId);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    deleteCookie(c, SIGNED_IN_COOKIE, { path: "/" });
     return reply(c, OkSchema, { ok: true });
   });

@@ -18,6 +18,8 @@ const noSuchUser = () => new AppError("not_found", "no such user");
 export const users = new Hono<AppEnv>()
   .get("/", async (c) => {
     const q = readQuery(c, UsersQuery);
+    // Ids that are not ids at all never reach the directory (they could name nothing).
+    if (q.ids.length) return reply(c, UserListSchema, { users: await directory(c.env).getUsers(q.ids.filter((id) => USER_ID_RE.test(id))) });
     return reply(c, UserListSchema, { users: await directory(c.env).searchUsers(q.q, q.limit) });
   })
   .get("/:id", async (c) => {
