@@ -9,9 +9,15 @@ import { Prefs } from "./Prefs";
 import { Chat } from "./Chat";
 import { NewDmDialog, NewRoomDialog } from "./Dialogs";
 import type { InboxRoom } from "../../sdk/index";
+import { dismissPrompt, askPermission, shouldPrompt, updateTitle } from "./notify";
 
 export function Shell() {
   const [dialog, setDialog] = useState<"room" | "dm" | null>(null);
+  // Settings are not part of the first screen: loaded when opened.
+  const [SettingsPanel, setSettingsPanel] = useState<FunctionComponent<{ onClose: () => void }> | null>(null);
+  const openSettings = () => void import("./Settings").then((m) => setSettingsPanel(() => m.Settings));
+  const [prompt, setPrompt] = useState(shouldPrompt);
+  useEffect(updateTitle);
   const [query, setQuery] = useState("");
   // The results list is loaded on first use: it is not part of the first screen.
   const [Results, setResults] = useState<FunctionComponent<{ q: string }> | null>(null);
@@ -39,9 +45,17 @@ export function Shell() {
             {t("nodeUnreachable", { node: nodeLabel(n.node), since: formatShort(n.since) })}
           </div>
         ))}
+      {prompt && (
+        <div class="banner notify-prompt" role="region" aria-label={t("notifications")} data-testid="notify-prompt">
+          {t("notifyPrompt")}{" "}
+          <button type="button" class="link" onClick={() => void askPermission().then(() => setPrompt(false))}>{t("notifyEnable")}</button>
+          <button type="button" class="link" onClick={() => { dismissPrompt(); setPrompt(false); }}>{t("notNow")}</button>
+        </div>
+      )}
       <nav class="sidebar" aria-label={t("roomList")}>
         <header class="side-head">
           <strong class="me" dir="auto">{state.me?.displayName}</strong>
+          <button type="button" class="link" data-testid="open-settings" onClick={openSettings}>{t("settings")}</button>
           <button type="button" class="link" onClick={() => void signOut()}>{t("signOut")}</button>
         </header>
         <div class="side-actions">
@@ -80,6 +94,7 @@ export function Shell() {
       </main>
       {dialog === "room" && <NewRoomDialog onClose={() => setDialog(null)} />}
       {dialog === "dm" && <NewDmDialog onClose={() => setDialog(null)} />}
+      {SettingsPanel && <SettingsPanel onClose={() => setSettingsPanel(null)} />}
     </div>
   );
 }
@@ -90,7 +105,7 @@ function RoomItem({ room }: { room: InboxRoom }) {
   const last = room.lastMessage;
   const title = roomTitle(room);
   const preview = last ? (last.deleted ? t("recalled") : `${last.senderId === state.me?.id ? t("you") : nameOf(last.senderId)}: ${last.preview || "📎"}`) : "";
-  const label = [title, room.unread ? t("unreadCount", { n: room.unread }) : "", room.mentions ? t("mentionCount", { n: room.mentions }) : "", presence ? t(presence) : ""].filter(Boolean).join(", ");
+  const label = [title, room.unread ? t("unreadCount", { n: room.unread }) : "", room.mentions ? t("mentionCount", { n: room.mentions }) : "", room.muted ? t("muted") : "", presence ? t(presence) : ""].filter(Boolean).join(", ");
   return (
     <li>
       <button
@@ -122,8 +137,10 @@ function RoomItem({ room }: { room: InboxRoom }) {
           </span>
           <span class="room-line">
             <span class="preview muted" dir="auto">{preview}</span>
-            {room.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge">@{room.mentions}</span>}
-            {room.unread > 0 && <span class="badge" data-testid="unread-badge">{room.unread}</span>}
+            {room.muted && <span class="muted small" data-testid="muted-mark" aria-hidden="true">🔕</span>}
+            {room.mentions > 0 && !room.muted && <span class="badge mention-badge" data-testid="mention-badge">@{room.mentions}</span>}
+            {/* A muted room's count is shown, but without the badge's emphasis. */}
+            {room.unread > 0 && <span class={room.muted ? "badge quiet" : "badge"} data-testid="unread-badge">{room.unread}</span>}
           </span>
         </span>
       </button>

@@ -11,6 +11,8 @@ import { DeviceSocket, OutpostApiError, OutpostClient, SendQueue, socketOrRestTr
 import { closeRoom, type RoomView } from "./room-view";
 export type { RoomView } from "./room-view";
 import { watchCluster, stopWatchingCluster } from "./cluster-status";
+import { onInboxNotification } from "./notify";
+import { setLocale } from "./i18n";
 
 export const api = new OutpostClient();
 
@@ -78,7 +80,15 @@ export function signedIn(user: User | SessionUser): void {
     watchPeers();
     changed();
   });
+  device.onNotification(onInboxNotification);
   state.device = device.start();
+  // The language chosen on any device follows the person (kept on the node).
+  void api.settings().then((s) => {
+    if (s.language) {
+      setLocale(s.language === "zh" ? "zh-CN" : "en");
+      changed();
+    }
+  }, () => {});
   const queue = new SendQueue({
     storageKey: `outpost.sendQueue.${user.id}`,
     backoff: { baseMs: 300, maxMs: 4000 },
