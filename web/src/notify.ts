@@ -15,7 +15,7 @@
  */
 import type { Notification as InboxNotification } from "../../sdk/index";
 import { safeGet, safeSet, t } from "./i18n";
-import { nameOf, roomTitle, state } from "./store";
+import { lookupUser, nameOf, roomTitle, state } from "./store";
 import { openRoom } from "./room-view";
 
 const KEY_ENABLED = "outpost.notify";
@@ -83,8 +83,10 @@ export function updateTitle(): void {
 }
 
 /** A desktop notification for one mention or DM, when nobody is looking at the tab. */
-export function onInboxNotification(n: InboxNotification): void {
+export async function onInboxNotification(n: InboxNotification): Promise<void> {
   if (!document.hidden) return;
+  // A sender this client has not met yet (a first DM): their name, not their id.
+  if (!state.users.has(n.senderId)) await lookupUser(n.senderId);
   const room = state.device?.rooms.get(n.roomId);
   // The node makes none for muted rooms; a device that muted a moment ago may still get one in flight.
   if (room?.muted) return;

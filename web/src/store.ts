@@ -80,7 +80,7 @@ export function signedIn(user: User | SessionUser): void {
     watchPeers();
     changed();
   });
-  device.onNotification(onInboxNotification);
+  device.onNotification((n) => void onInboxNotification(n));
   state.device = device.start();
   // The language chosen on any device follows the person (kept on the node).
   void api.settings().then((s) => {
