@@ -111,6 +111,7 @@ try {
   const dm = await call(tokens.bob, "POST", "/dms", { userId: ids.alice });
   await call(tokens.bob, "POST", `/rooms/${encodeURIComponent(dm.id)}/messages`, { text: "Lunch at 12:30? 🍜", clientId: "shot-dm-1" });
   await call(tokens.carol, "POST", "/rooms", { name: "IT helpdesk", visibility: "public", members: [ids.alice] });
+  await call(tokens.bob, "PATCH", `/rooms/${encodeURIComponent(room.id)}`, { topic: "Quarterly audit · 季度审计 — checklist in the files" });
 
   fs.mkdirSync(OUT, { recursive: true });
   for (const locale of ["en", "zh-CN"]) {
@@ -126,10 +127,24 @@ try {
       await page.locator('input[name="password"]').fill(PERSON_PASSWORD);
       await page.locator('button[type="submit"]').click();
       await page.locator("button.room").first().waitFor();
+      // The one-time "turn on notifications?" bar: shot once, then dismissed so the other screens show without it.
+      if (scheme === "light") await shot("notify-prompt");
+      await page.getByTestId("notify-prompt").getByRole("button").nth(1).click();
       await page.locator(`button.room[data-room-id="${room.id}"]`).click();
       await page.locator("article.msg", { hasText: "@alice" }).waitFor();
       await page.waitForTimeout(400);
       await shot("chat");
+      // Room settings and your settings (issue 15, items 3–5).
+      await page.getByTestId("open-room-settings").click();
+      await page.getByRole("dialog").locator('input[name="topic"]').waitFor();
+      await page.waitForTimeout(300);
+      await shot("room-settings");
+      await page.keyboard.press("Escape");
+      await page.getByTestId("open-settings").click();
+      await page.getByRole("dialog").locator('select[name="language"]').waitFor();
+      await page.waitForTimeout(300);
+      await shot("settings");
+      await page.keyboard.press("Escape");
       if (scheme === "light") {
         await page.locator(".side-actions button").nth(1).click();
         await page.locator('input[name="roomName"]').fill("Audit 2026");
@@ -144,9 +159,19 @@ try {
         await page.setViewportSize({ width: 390, height: 844 });
         await page.waitForTimeout(300);
         await shot("mobile-chat");
+        await page.getByTestId("open-room-settings").click();
+        await page.getByRole("dialog").locator('input[name="topic"]').fill("Quarterly audit · 季度审计 — " + "检查清单".repeat(48));
+        await page.waitForTimeout(300);
+        await shot("mobile-room-settings");
+        await page.keyboard.press("Escape");
         await page.locator("button.back").click();
         await page.waitForTimeout(300);
         await shot("mobile-rooms");
+        await page.getByTestId("open-settings").click();
+        await page.getByRole("dialog").locator('select[name="language"]').waitFor();
+        await page.waitForTimeout(300);
+        await shot("mobile-settings");
+        await page.keyboard.press("Escape");
       }
       await ctx.close();
       fs.rmSync(profile, { recursive: true, force: true });
