@@ -16,7 +16,7 @@
  * themselves): it would pull every schema into a bundle.
  */
 import type { z } from "zod";
-import { ReadBody, SettingsBody } from "./device";
+import { InboxRoomSchema, ReadBody, RoomPrefsBody, SettingsBody } from "./device";
 import {
   AcceptInviteBody,
   AccountsQuery,
@@ -102,6 +102,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "DELETE /api/v1/me/sessions/:sid": { answer: OkSchema },
   "POST /api/v1/me/password": { body: ChangePasswordBody, answer: OkSchema },
   "GET /api/v1/me/rooms": { answer: InboxRoomListSchema },
+  "PATCH /api/v1/me/rooms/:id": { body: RoomPrefsBody, answer: InboxRoomSchema },
   "GET /api/v1/me/notifications": { query: NotificationsQuery, answer: NotificationPageSchema },
   "GET /api/v1/me/settings": { answer: SettingsSchema },
   "PATCH /api/v1/me/settings": { body: SettingsBody, answer: SettingsSchema },

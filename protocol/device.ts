@@ -13,6 +13,10 @@ import { RoomIdSchema, UserIdSchema } from "./rest";
 import { RoleSchema, RoomKindSchema, VisibilitySchema } from "./models";
 import { ReqId, ServerError, ServerOk, ServerPong } from "./frames";
 
+/** Interface languages the web client has. */
+export const LanguageSchema = z.enum(["zh", "en"]);
+export type Language = z.infer<typeof LanguageSchema>;
+
 export const PresenceStatusSchema = z.enum(["online", "away", "offline"]);
 export type PresenceStatus = z.infer<typeof PresenceStatusSchema>;
 
@@ -46,6 +50,8 @@ export const InboxRoomSchema = z.strictObject({
   lastMessage: LastMessageSchema.nullable(),
   /** inbox position of the last change to this entry */
   pos: z.number().int(),
+  /** the user muted this room: no notifications from it (PATCH /api/v1/me/rooms/{id}) */
+  muted: z.boolean(),
 });
 export type InboxRoom = z.infer<typeof InboxRoomSchema>;
 
@@ -122,4 +128,10 @@ export type ServerDeviceFrame = z.infer<typeof ServerDeviceFrame>;
 /** `POST /api/v1/rooms/{id}/read`. */
 export const ReadBody = z.strictObject({ seq: z.number().int().min(0) });
 /** `PATCH /api/v1/me/settings`: the settings to change. */
-export const SettingsBody = z.strictObject({ sendReceipts: z.boolean().optional() });
+export const SettingsBody = z.strictObject({
+  sendReceipts: z.boolean().optional(),
+  /** the interface language on every device; null: each browser's own */
+  language: LanguageSchema.nullable().optional(),
+});
+/** `PATCH /api/v1/me/rooms/{id}`: the user's own settings for one room. */
+export const RoomPrefsBody = z.strictObject({ muted: z.boolean() });

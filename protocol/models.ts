@@ -105,6 +105,8 @@ export type Member = z.infer<typeof MemberSchema>;
 export const RoomSchema = z.strictObject({
   id: z.string(),
   name: z.string(),
+  /** one line about the room ("" when none); any member may set it */
+  topic: z.string(),
   kind: RoomKindSchema,
   visibility: VisibilitySchema,
   createdAt: z.number(),

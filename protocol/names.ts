@@ -42,7 +42,7 @@
 import { z } from "zod";
 
 /** Longest names, in characters (code points after NFC). */
-export const NAME_LIMITS = { displayName: 64, roomName: 80, fileName: 200 } as const;
+export const NAME_LIMITS = { displayName: 64, roomName: 80, fileName: 200, topic: 250 } as const;
 
 /** Combining marks allowed on one character. */
 export const MAX_STACKED_MARKS = 8;
@@ -176,3 +176,15 @@ export const nameSchema = (max: number) =>
 
 export const DisplayNameSchema = nameSchema(NAME_LIMITS.displayName);
 export const RoomNameSchema = nameSchema(NAME_LIMITS.roomName);
+
+/**
+ * A room's topic: the same rule as a name (one line, nothing hidden), at most
+ * 250 characters, but it may be empty — "" (or only spaces) clears it.
+ */
+export const TopicSchema = z.string().transform((raw, ctx) => {
+  if (raw.trim() === "") return "";
+  const r = checkName(raw, NAME_LIMITS.topic);
+  if (r.ok) return r.name;
+  ctx.addIssue({ code: "custom", message: r.message, input: raw });
+  return z.NEVER;
+});

@@ -8,7 +8,7 @@
  * Errors are not here: every failure is `ErrorBodySchema` (protocol/errors.ts).
  */
 import { z } from "zod";
-import { InboxRoomSchema, NotificationSchema, PresenceSchema } from "./device";
+import { InboxRoomSchema, LanguageSchema, NotificationSchema, PresenceSchema } from "./device";
 import { AccountSchema, MemberSchema, MessageSchema, PublicRoomSchema, ReceiptSchema, RoomSchema, SearchHitSchema, SessionSchema, SessionUserSchema, UserSchema } from "./models";
 
 /** `GET /healthz`: the node is up; `X-Outpost-Instance` says which start of it answered. */
@@ -67,6 +67,8 @@ export const RevokedSchema = z.strictObject({ revoked: z.number().int() });
 export const SettingsSchema = z.strictObject({
   /** may others see how far I have read? */
   sendReceipts: z.boolean(),
+  /** the interface language chosen on any device; null: each browser's own */
+  language: LanguageSchema.nullable(),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 

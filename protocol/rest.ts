@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { CLIENT_ID_CHARS, CLIENT_ID_MAX, ROOM_ID_RE, USER_ID_RE, MESSAGE_ID_RE, FILE_ID_RE } from "./ids";
 import { VisibilitySchema, RoleSchema } from "./models";
-import { DisplayNameSchema, RoomNameSchema } from "./names";
+import { DisplayNameSchema, RoomNameSchema, TopicSchema } from "./names";
 
 export const UserIdSchema = z.string().regex(USER_ID_RE, "not a user id");
 export const RoomIdSchema = z.string().regex(ROOM_ID_RE, "not a room id");
@@ -106,9 +106,13 @@ export const CreateRoomBody = z.strictObject({
   residency: z.enum(["everywhere", "home"]).optional(),
 });
 
-export const UpdateRoomBody = z.strictObject({
-  name: RoomNameSchema,
-});
+/** `PATCH /api/v1/rooms/{id}`: a new name (room admins), a new topic (any member; "" clears it), or both. */
+export const UpdateRoomBody = z
+  .strictObject({
+    name: RoomNameSchema.optional(),
+    topic: TopicSchema.optional(),
+  })
+  .refine((b) => b.name !== undefined || b.topic !== undefined, { message: "give a name or a topic" });
 
 export const CreateDmBody = z.strictObject({ userId: UserIdSchema });
 

@@ -117,6 +117,7 @@ try {
   const erin = await call(admin, "POST", "/users", { username: "erin", password: PERSON_PASSWORD, displayName: "Erin Xu 徐静" });
   await call(admin, "POST", `/users/${erin.id}/deactivate`);
   await call(admin, "POST", "/users", { username: "mei", displayName: "陈梅 Chen Mei" });
+  await call(tokens.bob, "PATCH", `/rooms/${encodeURIComponent(room.id)}`, { topic: "Quarterly audit · 季度审计 — checklist in the files" });
 
   fs.mkdirSync(OUT, { recursive: true });
   for (const locale of ["en", "zh-CN"]) {
@@ -132,6 +133,9 @@ try {
       await page.locator('input[name="password"]').fill(PERSON_PASSWORD);
       await page.locator('button[type="submit"]').click();
       await page.locator("button.room").first().waitFor();
+      // The one-time "turn on notifications?" bar: shot once, then dismissed so the other screens show without it.
+      if (scheme === "light") await shot("notify-prompt");
+      await page.getByTestId("notify-prompt").getByRole("button").nth(1).click();
       await page.locator(`button.room[data-room-id="${room.id}"]`).click();
       await page.locator("article.msg", { hasText: "@alice" }).waitFor();
       await page.waitForTimeout(400);
@@ -141,6 +145,16 @@ try {
       await page.locator("[data-testid=directory-panel] li.public-room").nth(2).waitFor();
       await page.waitForTimeout(300);
       await shot("directory");
+      // Room settings and your settings (issue 15, items 3–5).
+      await page.getByTestId("open-room-settings").click();
+      await page.getByRole("dialog").locator('input[name="topic"]').waitFor();
+      await page.waitForTimeout(300);
+      await shot("room-settings");
+      await page.keyboard.press("Escape");
+      await page.getByTestId("open-settings").click();
+      await page.getByRole("dialog").locator('select[name="language"]').waitFor();
+      await page.waitForTimeout(300);
+      await shot("settings");
       await page.keyboard.press("Escape");
       if (scheme === "light") {
         await page.locator(".side-actions button").nth(1).click();
@@ -156,6 +170,11 @@ try {
         await page.setViewportSize({ width: 390, height: 844 });
         await page.waitForTimeout(300);
         await shot("mobile-chat");
+        await page.getByTestId("open-room-settings").click();
+        await page.getByRole("dialog").locator('input[name="topic"]').fill("Quarterly audit · 季度审计 — " + "检查清单".repeat(48));
+        await page.waitForTimeout(300);
+        await shot("mobile-room-settings");
+        await page.keyboard.press("Escape");
         await page.locator("button.back").click();
         await page.waitForTimeout(300);
         await shot("mobile-rooms");
@@ -163,6 +182,10 @@ try {
         await page.locator("[data-testid=directory-panel] li.public-room").nth(2).waitFor();
         await page.waitForTimeout(300);
         await shot("mobile-directory");
+        await page.getByTestId("open-settings").click();
+        await page.getByRole("dialog").locator('select[name="language"]').waitFor();
+        await page.waitForTimeout(300);
+        await shot("mobile-settings");
         await page.keyboard.press("Escape");
       }
       // People administration, as the admin (desktop; phone in light).

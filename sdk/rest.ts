@@ -24,8 +24,8 @@
  *   const { rooms } = await api.myRooms();
  */
 import type { z } from "zod";
-import { MessageSchema, RoomSchema, UserSchema, type Attachment, type Member, type Message, type Receipt, type Room, type Session, type User } from "../protocol/models";
-import type { Presence, InboxRoom } from "../protocol/device";
+import { MemberSchema, MessageSchema, RoomSchema, UserSchema, type Attachment, type Member, type Message, type Receipt, type Room, type Session, type User } from "../protocol/models";
+import { InboxRoomSchema, type Presence, type InboxRoom } from "../protocol/device";
 import type { AccountsQuery, CreateRoomBody, CreateUserBody, PublicRoomsQuery, SearchQuery, SendMessageBody, SetupBody, UpdateUserBody } from "../protocol/rest";
 import {
   AccountPageSchema,
@@ -247,6 +247,10 @@ export class OutpostClient {
   presence(ids: string[]): Promise<{ presence: Presence[] }> {
     return this.request("GET", `/presence?ids=${ids.map(encodeURIComponent).join(",")}`, undefined, PresenceListSchema);
   }
+  /** Change my password (the current one is required); every other session of mine is signed out. */
+  changePassword(currentPassword: string, newPassword: string): Promise<unknown> {
+    return this.request("POST", "/me/password", { currentPassword, newPassword }, OkSchema);
+  }
   settings(): Promise<Settings> {
     return this.request("GET", "/me/settings", undefined, SettingsSchema);
   }
@@ -294,6 +298,18 @@ export class OutpostClient {
   }
   renameRoom(id: string, name: string): Promise<Room> {
     return this.request("PATCH", `/rooms/${encodeURIComponent(id)}`, { name }, RoomSchema);
+  }
+  /** Rename (room admins) and/or set the topic (any member; "" clears it). */
+  updateRoom(id: string, set: { name?: string; topic?: string }): Promise<Room> {
+    return this.request("PATCH", `/rooms/${encodeURIComponent(id)}`, set, RoomSchema);
+  }
+  /** The owner makes a member an admin or an admin a member. */
+  setRole(roomId: string, userId: string, role: "admin" | "member"): Promise<Member> {
+    return this.request("PATCH", `/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`, { role }, MemberSchema);
+  }
+  /** Mute (no notifications) or unmute one of my rooms. */
+  setRoomMuted(roomId: string, muted: boolean): Promise<InboxRoom> {
+    return this.request("PATCH", `/me/rooms/${encodeURIComponent(roomId)}`, { muted }, InboxRoomSchema);
   }
   joinRoom(id: string): Promise<Room> {
     return this.request("POST", `/rooms/${encodeURIComponent(id)}/join`, undefined, RoomSchema);

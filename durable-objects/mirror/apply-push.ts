@@ -43,7 +43,7 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
     store.setReads(push.reads);
     store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
   });
-  return { frames, members, renamed: !!before.room && before.room.name !== push.room.name };
+  return { frames, members, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
 }
 
 /** What changed in the member list, as room frames (removals first). */

@@ -114,7 +114,8 @@ export class MirrorObject extends DurableObject<Env> {
 
   private view(userId: string): Room {
     const { residency: _r, ...room } = this.state!.room!;
-    return { ...room, lastSeq: this.state!.lastSeq, memberCount: this.members.size, role: this.members.get(userId)?.role ?? null };
+    // A mirror saved before topics existed has none.
+    return { ...room, topic: room.topic ?? "", lastSeq: this.state!.lastSeq, memberCount: this.members.size, role: this.members.get(userId)?.role ?? null };
   }
 
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
@@ -223,6 +224,11 @@ export class MirrorObject extends DurableObject<Env> {
   async rename(caller: Caller, name: string): Promise<Room> {
     this.requireMember(caller.userId);
     return callHome(this.env, this.roomId, "rename", caller, [name]);
+  }
+
+  async updateRoom(caller: Caller, set: { name?: string; topic?: string }): Promise<Room> {
+    this.requireMember(caller.userId);
+    return callHome(this.env, this.roomId, "updateRoom", caller, [set]);
   }
 
   /**

@@ -57,7 +57,7 @@ export class Members {
   /** The first rows of a new room (its tables exist, nothing else): settings, members, and their inboxes' news. */
   writeNewRoom(input: CreateRoomInput): void {
     const now = Date.now();
-    const meta: RoomMeta = { id: input.id, name: input.name, kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
+    const meta: RoomMeta = { id: input.id, name: input.name, topic: "", kind: input.kind, visibility: input.visibility, createdAt: now, createdBy: input.creator.userId };
     const people = new Map<string, Member>();
     people.set(input.creator.userId, { ...input.creator, role: input.kind === "dm" ? "member" : "owner", joinedAt: now });
     for (const m of input.members) if (!people.has(m.userId)) people.set(m.userId, { ...m, role: "member", joinedAt: now });
@@ -173,15 +173,31 @@ export class Members {
   }
 
   async rename(caller: Caller, name: string): Promise<Room> {
+    return this.update(caller, { name });
+  }
+
+  /**
+   * Rename (room admins and the owner) and/or set the topic. Any member may set
+   * the topic, as in Slack: it says what the room is about now, not who runs it.
+   * All or nothing: a refused name leaves the topic unchanged too.
+   */
+  async update(caller: Caller, set: { name?: string; topic?: string }): Promise<Room> {
     const meta = this.state.requireMember(caller.userId);
-    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has no name");
-    if (this.state.members.get(caller.userId)!.role === "member") throw new AppError("forbidden", "only room admins can rename the room");
+    if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has no name or topic");
+    if (set.name !== undefined && set.name !== meta.name && this.state.members.get(caller.userId)!.role === "member") {
+      throw new AppError("forbidden", "only room admins can rename the room");
+    }
+    const name = set.name !== undefined && set.name !== meta.name ? set.name : undefined;
+    const topic = set.topic !== undefined && set.topic !== meta.topic ? set.topic : undefined;
+    if (name === undefined && topic === undefined) return roomAsSeenBy(this.state, caller.userId);
     const now = Date.now();
     this.store.transaction(() => {
-      this.store.meta.save({ name });
-      for (const m of this.state.members.values()) this.store.outbox.enqueue(m.userId, { type: "room.changed", roomId: meta.id, name }, now);
+      this.store.meta.save({ name, topic });
+      // Inboxes keep the name only; the topic is read with the room.
+      if (name !== undefined) for (const m of this.state.members.values()) this.store.outbox.enqueue(m.userId, { type: "room.changed", roomId: meta.id, name }, now);
     });
-    meta.name = name;
+    if (name !== undefined) meta.name = name;
+    if (topic !== undefined) meta.topic = topic;
     // Each member's own view: it carries their role.
     this.sockets.sendToEachMember((userId) => ({ type: "room.updated", room: roomAsSeenBy(this.state, userId) }));
     await this.outbox.flush();

@@ -166,6 +166,10 @@ export class RoomObject extends DurableObject<Env> {
     return this.members.rename(caller, name);
   }
 
+  async updateRoom(caller: Caller, set: { name?: string; topic?: string }): Promise<Room> {
+    return this.members.update(caller, set);
+  }
+
   // ------------------------------------------------------------- messages
 
   async send(caller: Caller, input: SendInput): Promise<SendResult> {

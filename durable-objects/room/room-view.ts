@@ -19,6 +19,7 @@ export function roomAsSeenBy(state: RoomState, userId: string): Room {
   return {
     id: meta.id,
     name: meta.name,
+    topic: meta.topic,
     kind: meta.kind,
     visibility: meta.visibility,
     createdAt: meta.createdAt,

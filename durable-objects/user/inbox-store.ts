@@ -153,7 +153,7 @@ export class InboxStore {
     });
   }
 
-  changed(roomId: string, set: { name?: string; role?: RoomRow["role"] }): InboxRoom | null {
+  changed(roomId: string, set: { name?: string; role?: RoomRow["role"]; muted?: boolean }): InboxRoom | null {
     this.flushPending();
     return this.storage.transactionSync(() => {
       if (!this.room(roomId)) return null;
@@ -168,6 +168,8 @@ export class InboxStore {
     const sql = this.storage.sql;
     const stored = sql.exec<RawRoomRow>("SELECT * FROM rooms WHERE room_id = ?", a.roomId).toArray()[0];
     if (!stored) return null;
+    // A muted room's mentions and DMs notify nobody: not kept, not pushed (its counts still are).
+    if (stored.muted && a.notifications.length) a = { ...a, notifications: [] };
     const latest = this.pending.get(a.roomId)?.a;
     const lastSeq = latest?.lastSeq ?? stored.last_seq;
     const lastReadSeq = latest?.lastReadSeq ?? stored.last_read_seq;
@@ -257,6 +259,7 @@ type RawRoomRow = {
   mentions: number;
   last_message: string | null;
   pos: number;
+  muted: number;
 };
 
 function fromRawRoom(r: RawRoomRow): InboxRoom {
@@ -274,6 +277,7 @@ function fromRawRoom(r: RawRoomRow): InboxRoom {
     mentions: r.mentions,
     lastMessage: r.last_message,
     pos: r.pos,
+    muted: !!r.muted,
   });
 }
 
@@ -292,5 +296,6 @@ function toInboxRoom(r: RoomRow): InboxRoom {
     mentions: r.mentions,
     lastMessage: r.lastMessage ? (JSON.parse(r.lastMessage) as LastMessage) : null,
     pos: r.pos,
+    muted: r.muted,
   };
 }

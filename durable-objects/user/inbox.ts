@@ -13,6 +13,7 @@
 import type { InboxRoom, ServerDeviceFrame } from "../../protocol/device";
 import type { Env } from "../shared/env";
 import { storedRoom } from "../shared/objects";
+import { notFound } from "../shared/app-error";
 import type { DeviceSockets } from "./device-socket";
 import { ACTIVITY_WRITE_DELAY_MS, InboxStore } from "./inbox-store";
 import { AWAY_SUMMARY_INTERVAL_MS, type InboxUpdate, type RoomActivity } from "./inbox-update";
@@ -60,6 +61,14 @@ export class Inbox {
         this.push(this.store.changed(update.roomId, { name: update.name, role: update.role }));
         break;
     }
+  }
+
+  /** The user's own mute switch for a room (not found: a room the user is not in). */
+  setMuted(roomId: string, muted: boolean): InboxRoom {
+    const room = this.store.changed(roomId, { muted });
+    if (!room) throw notFound();
+    this.push(room);
+    return room;
   }
 
   /**

@@ -46,6 +46,8 @@ export const rooms = sqliteTable("rooms", {
   lastMessage: text("last_message"),
   /** inbox position of the last change to this row (for resume) */
   pos: integer("pos").notNull().default(0),
+  /** the user muted the room: its mentions and DMs make no notifications (counts are still kept) */
+  muted: integer("muted", { mode: "boolean" }).notNull().default(false),
 });
 
 /** Rooms the user left or was removed from, by inbox position, so a resuming device learns of it. */

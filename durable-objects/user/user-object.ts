@@ -25,6 +25,7 @@ import { AppError, asAppError, notFound } from "../shared/app-error";
 import { storedRoom } from "../shared/objects";
 import { answerPingsWhileAsleep, closeBack, closeOnError, errorResponse, failureFrame, okFrame, refuseUnlessUpgrade } from "../shared/sockets";
 import type { ClientDeviceFrame, InboxRoom, Notification, Presence } from "../../protocol/device";
+import type { Settings } from "../../protocol/responses";
 import type { InboxUpdate, RoomActivity } from "./inbox-update";
 import { readProfileRow, UserState, writeProfileRow, type Profile, type UserDb } from "./user-state";
 import { DeviceSockets, type DeviceState } from "./device-socket";
@@ -75,17 +76,18 @@ export class UserObject extends DurableObject<Env> {
   /** Create or update this user's profile (called by the directory). */
   async provision(update: Profile): Promise<void> {
     await this.open();
-    const profile: Profile = { ...update, sendReceipts: update.sendReceipts ?? this.profile?.sendReceipts ?? true };
+    // The directory's updates carry no personal settings: keep them.
+    const profile: Profile = { ...update, sendReceipts: update.sendReceipts ?? this.profile?.sendReceipts ?? true, language: update.language !== undefined ? update.language : (this.profile?.language ?? null) };
     writeProfileRow(this.db, "profile", profile);
     this.state.profile = profile;
     if (!profile.active) await this.sessions.revokeAll("account deactivated");
   }
 
-  async settings(): Promise<{ sendReceipts: boolean }> {
-    return { sendReceipts: this.profile?.sendReceipts !== false };
+  async settings(): Promise<Settings> {
+    return { sendReceipts: this.profile?.sendReceipts !== false, language: this.profile?.language ?? null };
   }
 
-  async updateSettings(set: { sendReceipts?: boolean }): Promise<{ sendReceipts: boolean }> {
+  async updateSettings(set: { sendReceipts?: boolean; language?: "zh" | "en" | null }): Promise<Settings> {
     if (!this.profile) throw new AppError("not_found", "no such user");
     const before = this.profile.sendReceipts !== false;
     await this.provision({ ...this.profile, ...set });
@@ -138,6 +140,12 @@ export class UserObject extends DurableObject<Env> {
   async applyActivity(activity: RoomActivity): Promise<{ live: boolean }> {
     if (!this.state.ready) return { live: true };
     return this.inbox.applyActivity(activity);
+  }
+
+  /** Mute or unmute one of the user's rooms; every device gets the changed entry. */
+  async setRoomMuted(roomId: string, muted: boolean): Promise<InboxRoom> {
+    if (!this.state.ready) throw notFound();
+    return this.inbox.setMuted(roomId, muted);
   }
 
   async inboxRooms(opts: { looking?: boolean } = {}): Promise<InboxRoom[]> {

@@ -18,6 +18,8 @@ export interface Profile {
   active: boolean;
   /** personal setting: may others see my read receipts? */
   sendReceipts?: boolean;
+  /** personal setting: the interface language on every device (absent/null: each browser's own) */
+  language?: "zh" | "en" | null;
 }
 
 export class UserState {

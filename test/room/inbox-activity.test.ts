@@ -84,7 +84,7 @@ describe("activity interval", () => {
 });
 
 describe("notifications", () => {
-  const group: RoomMeta = { id: "r_1@local", name: "g", kind: "group", visibility: "public", createdAt: 0, createdBy: "a" };
+  const group: RoomMeta = { id: "r_1@local", name: "g", topic: "", kind: "group", visibility: "public", createdAt: 0, createdBy: "a" };
   const dm: RoomMeta = { ...group, kind: "dm", name: "" };
   const row = (seq: number, senderId: string, text = `m${seq}`, deletedAt: number | null = null) => ({ seq, id: `m${seq}`, senderId, text, createdAt: seq, deletedAt });
 

@@ -15,6 +15,7 @@ import { VirtualList, type Row } from "./MessageList";
 import { Composer, type ComposerMode } from "./Composer";
 import { MembersDialog } from "./Dialogs";
 import { backToList } from "./Shell";
+import type { FunctionComponent } from "preact";
 
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "👀"];
 /** The layout without hover (styles.css switches at the same width). */
@@ -24,6 +25,9 @@ export function Chat() {
   const view = state.view!;
   const [mode, setMode] = useState<ComposerMode>({ kind: "new" });
   const [members, setMembers] = useState(false);
+  // Room settings are loaded when first opened (not part of the first screen).
+  const [RoomSettingsPanel, setRoomSettingsPanel] = useState<FunctionComponent<{ onClose: () => void }> | null>(null);
+  const openRoomSettings = () => void import("./RoomSettings").then((m) => setRoomSettingsPanel(() => m.RoomSettings));
   const [dropping, setDropping] = useState(false);
   // On a phone there is no hover: a tap (or a long press) on a message opens its actions inside the row.
   const [selected, setSelected] = useState<string | null>(null);
@@ -75,9 +79,13 @@ export function Chat() {
       {dropping && <div class="drop-hint" aria-hidden="true">{t("dropFiles")}</div>}
       <header class="chat-head">
         <button type="button" class="icon back" aria-label={t("back")} onClick={backToList}>‹</button>
-        <h1 dir="auto" class="chat-title">{title}</h1>
+        <div class="chat-titles">
+          <h1 dir="auto" class="chat-title">{title}</h1>
+          {view.room?.topic && <p class="chat-topic muted small" dir="auto" data-testid="room-topic">{view.room.topic}</p>}
+        </div>
         {presence && <span class="muted small"><span class={`dot inline ${presence}`} aria-hidden="true" /> {t(presence)}</span>}
         <button type="button" class="link" onClick={() => setMembers(true)}>{t("members")} ({view.members.length || view.room?.memberCount || ""})</button>
+        <button type="button" class="icon" aria-label={t("roomSettings")} title={t("roomSettings")} data-testid="open-room-settings" onClick={openRoomSettings}>⚙</button>
       </header>
       {away && (
         <div class="stale muted small" role="status" data-testid="room-stale">
@@ -111,6 +119,7 @@ export function Chat() {
       </div>
       <Composer view={view} title={title} mode={mode} setMode={setMode} />
       {members && <MembersDialog onClose={() => setMembers(false)} />}
+      {RoomSettingsPanel && <RoomSettingsPanel onClose={() => setRoomSettingsPanel(null)} />}
     </section>
   );
 }

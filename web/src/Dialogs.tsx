@@ -7,8 +7,10 @@ import { go } from "./router";
 import { api, changed, remember, state } from "./store";
 import { closeRoom, openRoom } from "./room-view";
 import { t, type StringKey } from "./i18n";
+import { NameField, nameLength } from "./NameField";
+import { NAME_LIMITS } from "../../protocol/names";
 
-function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const prev = document.activeElement as HTMLElement | null;
@@ -95,6 +97,7 @@ export function NewRoomDialog({ onClose }: { onClose: () => void }) {
   const [nameError, setNameError] = useState<string | null>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (nameLength(name) > NAME_LIMITS.roomName) return; // the counter says why
     try {
       const room = await api.createRoom({ name: name.trim(), visibility, members: members.map((m) => m.id) });
       onClose();
@@ -113,22 +116,18 @@ export function NewRoomDialog({ onClose }: { onClose: () => void }) {
   return (
     <Modal title={t("newRoom")} onClose={onClose}>
       <form onSubmit={submit}>
-        <label>
-          {t("roomName")}
-          <input
-            name="roomName"
-            required
-            maxLength={80}
-            value={name}
-            aria-invalid={nameError ? true : undefined}
-            aria-describedby={nameError ? "room-name-error" : undefined}
-            onInput={(e) => {
-              setName(e.currentTarget.value);
-              setNameError(null);
-            }}
-          />
-        </label>
-        {nameError && <p id="room-name-error" class="error small field-error" role="alert">{nameError}</p>}
+        <NameField
+          label={t("roomName")}
+          name="roomName"
+          required
+          value={name}
+          limit={NAME_LIMITS.roomName}
+          error={nameError}
+          onInput={(v) => {
+            setName(v);
+            setNameError(null);
+          }}
+        />
         <fieldset class="row">
           {(["private", "public"] as const).map((v) => (
             <label class="inline">

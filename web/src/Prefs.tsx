@@ -1,14 +1,20 @@
 /** Language and theme switchers (on the sign-in screens and in the sidebar). */
 import { LOCALES, locale, setLocale, t, type Locale } from "./i18n";
 import { applyTheme, currentTheme, type Theme } from "./theme";
-import { changed } from "./store";
+import { api, changed, state } from "./store";
 
 export function Prefs() {
   return (
     <div class="prefs">
       <label>
         <span class="sr-only">{t("language")}</span>
-        <select aria-label={t("language")} value={locale} onChange={(e) => { setLocale(e.currentTarget.value as Locale); changed(); }}>
+        <select aria-label={t("language")} value={locale} onChange={(e) => {
+          const l = e.currentTarget.value as Locale;
+          setLocale(l);
+          changed();
+          // Signed in: the choice follows the person to their other browsers.
+          if (state.me) void api.updateSettings({ language: l === "zh-CN" ? "zh" : "en" }).catch(() => {});
+        }}>
           {LOCALES.map((l) => <option value={l.id}>{l.label}</option>)}
         </select>
       </label>

@@ -10,9 +10,15 @@ import { Prefs } from "./Prefs";
 import { Chat } from "./Chat";
 import { NewDmDialog, NewRoomDialog } from "./Dialogs";
 import type { InboxRoom } from "../../sdk/index";
+import { dismissPrompt, askPermission, shouldPrompt, updateTitle } from "./notify";
 
 export function Shell() {
   const [dialog, setDialog] = useState<"room" | "dm" | null>(null);
+  // Settings are not part of the first screen: loaded when opened.
+  const [SettingsPanel, setSettingsPanel] = useState<FunctionComponent<{ onClose: () => void }> | null>(null);
+  const openSettings = () => void import("./Settings").then((m) => setSettingsPanel(() => m.Settings));
+  const [prompt, setPrompt] = useState(shouldPrompt);
+  useEffect(updateTitle);
   const [query, setQuery] = useState("");
   // The results list is loaded on first use: it is not part of the first screen.
   const [Results, setResults] = useState<FunctionComponent<{ q: string }> | null>(null);
@@ -42,9 +48,17 @@ export function Shell() {
             {t("nodeUnreachable", { node: nodeLabel(n.node), since: formatShort(n.since) })}
           </div>
         ))}
+      {prompt && (
+        <div class="banner notify-prompt" role="region" aria-label={t("notifications")} data-testid="notify-prompt">
+          {t("notifyPrompt")}{" "}
+          <button type="button" class="link" onClick={() => void askPermission().then(() => setPrompt(false))}>{t("notifyEnable")}</button>
+          <button type="button" class="link" onClick={() => { dismissPrompt(); setPrompt(false); }}>{t("notNow")}</button>
+        </div>
+      )}
       <nav class="sidebar" aria-label={t("roomList")}>
         <header class="side-head">
           <strong class="me" dir="auto">{state.me?.displayName}</strong>
+          <button type="button" class="link" data-testid="open-settings" onClick={openSettings}>{t("settings")}</button>
           <button type="button" class="link" onClick={() => void signOut()}>{t("signOut")}</button>
         </header>
         <div class="side-actions">
@@ -86,6 +100,7 @@ export function Shell() {
       {dialog === "room" && <NewRoomDialog onClose={() => setDialog(null)} />}
       {dialog === "dm" && <NewDmDialog onClose={() => setDialog(null)} />}
       {panel && <panel.View onClose={() => setPanel(null)} />}
+      {SettingsPanel && <SettingsPanel onClose={() => setSettingsPanel(null)} />}
     </div>
   );
 }
@@ -131,9 +146,12 @@ function RoomItem({ room }: { room: InboxRoom }) {
           </span>
           <span class="room-line">
             <span class="preview muted" dir="auto">{preview}</span>
-            {mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge" aria-hidden="true">@{mentions}</span>}
-            {mentions > 0 && <span class="sr-only">, {t("mentionCount", { n: mentions })}</span>}
-            {unread > 0 && <span class="badge" data-testid="unread-badge" aria-hidden="true">{unread}</span>}
+            {room.muted && <span class="muted small" data-testid="muted-mark" aria-hidden="true">🔕</span>}
+            {room.muted && <span class="sr-only">, {t("muted")}</span>}
+            {mentions > 0 && !room.muted && <span class="badge mention-badge" data-testid="mention-badge" aria-hidden="true">@{mentions}</span>}
+            {mentions > 0 && !room.muted && <span class="sr-only">, {t("mentionCount", { n: mentions })}</span>}
+            {/* A muted room's count is shown, but without the badge's emphasis. */}
+            {unread > 0 && <span class={room.muted ? "badge quiet" : "badge"} data-testid="unread-badge" aria-hidden="true">{unread}</span>}
             {unread > 0 && <span class="sr-only">, {t("unreadCount", { n: unread })}</span>}
           </span>
         </span>

@@ -12,6 +12,8 @@ import { loadFailed, recordFailure, type FailedSend } from "./failed-sends";
 import { closeRoom, type RoomView } from "./room-view";
 export type { RoomView } from "./room-view";
 import { watchCluster, stopWatchingCluster } from "./cluster-status";
+import { onInboxNotification } from "./notify";
+import { setLocale } from "./i18n";
 
 export const api = new OutpostClient();
 
@@ -114,7 +116,15 @@ export function signedIn(user: User | SessionUser): void {
   device.socket.onState((s, detail) => {
     if (s === "closed" && detail?.code === 1008 && state.device === device) void signOut({ byServer: true });
   });
+  device.onNotification((n) => void onInboxNotification(n));
   state.device = device.start();
+  // The language chosen on any device follows the person (kept on the node).
+  void api.settings().then((s) => {
+    if (s.language) {
+      setLocale(s.language === "zh" ? "zh-CN" : "en");
+      changed();
+    }
+  }, () => {});
   const queue = new SendQueue({
     storageKey: `outpost.sendQueue.${user.id}`,
     backoff: { baseMs: 300, maxMs: 4000 },

@@ -180,6 +180,8 @@ export const link = new Hono<LinkEnv>()
           return room.setRole(caller, a, b);
         case "rename":
           return room.rename(caller, a);
+        case "updateRoom":
+          return room.updateRoom(caller, a);
       }
     })();
     return linkReply(c, 200, { value: value ?? null });

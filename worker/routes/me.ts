@@ -8,8 +8,8 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
 import { reply } from "../reply";
-import { ChangePasswordBody, NotificationsQuery } from "../../protocol/rest";
-import { SettingsBody } from "../../protocol/device";
+import { ChangePasswordBody, NotificationsQuery, RoomIdSchema } from "../../protocol/rest";
+import { InboxRoomSchema, RoomPrefsBody, SettingsBody } from "../../protocol/device";
 import { UserSchema } from "../../protocol/models";
 import { InboxRoomListSchema, MySessionListSchema, NotificationPageSchema, OkSchema, SettingsSchema } from "../../protocol/responses";
 import { AppError } from "../../durable-objects/shared/app-error";
@@ -54,6 +54,12 @@ export const me = new Hono<AppEnv>()
     // The room list. "looking": the inbox first refreshes rooms that held summaries back
     // while nobody looked (docs/ARCHITECTURE.md), so what is shown is never behind.
     return reply(c, InboxRoomListSchema, { rooms: await storedUser(c.env, c.get("caller").userId).inboxRooms({ looking: true }) });
+  })
+  .patch("/rooms/:id", async (c) => {
+    const body = await readJson(c, RoomPrefsBody);
+    const roomId = RoomIdSchema.safeParse(c.req.param("id"));
+    if (!roomId.success) throw new AppError("not_found", "no such room");
+    return reply(c, InboxRoomSchema, await storedUser(c.env, c.get("caller").userId).setRoomMuted(roomId.data, body.muted));
   })
   .get("/notifications", async (c) => {
     const q = readQuery(c, NotificationsQuery);

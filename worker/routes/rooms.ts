@@ -53,8 +53,8 @@ export const rooms = new Hono<AppEnv>()
   .patch("/:id", async (c) => {
     const body = await readJson(c, UpdateRoomBody);
     const id = c.req.param("id");
-    const room = await (await resolveRoom(c.env, id)).rename(c.get("caller"), body.name);
-    await directory(c.env).renameRoom(id, body.name);
+    const room = await (await resolveRoom(c.env, id)).updateRoom(c.get("caller"), { name: body.name, topic: body.topic });
+    if (body.name !== undefined) await directory(c.env).renameRoom(id, room.name);
     return reply(c, RoomSchema, room);
   })
   .post("/:id/join", async (c) => {

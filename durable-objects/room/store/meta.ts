@@ -10,6 +10,8 @@ import type { RoomDb } from "./room-store";
 export interface RoomMeta {
   id: string;
   name: string;
+  /** "" when none (rooms from before topics have no row) */
+  topic: string;
   kind: "group" | "dm";
   visibility: "public" | "private";
   createdAt: number;
@@ -60,6 +62,7 @@ export class MetaStore {
     return {
       id: kv.id,
       name: kv.name ?? "",
+      topic: kv.topic ?? "",
       kind: kv.kind as RoomMeta["kind"],
       visibility: kv.visibility as RoomMeta["visibility"],
       createdAt: Number(kv.createdAt),

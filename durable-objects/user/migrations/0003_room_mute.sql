@@ -1,0 +1,1 @@
+ALTER TABLE `rooms` ADD `muted` integer DEFAULT false NOT NULL;
