@@ -222,6 +222,9 @@ describe("public directory counts", () => {
     expect(await eventually(async () => (await count())?.memberCount === 2)).toBe(true);
     await api("POST", `/api/v1/rooms/${room.id}/leave`, { token: b.token });
     expect(await eventually(async () => (await count())?.memberCount === 1)).toBe(true);
+    // The topic, once set, is listed beside the name.
+    expect((await api("PATCH", `/api/v1/rooms/${room.id}`, { token: a.token, body: { topic: "Lunch orders · 午餐" } })).status).toBe(200);
+    expect((await count())?.topic).toBe("Lunch orders · 午餐");
   });
 
   it("asks a room that never reported (older than the count) once, and keeps the answer", async () => {

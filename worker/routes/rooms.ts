@@ -55,6 +55,8 @@ export const rooms = new Hono<AppEnv>()
     const id = c.req.param("id");
     const room = await (await resolveRoom(c.env, id)).updateRoom(c.get("caller"), { name: body.name, topic: body.topic });
     if (body.name !== undefined) await directory(c.env).renameRoom(id, room.name);
+    // The public directory lists a room's topic beside its name.
+    if (body.topic !== undefined) await directory(c.env).describeRoom(id, { topic: room.topic ?? "" });
     return reply(c, RoomSchema, room);
   })
   .post("/:id/join", async (c) => {
