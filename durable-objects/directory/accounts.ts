@@ -3,7 +3,8 @@
  * active flags. The directory registers an account before the user's own
  * object is first touched (see shared/objects.ts).
  */
-import { and, asc, eq, gt, inArray, like, ne, or, sql } from "drizzle-orm";
+import { containsText } from "./contains";
+import { and, asc, eq, gt, inArray, ne, or, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { newId } from "../../protocol/ids";
 import type { Account, User } from "../../protocol/models";
@@ -83,9 +84,8 @@ export class Accounts {
 
   /** Active users whose username or display name contains `q` (for invites and new DMs). */
   search(q: string, limit: number): User[] {
-    const pattern = `%${q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
     const u = schema.users;
-    const where = q ? and(eq(u.active, true), or(like(u.username, pattern), like(u.displayName, pattern))) : eq(u.active, true);
+    const where = q ? and(eq(u.active, true), or(containsText(u.username, q), containsText(u.displayName, q))) : eq(u.active, true);
     const max = Math.min(limit, 100);
     const local = this.db.select().from(u).where(where).orderBy(asc(u.username)).limit(max).all().map(toUser);
     // Colleagues of the other branches too, as their nodes last said.

@@ -15,7 +15,8 @@
  * A node speaks only for its own accounts: rows whose id names another home
  * than the node that sent them are ignored.
  */
-import { and, asc, eq, gt, inArray, like, or } from "drizzle-orm";
+import { containsText } from "./contains";
+import { and, asc, eq, gt, inArray, or } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { homeNode } from "../../protocol/ids";
 import type { User } from "../../protocol/models";
@@ -99,9 +100,8 @@ export function remoteUsersById(db: Db, ids: string[]): User[] {
 
 /** Active accounts of other nodes whose username or display name contains `q`. */
 export function searchRemoteUsers(db: Db, q: string, limit: number): User[] {
-  const pattern = `%${q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
   const r = schema.remoteUsers;
-  const where = q ? and(eq(r.active, true), or(like(r.username, pattern), like(r.displayName, pattern))) : eq(r.active, true);
+  const where = q ? and(eq(r.active, true), or(containsText(r.username, q), containsText(r.displayName, q))) : eq(r.active, true);
   return db.select().from(r).where(where).orderBy(asc(r.username)).limit(limit).all().map(toUser);
 }
 

@@ -124,6 +124,19 @@ describe("accounts", () => {
     expect((await login(username, "long enough pw", freshIp())).status).toBe(401);
   });
 
+  it("finds people by what they typed, '_' and '%' included (no wildcards)", async () => {
+    const u = await newUser("finder");
+    const stamp = Date.now().toString(36);
+    const token = await admin();
+    for (const [username, displayName] of [[`a_b${stamp}`, "Under Score"], [`axb${stamp}`, "Ax B"], [`pct${stamp}`, `100% Li ${stamp}`], [`pcx${stamp}`, `1000 Li ${stamp}`]]) {
+      expect((await api("POST", "/api/v1/users", { token, body: { username, password: "long enough pw", displayName } })).status).toBe(201);
+    }
+    const found = async (q: string) => ((await api("GET", `/api/v1/users?q=${encodeURIComponent(q)}`, { token: u.token })).body.users as { username: string }[]).map((x) => x.username);
+    expect(await found(`a_b${stamp}`)).toEqual([`a_b${stamp}`]);
+    expect(await found(`100% Li ${stamp}`)).toEqual([`pct${stamp}`]);
+    expect(await found(`A_B${stamp}`)).toEqual([`a_b${stamp}`]); // case as before: ASCII letters fold
+  });
+
   it("refuses a duplicate username with 409 username_taken", async () => {
     const u = await newUser("dup");
     const r = await api("POST", "/api/v1/users", { token: await admin(), body: { username: u.username, password: "another password", displayName: "Dup" } });
