@@ -2,8 +2,10 @@
  * `npm run bench`: Outpost (real `workerd serve`) side by side with a plain Node
  * ws + better-sqlite3 baseline (bench/baseline/server.mjs), alternating, repeated.
  *
- *   node bench/run.mjs [--quick] [--only busy,readers,big,many,idle,inbox,history,startup,web] [--repeats N]
+ *   node bench/run.mjs [--quick] [--only busy,readers,big,many,idle,inbox,history,startup,cluster,web] [--repeats N]
  *
+ * `cluster` is three nodes against one (bench/lib/cluster-scenario.mjs), not Outpost
+ * against the baseline.
  * Writes docs/PERFORMANCE.md and docs/performance.json. Traffic goes to 127.0.0.1 only;
  * the load generator (bench/lib/loadgen.mjs, a separate process) is pinned to core 0 and
  * the servers to core 1 when `taskset` exists. Every phase has a time bound.
@@ -20,6 +22,8 @@ import {
 import { newestSqlite, seedBaselineRoom, seedOutpostRoom, VOCAB } from "./lib/seed.mjs";
 import { pct } from "./lib/loadgen.mjs";
 import { CHROMIUM, timeToFirstRoom } from "./lib/web-timing.mjs";
+import { runClusterScenario } from "./lib/cluster-scenario.mjs";
+import { clusterSection, clusterTargets } from "./lib/cluster-report.mjs";
 import Database from "better-sqlite3";
 
 const { values: argv } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeats: { type: "string" } } });
@@ -50,8 +54,8 @@ const loadgen = runLoadgen;
 // ---------------------------------------------------------------- scenarios
 
 const P = QUICK
-  ? { busyS: 5, bigStepS: 2, manyRooms: 20, manyS: 5, idleSockets: 2000, idleS: 5, inboxMembers: 200, inboxS: 5, historyMsgs: 100_000, historyReqs: 200, searchReps: 10, startupRooms: 200, users: 10 }
-  : { busyS: 15, bigStepS: 3, manyRooms: 100, manyS: 15, idleSockets: 10_000, idleS: 30, inboxMembers: 2000, inboxS: 10, historyMsgs: 1_000_000, historyReqs: 500, searchReps: 30, startupRooms: 1000, users: 50 };
+  ? { busyS: 5, bigStepS: 2, manyRooms: 20, manyS: 5, idleSockets: 2000, idleS: 5, inboxMembers: 200, inboxS: 5, historyMsgs: 100_000, historyReqs: 200, searchReps: 10, startupRooms: 200, users: 10, clusterSmallS: 5, cutS: 10 }
+  : { busyS: 15, bigStepS: 3, manyRooms: 100, manyS: 15, idleSockets: 10_000, idleS: 30, inboxMembers: 2000, inboxS: 10, historyMsgs: 1_000_000, historyReqs: 500, searchReps: 30, startupRooms: 1000, users: 50, clusterSmallS: 10, cutS: 60 };
 
 /**
  * Bytes per message of a seeded room file: the whole file, the messages table
@@ -325,6 +329,11 @@ const scenarios = {
       return { healthyMs, firstRoomRequestMs: firstRoomMs, idleRssMB, status: res.status };
     },
   },
+  cluster: {
+    title: "Cluster: one room homed on beijing, 50 members over 3 nodes",
+    // Its own driver: three nodes against one, not Outpost against the baseline.
+    runAll: () => runClusterScenario({ P, repeats: REPEATS, loadgen, log }),
+  },
 };
 
 // ---------------------------------------------------------------- web client
@@ -514,6 +523,7 @@ function targets(R) {
     t("History page p99 < 5 ms (inside the node)", histIn, "< 5 ms", histIn < 5, `${sizeNote}; from the client: ${m("history", "historyP99Ms")?.outpost} ms`);
     t("Search p99 < 100 ms (inside the node)", searchIn, "< 100 ms", searchIn < 100, `${sizeNote}; from the client: ${m("history", "searchP99Ms")?.outpost} ms`);
   }
+  clusterTargets(R.scenarios.cluster, t);
   if (R.web) t("Web first-screen JS ≤ 60 KB gz", R.web.firstScreenJsGzKB ?? null, "≤ 60 KB", (R.web.firstScreenJsGzKB ?? Infinity) <= 60, R.web.status === "not built" ? "web/dist not built" : R.web.chromium === "measured" ? `first rendered room in headless Chromium: ${fmt(R.web.firstRoomColdMs)} ms cold, ${fmt(R.web.firstRoomWarmMs)} ms warm` : "");
   return out;
 }
@@ -535,6 +545,10 @@ function markdown(R) {
   for (const t of R.targets) L.push(`| ${t.name} | ${fmt(t.value)} | ${t.limit} | ${t.met === null ? "not measured" : t.met ? "met" : "**not met**"} | ${t.note} |`);
   L.push("");
   for (const [name, sc] of Object.entries(R.scenarios)) {
+    if (sc.kind === "cluster") {
+      L.push(...clusterSection(sc));
+      continue;
+    }
     L.push(`## ${sc.title}`, "", `Medians over ${sc.runs.outpost.length} repeat(s); ratio = Outpost / baseline for each repeat (runs alternate). Measured ${sc.measuredAt}.`, "");
     if (sc.runs.floor) {
       L.push("Floor: `bench/floor/worker.js`, the minimal \"one Durable Object per room + SQLite insert + broadcast\" on the same workerd (no auth, validation, search index, inbox or batching), run after Outpost in each repeat.", "");
@@ -578,10 +592,11 @@ async function main() {
   for (const [name, sc] of Object.entries(scenarios)) {
     if (ONLY && !ONLY.has(name)) continue;
     try {
-      R.scenarios[name] = await runScenario(name, sc);
+      if (sc.runAll) log(`scenario ${name}: ${sc.title}`);
+      R.scenarios[name] = sc.runAll ? await sc.runAll() : await runScenario(name, sc);
     } catch (e) {
       log(`scenario ${name} failed: ${e.stack ?? e}`);
-      R.scenarios[name] = { title: sc.title, error: String(e.message ?? e), runs: { outpost: [], baseline: [] }, metrics: {} };
+      R.scenarios[name] = { title: sc.title, ...(sc.runAll ? { kind: name } : {}), error: String(e.message ?? e), runs: { outpost: [], baseline: [] }, metrics: {} };
     }
   }
   R.web = !ONLY || ONLY.has("web") ? { ...webClient(), ...(await webFirstRoom()) } : { status: "not run", reason: "--only", chromium: "skipped" };
@@ -596,6 +611,9 @@ async function main() {
     if (!ONLY.has("web") && earlier.web) R.web = { ...earlier.web, measuredAt: earlier.web.measuredAt ?? earlier.finishedAt };
   }
   for (const name of Object.keys(R.scenarios)) R.scenarios[name].measuredAt ??= new Date().toISOString();
+  // One order in the report whatever --only re-measured: the scenarios' own order.
+  const rank = (name) => (name in scenarios ? Object.keys(scenarios).indexOf(name) : Infinity);
+  R.scenarios = Object.fromEntries(Object.entries(R.scenarios).sort(([a], [b]) => rank(a) - rank(b)));
   R.targets = targets(R);
   R.loadavgAtEnd = os.loadavg().map((x) => round(x));
   R.finishedAt = new Date().toISOString();
