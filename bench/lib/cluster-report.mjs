@@ -8,6 +8,12 @@
 const fmt = (x) => (x === null || x === undefined ? "–" : typeof x === "number" ? (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2)) : String(x));
 const signed = (x) => (typeof x === "number" ? `${x >= 0 ? "+" : ""}${fmt(x)}` : "–");
 const NODES = ["beijing", "shanghai", "shenzhen"];
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
 /** "about equal": within this share of each other */
 const EQUAL_WITHIN = 0.1;
 
@@ -32,6 +38,20 @@ export function clusterTargets(sc, t) {
     `same run (room 28/5/17): beijing→shanghai (5 members) ${fmt(five)} B/msg, beijing→shenzhen (17) ${fmt(seventeen)} B/msg; the 17/17/16 room's runs: beijing→shanghai (17) ${fmt(sc.bytesPerMsg.cluster["beijing→shanghai"])} B/msg`,
   );
   const c = sc.catchUp;
+  if (c?.cutLatencyElsewhere) {
+    // docs/FEDERATION.md: during a cut "rooms homed on the reachable side work at full speed".
+    // Against the same receivers' p99 in the uncut runs (senders on beijing, median over runs).
+    const uncut = (node) => median(sc.runs.cluster.map((r) => r.latencyByPair?.[`beijing>${node}`]?.p99));
+    const ratios = ["beijing", "shenzhen"].map((node) => ({ node, cut: c.cutLatencyElsewhere[node]?.p99, uncut: uncut(node) }));
+    const worst = Math.max(...ratios.map((r) => r.cut / r.uncut));
+    t(
+      `During a cut to one branch, the room's members on the home and the other branch keep their speed (p99 ≤ 2× uncut)`,
+      Number.isFinite(worst) ? worst : null,
+      "≤ 2×",
+      worst <= 2,
+      ratios.map((r) => `${r.node}: p99 ${fmt(r.cut)} ms during the cut, ${fmt(r.uncut)} ms uncut`).join("; "),
+    );
+  }
   if (c) {
     const complete = c.arrivedAtWatch >= c.expectedAtWatch;
     const ok = complete && c.remote.inOrder && c.remote.acked === c.remote.sent;
@@ -149,6 +169,8 @@ export function clusterSection(sc) {
       ["new messages at shanghai while it catches up (send → receipt)", fmtSummary(c.tailLatency?.shanghai)],
       ["shenzhen during the cut (send → receipt)", fmtSummary(c.cutLatencyElsewhere?.shenzhen)],
       ["beijing during the cut (send → receipt)", fmtSummary(c.cutLatencyElsewhere?.beijing)],
+      ...Object.entries(c.cutLatencyElsewhereBySecond ?? {}).map(([node, secs]) => [`${node}'s sockets, by second of the cut (p50/max ms of the messages sent in that second)`, bySecond(secs)]),
+      ...(c.cutAcksBySecond ? [["beijing senders' acks, by second of the cut", bySecond(c.cutAcksBySecond)]] : []),
       ["server CPU per message during the cut (ms)", NODES.map((node) => `${node} ${fmt(c.cpuMsPerMsgDuringCut?.[node])}`).join(", ")],
       ["server CPU during the catch-up (s)", NODES.map((node) => `${node} ${fmt(c.cpuSDuringCatchUp?.[node])}`).join(", ")],
       ["shanghai members' sends during the cut", `${r.sent} (${r.bySocket} on the socket, ${r.byRest} by REST)`],
@@ -164,4 +186,5 @@ export function clusterSection(sc) {
   return L;
 }
 
+const bySecond = (secs) => secs.map((x, i) => `${i}: ${x ? `${x[0]}/${x[1]}` : "–"}`).join(", ");
 const fmtSummary = (s) => (s && s.n ? `p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms, max ${fmt(s.max)} ms (${s.n} deliveries)` : "–");

@@ -311,7 +311,7 @@ async function directCluster(loadgen, P, log) {
 }
 
 /** Cut beijing↔shanghai for P.cutS seconds under 200 msg/s, heal, and time the catch-up. */
-async function cutAndHeal(loadgen, cluster, setup, P, log) {
+export async function cutAndHeal(loadgen, cluster, setup, P, log) {
   const plan = sockets(cluster, setup.a, [["beijing", 5]]);
   const [bySocket, byRest] = setup.a.shanghai;
   const events = {};
@@ -324,10 +324,12 @@ async function cutAndHeal(loadgen, cluster, setup, P, log) {
       warmMs: 2000,
       cutMs: P.cutS * 1000,
       watch: "shanghai",
-      remote: [
-        { index: plan.index(bySocket), via: "socket" },
-        { index: plan.index(byRest), via: "rest", url: cluster.nodes.shanghai.url },
-      ],
+      remote: P.noRemoteSends
+        ? []
+        : [
+            { index: plan.index(bySocket), via: "socket" },
+            { index: plan.index(byRest), via: "rest", url: cluster.nodes.shanghai.url },
+          ],
       // Two shanghai members send a message a second each during the cut: ordinary chat, not load.
       remoteIntervalMs: 500,
       maxCatchUpMs: P.cutS * 1000 * 2 + 30000,

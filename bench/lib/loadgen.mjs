@@ -393,6 +393,9 @@ async function catchup(t) {
   let healAt = Infinity;
   const atWatchAfterHeal = [];
   const cutElsewhere = new Map();
+  // By second of the cut (when the message was sent), to see whether the other nodes' delay grows with the cut.
+  const cutElsewhereBySecond = new Map();
+  let cutAt = Infinity;
   const tailLatency = new Map();
   meter.onDeliver = (id, group, ms) => {
     if (id.startsWith("cut")) {
@@ -401,7 +404,12 @@ async function catchup(t) {
         firstArrivalAt ??= now();
         if (now() >= healAt) atWatchAfterHeal.push(ms);
         if (arrivals >= expectedArrivals && caughtUpAt === null) caughtUpAt = now();
-      } else pushTo(cutElsewhere, group, ms);
+      } else {
+        pushTo(cutElsewhere, group, ms);
+        const second = Math.floor((meter.sentAt.get(id) - cutAt) / 1000);
+        const buckets = cutElsewhereBySecond.get(group) ?? cutElsewhereBySecond.set(group, []).get(group);
+        (buckets[second] ??= []).push(ms);
+      }
     } else if (id.startsWith("tail")) pushTo(tailLatency, group, ms);
   };
   // The watched node's own sends during the cut: their answers, and their acks.
@@ -411,7 +419,9 @@ async function catchup(t) {
     const x = remote.get(id);
     if (x && x.queuedAt === null) x.queuedAt = now();
   };
-  meter.onAck = (id, _group, _ms, seq) => {
+  const cutAcksBySecond = [];
+  meter.onAck = (id, _group, ms, seq) => {
+    if (id.startsWith("cut")) (cutAcksBySecond[Math.floor((meter.sentAt.get(id) - cutAt) / 1000)] ??= []).push(ms);
     const x = remote.get(id);
     if (x && x.ackAt === null) {
       x.ackAt = now();
@@ -421,11 +431,11 @@ async function catchup(t) {
   meter.onError = (frame) => errors.push(frame.slice(0, 300));
 
   await ask("cut");
-  const cutAt = now();
+  cutAt = now();
   const cpuAtCut = cpu();
   let n = 0;
   const remoteLoop = (async () => {
-    while (now() - cutAt < t.cutMs - 4000) {
+    while (t.remote.length && now() - cutAt < t.cutMs - 4000) {
       const spec = t.remote[n % t.remote.length];
       const clientId = `q${String(n).padStart(4, "0")}`;
       const x = { n: n++, via: spec.via, sentAt: now(), queuedAt: null, answeredAt: null, status: null, ackAt: null, seq: null };
@@ -494,6 +504,10 @@ async function catchup(t) {
     catchUpMs: caughtUpAt === null ? null : caughtUpAt - healAt,
     cutLatencyAtWatchAfterHeal: summary(atWatchAfterHeal),
     cutLatencyElsewhere: summaries(cutElsewhere),
+    // [p50, max] ms of each second's messages, by node
+    cutLatencyElsewhereBySecond: Object.fromEntries([...cutElsewhereBySecond].map(([group, buckets]) => [group, bySecond(buckets)])),
+    // the home's senders' acks, the same way
+    cutAcksBySecond: bySecond(cutAcksBySecond),
     tailLatency: summaries(tailLatency),
     tailSent: tailRes.sent,
     cpuMsPerMsgDuringCutByPid: perMsg(cpuAtCut, cpuAtHeal, during.sent),
@@ -517,6 +531,14 @@ async function catchup(t) {
     errors: errors.slice(0, 5),
     errorCount: errors.length,
   };
+}
+
+/** [p50, max] ms of each second's latencies (null for a second without any). */
+function bySecond(buckets) {
+  return Array.from(buckets, (xs) => {
+    const s = Float64Array.from(xs ?? []).sort();
+    return s.length ? [Math.round(pct(s, 50)), Math.round(s[s.length - 1])] : null;
+  });
 }
 
 /** idle: open `plan` sockets, measure connects/s and RSS growth; idle; then one message per room. */
