@@ -28,13 +28,21 @@ const SUITES = [
   { key: "corrupt-room", file: "test/faults/corrupt-room.test.ts", title: "A damaged room file", claim: "A room whose SQLite file is damaged answers 500 `room_unavailable` (not 503 \"try again\") on every path, the log names the room and its file, other rooms keep working, and `npm run doctor` lists exactly the damaged rooms (running or stopped node, without disturbing a running one)." },
   { key: "uploads", file: "test/e2e/files-interop.test.ts", title: "Uploads as clients send them", claim: "Refused uploads (not a member, a refused type, too large) reach Node `fetch` clients as HTTP answers, never as a reset; a `kill -9` mid-upload leaves no half-written file after the restart (test/e2e/files-crash.test.ts). Before: 10 of 20 non-member and 11 of 20 refused-type uploads got ECONNRESET; a 16 MiB `.partial` stayed forever." },
   { key: "lockout", file: "test/e2e/device-login.test.ts", title: "Lockout of an account's owner", claim: "Guessers are throttled per account for unknown devices, but a device that signed in before (device cookie or `X-Outpost-Device` token) still gets in with the right password. Before: 5 wrong passwords from anyone locked the admin out for 15 minutes." },
+  { key: "cluster", file: "test/cluster/links.test.ts", title: "Cluster: links, directory, queued sends", claim: "Three real nodes, each link through a proxy the test controls. A cut link is noticed at both ends within seconds and only that link goes down; accounts reach the other branches within a heartbeat or two; sends queued during a cut are delivered in order, each once, when the link returns, and survive `kill -9` of either node (test/cluster/directory.test.ts, test/cluster/delivery.test.ts)." },
+  { key: "chaos", file: "test/cluster/chaos.test.ts", title: "Cluster chaos", claim: "Three nodes, rooms homed on each, people on each; links cut and healed and nodes killed with `kill -9` at random while everyone sends. Afterwards every answered message is present exactly once, in one order, in every member's history on every node, with no gap. `CHAOS_SECONDS` sets the length (45 s in `npm test`)." },
   { key: "hostile", file: "test/faults/hostile.test.ts", title: "Hostile input at the edges", claim: "Bad frames get clear errors or close codes; floods of connects and logins leave memory bounded and the node serving others." },
 ];
+
+/** Suites whose figures come from more than one test file. @type {Record<string, string[]>} */
+const EXTRA = {
+  "test/e2e/files-interop.test.ts": ["test/e2e/files-crash.test.ts"],
+  "test/cluster/links.test.ts": ["test/cluster/directory.test.ts", "test/cluster/delivery.test.ts"],
+};
 
 /** @param {string[]} files @returns {boolean} */
 function run(files) {
   const vitest = path.join(repoRoot, "node_modules", ".bin", "vitest");
-  const existing = [...new Set(files.flatMap((f) => (f === "test/e2e/files-interop.test.ts" ? [f, "test/e2e/files-crash.test.ts"] : [f])))].filter((f) => fs.existsSync(path.join(repoRoot, f)));
+  const existing = [...new Set(files.flatMap((f) => (EXTRA[f] ? [f, ...EXTRA[f]] : [f])))].filter((f) => fs.existsSync(path.join(repoRoot, f)));
   const r = spawnSync(vitest, ["run", "--config", "vitest.node.config.ts", ...existing], { cwd: repoRoot, stdio: "inherit" });
   return r.status === 0;
 }
@@ -50,13 +58,16 @@ function render() {
     "",
   ];
   for (const s of SUITES) {
-    const file = path.join(FIGURES, `${s.key}.json`);
     lines.push(`## ${s.title}`, "", s.claim, "", `Test: [\`${s.file}\`](../${s.file})`, "");
-    if (!fs.existsSync(file)) {
+    // test/figures.ts writes <suite>.<pid>.json: one per test process that recorded into the suite.
+    const files = fs.existsSync(FIGURES) ? fs.readdirSync(FIGURES).filter((f) => f.startsWith(`${s.key}.`) && /^\d+\.json$/.test(f.slice(s.key.length + 1))).sort() : [];
+    if (files.length === 0) {
       lines.push("_No figures recorded yet: run `npm run reliability`._", "");
       continue;
     }
-    const figures = JSON.parse(fs.readFileSync(file, "utf8"));
+    /** @type {Record<string, unknown>} */
+    let figures = {};
+    for (const f of files) figures = { ...figures, ...JSON.parse(fs.readFileSync(path.join(FIGURES, f), "utf8")) };
     const recordedAt = figures.recordedAt;
     delete figures.recordedAt;
     lines.push("| figure | value |", "| --- | --- |");

@@ -4,7 +4,8 @@
  * link's own endpoints (`/link/v1/…`, signed; see docs/FEDERATION.md).
  */
 import { z } from "zod";
-import { MemberSchema, MessageSchema, RoomKindSchema, VisibilitySchema } from "./models";
+import { MemberSchema, MessageSchema, RoomKindSchema, UserSchema, VisibilitySchema } from "./models";
+import { PresenceStatusSchema } from "./device";
 
 export const LinkStateSchema = z.enum(["self", "up", "down", "unknown"]);
 export type LinkState = z.infer<typeof LinkStateSchema>;
@@ -43,21 +44,20 @@ export const PingAnswer = z.object({
   time: z.number(),
   /** the node's directory feed position: pull `GET /link/v1/directory/users` when it moved */
   directoryVersion: z.number().int().min(0),
+  /**
+   * the answering node holds no current presence of the asking node's users
+   * (it started, or the link was down): send a full `POST /link/v1/presence`.
+   * Absent from nodes that predate presence across nodes.
+   */
+  presenceWanted: z.boolean().optional(),
 });
 export type PingAnswer = z.infer<typeof PingAnswer>;
 
 /** `GET /link/v1/directory/users?after=V` answer: the node's own accounts changed after V. */
 export const DirectoryFeedPage = z.object({
-  users: z.array(
-    z.object({
-      id: z.string(),
-      username: z.string(),
-      displayName: z.string(),
-      isAdmin: z.boolean(),
-      active: z.boolean(),
-      version: z.number().int(),
-    }),
-  ),
+  // An account as protocol/models.ts declares it, and its place in the feed. Loose: a node
+  // of a newer version may say more about an account than this one knows.
+  users: z.array(z.looseObject({ ...UserSchema.shape, version: z.number().int() })),
   /** the feed position this page reaches */
   version: z.number().int().min(0),
   /** more pages follow */
@@ -137,3 +137,31 @@ export const LinkCall = z.object({
   args: z.array(z.unknown()).max(4),
 });
 export type LinkCall = z.infer<typeof LinkCall>;
+
+/** One person's presence as their home node reports it. Loose: a newer node may say more. */
+export const LinkPresenceItem = z.looseObject({
+  userId: z.string(),
+  status: PresenceStatusSchema,
+  /** ms since epoch of the change (the receiver shows "now" for people who are online or away) */
+  lastSeen: z.number().nullable(),
+});
+export type LinkPresenceItem = z.infer<typeof LinkPresenceItem>;
+
+/**
+ * `POST /link/v1/presence`: the sending node's users whose presence changed
+ * (`full: false`), or all of its users who are online or away (`full: true`:
+ * everyone of that node not listed is offline). `epoch` names the sender's
+ * link object's life and `seq` orders its reports: a receiver ignores one
+ * older than the last it applied from the same epoch.
+ */
+export const LinkPresenceReport = z.object({
+  epoch: z.string().max(64),
+  seq: z.number().int().min(0),
+  full: z.boolean(),
+  items: z.array(LinkPresenceItem).max(20_000),
+});
+export type LinkPresenceReport = z.infer<typeof LinkPresenceReport>;
+
+/** Its answer: `accepted: false` (503) while the receiver counts the link to the sender down. */
+export const LinkPresenceAnswer = z.object({ accepted: z.boolean(), applied: z.number().int() });
+export type LinkPresenceAnswer = z.infer<typeof LinkPresenceAnswer>;

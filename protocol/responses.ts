@@ -79,7 +79,18 @@ export const PublicRoomsPageSchema = z.strictObject({ rooms: z.array(PublicRoomS
 export type PublicRoomsPage = z.infer<typeof PublicRoomsPageSchema>;
 
 /** One page of history, in `seq` order; `hasMore`: there is more in the direction asked. */
-export const HistoryPageSchema = z.strictObject({ messages: z.array(MessageSchema), hasMore: z.boolean(), lastSeq: z.number().int() });
+export const HistoryPageSchema = z.strictObject({
+  messages: z.array(MessageSchema),
+  hasMore: z.boolean(),
+  lastSeq: z.number().int(),
+  /**
+   * Set for a room homed on another node, answered from this node's copy of it:
+   * when the copy last heard from the home (ms since epoch), and `stale` while
+   * the home cannot be reached — the page is what had arrived by then.
+   */
+  syncedAt: z.number().optional(),
+  stale: z.boolean().optional(),
+});
 export type HistoryPage = z.infer<typeof HistoryPageSchema>;
 
 /** `POST /rooms/{id}/read`: the caller's read position now (clamped, never backwards). */

@@ -11,7 +11,9 @@ export const FIGURES_DIR = path.resolve(import.meta.dirname, "..", ".outpost", "
 
 export function recordFigures(suite: string, figures: Record<string, string | number | boolean>): void {
   fs.mkdirSync(FIGURES_DIR, { recursive: true });
-  const file = path.join(FIGURES_DIR, `${suite}.json`);
+  // One file per suite and test process: test files run in parallel processes, and
+  // two of them recording into one suite must not overwrite each other's figures.
+  const file = path.join(FIGURES_DIR, `${suite}.${process.pid}.json`);
   const previous = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
   fs.writeFileSync(file, JSON.stringify({ ...previous, ...figures, recordedAt: new Date().toISOString() }, null, 2));
   console.log(`[figures] ${suite}: ${JSON.stringify(figures)}`);

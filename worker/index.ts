@@ -24,6 +24,7 @@ import { deviceSocket, socketTickets } from "./routes/sockets";
 import { web } from "./routes/web";
 import { cluster } from "./routes/cluster";
 import { link } from "./routes/link";
+import { linkFiles } from "./routes/link-files";
 import { startLinks } from "./start-links";
 
 const api = new Hono<AppEnv>()
@@ -51,6 +52,9 @@ const app = new Hono<AppEnv>()
     if (c.env.INSTANCE_TOKEN) c.header("X-Outpost-Instance", c.env.INSTANCE_TOKEN);
     return reply(c, HealthSchema, { ok: true, node: c.env.NODE_NAME, version: c.env.VERSION, publicKey: c.env.NODE_PUBLIC_KEY || null });
   })
+  // Files first: their endpoints verify their own signatures, because an upload's body is
+  // streamed, not read whole by the link middleware (routes/link-files.ts).
+  .route("/link/v1", linkFiles)
   .route("/link/v1", link)
   .route("/api/v1", api)
   .route("/", web); // the web client: GETs of non-/api paths; last, so every API route wins

@@ -11,14 +11,21 @@
  * known state until the next heartbeat). Any other part of the node that talks
  * to the peer reports how it went (`noteResult`), so a failed send marks the
  * link down at once rather than at the next heartbeat.
+ *
+ * It also carries presence across the link both ways: this node's people's
+ * presence to the peer (presence-out.ts) and the peer's people's presence for
+ * this node's watchers (presence-in.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../shared/env";
 import { LinkError, linkFetch, peerNamed } from "../shared/cluster";
 import { LINK_PROTOCOL_VERSION } from "../shared/link-auth";
-import { DirectoryFeedPage, LinkSendsAnswer, LinkStatusSchema, PingAnswer, type LinkSendItem, type LinkSendResult, type LinkState, type LinkStatus } from "../../protocol/cluster";
+import { DirectoryFeedPage, LinkSendsAnswer, LinkStatusSchema, PingAnswer, type LinkPresenceAnswer, type LinkPresenceReport, type LinkSendItem, type LinkSendResult, type LinkState, type LinkStatus } from "../../protocol/cluster";
+import type { Presence } from "../../protocol/device";
 import { directoryStub, storedMirror } from "../shared/objects";
 import { SendQueue } from "./send-queue";
+import { PresenceOutbox } from "./presence-out";
+import { RemotePresence } from "./presence-in";
 
 /** Heartbeat period; with HEARTBEAT_TIMEOUT_MS and DOWN_AFTER_FAILURES a cut is noticed within ~8 s (≤ 10 s promised). */
 export const HEARTBEAT_MS = 1500;
@@ -33,11 +40,15 @@ export class LinkObject extends DurableObject<Env> {
   private savedAt = 0;
   private readonly queue: SendQueue;
   private delivering: Promise<void> | null = null;
+  private readonly presenceOut: PresenceOutbox;
+  private readonly presenceIn: RemotePresence;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS link_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.queue = new SendQueue(ctx.storage.sql);
+    this.presenceOut = new PresenceOutbox(ctx.storage.sql, env, () => this.status?.node ?? null, (ok) => this.status && this.record(ok, null));
+    this.presenceIn = new RemotePresence(ctx.storage.sql, env);
     const row = ctx.storage.sql.exec<{ value: string }>("SELECT value FROM link_state WHERE key = 'status'").toArray()[0];
     if (row) {
       const parsed = LinkStatusSchema.safeParse(JSON.parse(row.value));
@@ -48,6 +59,7 @@ export class LinkObject extends DurableObject<Env> {
   /** Arm the heartbeat (idempotent). `node` is a name from the cluster file. */
   async start(node: string): Promise<LinkStatus> {
     const status = this.ensure(node);
+    status.queued = this.queue.size();
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
     return status;
   }
@@ -130,6 +142,34 @@ export class LinkObject extends DurableObject<Env> {
     return this.status!.state;
   }
 
+  // ------------------------------------------------------------- presence
+
+  /** A person of this node is in this state now (user/presence.ts, on every recompute): tell the peer if it changed. */
+  async notePresence(node: string, presence: Presence): Promise<void> {
+    this.ensure(node);
+    if (this.presenceOut.note(presence) && this.status!.state !== "down") this.presenceOut.schedule();
+  }
+
+  /** The peer reports its people's presence (ids checked by worker/routes/link-presence.ts). */
+  async applyPresence(node: string, report: LinkPresenceReport): Promise<LinkPresenceAnswer> {
+    return this.presenceIn.apply(report, this.ensure(node).state === "down");
+  }
+
+  /** For our answer to the peer's heartbeat: do we want a full report of its people? */
+  async presenceWanted(node: string): Promise<boolean> {
+    return this.presenceIn.wanted(this.ensure(node).state === "down");
+  }
+
+  /** The peer's people's presence (ids checked: the peer's, known, visible to the asker). */
+  async remotePresence(node: string, ids: string[]): Promise<Presence[]> {
+    return this.presenceIn.get(ids, this.ensure(node).state === "down");
+  }
+
+  /** `watcherId` of this node wants `presence` frames for these people of the peer; returns their presence now. */
+  async watchRemotePresence(node: string, watcherId: string, ids: string[]): Promise<Presence[]> {
+    return this.presenceIn.watch(watcherId, ids, this.ensure(node).state === "down");
+  }
+
   override async alarm(): Promise<void> {
     const node = this.status?.node;
     // Re-arm first: a heartbeat that throws must not end the heartbeats.
@@ -143,6 +183,9 @@ export class LinkObject extends DurableObject<Env> {
       const answer = PingAnswer.safeParse(body);
       // The link is up whatever the feed does; a failed pull is tried again at the next heartbeat.
       if (answer.success) await this.pullDirectory(node, answer.data.directoryVersion).catch((err) => console.error(`directory of ${node}: pull failed`, err));
+      // The peer holds nothing current of our people (it restarted, or counted the link down): all of it.
+      if (answer.success && answer.data.presenceWanted) this.presenceOut.wantFull();
+      if (this.presenceOut.due()) await this.presenceOut.flush();
       // The link is up: whatever waits goes now (after a cut, within one heartbeat of its return).
       if (this.queue.size() > 0) await this.deliver(node);
     } catch (err) {
@@ -201,6 +244,10 @@ export class LinkObject extends DurableObject<Env> {
       s.since = state === "down" ? (this.firstFailureAt ?? now) : now;
       s.state = state;
       console.log(`link to ${s.node}: ${state}`);
+      // Up (again): the peer may have missed changes, or hold our people from before a restart.
+      if (state === "up") this.presenceOut.wantFull();
+      // Down: the peer's people show offline here until it reports again.
+      if (state === "down") void this.presenceIn.linkDown(s.since).catch((err) => console.error(`presence of ${s.node}: marking offline failed`, err));
     }
     // Kept across restarts, but not written on every heartbeat (each write is an fsync).
     if (!changed && now - this.savedAt < 30_000) return;

@@ -26,6 +26,7 @@ import { callerFromHeaders, type Caller } from "../shared/identity";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { answerPingsWhileAsleep, closeBack, closeIfOversized, closeOnError, errorResponse, failureFrame, okFrame, parseOrAnswer, refuseUnlessUpgrade, safeClose } from "../shared/sockets";
 import { limitsOf } from "../shared/env";
+import { linkStub } from "../shared/objects";
 import { compileQuery, snippet } from "../room/search-tokens";
 import { MirrorStore, type MirrorState } from "./mirror-store";
 import { MirrorSockets } from "./mirror-sockets";
@@ -126,11 +127,17 @@ export class MirrorObject extends DurableObject<Env> {
     return this.state?.syncedAt ?? 0;
   }
 
-  async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
+  /**
+   * A page from the copy, at once, link or no link — flagged `stale` (with when
+   * the copy last heard from the home) while the home cannot be reached.
+   */
+  async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number; syncedAt?: number; stale?: boolean }> {
     this.requireMember(caller.userId);
     if (this.homeOnly) return callHome(this.env, this.roomId, "history", caller, [q]);
     const page = this.store.page({ before: q.before, after: q.after, limit: Math.min(Math.max(q.limit ?? 50, 1), 100) });
-    return { ...page, lastSeq: this.state!.lastSeq };
+    const home = homeNode(this.roomId)!;
+    const link = await linkStub(this.env, home).getStatus(home);
+    return { ...page, lastSeq: this.state!.lastSeq, syncedAt: this.state!.syncedAt, stale: link.state !== "up" };
   }
 
   async getMessage(caller: Caller, id: string): Promise<Message> {
@@ -218,14 +225,13 @@ export class MirrorObject extends DurableObject<Env> {
     return callHome(this.env, this.roomId, "rename", caller, [name]);
   }
 
+  /**
+   * Is the caller a member (per this copy; the home checks again)? Asked before
+   * an upload or a download of the room's files, which stay on the home node and
+   * are streamed through the link by the Worker (worker/remote-files.ts).
+   */
   async checkMember(caller: Caller): Promise<void> {
     this.requireMember(caller.userId);
-    throw new AppError("invalid_request", `files are shared in a room on its home node (${homeNode(this.roomId)}); this node cannot take uploads for it yet`);
-  }
-
-  async fileForDownload(): Promise<null> {
-    // Files stay on the room's home node; downloading them through the link is not built yet.
-    return null;
   }
 
   async closeSessions(sessionIds: string[], reason = "session revoked"): Promise<number> {

@@ -9,6 +9,7 @@ import type { Env } from "../shared/env";
 import { AppError } from "../shared/app-error";
 import { limitsOf } from "../shared/env";
 import { linkStub } from "../shared/objects";
+import { refuseSend, sendWaitMs, spendSend } from "../room/send-budget";
 import type { Caller } from "../shared/identity";
 import type { ServerRoomFrame } from "../../protocol/frames";
 import type { LinkSendItem, LinkSendResult } from "../../protocol/cluster";
@@ -69,10 +70,16 @@ export class MirrorSends {
       const status = await link.getStatus(home);
       return { kind: status.state === "up" ? "queued-up" : "queued-down", key };
     }
-    const max = limitsOf(this.env).maxTextBytes;
+    const limits = limitsOf(this.env);
+    const max = limits.maxTextBytes;
     if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > max) throw new AppError("too_large", `messages are limited to ${max} bytes`);
+    // The sender's message budget is this node's to keep (its own people): the home
+    // does not count queued messages again when they arrive in a burst after a cut.
+    const wait = sendWaitMs(caller.userId, limits, Date.now());
+    if (wait > 0) refuseSend(limits, wait);
     const item: LinkSendItem = { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
     this.sql.exec("INSERT INTO sends (client_key, state, result, at) VALUES (?, 'queued', NULL, ?) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
+    spendSend(caller.userId, limits, Date.now());
     const state = await link.enqueueSends(home, [item]);
     return { kind: state === "up" ? "queued-up" : "queued-down", key };
   }

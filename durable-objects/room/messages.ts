@@ -9,7 +9,7 @@
  * until SQLite has the data on disk.
  */
 import type { Mentions, Message } from "../../protocol/models";
-import { newMessageId } from "../../protocol/ids";
+import { homeNode, newMessageId } from "../../protocol/ids";
 import { AppError, notFound } from "../shared/app-error";
 import type { Limits } from "../shared/env";
 import type { Caller } from "../shared/identity";
@@ -93,7 +93,11 @@ export class Messages {
     // The sender's budget (send-budget.ts). Refused: nothing stored, no seq used,
     // so the same clientId later is a new message. A retry of a stored message is
     // answered as usual, even on an empty budget, and never costs any.
-    const wait = sendWaitMs(caller.userId, this.limits, Date.now());
+    // A member homed on another node was held to the budget by their own node (the
+    // budget is each node's, for its own people: mirror/mirror-sends.ts) before the
+    // message was queued; their queued messages arrive in bursts after a cut.
+    const ownPerson = homeNode(caller.userId) === homeNode(meta.id);
+    const wait = ownPerson ? sendWaitMs(caller.userId, this.limits, Date.now()) : 0;
     if (wait > 0) return this.duplicateOf(meta, clientKey) ?? refuseSend(this.limits, wait);
     let row: MessageRow;
     let mentions: Mentions;
@@ -132,7 +136,7 @@ export class Messages {
       throw storageFailure(err);
     }
     if (!inserted) return this.duplicateOf(meta, clientKey)!;
-    spendSend(caller.userId, this.limits, row.createdAt);
+    if (ownPerson) spendSend(caller.userId, this.limits, row.createdAt);
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.state.lastSeq = row.seq;
     this.state.version = row.version;

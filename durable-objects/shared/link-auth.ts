@@ -24,6 +24,17 @@ export const LINK_PROTOCOL_VERSION = 1;
 /** How far a sender's clock may be from the receiver's. */
 export const LINK_MAX_SKEW_MS = 60_000;
 
+/**
+ * The body-hash field of a request whose body is streamed (a file upload): its
+ * hash cannot be known before the first byte leaves, so the headers are signed
+ * with this marker instead and the bytes are covered by a signed trailer at the
+ * end of the body (link-stream.ts, `signStreamTrailer`). Never equal to a real
+ * hash (base64url has no spaces or colons), so a streamed request's signature
+ * can never pass for an ordinary request with some body, or the other way round:
+ * the ordinary endpoints always hash the bytes they received.
+ */
+export const STREAMED_BODY = "streamed body: outpost-link-stream-1";
+
 export const LINK_HEADERS = {
   version: "x-outpost-link",
   from: "x-outpost-link-from",
@@ -113,11 +124,11 @@ async function verify(publicKey: string, signature: string, text: Uint8Array): P
  */
 export async function signRequest(
   key: CryptoKey,
-  r: { from: string; to: string; method: string; path: string; body?: Uint8Array | string | null; now?: number },
+  r: { from: string; to: string; method: string; path: string; body?: Uint8Array | string | null; now?: number; bodyHash?: typeof STREAMED_BODY },
 ): Promise<Record<string, string>> {
   const time = String(r.now ?? Date.now());
   const nonce = b64url(crypto.getRandomValues(new Uint8Array(18)));
-  const bodyHash = await sha256b64(bytesOf(r.body));
+  const bodyHash = r.bodyHash ?? (await sha256b64(bytesOf(r.body)));
   const signature = await sign(key, requestText({ method: r.method, path: r.path, from: r.from, to: r.to, time, nonce, bodyHash }));
   return {
     [LINK_HEADERS.version]: String(LINK_PROTOCOL_VERSION),
@@ -151,7 +162,7 @@ export type LinkRefusal = "not_signed" | "unknown_node" | "wrong_node" | "stale"
 export async function verifyRequest(
   cluster: Cluster,
   guard: ReplayGuard,
-  r: { method: string; path: string; headers: Headers; body: Uint8Array | string | null; now?: number },
+  r: { method: string; path: string; headers: Headers; body: Uint8Array | string | null; now?: number; bodyHash?: typeof STREAMED_BODY },
 ): Promise<{ ok: true; from: string; nonce: string } | { ok: false; why: LinkRefusal }> {
   const h = (name: string) => r.headers.get(name);
   const from = h(LINK_HEADERS.from);
@@ -168,7 +179,7 @@ export async function verifyRequest(
   const now = r.now ?? Date.now();
   if (!/^\d{1,15}$/.test(time) || Math.abs(now - Number(time)) > LINK_MAX_SKEW_MS) return { ok: false, why: "stale" };
   if (nonce.length > 64) return { ok: false, why: "not_signed" };
-  const bodyHash = await sha256b64(bytesOf(r.body));
+  const bodyHash = r.bodyHash ?? (await sha256b64(bytesOf(r.body)));
   if (!(await verify(peer.publicKey, signature, requestText({ method: r.method, path: r.path, from, to, time, nonce, bodyHash })))) {
     return { ok: false, why: "bad_signature" };
   }
@@ -191,4 +202,28 @@ export async function verifyResponse(
   if (!peer || !r.signature) return false;
   const text = responseText({ nonce: r.nonce, status: r.status, from: r.from, to: cluster.self, bodyHash: await sha256b64(bytesOf(r.body)) });
   return verify(peer.publicKey, r.signature, text);
+}
+
+/** What a streamed body's trailer signs: the bytes' size and SHA-256, bound to the request (its nonce) and the direction. */
+function trailerText(f: { kind: "request" | "response"; nonce: string; from: string; to: string; size: number; sha256: string }): Uint8Array {
+  return encoder.encode(["outpost-link-stream-1", f.kind, f.nonce, f.from, f.to, String(f.size), f.sha256].join("\n"));
+}
+
+/**
+ * The 64-byte signature that ends a streamed body (link-stream.ts): `sha256` is
+ * the base64url SHA-256 of the `size` bytes streamed, `nonce` the request's.
+ */
+export async function signStreamTrailer(key: CryptoKey, f: { kind: "request" | "response"; nonce: string; from: string; to: string; size: number; sha256: string }): Promise<Uint8Array> {
+  const sig = await sign(key, trailerText(f));
+  return fromB64url(sig)!;
+}
+
+/** Check a streamed body's trailer, signed by `from` (its key from the cluster file). */
+export async function verifyStreamTrailer(
+  cluster: Cluster,
+  f: { kind: "request" | "response"; nonce: string; from: string; to: string; size: number; sha256: string; signature: Uint8Array },
+): Promise<boolean> {
+  const peer = cluster.nodes.find((n) => n.name === f.from);
+  if (!peer || f.to !== cluster.self) return false;
+  return verify(peer.publicKey, b64url(f.signature), trailerText(f));
 }

@@ -5,11 +5,16 @@
  * says so and is dropped, so the watcher list cleans itself. Presence is for
  * the people one shares a room with; to anyone else the user looks like they
  * do not exist.
+ *
+ * In a cluster, every recompute also goes to this node's link objects, which
+ * tell the other nodes what changed; people of other nodes are watched
+ * through the link object of their home (shared/presence-delivery.ts).
  */
 import { eq } from "drizzle-orm";
 import type { Presence, PresenceStatus } from "../../protocol/device";
 import type { Env } from "../shared/env";
 import { existingUsers, storedUser } from "../shared/objects";
+import { publishPresence, watchRemotePresence } from "../shared/presence-delivery";
 import type { DeviceState, DeviceSockets } from "./device-socket";
 import type { Inbox } from "./inbox";
 import * as schema from "./schema";
@@ -62,10 +67,13 @@ export class UserPresence {
   async watch(ws: WebSocket, device: DeviceState, userIds: string[]): Promise<void> {
     const me = this.state.profile!.userId;
     const ids = (await existingUsers(this.env, userIds)).filter((id) => id !== me);
-    this.devices.setState(ws, { ...device, watching: ids });
+    // People of other nodes (ids of this node were taken above; the rest are checked there).
+    const others = userIds.filter((id) => id !== me && !ids.includes(id));
+    this.devices.setState(ws, { ...device, watching: [...ids, ...others] });
     const myRooms = this.inbox.store.roomIds();
     const found = await Promise.allSettled(ids.map((id) => storedUser(this.env, id).addWatcher(me, myRooms)));
     for (const r of found) if (r.status === "fulfilled" && r.value) this.devices.send(ws, { type: "presence", presence: r.value });
+    if (others.length) for (const presence of await watchRemotePresence(this.env, me, this.inbox.store.rooms(), others)) this.devices.send(ws, { type: "presence", presence });
   }
 
   /** Recompute from the devices (`closing`: one going away now); store and push a change to the watchers. */
@@ -75,7 +83,12 @@ export class UserPresence {
     const devices = this.devices.open(closing);
     const status: PresenceStatus = devices.length === 0 ? "offline" : devices.some((ws) => this.devices.stateOf(ws)?.status === "online") ? "online" : "away";
     const before = this.get(null);
-    if (before && before.status === status) return;
+    if (before && before.status === status) {
+      // Unchanged here, but told to the links all the same: a link object that never heard of
+      // this person (a node added to the cluster) learns it now; one that knows ignores it.
+      await publishPresence(this.env, readProfileRow(this.db, "presence") ?? { ...before, lastSeen: null });
+      return;
+    }
     const presence: Presence = { userId: p.userId, status, lastSeen: Date.now() };
     writeProfileRow(this.db, "presence", presence);
     const watchers = this.db.select().from(schema.watchers).all();
@@ -83,5 +96,6 @@ export class UserPresence {
     results.forEach((r, i) => {
       if (r.status === "fulfilled" && r.value === false) this.db.delete(schema.watchers).where(eq(schema.watchers.userId, watchers[i].userId)).run();
     });
+    await publishPresence(this.env, presence);
   }
 }

@@ -3,10 +3,16 @@
  * homed in Beijing. When the WAN link is cut she sees which node is
  * unreachable and that the room shows what arrived before; what she writes
  * waits, shown as waiting for Beijing; when the link returns it is delivered
- * once and shows as sent, and Beijing has it.
+ * once and shows as sent, and Beijing has it. Her DM partner in Beijing shows
+ * online while he is connected there, offline while the link is cut, and
+ * online again when it returns. A file
+ * she attaches goes to Beijing through the link; she and Beijing download the
+ * same bytes.
  */
+import crypto from "node:crypto";
+import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs } from "../harness";
+import { loginAs, wsConnect } from "../harness";
 import { startCluster, type TestCluster } from "../cluster/cluster-harness";
 import { openBrowser, rest, signIn, type UserBrowser } from "./browser";
 
@@ -16,6 +22,7 @@ let cluster: TestCluster;
 let browser: UserBrowser;
 let roomId: string;
 let liwei: string;
+let dmId: string;
 
 beforeAll(async () => {
   cluster = await startCluster(["beijing", "shanghai"], { adminPassword: PASSWORD });
@@ -31,6 +38,7 @@ beforeAll(async () => {
   }
   roomId = (await rest(cluster.nodes.beijing.url, liwei, "POST", "/rooms", { name: "季度报表", visibility: "private", members: [chenmei.id] })).id;
   await rest(cluster.nodes.beijing.url, liwei, "POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: "hello", text: "早上好 from Beijing" });
+  dmId = (await rest(cluster.nodes.beijing.url, liwei, "POST", "/dms", { userId: chenmei.id })).id;
   browser = await openBrowser(cluster.nodes.shanghai.url, { locale: "zh-CN" });
   await signIn(browser.page, "chenmei", USER_PASSWORD);
 }, 120_000);
@@ -45,6 +53,11 @@ describe("a branch office whose link to head office is cut", () => {
     const page = browser.page;
     await page.getByText("季度报表").first().click();
     await page.locator(".msg", { hasText: "早上好 from Beijing" }).first().waitFor();
+    // 李伟 connects in Beijing: his dot in her DM list turns green on her Shanghai node.
+    const dmDot = (status: string) => page.locator(`[data-room-id="${dmId}"] [data-testid="presence"].${status}`);
+    await dmDot("offline").waitFor({ timeout: 20_000 });
+    const liweiDevice = await wsConnect(`${cluster.nodes.beijing.wsUrl}/api/v1/socket`, liwei);
+    await dmDot("online").waitFor({ timeout: 10_000 });
 
     await cluster.cut("beijing", "shanghai");
     const banner = page.getByTestId("node-banner");
@@ -52,6 +65,7 @@ describe("a branch office whose link to head office is cut", () => {
     expect(await banner.textContent()).toContain("无法连接北京节点");
     await page.getByTestId("room-stale").waitFor();
     expect(await page.getByTestId("room-stale").textContent()).toContain("北京");
+    await dmDot("offline").waitFor({ timeout: 10_000 });
     await expect(page.locator(".msg", { hasText: "早上好 from Beijing" }).first().isVisible()).resolves.toBe(true);
 
     await page.locator("textarea").fill("收到，下午发报表");
@@ -64,8 +78,34 @@ describe("a branch office whose link to head office is cut", () => {
     await waiting.waitFor({ state: "detached", timeout: 20_000 });
     await page.locator(".msg", { hasText: "收到，下午发报表" }).first().waitFor();
     await banner.waitFor({ state: "detached", timeout: 20_000 });
+    await dmDot("online").waitFor({ timeout: 15_000 });
+    await liweiDevice.close();
     const home = await rest(cluster.nodes.beijing.url, liwei, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`);
     expect(home.messages.map((m: { text: string }) => m.text)).toEqual(["早上好 from Beijing", "收到，下午发报表"]);
+    expect(browser.pageErrors).toEqual([]);
+  }, 90_000);
+});
+
+describe("a file in a room homed at head office", () => {
+  it("uploads from the branch through the UI, and the card downloads the exact bytes through the link", async () => {
+    const page = browser.page;
+    const pdf = Buffer.concat([Buffer.from("%PDF-1.4\n% branch upload\n"), crypto.randomBytes(700 * 1024), Buffer.from("\n%%EOF\n")]);
+    await page.getByText("季度报表").first().click();
+    await page.locator('[data-testid="file-input"]').setInputFiles([{ name: "上海 报表.pdf", mimeType: "application/pdf", buffer: pdf }]);
+    await expect.poll(() => page.locator('[data-testid="uploads"] li[data-status="done"]').count(), { timeout: 20_000 }).toBe(1);
+    await page.locator("textarea").fill("附件是上海的报表");
+    await page.keyboard.press("Enter");
+    const card = page.locator(".msg", { hasText: "附件是上海的报表" }).locator(".file-card");
+    await card.waitFor({ timeout: 20_000 });
+    expect(await card.locator(".file-name").textContent()).toBe("上海 报表.pdf");
+    const [download] = await Promise.all([page.waitForEvent("download"), card.click()]);
+    expect(download.suggestedFilename()).toBe("上海 报表.pdf");
+    expect(fs.readFileSync((await download.path())!).equals(pdf)).toBe(true);
+    // Stored at the home: Beijing serves the same bytes to its own member.
+    const home = await rest(cluster.nodes.beijing.url, liwei, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`);
+    const attachment = home.messages.find((m: { text: string }) => m.text === "附件是上海的报表").attachments[0];
+    const there = await fetch(`${cluster.nodes.beijing.url}/api/v1/files/${encodeURIComponent(attachment.id)}`, { headers: { authorization: `Bearer ${liwei}` } });
+    expect(Buffer.from(await there.arrayBuffer()).equals(pdf)).toBe(true);
     expect(browser.pageErrors).toEqual([]);
   }, 90_000);
 });

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs } from "../harness";
 import { recordFigures } from "../figures";
 import { startCluster, type TestCluster } from "./cluster-harness";
+import { callNode, eventually } from "./cluster-client";
 
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 45);
 const PASSWORD = "cluster operator passphrase";
@@ -22,30 +23,8 @@ let cluster: TestCluster;
 const people: { id: string; node: string; username: string; token: string }[] = [];
 const rooms: string[] = [];
 
-async function call(node: string, token: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  try {
-    const res = await fetch(`${cluster.nodes[node].url}/api/v1${p}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  } catch {
-    return { status: 0, body: null }; // the node is down (killed) or the request timed out
-  }
-}
+const call = (node: string, token: string, method: string, p: string, body?: unknown) => callNode(cluster, node, token, method, p, body);
 
-async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false>, withinMs: number): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - started > withinMs) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const pick = <T,>(a: T[]): T => a[Math.floor(Math.random() * a.length)];
 

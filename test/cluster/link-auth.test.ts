@@ -2,10 +2,11 @@
  * Link signatures without the runtime: a request signed by one node verifies
  * at its addressee, and every way of tampering with it, replaying it, sending
  * it late, to the wrong node or from a node not in the file is refused.
- * Answers are bound to their request.
+ * Answers are bound to their request; a streamed body's signatures (headers
+ * with the marker, the trailer) cannot stand in for others.
  */
 import { describe, expect, it } from "vitest";
-import { LINK_HEADERS, ReplayGuard, importPrivateKey, signRequest, signResponse, verifyRequest, verifyResponse, type Cluster } from "../../durable-objects/shared/link-auth";
+import { LINK_HEADERS, ReplayGuard, STREAMED_BODY, importPrivateKey, signRequest, signResponse, signStreamTrailer, verifyRequest, verifyResponse, verifyStreamTrailer, type Cluster } from "../../durable-objects/shared/link-auth";
 
 async function keyPair() {
   const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
@@ -63,5 +64,39 @@ describe("link signatures", async () => {
     expect(await verifyResponse(atBeijing, { nonce, status: 500, from: "shanghai", signature, body: answer })).toBe(false);
     expect(await verifyResponse(atBeijing, { nonce, status: 200, from: "shanghai", signature, body: "{}" })).toBe(false);
     expect(await verifyResponse(atBeijing, { nonce, status: 200, from: "shanghai", signature: null, body: answer })).toBe(false);
+  });
+});
+
+describe("streamed bodies", async () => {
+  const bj = await keyPair();
+  const sh = await keyPair();
+  const nodes = [
+    { name: "beijing", url: "http://127.0.0.1:1", publicKey: bj.pub },
+    { name: "shanghai", url: "http://127.0.0.1:2", publicKey: sh.pub },
+  ];
+  const atShanghai: Cluster = { self: "shanghai", nodes };
+  const atBeijing: Cluster = { self: "beijing", nodes };
+  const path = "/link/v1/rooms/r_x@beijing/files?user=u_y@shanghai";
+
+  it("a streamed request's signature never passes for an ordinary one, nor the reverse", async () => {
+    const streamed = await signRequest(bj.key, { from: "beijing", to: "shanghai", method: "POST", path, bodyHash: STREAMED_BODY });
+    const verify = (headers: Record<string, string>, over: { body: string | null; bodyHash?: typeof STREAMED_BODY }) =>
+      verifyRequest(atShanghai, new ReplayGuard(), { method: "POST", path, headers: new Headers(headers), ...over });
+    expect((await verify(streamed, { body: null, bodyHash: STREAMED_BODY })).ok).toBe(true);
+    expect(await verify(streamed, { body: "" })).toEqual({ ok: false, why: "bad_signature" });
+    expect(await verify(streamed, { body: STREAMED_BODY })).toEqual({ ok: false, why: "bad_signature" });
+    const ordinary = await signRequest(bj.key, { from: "beijing", to: "shanghai", method: "POST", path, body: "" });
+    expect(await verify(ordinary, { body: null, bodyHash: STREAMED_BODY })).toEqual({ ok: false, why: "bad_signature" });
+  });
+
+  it("a trailer is bound to its bytes, its request, its direction and its signer", async () => {
+    const f = { kind: "request" as const, nonce: "n-1", from: "shanghai", to: "beijing", size: 12, sha256: "abc" };
+    const signature = await signStreamTrailer(sh.key, f);
+    expect(signature.length).toBe(64);
+    expect(await verifyStreamTrailer(atBeijing, { ...f, signature })).toBe(true);
+    for (const wrong of [{ size: 13 }, { sha256: "abd" }, { nonce: "n-2" }, { kind: "response" as const }, { from: "beijing", to: "shanghai" }]) {
+      expect(await verifyStreamTrailer(wrong.to === "shanghai" ? atShanghai : atBeijing, { ...f, ...wrong, signature }), JSON.stringify(wrong)).toBe(false);
+    }
+    expect(await verifyStreamTrailer(atBeijing, { ...f, signature: await signStreamTrailer(bj.key, f) })).toBe(false);
   });
 });

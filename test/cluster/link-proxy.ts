@@ -11,6 +11,9 @@
  *   proxy.cut();  ...  await proxy.heal();
  */
 import net from "node:net";
+import { freePort } from "../harness";
+
+export { freePort };
 
 export class LinkProxy {
   readonly port: number;
@@ -107,16 +110,4 @@ export class LinkProxy {
       }
     });
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs } from "../harness";
 import { roomWs, type RoomWs } from "../e2e/client";
 import { startCluster, type TestCluster } from "./cluster-harness";
+import { callNode, eventually } from "./cluster-client";
 
 const PASSWORD = "cluster operator passphrase";
 const USER_PASSWORD = "a long enough passphrase";
@@ -18,25 +19,8 @@ const admin: Record<string, string> = {};
 const people: Record<string, { id: string; node: string; token: string }> = {};
 let roomId: string;
 
-async function call(node: string, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${cluster.nodes[node].url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const call = (node: string, token: string, method: string, path: string, body?: unknown) => callNode(cluster, node, token, method, path, body);
 
-async function eventually<T>(what: string, fn: () => Promise<T | null | undefined | false>, withinMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - started > withinMs) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const as = (who: string) => ({
   call: (method: string, path: string, body?: unknown) => call(people[who].node, people[who].token, method, path, body),
@@ -104,6 +88,55 @@ describe("a room across three branches", () => {
     for (const who of ["chenmei", "zhaolei"]) await eventually(`${who}'s history equals the home's`, async () => JSON.stringify(await texts(who)) === JSON.stringify(home));
   });
 
+  it("lets a member on another node do everything a local member does", async () => {
+    const id = encodeURIComponent(roomId);
+    const [sh, bj] = [await as("chenmei").socket(), await as("liwei").socket()];
+    // A mention of someone on another node, by username, counts there.
+    const sent = await as("liwei").call("POST", `/rooms/${id}/messages`, { clientId: "mention-1", text: "@chenmei 请看 A301会议室 的安排" });
+    expect(sent.status).toBe(201);
+    expect(sent.body.mentions.users).toEqual([people.chenmei.id]);
+    await eventually("a mention in Shanghai's inbox", async () => (await as("chenmei").call("GET", "/me/rooms")).body.rooms.find((r: { roomId: string }) => r.roomId === roomId)?.mentions >= 1);
+    const msg = await sh.next("msg.new", (f) => f.message.clientId === "mention-1", 10_000);
+    // Edit and react from Shanghai: decided at the home, seen everywhere.
+    const mine = await as("chenmei").call("POST", `/rooms/${id}/messages`, { clientId: "to-edit", text: "draft" });
+    expect(mine.status).toBe(201);
+    const edited = await as("chenmei").call("PATCH", `/rooms/${id}/messages/${mine.body.id}`, { text: "final version" });
+    expect(edited.status).toBe(200);
+    expect((await bj.next("msg.updated", (f) => f.message.id === mine.body.id && f.message.text === "final version", 10_000)).message.editedAt).not.toBeNull();
+    const reacted = await as("chenmei").call("POST", `/rooms/${id}/messages/${msg.message.id}/reactions`, { emoji: "👍" });
+    expect(reacted.body.reactions).toEqual([{ emoji: "👍", users: [people.chenmei.id] }]);
+    await bj.next("msg.updated", (f) => f.message.id === msg.message.id && f.message.reactions.length === 1, 10_000);
+    // Editing someone else's message is refused at the home, as for anyone.
+    expect((await as("chenmei").call("PATCH", `/rooms/${id}/messages/${msg.message.id}`, { text: "not mine" })).body.error.code).toBe("forbidden");
+    // Typing and reading travel too.
+    sh.send({ type: "typing" });
+    expect((await bj.next("typing", 10_000)).userId).toBe(people.chenmei.id);
+    sh.send({ type: "read", seq: mine.body.seq, reqId: "r1" });
+    expect((await bj.next("receipt", (f) => f.userId === people.chenmei.id, 10_000)).seq).toBe(mine.body.seq);
+    await eventually("her unread count back to 0", async () => (await as("chenmei").call("GET", "/me/rooms")).body.rooms.find((r: { roomId: string }) => r.roomId === roomId)?.unread === 0);
+    // Search on her own node finds the room's messages in her mirror.
+    const found = await as("chenmei").call("GET", `/search?q=${encodeURIComponent("会议室")}`);
+    expect(found.body.hits.map((h: { message: { clientId: string } }) => h.message.clientId)).toContain("mention-1");
+    for (const ws of [sh, bj]) await ws.close();
+  }, 60_000);
+
+  it("opens one DM per pair across nodes, and takes later invitations", async () => {
+    const dm = await as("chenmei").call("POST", "/dms", { userId: people.zhaolei.id });
+    expect(dm.status).toBe(201);
+    expect(dm.body.id).toMatch(/@shanghai$/);
+    await eventually("Shenzhen has the DM", async () => (await as("zhaolei").call("GET", `/rooms/${encodeURIComponent(dm.body.id)}`)).status === 200);
+    // Opened from the other side, on the other node: the same room, not a second one.
+    const again = await as("zhaolei").call("POST", "/dms", { userId: people.chenmei.id });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(dm.body.id);
+    // A room of Shenzhen's with nobody from Beijing yet; Beijing's person is invited later.
+    const room = await as("zhaolei").call("POST", "/rooms", { name: "深圳项目", visibility: "private" });
+    const invited = await as("zhaolei").call("POST", `/rooms/${encodeURIComponent(room.body.id)}/members`, { userId: people.liwei.id });
+    expect(invited.status).toBe(200);
+    await eventually("Beijing's person can open it on Beijing's node", async () => (await as("liwei").call("GET", `/rooms/${encodeURIComponent(room.body.id)}`)).status === 200);
+    expect((await as("liwei").call("POST", `/rooms/${encodeURIComponent(room.body.id)}/messages`, { clientId: "hello-sz", text: "你好，深圳" })).status).toBe(201);
+  }, 60_000);
+
   it("queues sends across a cut link and delivers them once, in order, when it returns", async () => {
     await cluster.cut("beijing", "shanghai");
     await eventually("shanghai sees beijing down", async () => (await as("chenmei").call("GET", "/cluster")).body.nodes.find((n: { node: string }) => n.node === "beijing").state === "down");
@@ -113,6 +146,11 @@ describe("a room across three branches", () => {
       queued.push(r);
     }
     expect(queued.map((r) => r.status)).toEqual(Array(20).fill(202));
+    // Reads answer at once from the copy, flagged stale, with when it last heard from the home.
+    const copy = await as("chenmei").call("GET", `/rooms/${encodeURIComponent(roomId)}/messages`);
+    expect(copy.status).toBe(200);
+    expect(copy.body.stale).toBe(true);
+    expect(copy.body.syncedAt).toBeLessThanOrEqual(Date.now());
     expect(queued[0].body).toEqual({ queued: true, clientId: "cut-1" });
     // The home keeps chatting meanwhile.
     for (let i = 1; i <= 5; i++) expect((await as("liwei").call("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: `home-${i}`, text: `home ${i}` })).status).toBe(201);

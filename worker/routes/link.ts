@@ -7,11 +7,13 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { Env } from "../../durable-objects/shared/env";
-import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
-import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
+import { clusterOf } from "../../durable-objects/shared/cluster";
+import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, verifyRequest } from "../../durable-objects/shared/link-auth";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
-import { directoryStub, homeRoom, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
+import { directoryStub, homeRoom, linkStub, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
+import { linkPresence } from "./link-presence";
+import { linkReply, type LinkEnv } from "./link-reply";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
 import { LinkCall, LinkSendItem, RoomPush, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
 import type { Caller } from "../../durable-objects/shared/identity";
@@ -23,7 +25,7 @@ const registeredMirrors = new Set<string>();
 const TRANSIENT = new Set(["storage_error", "rate_limited", "room_unavailable", "internal"]);
 
 /** A room homed on this node, registered here; null otherwise (nothing is created by asking). */
-async function resolveLocalRoom(env: Env, roomId: string) {
+export async function resolveLocalRoom(env: Env, roomId: string) {
   if (typeof roomId !== "string" || homeNode(roomId) !== env.NODE_NAME) return null;
   try {
     await resolveRoom(env, roomId);
@@ -47,27 +49,18 @@ function parseItems(body: string): ({ userId: string } & Record<string, unknown>
   return items.every((i) => i && typeof i === "object" && typeof (i as { userId?: unknown }).userId === "string") ? (items as ({ userId: string } & Record<string, unknown>)[]) : null;
 }
 
-export interface LinkEnv {
-  Bindings: Env;
-  Variables: { linkFrom: string; linkNonce: string; linkBody: string };
-}
 
 /** Link bodies are small JSON documents (batches of frames, directory pages). */
 const MAX_LINK_BODY = 4 * 1024 * 1024;
-const guard = new ReplayGuard();
+/** Nonces seen by this isolate's link endpoints (link-files.ts shares it). */
+export const guard = new ReplayGuard();
 
-/** A signed JSON answer to the link request being served. */
-export async function linkReply(c: Context<LinkEnv>, status: number, body: unknown): Promise<Response> {
-  const text = JSON.stringify(body);
-  const signature = await signResponse(await nodeKey(c.env), { nonce: c.get("linkNonce"), status, from: c.env.NODE_NAME, to: c.get("linkFrom"), body: text });
-  return new Response(text, { status, headers: { "content-type": "application/json", [LINK_HEADERS.signature]: signature, [LINK_HEADERS.version]: String(LINK_PROTOCOL_VERSION) } });
-}
 
-function refuse(status: number, code: string, message: string): Response {
+export function refuse(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status });
 }
 
-function linkAuth(): MiddlewareHandler<LinkEnv> {
+export function linkAuth(): MiddlewareHandler<LinkEnv> {
   return async function linkAuth(c, next) {
     const cluster = clusterOf(c.env);
     if (!cluster || !c.env.NODE_PRIVATE_KEY) return refuse(404, "not_found", "no such endpoint");
@@ -90,9 +83,13 @@ function linkAuth(): MiddlewareHandler<LinkEnv> {
 
 export const link = new Hono<LinkEnv>()
   .use("*", linkAuth())
-  .post("/ping", async (c) =>
-    linkReply(c, 200, { node: c.env.NODE_NAME, version: c.env.VERSION, protocol: LINK_PROTOCOL_VERSION, time: Date.now(), directoryVersion: await directoryStub(c.env).feedVersion() } satisfies PingAnswer),
-  )
+  .post("/ping", async (c) => {
+    const from = c.get("linkFrom");
+    const [directoryVersion, presenceWanted] = await Promise.all([directoryStub(c.env).feedVersion(), linkStub(c.env, from).presenceWanted(from)]);
+    return linkReply(c, 200, { node: c.env.NODE_NAME, version: c.env.VERSION, protocol: LINK_PROTOCOL_VERSION, time: Date.now(), directoryVersion, presenceWanted } satisfies PingAnswer);
+  })
+  // The sending node's people's presence (link-presence.ts).
+  .route("/presence", linkPresence)
   // A room homed on the sending node tells members homed here what happened
   // (durable-objects/shared/inbox-delivery.ts). The sender speaks only for its own
   // rooms, and only about members of this node that exist.
@@ -226,11 +223,14 @@ export const link = new Hono<LinkEnv>()
     return linkReply(c, 200, (await directoryStub(c.env).feedPage(after)) satisfies DirectoryFeedPage);
   });
 
-link.onError(async (err, c) => {
+/** An error of a link endpoint as a signed answer (unsigned only when the request was never verified). */
+export async function linkError(err: unknown, c: Context<LinkEnv>): Promise<Response> {
   const e = asAppError(err);
   if (!e) console.error("link request failed", c.req.method, new URL(c.req.url).pathname, err);
   const status = e?.status ?? 500;
   const body = { error: { code: e?.code ?? "internal", message: e?.detail ?? "internal error" } };
   return c.get("linkNonce") ? linkReply(c, status, body) : Response.json(body, { status });
-});
+}
+
+link.onError(linkError);
 link.notFound((c) => (c.get("linkNonce") ? linkReply(c, 404, { error: { code: "not_found", message: "no such link endpoint" } }) : refuse(404, "not_found", "no such endpoint")));

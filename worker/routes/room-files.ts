@@ -1,5 +1,7 @@
 /**
- * `/rooms/{id}/files`: a streamed upload into a room (downloads: files.ts).
+ * `/rooms/{id}/files`: a streamed upload into a room (downloads: files.ts). A
+ * room homed on another node gets the bytes streamed home through the link
+ * (remote-files.ts), checked here first as far as this node can.
  *
  * Bytes go to the file store (durable-objects/shared/file-store.ts: the node's
  * disk, or an R2 bucket on Cloudflare) under a generated name (`<room
@@ -17,8 +19,7 @@ import type { AppEnv } from "../app-env";
 import { readQuery } from "../http";
 import { reply } from "../reply";
 import { AppError } from "../../durable-objects/shared/app-error";
-import { deleteStoredFile } from "../../durable-objects/shared/file-store";
-import { newFileId } from "../../protocol/ids";
+import { homeNode } from "../../protocol/ids";
 import { cleanName, NAME_LIMITS } from "../../protocol/names";
 import { AttachmentSchema } from "../../protocol/models";
 import { UploadQuery } from "../../protocol/rest";
@@ -27,10 +28,8 @@ import { resolveRoom } from "../../durable-objects/shared/objects";
 import { FORM_OVERHEAD_BYTES, mediaType, openUpload, RequestBody } from "../upload-body";
 import { requireFiles } from "./files";
 import { roomParam } from "./room-param";
-
-export function typeAllowed(type: string, allowed: string[]): boolean {
-  return allowed.some((a) => a === "*/*" || a === type || (a.endsWith("*") && type.startsWith(a.slice(0, -1))));
-}
+import { checkUploadType, storeUpload, tooLarge } from "../store-upload";
+import { forwardUpload } from "../remote-files";
 
 /**
  * What a user called their file, made safe to store and show. File names come
@@ -60,9 +59,10 @@ export const roomFiles = new Hono<AppEnv>()
   });
 
 /**
- * Store an upload: membership first (before a single byte is stored), then the
- * type, then the bytes, streamed to the store under a generated name, counted and
- * hashed on the way; metadata only once the bytes are stored.
+ * An upload: membership first (before a single byte is stored), then the size
+ * it declares and its type, then the bytes — stored here for a room homed on
+ * this node (store-upload.ts), or streamed to the room's home over the link for
+ * a room homed elsewhere (remote-files.ts: nothing of it touches this node's disk).
  */
 async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Response> {
   const caller = c.get("caller");
@@ -70,73 +70,17 @@ async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Res
   const roomId = roomParam(c);
   const room = await resolveRoom(c.env, roomId);
   await room.checkMember(caller); // before a single byte is stored
-  const store = requireFiles(c.env);
-  const tooLarge = () => new AppError("too_large", `files are limited to ${limits.maxFileBytes} bytes`);
+  const remote = homeNode(roomId) !== c.env.NODE_NAME;
+  if (!remote) requireFiles(c.env);
   const declared = body.declaredLength;
   const form = mediaType(c.req.header("content-type"), "") === "multipart/form-data";
-  if (declared !== null && declared > limits.maxFileBytes + (form ? FORM_OVERHEAD_BYTES : 0)) throw tooLarge();
+  if (declared !== null && declared > limits.maxFileBytes + (form ? FORM_OVERHEAD_BYTES : 0)) throw tooLarge(c.env);
   if (!body.hasBody) throw new AppError("invalid_request", "send the file's bytes as the request body, or as a multipart/form-data file part");
   const source = await openUpload(c.req.raw, body);
-  if (!/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(source.type) || !typeAllowed(source.type, limits.allowedFileTypes)) {
-    throw new AppError("unsupported_media_type", `files of type ${source.type.slice(0, 100)} are not allowed on this node`);
-  }
+  checkUploadType(c.env, source.type);
   const name = cleanFilename(readQuery(c, UploadQuery).name ?? source.filename ?? "");
-  const id = newFileId(roomId);
-  const storageKey = `${roomId.slice(2, 18)}/${id.slice(2, 18)}`;
-
-  // Count and hash while streaming to the store.
-  let size = 0;
-  let oversized = false;
-  /** why the body was refused half-way (a malformed form, a second file): answered as is */
-  let refusal: AppError | null = null;
-  // Set only when the body ended properly: an abort is detected here, not left to the
-  // store alone to notice.
-  let complete = false;
-  const digest = new crypto.DigestStream("SHA-256");
-  const digestWriter = digest.getWriter();
-  const bytes = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let chunk: Uint8Array | null;
-      try {
-        chunk = await source.next();
-      } catch (err) {
-        if (err instanceof AppError) refusal = err;
-        throw err;
-      }
-      if (chunk === null) {
-        complete = true;
-        controller.close();
-        return;
-      }
-      size += chunk.byteLength;
-      if (size > limits.maxFileBytes) {
-        oversized = true;
-        throw new Error("too large");
-      }
-      await digestWriter.write(chunk);
-      controller.enqueue(chunk);
-    },
-  });
-  try {
-    // A raw body's Content-Length is the file's size (checked again below); a form's is not.
-    await store.put(storageKey, bytes, !source.form && declared !== null ? declared : null);
-    if (!complete || oversized || refusal) throw new Error("upload ended early");
-    if (!source.form && declared !== null && declared !== size) throw new Error("body shorter than its Content-Length");
-  } catch (err) {
-    await deleteStoredFile(c.env, storageKey).catch(() => {});
-    if (oversized) throw tooLarge();
-    if (refusal) throw refusal;
-    console.error("upload failed", (err as Error).message);
-    throw new AppError("storage_error", "the upload did not complete; nothing was kept");
-  }
-  await digestWriter.close();
-  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  try {
-    const attachment = await room.registerFile(caller, { id, name, size, contentType: source.type, sha256, storageKey });
-    return reply(c, AttachmentSchema, attachment, 201);
-  } catch (err) {
-    await deleteStoredFile(c.env, storageKey).catch(() => {});
-    throw err;
-  }
+  // A raw body's Content-Length is the file's size (checked again when stored); a form's is not.
+  const upload = { type: source.type, name, length: !source.form && declared !== null ? declared : null, next: () => source.next() };
+  const attachment = remote ? await forwardUpload(c.env, roomId, caller, upload) : await storeUpload(c.env, room, caller, roomId, upload);
+  return reply(c, AttachmentSchema, attachment, 201);
 }
-
