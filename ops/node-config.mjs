@@ -83,6 +83,21 @@ function isOrigin(o) {
 const shown = (value) => JSON.stringify(value) ?? String(value);
 
 const LISTEN_EXAMPLES = '(expected "host:port", e.g. "127.0.0.1:8787", "*:8787" or "[::1]:8787")';
+/**
+ * An IPv4 or IPv6 address, optionally with a /prefix: the forms workerd's network `allow` takes.
+ *
+ * @param {string} a
+ */
+function isCidr(a) {
+  const [addr, prefix, ...rest] = a.split("/");
+  const v = net.isIP(addr ?? "");
+  if (!v || rest.length) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (v === 4 ? 32 : 128);
+}
+/** @param {{ input?: unknown }} issue */
+const notACidr = (issue) => `${shown(issue.input)} is not an address or range (10.0.4.7, 10.0.4.0/24, fd00::/8)`;
 /** @param {{ input?: unknown }} issue */
 const notAnOrigin = (issue) => `${shown(issue.input)} is not an origin (scheme://host[:port], no path or trailing slash)`;
 
@@ -159,6 +174,18 @@ export const NodeDescriptionSchema = z.strictObject(
       )
       .default([]),
     /**
+     * Addresses on the branch's own network the Worker may reach besides public ones: the
+     * organisation's CRM, records system or private LLM, when an integration calls them.
+     * Each an IPv4/IPv6 address or CIDR range (`10.0.4.7`, `10.0.4.0/24`). Default none:
+     * a feature that fetches URLs can never be turned against the LAN (SSRF).
+     */
+    outboundAllow: z
+      .array(
+        z.string({ error: notACidr }).refine((a) => isCidr(a), { error: notACidr }),
+        always('must be a list of addresses or ranges like "10.0.4.0/24"'),
+      )
+      .default([]),
+    /**
      * The organisation's cluster file (a path, relative to this file) or the cluster
      * description itself; read and checked by ops/cluster.mjs once the node's key is
      * known (ops/node-identity.mjs). Absent: the node runs alone.
@@ -183,6 +210,7 @@ export const NodeDescriptionSchema = z.strictObject(
  * @property {Limits} limits
  * @property {boolean} trustProxy
  * @property {string[]} allowedOrigins
+ * @property {string[]} outboundAllow  LAN addresses/ranges ordinary outbound fetches may reach
  * @property {unknown} cluster  the cluster file's absolute path, the description inline, or null (alone)
  * @property {{ publicKey: string, cluster: import("./cluster.mjs").Cluster | null, peerAllow: string[] } | null} identity
  *   set by ops/node-identity.mjs before the workerd config is rendered (public parts only)
@@ -261,7 +289,7 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
     const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
     throw new Error(describeIssue(issue, where, configFile));
   }
-  const { name, listen, dataDir: rawData, tls: rawTls, limits, trustProxy, allowedOrigins, cluster: rawCluster } = parsed.data;
+  const { name, listen, dataDir: rawData, tls: rawTls, limits, trustProxy, allowedOrigins, outboundAllow, cluster: rawCluster } = parsed.data;
   const { host, port } = listen;
 
   // A default or env value is relative to the cwd; a value from the file to the file's folder.
@@ -284,7 +312,7 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
   const url = `${tls ? "https" : "http"}://${reachableHost}:${port}`;
   // A cluster file named in the config file is relative to it; one from OUTPOST_CLUSTER is already absolute.
   const cluster = typeof rawCluster === "string" && !sources.cluster ? path.resolve(baseDir, rawCluster) : (rawCluster ?? null);
-  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, cluster, configFile, identity: null };
+  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, outboundAllow, cluster, configFile, identity: null };
 }
 
 /**

@@ -73,7 +73,6 @@ try {
   process.exit(2);
 }
 config.identity = { publicKey: identity.publicKey, cluster: identity.cluster, peerAllow: identity.peerAllow };
-if (identity.created) console.log(`outpost: made this node's key pair (${identity.file}); public key ${identity.publicKey}`);
 
 let configPath;
 let sweptUploads;
@@ -161,3 +160,5 @@ try {
 healthy = true;
 await printSetupHint(config.url, setupToken, { adminPassword });
 console.log(`Outpost node "${config.name}" listening on ${config.url}, data in ${config.dataDir}`);
+// Said once the node is up, so a start that fails says one thing only (the key stays made).
+if (identity.created) console.log(`outpost: made this node's key pair (${identity.file}); public key ${identity.publicKey}`);

@@ -167,7 +167,8 @@ ${indent(bindings(config).map(renderBinding), 8)}
 ${indent(namespaces, 8)}
       ],
       durableObjectStorage = (localDisk = ${q(DO_DISK_SERVICE)}),
-      # Ordinary outbound fetches reach public addresses only. Other nodes of the cluster
+      # Ordinary outbound fetches reach public addresses, and on the LAN only what the node
+      # config's outboundAllow lists (the organisation's own systems). Other nodes of the cluster
       # (often on the LAN or a VPN) are reached through the PEERS binding, which allows
       # exactly their addresses: a feature that fetches URLs can never be turned against
       # the branch's own network (SSRF).
@@ -176,7 +177,7 @@ ${indent(namespaces, 8)}
     # One <id>.sqlite file (+ WAL) per object, in a folder per class named by its uniqueKey.
     (name = ${q(DO_DISK_SERVICE)}, disk = (path = ${q(path.join(config.dataDir, "objects"))}, writable = true)),
     (name = ${q(FILES_DISK_SERVICE)}, disk = (path = ${q(path.join(config.dataDir, "files"))}, writable = true)),
-    (name = ${q(NETWORK_SERVICE)}, network = (allow = ["public"], tlsOptions = (trustBrowserCas = true))),${
+    (name = ${q(NETWORK_SERVICE)}, network = (allow = [${["public", ...(config.outboundAllow ?? [])].map(q).join(", ")}], tlsOptions = (trustBrowserCas = true))),${
       config.identity?.cluster
         ? `\n    (name = ${q(PEERS_SERVICE)}, network = (allow = [${config.identity.peerAllow.map(q).join(", ")}], tlsOptions = (trustBrowserCas = true))),`
         : ""

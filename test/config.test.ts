@@ -319,6 +319,9 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"allowedOrigins": "https://a.example"}')).toThrow(/^allowedOrigins \(in .*\): must be a list of origins/);
     expect(withFile('{"allowedOrigins": [5]}')).toThrow(/^allowedOrigins \(in .*\): 5 is not an origin/);
     expect(withFile('{"allowedOrigins": ["https://a.example/chat"]}')).toThrow(/^allowedOrigins \(in .*\): "https:\/\/a\.example\/chat" is not an origin/);
+    expect(withFile('{"outboundAllow": "10.0.0.1"}')).toThrow(/^outboundAllow \(in .*\): must be a list of addresses or ranges/);
+    expect(withFile('{"outboundAllow": ["intranet.local"]}')).toThrow(/^outboundAllow \(in .*\): "intranet\.local" is not an address or range/);
+    expect(withFile('{"outboundAllow": ["10.0.0.0/33"]}')).toThrow(/^outboundAllow \(in .*\): "10\.0\.0\.0\/33" is not an address or range/);
     // The sign-in budget and the hash cost have no "off": 0 would refuse every sign-in, or hash nothing.
     expect(withFile('{"limits": {"signInBurst": 0}}')).toThrow(/limits\.signInBurst: must be a positive integer, got 0/);
     expect(withFile('{"limits": {"signInsPerSecond": 1.5}}')).toThrow(/limits\.signInsPerSecond: must be a positive integer/);

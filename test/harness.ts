@@ -46,6 +46,8 @@ export interface StartNodeOptions {
   bundlePath?: string;
   /** origins besides the node's own whose pages may use the session cookie (node config `allowedOrigins`) */
   allowedOrigins?: string[];
+  /** LAN addresses/ranges the Worker's ordinary fetches may reach (node config `outboundAllow`) */
+  outboundAllow?: string[];
   /** the cluster file (path) or description this node belongs to (ops/cluster.mjs); default: alone */
   cluster?: string | { nodes: { name: string; url: string; publicKey: string }[] };
   /** listen on this port (default: a free one) */
@@ -181,6 +183,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     limits: { ...TEST_NODE_LIMITS, ...options.limits },
     tls: options.tls ?? null,
     allowedOrigins: options.allowedOrigins ?? [],
+    outboundAllow: options.outboundAllow ?? [],
     cluster: options.cluster ?? null,
   });
   // The node's key (made in its data dir on first start) and cluster, as `npm start` does.

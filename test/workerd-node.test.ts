@@ -150,14 +150,18 @@ describe("a node in real workerd", () => {
     expect(() => process.kill(pid, 0)).toThrow(); // no such process
   });
 
-  it("reaches servers on this machine through globalOutbound", async () => {
+  it("ordinary fetches reach this machine and the LAN only at addresses the node config lists (no SSRF)", async () => {
     const srv = http.createServer((_req, res) => res.end("from the LAN"));
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
     try {
       const { port } = srv.address() as { port: number };
-      const n = await node();
-      const res = await getJson(`${n.url}/outbound?to=${encodeURIComponent(`http://127.0.0.1:${port}/`)}`);
-      expect(res).toEqual({ status: 200, body: "from the LAN" });
+      const to = `/outbound?to=${encodeURIComponent(`http://127.0.0.1:${port}/`)}`;
+      const closed = await node();
+      const refused = await getJson(`${closed.url}${to}`);
+      expect(refused.status).toBeUndefined();
+      expect(String(refused.error)).toMatch(/internal error|not permitted|refused/i);
+      const open = await node({ outboundAllow: ["127.0.0.1/32"] });
+      expect(await getJson(`${open.url}${to}`)).toEqual({ status: 200, body: "from the LAN" });
     } finally {
       srv.close();
     }

@@ -17,6 +17,24 @@ function rssBytes(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) * 1024 : NaN;
 }
+// A task names one server (`pid`) or several (`pids`: the nodes of a cluster, whose CPU and RSS add up).
+const pidsOf = (t) => t.pids ?? [t.pid];
+const serverCpu = (t) => pidsOf(t).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+const serverRss = (t) => pidsOf(t).reduce((sum, pid) => sum + rssBytes(pid), 0);
+
+/**
+ * Ask the bench (runLoadgen's `onEvent` in servers.mjs) to do something now and wait for
+ * its answer: cut or heal a link, note the links' byte counters at a phase boundary.
+ */
+let asks = 0;
+const replies = new Map();
+function ask(event, data) {
+  return new Promise((resolve, reject) => {
+    const id = ++asks;
+    replies.set(id, { resolve, reject });
+    process.send({ event, id, data });
+  });
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
 
@@ -40,8 +58,23 @@ class Meter {
     this.acked = 0;
     this.errors = 0;
     this.recording = true;
+    // With groups (the node a socket is connected to): who sent each message, and
+    // latencies by "sender's group>receiver's group", acks by sender's group.
+    this.sentBy = new Map();
+    this.byPair = new Map();
+    this.acksByGroup = new Map();
+    // Optional observers (the catch-up task): (clientId, group, ms) for every known delivery
+    // and ack, and the clientId of every msg.queued / error frame.
+    this.onDeliver = null;
+    this.onAck = null;
+    this.onQueued = null;
+    this.onError = null;
+    // With `countFrames`: WebSocket messages and `receipt` events received, by group.
+    this.frameCounts = null;
   }
 }
+const pushTo = (map, key, v) => (map.get(key) ?? map.set(key, []).get(key)).push(v);
+const summaries = (map) => Object.fromEntries([...map].sort(([a], [b]) => a.localeCompare(b)).map(([k, xs]) => [k, summary(xs)]));
 
 /** `readers`: every receiver marks messages read as they arrive, at most once per `readEveryMs` (set by the task). */
 let readers = false;
@@ -68,8 +101,8 @@ function clientIdOf(s, at) {
   return s.slice(i + 12, s.indexOf('"', i + 12));
 }
 
-/** Open one room socket; resolves after `hello`. */
-function connect(wsBase, roomId, token, meter, onAck) {
+/** Open one room socket; resolves after `hello`. `group`: the node it is connected to, for latencies by node. */
+function connect(wsBase, roomId, token, meter, onAck, group) {
   return new Promise((resolve, reject) => {
     // ?batch=1: take grouped frames under load (the baseline ignores the parameter).
     const ws = new WebSocket(`${wsBase}/api/v1/rooms/${roomId}/socket?batch=1`, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: true });
@@ -90,10 +123,22 @@ function connect(wsBase, roomId, token, meter, onAck) {
         const t = meter.sentAt.get(id);
         if (t !== undefined) {
           meter.acked++;
-          if (meter.recording) meter.acks.push(now() - t);
+          const ms = now() - t;
+          if (meter.recording) {
+            meter.acks.push(ms);
+            if (group) pushTo(meter.acksByGroup, group, ms);
+          }
+          meter.onAck?.(id, group, ms, seqOf(s, at));
         }
         onAck?.(ws, id);
       };
+      if (meter.frameCounts) {
+        const c = meter.frameCounts.get(group) ?? meter.frameCounts.set(group, { wire: 0, receipts: 0 }).get(group);
+        c.wire++;
+        for (let at = s.indexOf('{"type":"receipt"'); at >= 0; at = s.indexOf('{"type":"receipt"', at + 17)) c.receipts++;
+      }
+      if (meter.onQueued) for (let at = s.indexOf('{"type":"msg.queued"'); at >= 0; at = s.indexOf('{"type":"msg.queued"', at + 20)) meter.onQueued(clientIdOf(s, at + 20));
+      if (meter.onError) for (let at = s.indexOf('{"type":"error"'); at >= 0; at = s.indexOf('{"type":"error"', at + 15)) meter.onError(s.slice(at, s.indexOf("}", at) + 1));
       if (s.startsWith('{"type":"msg.new"') || s.startsWith('{"type":"batch"')) {
         // A batch (Outpost groups events under load for clients that ask with ?batch=1)
         // carries several msg.new frames; each counts as one delivery. The sender's own
@@ -104,7 +149,12 @@ function connect(wsBase, roomId, token, meter, onAck) {
           const t = meter.sentAt.get(id);
           if (t !== undefined) {
             meter.delivered++;
-            if (meter.recording) meter.deliveries.push(now() - t);
+            const ms = now() - t;
+            if (meter.recording) {
+              meter.deliveries.push(ms);
+              if (group) pushTo(meter.byPair, `${meter.sentBy.get(id)}>${group}`, ms);
+            }
+            meter.onDeliver?.(id, group, ms);
           }
           if (readers) newest = Math.max(newest, seqOf(s, at + 17));
         }
@@ -130,6 +180,7 @@ function connect(wsBase, roomId, token, meter, onAck) {
 
 /** Connect every (room, token) pair, `concurrency` at a time. Returns sockets in order and the time it took. */
 async function connectAll(wsBase, plan, meter, concurrency, onAck) {
+  // A plan entry may name its own server (a member of another node connects to that node).
   const sockets = new Array(plan.length);
   let next = 0;
   let failed = 0;
@@ -140,7 +191,7 @@ async function connectAll(wsBase, plan, meter, concurrency, onAck) {
       while (next < plan.length) {
         const i = next++;
         try {
-          sockets[i] = await connect(wsBase, plan[i].roomId, plan[i].token, meter, onAck);
+          sockets[i] = await connect(plan[i].wsBase ?? wsBase, plan[i].roomId, plan[i].token, meter, onAck, plan[i].group);
         } catch (e) {
           failed++;
           firstError ??= String(e.message ?? e);
@@ -157,10 +208,11 @@ const onAckGlobal = (ws) => currentInflight?.has(ws) && currentInflight.set(ws, 
 const TEXT = "the quick brown fox jumps over the lazy dog while the team ships the release";
 
 /**
- * Send at `rate` msg/s for `durationMs`, round-robin over `senders` ([{ws, room}]).
- * Each sender has at most `window` unacked messages (a sender at its window skips a tick).
+ * Send at `rate` msg/s for `durationMs` (or until `stop()` says so), round-robin over
+ * `senders` ([{ws, room, group}]). Each sender has at most `window` unacked messages (a
+ * sender at its window skips a tick).
  */
-async function drive(meter, senders, rate, durationMs, { window = 1000, tag = "m" } = {}) {
+async function drive(meter, senders, rate, durationMs, { window = 1000, tag = "m", stop = null } = {}) {
   const inflight = (currentInflight = new Map(senders.map((s) => [s.ws, 0])));
   let sent = 0;
   let skipped = 0;
@@ -180,12 +232,13 @@ async function drive(meter, senders, rate, durationMs, { window = 1000, tag = "m
         }
         const clientId = `${tag}${sent}`;
         meter.sentAt.set(clientId, now());
+        if (s.group) meter.sentBy.set(clientId, s.group);
         inflight.set(s.ws, inflight.get(s.ws) + 1);
         s.ws.send(`{"type":"msg.send","clientId":"${clientId}","text":"${TEXT} ${sent}"}`);
         perRoomSent.set(s.room, (perRoomSent.get(s.room) ?? 0) + 1);
         sent++;
       }
-      if (elapsed >= durationMs) return resolve();
+      if (elapsed >= durationMs || stop?.()) return resolve();
       setTimeout(tick, 2);
     };
     tick();
@@ -199,15 +252,28 @@ async function drain(meter, expected, maxMs) {
 }
 
 /**
+ * The sockets of a task, in order: rooms = [{ roomId, tokens, senders }], where a token is
+ * a string (a socket to `t.wsBase`) or { token, wsBase, group } (a member connected to
+ * their own node: `group` names the node, for latencies by node).
+ */
+function planOf(t) {
+  const plan = [];
+  for (const r of t.rooms) for (const tk of r.tokens) plan.push(typeof tk === "string" ? { roomId: r.roomId, token: tk } : { roomId: r.roomId, ...tk });
+  return plan;
+}
+
+/**
  * fanout: rooms = [{ roomId, tokens: [..], senders: n }] — the first `senders` sockets
- * of each room send. rate = total msg/s.
+ * of each room send. rate = total msg/s. `runTag`: a prefix for this run's clientIds:
+ * several runs against the same room from the same sessions need one, or the room takes
+ * a later run's messages for repeats of the earlier run's (same sender, session and
+ * clientId) and acks them without broadcasting them.
  */
 async function fanout(t) {
   readers = !!t.readers;
   readEveryMs = t.readEveryMs ?? 1000;
   const meter = new Meter();
-  const plan = [];
-  for (const r of t.rooms) r.tokens.forEach((token) => plan.push({ roomId: r.roomId, token }));
+  const plan = planOf(t);
   const conn = await connectAll(t.wsBase, plan, meter, t.connectConcurrency ?? 50, onAckGlobal);
   if (conn.failed) throw new Error(`${conn.failed} sockets failed to connect: ${conn.firstError}`);
   const receiversByRoom = new Map();
@@ -215,19 +281,19 @@ async function fanout(t) {
   let k = 0;
   for (const r of t.rooms) {
     receiversByRoom.set(r.roomId, r.tokens.length);
-    for (let i = 0; i < r.tokens.length; i++, k++) if (i < r.senders) senders.push({ ws: conn.sockets[k], room: r.roomId });
+    for (let i = 0; i < r.tokens.length; i++, k++) if (i < r.senders) senders.push({ ws: conn.sockets[k], room: r.roomId, group: plan[k].group });
   }
   await sleep(t.settleMs ?? 500);
   if (t.warmupMs) {
     // Not recorded: wakes the objects, fills caches and lets the JIT settle, for both servers alike.
-    const w = await drive(meter, senders, Math.max(10, Math.round((t.rates ?? [t.rate])[0] / 2)), t.warmupMs, { window: t.window ?? 1000, tag: "warm" });
+    const w = await drive(meter, senders, Math.max(10, Math.round((t.rates ?? [t.rate])[0] / 2)), t.warmupMs, { window: t.window ?? 1000, tag: `${t.runTag ?? ""}warm` });
     let expected = 0;
     for (const [room, n] of w.perRoomSent) expected += n * receiversByRoom.get(room);
     await drain(meter, expected, t.drainMs ?? 3000);
     await sleep(500);
   }
   const lgCpu0 = process.cpuUsage();
-  const cpu0 = cpuSeconds(t.pid);
+  const cpu0 = serverCpu(t);
   const phases = [];
   const rates = [...(t.rates ?? [t.rate])];
   let retried = -1;
@@ -235,16 +301,23 @@ async function fanout(t) {
     const rate = rates[pi];
     meter.deliveries = [];
     meter.acks = [];
+    meter.byPair = new Map();
+    meter.acksByGroup = new Map();
+    if (t.countFrames) meter.frameCounts = new Map();
     const d0 = meter.delivered;
     const r0 = readsSent;
-    const c0 = cpuSeconds(t.pid);
+    if (t.marks) await ask("mark", { phase: pi, at: "start" });
+    const c0 = serverCpu(t);
+    const byPid0 = pidsOf(t).map(cpuSeconds);
     const l0 = process.cpuUsage();
-    const res = await drive(meter, senders, rate, t.durationMs, { window: t.window ?? 1000, tag: `p${pi}${retried === pi ? "r" : ""}m` });
+    const res = await drive(meter, senders, rate, t.durationMs, { window: t.window ?? 1000, tag: `${t.runTag ?? ""}p${pi}${retried === pi ? "r" : ""}m` });
     let expected = 0;
     for (const [room, n] of res.perRoomSent) expected += n * receiversByRoom.get(room);
     await drain(meter, d0 + expected, t.drainMs ?? 3000);
-    const c1 = cpuSeconds(t.pid);
+    const c1 = serverCpu(t);
+    const byPid1 = pidsOf(t).map(cpuSeconds);
     const l1 = process.cpuUsage(l0);
+    if (t.marks) await ask("mark", { phase: pi, at: "end", sent: res.sent });
     const delivered = meter.delivered - d0;
     phases.push({
       offeredRate: rate,
@@ -262,7 +335,10 @@ async function fanout(t) {
       loadgenCpuS: (l1.user + l1.system) / 1e6,
       readsSent: readsSent - r0,
       wallS: res.elapsedMs / 1000,
-      serverRss: rssBytes(t.pid),
+      serverRss: serverRss(t),
+      serverCpuSByPid: byPid1.map((c, i) => c - byPid0[i]),
+      ...(meter.byPair.size ? { latencyByPair: summaries(meter.byPair), ackMsByGroup: summaries(meter.acksByGroup) } : {}),
+      ...(meter.frameCounts ? { framesByGroup: Object.fromEntries(meter.frameCounts) } : {}),
     });
     const ph = phases.at(-1);
     ph.sustained = (ph.latencyMs.p99 ?? Infinity) < (t.stopWhen?.p99 ?? Infinity) && ph.sent >= rate * (t.durationMs / 1000) * 0.95 && ph.lost === 0;
@@ -278,9 +354,191 @@ async function fanout(t) {
     }
     if (pi < rates.length - 1) await sleep(500);
   }
-  const result = { sockets: plan.length, connectMs: conn.ms, phases, serverCpuTotalS: cpuSeconds(t.pid) - cpu0, loadgenCpuTotal: process.cpuUsage(lgCpu0), errors: meter.errors, serverRss: rssBytes(t.pid) };
+  const result = { sockets: plan.length, connectMs: conn.ms, phases, serverCpuTotalS: serverCpu(t) - cpu0, loadgenCpuTotal: process.cpuUsage(lgCpu0), errors: meter.errors, serverRss: serverRss(t) };
   for (const ws of conn.sockets) ws?.terminate();
   return result;
+}
+
+/**
+ * catchup: a room spread over nodes (`rooms`: one room, members with groups, the first
+ * `senders` sockets on the room's home). After a warm-up the bench cuts the link between
+ * the home and node `watch` (ask "cut"); the home's senders go on at `rate` for `cutMs`
+ * while members of `watch` send too (`remote`: [{ index, via: "socket" | "rest", url }],
+ * one every `remoteIntervalMs`, stopping 4 s before the heal so REST sends have had their
+ * answer); then the bench heals the link (ask "heal") and the home's senders go on while
+ * `watch` catches up. Measured: how long until every socket of `watch` has every message
+ * sent during the cut, the answers the remote sends got during the cut, and when their
+ * acks arrived after the heal, in which order.
+ */
+async function catchup(t) {
+  const meter = new Meter();
+  meter.recording = false;
+  const plan = planOf(t);
+  const conn = await connectAll(t.wsBase, plan, meter, 50, onAckGlobal);
+  if (conn.failed) throw new Error(`${conn.failed} sockets failed to connect: ${conn.firstError}`);
+  const roomId = t.rooms[0].roomId;
+  const senders = conn.sockets.slice(0, t.rooms[0].senders).map((ws, i) => ({ ws, room: roomId, group: plan[i].group }));
+  const watchSockets = plan.filter((p) => p.group === t.watch).length;
+  const cpu = () => pidsOf(t).map(cpuSeconds);
+  await sleep(500);
+  const warm = await drive(meter, senders, t.rate, t.warmMs, { tag: "cuwarm" });
+  await drain(meter, warm.sent * plan.length, 10000);
+  if (meter.delivered < warm.sent * plan.length) throw new Error(`warm-up: ${meter.delivered} of ${warm.sent * plan.length} deliveries`);
+
+  // Deliveries of the cut's messages at the watched node, and latencies elsewhere.
+  let arrivals = 0;
+  let expectedArrivals = Infinity;
+  let firstArrivalAt = null;
+  let caughtUpAt = null;
+  let healAt = Infinity;
+  const atWatchAfterHeal = [];
+  const cutElsewhere = new Map();
+  // By second of the cut (when the message was sent), to see whether the other nodes' delay grows with the cut.
+  const cutElsewhereBySecond = new Map();
+  let cutAt = Infinity;
+  const tailLatency = new Map();
+  meter.onDeliver = (id, group, ms) => {
+    if (id.startsWith("cut")) {
+      if (group === t.watch) {
+        arrivals++;
+        firstArrivalAt ??= now();
+        if (now() >= healAt) atWatchAfterHeal.push(ms);
+        if (arrivals >= expectedArrivals && caughtUpAt === null) caughtUpAt = now();
+      } else {
+        pushTo(cutElsewhere, group, ms);
+        const second = Math.floor((meter.sentAt.get(id) - cutAt) / 1000);
+        const buckets = cutElsewhereBySecond.get(group) ?? cutElsewhereBySecond.set(group, []).get(group);
+        (buckets[second] ??= []).push(ms);
+      }
+    } else if (id.startsWith("tail")) pushTo(tailLatency, group, ms);
+  };
+  // The watched node's own sends during the cut: their answers, and their acks.
+  const remote = new Map();
+  const errors = [];
+  meter.onQueued = (id) => {
+    const x = remote.get(id);
+    if (x && x.queuedAt === null) x.queuedAt = now();
+  };
+  const cutAcksBySecond = [];
+  meter.onAck = (id, _group, ms, seq) => {
+    if (id.startsWith("cut")) (cutAcksBySecond[Math.floor((meter.sentAt.get(id) - cutAt) / 1000)] ??= []).push(ms);
+    const x = remote.get(id);
+    if (x && x.ackAt === null) {
+      x.ackAt = now();
+      x.seq = seq;
+    }
+  };
+  meter.onError = (frame) => errors.push(frame.slice(0, 300));
+
+  await ask("cut");
+  cutAt = now();
+  const cpuAtCut = cpu();
+  let n = 0;
+  const remoteLoop = (async () => {
+    while (t.remote.length && now() - cutAt < t.cutMs - 4000) {
+      const spec = t.remote[n % t.remote.length];
+      const clientId = `q${String(n).padStart(4, "0")}`;
+      const x = { n: n++, via: spec.via, sentAt: now(), queuedAt: null, answeredAt: null, status: null, ackAt: null, seq: null };
+      remote.set(clientId, x);
+      meter.sentAt.set(clientId, x.sentAt);
+      const text = `sent during the cut ${clientId}`;
+      if (spec.via === "socket") conn.sockets[spec.index].send(JSON.stringify({ type: "msg.send", clientId, text }));
+      else {
+        fetch(`${spec.url}/api/v1/rooms/${encodeURIComponent(roomId)}/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${plan[spec.index].token}`, "content-type": "application/json" },
+          body: JSON.stringify({ clientId, text }),
+        }).then(
+          async (res) => {
+            x.status = res.status;
+            x.answeredAt = now();
+            const body = await res.text();
+            if (res.status === 201) {
+              // Stored at once (the link was not yet known to be down): its ack is this answer.
+              x.ackAt ??= x.answeredAt;
+              x.seq ??= JSON.parse(body).seq ?? null;
+            }
+          },
+          (e) => (x.status = String(e.message ?? e)),
+        );
+      }
+      await sleep(t.remoteIntervalMs);
+    }
+  })();
+  const during = await drive(meter, senders, t.rate, t.cutMs, { tag: "cut" });
+  await remoteLoop;
+  const cpuAtHeal = cpu();
+  expectedArrivals = during.sent * watchSockets;
+  const arrivedDuringCut = arrivals;
+  await ask("heal");
+  healAt = now();
+  const acked = () => [...remote.values()].every((x) => x.ackAt !== null);
+  let ackedAt = null;
+  let markedAt = null;
+  // Traffic goes on while the watched node catches up; stop 2 s after it has everything.
+  const tail = drive(meter, senders, t.rate, t.maxCatchUpMs, { tag: "tail", stop: () => markedAt !== null && now() - markedAt > 2000 });
+  while (now() - healAt < t.maxCatchUpMs && (caughtUpAt === null || !acked())) {
+    if (acked()) ackedAt ??= now();
+    await sleep(5);
+  }
+  if (acked()) ackedAt ??= now();
+  const cpuAtCaughtUp = cpu();
+  await ask("mark", { at: "caught-up" });
+  markedAt = now();
+  const tailRes = await tail;
+  for (const ws of conn.sockets) ws?.terminate();
+
+  const rs = [...remote.values()].sort((a, b) => a.n - b.n);
+  const seqs = rs.map((x) => x.seq).filter((x) => x !== null);
+  const afterHeal = rs.filter((x) => x.ackAt !== null && x.ackAt >= healAt).map((x) => x.ackAt - healAt);
+  const perMsg = (a, b, count) => a.map((c, i) => ((b[i] - c) * 1000) / Math.max(1, count));
+  return {
+    watchSockets,
+    cutMs: healAt - cutAt,
+    sentDuringCut: during.sent,
+    sentPerSecDuringCut: during.sent / (during.elapsedMs / 1000),
+    arrivedAtWatchDuringCut: arrivedDuringCut,
+    expectedAtWatch: expectedArrivals,
+    arrivedAtWatch: arrivals,
+    firstArrivalAfterHealMs: firstArrivalAt !== null && firstArrivalAt >= healAt ? firstArrivalAt - healAt : null,
+    catchUpMs: caughtUpAt === null ? null : caughtUpAt - healAt,
+    cutLatencyAtWatchAfterHeal: summary(atWatchAfterHeal),
+    cutLatencyElsewhere: summaries(cutElsewhere),
+    // [p50, max] ms of each second's messages, by node
+    cutLatencyElsewhereBySecond: Object.fromEntries([...cutElsewhereBySecond].map(([group, buckets]) => [group, bySecond(buckets)])),
+    // the home's senders' acks, the same way
+    cutAcksBySecond: bySecond(cutAcksBySecond),
+    tailLatency: summaries(tailLatency),
+    tailSent: tailRes.sent,
+    cpuMsPerMsgDuringCutByPid: perMsg(cpuAtCut, cpuAtHeal, during.sent),
+    cpuSDuringCatchUpByPid: cpuAtCaughtUp.map((c, i) => c - cpuAtHeal[i]),
+    remote: {
+      sent: rs.length,
+      bySocket: rs.filter((x) => x.via === "socket").length,
+      byRest: rs.filter((x) => x.via === "rest").length,
+      socketQueued: rs.filter((x) => x.via === "socket" && x.queuedAt !== null).length,
+      socketAckedBeforeHeal: rs.filter((x) => x.via === "socket" && x.ackAt !== null && x.ackAt < healAt).length,
+      socketNoAnswerBeforeHeal: rs.filter((x) => x.via === "socket" && x.queuedAt === null && (x.ackAt === null || x.ackAt >= healAt)).length,
+      socketQueuedMs: summary(rs.filter((x) => x.via === "socket" && x.queuedAt !== null).map((x) => x.queuedAt - x.sentAt)),
+      restStatuses: Object.fromEntries([...rs.filter((x) => x.via === "rest").reduce((m, x) => m.set(String(x.status), (m.get(String(x.status)) ?? 0) + 1), new Map())]),
+      restAnswerMs: summary(rs.filter((x) => x.via === "rest" && x.answeredAt !== null).map((x) => x.answeredAt - x.sentAt)),
+      acked: rs.filter((x) => x.ackAt !== null).length,
+      ackAfterHealMs: summary(afterHeal),
+      allAckedAfterHealMs: ackedAt === null ? null : ackedAt - healAt,
+      inOrder: seqs.length === rs.length && seqs.every((q, i) => i === 0 || q > seqs[i - 1]),
+      seqs: seqs.length <= 400 ? seqs : undefined,
+    },
+    errors: errors.slice(0, 5),
+    errorCount: errors.length,
+  };
+}
+
+/** [p50, max] ms of each second's latencies (null for a second without any). */
+function bySecond(buckets) {
+  return Array.from(buckets, (xs) => {
+    const s = Float64Array.from(xs ?? []).sort();
+    return s.length ? [Math.round(pct(s, 50)), Math.round(s[s.length - 1])] : null;
+  });
 }
 
 /** idle: open `plan` sockets, measure connects/s and RSS growth; idle; then one message per room. */
@@ -335,8 +593,15 @@ async function idle(t) {
 }
 
 process.on("message", async (msg) => {
+  if (msg.reply !== undefined) {
+    const r = replies.get(msg.reply);
+    replies.delete(msg.reply);
+    if (msg.error) r?.reject(new Error(msg.error));
+    else r?.resolve(msg.value);
+    return;
+  }
   try {
-    const result = msg.task === "fanout" ? await fanout(msg) : msg.task === "idle" ? await idle(msg) : null;
+    const result = msg.task === "fanout" ? await fanout(msg) : msg.task === "idle" ? await idle(msg) : msg.task === "catchup" ? await catchup(msg) : null;
     process.send({ ok: true, result });
   } catch (e) {
     process.send({ ok: false, error: String(e?.stack ?? e) });

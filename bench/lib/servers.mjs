@@ -29,6 +29,9 @@ export const hasTaskset = (() => {
 })();
 
 const live = new Set();
+/** Count a child process among those killAll() ends (bench/lib/cluster.mjs starts its own workerd). */
+export const track = (child) => (live.add(child), child);
+export const untrack = (child) => live.delete(child);
 export function killAll() {
   for (const c of live) {
     try {
@@ -264,8 +267,12 @@ const config :Workerd.Config = (
   return launchWorkerd("floor", configPath, { port, dataDir, cpu });
 }
 
-/** Run one load-generator task in a fresh process pinned to core 0. */
-export function runLoadgen(task, timeoutMs = 180000) {
+/**
+ * Run one load-generator task in a fresh process pinned to core 0. `onEvent(name, data)`
+ * answers the task's questions to the bench (`ask()` in loadgen.mjs: cut a link now, note
+ * the byte counters now); its return value goes back to the task.
+ */
+export function runLoadgen(task, timeoutMs = 180000, { onEvent } = {}) {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(benchDir, "lib/loadgen.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     pin(child.pid, 0);
@@ -273,7 +280,16 @@ export function runLoadgen(task, timeoutMs = 180000) {
     process.once("exit", reap);
     child.once("exit", () => process.removeListener("exit", reap));
     const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`loadgen ${task.task} timed out after ${timeoutMs} ms`))), timeoutMs);
-    child.once("message", (m) => {
+    child.on("message", (m) => {
+      if (m.event !== undefined) {
+        Promise.resolve()
+          .then(() => onEvent?.(m.event, m.data))
+          .then(
+            (value) => child.connected && child.send({ reply: m.id, value: value ?? null }),
+            (e) => child.connected && child.send({ reply: m.id, error: String(e?.message ?? e) }),
+          );
+        return;
+      }
       clearTimeout(timer);
       child.kill("SIGKILL");
       m.ok ? resolve(m.result) : reject(new Error(m.error));
