@@ -5,8 +5,9 @@
  * is on screen. "cold" clears the browser cache first (a first visit after a
  * deploy); "warm" is a returning visitor with the hashed assets cached.
  *
- * `wire` is what the first cold load of each of `scripts` (URL paths) cost on the
- * wire, as the browser itself reports it (PerformanceResourceTiming: transferSize
+ * `wire` is what the first cold load of every script the room screen fetched cost
+ * on the wire (the ones index.html names, `scripts`, and the chunks they import on
+ * the way, such as the language's strings), as the browser itself reports it (PerformanceResourceTiming: transferSize
  * includes the response headers; encodedBodySize is the body as sent, compressed
  * or not; decodedBodySize after decoding). Sizes computed from the files would
  * say nothing about whether the node actually compresses them.
@@ -53,14 +54,21 @@ export async function timeToFirstRoom({ url, username, password, roomId, lastTex
   }
 }
 
-/** @param {import("playwright-core").Page} page @param {string[]} urls */
-async function wireSizes(page, urls) {
-  return page.evaluate(
-    (names) =>
-      performance
-        .getEntriesByType("resource")
-        .filter((e) => names.includes(e.name))
-        .map((e) => ({ file: new URL(e.name).pathname, transferSize: e.transferSize, encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize })),
-    urls,
+/**
+ * Every script under /assets/ the page fetched, or null when one of `named` is
+ * missing (the sum would flatter the client).
+ *
+ * @param {import("playwright-core").Page} page @param {string[]} named
+ */
+async function wireSizes(page, named) {
+  const all = await page.evaluate(() =>
+    performance
+      .getEntriesByType("resource")
+      .filter((e) => /\/assets\/[^/]+\.js$/.test(new URL(e.name).pathname))
+      .map((e) => {
+        const r = /** @type {PerformanceResourceTiming} */ (e);
+        return { url: r.name, file: new URL(r.name).pathname, transferSize: r.transferSize, encodedBodySize: r.encodedBodySize, decodedBodySize: r.decodedBodySize };
+      }),
   );
+  return named.every((n) => all.some((e) => e.url === n)) ? all.map(({ url: _, ...rest }) => rest) : null;
 }

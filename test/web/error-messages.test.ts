@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ERROR_STATUS } from "../../protocol/errors";
-import { ERROR_MESSAGES_EN, ERROR_MESSAGES_ZH } from "../../web/src/error-messages";
+import { errors as ERROR_MESSAGES_EN } from "../../web/src/strings-en";
+import { errors as ERROR_MESSAGES_ZH } from "../../web/src/strings-zh";
 import { plainSnippet } from "../../web/src/plain-snippet";
 import { parseInline } from "../../web/src/markdown";
 

@@ -10,8 +10,7 @@ export function Prefs() {
         <span class="sr-only">{t("language")}</span>
         <select aria-label={t("language")} value={locale} onChange={(e) => {
           const l = e.currentTarget.value as Locale;
-          setLocale(l);
-          changed();
+          void setLocale(l).then(changed);
           // Signed in: the choice follows the person to their other browsers.
           if (state.me) void api.updateSettings({ language: l === "zh-CN" ? "zh" : "en" }).catch(() => {});
         }}>

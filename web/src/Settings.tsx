@@ -63,8 +63,7 @@ export function Settings({ onClose }: { onClose: () => void }) {
             value={locale}
             onChange={(e) => {
               const l = e.currentTarget.value as Locale;
-              setLocale(l);
-              changed();
+              void setLocale(l).then(changed);
               void api.updateSettings({ language: l === "zh-CN" ? "zh" : "en" }).catch(() => {});
             }}
           >

@@ -7,6 +7,8 @@ import { locale, setLocale } from "./i18n";
 import { boot } from "./store";
 
 applyTheme();
-setLocale(locale);
-render(<App />, document.getElementById("app")!);
-if (!location.pathname.startsWith("/setup")) void boot();
+// The language's strings first (one small chunk), then the first render.
+void setLocale(locale).then(() => {
+  render(<App />, document.getElementById("app")!);
+  if (!location.pathname.startsWith("/setup")) void boot();
+});

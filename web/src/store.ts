@@ -121,8 +121,7 @@ export function signedIn(user: User | SessionUser): void {
   // The language chosen on any device follows the person (kept on the node).
   void api.settings().then((s) => {
     if (s.language) {
-      setLocale(s.language === "zh" ? "zh-CN" : "en");
-      changed();
+      void setLocale(s.language === "zh" ? "zh-CN" : "en").then(changed);
     }
   }, () => {});
   const queue = new SendQueue({
