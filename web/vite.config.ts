@@ -18,6 +18,15 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     cssCodeSplit: false,
     reportCompressedSize: false,
+    rollupOptions: {
+      output: {
+        // zod and the module that switches off its `new Function` probe (csp-safe-zod.ts) share
+        // one chunk, so the switch runs before any chunk that builds a schema is evaluated. In
+        // the automatic split the switch sat in the entry chunk, which runs after the shared
+        // chunk it imports: every schema built there probed, and the CSP reported a violation.
+        manualChunks: (id) => (/[\\/]node_modules[\\/]zod[\\/]/.test(id) || /csp-safe-zod\.ts$/.test(id) ? "zod" : undefined),
+      },
+    },
   },
   server: {
     proxy: { "/api": { target: process.env.OUTPOST_URL ?? "http://127.0.0.1:8787", ws: true } },
