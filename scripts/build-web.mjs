@@ -25,7 +25,6 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { gzip as zopfliGzip } from "@gfx/zopfli";
 import { build } from "vite";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -102,6 +101,7 @@ export async function writeAssetsModule() {
  * @param {Buffer} bytes
  */
 export async function compress(bytes) {
+  const zopfliGzip = await zopfli();
   const br = zlib.brotliCompressSync(bytes, {
     params: {
       [zlib.constants.BROTLI_PARAM_QUALITY]: zlib.constants.BROTLI_MAX_QUALITY,
@@ -113,6 +113,26 @@ export async function compress(bytes) {
     zopfliGzip(bytes, { numiterations: 15 }, (err, out) => (err ? reject(err) : resolve(Buffer.from(out)))),
   );
   return { br, gzip: /** @type {Buffer} */ (gzip) };
+}
+
+/** @type {Promise<typeof import("@gfx/zopfli").gzip> | null} */
+let zopfliLoaded = null;
+/**
+ * @gfx/zopfli is an Emscripten build: loading it adds process-wide "uncaughtException"
+ * and "unhandledRejection" handlers that rethrow with the whole minified module as the
+ * source line (and abort). Whatever process builds (npm start, screenshots, tests) keeps
+ * its own error handling: the handlers it added are removed again.
+ */
+function zopfli() {
+  zopfliLoaded ??= (async () => {
+    const exceptions = new Set(process.listeners("uncaughtException"));
+    const rejections = new Set(process.listeners("unhandledRejection"));
+    const mod = await import("@gfx/zopfli");
+    for (const l of process.listeners("uncaughtException")) if (!exceptions.has(l)) process.removeListener("uncaughtException", l);
+    for (const l of process.listeners("unhandledRejection")) if (!rejections.has(l)) process.removeListener("unhandledRejection", l);
+    return mod.gzip;
+  })();
+  return zopfliLoaded;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

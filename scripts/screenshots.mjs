@@ -145,6 +145,7 @@ try {
       await page.locator("[data-testid=directory-panel] li.public-room").nth(2).waitFor();
       await page.waitForTimeout(300);
       await shot("directory");
+      await page.keyboard.press("Escape");
       // Room settings and your settings (issue 15, items 3–5).
       await page.getByTestId("open-room-settings").click();
       await page.getByRole("dialog").locator('input[name="topic"]').waitFor();
@@ -182,6 +183,7 @@ try {
         await page.locator("[data-testid=directory-panel] li.public-room").nth(2).waitFor();
         await page.waitForTimeout(300);
         await shot("mobile-directory");
+        await page.keyboard.press("Escape");
         await page.getByTestId("open-settings").click();
         await page.getByRole("dialog").locator('select[name="language"]').waitFor();
         await page.waitForTimeout(300);
