@@ -218,8 +218,8 @@ describe("receipts", () => {
     expect(before.body.receipts).toContainEqual({ userId: c.id, seq: 1 });
     const s = await api("PATCH", "/api/v1/me/settings", { token: c.token, body: { sendReceipts: false } });
     expect(s.status).toBe(200);
-    expect(s.body).toEqual({ sendReceipts: false });
-    expect((await api("GET", "/api/v1/me/settings", { token: c.token })).body).toEqual({ sendReceipts: false });
+    expect(s.body).toEqual({ sendReceipts: false, language: null });
+    expect((await api("GET", "/api/v1/me/settings", { token: c.token })).body).toEqual({ sendReceipts: false, language: null });
     const after = await api("GET", `/api/v1/rooms/${room.id}/receipts`, { token: a.token });
     const ids = after.body.receipts.map((x: { userId: string }) => x.userId);
     expect(ids).toContain(b.id);

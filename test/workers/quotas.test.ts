@@ -186,6 +186,7 @@ describe("room quota", () => {
       );
       // An admin (quota-exempt) is not refused.
       await dir.registerRoom({ id: `r_${key}zzzy@local`, name: "admin's", kind: "group", visibility: "public", createdBy: u.id }, { quotaExempt: true });
+      await dir.describeRoom(`r_${key}zzzy@local`, { memberCount: 1 });
       return { refused, now };
     });
     // One slot frees when the two oldest are a day old: the second oldest, 22 h ago, decides.
@@ -247,6 +248,9 @@ describe("public room directory", () => {
         // 25 names only: about 100 rooms share each name, so pages end in the middle of a name.
         const name = i % 5 === 0 ? `上海分行 ${tag} ${i % 25}` : `Team ${tag} ${String(i % 25).padStart(2, "0")}`;
         await dir.registerRoom({ id, name, kind: "group", visibility: "public", createdBy: u.id }, { quotaExempt: true });
+        // What a real room reports once created (room-object.ts reportMemberCount); without it the
+        // public page would ask each of these never-created rooms for its count.
+        await dir.describeRoom(id, { memberCount: 1 });
         ids.push(id);
       }
       // A private room and a DM never show.
@@ -260,7 +264,7 @@ describe("public room directory", () => {
     expect(new Set(mine.map((r) => r.id))).toEqual(new Set(made));
     expect(new Set(everything.seen.map((r) => r.id)).size).toBe(everything.seen.length); // no room twice
     expect([...mine].sort(byNameThenId)).toEqual(mine);
-    for (const r of mine) expect(Object.keys(r).sort()).toEqual(["createdAt", "id", "name"]);
+    for (const r of mine) expect(Object.keys(r).sort()).toEqual(["createdAt", "id", "memberCount", "name", "topic"]);
 
     // Search: a case-insensitive substring, paged the same way.
     const found = await pageAll(u.token, `q=${encodeURIComponent(`TEAM ${tag.toUpperCase()}`)}&limit=77`);
