@@ -50,8 +50,8 @@ export const InboxRoomSchema = z.strictObject({
   lastMessage: LastMessageSchema.nullable(),
   /** inbox position of the last change to this entry */
   pos: z.number().int(),
-  /** the user muted this room: no notifications from it (PATCH /api/v1/me/rooms/{id}) */
-  muted: z.boolean(),
+  /** the user muted this room: no notifications from it (PATCH /api/v1/me/rooms/{id}); absent from older nodes */
+  muted: z.boolean().default(false),
 });
 export type InboxRoom = z.infer<typeof InboxRoomSchema>;
 

@@ -105,8 +105,8 @@ export type Member = z.infer<typeof MemberSchema>;
 export const RoomSchema = z.strictObject({
   id: z.string(),
   name: z.string(),
-  /** one line about the room ("" when none); any member may set it */
-  topic: z.string(),
+  /** one line about the room ("" when none); any member may set it. Added later: a node from before sends none */
+  topic: z.string().default(""),
   kind: RoomKindSchema,
   visibility: VisibilitySchema,
   createdAt: z.number(),
@@ -127,10 +127,10 @@ export const PublicRoomSchema = z.strictObject({
   id: z.string(),
   name: z.string(),
   createdAt: z.number(),
-  /** members, as the room last told the directory (null: not yet known for a room older than the count) */
-  memberCount: z.number().int().nullable(),
-  /** "" when the room has none */
-  topic: z.string(),
+  /** members, as the room last told the directory (null: not yet known for a room older than the count; absent from older nodes) */
+  memberCount: z.number().int().nullable().default(null),
+  /** "" when the room has none (absent from older nodes) */
+  topic: z.string().default(""),
 });
 export type PublicRoom = z.infer<typeof PublicRoomSchema>;
 

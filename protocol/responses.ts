@@ -67,8 +67,8 @@ export const RevokedSchema = z.strictObject({ revoked: z.number().int() });
 export const SettingsSchema = z.strictObject({
   /** may others see how far I have read? */
   sendReceipts: z.boolean(),
-  /** the interface language chosen on any device; null: each browser's own */
-  language: LanguageSchema.nullable(),
+  /** the interface language chosen on any device; null: each browser's own (absent from older nodes) */
+  language: LanguageSchema.nullable().default(null),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 

@@ -132,8 +132,8 @@ describe("one person, two devices", () => {
   const aliceReceipt = (f: RoomSocketFrame) => f.type === "receipt" && f.userId === alice.id;
 
   it("with sendReceipts off, reading more (device frame, REST) sends bob no receipt", async () => {
-    expect(await ok(200, node.url, "PATCH", "/api/v1/me/settings", { token: alice.token, body: { sendReceipts: false } })).toEqual({ sendReceipts: false });
-    expect(await ok(200, node.url, "GET", "/api/v1/me/settings", { token: alice2 })).toEqual({ sendReceipts: false });
+    expect(await ok(200, node.url, "PATCH", "/api/v1/me/settings", { token: alice.token, body: { sendReceipts: false } })).toEqual({ sendReceipts: false, language: null });
+    expect(await ok(200, node.url, "GET", "/api/v1/me/settings", { token: alice2 })).toEqual({ sendReceipts: false, language: null });
 
     // the device frame
     await bobSays(room, "three");

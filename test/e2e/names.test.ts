@@ -61,7 +61,7 @@ describe("room and display names", () => {
     expect(room.name).toBe("Café 👨\u200d👩\u200d👧");
     const bad = await fetch(`${node.url}/api/v1/rooms/${room.id}`, { method: "PATCH", headers, body: JSON.stringify({ name: "Eve\ud800" }) });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toEqual({ code: "invalid_request", message: "name: is not well-formed Unicode (a lone surrogate, U+D800)" });
+    expect((await bad.json()).error).toEqual({ code: "invalid_request", message: "name: is not well-formed Unicode (a lone surrogate, U+D800)", field: "name" });
     await node.restart();
     token = await loginAs(node.url, "admin", TEST_ADMIN_PASSWORD);
     const after = await (await fetch(`${node.url}/api/v1/rooms/${room.id}`, { headers: { authorization: `Bearer ${token}` } })).json();

@@ -38,7 +38,7 @@ function newerMessage(seq: number) {
     threadId: "t_1",
   };
 }
-const room = { id: ROOM, name: "r", kind: "group", visibility: "private", createdAt: 1, createdBy: "u_x", lastSeq: 0, memberCount: 1, role: "member", topic: "new" };
+const room = { id: ROOM, name: "r", kind: "group", visibility: "private", createdAt: 1, createdBy: "u_x", lastSeq: 0, memberCount: 1, role: "member", topic: "", pinnedMessageId: "m_1" };
 const future = { type: "thread.updated", threadId: "t_1", replies: 3 };
 
 afterEach(() => {
@@ -72,13 +72,13 @@ describe("an SDK meets a newer node", () => {
     const d = new DeviceSocket(new OutpostClient({ baseUrl: "http://node.test" }), { WebSocket: WS }).start();
     const s = FakeSocket.all[0];
     s.open();
-    const inboxRoom = { roomId: ROOM, name: "r", kind: "group", visibility: "private", role: "member", joinedAt: 1, peerId: null, lastSeq: 1, lastReadSeq: 0, unread: 1, mentions: 0, lastMessage: { id: "m_0000000000000001", seq: 1, senderId: "u_y", preview: "hi", createdAt: 1, deleted: false, threadId: "t_1" }, pos: 1, muted: false };
+    const inboxRoom = { roomId: ROOM, name: "r", kind: "group", visibility: "private", role: "member", joinedAt: 1, peerId: null, lastSeq: 1, lastReadSeq: 0, unread: 1, mentions: 0, lastMessage: { id: "m_0000000000000001", seq: 1, senderId: "u_y", preview: "hi", createdAt: 1, deleted: false, threadId: "t_1" }, pos: 1, muted: false, archived: false };
     s.deliver({ type: "inbox.hello", userId: "u_x", sessionId: "s", pos: 1, rooms: [inboxRoom], unreadNotifications: 0, serverTime: 5 });
     s.deliver({ type: "inbox.thread", threadId: "t_1" });
     s.deliver({ type: "inbox.room", room: { ...inboxRoom, unread: 2, pos: 2 } });
     expect(d.ready).toBe(true);
     expect(d.rooms.get(ROOM)).toMatchObject({ unread: 2, pos: 2 });
-    expect(d.rooms.get(ROOM)).not.toHaveProperty("muted");
+    expect(d.rooms.get(ROOM)).not.toHaveProperty("archived");
     expect(d.ignoredFrames).toBe(1);
     d.close();
   });
@@ -104,7 +104,7 @@ describe("an SDK meets a newer node", () => {
     expect(page.messages.map((m) => m.seq)).toEqual([1, 2]);
     expect(page).not.toHaveProperty("cursor");
     const info = await api.room(ROOM);
-    expect(info.room).not.toHaveProperty("topic");
+    expect(info.room).not.toHaveProperty("pinnedMessageId");
     expect(info.members[0]).not.toHaveProperty("title");
   });
 });
