@@ -23,6 +23,7 @@ import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { storedRoom } from "../shared/objects";
+import { homeNode } from "../../protocol/ids";
 import { answerPingsWhileAsleep, closeBack, closeOnError, errorResponse, failureFrame, okFrame, refuseUnlessUpgrade } from "../shared/sockets";
 import type { ClientDeviceFrame, InboxRoom, Notification, Presence } from "../../protocol/device";
 import type { Settings } from "../../protocol/responses";
@@ -98,6 +99,20 @@ export class UserObject extends DurableObject<Env> {
       await Promise.allSettled(this.inbox.store.roomIds().map((roomId) => storedRoom(this.env, roomId).setSendReceipts(me, after)));
     }
     return this.settings();
+  }
+
+  /**
+   * The person's display name or avatar changed (the directory has it already):
+   * the rooms homed on this node that they are in update their member rows and
+   * tell their viewers. Rooms homed on other nodes keep the name they were
+   * told at joining until then (docs/FEDERATION.md); their people still learn
+   * the new name from the replicated directory.
+   */
+  async announceProfile(): Promise<void> {
+    if (!this.profile) return;
+    const { userId, displayName } = this.profile;
+    const local = this.inbox.store.roomIds().filter((roomId) => homeNode(roomId) === this.env.NODE_NAME);
+    await Promise.allSettled(local.map((roomId) => storedRoom(this.env, roomId).memberProfileChanged(userId, displayName)));
   }
 
   // ------------------------------------------------------------- sessions

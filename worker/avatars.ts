@@ -1,0 +1,139 @@
+/**
+ * People's avatars: a small square picture each, chosen by its owner
+ * (`PUT /api/v1/me/avatar`, removed with `DELETE`) and shown to everyone of
+ * the organisation (`GET /api/v1/users/{id}/avatar?v=<hash>`).
+ *
+ * - The web client crops and scales the picture to 256×256 before it sends
+ *   it, so a node takes at most `AVATAR_MAX_BYTES`; a bigger body is refused
+ *   (413 `too_large`) before more than that is read.
+ * - The type is decided by the bytes (PNG, JPEG or WebP signatures), never by
+ *   the Content-Type the client sent: anything else is 415
+ *   `unsupported_media_type`, so an SVG or HTML page can never be served as
+ *   someone's avatar.
+ * - Bytes are stored content-addressed under `avatars/<sha256>` in the node's
+ *   file store (the same store as room files), and the directory's account
+ *   row names the hash: the account and the bytes change in one step from
+ *   everybody's point of view, and a URL with `?v=<hash>` names bytes that
+ *   never change (so it is cached as immutable).
+ * - Serving reads the directory only: an unknown or forged id touches no user
+ *   object and creates no file (docs/RELIABILITY.md, "forged ids").
+ *
+ * Avatars of people homed on another node are not served here yet (their
+ * hash is replicated, but the bytes stay at home): clients draw the first
+ * letter (docs/FEDERATION.md).
+ */
+import type { Context } from "hono";
+import type { AppEnv } from "./app-env";
+import { AppError } from "../durable-objects/shared/app-error";
+import type { Env } from "../durable-objects/shared/env";
+import { directoryStub } from "../durable-objects/shared/objects";
+import { USER_ID_RE, homeNode } from "../protocol/ids";
+import type { User } from "../protocol/models";
+import { requireFiles } from "./routes/files";
+
+/** 256 KB: a 256×256 picture is far smaller as WebP or PNG; the cap only stops abuse. */
+export const AVATAR_MAX_BYTES = 256 * 1024;
+
+const keyOf = (hash: string) => `avatars/${hash}`;
+
+/** The image type the bytes themselves say, or null for anything else. */
+export function sniffImageType(b: Uint8Array): "image/png" | "image/jpeg" | "image/webp" | null {
+  const at = (i: number, ...bytes: number[]) => bytes.every((x, k) => b[i + k] === x);
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
+  if (at(0, 0xff, 0xd8, 0xff)) return "image/jpeg";
+  // RIFF <size> WEBP
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return "image/webp";
+  return null;
+}
+
+const tooLarge = () => new AppError("too_large", `an avatar is limited to ${AVATAR_MAX_BYTES} bytes (crop or shrink it first)`);
+
+/** The whole body, refused as soon as it passes the cap (a declared length over it is refused unread). */
+async function readCapped(req: Request): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > AVATAR_MAX_BYTES) {
+    await req.body?.cancel();
+    throw tooLarge();
+  }
+  if (!req.body) return new Uint8Array();
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > AVATAR_MAX_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Delete bytes no account of this node names any more (a replaced or removed avatar). */
+async function forget(env: Env, hash: string | null): Promise<void> {
+  // Two people may have uploaded the very same picture: the bytes stay while anyone names them.
+  if (!hash || (await directoryStub(env).avatarInUse(hash))) return;
+  await requireFiles(env).delete(keyOf(hash)).catch((err) => console.error("avatar delete failed", (err as Error)?.message ?? err));
+}
+
+/** `PUT /me/avatar`: the caller's new avatar (the raw image as the body). */
+export async function putAvatar(c: Context<AppEnv>): Promise<User> {
+  const env = c.env;
+  const store = requireFiles(env);
+  const bytes = await readCapped(c.req.raw);
+  if (bytes.byteLength === 0) throw new AppError("invalid_request", "the body is empty: send the image's bytes");
+  if (!sniffImageType(bytes)) throw new AppError("unsupported_media_type", "an avatar must be a PNG, JPEG or WebP image");
+  const hash = hex(await crypto.subtle.digest("SHA-256", bytes));
+  // Bytes first, then the account names them: nobody is ever shown a hash with no bytes.
+  await store.put(keyOf(hash), new Blob([bytes]).stream(), bytes.byteLength);
+  const { user, previous } = await directoryStub(env).setAvatar(c.get("caller").userId, hash);
+  if (previous !== hash) c.executionCtx.waitUntil(forget(env, previous));
+  return user;
+}
+
+/** `DELETE /me/avatar`: back to the first letter. */
+export async function deleteAvatar(c: Context<AppEnv>): Promise<User> {
+  const { user, previous } = await directoryStub(c.env).setAvatar(c.get("caller").userId, null);
+  c.executionCtx.waitUntil(forget(c.env, previous));
+  return user;
+}
+
+/** `GET /users/{id}/avatar?v=<hash>`: the picture, with headers that keep it a picture. */
+export async function getAvatar(c: Context<AppEnv>): Promise<Response> {
+  const id = c.req.param("id") ?? "";
+  const noAvatar = () => new AppError("not_found", "no such avatar");
+  // The directory only (no user object is touched), and only people homed here: their bytes are here.
+  const user = USER_ID_RE.test(id) && homeNode(id) === c.env.NODE_NAME ? await directoryStub(c.env).getUser(id) : null;
+  if (!user?.avatar) throw noAvatar();
+  const stored = await requireFiles(c.env).get(keyOf(user.avatar));
+  if (!stored?.body) throw noAvatar();
+  const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
+  // Sniffed again on the way out: whatever is on the disk, only an image leaves as one.
+  const type = sniffImageType(bytes);
+  if (!type) throw noAvatar();
+  const current = c.req.query("v") === user.avatar;
+  return new Response(c.req.method === "HEAD" ? null : bytes, {
+    headers: {
+      "Content-Type": type,
+      "Content-Length": String(bytes.byteLength),
+      "Content-Disposition": "inline",
+      "X-Content-Type-Options": "nosniff",
+      "Content-Security-Policy": "default-src 'none'; sandbox",
+      ETag: `"${user.avatar}"`,
+      // A URL naming the current hash names these bytes forever; any other asks again each time
+      // (the person may change their picture). Private: it is for the signed-in organisation.
+      "Cache-Control": current ? "private, max-age=31536000, immutable" : "private, no-cache",
+    },
+  });
+}
