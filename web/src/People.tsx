@@ -27,7 +27,7 @@ export function PeoplePanel({ onClose }: { onClose: () => void }) {
     try {
       const page = await api.accounts({ q: query.trim() || undefined, limit: PAGE, cursor: from ?? undefined });
       if (!alive()) return;
-      for (const a of page.accounts) remember(a.id, a.displayName, a.username);
+      for (const a of page.accounts) remember(a.id, a.displayName, a.username, a.avatar ?? null);
       setAccounts((old) => (from && old ? [...old, ...page.accounts] : page.accounts));
       setCursor(page.nextCursor);
       setError(null);
