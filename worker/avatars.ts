@@ -10,9 +10,9 @@
  *   the Content-Type the client sent: anything else is 415
  *   `unsupported_media_type`, so an SVG or HTML page can never be served as
  *   someone's avatar.
- * - Bytes are stored content-addressed under `avatars/<sha256>` in the node's
- *   file store (the same store as room files), and the directory's account
- *   row names the hash: the account and the bytes change in one step from
+ * - Bytes are stored under `avatars/<user key>/<sha256>` in the node's file
+ *   store (the same store as room files), and the directory's account row
+ *   names the hash: the account and the bytes change in one step from
  *   everybody's point of view, and a URL with `?v=<hash>` names bytes that
  *   never change (so it is cached as immutable).
  * - Serving reads the directory only: an unknown or forged id touches no user
@@ -34,7 +34,12 @@ import { requireFiles } from "./routes/files";
 /** 256 KB: a 256×256 picture is far smaller as WebP or PNG; the cap only stops abuse. */
 export const AVATAR_MAX_BYTES = 256 * 1024;
 
-const keyOf = (hash: string) => `avatars/${hash}`;
+/**
+ * One folder per person (the id's random part): a picture is only ever
+ * deleted by its owner's own change, never because someone else replaced the
+ * same bytes.
+ */
+const keyOf = (userId: string, hash: string) => `avatars/${userId.slice(2, 18)}/${hash}`;
 
 /** The image type the bytes themselves say, or null for anything else. */
 export function sniffImageType(b: Uint8Array): "image/png" | "image/jpeg" | "image/webp" | null {
@@ -80,11 +85,11 @@ async function readCapped(req: Request): Promise<Uint8Array> {
 
 const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, "0")).join("");
 
-/** Delete bytes no account of this node names any more (a replaced or removed avatar). */
-async function forget(env: Env, hash: string | null): Promise<void> {
-  // Two people may have uploaded the very same picture: the bytes stay while anyone names them.
-  if (!hash || (await directoryStub(env).avatarInUse(hash))) return;
-  await requireFiles(env).delete(keyOf(hash)).catch((err) => console.error("avatar delete failed", (err as Error)?.message ?? err));
+/** Delete the bytes of a replaced or removed avatar (after the answer: waitUntil). */
+async function forget(env: Env, userId: string, hash: string | null): Promise<void> {
+  // The person may have gone back to this very picture meanwhile (a quick A → B → A).
+  if (!hash || (await directoryStub(env).getUser(userId))?.avatar === hash) return;
+  await requireFiles(env).delete(keyOf(userId, hash)).catch((err) => console.error("avatar delete failed", (err as Error)?.message ?? err));
 }
 
 /** `PUT /me/avatar`: the caller's new avatar (the raw image as the body). */
@@ -96,16 +101,18 @@ export async function putAvatar(c: Context<AppEnv>): Promise<User> {
   if (!sniffImageType(bytes)) throw new AppError("unsupported_media_type", "an avatar must be a PNG, JPEG or WebP image");
   const hash = hex(await crypto.subtle.digest("SHA-256", bytes));
   // Bytes first, then the account names them: nobody is ever shown a hash with no bytes.
-  await store.put(keyOf(hash), new Blob([bytes]).stream(), bytes.byteLength);
-  const { user, previous } = await directoryStub(env).setAvatar(c.get("caller").userId, hash);
-  if (previous !== hash) c.executionCtx.waitUntil(forget(env, previous));
+  const userId = c.get("caller").userId;
+  await store.put(keyOf(userId, hash), new Blob([bytes]).stream(), bytes.byteLength);
+  const { user, previous } = await directoryStub(env).setAvatar(userId, hash);
+  if (previous !== hash) c.executionCtx.waitUntil(forget(env, userId, previous));
   return user;
 }
 
 /** `DELETE /me/avatar`: back to the first letter. */
 export async function deleteAvatar(c: Context<AppEnv>): Promise<User> {
-  const { user, previous } = await directoryStub(c.env).setAvatar(c.get("caller").userId, null);
-  c.executionCtx.waitUntil(forget(c.env, previous));
+  const userId = c.get("caller").userId;
+  const { user, previous } = await directoryStub(c.env).setAvatar(userId, null);
+  c.executionCtx.waitUntil(forget(c.env, userId, previous));
   return user;
 }
 
@@ -116,7 +123,7 @@ export async function getAvatar(c: Context<AppEnv>): Promise<Response> {
   // The directory only (no user object is touched), and only people homed here: their bytes are here.
   const user = USER_ID_RE.test(id) && homeNode(id) === c.env.NODE_NAME ? await directoryStub(c.env).getUser(id) : null;
   if (!user?.avatar) throw noAvatar();
-  const stored = await requireFiles(c.env).get(keyOf(user.avatar));
+  const stored = await requireFiles(c.env).get(keyOf(id, user.avatar));
   if (!stored?.body) throw noAvatar();
   const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
   // Sniffed again on the way out: whatever is on the disk, only an image leaves as one.

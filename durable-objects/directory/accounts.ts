@@ -165,11 +165,6 @@ export class Accounts {
     return { user: toUser({ ...row, avatar }), previous: row.avatar };
   }
 
-  /** Does any account of this node still name this avatar (the same picture uploaded by two people)? */
-  avatarInUse(hash: string): boolean {
-    return !!this.db.select({ id: schema.users.id }).from(schema.users).where(eq(schema.users.avatar, hash)).get();
-  }
-
   setPasswordHash(id: string, passwordHash: string): void {
     this.db.update(schema.users).set({ passwordHash }).where(eq(schema.users.id, id)).run();
   }

@@ -149,10 +149,6 @@ export class DirectoryObject extends DurableObject<Env> {
     return this.accounts.setAvatar(id, avatar);
   }
 
-  async avatarInUse(hash: string): Promise<boolean> {
-    return this.accounts.avatarInUse(hash);
-  }
-
   /** A new one-time invite link for an account of this node (older ones end). */
   async issueInvite(userId: string, createdBy: string): Promise<{ token: string; expiresAt: number }> {
     if (!this.accounts.byId(userId)) throw new AppError("not_found", "no such user");

@@ -28,7 +28,7 @@ export const users = sqliteTable(
     version: integer("version").notNull().default(0),
     /**
      * The person's avatar: the SHA-256 (hex) of its stored bytes, which are kept
-     * under `avatars/<hash>` in the file store (worker/avatars.ts); null: none.
+     * under `avatars/<user key>/<hash>` in the file store (worker/avatars.ts); null: none.
      */
     avatar: text("avatar"),
   },

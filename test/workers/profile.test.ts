@@ -8,7 +8,7 @@
 import { env, listDurableObjectIds } from "cloudflare:test";
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BASE, api, connect, newRoom, newUser } from "./helpers";
+import { BASE, api, connect, eventually, newRoom, newUser } from "./helpers";
 import type { TestBindings } from "./cloudflare-env";
 
 const bucket = (env as Cloudflare.Env & TestBindings).FILES_BUCKET;
@@ -92,13 +92,16 @@ describe("avatar", () => {
       expect(served.headers.get("content-type")).toBe(type);
       await served.body?.cancel();
     }
-    // Replaced pictures are not kept.
-    expect(await avatarKeys()).not.toContain(`avatars/${hash}`);
+    // Replaced pictures are not kept (deleted after the answer).
+    expect(await eventually(async () => !(await avatarKeys()).some((k) => k.endsWith(hash)))).toBe(true);
 
     const removed = await api("DELETE", "/api/v1/me/avatar", { token: a.token });
     expect(removed.status).toBe(200);
     expect(removed.body.avatar).toBeUndefined();
     expect((await getAvatar(b.token, a.id)).status).toBe(404);
+    // Nothing of hers is left in the store.
+    const folder = `avatars/${a.id.slice(2, 18)}/`;
+    expect(await eventually(async () => !(await avatarKeys()).some((k) => k.startsWith(folder)))).toBe(true);
   });
 
   it("refuses what is not an image (415), too big (413) or empty, and keeps the old one", async () => {
