@@ -123,24 +123,25 @@ export async function getAvatar(c: Context<AppEnv>): Promise<Response> {
   // The directory only (no user object is touched), and only people homed here: their bytes are here.
   const user = USER_ID_RE.test(id) && homeNode(id) === c.env.NODE_NAME ? await directoryStub(c.env).getUser(id) : null;
   if (!user?.avatar) throw noAvatar();
+  const current = c.req.query("v") === user.avatar;
+  const etag = `"${user.avatar}"`;
+  const headers = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    ETag: etag,
+    // A URL naming the current hash names these bytes forever; any other asks again each time
+    // (the person may change their picture). Private: it is for the signed-in organisation.
+    "Cache-Control": current ? "private, max-age=31536000, immutable" : "private, no-cache",
+  };
+  // The browser's copy is still the picture: no bytes read or sent.
+  if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers });
   const stored = await requireFiles(c.env).get(keyOf(id, user.avatar));
   if (!stored?.body) throw noAvatar();
   const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
   // Sniffed again on the way out: whatever is on the disk, only an image leaves as one.
   const type = sniffImageType(bytes);
   if (!type) throw noAvatar();
-  const current = c.req.query("v") === user.avatar;
   return new Response(c.req.method === "HEAD" ? null : bytes, {
-    headers: {
-      "Content-Type": type,
-      "Content-Length": String(bytes.byteLength),
-      "Content-Disposition": "inline",
-      "X-Content-Type-Options": "nosniff",
-      "Content-Security-Policy": "default-src 'none'; sandbox",
-      ETag: `"${user.avatar}"`,
-      // A URL naming the current hash names these bytes forever; any other asks again each time
-      // (the person may change their picture). Private: it is for the signed-in organisation.
-      "Cache-Control": current ? "private, max-age=31536000, immutable" : "private, no-cache",
-    },
+    headers: { ...headers, "Content-Type": type, "Content-Length": String(bytes.byteLength), "Content-Disposition": "inline" },
   });
 }

@@ -80,6 +80,9 @@ describe("avatar", () => {
     expect(got.headers.get("content-security-policy")).toContain("default-src 'none'");
     expect(got.headers.get("cache-control")).toContain("immutable");
     expect(new Uint8Array(await got.arrayBuffer())).toEqual(PNG);
+    // A browser that has it already gets a 304 without the bytes.
+    const again = await SELF.fetch(`${BASE}/api/v1/users/${a.id}/avatar`, { headers: { authorization: `Bearer ${b.token}`, "if-none-match": `"${hash}"` } });
+    expect(again.status).toBe(304);
     // Any other v (an old hash, none) revalidates: the picture may change.
     const stale = await getAvatar(b.token, a.id, "0".repeat(64));
     expect(stale.headers.get("cache-control")).toBe("private, no-cache");

@@ -6,6 +6,7 @@
  * and end sessions. Every rule is the node's (password policy, last admin):
  * the screen shows what the node answered.
  */
+import { Avatar } from "./Avatar";
 import { useEffect, useState } from "preact/hooks";
 import type { Account, Invite, Session } from "../../sdk/index";
 import { api, remember, state } from "./store";
@@ -190,6 +191,7 @@ function AccountRow({ account: a, open, toggle, changed }: { account: Account; o
     <li class="account" data-username={a.username}>
       <div class="account-line">
         <span class="account-name">
+          <Avatar userId={a.id} name={a.displayName} />
           <span dir="auto">{a.displayName}</span> <span class="muted">@{a.username}</span>
         </span>
         <Badges a={a} />
