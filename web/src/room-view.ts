@@ -107,7 +107,7 @@ export function openRoom(roomId: string, target?: { id: string; seq: number }, o
         view.members = [...view.members.filter((m) => m.userId !== f.member.userId), f.member];
         remember(f.member.userId, f.member.displayName, f.member.username);
         // A renamed person, or one with a new avatar (members carry no avatar): ask the directory.
-        if (f.type === "member.updated") lookupUsers([f.member.userId], true);
+        if (f.type === "member.updated") lookupUsers([f.member.userId], "force");
         break;
       case "member.left":
         view.members = view.members.filter((m) => m.userId !== f.userId);
@@ -133,8 +133,9 @@ async function loadRoom(view: RoomView, target?: { id: string; seq: number }): P
     view.room = info.room;
     view.members = info.members;
     for (const m of info.members) remember(m.userId, m.displayName, m.username);
-    // Avatars (and names changed since the room last heard) come from the directory: one request.
-    lookupUsers(info.members.map((m) => m.userId), true);
+    // Avatars (and names changed since the room last heard) come from the directory: one
+    // request for the first 200 members, each person once per page load.
+    lookupUsers(info.members.slice(0, 200).map((m) => m.userId), true);
     for (const r of receipts.receipts) view.receipts.set(r.userId, r.seq);
     if ("hasNewer" in page) setWindow(view, page);
     else {

@@ -102,7 +102,7 @@ export function signedIn(user: User | SessionUser): void {
   if ("avatar" in user) remember(user.id, user.displayName, user.username, user.avatar ?? null);
   else {
     remember(user.id, user.displayName, user.username);
-    lookupUsers([user.id], true);
+    lookupUsers([user.id], "force");
   }
   const device = new DeviceSocket(api, { backoff: { baseMs: 300, maxMs: 4000 } });
   device.onChange(() => {
@@ -204,10 +204,18 @@ let flushing: ReturnType<typeof setTimeout> | null = null;
  * Learn the names of these users: every id asked for in the same turn goes in
  * one `GET /users?ids=` (a fresh sign-in with fifty rooms is one request, not fifty).
  */
-export function lookupUsers(ids: Iterable<string>, fresh = false): void {
+/** People whose directory entry (avatar, current name) this page has asked for. */
+const refreshed = new Set<string>();
+
+/**
+ * `fresh`: ask the directory even about people we know from a room's member
+ * list (which carries no avatar, and the name they joined with) — once per
+ * page load, or again when `force`d (a `member.updated` frame says they changed).
+ */
+export function lookupUsers(ids: Iterable<string>, fresh: boolean | "force" = false): void {
   for (const id of ids) {
-    // fresh: ask the directory even about people we know (their avatars, a new name).
-    if (!fresh && (state.users.has(id) || lookups.has(id))) continue;
+    if (fresh === "force" || (fresh && !refreshed.has(id))) refreshed.add(id);
+    else if (state.users.has(id) || lookups.has(id)) continue;
     lookups.add(id);
     wanted.add(id);
   }
