@@ -16,11 +16,13 @@
  *   everybody's point of view, and a URL with `?v=<hash>` names bytes that
  *   never change (so it is cached as immutable).
  * - Serving reads the directory only: an unknown or forged id touches no user
- *   object and creates no file (docs/RELIABILITY.md, "forged ids").
- *
- * Avatars of people homed on another node are not served here yet (their
- * hash is replicated, but the bytes stay at home): clients draw the first
- * letter (docs/FEDERATION.md).
+ *   object, creates no file and asks no other node (docs/RELIABILITY.md,
+ *   "forged ids").
+ * - People homed on another node: the hash comes with their account in the
+ *   directory feed, the bytes stay at their home and are fetched over the
+ *   link for each request this node gets (browsers cache them for good under
+ *   `?v=<hash>`, so that is about once per viewer and picture). When the home
+ *   cannot be reached the answer is 404 and the client draws the first letter.
  */
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
@@ -30,6 +32,8 @@ import { directoryStub } from "../durable-objects/shared/objects";
 import { USER_ID_RE, homeNode } from "../protocol/ids";
 import type { User } from "../protocol/models";
 import { requireFiles } from "./routes/files";
+import { LinkError, linkFetch } from "../durable-objects/shared/cluster";
+import { fromB64url } from "../durable-objects/shared/bytes";
 
 /** 256 KB: a 256×256 picture is far smaller as WebP or PNG; the cap only stops abuse. */
 export const AVATAR_MAX_BYTES = 256 * 1024;
@@ -116,12 +120,39 @@ export async function deleteAvatar(c: Context<AppEnv>): Promise<User> {
   return user;
 }
 
+/** The stored bytes of a person of this node's avatar, or null when they are missing. */
+export async function readStoredAvatar(env: Env, userId: string, hash: string): Promise<Uint8Array | null> {
+  const stored = await requireFiles(env).get(keyOf(userId, hash));
+  return stored?.body ? new Uint8Array(await new Response(stored.body).arrayBuffer()) : null;
+}
+
+/**
+ * The avatar of a person homed on another node, from there over the link
+ * (routes/link-avatars.ts); null when it has none or is not reachable: the
+ * client draws the first letter meanwhile.
+ */
+async function fetchRemoteAvatar(env: Env, userId: string, hash: string): Promise<Uint8Array | null> {
+  const home = homeNode(userId);
+  if (!home) return null;
+  try {
+    const { status, body } = await linkFetch<{ avatar?: unknown; data?: unknown }>(env, home, "GET", `/link/v1/users/${encodeURIComponent(userId)}/avatar`);
+    if (status !== 200 || body?.avatar !== hash || typeof body.data !== "string") return null;
+    const bytes = fromB64url(body.data);
+    // The bytes must be the ones the directory names (the home may have a newer picture already).
+    return bytes && bytes.byteLength <= AVATAR_MAX_BYTES && hex(await crypto.subtle.digest("SHA-256", bytes)) === hash ? bytes : null;
+  } catch (err) {
+    if (err instanceof LinkError) return null;
+    throw err;
+  }
+}
+
 /** `GET /users/{id}/avatar?v=<hash>`: the picture, with headers that keep it a picture. */
 export async function getAvatar(c: Context<AppEnv>): Promise<Response> {
   const id = c.req.param("id") ?? "";
   const noAvatar = () => new AppError("not_found", "no such avatar");
-  // The directory only (no user object is touched), and only people homed here: their bytes are here.
-  const user = USER_ID_RE.test(id) && homeNode(id) === c.env.NODE_NAME ? await directoryStub(c.env).getUser(id) : null;
+  // The directory only (this node's people and, as replicated, the cluster's): an unknown
+  // id touches no object and asks no other node.
+  const user = USER_ID_RE.test(id) ? await directoryStub(c.env).getUser(id) : null;
   if (!user?.avatar) throw noAvatar();
   const current = c.req.query("v") === user.avatar;
   const etag = `"${user.avatar}"`;
@@ -135,9 +166,8 @@ export async function getAvatar(c: Context<AppEnv>): Promise<Response> {
   };
   // The browser's copy is still the picture: no bytes read or sent.
   if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers });
-  const stored = await requireFiles(c.env).get(keyOf(id, user.avatar));
-  if (!stored?.body) throw noAvatar();
-  const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
+  const bytes = homeNode(id) === c.env.NODE_NAME ? await readStoredAvatar(c.env, id, user.avatar) : await fetchRemoteAvatar(c.env, id, user.avatar);
+  if (!bytes) throw noAvatar();
   // Sniffed again on the way out: whatever is on the disk, only an image leaves as one.
   const type = sniffImageType(bytes);
   if (!type) throw noAvatar();

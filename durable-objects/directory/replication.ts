@@ -93,10 +93,9 @@ export function applyFeedPage(db: Db, node: string, users: FeedUser[], upTo: num
   return deactivated;
 }
 
-// No `avatar`: its bytes stay at the person's home node and are not served across the
-// link yet (docs/FEDERATION.md), so clients draw the first letter instead of asking for
-// a picture this node would answer 404. The hash is kept for when they are.
-const toUser = (r: typeof schema.remoteUsers.$inferSelect): User => ({ id: r.id, username: r.username, displayName: r.displayName, isAdmin: r.isAdmin, active: r.active });
+// `avatar`: its bytes stay at the person's home node; this node serves them through the link
+// (worker/avatars.ts).
+const toUser = (r: typeof schema.remoteUsers.$inferSelect): User => ({ id: r.id, username: r.username, displayName: r.displayName, isAdmin: r.isAdmin, active: r.active, ...(r.avatar ? { avatar: r.avatar } : {}) });
 
 export function remoteUsersById(db: Db, ids: string[]): User[] {
   if (ids.length === 0) return [];

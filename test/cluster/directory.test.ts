@@ -43,25 +43,26 @@ describe("the organisation's directory", () => {
     recordFigures("cluster", { "a new account found on the two other nodes (ms)": Date.now() - started });
   });
 
-  it("carries a person's own new name to the other branches; their avatar stays a letter there", async () => {
+  it("carries a person's own new name and avatar to the other branches", async () => {
     const id = (await search("beijing", "chenmei"))[0].id;
     const own = await loginAs(cluster.nodes.beijing.url, "chenmei", "a long enough passphrase");
     expect((await callNode(cluster, "beijing", own, "PATCH", "/me", { displayName: "陈梅 (Mei)" })).status).toBe(200);
     const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
     const set = await callNode(cluster, "beijing", own, "PUT", "/me/avatar", undefined, { raw: { type: "image/png", data: png } });
     expect(set.status).toBe(200);
-    const home = await fetch(`${cluster.nodes.beijing.url}/api/v1/users/${id}/avatar?v=${set.body.avatar}`, { headers: { authorization: `Bearer ${admins.beijing}` } });
-    expect([home.status, home.headers.get("content-type")]).toEqual([200, "image/png"]);
-    await home.body?.cancel();
+    const avatarAt = (n: string, who: string, v = "") => fetch(`${cluster.nodes[n].url}/api/v1/users/${encodeURIComponent(who)}/avatar${v ? `?v=${v}` : ""}`, { headers: { authorization: `Bearer ${admins[n]}` } });
     for (const n of ["shanghai", "shenzhen"]) {
-      const seen = await eventually(`${n} sees the new name`, async () => {
+      const seen = await eventually(`${n} sees the new name and avatar`, async () => {
         const u = (await call(n, "GET", `/users/${id}`)).body;
-        return u.displayName === "陈梅 (Mei)" ? u : null;
+        return u.displayName === "陈梅 (Mei)" && u.avatar === set.body.avatar ? u : null;
       });
-      // Its bytes stay in Beijing and are not served across the link yet (docs/FEDERATION.md):
-      // no avatar to ask for, and asking anyway is a plain 404.
-      expect(seen.avatar).toBeUndefined();
-      expect((await call(n, "GET", `/users/${id}/avatar`)).status).toBe(404);
+      expect(seen.id).toBe(id);
+      // The bytes stay in Beijing; this branch serves them through the link, as cacheable as at home.
+      const res = await avatarAt(n, id, set.body.avatar);
+      expect([res.status, res.headers.get("content-type"), res.headers.get("cache-control")]).toEqual([200, "image/png", "private, max-age=31536000, immutable"]);
+      expect(Buffer.from(await res.arrayBuffer()).equals(png)).toBe(true);
+      // A made-up id of Beijing's is 404 here, without a word to Beijing (the directory does not know it).
+      expect((await avatarAt(n, id.replace(/^u_\w{4}/, "u_zzzz"))).status).toBe(404);
     }
   });
 
