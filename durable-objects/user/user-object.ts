@@ -23,6 +23,7 @@ import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { storedRoom } from "../shared/objects";
+import { callHome } from "../mirror/forward";
 import { homeNode } from "../../protocol/ids";
 import { answerPingsWhileAsleep, closeBack, closeOnError, errorResponse, failureFrame, okFrame, refuseUnlessUpgrade } from "../shared/sockets";
 import type { ClientDeviceFrame, InboxRoom, Notification, Presence } from "../../protocol/device";
@@ -103,16 +104,20 @@ export class UserObject extends DurableObject<Env> {
 
   /**
    * The person's display name or avatar changed (the directory has it already):
-   * the rooms homed on this node that they are in update their member rows and
-   * tell their viewers. Rooms homed on other nodes keep the name they were
-   * told at joining until then (docs/FEDERATION.md); their people still learn
-   * the new name from the replicated directory.
+   * every room they are in updates its member row and tells its viewers. A
+   * room homed on another node is asked over the link directly (this node's
+   * mirror of it may hold nothing yet); one that cannot be reached keeps the
+   * old name until the next change.
    */
   async announceProfile(): Promise<void> {
     if (!this.profile) return;
-    const { userId, displayName } = this.profile;
-    const local = this.inbox.store.roomIds().filter((roomId) => homeNode(roomId) === this.env.NODE_NAME);
-    await Promise.allSettled(local.map((roomId) => storedRoom(this.env, roomId).memberProfileChanged(userId, displayName)));
+    const { userId, username, displayName } = this.profile;
+    const caller = { userId, sessionId: "", username, displayName, isAdmin: false };
+    await Promise.allSettled(
+      this.inbox.store.roomIds().map((roomId) =>
+        homeNode(roomId) === this.env.NODE_NAME ? storedRoom(this.env, roomId).memberProfileChanged(userId, displayName) : callHome(this.env, roomId, "memberProfileChanged", caller, []),
+      ),
+    );
   }
 
   // ------------------------------------------------------------- sessions

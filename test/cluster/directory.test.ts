@@ -46,7 +46,14 @@ describe("the organisation's directory", () => {
   it("carries a person's own new name and avatar to the other branches", async () => {
     const id = (await search("beijing", "chenmei"))[0].id;
     const own = await loginAs(cluster.nodes.beijing.url, "chenmei", "a long enough passphrase");
+    // A room homed in Shanghai with her as a member: its member list must follow too.
+    const room = await call("shanghai", "POST", "/rooms", { name: "Ops", visibility: "private", members: [id] });
+    expect(room.status).toBe(201);
+    await eventually("her inbox has the Shanghai room", async () => ((await callNode(cluster, "beijing", own, "GET", "/me/rooms")).body?.rooms ?? []).some((r: { roomId: string }) => r.roomId === room.body.id));
     expect((await callNode(cluster, "beijing", own, "PATCH", "/me", { displayName: "陈梅 (Mei)" })).status).toBe(200);
+    await eventually("the Shanghai room's member list has the new name", async () =>
+      ((await call("shanghai", "GET", `/rooms/${room.body.id}`)).body.members as { userId: string; displayName: string }[]).some((m) => m.userId === id && m.displayName === "陈梅 (Mei)"),
+    );
     const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
     const set = await callNode(cluster, "beijing", own, "PUT", "/me/avatar", undefined, { raw: { type: "image/png", data: png } });
     expect(set.status).toBe(200);

@@ -155,6 +155,9 @@ export const link = new Hono<LinkEnv>()
           return room.inboxSummary(caller.userId);
         case "setSendReceipts":
           return room.setSendReceipts(caller.userId, a);
+        // The member's home node speaks for its own people's names (checked above).
+        case "memberProfileChanged":
+          return room.memberProfileChanged(caller.userId, caller.displayName);
         case "typing":
           return room.remoteTyping(caller.userId);
         case "info":
