@@ -55,6 +55,7 @@ export const SCREENS: Screen[] = [
   { name: "new room dialog", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.locator(".side-actions button").nth(1).click(), await page.locator(".modal").waitFor()) },
   { name: "new DM dialog", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.locator(".side-actions button").nth(0).click(), await page.locator(".modal").waitFor()) },
   { name: "people (admin)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-people").click(), await page.getByTestId("accounts").locator("li").first().waitFor()) },
+  { name: "your settings (profile)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-settings").click(), await page.locator('input[name="displayName"]').waitFor()) },
   { name: "browse rooms", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("browse-rooms").click(), await page.getByTestId("public-rooms").waitFor()) },
 ];
 
