@@ -134,7 +134,7 @@ export type RoomPushAnswer = z.infer<typeof RoomPushAnswer>;
  * (`POST /link/v1/rooms/{id}/call`): the room method and its arguments after the caller.
  */
 export const LinkCall = z.object({
-  method: z.enum(["info", "history", "getMessage", "edit", "remove", "react", "markRead", "receipts", "search", "join", "addMember", "removeMember", "setRole", "rename", "updateRoom", "setSendReceipts", "inboxSummary", "typing"]),
+  method: z.enum(["info", "history", "getMessage", "edit", "remove", "react", "markRead", "receipts", "search", "join", "addMember", "removeMember", "setRole", "rename", "updateRoom", "setSendReceipts", "inboxSummary", "typing", "memberProfileChanged"]),
   caller: z.object({ userId: z.string(), sessionId: z.string(), username: z.string(), displayName: z.string() }),
   args: z.array(z.unknown()).max(4),
 });

@@ -23,6 +23,12 @@ export const UserSchema = z.strictObject({
   displayName: z.string(),
   isAdmin: z.boolean(),
   active: z.boolean(),
+  /**
+   * The person's avatar, when they chose one: the SHA-256 (hex) of its bytes,
+   * served at `GET /api/v1/users/{id}/avatar?v=<hash>`. Absent when there is
+   * none (and from nodes that predate avatars): clients draw the first letter.
+   */
+  avatar: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
 });
 export type User = z.infer<typeof UserSchema>;
 

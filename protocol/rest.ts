@@ -66,6 +66,9 @@ export const UpdateUserBody = z
   .strictObject({ isAdmin: z.boolean().optional(), displayName: DisplayNameSchema.optional() })
   .refine((b) => b.isAdmin !== undefined || b.displayName !== undefined, "nothing to change: give isAdmin or displayName");
 
+/** `PATCH /api/v1/me`: what a person changes about themselves (their avatar: `PUT /api/v1/me/avatar`). */
+export const UpdateMeBody = z.strictObject({ displayName: DisplayNameSchema });
+
 /** `POST /api/v1/users/{id}/password` (admin): a new password for someone else (the node's policy applies). */
 export const ResetPasswordBody = z.strictObject({ password: PasswordSchema });
 

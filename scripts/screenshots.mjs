@@ -96,6 +96,9 @@ try {
     ids[u] = (await call(admin, "POST", "/users", { username: u, password: PERSON_PASSWORD, displayName: name })).id;
     tokens[u] = await login(u, PERSON_PASSWORD);
   }
+  // Bob has a picture (avatars, issue 15); the others show their first letter.
+  const avatar = await fetch(`${url}/api/v1/me/avatar`, { method: "PUT", headers: { "content-type": "image/png", authorization: `Bearer ${tokens.bob}` }, body: png(256, 256) });
+  if (!avatar.ok) throw new Error(`avatar: ${avatar.status} ${await avatar.text()}`);
   const room = await call(tokens.bob, "POST", "/rooms", { name: "Shanghai branch · 上海分行", visibility: "private", members: [ids.alice, ids.carol, ids.dave] });
   const post = (who, text, replyTo) => call(tokens[who], "POST", `/rooms/${encodeURIComponent(room.id)}/messages`, { text, clientId: `shot-${Math.random().toString(36).slice(2)}`, ...(replyTo ? { replyTo } : {}) });
   await post("bob", "Morning all! The **quarterly audit** starts on Monday.");

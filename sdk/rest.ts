@@ -112,14 +112,16 @@ export class OutpostClient {
   /** The underlying request: JSON in, JSON out (checked leniently with `schema`), `OutpostApiError` on failure. */
   async request<T = unknown>(method: string, path: string, body?: unknown, schema?: z.ZodType<T>, extraHeaders: Record<string, string> = {}): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json", ...extraHeaders };
-    if (body !== undefined) headers["content-type"] = "application/json";
+    // A Blob is sent as it is (an avatar), anything else as JSON.
+    const raw = typeof Blob !== "undefined" && body instanceof Blob;
+    if (body !== undefined) headers["content-type"] = raw ? body.type || "application/octet-stream" : "application/json";
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.baseUrl}/api/v1${path}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
         credentials: "same-origin",
       });
     } catch (err) {
@@ -246,6 +248,21 @@ export class OutpostClient {
   }
   presence(ids: string[]): Promise<{ presence: Presence[] }> {
     return this.request("GET", `/presence?ids=${ids.map(encodeURIComponent).join(",")}`, undefined, PresenceListSchema);
+  }
+  /** Rename myself (the display-name rules: `invalid_request` with `field`). */
+  updateMe(body: { displayName: string }): Promise<User> {
+    return this.request("PATCH", "/me", body, UserSchema);
+  }
+  /** My avatar: a PNG, JPEG or WebP of at most 256 KB (crop and scale it first); `too_large` / `unsupported_media_type` otherwise. */
+  setAvatar(image: Blob): Promise<User> {
+    return this.request("PUT", "/me/avatar", image, UserSchema);
+  }
+  removeAvatar(): Promise<User> {
+    return this.request("DELETE", "/me/avatar", undefined, UserSchema);
+  }
+  /** Where a person's avatar is shown from (`user.avatar` is its hash; the URL is cached for good). */
+  avatarUrl(userId: string, hash: string): string {
+    return `${this.baseUrl}/api/v1/users/${encodeURIComponent(userId)}/avatar?v=${hash}`;
   }
   /** Change my password (the current one is required); every other session of mine is signed out. */
   changePassword(currentPassword: string, newPassword: string): Promise<unknown> {

@@ -37,7 +37,7 @@ export class Accounts {
   insert(input: NewAccount): User {
     const username = input.username.toLowerCase();
     if (this.byUsername(username) || remoteUsernameTaken(this.db, username)) throw new AppError("username_taken", `the username "${username}" is taken`);
-    const row: UserRow = { id: newId("u", this.nodeName), username, displayName: input.displayName, passwordHash: input.passwordHash, isAdmin: input.isAdmin, active: true, createdAt: Date.now(), version: 0 };
+    const row: UserRow = { id: newId("u", this.nodeName), username, displayName: input.displayName, passwordHash: input.passwordHash, isAdmin: input.isAdmin, active: true, createdAt: Date.now(), version: 0, avatar: null };
     this.transaction(() => {
       this.db.insert(schema.users).values(row).run();
       touchUser(this.db, row.id);
@@ -148,6 +148,23 @@ export class Accounts {
     return toUser({ ...row, active });
   }
 
+  /**
+   * Set (a hash) or remove (null) the avatar; the account as it is now and the
+   * hash it had before (so the caller can delete bytes nobody names any more).
+   * Peers learn it from the feed like a rename.
+   */
+  setAvatar(id: string, avatar: string | null): { user: User; previous: string | null } {
+    const row = this.byId(id);
+    if (!row) throw new AppError("not_found", "no such user");
+    if (row.avatar !== avatar) {
+      this.transaction(() => {
+        this.db.update(schema.users).set({ avatar }).where(eq(schema.users.id, id)).run();
+        touchUser(this.db, id);
+      });
+    }
+    return { user: toUser({ ...row, avatar }), previous: row.avatar };
+  }
+
   setPasswordHash(id: string, passwordHash: string): void {
     this.db.update(schema.users).set({ passwordHash }).where(eq(schema.users.id, id)).run();
   }
@@ -159,5 +176,6 @@ export function toAccount(row: UserRow): Account {
 }
 
 export function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, displayName: row.displayName, isAdmin: row.isAdmin, active: row.active };
+  // `avatar` only when there is one: answers stay as they were for people without.
+  return { id: row.id, username: row.username, displayName: row.displayName, isAdmin: row.isAdmin, active: row.active, ...(row.avatar ? { avatar: row.avatar } : {}) };
 }

@@ -144,6 +144,11 @@ export class DirectoryObject extends DurableObject<Env> {
     return user;
   }
 
+  /** Set or remove (null) an account's avatar (worker/avatars.ts stores the bytes first). */
+  async setAvatar(id: string, avatar: string | null): Promise<{ user: User; previous: string | null }> {
+    return this.accounts.setAvatar(id, avatar);
+  }
+
   /** A new one-time invite link for an account of this node (older ones end). */
   async issueInvite(userId: string, createdBy: string): Promise<{ token: string; expiresAt: number }> {
     if (!this.accounts.byId(userId)) throw new AppError("not_found", "no such user");

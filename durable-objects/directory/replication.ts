@@ -2,7 +2,7 @@
  * Every node knows every account of the organisation.
  *
  * Each node keeps a feed of its own accounts: every change others should learn
- * (an account created, renamed, deactivated or reactivated, made admin) moves
+ * (an account created, renamed, deactivated or reactivated, made admin, a new avatar) moves
  * the account to the feed's end (`users.version` from the `dir_version`
  * counter, in the same transaction as the change). The other nodes pull the
  * feed over their link (`GET /link/v1/directory/users?after=V`) whenever a
@@ -32,6 +32,8 @@ export interface FeedUser {
   isAdmin: boolean;
   active: boolean;
   version: number;
+  /** the avatar's hash; absent from nodes that predate avatars */
+  avatar?: string | null;
 }
 
 export const FEED_PAGE = 500;
@@ -55,7 +57,7 @@ export function touchUser(db: Db, userId: string): void {
 export function feedPage(db: Db, after: number, limit = FEED_PAGE): { users: FeedUser[]; version: number; more: boolean } {
   const u = schema.users;
   const rows = db
-    .select({ id: u.id, username: u.username, displayName: u.displayName, isAdmin: u.isAdmin, active: u.active, version: u.version })
+    .select({ id: u.id, username: u.username, displayName: u.displayName, isAdmin: u.isAdmin, active: u.active, version: u.version, avatar: u.avatar })
     .from(u)
     .where(gt(u.version, after))
     .orderBy(asc(u.version))
@@ -83,7 +85,7 @@ export function applyFeedPage(db: Db, node: string, users: FeedUser[], upTo: num
     if (homeNode(user.id) !== node) continue; // a node speaks only for its own accounts
     const before = db.select({ active: schema.remoteUsers.active }).from(schema.remoteUsers).where(eq(schema.remoteUsers.id, user.id)).get();
     if (before?.active && !user.active) deactivated.push(user.id);
-    const row = { id: user.id, username: user.username, displayName: user.displayName, homeNode: node, isAdmin: user.isAdmin, active: user.active, version: user.version };
+    const row = { id: user.id, username: user.username, displayName: user.displayName, homeNode: node, isAdmin: user.isAdmin, active: user.active, version: user.version, avatar: user.avatar ?? null };
     db.insert(schema.remoteUsers).values(row).onConflictDoUpdate({ target: schema.remoteUsers.id, set: row }).run();
   }
   const value = String(Math.max(upTo, peerFeedPosition(db, node)));
@@ -91,7 +93,9 @@ export function applyFeedPage(db: Db, node: string, users: FeedUser[], upTo: num
   return deactivated;
 }
 
-const toUser = (r: typeof schema.remoteUsers.$inferSelect): User => ({ id: r.id, username: r.username, displayName: r.displayName, isAdmin: r.isAdmin, active: r.active });
+// `avatar`: its bytes stay at the person's home node; this node serves them through the link
+// (worker/avatars.ts).
+const toUser = (r: typeof schema.remoteUsers.$inferSelect): User => ({ id: r.id, username: r.username, displayName: r.displayName, isAdmin: r.isAdmin, active: r.active, ...(r.avatar ? { avatar: r.avatar } : {}) });
 
 export function remoteUsersById(db: Db, ids: string[]): User[] {
   if (ids.length === 0) return [];

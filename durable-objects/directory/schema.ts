@@ -26,6 +26,11 @@ export const users = sqliteTable(
      * deactivated, reactivated, admin flag). See replication.ts.
      */
     version: integer("version").notNull().default(0),
+    /**
+     * The person's avatar: the SHA-256 (hex) of its stored bytes, which are kept
+     * under `avatars/<user key>/<hash>` in the file store (worker/avatars.ts); null: none.
+     */
+    avatar: text("avatar"),
   },
   (t) => [uniqueIndex("users_username").on(t.username), index("users_by_version").on(t.version)],
 );
@@ -46,6 +51,8 @@ export const remoteUsers = sqliteTable(
     active: integer("active", { mode: "boolean" }).notNull(),
     /** the home node's feed position of this row */
     version: integer("version").notNull(),
+    /** the avatar's hash as the home node last said (its bytes stay there); null: none */
+    avatar: text("avatar"),
   },
   (t) => [index("remote_users_username").on(t.username), index("remote_users_home").on(t.homeNode, t.version)],
 );

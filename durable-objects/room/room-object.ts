@@ -225,6 +225,20 @@ export class RoomObject extends DurableObject<Env> {
     this.reads.setSendReceipts(userId, sendReceipts);
   }
 
+  /**
+   * A member renamed themselves or changed their avatar (the user object tells
+   * each of its rooms): the member row follows the new name, and the room's
+   * viewers hear `member.updated`, on which clients also fetch the new avatar.
+   */
+  async memberProfileChanged(userId: string, displayName: string): Promise<void> {
+    const member = this.state.members.get(userId);
+    if (!member) return;
+    const updated = { ...member, displayName };
+    if (member.displayName !== displayName) this.store.members.upsert(updated);
+    this.state.members.set(userId, updated);
+    this.sockets.broadcast({ type: "member.updated", member: updated });
+  }
+
   async receipts(caller: Caller): Promise<{ userId: string; seq: number }[]> {
     return this.reads.receipts(caller);
   }

@@ -23,6 +23,8 @@ import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
 import { AppError, asAppError, notFound } from "../shared/app-error";
 import { storedRoom } from "../shared/objects";
+import { callHome } from "../mirror/forward";
+import { homeNode } from "../../protocol/ids";
 import { answerPingsWhileAsleep, closeBack, closeOnError, errorResponse, failureFrame, okFrame, refuseUnlessUpgrade } from "../shared/sockets";
 import type { ClientDeviceFrame, InboxRoom, Notification, Presence } from "../../protocol/device";
 import type { Settings } from "../../protocol/responses";
@@ -98,6 +100,24 @@ export class UserObject extends DurableObject<Env> {
       await Promise.allSettled(this.inbox.store.roomIds().map((roomId) => storedRoom(this.env, roomId).setSendReceipts(me, after)));
     }
     return this.settings();
+  }
+
+  /**
+   * The person's display name or avatar changed (the directory has it already):
+   * every room they are in updates its member row and tells its viewers. A
+   * room homed on another node is asked over the link directly (this node's
+   * mirror of it may hold nothing yet); one that cannot be reached keeps the
+   * old name until the next change.
+   */
+  async announceProfile(): Promise<void> {
+    if (!this.profile) return;
+    const { userId, username, displayName } = this.profile;
+    const caller = { userId, sessionId: "", username, displayName, isAdmin: false };
+    await Promise.allSettled(
+      this.inbox.store.roomIds().map((roomId) =>
+        homeNode(roomId) === this.env.NODE_NAME ? storedRoom(this.env, roomId).memberProfileChanged(userId, displayName) : callHome(this.env, roomId, "memberProfileChanged", caller, []),
+      ),
+    );
   }
 
   // ------------------------------------------------------------- sessions

@@ -56,7 +56,7 @@ export const SCREENS: Screen[] = [
   { name: "new DM dialog", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.locator(".side-actions button").nth(0).click(), await page.locator(".modal").waitFor()) },
   { name: "people (admin)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-people").click(), await page.getByTestId("accounts").locator("li").first().waitFor()) },
   { name: "room settings", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-room-settings").click(), await page.getByRole("dialog").locator('input[name="topic"]').waitFor()) },
-  { name: "settings", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-settings").click(), await page.getByRole("dialog").locator('select[name="language"]').waitFor()) },
+  { name: "your settings (profile)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-settings").click(), await page.locator('input[name="displayName"]').waitFor()) },
   { name: "browse rooms", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("browse-rooms").click(), await page.getByTestId("public-rooms").waitFor()) },
 ];
 

@@ -43,6 +43,36 @@ describe("the organisation's directory", () => {
     recordFigures("cluster", { "a new account found on the two other nodes (ms)": Date.now() - started });
   });
 
+  it("carries a person's own new name and avatar to the other branches", async () => {
+    const id = (await search("beijing", "chenmei"))[0].id;
+    const own = await loginAs(cluster.nodes.beijing.url, "chenmei", "a long enough passphrase");
+    // A room homed in Shanghai with her as a member: its member list must follow too.
+    const room = await call("shanghai", "POST", "/rooms", { name: "Ops", visibility: "private", members: [id] });
+    expect(room.status).toBe(201);
+    await eventually("her inbox has the Shanghai room", async () => ((await callNode(cluster, "beijing", own, "GET", "/me/rooms")).body?.rooms ?? []).some((r: { roomId: string }) => r.roomId === room.body.id));
+    expect((await callNode(cluster, "beijing", own, "PATCH", "/me", { displayName: "陈梅 (Mei)" })).status).toBe(200);
+    await eventually("the Shanghai room's member list has the new name", async () =>
+      ((await call("shanghai", "GET", `/rooms/${room.body.id}`)).body.members as { userId: string; displayName: string }[]).some((m) => m.userId === id && m.displayName === "陈梅 (Mei)"),
+    );
+    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+    const set = await callNode(cluster, "beijing", own, "PUT", "/me/avatar", undefined, { raw: { type: "image/png", data: png } });
+    expect(set.status).toBe(200);
+    const avatarAt = (n: string, who: string, v = "") => fetch(`${cluster.nodes[n].url}/api/v1/users/${encodeURIComponent(who)}/avatar${v ? `?v=${v}` : ""}`, { headers: { authorization: `Bearer ${admins[n]}` } });
+    for (const n of ["shanghai", "shenzhen"]) {
+      const seen = await eventually(`${n} sees the new name and avatar`, async () => {
+        const u = (await call(n, "GET", `/users/${id}`)).body;
+        return u.displayName === "陈梅 (Mei)" && u.avatar === set.body.avatar ? u : null;
+      });
+      expect(seen.id).toBe(id);
+      // The bytes stay in Beijing; this branch serves them through the link, as cacheable as at home.
+      const res = await avatarAt(n, id, set.body.avatar);
+      expect([res.status, res.headers.get("content-type"), res.headers.get("cache-control")]).toEqual([200, "image/png", "private, max-age=31536000, immutable"]);
+      expect(Buffer.from(await res.arrayBuffer()).equals(png)).toBe(true);
+      // A made-up id of Beijing's is 404 here, without a word to Beijing (the directory does not know it).
+      expect((await avatarAt(n, id.replace(/^u_\w{4}/, "u_zzzz"))).status).toBe(404);
+    }
+  });
+
   it("keeps usernames unique across branches", async () => {
     await eventually("shanghai knows chenmei", async () => (await search("shanghai", "chenmei")).length > 0);
     const clash = await call("shanghai", "POST", "/users", { username: "chenmei", password: "a long enough passphrase", displayName: "Another" });

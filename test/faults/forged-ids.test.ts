@@ -83,6 +83,8 @@ async function forge(i: number): Promise<number> {
       return r.status === 200 && r.body.presence.length === 0 ? 404 : r.status;
     }
     case 8:
+      // Every other time: a made-up person's avatar (it reads the directory, never a user object or a file).
+      if (i % 24 === 20) return (await api(node.url, "GET", `/api/v1/users/${forgedUser()}/avatar`, { token: t })).status;
       return (await api(node.url, "GET", `/api/v1/users/${forgedUser()}/sessions`, { token: admin })).status;
     case 9:
       return (await api(node.url, "GET", "/api/v1/me", { token: forgedToken() })).status;

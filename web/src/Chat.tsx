@@ -11,6 +11,7 @@ import { roomUnreachable } from "./cluster-status";
 import { formatDay, formatShort, formatSize, formatTime, nodeLabel, t } from "./i18n";
 import { addFiles } from "./uploads";
 import { Markdown } from "./Markdown";
+import { Avatar } from "./Avatar";
 import { VirtualList, type Row } from "./MessageList";
 import { Composer, type ComposerMode } from "./Composer";
 import { MembersDialog } from "./Dialogs";
@@ -280,6 +281,7 @@ function MessageRow({ m, view, myId, myUsername, ctx }: { m: Message; view: Room
       }}
     >
       <div class="meta small">
+        <Avatar userId={m.senderId} name={nameOf(m.senderId)} />
         <strong dir="auto" class="sender">{nameOf(m.senderId)}</strong> <time class="muted" dateTime={new Date(m.createdAt).toISOString()}>{formatTime(m.createdAt)}</time>
         {m.editedAt && !recalled && <span class="muted"> · {t("edited")}</span>}
       </div>

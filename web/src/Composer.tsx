@@ -3,6 +3,7 @@
  * is composing Chinese is left to the IME); a draft per room survives switching
  * rooms and reloads; @ opens mention suggestions from the room's members.
  */
+import { Avatar } from "./Avatar";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Message } from "../../sdk/index";
 import { api, changed, nameOf, state } from "./store";
@@ -71,7 +72,7 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
   };
 
   const candidates = suggest
-    ? [...view.members.filter((m) => m.userId !== state.me?.id).map((m) => ({ username: m.username, label: m.displayName })), { username: "all", label: "all" }]
+    ? [...view.members.filter((m) => m.userId !== state.me?.id).map((m) => ({ username: m.username, label: m.displayName, userId: m.userId as string | null })), { username: "all", label: "all", userId: null }]
         // Usernames by their start; display names anywhere, case-folded (陈梅 for "@陈", "梅" too).
         .filter((c) => c.username.startsWith(suggest.query) || c.label.toLocaleLowerCase().includes(suggest.query))
         .slice(0, 8)
@@ -187,6 +188,7 @@ export function Composer({ view, title, mode, setMode }: { view: RoomView; title
         <ul class="suggest" role="listbox" aria-label={t("mentionSuggestions")}>
           {candidates.map((c, i) => (
             <li key={c.username} role="option" aria-selected={i === suggest!.index % candidates.length} class={i === suggest!.index % candidates.length ? "on" : ""} onMouseDown={(e) => (e.preventDefault(), complete(c.username))}>
+              <Avatar userId={c.userId} name={c.label} />
               <span dir="auto">{c.label}</span> <span class="muted">@{c.username}</span>
             </li>
           ))}

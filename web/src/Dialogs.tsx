@@ -1,4 +1,5 @@
 /** Modal dialogs: new room, new direct message, members (invite, remove, leave). */
+import { Avatar } from "./Avatar";
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { OutpostApiError, type User } from "../../sdk/index";
@@ -43,7 +44,7 @@ function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; exclude
     const timer = setTimeout(async () => {
       try {
         const { users } = await api.searchUsers(q.trim());
-        for (const u of users) remember(u.id, u.displayName, u.username);
+        for (const u of users) remember(u.id, u.displayName, u.username, u.avatar ?? null);
         setFound(users.filter((u) => u.id !== state.me?.id && !exclude.includes(u.id)));
       } catch {
         setFound([]);
@@ -59,6 +60,7 @@ function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; exclude
         {found?.map((u) => (
           <li key={u.id}>
             <button type="button" class="person" data-username={u.username} onClick={() => pick(u)}>
+              <Avatar userId={u.id} name={u.displayName} />
               <span dir="auto">{u.displayName}</span> <span class="muted">@{u.username}</span>
             </button>
           </li>

@@ -6,6 +6,7 @@
  * and end sessions. Every rule is the node's (password policy, last admin):
  * the screen shows what the node answered.
  */
+import { Avatar } from "./Avatar";
 import { useEffect, useState } from "preact/hooks";
 import type { Account, Invite, Session } from "../../sdk/index";
 import { api, remember, state } from "./store";
@@ -27,7 +28,7 @@ export function PeoplePanel({ onClose }: { onClose: () => void }) {
     try {
       const page = await api.accounts({ q: query.trim() || undefined, limit: PAGE, cursor: from ?? undefined });
       if (!alive()) return;
-      for (const a of page.accounts) remember(a.id, a.displayName, a.username);
+      for (const a of page.accounts) remember(a.id, a.displayName, a.username, a.avatar ?? null);
       setAccounts((old) => (from && old ? [...old, ...page.accounts] : page.accounts));
       setCursor(page.nextCursor);
       setError(null);
@@ -190,6 +191,7 @@ function AccountRow({ account: a, open, toggle, changed }: { account: Account; o
     <li class="account" data-username={a.username}>
       <div class="account-line">
         <span class="account-name">
+          <Avatar userId={a.id} name={a.displayName} />
           <span dir="auto">{a.displayName}</span> <span class="muted">@{a.username}</span>
         </span>
         <Badges a={a} />

@@ -8,6 +8,7 @@
  * - password: on the node; a change signs out every other session (as Slack
  *   does on a password reset: a changed password usually means "someone else
  *   may have it");
+ * - display name and avatar: on the node (ProfileEditor.tsx), shown to everyone;
  * - theme, desktop notifications and sound: in this browser only. The theme
  *   suits the screen and the room it is in (a dark office monitor, a bright
  *   phone); notifications need this browser's own permission anyway.
@@ -18,6 +19,7 @@ import { api, changed, state } from "./store";
 import { LOCALES, locale, setLocale, t, type Locale } from "./i18n";
 import { applyTheme, currentTheme, type Theme } from "./theme";
 import { Modal } from "./Dialogs";
+import { ProfileEditor } from "./ProfileEditor";
 import { askPermission, notificationsOn, permission, setNotifications, setSound, soundOn } from "./notify";
 
 export function Settings({ onClose }: { onClose: () => void }) {
@@ -30,11 +32,7 @@ export function Settings({ onClose }: { onClose: () => void }) {
   const perm = permission();
   return (
     <Modal title={t("settings")} onClose={onClose}>
-      <section class="settings-section" aria-label={t("profile")}>
-        <p>
-          <strong dir="auto">{state.me?.displayName}</strong> <span class="muted">@{state.me?.username}</span>
-        </p>
-      </section>
+      <ProfileEditor />
 
       <section class="settings-section">
         <h3>{t("preferences")}</h3>

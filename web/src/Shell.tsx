@@ -8,6 +8,7 @@ import { unreachableNodes } from "./cluster-status";
 import { formatShort, nodeLabel, t } from "./i18n";
 import { Prefs } from "./Prefs";
 import { Chat } from "./Chat";
+import { Avatar } from "./Avatar";
 import { NewDmDialog, NewRoomDialog } from "./Dialogs";
 import type { InboxRoom } from "../../sdk/index";
 import { dismissPrompt, askPermission, shouldPrompt, updateTitle } from "./notify";
@@ -133,10 +134,9 @@ function RoomItem({ room }: { room: InboxRoom }) {
           (li?.querySelector("button") as HTMLButtonElement | null)?.focus();
         }}
       >
-        <span class="avatar" aria-hidden="true">
-          {[...title][0]?.toUpperCase() ?? "#"}
+        <Avatar userId={room.peerId} name={title}>
           {presence && <span class={`dot ${presence}`} data-testid="presence" />}
-        </span>
+        </Avatar>
         <span class="room-text">
           <span class="room-line">
             <span class="room-name" dir="auto">{title}</span>

@@ -4,7 +4,7 @@
  * client's state is in store.ts.
  */
 import { RoomSocket, type Attachment, type Member, type Message, type Room, type SocketState } from "../../sdk/index";
-import { api, changed, lookupUser, remember, state } from "./store";
+import { api, changed, lookupUser, lookupUsers, remember, state } from "./store";
 import { go } from "./router";
 import { noteQueued } from "./failed-sends";
 
@@ -106,6 +106,8 @@ export function openRoom(roomId: string, target?: { id: string; seq: number }, o
       case "member.updated":
         view.members = [...view.members.filter((m) => m.userId !== f.member.userId), f.member];
         remember(f.member.userId, f.member.displayName, f.member.username);
+        // A renamed person, or one with a new avatar (members carry no avatar): ask the directory.
+        if (f.type === "member.updated") lookupUsers([f.member.userId], "force");
         break;
       case "member.left":
         view.members = view.members.filter((m) => m.userId !== f.userId);
@@ -131,6 +133,9 @@ async function loadRoom(view: RoomView, target?: { id: string; seq: number }): P
     view.room = info.room;
     view.members = info.members;
     for (const m of info.members) remember(m.userId, m.displayName, m.username);
+    // Avatars (and names changed since the room last heard) come from the directory: one
+    // request for the first 200 members, each person once per page load.
+    lookupUsers(info.members.slice(0, 200).map((m) => m.userId), true);
     for (const r of receipts.receipts) view.receipts.set(r.userId, r.seq);
     if ("hasNewer" in page) setWindow(view, page);
     else {

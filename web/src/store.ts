@@ -26,7 +26,8 @@ export const state = {
   queue: null as SendQueue | null,
   view: null as RoomView | null,
   online: typeof navigator === "undefined" ? true : navigator.onLine,
-  users: new Map<string, { displayName: string; username: string }>(),
+  /** people we have met: names, and the avatar's hash when we learnt it from the directory */
+  users: new Map<string, { displayName: string; username: string; avatar?: string | null }>(),
   /** sends the node refused for good, in their rooms' order until retried, edited or discarded (failed-sends.ts) */
   failed: [] as FailedSend[],
   /** the node's limits (GET /limits); the defaults until it answers */
@@ -97,7 +98,12 @@ export function signedIn(user: User | SessionUser): void {
   state.me = { active: true, ...user };
   state.phase = "signedIn";
   state.signedOutByServer = false;
-  remember(user.id, user.displayName, user.username);
+  // A sign-in answer does not carry the avatar (GET /me does): then ask the directory.
+  if ("avatar" in user) remember(user.id, user.displayName, user.username, user.avatar ?? null);
+  else {
+    remember(user.id, user.displayName, user.username);
+    lookupUsers([user.id], "force");
+  }
   const device = new DeviceSocket(api, { backoff: { baseMs: 300, maxMs: 4000 } });
   device.onChange(() => {
     // Everyone the room list names (DM peers, last senders): their names in one request.
@@ -176,8 +182,12 @@ function watchPeers(): void {
 /** display name by username, for mentions (`@chen` shows as 陈梅) */
 const byUsername = new Map<string, string>();
 
-export function remember(id: string, displayName: string, username: string): void {
-  state.users.set(id, { displayName, username });
+/**
+ * What we know of a person. `avatar`: a hash, null for none, or undefined when
+ * the source does not say (a room's member list): the one known stays.
+ */
+export function remember(id: string, displayName: string, username: string, avatar?: string | null): void {
+  state.users.set(id, { displayName, username, avatar: avatar === undefined ? state.users.get(id)?.avatar : avatar });
   byUsername.set(username, displayName);
 }
 
@@ -194,9 +204,18 @@ let flushing: ReturnType<typeof setTimeout> | null = null;
  * Learn the names of these users: every id asked for in the same turn goes in
  * one `GET /users?ids=` (a fresh sign-in with fifty rooms is one request, not fifty).
  */
-export function lookupUsers(ids: Iterable<string>): void {
+/** People whose directory entry (avatar, current name) this page has asked for. */
+const refreshed = new Set<string>();
+
+/**
+ * `fresh`: ask the directory even about people we know from a room's member
+ * list (which carries no avatar, and the name they joined with) — once per
+ * page load, or again when `force`d (a `member.updated` frame says they changed).
+ */
+export function lookupUsers(ids: Iterable<string>, fresh: boolean | "force" = false): void {
   for (const id of ids) {
-    if (state.users.has(id) || lookups.has(id)) continue;
+    if (fresh === "force" || (fresh && !refreshed.has(id))) refreshed.add(id);
+    else if (state.users.has(id) || lookups.has(id)) continue;
     lookups.add(id);
     wanted.add(id);
   }
@@ -210,7 +229,7 @@ async function flushLookups(): Promise<void> {
   if (wanted.size) flushing = setTimeout(() => void flushLookups(), 0);
   try {
     const { users } = await api.usersByIds(ids);
-    for (const u of users) remember(u.id, u.displayName, u.username);
+    for (const u of users) remember(u.id, u.displayName, u.username, u.avatar ?? null);
     changed();
   } catch {
     // the node is unreachable: ask again next time these ids show up
@@ -224,6 +243,12 @@ export function lookupUser(id: string): void {
 
 export function nameOf(id: string): string {
   return state.users.get(id)?.displayName ?? id.replace(/^u_(\w{4}).*$/, "$1…");
+}
+
+/** The URL of a person's avatar, or null: draw the first letter. */
+export function avatarOf(id: string): string | null {
+  const hash = state.users.get(id)?.avatar;
+  return hash ? api.avatarUrl(id, hash) : null;
 }
 
 export function roomTitle(r: Pick<InboxRoom, "name" | "peerId">): string {

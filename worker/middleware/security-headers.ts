@@ -45,6 +45,8 @@ export function securityHeaders(): MiddlewareHandler {
     h.set("Cross-Origin-Resource-Policy", "same-origin");
     h.set("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()");
     if (!h.has("Content-Security-Policy")) h.set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-    if (new URL(c.req.url).pathname.startsWith("/api/")) h.set("Cache-Control", "no-store");
+    // API answers are never cached, unless the route says otherwise (an avatar under its
+    // hash is immutable: worker/avatars.ts; a file download revalidates: routes/files.ts).
+    if (new URL(c.req.url).pathname.startsWith("/api/") && !h.has("Cache-Control")) h.set("Cache-Control", "no-store");
   };
 }

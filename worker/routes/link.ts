@@ -12,6 +12,7 @@ import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, verifyRequest } from 
 import { asAppError } from "../../durable-objects/shared/app-error";
 import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
 import { directoryStub, homeRoom, linkStub, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
+import { linkAvatars } from "./link-avatars";
 import { linkPresence } from "./link-presence";
 import { linkReply, type LinkEnv } from "./link-reply";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
@@ -90,6 +91,8 @@ export const link = new Hono<LinkEnv>()
   })
   // The sending node's people's presence (link-presence.ts).
   .route("/presence", linkPresence)
+  // Avatars of this node's people, for the other nodes' people (link-avatars.ts).
+  .route("/users", linkAvatars)
   // A room homed on the sending node tells members homed here what happened
   // (durable-objects/shared/inbox-delivery.ts). The sender speaks only for its own
   // rooms, and only about members of this node that exist.
@@ -152,6 +155,9 @@ export const link = new Hono<LinkEnv>()
           return room.inboxSummary(caller.userId);
         case "setSendReceipts":
           return room.setSendReceipts(caller.userId, a);
+        // The member's home node speaks for its own people's names (checked above).
+        case "memberProfileChanged":
+          return room.memberProfileChanged(caller.userId, caller.displayName);
         case "typing":
           return room.remoteTyping(caller.userId);
         case "info":

@@ -8,7 +8,8 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
 import { reply } from "../reply";
-import { ChangePasswordBody, NotificationsQuery, RoomIdSchema } from "../../protocol/rest";
+import { ChangePasswordBody, NotificationsQuery, RoomIdSchema, UpdateMeBody } from "../../protocol/rest";
+import { deleteAvatar, putAvatar } from "../avatars";
 import { InboxRoomSchema, RoomPrefsBody, SettingsBody } from "../../protocol/device";
 import { UserSchema } from "../../protocol/models";
 import { InboxRoomListSchema, MySessionListSchema, NotificationPageSchema, OkSchema, SettingsSchema } from "../../protocol/responses";
@@ -20,6 +21,24 @@ export const me = new Hono<AppEnv>()
   .get("/", async (c) => {
     const user = await directory(c.env).getUser(c.get("caller").userId);
     if (!user) throw new AppError("not_found", "no such user");
+    return reply(c, UserSchema, user);
+  })
+  .patch("/", async (c) => {
+    const { userId } = c.get("caller");
+    const body = await readJson(c, UpdateMeBody);
+    const user = await directory(c.env).updateUser(userId, { displayName: body.displayName });
+    // The rooms' member lists follow; the answer does not wait for every room.
+    c.executionCtx.waitUntil(storedUser(c.env, userId).announceProfile());
+    return reply(c, UserSchema, user);
+  })
+  .put("/avatar", async (c) => {
+    const user = await putAvatar(c);
+    c.executionCtx.waitUntil(storedUser(c.env, user.id).announceProfile());
+    return reply(c, UserSchema, user);
+  })
+  .delete("/avatar", async (c) => {
+    const user = await deleteAvatar(c);
+    c.executionCtx.waitUntil(storedUser(c.env, user.id).announceProfile());
     return reply(c, UserSchema, user);
   })
   .get("/sessions", async (c) => {

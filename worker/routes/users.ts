@@ -12,6 +12,7 @@ import { assertPasswordAllowed, hashPassword } from "../../durable-objects/share
 import { directoryStub as directory, isLocalUserId, resolveUser, storedUser } from "../../durable-objects/shared/objects";
 import { requireAdmin } from "../middleware/auth";
 import { USER_ID_RE } from "../../protocol/ids";
+import { getAvatar } from "../avatars";
 
 const noSuchUser = () => new AppError("not_found", "no such user");
 
@@ -29,6 +30,7 @@ export const users = new Hono<AppEnv>()
     if (!user) throw noSuchUser();
     return reply(c, UserSchema, user);
   })
+  .get("/:id/avatar", getAvatar)
   .post("/", requireAdmin(), async (c) => {
     const body = await readJson(c, CreateUserBody);
     if (body.password !== undefined) assertPasswordAllowed(body.password, body.username);
@@ -47,7 +49,9 @@ export const users = new Hono<AppEnv>()
     if (!isLocalUserId(c.env, id)) throw noSuchUser();
     const body = await readJson(c, UpdateUserBody);
     // Taking your own admin flag is allowed while another active admin remains (the directory checks).
-    return reply(c, UserSchema, await directory(c.env).updateUser(id, body));
+    const user = await directory(c.env).updateUser(id, body);
+    if (body.displayName !== undefined) c.executionCtx.waitUntil(storedUser(c.env, id).announceProfile());
+    return reply(c, UserSchema, user);
   })
   .post("/:id/password", requireAdmin(), async (c) => {
     const id = c.req.param("id");
