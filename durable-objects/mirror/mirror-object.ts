@@ -96,7 +96,7 @@ export class MirrorObject extends DurableObject<Env> {
     }
     if (applied.renamed) this.sockets.sendToEachMember((u) => this.members.has(u), (u) => ({ type: "room.updated", room: this.view(u) }));
     for (const f of applied.frames) this.sockets.broadcast(f);
-    for (const r of push.reads) if (this.members.has(r.userId)) this.sockets.broadcast({ type: "receipt", userId: r.userId, seq: r.seq });
+    for (const r of applied.reads) if (this.members.has(r.userId)) this.sockets.broadcast({ type: "receipt", userId: r.userId, seq: r.seq });
     for (const userId of push.typing ?? []) this.sockets.typing(userId);
     return { version: this.state!.version, lastSeq: this.state!.lastSeq, membersRev: this.state!.membersRev };
   }
