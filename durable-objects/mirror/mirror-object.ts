@@ -288,7 +288,9 @@ export class MirrorObject extends DurableObject<Env> {
         const submitted = await this.sends.submit(this.roomId, caller, frame);
         if (submitted.kind === "answered") this.sockets.send(ws, answerFrame(submitted.result));
         else if (submitted.kind === "queued-down") this.sockets.send(ws, { type: "msg.queued", clientId: frame.clientId });
-        // queued-up: the ack comes when the home answers (sendResults).
+        // queued-up: the ack comes when the home answers (sendResults); if that takes
+        // longer than REST waits, the sender hears `msg.queued` first.
+        else this.sends.queuedOnSocket(submitted.key, () => this.sockets.send(ws, { type: "msg.queued", clientId: frame.clientId }));
         return;
       }
       case "msg.edit":
