@@ -114,7 +114,8 @@ export class MirrorSends {
     });
     for (const r of results) {
       const key = `${r.userId}|${r.sessionId}|${r.clientId}`;
-      clearTimeout(this.socketWaits.get(key) ?? null);
+      const timer = this.socketWaits.get(key);
+      if (timer !== undefined) clearTimeout(timer);
       this.socketWaits.delete(key);
       const wake = this.waiting.get(key);
       if (wake) {

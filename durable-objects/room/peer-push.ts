@@ -112,7 +112,8 @@ export class PeerPush {
   linkUp(node: string): void {
     if (!this.backoff.isFailing(node)) return;
     this.backoff.succeeded(node);
-    clearTimeout(this.retries.get(node) ?? null);
+    const timer = this.retries.get(node);
+    if (timer !== undefined) clearTimeout(timer);
     this.retries.delete(node);
     this.start(node);
   }
@@ -166,7 +167,8 @@ export class PeerPush {
       // The link object counts the failure and wakes this room when its heartbeat gets through again.
       else void linkStub(this.host.env, node).noteResult(node, false, this.host.roomId()).catch(() => {});
       const at = this.backoff.failed(node, Date.now());
-      clearTimeout(this.retries.get(node) ?? null);
+      const timer = this.retries.get(node);
+      if (timer !== undefined) clearTimeout(timer);
       this.retries.set(
         node,
         setTimeout(() => {
