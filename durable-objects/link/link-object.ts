@@ -22,7 +22,7 @@ import { LinkError, linkFetch, peerNamed } from "../shared/cluster";
 import { LINK_PROTOCOL_VERSION } from "../shared/link-auth";
 import { DirectoryFeedPage, LinkSendsAnswer, LinkStatusSchema, PingAnswer, type LinkPresenceAnswer, type LinkPresenceReport, type LinkSendItem, type LinkSendResult, type LinkState, type LinkStatus } from "../../protocol/cluster";
 import type { Presence } from "../../protocol/device";
-import { directoryStub, storedMirror } from "../shared/objects";
+import { directoryStub, homeRoom, storedMirror } from "../shared/objects";
 import { SendQueue } from "./send-queue";
 import { PresenceOutbox } from "./presence-out";
 import { RemotePresence } from "./presence-in";
@@ -42,6 +42,13 @@ export class LinkObject extends DurableObject<Env> {
   private delivering: Promise<void> | null = null;
   private readonly presenceOut: PresenceOutbox;
   private readonly presenceIn: RemotePresence;
+  /**
+   * Rooms of this node whose push to the peer failed: they wait (back-off,
+   * room/peer-push.ts) and are told the moment a heartbeat gets through, so a
+   * healed link is caught up within a heartbeat, not at the end of a 10 s wait.
+   * Memory only: a room that is not told retries on its own schedule.
+   */
+  private readonly waitingRooms = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -136,8 +143,9 @@ export class LinkObject extends DurableObject<Env> {
    * Another request to this peer succeeded or failed: the same bookkeeping as a
    * heartbeat, so a cut is noticed at the first failed request.
    */
-  async noteResult(node: string, ok: boolean): Promise<LinkState> {
+  async noteResult(node: string, ok: boolean, roomId?: string): Promise<LinkState> {
     this.ensure(node);
+    if (!ok && roomId && this.waitingRooms.size < 100_000) this.waitingRooms.add(roomId);
     this.record(ok, null);
     return this.status!.state;
   }
@@ -180,6 +188,7 @@ export class LinkObject extends DurableObject<Env> {
       const { status, body } = await linkFetch(this.env, node, "POST", "/link/v1/ping", { node: this.env.NODE_NAME, version: this.env.VERSION, protocol: LINK_PROTOCOL_VERSION }, HEARTBEAT_TIMEOUT_MS);
       if (status !== 200) throw new LinkError(node, "unreachable", `ping answered ${status}`);
       this.record(true, { rttMs: Date.now() - started, peerVersion: (body as { version?: string } | null)?.version ?? null });
+      this.wakeRooms(node);
       const answer = PingAnswer.safeParse(body);
       // The link is up whatever the feed does; a failed pull is tried again at the next heartbeat.
       if (answer.success) await this.pullDirectory(node, answer.data.directoryVersion).catch((err) => console.error(`directory of ${node}: pull failed`, err));
@@ -192,6 +201,14 @@ export class LinkObject extends DurableObject<Env> {
       if (!(err instanceof LinkError)) console.error(`link to ${node}: heartbeat failed`, err);
       this.record(false, null);
     }
+  }
+
+  /** The peer answers again: rooms whose pushes failed push now (not awaited: one slow room must not hold the heartbeat). */
+  private wakeRooms(node: string): void {
+    if (this.waitingRooms.size === 0) return;
+    const rooms = [...this.waitingRooms];
+    this.waitingRooms.clear();
+    for (const roomId of rooms) void homeRoom(this.env, roomId).peerUp(node).catch((err) => console.error(`room ${roomId}: waking its push to ${node} failed`, err));
   }
 
   /**

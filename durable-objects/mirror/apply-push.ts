@@ -16,6 +16,8 @@ export interface Applied {
   /** the member list when it changed, else null */
   members: Member[] | null;
   renamed: boolean;
+  /** read positions that moved with this push (a repeat, or a position already held, is not news) */
+  reads: { userId: string; seq: number }[];
 }
 
 export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPush, now: number): Applied {
@@ -23,6 +25,7 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
   const homeOnly = push.room.residency === "home";
   const frames: ServerRoomFrame[] = [];
   let members: Member[] | null = null;
+  let reads: { userId: string; seq: number }[] = [];
   store.transaction(() => {
     store.saveRoom(push.room);
     if (push.members && push.membersRev !== before.membersRev) {
@@ -40,10 +43,10 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
       else if (put === "updated") frames.push({ type: "msg.updated", message: m });
     }
     if (homeOnly && before.room?.residency !== "home") store.dropMessages();
-    store.setReads(push.reads);
+    reads = store.setReads(push.reads);
     store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
   });
-  return { frames, members, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
+  return { frames, members, reads, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
 }
 
 /** What changed in the member list, as room frames (removals first). */

@@ -96,7 +96,7 @@ export class MirrorObject extends DurableObject<Env> {
     }
     if (applied.renamed) this.sockets.sendToEachMember((u) => this.members.has(u), (u) => ({ type: "room.updated", room: this.view(u) }));
     for (const f of applied.frames) this.sockets.broadcast(f);
-    for (const r of push.reads) if (this.members.has(r.userId)) this.sockets.broadcast({ type: "receipt", userId: r.userId, seq: r.seq });
+    for (const r of applied.reads) if (this.members.has(r.userId)) this.sockets.broadcast({ type: "receipt", userId: r.userId, seq: r.seq });
     for (const userId of push.typing ?? []) this.sockets.typing(userId);
     return { version: this.state!.version, lastSeq: this.state!.lastSeq, membersRev: this.state!.membersRev };
   }
@@ -294,7 +294,9 @@ export class MirrorObject extends DurableObject<Env> {
         const submitted = await this.sends.submit(this.roomId, caller, frame);
         if (submitted.kind === "answered") this.sockets.send(ws, answerFrame(submitted.result));
         else if (submitted.kind === "queued-down") this.sockets.send(ws, { type: "msg.queued", clientId: frame.clientId });
-        // queued-up: the ack comes when the home answers (sendResults).
+        // queued-up: the ack comes when the home answers (sendResults); if that takes
+        // longer than REST waits, the sender hears `msg.queued` first.
+        else this.sends.queuedOnSocket(submitted.key, () => this.sockets.send(ws, { type: "msg.queued", clientId: frame.clientId }));
         return;
       }
       case "msg.edit":

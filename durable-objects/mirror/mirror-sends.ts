@@ -17,7 +17,12 @@ import type { Message } from "../../protocol/models";
 import { homeNode } from "../../protocol/ids";
 import type { MirrorSockets } from "./mirror-sockets";
 
-/** How long a REST send waits for the home's answer before it is answered 202 (queued). */
+/**
+ * How long a send waits for the home's answer before its sender is told it is
+ * queued: REST answers 202, a socket gets `msg.queued` (the ack follows when
+ * the link returns). A send made in the first seconds of a cut, before the
+ * link counts as down, would otherwise hear nothing until the heal.
+ */
 const SEND_WAIT_MS = 3000;
 
 export interface SendInput {
@@ -33,6 +38,8 @@ export type Submitted = { kind: "answered"; result: LinkSendResult } | { kind: "
 export class MirrorSends {
   /** REST sends waiting for the home's answer, by idempotency key */
   private waiting = new Map<string, (r: LinkSendResult) => void>();
+  /** socket sends waiting for the home's answer, by idempotency key: the timer that says `msg.queued` */
+  private socketWaits = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(
     private readonly env: Env,
@@ -56,6 +63,22 @@ export class MirrorSends {
     });
     this.waiting.delete(submitted.key);
     return result ? outcomeOf(result) : { queued: true, clientId: input.clientId };
+  }
+
+  /**
+   * A socket send was queued while the link counted as up: if the home has not
+   * answered within SEND_WAIT_MS, `tell` the sender it is queued (as REST
+   * answers 202). Its ack or refusal still comes when the home answers.
+   */
+  queuedOnSocket(key: string, tell: () => void): void {
+    if (this.socketWaits.has(key)) return;
+    this.socketWaits.set(
+      key,
+      setTimeout(() => {
+        this.socketWaits.delete(key);
+        tell();
+      }, SEND_WAIT_MS),
+    );
   }
 
   /** Queue a send (durable before this returns), or answer a repeat with what is known. */
@@ -91,6 +114,9 @@ export class MirrorSends {
     });
     for (const r of results) {
       const key = `${r.userId}|${r.sessionId}|${r.clientId}`;
+      const timer = this.socketWaits.get(key);
+      if (timer !== undefined) clearTimeout(timer);
+      this.socketWaits.delete(key);
       const wake = this.waiting.get(key);
       if (wake) {
         this.waiting.delete(key);

@@ -85,8 +85,13 @@ export class MirrorStore {
     return before ? "updated" : "new";
   }
 
-  setReads(reads: { userId: string; seq: number }[]): void {
-    for (const r of reads) this.db.insert(schema.reads).values(r).onConflictDoUpdate({ target: schema.reads.userId, set: { seq: r.seq } }).run();
+  /** Store these read positions; returns those that moved (only they deserve a `receipt` event). */
+  setReads(reads: { userId: string; seq: number }[]): { userId: string; seq: number }[] {
+    if (reads.length === 0) return [];
+    const held = new Map(this.reads().map((r) => [r.userId, r.seq]));
+    const moved = reads.filter((r) => held.get(r.userId) !== r.seq);
+    for (const r of moved) this.db.insert(schema.reads).values(r).onConflictDoUpdate({ target: schema.reads.userId, set: { seq: r.seq } }).run();
+    return moved;
   }
 
   reads(): { userId: string; seq: number }[] {

@@ -12,17 +12,25 @@
  * goes on from there — so a node that was cut off, or restarted, or whose answer
  * was lost, gets exactly what it misses: no gap, no duplicate. Changes that come
  * while a push is in flight ride in the next one (under load, pushes carry
- * batches). A failed push is retried by the room's alarm every RETRY_MS until
- * the link is back.
+ * batches). A failed push is retried with back-off (0.5 s doubling to 10 s,
+ * shared/peer-backoff.ts), never on every change: while a node is known down a
+ * busy room costs nothing for it, and the heartbeat that sees it back ends the
+ * wait (`linkUp`, from the LinkObject). The alarm is armed for the retry too,
+ * so an eviction meanwhile does not lose it.
+ *
+ * Read positions travel only when they changed since what that node
+ * confirmed (`acked`, per node, in memory): a push after a wake carries all of
+ * them once. Sending every member's position in every push cost most of the
+ * link's bytes and a `receipt` event per member per push at every mirror socket.
  */
 import type { Env } from "../shared/env";
 import { LinkError, linkFetch } from "../shared/cluster";
 import { linkStub } from "../shared/objects";
+import { Backoff } from "../shared/peer-backoff";
 import { RoomPushAnswer, type RoomPush } from "../../protocol/cluster";
 import { homeNode } from "../../protocol/ids";
 import type { Member, Message } from "../../protocol/models";
 
-export const PEER_RETRY_MS = 2000;
 /** messages per push; a node further behind gets several pushes in a row */
 export const PEER_PUSH_LIMIT = 500;
 
@@ -56,6 +64,10 @@ export class PeerPush {
   private inFlight = new Map<string, Promise<void>>();
   private again = new Set<string>();
   private typing = new Set<string>();
+  private readonly backoff = new Backoff();
+  private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
+  /** per node: the read positions it confirmed (userId → seq) */
+  private readonly acked = new Map<string, Map<string, number>>();
 
   constructor(private readonly host: PeerPushHost) {}
 
@@ -96,11 +108,23 @@ export class PeerPush {
     for (const node of this.targets()) this.start(node);
   }
 
+  /** The link to `node` works again (its heartbeat got through): push now, not at the end of the back-off. */
+  linkUp(node: string): void {
+    if (!this.backoff.isFailing(node)) return;
+    this.backoff.succeeded(node);
+    const timer = this.retries.get(node);
+    if (timer !== undefined) clearTimeout(timer);
+    this.retries.delete(node);
+    this.start(node);
+  }
+
   private start(node: string): void {
     if (this.inFlight.has(node)) {
       this.again.add(node);
       return;
     }
+    // Known down: the retry timer (or linkUp) pushes everything since the cursor then.
+    if (this.backoff.waitMs(node, Date.now()) > 0) return;
     const run = this.push(node).finally(() => {
       this.inFlight.delete(node);
       if (this.again.delete(node)) this.start(node);
@@ -115,7 +139,9 @@ export class PeerPush {
     this.typing.clear();
     const changed = this.host.changedSince(cursor.version, PEER_PUSH_LIMIT);
     const membersChanged = cursor.membersRev !== this.host.membersRev();
-    if (changed.length === 0 && !membersChanged && typing.length === 0 && cursor.version >= this.host.version()) return;
+    const known = this.acked.get(node);
+    const reads = this.host.reads().filter((r) => known?.get(r.userId) !== r.seq);
+    if (changed.length === 0 && !membersChanged && typing.length === 0 && reads.length === 0 && cursor.version >= this.host.version()) return;
     // A full page reaches only its last message's version (the rest follows in the next push);
     // otherwise the room's version now. The mirror gets them in seq order, as people must see them.
     const reaches = changed.length === PEER_PUSH_LIMIT ? changed[changed.length - 1].version : Math.max(this.host.version(), cursor.version);
@@ -127,7 +153,7 @@ export class PeerPush {
       version: reaches,
       after: cursor.version,
       messages: [...changed].sort((a, b) => a.seq - b.seq),
-      reads: this.host.reads(),
+      reads,
       ...(typing.length ? { typing } : {}),
     };
     let answer;
@@ -138,13 +164,31 @@ export class PeerPush {
       answer = parsed.data;
     } catch (err) {
       if (!(err instanceof LinkError)) console.error(`room ${this.host.roomId()}: push to ${node} failed`, err);
-      else void linkStub(this.host.env, node).noteResult(node, false).catch(() => {});
-      this.host.retryBy(Date.now() + PEER_RETRY_MS);
+      // The link object counts the failure and wakes this room when its heartbeat gets through again.
+      else void linkStub(this.host.env, node).noteResult(node, false, this.host.roomId()).catch(() => {});
+      const at = this.backoff.failed(node, Date.now());
+      const timer = this.retries.get(node);
+      if (timer !== undefined) clearTimeout(timer);
+      this.retries.set(
+        node,
+        setTimeout(() => {
+          this.retries.delete(node);
+          this.start(node);
+        }, at - Date.now()),
+      );
+      this.host.retryBy(at);
       return;
     }
+    this.backoff.succeeded(node);
+    const confirmed = known ?? new Map<string, number>();
+    for (const r of reads) confirmed.set(r.userId, r.seq);
+    this.acked.set(node, confirmed);
     const members = this.host.members().some((m) => homeNode(m.userId) === node);
     if (members) cursors[node] = { version: answer.version, membersRev: answer.membersRev };
-    else delete cursors[node]; // it learnt the last removal: nothing more goes there
+    else {
+      delete cursors[node]; // it learnt the last removal: nothing more goes there
+      this.acked.delete(node);
+    }
     this.host.saveCursors(cursors);
     // More waiting (a long backlog, or changes while this push was out): go on.
     if (members && (answer.version < this.host.version() || answer.membersRev < this.host.membersRev())) this.again.add(node);

@@ -50,6 +50,11 @@ export class RoomPeers {
     if (this.state.meta && this.env.CLUSTER) this.push.schedule();
   }
 
+  /** The link to `node` is back (told by its LinkObject after a push here failed): push now. */
+  linkUp(node: string): void {
+    if (this.state.meta && this.env.CLUSTER) this.push.linkUp(node);
+  }
+
   typed(userId: string): void {
     if (this.state.meta && this.env.CLUSTER) this.push.typed(userId);
   }

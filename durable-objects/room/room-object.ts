@@ -142,6 +142,11 @@ export class RoomObject extends DurableObject<Env> {
     return this.state.members.size;
   }
 
+  /** The link to `node` works again after a push from here failed (LinkObject): push without waiting for the back-off. */
+  async peerUp(node: string): Promise<void> {
+    this.peers.linkUp(node);
+  }
+
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
     return this.members.info(caller);
   }

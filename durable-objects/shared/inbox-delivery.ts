@@ -8,19 +8,42 @@
  * Updates travel in the room's outbox order and are applied at least once
  * (applying one twice is harmless). When a link is down the delivery throws,
  * and the room's outbox keeps the update and tries again later, in order.
+ *
+ * A node whose last delivery failed is not asked again until its back-off has
+ * passed (shared/peer-backoff.ts): deliveries to it fail at once meanwhile, as
+ * they would after a timeout, so a room's inbox round (which waits for each
+ * slice of members) does not wait LINK_TIMEOUT_MS for a black-holed branch
+ * every time, and a cut costs no requests per message. Module state: one per
+ * isolate, which on a self-hosted node is every room of the node.
  */
 import type { Env } from "./env";
 import { storedUser } from "./objects";
 import { LinkError, linkFetch } from "./cluster";
 import { homeNode } from "../../protocol/ids";
 import type { InboxUpdate, RoomActivity } from "../user/inbox-update";
+import { Backoff } from "./peer-backoff";
+
+const backoff = new Backoff();
+
+/** A signed request to a member's node, unless that node is known down (then a LinkError at once). */
+async function toNode<T>(env: Env, node: string, path: string, body: unknown, what: string): Promise<T> {
+  if (backoff.waitMs(node, Date.now()) > 0) throw new LinkError(node, "unreachable", "known down, waiting before the next try");
+  try {
+    const { status, body: answer } = await linkFetch<T>(env, node, "POST", path, body);
+    if (status !== 200) throw new LinkError(node, "unreachable", `${what} answered ${status}: ${JSON.stringify(answer).slice(0, 200)}`);
+    backoff.succeeded(node);
+    return answer;
+  } catch (err) {
+    if (err instanceof LinkError && err.reason !== "not_in_cluster") backoff.failed(node, Date.now());
+    throw err;
+  }
+}
 
 /** Deliver one membership update to a member's inbox; throws when it could not be delivered. */
 export async function deliverInboxUpdate(env: Env, userId: string, update: InboxUpdate): Promise<void> {
   const home = homeNode(userId);
   if (!home || home === env.NODE_NAME) return storedUser(env, userId).applyInboxUpdate(update);
-  const { status, body } = await linkFetch(env, home, "POST", "/link/v1/inbox/updates", { items: [{ userId, update }] });
-  if (status !== 200) throw new LinkError(home, "unreachable", `inbox update answered ${status}: ${JSON.stringify(body).slice(0, 200)}`);
+  await toNode(env, home, "/link/v1/inbox/updates", { items: [{ userId, update }] }, "inbox update");
 }
 
 /**
@@ -51,8 +74,8 @@ export async function deliverActivities(env: Env, items: { userId: string; activ
   });
   const remote = [...byNode].map(async ([node, indexes]) => {
     try {
-      const { status, body } = await linkFetch<{ results?: ({ live: boolean } | null)[] }>(env, node, "POST", "/link/v1/inbox/activity", { items: indexes.map((i) => items[i]) });
-      if (status !== 200 || !Array.isArray(body?.results)) throw new LinkError(node, "unreachable", `inbox activity answered ${status}`);
+      const body = await toNode<{ results?: ({ live: boolean } | null)[] }>(env, node, "/link/v1/inbox/activity", { items: indexes.map((i) => items[i]) }, "inbox activity");
+      if (!Array.isArray(body?.results)) throw new LinkError(node, "unreachable", "inbox activity answered without results");
       indexes.forEach((i, k) => {
         const r = body.results![k];
         out[i] = r ? { status: "fulfilled", value: { live: r.live !== false } } : { status: "rejected", reason: new Error("not delivered") };

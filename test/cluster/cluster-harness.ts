@@ -26,6 +26,10 @@ export interface TestCluster {
   proxies: Record<string, Record<string, LinkProxy>>;
   /** cut the link between a and b, both directions */
   cut(a: string, b: string): Promise<void>;
+  /** black-hole the link between a and b, both directions: connections open, nothing answers (link-proxy.ts) */
+  blackhole(a: string, b: string): void;
+  /** reset every connection between a and b as it opens, both directions, counting them (link-proxy.ts) */
+  reject(a: string, b: string): void;
   heal(a: string, b: string): Promise<void>;
   /** cut every link of one node (its branch's WAN is down) */
   isolate(name: string): Promise<void>;
@@ -72,6 +76,14 @@ export async function startCluster(names: string[], options: { adminPassword?: s
     nodes,
     proxies,
     cut: (a, b) => both(a, b, (p) => p.cut()),
+    blackhole: (a, b) => {
+      proxies[a][b].blackhole();
+      proxies[b][a].blackhole();
+    },
+    reject: (a, b) => {
+      proxies[a][b].reject();
+      proxies[b][a].reject();
+    },
     heal: (a, b) => both(a, b, (p) => p.heal()),
     isolate: async (n) => {
       for (const m of names) if (m !== n) await both(n, m, (p) => p.cut());

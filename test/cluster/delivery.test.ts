@@ -102,6 +102,27 @@ describe("queued sends", () => {
     expect(deliveredMs).toBeLessThan(5000);
   }, 120_000);
 
+  it("tell a socket sender `msg.queued` after the REST wait when the cut is not yet noticed, and deliver once at the return", async () => {
+    const roomId = await room("liwei", ["chenmei"]);
+    const ws = await roomWs(`${cluster.nodes.shanghai.wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people.chenmei.token);
+    await ws.next("hello");
+    // Black-holed: the link still counts as up for ~5 s (two heartbeats must time out), so the send is queued "up".
+    cluster.blackhole("beijing", "shanghai");
+    const sentAt = Date.now();
+    ws.send({ type: "msg.send", clientId: "early-1", text: "sent at the start of a cut" });
+    await ws.next("msg.queued", (f) => f.clientId === "early-1", 6000);
+    const queuedMs = Date.now() - sentAt;
+    expect(queuedMs).toBeGreaterThanOrEqual(2900); // REST's wait: an answer from the home within it would have been an ack
+    expect(ws.untaken().filter((f) => f.type === "msg.ack")).toEqual([]);
+    await cluster.heal("beijing", "shanghai");
+    expect((await ws.next("msg.ack", (f) => f.clientId === "early-1", 20_000)).seq).toBe(1);
+    expect((await history("liwei", roomId)).map((m) => m.text)).toEqual(["sent at the start of a cut"]);
+    // Nothing more arrives for it (one ack, no second queued).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ws.untaken().filter((f) => (f.type === "msg.ack" || f.type === "msg.queued") && f.clientId === "early-1")).toEqual([]);
+    await ws.close();
+  }, 60_000);
+
   it("come back to the sender with the reason when the home refuses them", async () => {
     const roomId = await room("liwei", ["chenmei"]);
     const ws = await roomWs(`${cluster.nodes.shanghai.wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people.chenmei.token);

@@ -1,7 +1,12 @@
 /**
  * A TCP proxy the cluster tests put between two nodes, standing in for the WAN
  * link of a branch office: `cut()` drops every connection and refuses new ones
- * (a cable pulled, a VPN down), `heal()` lets connections through again,
+ * (a cable pulled, a VPN down), `blackhole()` keeps accepting connections but
+ * lets nothing through either way (a route that silently drops packets: the
+ * worse case, as every request waits for its timeout), `reject()` resets
+ * every connection as it opens and counts them (a peer refusing: each attempt
+ * fails at once, and `rejected` says how many there were), `heal()` lets
+ * connections through again,
  * `delay(ms)` holds every chunk in both directions that long (a long link).
  * `bytes` counts what crossed, per direction, for the bench's bytes-per-message.
  *
@@ -22,6 +27,10 @@ export class LinkProxy {
   private sockets = new Set<net.Socket>();
   private delayMs = 0;
   private up = true;
+  private holed = false;
+  private rejecting = false;
+  /** connections reset by reject() mode: how often the node tried to reach the peer */
+  rejected = 0;
 
   private constructor(port: number, private targetPort: number, private readonly targetHost: string) {
     this.port = port;
@@ -57,7 +66,29 @@ export class LinkProxy {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
+  /**
+   * Keep connections open and accept new ones, but forward nothing: requests
+   * in flight and new ones get no answer, no reset, until heal().
+   */
+  blackhole(): void {
+    this.holed = true;
+  }
+
+  /** Reset every open connection and every new one at once, counting the attempts, until heal(). */
+  reject(): void {
+    this.rejecting = true;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
   async heal(): Promise<void> {
+    this.rejecting = false;
+    if (this.holed) {
+      // What was swallowed is gone: reset those connections, as a peer's TCP would once the route is back.
+      this.holed = false;
+      for (const s of this.sockets) s.destroy();
+      this.sockets.clear();
+    }
     if (this.up) return;
     this.up = true;
     this.server = this.makeServer();
@@ -81,11 +112,16 @@ export class LinkProxy {
   private makeServer(): net.Server {
     return net.createServer((client) => {
       if (!this.up) return client.destroy();
+      if (this.rejecting) {
+        this.rejected++;
+        return client.resetAndDestroy();
+      }
       const upstream = net.connect(this.targetPort, this.targetHost);
       this.sockets.add(client);
       this.sockets.add(upstream);
       const pipe = (from: net.Socket, to: net.Socket, count: "toTarget" | "fromTarget") => {
         from.on("data", (chunk) => {
+          if (this.holed) return;
           this.bytes[count] += chunk.length;
           if (this.delayMs > 0) {
             from.pause();
@@ -93,7 +129,7 @@ export class LinkProxy {
               if (!to.destroyed) to.write(chunk);
               from.resume();
             }, this.delayMs);
-          } else if (!to.destroyed) to.write(chunk);
+          } else if (!to.destroyed && !this.holed) to.write(chunk);
         });
       };
       pipe(client, upstream, "toTarget");
