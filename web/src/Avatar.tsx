@@ -11,8 +11,10 @@ export function Avatar({ userId, name, children }: { userId?: string | null; nam
   const src = userId ? avatarOf(userId) : null;
   const [failed, setFailed] = useState<string | null>(null);
   return (
-    <span class="avatar" aria-hidden="true">
-      {src && failed !== src ? <img src={src} alt="" data-testid="avatar-img" onError={() => setFailed(src)} /> : ([...name][0]?.toUpperCase() ?? "#")}
+    // The letter is drawn by CSS (data-letter), not as text: a row's text stays the name alone
+    // ("陈梅 @chen", not "陈陈梅 @chen") for copy, find-in-page and anything reading it.
+    <span class="avatar" aria-hidden="true" data-letter={src && failed !== src ? undefined : ([...name][0]?.toUpperCase() ?? "#")}>
+      {src && failed !== src && <img src={src} alt="" data-testid="avatar-img" onError={() => setFailed(src)} />}
       {children}
     </span>
   );

@@ -98,12 +98,11 @@ export function signedIn(user: User | SessionUser): void {
   state.me = { active: true, ...user };
   state.phase = "signedIn";
   state.signedOutByServer = false;
-  // A sign-in answer does not carry the avatar (GET /me does): then ask the directory.
+  // A sign-in answer does not carry the avatar (GET /me does): then the directory is asked
+  // with the room list's first lookup, in the same request.
+  let askForSelf = !("avatar" in user);
   if ("avatar" in user) remember(user.id, user.displayName, user.username, user.avatar ?? null);
-  else {
-    remember(user.id, user.displayName, user.username);
-    lookupUsers([user.id], "force");
-  }
+  else remember(user.id, user.displayName, user.username);
   const device = new DeviceSocket(api, { backoff: { baseMs: 300, maxMs: 4000 } });
   device.onChange(() => {
     // Everyone the room list names (DM peers, last senders): their names in one request.
@@ -111,6 +110,10 @@ export function signedIn(user: User | SessionUser): void {
     for (const r of device.rooms.values()) {
       if (r.peerId) ids.push(r.peerId);
       if (r.lastMessage) ids.push(r.lastMessage.senderId);
+    }
+    if (askForSelf && device.ready) {
+      askForSelf = false;
+      lookupUsers([user.id], "force");
     }
     lookupUsers(ids);
     if (device.state === "open") state.queue?.kick();
