@@ -120,9 +120,14 @@ export function stampOf(file, { wal = false } = {}) {
   /** @type {import("./backup-manifest.mjs").SourceStampT} */
   const stamp = { size: Number(st.size), mtimeNs: String(st.mtimeNs), stampedNs: String(stampedNs) };
   if (wal) {
+    // An empty -wal holds nothing: the same database as none. It matters, because one comes
+    // and goes without any write: workerd deletes the -wal when it closes an idle object
+    // (after checkpointing it), and opening the database again (our own read-only snapshot
+    // included) creates an empty one. Told apart, every backup would see a change there.
     const w = fs.statSync(`${file}-wal`, { bigint: true, throwIfNoEntry: false });
-    stamp.walSize = w ? Number(w.size) : -1;
-    stamp.walMtimeNs = w ? String(w.mtimeNs) : "0";
+    const empty = !w || w.size === 0n;
+    stamp.walSize = empty ? -1 : Number(w.size);
+    stamp.walMtimeNs = empty ? "0" : String(w.mtimeNs);
   }
   return stamp;
 }
