@@ -82,7 +82,7 @@ async function upload(roomId: string, user: TestUser, bytes: Buffer, name: strin
   const res = await fetch(`${t.node.url}/api/v1/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}`, {
     method: "POST",
     headers: { authorization: `Bearer ${user.token}`, "content-type": "application/octet-stream" },
-    body: bytes,
+    body: new Uint8Array(bytes),
   });
   expect(res.status).toBe(201);
   return (await res.json()) as Attachment;
