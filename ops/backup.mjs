@@ -44,7 +44,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadNodeConfig, VERSION } from "./node-config.mjs";
+import { loadNodeConfig, uniqueKeyFor, VERSION } from "./node-config.mjs";
+import { objectIdFromName } from "./object-ids.mjs";
 import { NODE_KEY_FILE } from "./node-key.mjs";
 import {
   BackupError,
@@ -81,6 +82,10 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
   out = path.resolve(out);
   if (!fs.existsSync(path.join(dataDir, "objects"))) {
     throw new BackupError(`no Outpost data folder at ${dataDir} (no objects/ in it): set OUTPOST_DATA, or dataDir in the OUTPOST_CONFIG file, as for npm start`);
+  }
+  const named = nodeNameOfData(dataDir);
+  if (named && named !== nodeName) {
+    throw new BackupError(`the data folder ${dataDir} holds node ${named}, but the node settings say ${nodeName}: run backup with the same OUTPOST_NODE / OUTPOST_CONFIG as npm start`);
   }
   if (out === dataDir || out.startsWith(dataDir + path.sep)) throw new BackupError(`--out ${out} is inside the data folder ${dataDir}: put backups elsewhere`);
 
@@ -149,6 +154,13 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
         try {
           await snapshotSqlite(src.abs, dest, (done, total) => count(Math.round((done / Math.max(1, total)) * src.estimate) - counted));
         } catch (err) {
+          if (!fs.existsSync(src.abs)) {
+            // workerd removed the object's storage meanwhile (deleteAll): nothing to keep.
+            notes.push(`${src.rel} disappeared before it was copied (the object's storage was deleted meanwhile)`);
+            fs.rmSync(dest, { force: true });
+            onProgress(1, -counted);
+            continue;
+          }
           throw new BackupError(`cannot snapshot ${src.rel}: ${/** @type {Error} */ (err).message}`);
         }
         copied = hashFile(dest);
@@ -210,7 +222,9 @@ function listSources(dataDir, notes) {
       notes.push(`skipped ${rel}: not a name Outpost writes`);
       return;
     }
-    const size = fs.statSync(abs).size;
+    const st = fs.statSync(abs, { throwIfNoEntry: false });
+    if (!st) return; // deleted since the folder was read (a recalled upload)
+    const size = st.size;
     const wal = kind === "sqlite" ? (fs.statSync(`${abs}-wal`, { throwIfNoEntry: false })?.size ?? 0) : 0;
     into.push({ rel, abs, kind, estimate: size + wal });
   };
@@ -265,6 +279,33 @@ function reuse(from, to, entry) {
     }
     fs.rmSync(to, { force: true });
     return false;
+  }
+}
+
+/**
+ * The node name the data itself carries (every account id ends in `@<node>`), read
+ * from the directory's database read-only; null when there is none yet. The manifest
+ * must name the node its data belongs to — a restored node started under another
+ * name would not recognise its own rooms — and a backup run without the node's
+ * settings would otherwise record the default name.
+ *
+ * @param {string} dataDir
+ * @returns {string | null}
+ */
+function nodeNameOfData(dataDir) {
+  if (!Database) return null;
+  const file = path.join(dataDir, "objects", uniqueKeyFor("DirectoryObject"), `${objectIdFromName(uniqueKeyFor("DirectoryObject"), "directory")}.sqlite`);
+  if (!fs.existsSync(file)) return null;
+  let db;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    db.pragma("query_only = 1");
+    const row = /** @type {{ id: string } | undefined} */ (db.prepare("SELECT id FROM users LIMIT 1").get());
+    return row ? (/@([^@]+)$/.exec(row.id)?.[1] ?? null) : null;
+  } catch {
+    return null; // no users table yet, or a damaged directory: the settings' name stands (npm run doctor says more)
+  } finally {
+    db?.close();
   }
 }
 

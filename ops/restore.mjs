@@ -42,6 +42,9 @@ export function restoreBackup({ from, data, onTotal = () => {}, onProgress = () 
   from = path.resolve(from);
   data = path.resolve(data);
   const manifest = readManifest(from);
+  if (data === from || data.startsWith(from + path.sep) || from.startsWith(data + path.sep)) {
+    throw new BackupError(`--data ${data} and the backup ${from} overlap: restore into a folder of its own`);
+  }
   const existing = fs.statSync(data, { throwIfNoEntry: false });
   if (existing && !existing.isDirectory()) throw new BackupError(`--data ${data} exists and is not a folder`);
   if (existing && fs.readdirSync(data).length > 0) {

@@ -46,10 +46,11 @@ interface Run {
 }
 
 /** Run an ops command as an operator would, with the node found through OUTPOST_DATA. */
-function runOps(script: "backup" | "restore", args: string[], dataDir?: string): Promise<Run> {
+function runOps(script: "backup" | "restore", args: string[], dataDir?: string, extraEnv: Record<string, string> = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.OUTPOST_CONFIG;
   delete env.OUTPOST_NODE;
+  Object.assign(env, extraEnv);
   if (dataDir) env.OUTPOST_DATA = dataDir;
   else delete env.OUTPOST_DATA;
   return new Promise((resolve) => {
@@ -360,6 +361,12 @@ describe("backup and restore", () => {
     expect(notBackup.code).toBe(2);
     expect(notBackup.stderr.trim()).toMatch(/^backup: --out .* is not empty and is not an Outpost backup/);
     expect(fs.readdirSync(target)).toEqual(["keep.txt"]);
+
+    // Settings of another node than the data's (here: OUTPOST_NODE forgotten or wrong): the
+    // manifest would name the wrong node, and a node restored under that name would not know its rooms.
+    const wrongName = await runOps("backup", ["--out", dir("nowhere")], t.node.dataDir, { OUTPOST_NODE: "elsewhere" });
+    expect(wrongName.code).toBe(2);
+    expect(wrongName.stderr.trim()).toBe(`backup: the data folder ${t.node.dataDir} holds node ${t.node.name}, but the node settings say elsewhere: run backup with the same OUTPOST_NODE / OUTPOST_CONFIG as npm start`);
 
     const noData = await runOps("backup", ["--out", dir("nowhere")], dir("no-such-node"));
     expect(noData.code).toBe(2);
