@@ -11,7 +11,9 @@
  *   the held read transaction, and why that gives RPO 0 for acknowledged
  *   messages: each snapshot begins after the backup began, and a message is
  *   acknowledged only once committed). workerd's own per-class index
- *   (`metadata.sqlite`, alarms) is copied the same way;
+ *   (`metadata.sqlite`, alarms) is copied the same way. Objects are taken
+ *   class by class in an order that keeps the skew between their snapshots
+ *   harmless (CLASS_ORDER below);
  * - the uploaded files under `files/`. workerd's disk service writes an upload
  *   to a `.kj-tmp….partial` beside its target and renames it into place when
  *   complete, and a storage key is never written twice (worker/store-upload.ts
@@ -104,10 +106,12 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
   if (base && base.node.name !== nodeName) throw new BackupError(`the previous backup ${baseDir} is of node ${base.node.name}, not ${nodeName}`);
   const baseEntries = new Map((base?.entries ?? []).map((e) => [e.path, e]));
 
-  /** @type {string[]} */
-  const notes = [];
-  const sources = listSources(dataDir, notes);
-  onTotal({ files: sources.length, bytes: sources.reduce((n, s) => n + s.estimate, 0) });
+  /** @type {Set<string>} */
+  const notes = new Set();
+  const groups = sourceGroups(dataDir, notes);
+  // A first look for the progress line's total; each group is listed again at its turn.
+  const estimate = groups.flatMap((list) => list());
+  onTotal({ files: estimate.length, bytes: estimate.reduce((n, s) => n + s.estimate, 0) });
 
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.partial-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -117,7 +121,7 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
     const entries = [];
     const stats = { copiedFiles: 0, copiedBytes: 0, reusedFiles: 0, reusedBytes: 0, base: baseDir };
     // Databases first, then files (see the header: every file a snapshot names is on disk by then).
-    for (const src of sources) {
+    for (const src of inTurn(groups)) {
       const dest = onDisk(tmp, src.rel);
       fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
       let stamp;
@@ -125,7 +129,7 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
         stamp = stampOf(src.abs, { wal: src.kind === "sqlite" });
       } catch (err) {
         if (/** @type {NodeJS.ErrnoException} */ (err).code !== "ENOENT") throw err;
-        notes.push(`${src.rel} disappeared before it was copied (an upload deleted meanwhile)`);
+        notes.add(`${src.rel} disappeared before it was copied (an upload deleted meanwhile)`);
         onProgress(1, 0);
         continue;
       }
@@ -156,7 +160,7 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
         } catch (err) {
           if (!fs.existsSync(src.abs)) {
             // workerd removed the object's storage meanwhile (deleteAll): nothing to keep.
-            notes.push(`${src.rel} disappeared before it was copied (the object's storage was deleted meanwhile)`);
+            notes.add(`${src.rel} disappeared before it was copied (the object's storage was deleted meanwhile)`);
             fs.rmSync(dest, { force: true });
             onProgress(1, -counted);
             continue;
@@ -169,7 +173,7 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
           copied = copyAndHash(src.abs, dest, { mode: src.kind === "key" ? 0o600 : 0o644, onBytes: count });
         } catch (err) {
           if (/** @type {NodeJS.ErrnoException} */ (err).code !== "ENOENT") throw err;
-          notes.push(`${src.rel} disappeared before it was copied (an upload deleted meanwhile)`);
+          notes.add(`${src.rel} disappeared before it was copied (an upload deleted meanwhile)`);
           fs.rmSync(dest, { force: true });
           onProgress(1, -counted);
           continue;
@@ -196,7 +200,7 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
     writeManifest(tmp, manifest);
     fsyncTree(tmp);
     putInPlace(tmp, out);
-    return { manifest, out, notes };
+    return { manifest, out, notes: [...notes] };
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
@@ -204,55 +208,94 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
 }
 
 /**
- * What to copy: every database, every stored file, the node key; each with a
- * size estimate for the progress line.
+ * The order objects are snapshotted in. Each database is its own consistent
+ * snapshot, taken one after another, so objects that refer to each other can
+ * be caught at slightly different moments; the order makes every such skew the
+ * harmless kind:
+ * - the directory first: a room or account created after its snapshot is a
+ *   file the restored directory does not list (unreachable, and named by
+ *   `npm run doctor`), never a directory entry whose file is missing;
+ * - user objects before rooms: an inbox can then only be behind its rooms
+ *   (an unread count a little low), never point at messages its room's
+ *   snapshot does not hold (a seq the restored room would hand out again);
+ * - rooms last, with the mirrors and links before them for the same reason;
+ * - within a class, workerd's `metadata.sqlite` (its index of the objects'
+ *   alarms) after the objects: an alarm set between the two snapshots is then
+ *   indexed (a spare wake-up, which alarm handlers tolerate) rather than lost.
+ */
+const CLASS_ORDER = ["DirectoryObject", "UserObject", "LinkObject", "MirrorObject", "RoomObject"];
+const WORKERD_METADATA = "metadata.sqlite";
+
+/**
+ * What to copy, in groups: one per object class (in CLASS_ORDER, unknown
+ * classes after), then the uploaded files, then the node key. Each group is
+ * listed when it is its turn, so an object created while earlier groups were
+ * copied is included (a room the directory snapshot already lists has its file).
  *
  * @param {string} dataDir
- * @param {string[]} notes
- * @returns {Source[]}
+ * @param {Set<string>} notes
+ * @returns {(() => Source[])[]}
  */
-function listSources(dataDir, notes) {
-  /** @type {Source[]} */
-  const dbs = [];
-  /** @type {Source[]} */
-  const files = [];
+function sourceGroups(dataDir, notes) {
   /** @param {Source[]} into @param {string} rel @param {string} abs @param {Source["kind"]} kind */
   const add = (into, rel, abs, kind) => {
     if (!isEntryPath(rel)) {
-      notes.push(`skipped ${rel}: not a name Outpost writes`);
+      notes.add(`skipped ${rel}: not a name Outpost writes`);
       return;
     }
     const st = fs.statSync(abs, { throwIfNoEntry: false });
     if (!st) return; // deleted since the folder was read (a recalled upload)
-    const size = st.size;
     const wal = kind === "sqlite" ? (fs.statSync(`${abs}-wal`, { throwIfNoEntry: false })?.size ?? 0) : 0;
-    into.push({ rel, abs, kind, estimate: size + wal });
+    into.push({ rel, abs, kind, estimate: st.size + wal });
   };
   const objectsDir = path.join(dataDir, "objects");
-  for (const dir of fs.readdirSync(objectsDir, { withFileTypes: true })) {
-    if (!dir.isDirectory()) continue;
-    for (const name of fs.readdirSync(path.join(objectsDir, dir.name)).sort()) {
-      // -wal and -shm belong to their database, which the snapshot reads through SQLite
-      if (name.endsWith(".sqlite")) add(dbs, `objects/${dir.name}/${name}`, path.join(objectsDir, dir.name, name), "sqlite");
-    }
-  }
-  /** @param {string} abs @param {string} rel */
-  const walk = (abs, rel) => {
-    for (const entry of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      // Dot-files are uploads still being written (`.kj-tmp….partial`), or not ours.
-      if (entry.name.startsWith(".")) continue;
-      const childAbs = path.join(abs, entry.name);
-      const childRel = `${rel}/${entry.name}`;
-      if (entry.isDirectory()) walk(childAbs, childRel);
-      else if (entry.isFile()) add(files, childRel, childAbs, "file");
-    }
+  const folders = fs
+    .readdirSync(objectsDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
+  const rank = (/** @type {string} */ folder) => {
+    const i = CLASS_ORDER.findIndex((c) => uniqueKeyFor(c) === folder);
+    return i === -1 ? CLASS_ORDER.length : i;
   };
-  if (fs.existsSync(path.join(dataDir, "files"))) walk(path.join(dataDir, "files"), "files");
-  /** @type {Source[]} */
-  const key = [];
-  if (fs.existsSync(path.join(dataDir, NODE_KEY_FILE))) add(key, NODE_KEY_FILE, path.join(dataDir, NODE_KEY_FILE), "key");
-  else notes.push(`no ${NODE_KEY_FILE} in the data folder: a node restored from this backup makes a new identity`);
-  return [...dbs, ...files, ...key];
+  folders.sort((x, y) => rank(x) - rank(y) || (x < y ? -1 : 1));
+  const objectGroups = folders.map((folder) => () => {
+    /** @type {Source[]} */
+    const dbs = [];
+    const names = fs.readdirSync(path.join(objectsDir, folder)).filter((n) => n.endsWith(".sqlite")); // -wal and -shm belong to their database
+    names.sort((x, y) => Number(x === WORKERD_METADATA) - Number(y === WORKERD_METADATA) || (x < y ? -1 : 1));
+    for (const name of names) add(dbs, `objects/${folder}/${name}`, path.join(objectsDir, folder, name), "sqlite");
+    return dbs;
+  });
+  const filesGroup = () => {
+    /** @type {Source[]} */
+    const files = [];
+    /** @param {string} abs @param {string} rel */
+    const walk = (abs, rel) => {
+      for (const entry of fs.readdirSync(abs, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : 1))) {
+        // Dot-files are uploads still being written (`.kj-tmp….partial`), or not ours.
+        if (entry.name.startsWith(".")) continue;
+        const childAbs = path.join(abs, entry.name);
+        const childRel = `${rel}/${entry.name}`;
+        if (entry.isDirectory()) walk(childAbs, childRel);
+        else if (entry.isFile()) add(files, childRel, childAbs, "file");
+      }
+    };
+    if (fs.existsSync(path.join(dataDir, "files"))) walk(path.join(dataDir, "files"), "files");
+    return files;
+  };
+  const keyGroup = () => {
+    /** @type {Source[]} */
+    const key = [];
+    if (fs.existsSync(path.join(dataDir, NODE_KEY_FILE))) add(key, NODE_KEY_FILE, path.join(dataDir, NODE_KEY_FILE), "key");
+    else notes.add(`no ${NODE_KEY_FILE} in the data folder: a node restored from this backup makes a new identity`);
+    return key;
+  };
+  return [...objectGroups, filesGroup, keyGroup];
+}
+
+/** Each group's sources, the group listed only when the previous ones are done. @param {(() => Source[])[]} groups */
+function* inTurn(groups) {
+  for (const list of groups) yield* list();
 }
 
 /**

@@ -28,7 +28,7 @@ export function progressLine(label, total, stream = process.stderr) {
   let lastDraw = 0;
   let lastTenth = -1;
   let lastPrinted = "";
-  const text = () => `${label}: ${files}/${total.files} files, ${mb(bytes)}/${mb(Math.max(total.bytes, bytes))} MB`;
+  const text = () => `${label}: ${files}/${Math.max(total.files, files)} files, ${mb(bytes)}/${mb(Math.max(total.bytes, bytes))} MB`;
   const draw = (final = false) => {
     if (tty) {
       const now = Date.now();

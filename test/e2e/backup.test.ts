@@ -226,6 +226,17 @@ describe("backup and restore", () => {
     expect(manifest.entries.filter((e: { kind: string }) => e.kind === "file")).toHaveLength(files.size);
     expect(manifest.entries.filter((e: { path: string }) => e.path.includes("/."))).toEqual([]);
     expect(fs.statSync(path.join(backupDir, "node-key.json")).mode & 0o777).toBe(0o600);
+    // Snapshot order (ops/backup.mjs CLASS_ORDER): the directory, then users, rooms last;
+    // each class's workerd alarm index after its objects.
+    const dbPaths: string[] = manifest.entries.filter((e: { kind: string }) => e.kind === "sqlite").map((e: { path: string }) => e.path);
+    const classes = dbPaths.map((p) => p.split("/")[1]);
+    expect(classes.lastIndexOf(uniqueKeyFor("DirectoryObject"))).toBeLessThan(classes.indexOf(uniqueKeyFor("UserObject")));
+    expect(classes.lastIndexOf(uniqueKeyFor("UserObject"))).toBeLessThan(classes.indexOf(uniqueKeyFor("RoomObject")));
+    expect(classes.at(-1)).toBe(uniqueKeyFor("RoomObject"));
+    for (const folder of new Set(classes)) {
+      const ofClass = dbPaths.filter((p) => p.split("/")[1] === folder);
+      if (ofClass.some((p) => p.endsWith("/metadata.sqlite"))) expect(ofClass.at(-1)).toMatch(/\/metadata\.sqlite$/);
+    }
     // No -wal or -shm in a backup: each database is one complete file.
     expect((fs.readdirSync(backupDir, { recursive: true }) as string[]).filter((f) => /-(wal|shm)$/.test(f))).toEqual([]);
 
@@ -359,7 +370,8 @@ describe("backup and restore", () => {
     const e1 = m1.entries.find((e: { path: string }) => e.path === busyRoom);
     const e2 = m2.entries.find((e: { path: string }) => e.path === busyRoom);
     expect(e2.sha256).not.toBe(e1.sha256);
-    expect(m2.entries.filter((e: { kind: string }) => e.kind === "file")).toHaveLength(files.size + 1);
+    const fileEntries = (m: { entries: { kind: string }[] }) => m.entries.filter((e) => e.kind === "file").length;
+    expect(fileEntries(m2)).toBe(fileEntries(m1) + 1);
     // No leftovers beside --out.
     expect(fs.readdirSync(scratch).filter((n) => n.startsWith(".rolling"))).toEqual([]);
 
