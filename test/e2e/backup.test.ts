@@ -338,6 +338,20 @@ describe("backup and restore", () => {
     expect(unsound.code).toBe(1);
     expect(unsound.stderr).toContain(`restore: backup corrupt: ${roomDb.path}: integrity_check:`);
     expect(fs.readdirSync(target)).toEqual([]);
+
+    // A manifest is read back from a disk anyone may have touched: a path out of the backup is refused
+    // before anything is read or written.
+    const escape = dir("escape");
+    fs.cpSync(good, escape, { recursive: true });
+    const hostile = readManifest(escape);
+    hostile.entries[0].path = "files/../../outside";
+    fs.writeFileSync(path.join(escape, "manifest.json"), JSON.stringify(hostile));
+    for (const args of [["--verify", escape], ["--from", escape, "--data", target]]) {
+      const refusedPath = await runOps("restore", args);
+      expect(refusedPath.code).toBe(1);
+      expect(refusedPath.stderr).toMatch(/backup corrupt: .*manifest\.json: entries\.0\.path: /);
+    }
+    expect(fs.readdirSync(target)).toEqual([]);
   }, 60_000);
 
   it("an incremental backup copies only what changed and still restores", async () => {
