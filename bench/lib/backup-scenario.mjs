@@ -120,10 +120,11 @@ export async function runBackupScenario({ P, repeats, log }) {
         const ackedDuring = sender.acked() - ackedBefore;
         sender.stop();
         const backupMB = treeBytes(out) / MB;
-        // Incremental: once the big room has settled (after a send the room still writes for a
-        // few seconds: search indexing, read positions; and a database written within 2 s of its
-        // last backup is copied again, the racy-stamp rule), one message into another room.
-        await untilQuiet(roomFile, 8000, 60_000);
+        // Incremental: once the big room has settled, one message into another room. Settled: after
+        // a send the room still writes for a few seconds (an alarm ~5 s later), and workerd
+        // checkpoints its -wal into the file when it evicts the idle object (~10 s); a database
+        // written within 2 s of its last backup's stamp is copied again (the racy-stamp rule).
+        await untilQuiet(roomFile, 12_000, 60_000);
         await ops("backup", ["--out", out], dataDir);
         const other = await steadySender(node.wsUrl, user.token, smallRoomId, 0);
         await other.firstAck();
