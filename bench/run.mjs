@@ -2,7 +2,7 @@
  * `npm run bench`: Outpost (real `workerd serve`) side by side with a plain Node
  * ws + better-sqlite3 baseline (bench/baseline/server.mjs), alternating, repeated.
  *
- *   node bench/run.mjs [--quick] [--only busy,readers,big,many,idle,inbox,history,startup,cluster,web] [--repeats N]
+ *   node bench/run.mjs [--quick] [--only busy,readers,big,many,idle,inbox,history,startup,cluster,backup,web] [--repeats N]
  *   node bench/run.mjs --render    # docs/PERFORMANCE.md again from docs/performance.json and bench/*.md, nothing measured
  *
  * `cluster` is three nodes against one (bench/lib/cluster-scenario.mjs), not Outpost
@@ -25,6 +25,7 @@ import { pct } from "./lib/loadgen.mjs";
 import { CHROMIUM, timeToFirstRoom } from "./lib/web-timing.mjs";
 import { runClusterScenario } from "./lib/cluster-scenario.mjs";
 import { clusterSection, clusterTargets } from "./lib/cluster-report.mjs";
+import { backupSection, backupTargets, runBackupScenario } from "./lib/backup-scenario.mjs";
 import Database from "better-sqlite3";
 
 const { values: argv } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeats: { type: "string" }, render: { type: "boolean", default: false } } });
@@ -335,6 +336,11 @@ const scenarios = {
     // Its own driver: three nodes against one, not Outpost against the baseline.
     runAll: () => runClusterScenario({ P, repeats: REPEATS, loadgen, log }),
   },
+  backup: {
+    title: `Backup and restore: a node with one room of ${P.historyMsgs.toLocaleString("en")} messages`,
+    // Outpost's own commands, nothing to compare in the baseline: its own driver (bench/lib/backup-scenario.mjs).
+    runAll: () => runBackupScenario({ P, repeats: REPEATS, log }),
+  },
 };
 
 // ---------------------------------------------------------------- web client
@@ -537,6 +543,7 @@ function targets(R) {
     t("Search p99 < 100 ms (inside the node)", searchIn, "< 100 ms", searchIn < 100, `${sizeNote}; from the client: ${m("history", "searchP99Ms")?.outpost} ms`);
   }
   clusterTargets(R.scenarios.cluster, t);
+  backupTargets(R.scenarios.backup, t);
   if (R.web) t("Web first-screen JS ≤ 60 KB on the wire", R.web.firstScreenJsWireKB ?? null, "≤ 60 KB", (R.web.firstScreenJsWireKB ?? Infinity) <= 60, R.web.status === "not built" ? "web/dist not built" : R.web.chromium === "measured" ? `first rendered room in headless Chromium: ${fmt(R.web.firstRoomColdMs)} ms cold, ${fmt(R.web.firstRoomWarmMs)} ms warm` : "");
   return out;
 }
@@ -564,6 +571,10 @@ function markdown(R) {
   for (const [name, sc] of Object.entries(R.scenarios)) {
     if (sc.kind === "cluster") {
       L.push(...clusterSection(sc));
+      continue;
+    }
+    if (sc.kind === "backup") {
+      L.push(...backupSection(sc));
       continue;
     }
     L.push(`## ${sc.title}`, "", `Medians over ${sc.runs.outpost.length} repeat(s); ratio = Outpost / baseline for each repeat (runs alternate). Measured ${sc.measuredAt}.`, "");
