@@ -129,6 +129,7 @@ describe("downloads from R2", () => {
     expect(res.headers.get("content-length")).toBe(String(data.length));
     expect(res.headers.get("content-disposition")).toMatch(/^attachment;/);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("cache-control")).toBe("no-store"); // never in a shared computer's cache
     expect(res.headers.get("accept-ranges")).toBe("bytes");
     expect(await sha256(new Uint8Array(await res.arrayBuffer()))).toBe(await sha256(data));
   });

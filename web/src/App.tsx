@@ -1,5 +1,5 @@
 import { useStore, state } from "./store";
-import { Setup } from "./Setup";
+import { SetupRoute } from "./setup-route";
 import { Login } from "./Login";
 import { Shell } from "./Shell";
 import { t } from "./i18n";
@@ -7,7 +7,7 @@ import { InviteRoute } from "./invite-route";
 
 export function App() {
   useStore();
-  if (location.pathname.startsWith("/setup") && state.phase !== "signedIn") return <Setup />;
+  if (location.pathname.startsWith("/setup") && state.phase !== "signedIn") return <SetupRoute />;
   if (location.pathname.startsWith("/invite/") && state.phase !== "signedIn") return <InviteRoute />;
   if (state.phase === "loading") return <div class="center muted" role="status">{t("loading")}</div>;
   if (state.phase === "signedOut") return <Login />;

@@ -14,7 +14,6 @@ import { Markdown } from "./Markdown";
 import { Avatar } from "./Avatar";
 import { VirtualList, type Row } from "./MessageList";
 import { Composer, type ComposerMode } from "./Composer";
-import { MembersDialog } from "./Dialogs";
 import { backToList } from "./Shell";
 import type { FunctionComponent } from "preact";
 
@@ -25,7 +24,9 @@ const PHONE = typeof matchMedia === "undefined" ? ({ matches: false } as MediaQu
 export function Chat() {
   const view = state.view!;
   const [mode, setMode] = useState<ComposerMode>({ kind: "new" });
-  const [members, setMembers] = useState(false);
+  // The members dialog is a chunk of its own (Dialogs.tsx), fetched on first use.
+  const [Members, setMembersView] = useState<FunctionComponent<{ onClose: () => void }> | null>(null);
+  const setMembers = (open: boolean) => (open ? void import("./Dialogs").then((m) => setMembersView(() => m.MembersDialog)) : setMembersView(null));
   // Room settings are loaded when first opened (not part of the first screen).
   const [RoomSettingsPanel, setRoomSettingsPanel] = useState<FunctionComponent<{ onClose: () => void }> | null>(null);
   const openRoomSettings = () => void import("./RoomSettings").then((m) => setRoomSettingsPanel(() => m.RoomSettings));
@@ -119,7 +120,7 @@ export function Chat() {
         {typers.length === 1 ? t("typingOne", { a: typers[0] }) : typers.length === 2 ? t("typingTwo", { a: typers[0], b: typers[1] }) : typers.length > 2 ? t("typingMany") : ""}
       </div>
       <Composer view={view} title={title} mode={mode} setMode={setMode} />
-      {members && <MembersDialog onClose={() => setMembers(false)} />}
+      {Members && <Members onClose={() => setMembers(false)} />}
       {RoomSettingsPanel && <RoomSettingsPanel onClose={() => setRoomSettingsPanel(null)} />}
     </section>
   );

@@ -1,6 +1,5 @@
-/** Modal dialogs: new room, new direct message, members (invite, remove, leave). */
+/** Modal dialogs: new room, new direct message, members (invite, remove, leave). Loaded when first opened (not part of the first screen). */
 import { Avatar } from "./Avatar";
-import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { OutpostApiError, type User } from "../../sdk/index";
 import { errorText } from "./error-messages";
@@ -10,31 +9,7 @@ import { closeRoom, openRoom } from "./room-view";
 import { t, type StringKey } from "./i18n";
 import { NameField, nameLength } from "./NameField";
 import { NAME_LIMITS } from "../../protocol/names";
-
-export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
-  const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const prev = document.activeElement as HTMLElement | null;
-    (ref.current?.querySelector("input, button") as HTMLElement | null)?.focus();
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();
-    addEventListener("keydown", onKey);
-    return () => {
-      removeEventListener("keydown", onKey);
-      prev?.focus();
-    };
-  }, []);
-  return (
-    <div class="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <div class="card modal" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
-        <header class="modal-head">
-          <h2>{title}</h2>
-          <button type="button" class="icon" aria-label={t("close")} onClick={onClose}>×</button>
-        </header>
-        {children}
-      </div>
-    </div>
-  );
-}
+import { Modal } from "./Modal";
 
 /** Search people (debounced); `pick` is called with the chosen one. */
 function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; exclude?: string[] }) {

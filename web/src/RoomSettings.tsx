@@ -12,7 +12,7 @@ import { NAME_LIMITS } from "../../protocol/names";
 import { api, changed, state } from "./store";
 import { closeRoom } from "./room-view";
 import { t, type StringKey } from "./i18n";
-import { Modal } from "./Dialogs";
+import { Modal } from "./Modal";
 import { NameField, nameLength } from "./NameField";
 import { Avatar } from "./Avatar";
 

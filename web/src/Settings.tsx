@@ -18,7 +18,7 @@ import { OutpostApiError } from "../../sdk/index";
 import { api, changed, state } from "./store";
 import { LOCALES, locale, setLocale, t, type Locale } from "./i18n";
 import { applyTheme, currentTheme, type Theme } from "./theme";
-import { Modal } from "./Dialogs";
+import { Modal } from "./Modal";
 import { ProfileEditor } from "./ProfileEditor";
 import { askPermission, notificationsOn, permission, setNotifications, setSound, soundOn } from "./notify";
 

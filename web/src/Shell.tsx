@@ -9,12 +9,13 @@ import { formatShort, nodeLabel, t } from "./i18n";
 import { Prefs } from "./Prefs";
 import { Chat } from "./Chat";
 import { Avatar } from "./Avatar";
-import { NewDmDialog, NewRoomDialog } from "./Dialogs";
 import type { InboxRoom } from "../../sdk/index";
 import { dismissPrompt, askPermission, shouldPrompt, updateTitle } from "./notify";
 
 export function Shell() {
-  const [dialog, setDialog] = useState<"room" | "dm" | null>(null);
+  // The new-room and new-DM dialogs are a chunk of their own, fetched on first use.
+  const [Dialog, setDialogView] = useState<FunctionComponent<{ onClose: () => void }> | null>(null);
+  const setDialog = (which: "room" | "dm") => void import("./Dialogs").then((m) => setDialogView(() => (which === "room" ? m.NewRoomDialog : m.NewDmDialog)));
   // Settings are not part of the first screen: loaded when opened.
   const [SettingsPanel, setSettingsPanel] = useState<FunctionComponent<{ onClose: () => void }> | null>(null);
   const openSettings = () => void import("./Settings").then((m) => setSettingsPanel(() => m.Settings));
@@ -98,8 +99,7 @@ export function Shell() {
       <main class="main">
         {state.view ? <Chat key={state.view.roomId} /> : <div class="center muted">{t("pickRoom")}</div>}
       </main>
-      {dialog === "room" && <NewRoomDialog onClose={() => setDialog(null)} />}
-      {dialog === "dm" && <NewDmDialog onClose={() => setDialog(null)} />}
+      {Dialog && <Dialog onClose={() => setDialogView(null)} />}
       {panel && <panel.View onClose={() => setPanel(null)} />}
       {SettingsPanel && <SettingsPanel onClose={() => setSettingsPanel(null)} />}
     </div>

@@ -62,7 +62,9 @@ export function downloadHeaders(meta: FileMeta, status: number, range: ByteRange
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Accept-Ranges": "bytes",
     ETag: `"${meta.sha256}"`,
-    "Cache-Control": "private, no-cache",
+    // Never kept in the browser's cache: a shared or lost computer must not hold the
+    // organisation's files (as before the avatar change let routes set their own).
+    "Cache-Control": "no-store",
   });
   if (status === 416) headers.set("Content-Range", `bytes */${meta.size}`);
   else if (status === 206 && range) {
