@@ -519,7 +519,11 @@ function targets(R) {
   // The runtime floor's own ratio for the same metric, when it was measured (bench/floor).
   const floorNote = (sc, k) => (typeof m(sc, k)?.floorRatioMedian === "number" ? `runtime floor (minimal Durable Object per room): ${fmt(m(sc, k).floorRatioMedian)}×` : "");
   if (R.scenarios.busy) {
-    t("Busy room p99 ≤ 1.3× baseline", m("busy", "p99Ms")?.ratioMedian, "≤ 1.3×", m("busy", "p99Ms")?.ratioMedian <= 1.3, floorNote("busy", "p99Ms"));
+    // The target, as decided: p99 within 1.3× of the runtime floor (bench/floor: the minimal
+    // room object on the same workerd) measured in the same run; the Node baseline beside it.
+    const p99 = m("busy", "p99Ms");
+    const vsFloor = typeof p99?.floor === "number" && p99.floor > 0 ? p99.outpost / p99.floor : null;
+    t("Busy room p99 ≤ 1.3× the runtime floor", vsFloor, "≤ 1.3×", vsFloor !== null && vsFloor <= 1.3, vsFloor === null ? "the floor was not measured in this run" : `Outpost ${fmt(p99.outpost)} ms, floor ${fmt(p99.floor)} ms, Node baseline ${fmt(p99.baseline)} ms (${fmt(p99.ratioMedian)}× the baseline)`);
     t("Server CPU per delivered message ≤ 1.5× baseline (busy room)", m("busy", "cpuUsPerDelivery")?.ratioMedian, "≤ 1.5×", m("busy", "cpuUsPerDelivery")?.ratioMedian <= 1.5, floorNote("busy", "cpuUsPerDelivery"));
   }
   if (R.scenarios.many) t("Server CPU per delivered message ≤ 1.5× baseline (many rooms)", m("many", "cpuUsPerDelivery")?.ratioMedian, "≤ 1.5×", m("many", "cpuUsPerDelivery")?.ratioMedian <= 1.5, floorNote("many", "cpuUsPerDelivery"));
