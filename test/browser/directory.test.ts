@@ -38,7 +38,7 @@ async function browser(options: Parameters<typeof openBrowser>[1] = {}) {
 }
 
 const CASES = [
-  { who: "newbie", locale: "en-US", viewport: undefined, browse: "Browse rooms", search: "Search public rooms", join: "Join", open: "Open", members: (n: number) => `${n} members`, membersButton: /Members \((\d+)\)/ },
+  { who: "newbie", locale: "en-US", viewport: undefined, browse: "Browse rooms", search: "Search public rooms", join: "Join", open: "Open", members: (n: number) => (n === 1 ? "1 member" : `${n} members`), membersButton: /Members \((\d+)\)/ },
   { who: "newbie2", locale: "zh-CN", viewport: { width: 390, height: 844 }, browse: "浏览聊天室", search: "搜索公开聊天室", join: "加入", open: "打开", members: (n: number) => `${n} 位成员`, membersButton: /成员 \((\d+)\)/ },
 ];
 

@@ -71,7 +71,7 @@ export function DirectoryPanel({ onClose }: { onClose: () => void }) {
               <span class="public-room-text">
                 <span class="room-name" dir="auto">{r.name}</span>
                 {r.topic && <span class="topic muted small" dir="auto">{r.topic}</span>}
-                {r.memberCount !== null && <span class="muted small">{t("memberCountN", { n: r.memberCount })}</span>}
+                {r.memberCount !== null && <span class="muted small">{r.memberCount === 1 ? t("memberCountOne") : t("memberCountN", { n: r.memberCount })}</span>}
               </span>
               {member ? (
                 <button type="button" aria-label={`${t("open")} ${r.name}`} onClick={() => open(r.id)}>{t("open")}</button>

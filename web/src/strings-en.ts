@@ -161,6 +161,7 @@ const strings = {
   browseRooms: "Browse rooms",
   searchPublicRooms: "Search public rooms",
   memberCountN: "{n} members",
+  memberCountOne: "1 member",
   join: "Join",
   open: "Open",
   joined: "Joined",

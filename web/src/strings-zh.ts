@@ -157,6 +157,7 @@ const strings: Strings = {
   browseRooms: "浏览聊天室",
   searchPublicRooms: "搜索公开聊天室",
   memberCountN: "{n} 位成员",
+  memberCountOne: "1 位成员",
   join: "加入",
   open: "打开",
   joined: "已加入",
