@@ -3,7 +3,8 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { t } from "./i18n";
 
-export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+/** `wide`: a large panel (people, room directory), the whole screen on a phone (Panel.tsx). */
+export function Modal({ title, onClose, children, wide, testId }: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean; testId?: string }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const prev = document.activeElement as HTMLElement | null;
@@ -17,7 +18,7 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
   }, []);
   return (
     <div class="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <div class="card modal" role="dialog" aria-modal="true" aria-label={title} ref={ref}>
+      <div class={wide ? "card modal panel" : "card modal"} role="dialog" aria-modal="true" aria-label={title} ref={ref} data-testid={testId}>
         <header class="modal-head">
           <h2>{title}</h2>
           <button type="button" class="icon" aria-label={t("close")} onClick={onClose}>×</button>
