@@ -34,6 +34,7 @@ import type { User } from "../protocol/models";
 import { requireFiles } from "./routes/files";
 import { LinkError, linkFetch } from "../durable-objects/shared/cluster";
 import { fromB64url } from "../durable-objects/shared/bytes";
+import { readBodyCapped } from "./http";
 
 /** 256 KB: a 256×256 picture is far smaller as WebP or PNG; the cap only stops abuse. */
 export const AVATAR_MAX_BYTES = 256 * 1024;
@@ -57,35 +58,7 @@ export function sniffImageType(b: Uint8Array): "image/png" | "image/jpeg" | "ima
 
 const tooLarge = () => new AppError("too_large", `an avatar is limited to ${AVATAR_MAX_BYTES} bytes (crop or shrink it first)`);
 
-/** The whole body, refused as soon as it passes the cap (a declared length over it is refused unread). */
-async function readCapped(req: Request): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > AVATAR_MAX_BYTES) {
-    await req.body?.cancel();
-    throw tooLarge();
-  }
-  if (!req.body) return new Uint8Array();
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > AVATAR_MAX_BYTES) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
+const readCapped = (req: Request) => readBodyCapped(req, AVATAR_MAX_BYTES, tooLarge);
 
 const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, "0")).join("");
 

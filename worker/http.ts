@@ -43,8 +43,17 @@ function fieldOf(error: z.ZodError): string | undefined {
   return path.length ? path.map(String).join(".") : undefined;
 }
 
-async function readLimited(req: Request, limit: number): Promise<string> {
-  if (!req.body) return "";
+/**
+ * A request's whole body, refused with `tooLarge()` as soon as it passes `limit` bytes (a
+ * declared length over it is refused unread). JSON bodies and avatars both come through here.
+ */
+export async function readBodyCapped(req: Request, limit: number, tooLarge: () => AppError): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > limit) {
+    await req.body?.cancel();
+    throw tooLarge();
+  }
+  if (!req.body) return new Uint8Array();
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -54,7 +63,7 @@ async function readLimited(req: Request, limit: number): Promise<string> {
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel();
-      throw new AppError("too_large", `request bodies are limited to ${limit} bytes`);
+      throw tooLarge();
     }
     chunks.push(value);
   }
@@ -64,6 +73,11 @@ async function readLimited(req: Request, limit: number): Promise<string> {
     all.set(c, at);
     at += c.byteLength;
   }
+  return all;
+}
+
+async function readLimited(req: Request, limit: number): Promise<string> {
+  const all = await readBodyCapped(req, limit, () => new AppError("too_large", `request bodies are limited to ${limit} bytes`));
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all);
   } catch {
