@@ -81,6 +81,12 @@ export class LinkObject extends DurableObject<Env> {
    * Queue sends of this node's members into rooms homed on `node` (durable
    * before this returns), and deliver at once if the link is up. Returns the
    * link's state, so the mirror can tell its sender "queued" when it is not up.
+   *
+   * A send already waiting here (same idempotency key) is not queued twice, so
+   * the mirror hands a send over again on every repeat it has no answer for:
+   * this queue, not the mirror's record, is what says a send will be delivered
+   * (mirror/mirror-sends.ts `submit`). One that was delivered meanwhile and is
+   * queued again reaches the home as a duplicate, which stores nothing new.
    */
   async enqueueSends(node: string, items: LinkSendItem[]): Promise<LinkState> {
     this.ensure(node);

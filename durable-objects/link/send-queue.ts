@@ -25,14 +25,36 @@ export interface QueuedSend {
   enqueuedAt: number;
 }
 
+/** A send's idempotency key, as the home room and the mirror know it: sender + session + clientId. */
+export function sendKey(item: Pick<LinkSendItem, "userId" | "sessionId" | "clientId">): string {
+  return `${item.userId}|${item.sessionId}|${item.clientId}`;
+}
+
 export class SendQueue {
   constructor(private readonly sql: SqlStorage) {
-    sql.exec("CREATE TABLE IF NOT EXISTS send_queue (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id TEXT NOT NULL, item TEXT NOT NULL, enqueued_at INTEGER NOT NULL)");
+    sql.exec("CREATE TABLE IF NOT EXISTS send_queue (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id TEXT NOT NULL, item TEXT NOT NULL, enqueued_at INTEGER NOT NULL, client_key TEXT)");
+    // Queues written before the key column existed (a node upgraded with sends waiting): add it and fill it in.
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(send_queue)").toArray();
+    if (!columns.some((c) => c.name === "client_key")) sql.exec("ALTER TABLE send_queue ADD COLUMN client_key TEXT");
+    sql.exec("UPDATE send_queue SET client_key = json_extract(item, '$.userId') || '|' || json_extract(item, '$.sessionId') || '|' || json_extract(item, '$.clientId') WHERE client_key IS NULL");
+    sql.exec("CREATE INDEX IF NOT EXISTS send_queue_client_key ON send_queue (client_key)");
   }
 
-  /** Append in order; the caller's implicit transaction commits them together. */
-  push(items: LinkSendItem[], now: number): void {
-    for (const item of items) this.sql.exec("INSERT INTO send_queue (room_id, item, enqueued_at) VALUES (?, ?, ?)", item.roomId, JSON.stringify(item), now);
+  /**
+   * Append in order the items not already waiting here (by their idempotency
+   * key), and say how many were new; the caller's implicit transaction commits
+   * them together. Idempotent, so the mirror can hand a send over again
+   * whenever it has no answer for it yet (link-object.ts `enqueueSends`).
+   */
+  push(items: LinkSendItem[], now: number): number {
+    let added = 0;
+    for (const item of items) {
+      const key = sendKey(item);
+      if (this.sql.exec("SELECT 1 FROM send_queue WHERE client_key = ? LIMIT 1", key).toArray().length) continue;
+      this.sql.exec("INSERT INTO send_queue (room_id, item, enqueued_at, client_key) VALUES (?, ?, ?, ?)", item.roomId, JSON.stringify(item), now, key);
+      added++;
+    }
+    return added;
   }
 
   /** The oldest `limit` items, in queue order. */

@@ -81,28 +81,37 @@ export class MirrorSends {
     );
   }
 
-  /** Queue a send (durable before this returns), or answer a repeat with what is known. */
+  /**
+   * Queue a send (durable before this returns), or answer a repeat with what is known.
+   *
+   * The mirror's `sends` row and the link's queue are two objects, two SQLite
+   * files, two commits. A node killed between them can keep the row and lose
+   * the queued item (the client never heard an answer, so it repeats). The row
+   * therefore proves nothing about delivery: until the home's answer is in it,
+   * every repeat hands the send to the link again, which queues it only if it
+   * is not waiting there already (link-object.ts `enqueueSends`). Before, a
+   * repeat trusted the row and answered "queued" for a send nothing would ever
+   * deliver (test/cluster/send-crash.test.ts).
+   */
   async submit(roomId: string, caller: Caller, input: SendInput): Promise<Submitted> {
     const key = `${caller.userId}|${caller.sessionId}|${input.clientId}`;
     const known = this.sql.exec<{ state: string; result: string | null }>("SELECT state, result FROM sends WHERE client_key = ?", key).toArray()[0];
     if (known?.result) return { kind: "answered", result: JSON.parse(known.result) as LinkSendResult };
     const home = homeNode(roomId)!;
     const link = linkStub(this.env, home);
-    if (known) {
-      // Already queued: not again. Whether the link is up decides what to tell the client.
-      const status = await link.getStatus(home);
-      return { kind: status.state === "up" ? "queued-up" : "queued-down", key };
-    }
     const limits = limitsOf(this.env);
     const max = limits.maxTextBytes;
     if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > max) throw new AppError("too_large", `messages are limited to ${max} bytes`);
-    // The sender's message budget is this node's to keep (its own people): the home
-    // does not count queued messages again when they arrive in a burst after a cut.
-    const wait = sendWaitMs(caller.userId, limits, Date.now());
-    if (wait > 0) refuseSend(limits, wait);
+    if (!known) {
+      // The sender's message budget is this node's to keep (its own people): the home
+      // does not count queued messages again when they arrive in a burst after a cut.
+      // A repeat is the same message: it is not charged again.
+      const wait = sendWaitMs(caller.userId, limits, Date.now());
+      if (wait > 0) refuseSend(limits, wait);
+      this.sql.exec("INSERT INTO sends (client_key, state, result, at) VALUES (?, 'queued', NULL, ?) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
+      spendSend(caller.userId, limits, Date.now());
+    }
     const item: LinkSendItem = { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
-    this.sql.exec("INSERT INTO sends (client_key, state, result, at) VALUES (?, 'queued', NULL, ?) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
-    spendSend(caller.userId, limits, Date.now());
     const state = await link.enqueueSends(home, [item]);
     return { kind: state === "up" ? "queued-up" : "queued-down", key };
   }

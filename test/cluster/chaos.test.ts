@@ -14,6 +14,7 @@ import { loginAs } from "../harness";
 import { recordFigures } from "../figures";
 import { startCluster, type TestCluster } from "./cluster-harness";
 import { callNode, eventually } from "./cluster-client";
+import { whereIs } from "./where-is";
 
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 45);
 const PASSWORD = "cluster operator passphrase";
@@ -59,21 +60,29 @@ afterAll(async () => {
 
 describe("chaos", () => {
   it(`keeps every answered message exactly once, everywhere, in one order (${SECONDS} s of cuts, heals and kill -9)`, async () => {
-    type Sent = { clientId: string; room: string; sender: (typeof people)[number]; answer: "stored" | "queued" | null };
+    // Each attempt of a send (ms since the start, status; 0 = no answer) and each chaos event, so a
+    // failure can say what was lost, when it was answered, and what the cluster was doing then.
+    type Sent = { clientId: string; room: string; sender: (typeof people)[number]; answer: "stored" | "queued" | null; attempts: string[] };
     const sent: Sent[] = [];
     let stop = false;
     const events = { cuts: 0, heals: 0, kills: 0, queuedAnswers: 0, storedAnswers: 0, retries: 0 };
     const down = new Set<string>();
+    const started = Date.now();
+    const log: string[] = [];
+    const at = () => Date.now() - started;
+    const chaosEvent = (what: string) => log.push(`${at()} ms ${what}`);
 
     // Senders: every person sends into every room, one message at a time each, retrying
     // a message (same clientId) until it gets an answer, as a client with a send queue does.
     const sender = async (p: (typeof people)[number]) => {
       for (let n = 0; !stop; n++) {
         const room = rooms[n % rooms.length];
-        const msg: Sent = { clientId: `${p.username}-${n}`, room, sender: p, answer: null };
+        const msg: Sent = { clientId: `${p.username}-${n}`, room, sender: p, answer: null, attempts: [] };
         sent.push(msg);
         for (let attempt = 0; !stop || attempt === 0; attempt++) {
+          const t = at();
           const r = await call(p.node, p.token, "POST", `/rooms/${encodeURIComponent(room)}/messages`, { clientId: msg.clientId, text: `m ${msg.clientId}` });
+          msg.attempts.push(`${t}–${at()} ms: ${r.status}`);
           if (r.status === 201 || r.status === 200) msg.answer = "stored";
           else if (r.status === 202) msg.answer = "queued";
           if (msg.answer) {
@@ -98,10 +107,12 @@ describe("chaos", () => {
           const [a, b] = pick(pairs);
           const key = `${a}|${b}`;
           if (cut.has(key)) {
+            chaosEvent(`heal ${a}–${b}`);
             await cluster.heal(a, b);
             cut.delete(key);
             events.heals++;
           } else {
+            chaosEvent(`cut ${a}–${b}`);
             await cluster.cut(a, b);
             cut.add(key);
             events.cuts++;
@@ -110,19 +121,22 @@ describe("chaos", () => {
           const node = pick(NODES);
           down.add(node);
           events.kills++;
+          chaosEvent(`kill -9 ${node}`);
           await cluster.nodes[node].kill9();
           await new Promise((r) => setTimeout(r, 500 + Math.random() * 2000));
+          chaosEvent(`restart ${node}`);
           await cluster.nodes[node].restart();
+          chaosEvent(`restarted ${node}`);
           down.delete(node);
         }
       }
       for (const key of cut) {
         const [a, b] = key.split("|");
+        chaosEvent(`heal ${a}–${b} (end)`);
         await cluster.heal(a, b);
       }
     };
 
-    const started = Date.now();
     const workers = [...people.map(sender), chaos()];
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     stop = true;
@@ -134,6 +148,7 @@ describe("chaos", () => {
         return [200, 201, 202].includes(res.status) ? res : null;
       }, 30_000);
       m.answer = r.status === 202 ? "queued" : "stored";
+      m.attempts.push(`${at()} ms (after the chaos): ${r.status}`);
     }
 
     // Everything healed: queues drain and every mirror catches up.
@@ -157,13 +172,33 @@ describe("chaos", () => {
         after = page.body.messages[page.body.messages.length - 1].seq;
       }
     };
+    // What was lost: each answered message missing from the home's history, with its answers, its
+    // sender's node, the chaos around its answer, and where on disk (any node) it still is.
+    const diagnose = (room: string, history: string[] | null) => {
+      const have = new Set((history ?? []).map((t) => t.split(":")[1]));
+      const missing = sent.filter((s) => s.room === room && !have.has(s.clientId));
+      const found = whereIs(Object.fromEntries(NODES.map((n) => [n, cluster.nodes[n].dataDir])), missing.map((m) => m.clientId));
+      console.log(`[chaos] ${room}: the home has ${have.size} messages; ${missing.length} answered ones missing`);
+      console.log(`[chaos] events: ${log.join("; ")}`);
+      for (const m of missing) {
+        console.log(`[chaos] missing ${m.clientId} (${m.answer}) sent on ${m.sender.node}; attempts: ${m.attempts.join(", ")}`);
+        const seen = found.get(m.clientId) ?? [];
+        console.log(`[chaos]   on disk: ${seen.length ? seen.map((s) => `${s.node} ${s.table} ${s.detail} (${s.file})`).join("; ") : "nowhere"}`);
+      }
+    };
     for (const room of rooms) {
       const expected = sent.filter((s) => s.room === room).map((s) => s.clientId).sort();
       const home = people.find((p) => room.endsWith(`@${p.node}`))!;
+      let last: string[] | null = null;
       const truth = await eventually(`the home's history of ${room} has every answered message`, async () => {
         const h = await read(home, room);
+        last = h ?? last;
         return h && h.length >= expected.length ? h : null;
-      }, 60_000);
+      }, 60_000).catch((err) => {
+        diagnose(room, last);
+        throw err;
+      });
+      if (JSON.stringify(truth.map((t) => t.split(":")[1]).sort()) !== JSON.stringify(expected)) diagnose(room, truth);
       for (const p of people) {
         // Every member, on their own node, sees the home's history exactly (the mirrors caught up).
         const seen = await eventually(`${p.username} on ${p.node} sees ${room} as the home does`, async () => {
