@@ -35,8 +35,11 @@ export class SendQueue {
     sql.exec("CREATE TABLE IF NOT EXISTS send_queue (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id TEXT NOT NULL, item TEXT NOT NULL, enqueued_at INTEGER NOT NULL, client_key TEXT)");
     // Queues written before the key column existed (a node upgraded with sends waiting): add it and fill it in.
     const columns = sql.exec<{ name: string }>("PRAGMA table_info(send_queue)").toArray();
-    if (!columns.some((c) => c.name === "client_key")) sql.exec("ALTER TABLE send_queue ADD COLUMN client_key TEXT");
-    sql.exec("UPDATE send_queue SET client_key = json_extract(item, '$.userId') || '|' || json_extract(item, '$.sessionId') || '|' || json_extract(item, '$.clientId') WHERE client_key IS NULL");
+    // Only then: every row written since the column exists carries its key, so a wake costs no scan.
+    if (!columns.some((c) => c.name === "client_key")) {
+      sql.exec("ALTER TABLE send_queue ADD COLUMN client_key TEXT");
+      sql.exec("UPDATE send_queue SET client_key = json_extract(item, '$.userId') || '|' || json_extract(item, '$.sessionId') || '|' || json_extract(item, '$.clientId')");
+    }
     sql.exec("CREATE INDEX IF NOT EXISTS send_queue_client_key ON send_queue (client_key)");
   }
 

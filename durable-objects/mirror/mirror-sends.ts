@@ -9,6 +9,7 @@ import type { Env } from "../shared/env";
 import { AppError } from "../shared/app-error";
 import { limitsOf } from "../shared/env";
 import { linkStub } from "../shared/objects";
+import { sendKey } from "../link/send-queue";
 import { refuseSend, sendWaitMs, spendSend } from "../room/send-budget";
 import type { Caller } from "../shared/identity";
 import type { ServerRoomFrame } from "../../protocol/frames";
@@ -94,7 +95,7 @@ export class MirrorSends {
    * deliver (test/cluster/send-crash.test.ts).
    */
   async submit(roomId: string, caller: Caller, input: SendInput): Promise<Submitted> {
-    const key = `${caller.userId}|${caller.sessionId}|${input.clientId}`;
+    const key = sendKey({ userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId });
     const known = this.sql.exec<{ state: string; result: string | null }>("SELECT state, result FROM sends WHERE client_key = ?", key).toArray()[0];
     if (known?.result) return { kind: "answered", result: JSON.parse(known.result) as LinkSendResult };
     const home = homeNode(roomId)!;
@@ -122,7 +123,7 @@ export class MirrorSends {
       for (const r of results) this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ? WHERE client_key = ?", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), `${r.userId}|${r.sessionId}|${r.clientId}`);
     });
     for (const r of results) {
-      const key = `${r.userId}|${r.sessionId}|${r.clientId}`;
+      const key = sendKey(r);
       const timer = this.socketWaits.get(key);
       if (timer !== undefined) clearTimeout(timer);
       this.socketWaits.delete(key);

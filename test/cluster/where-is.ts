@@ -42,11 +42,9 @@ export function whereIs(dataDirs: Record<string, string>, clientIds: string[]): 
         db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
         const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
         const short = path.relative(dir, file);
+        const messageCols = tables.has("messages") ? new Set((db.prepare("PRAGMA table_info(messages)").all() as { name: string }[]).map((c) => c.name)) : new Set<string>();
         for (const id of clientIds) {
-          if (tables.has("messages")) {
-            const cols = new Set((db.prepare("PRAGMA table_info(messages)").all() as { name: string }[]).map((c) => c.name));
-            if (cols.has("client_id")) for (const r of db.prepare("SELECT seq FROM messages WHERE client_id = ?").all(id) as { seq: number }[]) note(id, { node, file: short, table: "messages", detail: `seq ${r.seq}` });
-          }
+          if (messageCols.has("client_id")) for (const r of db.prepare("SELECT seq FROM messages WHERE client_id = ?").all(id) as { seq: number }[]) note(id, { node, file: short, table: "messages", detail: `seq ${r.seq}` });
           if (tables.has("sends")) for (const r of db.prepare("SELECT state, at FROM sends WHERE client_key LIKE ?").all(`%|${id}`) as { state: string; at: number }[]) note(id, { node, file: short, table: "sends", detail: `${r.state} at ${new Date(r.at).toISOString()}` });
           if (tables.has("send_queue")) for (const r of db.prepare("SELECT id, enqueued_at FROM send_queue WHERE item LIKE ?").all(`%"clientId":"${id}"%`) as { id: number; enqueued_at: number }[]) note(id, { node, file: short, table: "send_queue", detail: `#${r.id} since ${new Date(r.enqueued_at).toISOString()}` });
         }
