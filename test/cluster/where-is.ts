@@ -10,25 +10,15 @@
  * record of its members' sends and their outcome), `send_queue` (a link's
  * queue to a room's home).
  */
-import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { sqliteFiles } from "../sqlite-files";
 
 export interface Sighting {
   node: string;
   file: string;
   table: "messages" | "sends" | "send_queue";
   detail: string;
-}
-
-function sqliteFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...sqliteFiles(p));
-    else if (e.name.endsWith(".sqlite")) out.push(p);
-  }
-  return out;
 }
 
 /** Every row of the three send-carrying tables that names one of `clientIds`, on every node. */

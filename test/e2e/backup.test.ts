@@ -26,6 +26,7 @@ import type { Attachment } from "../../protocol/models";
 import { objectIdFromName } from "../../ops/object-ids.mjs";
 import { uniqueKeyFor } from "../../ops/node-config.mjs";
 import { recordFigures } from "../figures";
+import { sqliteFiles } from "../sqlite-files";
 
 const repo = path.resolve(import.meta.dirname, "..", "..");
 /** messages each socket keeps in flight */
@@ -64,11 +65,6 @@ function runOps(script: "backup" | "restore", args: string[], dataDir?: string, 
 const dir = (name: string) => path.join(scratch, name);
 const readManifest = (backup: string) => JSON.parse(fs.readFileSync(path.join(backup, "manifest.json"), "utf8"));
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-/** Every `*.sqlite` under a data or backup folder. */
-function sqliteFiles(root: string): string[] {
-  return (fs.readdirSync(root, { recursive: true }) as string[]).filter((rel) => rel.endsWith(".sqlite")).map((rel) => path.join(root, rel));
-}
 
 function integrity(file: string): string {
   const db = new Database(file, { fileMustExist: true });

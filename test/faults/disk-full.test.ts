@@ -17,6 +17,7 @@ import type { OutpostNode } from "../harness";
 import { roomWs, type RoomWs } from "../e2e/client";
 import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
+import { sqliteFiles } from "../sqlite-files";
 
 let mnt: string;
 let node: OutpostNode;
@@ -25,16 +26,6 @@ let admin: string;
 async function api(method: string, p: string, token: string, body?: unknown) {
   const r = await fetch(node.url + p, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
   return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-function sqliteFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...sqliteFiles(p));
-    else if (e.name.endsWith(".sqlite")) out.push(p);
-  }
-  return out;
 }
 
 /** Send one message and wait for its ack; "failed" if an error frame or a dropped socket came instead. */
