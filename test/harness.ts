@@ -86,6 +86,8 @@ export interface OutpostNode {
   restart(): Promise<void>;
   /** everything workerd printed so far (stdout and stderr, all runs) */
   logs(): string;
+  /** what workerd printed on stdout only (all runs): the node's JSON log lines (durable-objects/shared/log.ts) */
+  stdout(): string;
 }
 
 const STOP_GRACE_MS = 3000;
@@ -204,6 +206,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
 
   const verbose = options.verbose ?? ["1", "true", "yes"].includes((process.env.OUTPOST_VERBOSE ?? "").toLowerCase());
   let output = "";
+  let stdout = "";
   let child: ChildProcess | null = null;
   let runs = 0;
 
@@ -219,7 +222,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     const c = spawnWorkerd(configPath, { env: { ...env, OUTPOST_INSTANCE_TOKEN: instance }, stdio: ["ignore", "pipe", "pipe"], verbose });
     child = c;
     liveChildren.add(c);
-    c.stdout?.on("data", (d: Buffer) => (output += d.toString("utf8")));
+    c.stdout?.on("data", (d: Buffer) => {
+      output += d.toString("utf8");
+      stdout += d.toString("utf8");
+    });
     c.stderr?.on("data", (d: Buffer) => (output += d.toString("utf8")));
     c.once("exit", () => liveChildren.delete(c));
     try {
@@ -259,6 +265,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     configPath,
     pid: () => (child as ChildProcess | null)?.pid ?? null,
     logs: () => output,
+    stdout: () => stdout,
     kill9: () => halt("kill"),
     async restart() {
       await halt("term");
