@@ -69,7 +69,7 @@ export class LinkObject extends DurableObject<Env> {
   async start(node: string): Promise<LinkStatus> {
     const status = this.ensure(node);
     status.queued = this.queue.size();
-    reportLink(node, status.queued, status.state !== "down");
+    reportLink(node, status.queued, status.state === "up");
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
     return status;
   }
@@ -88,7 +88,7 @@ export class LinkObject extends DurableObject<Env> {
   async enqueueSends(node: string, items: LinkSendItem[]): Promise<LinkState> {
     this.ensure(node);
     this.queue.push(items, Date.now());
-    reportLink(node, this.queue.size(), this.status!.state !== "down");
+    reportLink(node, this.queue.size(), this.status!.state === "up");
     if (this.status!.state !== "down") void this.deliver(node);
     return this.status!.state;
   }
@@ -128,7 +128,7 @@ export class LinkObject extends DurableObject<Env> {
         this.delivering = null;
         if (this.status) {
           this.status.queued = this.queue.size();
-          reportLink(this.status.node, this.status.queued, this.status.state !== "down");
+          reportLink(this.status.node, this.status.queued, this.status.state === "up");
         }
       }
     })();
@@ -268,7 +268,7 @@ export class LinkObject extends DurableObject<Env> {
       s.since = state === "down" ? (this.firstFailureAt ?? now) : now;
       s.state = state;
       log(state === "down" ? "warn" : "info", state === "down" ? "link.down" : "link.up", { peer: s.node, since: new Date(s.since).toISOString() });
-      reportLink(s.node, s.queued ?? 0, state !== "down");
+      reportLink(s.node, s.queued ?? 0, state === "up");
       // Up (again): the peer may have missed changes, or hold our people from before a restart.
       if (state === "up") this.presenceOut.wantFull();
       // Down: the peer's people show offline here until it reports again.

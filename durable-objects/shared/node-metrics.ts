@@ -104,6 +104,6 @@ export function reportLink(peer: string, queued: number, up: boolean): void {
   links.set(peer, { queued, up });
 }
 gauge("outpost_link_send_queue_depth", "Messages queued for a peer node, by peer.", () => [...links].map(([peer, l]): [Labels, number] => [{ peer }, l.queued]));
-gauge("outpost_link_up", "1 while the link to a peer node is up (or not yet known down), 0 when down, by peer.", () =>
+gauge("outpost_link_up", "1 while the link to a peer node is up, 0 when it is down or not yet known, by peer.", () =>
   [...links].map(([peer, l]): [Labels, number] => [{ peer }, l.up ? 1 : 0]),
 );
