@@ -30,18 +30,31 @@ export const messagesSent = counter("outpost_messages_sent_total", "Messages sto
  * to 2.5 s: a healthy node acks in a few ms; the bench's busy-room p99 is tens
  * of ms; above a second something is wrong (disk, a saturated node).
  */
-export const sendToAck = histogram("outpost_message_ack_seconds", "Time from a message reaching its room to the ack (commit on disk).", [
+export const sendToAck = histogram("outpost_message_ack_seconds", "Time from a message reaching its room to the ack (commit on disk); sampled, at most one send per room per 100 ms.", [
   0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ]);
 
+/** Per object: when the last timed send arrived (see timeAck). */
+const lastTimed = new WeakMap<DurableObjectStorage, number>();
+/** At most one timed send per object per this many ms. */
+const SAMPLE_MS = 100;
+
 /**
- * Time the ack of a send that reached the room at `startedAt` (Date.now(), which
- * workerd advances at I/O events only: the moment the frame or RPC arrived).
- * `storage.sync()` resolves once the commit that holds the message is on disk,
- * which is when the output gate releases the ack.
+ * Count a stored message and time its ack: `startedAt` is Date.now() when the
+ * send arrived (workerd moves the clock at I/O events only, so that is the
+ * frame's or RPC's arrival); `storage.sync()` resolves once the commit holding
+ * the message is on disk, which is when the output gate releases the ack.
+ *
+ * Sampled: at most one send per object per 100 ms is timed. A person's sends
+ * in a quiet room are all timed; a busy room gives ~10 samples a second.
+ * Timing every send cost ~25 µs of workerd CPU per message (~9% of a send,
+ * measured old vs new node, 3 × 3,000 socket sends): the sync() promise, not
+ * the counting, which stays exact.
  */
 export function timeAck(storage: DurableObjectStorage, startedAt: number): void {
   messagesSent.inc();
+  if (startedAt - (lastTimed.get(storage) ?? -Infinity) < SAMPLE_MS) return;
+  lastTimed.set(storage, startedAt);
   void storage.sync().then(
     () => sendToAck.observe((Date.now() - startedAt) / 1000),
     () => {}, // a failed commit is counted as a storage error where it is seen

@@ -170,15 +170,19 @@ describe("the numbers move", () => {
     // A retry of a stored message is acked again but stores nothing: not counted.
     ws.send({ type: "msg.send", clientId: "m0", text: "metrics 0" });
     await ws.next("msg.ack", (f) => f.clientId === "m0" && f.duplicate);
+    await sleep(110);
     const rest = await api(t.node.url, "POST", `/api/v1/rooms/${encodeURIComponent(roomId)}/messages`, { token: ann.token, body: { clientId: "r1", text: "over REST" } });
     expect(rest.status).toBe(201);
     const missing = await api(t.node.url, "GET", `/api/v1/rooms/${encodeURIComponent("r_aaaaaaaaaaaaaaaa@local")}/messages`, { token: ann.token });
     expect(missing.status).toBe(404);
 
+    // Acks are timed at most once per room per 100 ms (node-metrics.ts): the REST send, 100 ms
+    // after the socket's, is timed whatever happened before it.
     const during = await scrapeUntil(
-      (s) => value(s, "outpost_message_ack_seconds_count") - value(before, "outpost_message_ack_seconds_count") === 4,
-      "four acks timed",
+      (s) => value(s, "outpost_message_ack_seconds_count") - value(before, "outpost_message_ack_seconds_count") >= 2,
+      "the first socket send and the REST send timed",
     );
+    expect(value(during, "outpost_message_ack_seconds_count") - value(before, "outpost_message_ack_seconds_count")).toBeLessThanOrEqual(4);
     expect(value(during, "outpost_messages_sent_total") - value(before, "outpost_messages_sent_total")).toBe(4);
     expect(value(during, "outpost_message_ack_seconds_sum")).toBeGreaterThan(value(before, "outpost_message_ack_seconds_sum"));
     expect(value(during, "outpost_websockets_open", { kind: "room" }) - value(before, "outpost_websockets_open", { kind: "room" })).toBe(1);
