@@ -61,9 +61,9 @@ const app = new Hono<AppEnv>()
     if (c.env.INSTANCE_TOKEN) c.header("X-Outpost-Instance", c.env.INSTANCE_TOKEN);
     return reply(c, HealthSchema, { ok: true, node: c.env.NODE_NAME, version: c.env.VERSION, publicKey: c.env.NODE_PUBLIC_KEY || null });
   })
+  .route("/metrics", metrics) // Prometheus text, for the metrics token or an admin's bearer token
   // Files first: their endpoints verify their own signatures, because an upload's body is
   // streamed, not read whole by the link middleware (routes/link-files.ts).
-  .route("/metrics", metrics) // Prometheus text, for the metrics token or an admin's bearer token
   .route("/link/v1", linkFiles)
   .route("/link/v1", link)
   .route("/api/v1", api)

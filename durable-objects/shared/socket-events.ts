@@ -11,12 +11,16 @@ export function socketOpened(kind: SocketKind, ctx: DurableObjectState, userId: 
   log("info", "socket.open", { kind, user: userId });
 }
 
-/** From webSocketClose (the client's code) or webSocketError (1006: gone without a close frame). */
-export function socketClosed(kind: SocketKind, ctx: DurableObjectState, ws: WebSocket, code: number): void {
+/**
+ * From webSocketClose (the client's code) or webSocketError (1006: gone without
+ * a close frame). The user is the socket's attachment's `userId` (room and
+ * mirror sockets), or `userId` when the object knows it (a user object's devices).
+ */
+export function socketClosed(kind: SocketKind, ctx: DurableObjectState, ws: WebSocket, code: number, userId?: string): void {
   reportSockets(kind, ctx, ws);
-  let user: unknown;
+  let user: unknown = userId;
   try {
-    user = (ws.deserializeAttachment() as { userId?: unknown } | null)?.userId;
+    user ??= (ws.deserializeAttachment() as { userId?: unknown } | null)?.userId;
   } catch {
     user = undefined;
   }

@@ -253,13 +253,13 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    socketClosed("device", this.ctx, ws, code);
+    socketClosed("device", this.ctx, ws, code, this.profile?.userId);
     closeBack(ws, code);
     await this.presence.update(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    socketClosed("device", this.ctx, ws, 1006);
+    socketClosed("device", this.ctx, ws, 1006, this.profile?.userId);
     closeOnError(ws);
     await this.presence.update(ws);
   }

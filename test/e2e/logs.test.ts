@@ -9,7 +9,7 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withNode, type TestNode } from "../fixtures";
-import { api, ok, roomSocket, sleep, type TestUser } from "./client";
+import { api, deviceSocket, ok, roomSocket, sleep, type TestUser } from "./client";
 
 interface LogLine {
   t: string;
@@ -150,9 +150,12 @@ describe("no secrets, no content", () => {
     await api(t.node.url, "GET", "/api/v1/me?access_token=query-secret-5521", { token });
     // A failed sign-in with a password that is almost right.
     expect((await api(t.node.url, "POST", "/api/v1/auth/login", { body: { username: "logprobe", password: `${password}x` } })).status).toBe(401);
+    const { ws: device } = await deviceSocket(t.node.wsUrl, token);
     await ws.close();
-    // The close is logged by the room object once the close reaches it.
-    for (let i = 0; i < 50 && !lines().some((l) => l.event === "socket.close" && l.user === created.id); i++) await sleep(50);
+    await device.close();
+    // Each close is logged by its object once the close reaches it.
+    const closed = (kind: string) => lines().some((l) => l.event === "socket.close" && l.kind === kind && l.user === created.id);
+    for (let i = 0; i < 50 && !(closed("room") && closed("device")); i++) await sleep(50);
 
     const all = t.node.logs(); // stdout and stderr
     const secrets: [string, string][] = [
@@ -175,6 +178,8 @@ describe("no secrets, no content", () => {
     expect(ls.some((l) => l.event === "request" && l.route === "/api/v1/auth/login" && l.status === 401 && l.code === "unauthorized")).toBe(true);
     expect(ls.some((l) => l.event === "socket.open" && l.kind === "room" && l.user === created.id)).toBe(true);
     expect(ls.some((l) => l.event === "socket.close" && l.kind === "room" && l.user === created.id)).toBe(true);
+    expect(ls.some((l) => l.event === "socket.open" && l.kind === "device" && l.user === created.id)).toBe(true);
+    expect(ls.some((l) => l.event === "socket.close" && l.kind === "device" && l.user === created.id)).toBe(true);
     expect(ls.some((l) => l.event === "request" && l.route === "/api/v1/rooms/:id/files" && l.status === 201 && l.user === created.id)).toBe(true);
   });
 });
