@@ -190,6 +190,18 @@ export const NodeDescriptionSchema = z.strictObject(
      * description itself; read and checked by ops/cluster.mjs once the node's key is
      * known (ops/node-identity.mjs). Absent: the node runs alone.
      */
+    /**
+     * `GET /metrics` (docs/OPERATIONS.md): the bearer token a Prometheus scraper sends
+     * (administrators' session tokens work too). Long and random: it is compared in
+     * constant time but has no sign-in throttle of its own. `OUTPOST_METRICS_TOKEN`
+     * overrides it, so the file need not hold the secret.
+     */
+    metrics: z
+      .strictObject(
+        { token: z.string(always("must be a string of at least 32 characters")).min(32, always("must be at least 32 characters (e.g. `openssl rand -hex 32`)")).regex(/^\S+$/, always("must not contain spaces")) },
+        always('must be an object {"token": "<at least 32 characters>"}'),
+      )
+      .nullish(),
     cluster: z.union([z.string().min(1), z.record(z.string(), z.unknown())], always('must be a path to the cluster file or the description {"nodes": [...]}')).nullish(),
   },
   always("must be an object"),
@@ -211,6 +223,7 @@ export const NodeDescriptionSchema = z.strictObject(
  * @property {boolean} trustProxy
  * @property {string[]} allowedOrigins
  * @property {string[]} outboundAllow  LAN addresses/ranges ordinary outbound fetches may reach
+ * @property {{ token: string } | null} metrics  the metrics scraper's token, if any
  * @property {unknown} cluster  the cluster file's absolute path, the description inline, or null (alone)
  * @property {{ publicKey: string, cluster: import("./cluster.mjs").Cluster | null, peerAllow: string[] } | null} identity
  *   set by ops/node-identity.mjs before the workerd config is rendered (public parts only)
@@ -264,6 +277,11 @@ export function loadNodeConfig(env = process.env, { cwd = process.cwd() } = {}) 
   fromEnv("OUTPOST_LISTEN", "listen");
   fromEnv("OUTPOST_DATA", "dataDir", true);
   fromEnv("OUTPOST_CLUSTER", "cluster", true);
+  const metricsToken = pick("OUTPOST_METRICS_TOKEN");
+  if (metricsToken !== undefined) {
+    description.metrics = { token: metricsToken };
+    sources.metrics = "OUTPOST_METRICS_TOKEN";
+  }
   return makeNodeConfig(description, { baseDir: fileBase, cwd, sources });
 }
 
@@ -289,7 +307,7 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
     const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
     throw new Error(describeIssue(issue, where, configFile));
   }
-  const { name, listen, dataDir: rawData, tls: rawTls, limits, trustProxy, allowedOrigins, outboundAllow, cluster: rawCluster } = parsed.data;
+  const { name, listen, dataDir: rawData, tls: rawTls, limits, trustProxy, allowedOrigins, outboundAllow, metrics, cluster: rawCluster } = parsed.data;
   const { host, port } = listen;
 
   // A default or env value is relative to the cwd; a value from the file to the file's folder.
@@ -312,7 +330,7 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
   const url = `${tls ? "https" : "http"}://${reachableHost}:${port}`;
   // A cluster file named in the config file is relative to it; one from OUTPOST_CLUSTER is already absolute.
   const cluster = typeof rawCluster === "string" && !sources.cluster ? path.resolve(baseDir, rawCluster) : (rawCluster ?? null);
-  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, outboundAllow, cluster, configFile, identity: null };
+  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, outboundAllow, metrics: metrics ?? null, cluster, configFile, identity: null };
 }
 
 /**

@@ -22,7 +22,7 @@ import { ensureBuild } from "./dist.mjs";
 import { loadNodeConfig } from "./node-config.mjs";
 import { newSetupToken, printSetupHint } from "./setup-hint.mjs";
 import { bindFailureMessage, dataDirErrorMessage, dataDirProblem, WorkerdStderr } from "./startup-errors.mjs";
-import { writeWorkerdFiles } from "./workerd-config.mjs";
+import { putMetricsEnv, writeWorkerdFiles } from "./workerd-config.mjs";
 import { nodeIdentity } from "./node-identity.mjs";
 import { newInstanceToken, shellExitCode, spawnWorkerd, stopWorkerd, waitForHealthy } from "./workerd.mjs";
 
@@ -95,6 +95,7 @@ const instance = newInstanceToken();
 const env = { ...process.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_INSTANCE_TOKEN: instance, OUTPOST_NODE_PRIVATE_KEY: identity.privateKey };
 if (adminPassword) env.OUTPOST_ADMIN_PASSWORD = adminPassword;
 else delete env.OUTPOST_ADMIN_PASSWORD;
+putMetricsEnv(config, env);
 
 const verbose = ["1", "true", "yes"].includes(String(process.env.OUTPOST_VERBOSE ?? "").toLowerCase());
 // stderr goes through WorkerdStderr, which turns a failed bind into one line.

@@ -59,6 +59,9 @@ export function bindings(config) {
     { name: "ADMIN_PASSWORD", fromEnvironment: "OUTPOST_ADMIN_PASSWORD" },
     // A random token per start, echoed by /healthz: the start-up check knows it reached this process.
     { name: "INSTANCE_TOKEN", fromEnvironment: "OUTPOST_INSTANCE_TOKEN" },
+    // The metrics scraper's token (node config `metrics.token`), from the environment like the
+    // other secrets: ops/start.mjs and the test harness put it there (metricsEnv below).
+    { name: "METRICS_TOKEN", fromEnvironment: "OUTPOST_METRICS_TOKEN" },
     // The node's identity (ops/node-identity.mjs): its public key, and its private key from
     // the environment, so the key never lands in the generated file.
     { name: "NODE_PUBLIC_KEY", text: config.identity?.publicKey ?? "" },
@@ -76,6 +79,20 @@ export function bindings(config) {
     // (durable-objects/shared/file-store.ts).
     { name: "FILES", service: FILES_DISK_SERVICE },
   ];
+}
+
+/**
+ * The environment workerd needs for the node's metrics token: set when the node
+ * config has one, else removed (so a token in the launcher's own environment
+ * that the config check did not see never reaches the Worker).
+ *
+ * @param {Pick<NodeConfig, "metrics">} config
+ * @param {NodeJS.ProcessEnv} env  changed in place
+ */
+export function putMetricsEnv(config, env) {
+  if (config.metrics?.token) env.OUTPOST_METRICS_TOKEN = config.metrics.token;
+  else delete env.OUTPOST_METRICS_TOKEN;
+  return env;
 }
 
 /**

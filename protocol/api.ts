@@ -90,6 +90,7 @@ export const routeKey = (method: string, path: string) => `${method} ${path}`;
 
 export const ROUTES: Readonly<Record<string, Route>> = {
   "GET /healthz": { answer: HealthSchema },
+  "GET /metrics": { answer: "bytes" },
 
   "POST /api/v1/auth/login": { body: LoginBody, answer: SignInSchema },
   "POST /api/v1/auth/logout": { answer: OkSchema },

@@ -22,7 +22,7 @@ import WebSocket from "ws";
 import type { z } from "zod";
 import { bundleWorker } from "../ops/build.mjs";
 import { makeNodeConfig, type Limits, type NodeConfig } from "../ops/node-config.mjs";
-import { writeWorkerdFiles } from "../ops/workerd-config.mjs";
+import { putMetricsEnv, writeWorkerdFiles } from "../ops/workerd-config.mjs";
 import { nodeIdentity } from "../ops/node-identity.mjs";
 import { exited, newInstanceToken, spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
 import type { Frame, FrameOf } from "./frame-types";
@@ -54,6 +54,8 @@ export interface StartNodeOptions {
   port?: number;
   /** TLS keypair (PEM paths): the node then serves https/wss with it */
   tls?: { cert: string; key: string };
+  /** the node config's `metrics.token` (GET /metrics) */
+  metricsToken?: string;
   /** workerd --verbose: JavaScript stacks of uncaught errors in logs() (default: env OUTPOST_VERBOSE) */
   verbose?: boolean;
   /** how long to wait for /healthz (default 20 s) */
@@ -84,6 +86,8 @@ export interface OutpostNode {
   restart(): Promise<void>;
   /** everything workerd printed so far (stdout and stderr, all runs) */
   logs(): string;
+  /** what workerd printed on stdout only (all runs): the node's JSON log lines (durable-objects/shared/log.ts) */
+  stdout(): string;
 }
 
 const STOP_GRACE_MS = 3000;
@@ -185,6 +189,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     allowedOrigins: options.allowedOrigins ?? [],
     outboundAllow: options.outboundAllow ?? [],
     cluster: options.cluster ?? null,
+    metrics: options.metricsToken ? { token: options.metricsToken } : null,
   });
   // The node's key (made in its data dir on first start) and cluster, as `npm start` does.
   const identity = await nodeIdentity(config);
@@ -197,9 +202,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_NODE_PRIVATE_KEY: identity.privateKey };
   if (options.adminPassword) env.OUTPOST_ADMIN_PASSWORD = options.adminPassword;
   else delete env.OUTPOST_ADMIN_PASSWORD;
+  putMetricsEnv(config, env);
 
   const verbose = options.verbose ?? ["1", "true", "yes"].includes((process.env.OUTPOST_VERBOSE ?? "").toLowerCase());
   let output = "";
+  let stdout = "";
   let child: ChildProcess | null = null;
   let runs = 0;
 
@@ -215,7 +222,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     const c = spawnWorkerd(configPath, { env: { ...env, OUTPOST_INSTANCE_TOKEN: instance }, stdio: ["ignore", "pipe", "pipe"], verbose });
     child = c;
     liveChildren.add(c);
-    c.stdout?.on("data", (d: Buffer) => (output += d.toString("utf8")));
+    c.stdout?.on("data", (d: Buffer) => {
+      output += d.toString("utf8");
+      stdout += d.toString("utf8");
+    });
     c.stderr?.on("data", (d: Buffer) => (output += d.toString("utf8")));
     c.once("exit", () => liveChildren.delete(c));
     try {
@@ -255,6 +265,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     configPath,
     pid: () => (child as ChildProcess | null)?.pid ?? null,
     logs: () => output,
+    stdout: () => stdout,
     kill9: () => halt("kill"),
     async restart() {
       await halt("term");

@@ -24,6 +24,7 @@
  *   `?v=<hash>`, so that is about once per viewer and picture). When the home
  *   cannot be reached the answer is 404 and the client draws the first letter.
  */
+import { errorText, log } from "../durable-objects/shared/log";
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
 import { AppError } from "../durable-objects/shared/app-error";
@@ -66,7 +67,7 @@ const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((x) => x.toString
 async function forget(env: Env, userId: string, hash: string | null): Promise<void> {
   // The person may have gone back to this very picture meanwhile (a quick A → B → A).
   if (!hash || (await directoryStub(env).getUser(userId))?.avatar === hash) return;
-  await requireFiles(env).delete(keyOf(userId, hash)).catch((err) => console.error("avatar delete failed", (err as Error)?.message ?? err));
+  await requireFiles(env).delete(keyOf(userId, hash)).catch((err) => log("error", "avatar.delete_failed", { user: userId, error: errorText(err) }));
 }
 
 /** `PUT /me/avatar`: the caller's new avatar (the raw image as the body). */

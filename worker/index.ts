@@ -29,6 +29,8 @@ import { limits } from "./routes/limits";
 import { link } from "./routes/link";
 import { linkFiles } from "./routes/link-files";
 import { startLinks } from "./start-links";
+import { requestLog } from "./middleware/request-log";
+import { metrics } from "./routes/metrics";
 
 const api = new Hono<AppEnv>()
   .route("/auth", auth) // login, logout, setup: their own auth rules
@@ -49,6 +51,7 @@ const api = new Hono<AppEnv>()
   .route("/limits", limits);
 
 const app = new Hono<AppEnv>()
+  .use("*", requestLog()) // first: it sees every answer as it leaves, errors included
   .use("*", startLinks())
   .use("*", securityHeaders())
   .use("/api/*", serverTiming())
@@ -58,6 +61,7 @@ const app = new Hono<AppEnv>()
     if (c.env.INSTANCE_TOKEN) c.header("X-Outpost-Instance", c.env.INSTANCE_TOKEN);
     return reply(c, HealthSchema, { ok: true, node: c.env.NODE_NAME, version: c.env.VERSION, publicKey: c.env.NODE_PUBLIC_KEY || null });
   })
+  .route("/metrics", metrics) // Prometheus text, for the metrics token or an admin's bearer token
   // Files first: their endpoints verify their own signatures, because an upload's body is
   // streamed, not read whole by the link middleware (routes/link-files.ts).
   .route("/link/v1", linkFiles)

@@ -12,6 +12,7 @@
  * While the link is down both answer `503 room_unreachable`, and the link is
  * counted as failing at once (as for every other forwarded action).
  */
+import { errorText, log } from "../durable-objects/shared/log";
 import type { Env } from "../durable-objects/shared/env";
 import { limitsOf } from "../durable-objects/shared/env";
 import { AppError } from "../durable-objects/shared/app-error";
@@ -34,7 +35,7 @@ export interface RemoteFileMeta extends FileMeta {
 
 function linkFailed(env: Env, roomId: string, err: LinkError): AppError {
   const home = homeNode(roomId)!;
-  console.error(`file transfer with ${home} failed: ${err.message}`);
+  log("error", "link.file_transfer_failed", { peer: home, error: errorText(err) });
   void linkStub(env, home).noteResult(home, false).catch(() => {});
   return unreachable(roomId);
 }
@@ -47,7 +48,7 @@ function homeRefusal(roomId: string, status: number, body: unknown): AppError {
   // 401/403 mean the home did not accept this node's word for the user: an operator's
   // problem (cluster file, keys), not the person's, and never "you are signed out".
   if (code === "unauthorized" || code === "forbidden" || !(code in ERROR_STATUS)) {
-    console.error(`the home of ${roomId} refused a file transfer: ${status} ${code} ${message}`);
+    log("error", "link.file_transfer_refused", { peer: homeNode(roomId), room: roomId, status, code, error: message.slice(0, 300) });
     return unreachable(roomId);
   }
   return new AppError(code as ErrorCode, message);
@@ -116,6 +117,6 @@ export async function remoteDownload(
   }
   const fixed = new FixedLengthStream(length);
   // A failure on the way errors the answer (the client sees the download fail); nothing to log per chunk.
-  void answer.body.pipeTo(fixed.writable).catch((err) => console.error(`download of ${fileId} from ${homeNode(roomId)} failed: ${(err as Error)?.message ?? err}`));
+  void answer.body.pipeTo(fixed.writable).catch((err) => log("error", "link.download_failed", { peer: homeNode(roomId), room: roomId, file: fileId, error: errorText(err) }));
   return { status, meta, range: meta.range, body: fixed.readable };
 }

@@ -7,6 +7,7 @@
  * Only requests about one room are judged (its id is in the path, or it owns
  * the file asked for); everything else keeps the plain storage answers.
  */
+import { log } from "../durable-objects/shared/log";
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
 import { asAppError } from "../durable-objects/shared/app-error";
@@ -83,7 +84,7 @@ function logDamaged(c: Context<AppEnv>, roomId: string, err: Error): void {
   if (loggedAt.size > 1000) loggedAt.clear(); // a bound, not a cache: at worst a line is repeated
   // The room object logs the SQLite error itself when it is the one that noticed.
   const reason = asAppError(err) ? "the room object hit a damaged page; its log line has the SQLite error" : err;
-  console.error(roomFaultLine(roomId, roomFileId(c.env, roomId), reason));
+  log("error", "room.damaged", { room: roomId, message: roomFaultLine(roomId, roomFileId(c.env, roomId), reason) });
 }
 
 function safeDecode(s: string): string | null {

@@ -9,6 +9,7 @@
  * is deleted before the error is answered, and the room's metadata is written
  * only after the bytes are safely stored.
  */
+import { errorText, log } from "../durable-objects/shared/log";
 import type { Env } from "../durable-objects/shared/env";
 import { limitsOf } from "../durable-objects/shared/env";
 import { AppError } from "../durable-objects/shared/app-error";
@@ -94,7 +95,7 @@ export async function storeUpload(env: Env, room: { registerFile(caller: Caller,
     await deleteStoredFile(env, storageKey).catch(() => {});
     if (oversized) throw tooLarge(env);
     if (refusal) throw refusal;
-    console.error("upload failed", (err as Error).message);
+    log("error", "upload.failed", { error: errorText(err) });
     throw new AppError("storage_error", "the upload did not complete; nothing was kept");
   }
   await digestWriter.close();

@@ -6,6 +6,7 @@
  * the message path: messages go straight to rooms and sessions are checked in
  * each user's own object.
  */
+import { log } from "../shared/log";
 import { DurableObject } from "cloudflare:workers";
 import { eq, inArray } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
@@ -60,12 +61,12 @@ export class DirectoryObject extends DurableObject<Env> {
     // ways in (npm run dev, a hand-written workerd config).
     const weak = weakPasswordReason(password, "admin");
     if (weak) {
-      console.error(`OUTPOST_ADMIN_PASSWORD is too weak (${weak}): not creating the admin account`);
+      log("error", "admin.password_too_weak", { reason: weak });
       return;
     }
     if (this.accounts.byUsername("admin")) return;
     await this.insertUser({ username: "admin", displayName: "Administrator", passwordHash: await hashPassword(password, limitsOf(this.env).passwordHashIterations), isAdmin: true });
-    console.log("created the admin account from OUTPOST_ADMIN_PASSWORD");
+    log("info", "admin.created", { from: "OUTPOST_ADMIN_PASSWORD" });
   }
 
   /** Older rooms' names folded for search, once (rooms-directory.ts). */

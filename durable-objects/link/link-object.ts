@@ -16,6 +16,8 @@
  * presence to the peer (presence-out.ts) and the peer's people's presence for
  * this node's watchers (presence-in.ts).
  */
+import { errorText, log } from "../shared/log";
+import { reportLink } from "../shared/node-metrics";
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../shared/env";
 import { LinkError, linkFetch, peerNamed } from "../shared/cluster";
@@ -67,6 +69,7 @@ export class LinkObject extends DurableObject<Env> {
   async start(node: string): Promise<LinkStatus> {
     const status = this.ensure(node);
     status.queued = this.queue.size();
+    reportLink(node, status.queued, status.state === "up");
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
     return status;
   }
@@ -91,6 +94,7 @@ export class LinkObject extends DurableObject<Env> {
   async enqueueSends(node: string, items: LinkSendItem[]): Promise<LinkState> {
     this.ensure(node);
     this.queue.push(items, Date.now());
+    reportLink(node, this.queue.size(), this.status!.state === "up");
     if (this.status!.state !== "down") void this.deliver(node);
     return this.status!.state;
   }
@@ -107,14 +111,14 @@ export class LinkObject extends DurableObject<Env> {
           try {
             answer = await linkFetch(this.env, node, "POST", "/link/v1/sends", { items: batch.map((q) => q.item) });
           } catch (err) {
-            if (!(err instanceof LinkError)) console.error(`link to ${node}: delivery failed`, err);
+            if (!(err instanceof LinkError)) log("error", "link.delivery_failed", { peer: node, error: errorText(err) });
             this.record(false, null);
             return;
           }
           this.record(true, null);
           const parsed = LinkSendsAnswer.safeParse(answer.body);
           if (answer.status !== 200 || !parsed.success) {
-            console.error(`link to ${node}: sends answered ${answer.status}`);
+            log("error", "link.sends_refused", { peer: node, status: answer.status });
             return;
           }
           const { results, stopped } = parsed.data;
@@ -122,13 +126,16 @@ export class LinkObject extends DurableObject<Env> {
           this.queue.drop(batch.slice(0, results.length).map((q) => q.id));
           await this.report(results);
           if (stopped !== null || results.length < batch.length) {
-            console.error(`link to ${node}: the home stopped a batch (${stopped ?? "short answer"}); the rest waits`);
+            log("warn", "link.batch_stopped", { peer: node, reason: stopped ?? "short answer" });
             return;
           }
         }
       } finally {
         this.delivering = null;
-        if (this.status) this.status.queued = this.queue.size();
+        if (this.status) {
+          this.status.queued = this.queue.size();
+          reportLink(this.status.node, this.status.queued, this.status.state === "up");
+        }
       }
     })();
     return this.delivering;
@@ -197,14 +204,14 @@ export class LinkObject extends DurableObject<Env> {
       this.wakeRooms(node);
       const answer = PingAnswer.safeParse(body);
       // The link is up whatever the feed does; a failed pull is tried again at the next heartbeat.
-      if (answer.success) await this.pullDirectory(node, answer.data.directoryVersion).catch((err) => console.error(`directory of ${node}: pull failed`, err));
+      if (answer.success) await this.pullDirectory(node, answer.data.directoryVersion).catch((err) => log("error", "link.directory_pull_failed", { peer: node, error: errorText(err) }));
       // The peer holds nothing current of our people (it restarted, or counted the link down): all of it.
       if (answer.success && answer.data.presenceWanted) this.presenceOut.wantFull();
       if (this.presenceOut.due()) await this.presenceOut.flush();
       // The link is up: whatever waits goes now (after a cut, within one heartbeat of its return).
       if (this.queue.size() > 0) await this.deliver(node);
     } catch (err) {
-      if (!(err instanceof LinkError)) console.error(`link to ${node}: heartbeat failed`, err);
+      if (!(err instanceof LinkError)) log("error", "link.heartbeat_failed", { peer: node, error: errorText(err) });
       this.record(false, null);
     }
   }
@@ -214,7 +221,7 @@ export class LinkObject extends DurableObject<Env> {
     if (this.waitingRooms.size === 0) return;
     const rooms = [...this.waitingRooms];
     this.waitingRooms.clear();
-    for (const roomId of rooms) void homeRoom(this.env, roomId).peerUp(node).catch((err) => console.error(`room ${roomId}: waking its push to ${node} failed`, err));
+    for (const roomId of rooms) void homeRoom(this.env, roomId).peerUp(node).catch((err) => log("error", "link.room_wake_failed", { peer: node, room: roomId, error: errorText(err) }));
   }
 
   /**
@@ -229,7 +236,7 @@ export class LinkObject extends DurableObject<Env> {
       const page = DirectoryFeedPage.safeParse(body);
       if (status !== 200 || !page.success) throw new LinkError(node, "unreachable", `directory feed answered ${status}`);
       const deactivated = await directory.applyFeedPage(node, page.data.users, page.data.version);
-      if (deactivated.length) console.log(`directory: ${deactivated.length} account(s) of ${node} deactivated`);
+      if (deactivated.length) log("info", "directory.accounts_deactivated", { peer: node, count: deactivated.length });
       if (page.data.version <= after || !page.data.more) break;
       after = page.data.version;
     }
@@ -266,11 +273,12 @@ export class LinkObject extends DurableObject<Env> {
       // "down since" is when the failures began, not when we became sure.
       s.since = state === "down" ? (this.firstFailureAt ?? now) : now;
       s.state = state;
-      console.log(`link to ${s.node}: ${state}`);
+      log(state === "down" ? "warn" : "info", state === "down" ? "link.down" : "link.up", { peer: s.node, since: new Date(s.since).toISOString() });
+      reportLink(s.node, s.queued ?? 0, state === "up");
       // Up (again): the peer may have missed changes, or hold our people from before a restart.
       if (state === "up") this.presenceOut.wantFull();
       // Down: the peer's people show offline here until it reports again.
-      if (state === "down") void this.presenceIn.linkDown(s.since).catch((err) => console.error(`presence of ${s.node}: marking offline failed`, err));
+      if (state === "down") void this.presenceIn.linkDown(s.since).catch((err) => log("error", "presence.offline_failed", { peer: s.node, error: errorText(err) }));
     }
     // Kept across restarts, but not written on every heartbeat (each write is an fsync).
     if (!changed && now - this.savedAt < 30_000) return;

@@ -30,6 +30,7 @@
  * as well as in memory, so a link object that is rebuilt (a restart of the
  * object) still sends the right full report.
  */
+import { errorText, log } from "../shared/log";
 import type { Presence } from "../../protocol/device";
 import { LinkPresenceAnswer, type LinkPresenceReport } from "../../protocol/cluster";
 import type { Env } from "../shared/env";
@@ -97,7 +98,7 @@ export class PresenceOutbox {
 
   /** Send what is due, after any report already on its way. */
   flush(): Promise<void> {
-    this.sending = this.sending.then(() => this.sendOnce()).catch((err) => console.error("presence report failed", err));
+    this.sending = this.sending.then(() => this.sendOnce()).catch((err) => log("error", "presence.report_failed", { error: errorText(err) }));
     return this.sending;
   }
 
@@ -126,6 +127,6 @@ export class PresenceOutbox {
     if (status === 200 && answer.success) return;
     // 503: the peer counts the link down and has marked our people offline; it asks for a
     // full report (presenceWanted) once its own heartbeats get through, not before.
-    if (status !== 503) console.error(`presence report to ${node} answered ${status}: ${JSON.stringify(body).slice(0, 200)}`);
+    if (status !== 503) log("error", "presence.report_refused", { peer: node, status, answer: JSON.stringify(body).slice(0, 200) });
   }
 }

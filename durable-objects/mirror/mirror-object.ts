@@ -17,6 +17,8 @@
  * the mirror passes the pushed frames on to its viewers and stores none,
  * and history and search are asked of the home (unreachable during a cut).
  */
+import { reportSockets } from "../shared/node-metrics";
+import { socketClosed } from "../shared/socket-events";
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../shared/env";
 import * as schema from "./schema";
@@ -53,6 +55,7 @@ export class MirrorObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new MirrorStore(openDb(ctx.storage, schema), ctx.storage);
     this.sockets = new MirrorSockets(ctx);
+    reportSockets("mirror", ctx);
     this.sends = new MirrorSends(env, ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn), this.sockets);
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
@@ -345,11 +348,13 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    socketClosed("mirror", this.ctx, ws, code);
     this.sockets.changed();
     closeBack(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    socketClosed("mirror", this.ctx, ws, 1006);
     this.sockets.changed();
     closeOnError(ws);
   }

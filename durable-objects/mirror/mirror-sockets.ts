@@ -3,6 +3,7 @@
  * frames a room's own sockets get (protocol/frames.ts), serialised once per
  * broadcast and batched under load (room/fanout.ts).
  */
+import { socketOpened } from "../shared/socket-events";
 import { CLOSE } from "../../protocol/errors";
 import type { ServerRoomFrame } from "../../protocol/frames";
 import type { Caller } from "../shared/identity";
@@ -29,6 +30,7 @@ export class MirrorSockets {
     const pair = new WebSocketPair();
     const server = pair[1];
     this.ctx.acceptWebSocket(server, [`u:${caller.userId}`, `s:${caller.sessionId}`, batch ? BATCHED : PLAIN]);
+    socketOpened("mirror", this.ctx, caller.userId);
     server.serializeAttachment({ userId: caller.userId, sessionId: caller.sessionId, username: caller.username, displayName: caller.displayName } satisfies Owner);
     this.fanout.invalidate();
     return { client: pair[0], server };

@@ -13,6 +13,7 @@
  * The alarm is stored with the room, written in the same transaction as the
  * message that needs it, so an eviction or a crash cannot lose a summary.
  */
+import { log } from "../shared/log";
 import type { LastMessage } from "../../protocol/device";
 import type { RoomActivity } from "../user/inbox-update";
 import { AwayMembers } from "./away-members";
@@ -151,7 +152,7 @@ export class InboxActivity {
     const slices = Math.ceil(activities.length / ACTIVITY_SLICE);
     const pace = slices > ACTIVITY_PACED_ABOVE_SLICES ? Math.min(ACTIVITY_PACE_MAX_MS, this.interval / 2 / slices) : 0;
     const failed = await this.deliverAll(activities, pace);
-    if (failed.length) console.error(`room activity: ${failed.length} of ${activities.length} inbox deliveries failed`);
+    if (failed.length) log("warn", "room.activity_failed", { room: this.state.meta?.id, failed: failed.length, of: activities.length });
   }
 
   /** The alarm found nothing new: deliver summaries held back from away members whose interval has passed. */

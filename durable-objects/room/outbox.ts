@@ -5,6 +5,8 @@
  * it is delivered in order and deleted once delivered. A failure stops the
  * run (nothing may overtake it) and the alarm tries again.
  */
+import { errorText, log } from "../shared/log";
+import { reportOutbox } from "../shared/node-metrics";
 import type { Env } from "../shared/env";
 import { deleteStoredFile } from "../shared/file-store";
 import type { InboxUpdate } from "../user/inbox-update";
@@ -56,11 +58,16 @@ export class Outbox {
           }
           this.rows.delete(row.id);
         } catch (err) {
-          console.error("inbox delivery failed, retrying", err);
+          const roomId = this.state.meta?.id ?? "";
+          const waiting = this.rows.count();
+          log("warn", "outbox.retry", { room: roomId, waiting, error: errorText(err) });
+          reportOutbox(roomId, waiting);
           this.state.setAlarmBy(Date.now() + RETRY_MS);
           return;
         }
       }
     } while (this.flushAgain);
+    // Empty now: the room leaves the metrics' outbox gauge (if it was there).
+    if (this.state.meta) reportOutbox(this.state.meta.id, 0);
   }
 }

@@ -23,6 +23,7 @@
  * them once. Sending every member's position in every push cost most of the
  * link's bytes and a `receipt` event per member per push at every mirror socket.
  */
+import { errorText, log } from "../shared/log";
 import type { Env } from "../shared/env";
 import { LinkError, linkFetch } from "../shared/cluster";
 import { linkStub } from "../shared/objects";
@@ -163,7 +164,7 @@ export class PeerPush {
       if (res.status !== 200 || !parsed.success) throw new LinkError(node, "unreachable", `push answered ${res.status}`);
       answer = parsed.data;
     } catch (err) {
-      if (!(err instanceof LinkError)) console.error(`room ${this.host.roomId()}: push to ${node} failed`, err);
+      if (!(err instanceof LinkError)) log("error", "room.push_failed", { room: this.host.roomId(), peer: node, error: errorText(err) });
       // The link object counts the failure and wakes this room when its heartbeat gets through again.
       else void linkStub(this.host.env, node).noteResult(node, false, this.host.roomId()).catch(() => {});
       const at = this.backoff.failed(node, Date.now());

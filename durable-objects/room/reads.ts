@@ -10,6 +10,7 @@
  * crash loses at most that second of read progress (never a message); the
  * client repeats its read.
  */
+import { log } from "../shared/log";
 import type { Caller } from "../shared/identity";
 import { storageFailure } from "../shared/storage-faults";
 import type { InboxActivity } from "./inbox-activity";
@@ -105,7 +106,7 @@ export class Reads {
       if (r?.sendReceipts && this.state.members.has(userId)) this.sockets.broadcast({ type: "receipt", userId, seq: r.lastReadSeq });
     }
     const failed = await this.activity.deliverNow(readers);
-    if (failed.length) console.error(`read sync to inbox failed for ${failed.length} of ${readers.length} readers`);
+    if (failed.length) log("warn", "room.read_sync_failed", { room: this.state.meta?.id, failed: failed.length, of: readers.length });
   }
 
   /** The member changed their receipts setting (told by their inbox object). */

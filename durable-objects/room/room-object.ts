@@ -22,6 +22,9 @@
  *   room-view.ts       the room as a member or an inbox sees it
  *   store/             the tables, by group
  */
+import { errorText, log } from "../shared/log";
+import { reportSockets, timeAck } from "../shared/node-metrics";
+import { socketClosed } from "../shared/socket-events";
 import { DurableObject } from "cloudflare:workers";
 import type { Env, Limits } from "../shared/env";
 import { limitsOf } from "../shared/env";
@@ -88,6 +91,8 @@ export class RoomObject extends DurableObject<Env> {
     this.members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity, (roomId, count) => this.reportMemberCount(roomId, count));
     this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits);
     answerPingsWhileAsleep(ctx);
+    // Sockets outlive the object while it hibernates; after a reset this corrects the gauge.
+    reportSockets("room", ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A room that was never created has no tables; leave it that way (see shared/database.ts).
       if (!hasSchema(ctx.storage, "meta")) return;
@@ -134,7 +139,7 @@ export class RoomObject extends DurableObject<Env> {
    * report lost to a crash leaves the count one change behind until the next.
    */
   private reportMemberCount(roomId: string, count: number): void {
-    this.ctx.waitUntil(directoryStub(this.env).describeRoom(roomId, { memberCount: count }).catch((err) => console.warn(`room ${roomId}: member count not reported`, err)));
+    this.ctx.waitUntil(directoryStub(this.env).describeRoom(roomId, { memberCount: count }).catch((err) => log("warn", "room.member_count_not_reported", { room: roomId, error: errorText(err) })));
   }
 
   /** Members now, for the public directory's rooms that have not reported yet. */
@@ -178,7 +183,10 @@ export class RoomObject extends DurableObject<Env> {
   // ------------------------------------------------------------- messages
 
   async send(caller: Caller, input: SendInput): Promise<SendResult> {
-    return this.messages.send(caller, input);
+    const arrived = Date.now();
+    const result = this.messages.send(caller, input);
+    if (!result.duplicate) timeAck(this.ctx.storage, arrived);
+    return result;
   }
 
   async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
@@ -280,8 +288,8 @@ export class RoomObject extends DurableObject<Env> {
       await this.handleFrame(ws, caller, frame);
     } catch (err) {
       const e = asAppError(err) ?? (isPermanentStorageFault(err) ? roomUnavailable() : null);
-      if (e?.code === "room_unavailable") console.error(roomFaultLine(this.state.meta!.id, this.ctx.id.toString(), err));
-      else if (!e) console.error("room frame failed", frame.type, err);
+      if (e?.code === "room_unavailable") log("error", "room.damaged", { room: this.state.meta!.id, message: roomFaultLine(this.state.meta!.id, this.ctx.id.toString(), err) });
+      else if (!e) log("error", "room.frame_failed", { room: this.state.meta?.id, frame: frame.type, error: errorText(err) });
       this.sockets.send(ws, failureFrame(e, frame.type === "msg.send" ? frame.clientId : frame.reqId));
     }
   }
@@ -290,7 +298,9 @@ export class RoomObject extends DurableObject<Env> {
     switch (frame.type) {
       case "msg.send":
         try {
-          this.messages.send(caller, frame, ws);
+          // Date.now() is the frame's arrival (workerd moves the clock at I/O only).
+          const arrived = Date.now();
+          if (!this.messages.send(caller, frame, ws).duplicate) timeAck(this.ctx.storage, arrived);
         } catch (err) {
           // Refused for speed: the frame also says when to send it again.
           if (!(err instanceof AppError && err.retryAfterMs !== undefined)) throw err;
@@ -323,11 +333,13 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    socketClosed("room", this.ctx, ws, code);
     this.sockets.changed();
     closeBack(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    socketClosed("room", this.ctx, ws, 1006);
     this.sockets.changed();
     closeOnError(ws);
   }
@@ -340,7 +352,7 @@ export class RoomObject extends DurableObject<Env> {
     this.peers.changed();
     if (this.reads.anyPending) {
       // A failure keeps the reads pending and re-arms the alarm; the rest still runs.
-      await this.reads.flush().catch((err) => console.error("writing read positions failed", err));
+      await this.reads.flush().catch((err) => log("error", "room.reads_not_written", { room: this.state.meta?.id, error: errorText(err) }));
     }
     await this.outbox.flush();
     // Same turn as the activity flush's writes: one commit for both.

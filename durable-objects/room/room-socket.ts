@@ -9,6 +9,7 @@
  * it survives hibernation; the attachment is read once per wake and then
  * remembered, so the message path does not deserialise one per frame.
  */
+import { socketOpened } from "../shared/socket-events";
 import { CLOSE } from "../../protocol/errors";
 import { parseClientRoomFrame, type ClientRoomFrame, type ServerRoomFrame } from "../../protocol/frames";
 import type { Caller } from "../shared/identity";
@@ -60,6 +61,7 @@ export class RoomSockets {
     this.changed();
     const batch = params.get("batch") === "1";
     this.ctx.acceptWebSocket(server, [userTag(caller.userId), sessionTag(caller.sessionId), batch ? BATCHED : PLAIN]);
+    socketOpened("room", this.ctx, caller.userId);
     const owner: SocketOwner = { userId: caller.userId, sessionId: caller.sessionId };
     server.serializeAttachment(owner);
     this.owners.set(server, owner);

@@ -5,6 +5,7 @@
  * re-indexes from the alarm too (search-reindex.ts). The index's tables are
  * in store/search-index.ts; the query and index text in search-tokens.ts.
  */
+import { errorText, log } from "../shared/log";
 import type { SearchHit } from "../../protocol/models";
 import type { Caller } from "../shared/identity";
 import { storageFailure } from "../shared/storage-faults";
@@ -107,7 +108,7 @@ export class SearchIndex {
       else this.pendingSince = null;
     } catch (err) {
       // The backlog stays in `messages`; the next alarm, send or search retries it.
-      console.error("search index write failed", err);
+      log("error", "search.index_failed", { room: this.state.meta?.id, error: errorText(err) });
       this.state.setAlarmBy(Date.now() + RETRY_MS);
     }
   }
@@ -119,7 +120,7 @@ export class SearchIndex {
       if (this.reindex.batch()) this.state.setAlarmBy(Date.now() + REINDEX_PAUSE_MS);
     } catch (err) {
       // Rolled back; the stored position is where the next try starts.
-      console.error("search re-index batch failed", err);
+      log("error", "search.reindex_failed", { room: this.state.meta?.id, error: errorText(err) });
       this.state.setAlarmBy(Date.now() + RETRY_MS);
     }
   }

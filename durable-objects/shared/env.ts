@@ -32,6 +32,8 @@ export interface Env extends FileBindings {
   ADMIN_PASSWORD?: string;
   /** random per start (from `npm start`), echoed by /healthz so the start-up check knows it reached this process */
   INSTANCE_TOKEN?: string;
+  /** the token a metrics scraper sends to `GET /metrics` (node config `metrics.token`, from the environment); ≥ 32 characters or ignored */
+  METRICS_TOKEN?: string;
   /** this node's Ed25519 public key (base64url), shown by /healthz; empty under wrangler */
   NODE_PUBLIC_KEY?: string;
   /** its private key (PKCS #8, base64url), from the environment of `npm start` only */

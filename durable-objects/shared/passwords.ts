@@ -15,6 +15,7 @@
  * more iterations than the platform allows cannot be checked there and never
  * matches (logged): that only happens to hashes carried over from a node.
  */
+import { log } from "./log";
 import { b64url, fromB64url, timingSafeEqual } from "./bytes";
 import { AppError } from "./app-error";
 import { passwordProblem } from "./password-policy.mjs";
@@ -47,7 +48,7 @@ async function derive(password: string, salt: Uint8Array, iterations: number, su
     const cap = refusedAbove(err);
     if (cap === null || cap < 1 || cap >= count) throw err;
     learnedCaps.set(subtle, cap);
-    console.warn(`PBKDF2: this platform allows at most ${cap} iterations; password hashes use ${cap} instead of ${iterations}`);
+    log("warn", "passwords.iterations_capped", { cap, configured: iterations });
     return { hash: await run(cap), iterations: cap };
   }
 }
@@ -68,7 +69,7 @@ export async function verifyPassword(password: string, stored: string, subtle: P
   // Derived even when the count will be capped, so a check costs the same either way.
   const derived = await derive(password, salt, iterations, subtle);
   if (derived.iterations !== iterations) {
-    if (!isDummyHash(stored)) console.error(`a password hash made with ${iterations} iterations cannot be checked here (at most ${derived.iterations})`);
+    if (!isDummyHash(stored)) log("error", "passwords.hash_not_checkable", { iterations, max: derived.iterations });
     return false;
   }
   return timingSafeEqual(b64url(derived.hash), hashB64 ?? "");

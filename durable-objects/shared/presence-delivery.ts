@@ -10,6 +10,7 @@
  *   `watchRemotePresence` registers a device's `presence.watch`, with the same
  *   rule as for local people: only for someone who shares a room with them.
  */
+import { errorText, log } from "./log";
 import type { InboxRoom, Presence } from "../../protocol/device";
 import { USER_ID_RE, homeNode } from "../../protocol/ids";
 import type { Env } from "./env";
@@ -21,7 +22,7 @@ export async function publishPresence(env: Env, presence: Presence): Promise<voi
   const peers = peersOf(env);
   if (peers.length === 0) return;
   const results = await Promise.allSettled(peers.map((p) => linkStub(env, p.name).notePresence(p.name, presence)));
-  for (const r of results) if (r.status === "rejected") console.error("presence: a link object did not take a change", r.reason);
+  for (const r of results) if (r.status === "rejected") log("error", "presence.link_refused_change", { error: errorText(r.reason) });
 }
 
 /** The ids among `ids` (from outside) that name known users homed on a peer of this node's cluster, without duplicates. */

@@ -19,6 +19,8 @@
  * - corrupt data pages: the query that touches them throws
  *   "database disk image is malformed: SQLITE_CORRUPT", visible to the object.
  */
+import { errorText, log } from "./log";
+import { storageErrors } from "./node-metrics";
 import { AppError, asAppError } from "./app-error";
 
 const PERMANENT = /SQLITE_CORRUPT|SQLITE_NOTADB|database disk image is malformed|file is not a database|malformed database schema/i;
@@ -64,7 +66,9 @@ export function roomFaultLine(roomId: string, objectIdHex: string, err: unknown)
  */
 export function storageFailure(err: unknown): Error {
   if (asAppError(err)) return err as Error;
-  console.error("room write failed", err);
-  if (isPermanentStorageFault(err)) return roomUnavailable();
+  const damaged = isPermanentStorageFault(err);
+  storageErrors.inc({ kind: damaged ? "damaged" : "write" });
+  log("error", "storage.error", { kind: damaged ? "damaged" : "write", error: errorText(err) });
+  if (damaged) return roomUnavailable();
   return new AppError("storage_error", "the node could not store this (disk full or I/O error); nothing was saved, try again later");
 }

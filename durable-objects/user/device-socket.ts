@@ -7,6 +7,7 @@
  * A socket's state (its session, online/away, whom it watches) is in its
  * attachment, so it survives hibernation.
  */
+import { socketOpened } from "../shared/socket-events";
 import { CLOSE } from "../../protocol/errors";
 import { ClientDeviceFrame, type ServerDeviceFrame } from "../../protocol/device";
 import { parseClientFrame } from "../../protocol/frames";
@@ -34,7 +35,7 @@ export class DeviceSockets {
    * snapshot, or what changed since the position it gave). Returns the
    * client's end.
    */
-  accept(sessionId: string, first: () => ServerDeviceFrame): WebSocket {
+  accept(userId: string, sessionId: string, first: () => ServerDeviceFrame): WebSocket {
     const same = this.ctx.getWebSockets(sessionTag(sessionId));
     for (let i = 0; i <= same.length - MAX_DEVICE_SOCKETS_PER_SESSION; i++) safeClose(same[i], CLOSE.policy, "too many connections: replaced by a newer one");
     const all = this.open();
@@ -42,6 +43,7 @@ export class DeviceSockets {
     const pair = new WebSocketPair();
     const server = pair[1];
     this.ctx.acceptWebSocket(server, [sessionTag(sessionId)]);
+    socketOpened("device", this.ctx, userId);
     server.serializeAttachment({ sessionId, status: "online", watching: [] } satisfies DeviceState);
     this.send(server, first());
     return pair[0];

@@ -14,6 +14,9 @@
  *   presence.ts       presence from the devices, watchers
  *   device-socket.ts  accepting devices, reading frames, typed sends
  */
+import { errorText, log } from "../shared/log";
+import { reportSockets } from "../shared/node-metrics";
+import { socketClosed } from "../shared/socket-events";
 import { DurableObject } from "cloudflare:workers";
 import type { Env, Limits } from "../shared/env";
 import { limitsOf } from "../shared/env";
@@ -56,6 +59,7 @@ export class UserObject extends DurableObject<Env> {
     this.presence = new UserPresence(this.state, this.db, this.devices, this.inbox, env);
     this.sessions = new Sessions(this.state, this.db, ctx.storage, this.limits, this.devices, this.inbox, this.presence, env);
     answerPingsWhileAsleep(ctx);
+    reportSockets("device", ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A user the directory never provisioned has no tables; leave it that way (see shared/database.ts).
       if (hasSchema(ctx.storage, "profile")) await this.open();
@@ -205,7 +209,7 @@ export class UserObject extends DurableObject<Env> {
     if (!this.inbox.someoneLooking()) await this.inbox.refresh();
     const posParam = new URL(request.url).searchParams.get("pos");
     const pos = posParam !== null && /^\d{1,15}$/.test(posParam) ? Number(posParam) : null;
-    const client = this.devices.accept(caller.sessionId, () => (pos === null ? this.inbox.hello(caller.sessionId) : this.inbox.since(pos, caller.sessionId)));
+    const client = this.devices.accept(caller.userId, caller.sessionId, () => (pos === null ? this.inbox.hello(caller.sessionId) : this.inbox.since(pos, caller.sessionId)));
     await this.presence.update();
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -218,7 +222,7 @@ export class UserObject extends DurableObject<Env> {
       await this.handleFrame(ws, device, frame);
     } catch (err) {
       const e = asAppError(err);
-      if (!e) console.error("device frame failed", frame.type, err);
+      if (!e) log("error", "device.frame_failed", { frame: frame.type, error: errorText(err) });
       this.devices.send(ws, failureFrame(e, frame.reqId));
     }
   }
@@ -249,11 +253,13 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    socketClosed("device", this.ctx, ws, code, this.profile?.userId);
     closeBack(ws, code);
     await this.presence.update(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    socketClosed("device", this.ctx, ws, 1006, this.profile?.userId);
     closeOnError(ws);
     await this.presence.update(ws);
   }

@@ -35,6 +35,13 @@ async function api(method: string, p: string, body?: unknown): Promise<{ status:
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
+/** outpost_storage_errors_total{kind} at GET /metrics (the admin's bearer token), 0 while absent. */
+async function storageErrors(kind: "write" | "damaged"): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const line = text.split("\n").find((l) => l.startsWith(`outpost_storage_errors_total{kind="${kind}"} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
 const roomFile = (roomId: string) => path.join(node.dataDir, "objects", uniqueKeyFor("RoomObject"), `${objectIdFromName(uniqueKeyFor("RoomObject"), roomId)}.sqlite`);
 
 /** `npm run doctor` as an admin runs it: the script, OUTPOST_DATA pointing at the node. */
@@ -120,6 +127,7 @@ describe("a passing fault is not a damaged room", () => {
     strace.kill("SIGINT");
     await new Promise((r) => strace.once("exit", r));
     expect(failed).toEqual({ status: 503, body: { error: { code: "storage_error", message: expect.any(String) } } });
+    expect(await storageErrors("write")).toBeGreaterThanOrEqual(1);
     // The retry stores it (201) — or finds it stored (200): a failed fsync can leave the WAL frames of the
     // commit in place, so the message may be there after all; the clientId keeps it from being stored twice.
     const retried = await api("POST", `/rooms/${rooms.healthy}/messages`, { text: "during EIO", clientId: "eio-1" });
@@ -218,6 +226,12 @@ describe("a damaged room", () => {
       expect(line, `no log line for ${id} in:\n${logs.slice(-3000)}`).toBeDefined();
       expect(line).toContain(file);
     }
+  });
+
+  it("GET /metrics counts the damaged rooms' errors, apart from passing write errors", async () => {
+    // Counted from this start (the node restarted after the damage): each refused request at least once.
+    expect(await storageErrors("damaged")).toBeGreaterThanOrEqual(2);
+    expect(await storageErrors("write")).toBe(0);
   });
 
   it("npm run doctor lists exactly the damaged rooms and exits 1 (running node, then stopped)", async () => {

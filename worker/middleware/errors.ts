@@ -10,6 +10,8 @@ import type { ErrorCode } from "../../protocol/errors";
 import type { AppEnv } from "../app-env";
 import { isDamagedRoom } from "../room-faults";
 import { roomUnavailable } from "../../durable-objects/shared/storage-faults";
+import { errorText, log } from "../../durable-objects/shared/log";
+import { storageErrors } from "../../durable-objects/shared/node-metrics";
 
 export function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };
@@ -19,10 +21,14 @@ export async function onError(err: Error, c: Context<AppEnv>): Promise<Response>
   // A damaged room database is not "try again" (see worker/room-faults.ts).
   if (await isDamagedRoom(err, c).catch(() => false)) {
     const e = roomUnavailable();
+    storageErrors.inc({ kind: "damaged" });
+    c.set("errorCode", e.code);
     return c.json(errorBody(e.code, e.detail), 500);
   }
   const app = asAppError(err);
   if (app) {
+    // For the request's log line and the error metric (middleware/request-log.ts).
+    c.set("errorCode", app.code);
     if (app.field !== undefined) return c.json({ error: { ...errorBody(app.code, app.detail).error, field: app.field } }, app.status as 400);
     if (app.retryAfter === undefined) return c.json(errorBody(app.code, app.detail), app.status as 400);
     // Every answer with Retry-After also says it in ms in the body, exactly when the thrower knew it.
@@ -32,13 +38,17 @@ export async function onError(err: Error, c: Context<AppEnv>): Promise<Response>
   if (err instanceof HTTPException) {
     const status = err.status;
     const code: ErrorCode = status === 404 ? "not_found" : status === 413 ? "too_large" : status === 401 ? "unauthorized" : status === 403 ? "forbidden" : "invalid_request";
+    c.set("errorCode", code);
     return c.json(errorBody(code, err.message || "request refused"), status);
   }
   if (isStorageFailure(err)) {
-    console.error("storage failure", c.req.method, new URL(c.req.url).pathname, err.message);
+    storageErrors.inc({ kind: "write" });
+    c.set("errorCode", "storage_error");
+    log("error", "storage.error", { rid: c.get("requestId"), method: c.req.method, error: errorText(err) });
     return c.json(errorBody("storage_error", "the node could not save this right now; nothing was stored, try again"), 503);
   }
-  console.error("internal error", c.req.method, new URL(c.req.url).pathname, err);
+  c.set("errorCode", "internal");
+  log("error", "internal.error", { rid: c.get("requestId"), method: c.req.method, error: errorText(err) });
   return c.json(errorBody("internal", "internal error"), 500);
 }
 
@@ -53,6 +63,7 @@ function isStorageFailure(err: Error): boolean {
   return /SQLITE_FULL|SQLITE_IOERR|database or disk is full|disk I\/O error|No space left|^internal error; reference = /i.test(err.message);
 }
 
-export function notFoundHandler(c: Context): Response {
+export function notFoundHandler(c: Context<AppEnv>): Response {
+  c.set("errorCode", "not_found");
   return c.json(errorBody("not_found", "no such endpoint"), 404);
 }

@@ -8,6 +8,7 @@
  * on another node is streamed from there through the link (remote-files.ts),
  * with the same headers.
  */
+import { errorText, log } from "../../durable-objects/shared/log";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { AppError, asAppError, notFound } from "../../durable-objects/shared/app-error";
@@ -88,7 +89,7 @@ export async function openStoredFile(
   const damaged = () => new AppError("storage_error", "this file's stored bytes are damaged");
   // The store failing (not: the file missing) is the node's trouble, not the caller's.
   const unreadable = (err: unknown): never => {
-    console.error("file read failed", (err as Error)?.message ?? err);
+    log("error", "file.read_failed", { error: errorText(err) });
     throw new AppError("storage_error", "the node could not read this file right now; try again later");
   };
   if (ask.head) {

@@ -18,6 +18,7 @@
  * must not be. Each endpoint here checks its own signature; every id from
  * outside is checked (resolveLocalRoom) before any object is touched.
  */
+import { log } from "../../durable-objects/shared/log";
 import { Hono, type Context } from "hono";
 import { clusterOf, nodeKey, type Cluster } from "../../durable-objects/shared/cluster";
 import { LINK_HEADERS, LINK_PROTOCOL_VERSION, STREAMED_BODY, signResponse, signStreamTrailer, verifyRequest, verifyStreamTrailer } from "../../durable-objects/shared/link-auth";
@@ -48,7 +49,7 @@ export const linkFiles = new Hono<LinkEnv>()
     const url = new URL(c.req.url);
     const verdict = await verifyRequest(cluster, guard, { method: "POST", path: url.pathname + url.search, headers: c.req.raw.headers, body: null, bodyHash: STREAMED_BODY });
     if (!verdict.ok) {
-      console.error(`link upload refused (${verdict.why}) from ${c.req.header(LINK_HEADERS.from) ?? "?"}: ${url.pathname}`);
+      log("warn", "link.upload_refused", { why: verdict.why, from: (c.req.header(LINK_HEADERS.from) ?? "?").slice(0, 64), path: url.pathname.slice(0, 300) });
       return refuse(401, "unauthorized", `not a signed request of a node of this cluster (${verdict.why})`);
     }
     c.set("linkFrom", verdict.from);

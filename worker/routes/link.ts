@@ -5,6 +5,7 @@
  * and every answer is signed, bound to the request's nonce. Anything else gets
  * nothing: 404 when this node runs alone, 401 when the signature does not check.
  */
+import { errorText, log } from "../../durable-objects/shared/log";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { Env } from "../../durable-objects/shared/env";
 import { clusterOf } from "../../durable-objects/shared/cluster";
@@ -72,7 +73,7 @@ export function linkAuth(): MiddlewareHandler<LinkEnv> {
     const url = new URL(c.req.url);
     const verdict = await verifyRequest(cluster, guard, { method: c.req.method, path: url.pathname + url.search, headers: c.req.raw.headers, body });
     if (!verdict.ok) {
-      console.error(`link request refused (${verdict.why}) from ${c.req.header(LINK_HEADERS.from) ?? "?"}: ${c.req.method} ${url.pathname}`);
+      log("warn", "link.request_refused", { why: verdict.why, from: (c.req.header(LINK_HEADERS.from) ?? "?").slice(0, 64), method: c.req.method, path: url.pathname.slice(0, 300) });
       return refuse(401, "unauthorized", `not a signed request of a node of this cluster (${verdict.why})`);
     }
     c.set("linkFrom", verdict.from);
@@ -234,7 +235,7 @@ export const link = new Hono<LinkEnv>()
 /** An error of a link endpoint as a signed answer (unsigned only when the request was never verified). */
 export async function linkError(err: unknown, c: Context<LinkEnv>): Promise<Response> {
   const e = asAppError(err);
-  if (!e) console.error("link request failed", c.req.method, new URL(c.req.url).pathname, err);
+  if (!e) log("error", "link.request_failed", { method: c.req.method, path: new URL(c.req.url).pathname.slice(0, 300), error: errorText(err) });
   const status = e?.status ?? 500;
   const body = { error: { code: e?.code ?? "internal", message: e?.detail ?? "internal error" } };
   return c.get("linkNonce") ? linkReply(c, status, body) : Response.json(body, { status });

@@ -4,6 +4,7 @@
  * nothing from that room. Rooms are searched in parallel and the hits merged by score,
  * then time; the cursor is an offset into the merged list.
  */
+import { errorText, log } from "../../durable-objects/shared/log";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readQuery } from "../http";
@@ -38,7 +39,7 @@ export const search = new Hono<AppEnv>().get("/", async (c) => {
   results.forEach((r, i) => {
     if (r.status === "fulfilled") hits.push(...(r.value as SearchHit[]));
     else if (q.room) throw r.reason; // searching one named room: its error (e.g. not_found) is the answer
-    else if (asAppError(r.reason)?.code !== "not_found") console.error("search failed in", roomIds[i], r.reason);
+    else if (asAppError(r.reason)?.code !== "not_found") log("error", "search.room_failed", { room: roomIds[i], error: errorText(r.reason) });
   });
   hits.sort((a, b) => a.score - b.score || b.message.createdAt - a.message.createdAt);
   const page = hits.slice(offset, offset + limit);

@@ -3,7 +3,7 @@
  * transaction as the change they announce, and delivered in order after it
  * (room/outbox.ts), retried by the alarm until done.
  */
-import { asc, eq } from "drizzle-orm";
+import { asc, count, eq } from "drizzle-orm";
 import * as schema from "../schema";
 import type { InboxUpdate } from "../../user/inbox-update";
 import type { RoomDb } from "./room-store";
@@ -32,6 +32,11 @@ export class OutboxStore {
   /** The oldest pending deliveries, in order. */
   pending(limit = 100): OutboxRow[] {
     return this.db.select({ id: schema.outbox.id, userId: schema.outbox.userId, payload: schema.outbox.payload }).from(schema.outbox).orderBy(asc(schema.outbox.id)).limit(limit).all();
+  }
+
+  /** How many wait (the metrics' outbox depth; read only when a delivery run stops short). */
+  count(): number {
+    return this.db.select({ n: count() }).from(schema.outbox).get()?.n ?? 0;
   }
 
   delete(id: number): void {
