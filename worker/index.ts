@@ -29,6 +29,7 @@ import { limits } from "./routes/limits";
 import { link } from "./routes/link";
 import { linkFiles } from "./routes/link-files";
 import { startLinks } from "./start-links";
+import { adminAudit } from "./routes/admin-audit";
 
 const api = new Hono<AppEnv>()
   .route("/auth", auth) // login, logout, setup: their own auth rules
@@ -38,6 +39,7 @@ const api = new Hono<AppEnv>()
   .route("/me", me)
   .route("/users", users)
   .route("/accounts", accounts)
+  .route("/admin/audit", adminAudit)
   .route("/presence", presence)
   .route("/rooms", rooms) // and below it: members, messages, file uploads, the room socket
   .route("/dms", dms)
