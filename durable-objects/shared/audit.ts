@@ -26,6 +26,8 @@
  */
 import type { AuditAction } from "../../protocol/audit";
 import { GENESIS, recordHash } from "./audit-chain.mjs";
+import { AppError } from "./app-error";
+import { isPermanentStorageFault, roomUnavailable } from "./storage-faults";
 
 export interface AuditEntry {
   /** the user who acted, or "system" (the node itself, an ops tool) */
@@ -72,6 +74,17 @@ function head(sql: SqlStorage): { seq: number; hash: string } {
 export function recordAudit(sql: SqlStorage, entry: AuditEntry): AuditRow {
   const detail = JSON.stringify(entry.detail ?? {});
   if (detail.length > MAX_DETAIL_CHARS) throw new Error(`audit detail of ${entry.action} is too large (${detail.length} chars)`);
+  try {
+    return appendRecord(sql, entry, detail);
+  } catch (err) {
+    // The caller's transaction rolls back on this throw: the action is refused, and says why.
+    console.error(`audit: the record of ${entry.action} could not be written; the action is refused`, err);
+    if (isPermanentStorageFault(err)) throw roomUnavailable();
+    throw new AppError("storage_error", "the node could not write the audit record of this action (disk full or I/O error), so nothing was done; try again later");
+  }
+}
+
+function appendRecord(sql: SqlStorage, entry: AuditEntry, detail: string): AuditRow {
   const prev = head(sql);
   const fields = {
     seq: prev.seq + 1,
