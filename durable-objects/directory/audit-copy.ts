@@ -38,7 +38,7 @@ type Db = DrizzleSqliteDODatabase<typeof schema>;
 export class AuditCopy {
   private version = 0;
   private signing: Promise<void> | null = null;
-  private signAgain = false;
+  private queued: Promise<void> | null = null;
 
   constructor(
     private readonly db: Db,
@@ -86,25 +86,23 @@ export class AuditCopy {
   }
 
   /**
-   * Sign the current heads (after a commit). Coalesced: one signing at a time,
-   * and one more after it if heads moved meanwhile, so a burst of records
-   * costs a few signatures, not one each. Returns when the newest heads are signed.
+   * Sign the current heads (after a commit). Resolves once a signing that
+   * began after this call is stored, so a caller that awaits it knows its
+   * heads are covered. Coalesced: one signing at a time and at most one
+   * queued behind it, so a burst of records costs a few signatures, not one each.
    */
   sign(): Promise<void> {
-    if (this.signing) {
-      this.signAgain = true;
+    if (!this.signing) {
+      this.signing = this.signOnce()
+        .catch((err) => console.error("audit: signing the checkpoint failed", err))
+        .finally(() => (this.signing = null));
       return this.signing;
     }
-    this.signing = this.signOnce()
-      .catch((err) => console.error("audit: signing the checkpoint failed", err))
-      .finally(() => {
-        this.signing = null;
-        if (this.signAgain) {
-          this.signAgain = false;
-          void this.sign();
-        }
-      });
-    return this.signing;
+    this.queued ??= this.signing.then(() => {
+      this.queued = null;
+      return this.sign();
+    });
+    return this.queued;
   }
 
   private async signOnce(): Promise<void> {
@@ -118,7 +116,7 @@ export class AuditCopy {
       const sig = await crypto.subtle.sign({ name: "Ed25519" }, await key, new TextEncoder().encode(checkpointText(cp)));
       cp.signature = b64url(new Uint8Array(sig));
     }
-    // A later signing may have finished first only if this one was not coalesced; never go back.
+    // Signings run one at a time (sign()), but never let an older one overwrite a newer one.
     const now = this.checkpoint();
     if (now && now.version >= version) return;
     this.db
