@@ -64,7 +64,13 @@ export const AuditRecordSchema = z.strictObject({
   action: z.string(),
   roomId: z.string().nullable(),
   userId: z.string().nullable(),
-  detail: z.record(z.string(), z.unknown()),
+  /**
+   * Small facts about the action, as JSON text: exactly the text the record's
+   * hash covers, so anyone can recompute the hash from this answer
+   * (durable-objects/shared/audit-chain.mjs). An object of strings, numbers,
+   * booleans and nulls.
+   */
+  detail: z.string(),
   hash: z.string(),
 });
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;

@@ -161,7 +161,7 @@ export class AuditCopy {
       action: r.action,
       roomId: r.roomId,
       userId: r.userId,
-      detail: JSON.parse(r.detail) as Record<string, unknown>,
+      detail: r.detail,
       hash: r.hash,
     }));
     const last = records.at(-1);

@@ -111,9 +111,10 @@ describe("the trail through the API", () => {
     expect(new Set(byBob.body.records.map((x) => x.action))).toEqual(new Set(["user.created", "auth.signin", "member.added", "member.removed"]));
     const failed = await list(`?user=${ann.id}&action=auth.signin_failed`);
     expect(failed.body.records).toHaveLength(1);
-    expect(failed.body.records[0]).toMatchObject({ actor: "anonymous", userId: ann.id, detail: { username: "ann" } });
+    expect(failed.body.records[0]).toMatchObject({ actor: "anonymous", userId: ann.id });
+    expect(JSON.parse(failed.body.records[0].detail)).toMatchObject({ username: "ann" });
     const renames = await list(`?action=room.renamed&room=${room.id}`);
-    expect(renames.body.records.map((x) => x.detail.to)).toEqual(["Ledger 3", "Ledger 2"]);
+    expect(renames.body.records.map((x) => JSON.parse(x.detail).to)).toEqual(["Ledger 3", "Ledger 2"]);
     const newest = renames.body.records[0].at;
     expect((await list(`?room=${room.id}&from=${newest}`)).body.records.every((x) => x.at >= newest)).toBe(true);
     const first = await list(`?room=${room.id}&limit=3`);
