@@ -30,6 +30,7 @@ import { auditObjectKey, recordAudit, type AuditEntry, type AuditRow } from "../
 import { nodeKey } from "../shared/cluster";
 import { AuditCopy, type Checkpoint } from "./audit-copy";
 import type { AuditPage, AuditQueryInput } from "../../protocol/audit";
+import { newStamps, readStamps, saveTaken } from "./ops-stamps";
 
 /** The settings row that holds the key device tokens are signed with. */
 const DEVICE_KEY_SETTING = "device_token_key";
@@ -59,6 +60,8 @@ export class DirectoryObject extends DurableObject<Env> {
       this.foldOlderNames();
       await this.adminFromEnvironment();
     });
+    // Backups and restores the ops tools stamped while the node was down (or before a restore's first start).
+    ctx.waitUntil(this.takeOpsStamps().catch((err) => console.error("audit: reading the ops tools' stamps failed", err)));
   }
 
   /** First start with OUTPOST_ADMIN_PASSWORD set: create `admin` with it. */
@@ -89,12 +92,16 @@ export class DirectoryObject extends DurableObject<Env> {
    * cannot be written, the action is rolled back and the caller gets the error.
    */
   private audited<T>(fn: () => T, entries: (result: T) => AuditEntry[]): T {
+    let recorded = 0;
     const result = this.ctx.storage.transactionSync(() => {
       const r = fn();
-      for (const e of entries(r)) this.recordOwn(e);
+      for (const e of entries(r)) {
+        this.recordOwn(e);
+        recorded++;
+      }
       return r;
     });
-    this.ctx.waitUntil(this.audit.sign());
+    if (recorded) this.ctx.waitUntil(this.audit.sign());
     return result;
   }
 
@@ -117,9 +124,24 @@ export class DirectoryObject extends DurableObject<Env> {
     return head;
   }
 
-  /** One page of the node-wide trail (GET /api/v1/admin/audit). */
+  /** One page of the node-wide trail (GET /api/v1/admin/audit); backups stamped since the last look are recorded first. */
   async auditPage(q: AuditQueryInput): Promise<AuditPage> {
+    await this.takeOpsStamps();
     return this.audit.page(q);
+  }
+
+  /** Record the ops tools' new stamps (directory/ops-stamps.ts); returns how many. */
+  async takeOpsStamps(): Promise<number> {
+    const text = await readStamps(this.env.FILES);
+    if (text === null) return 0;
+    // Read and recorded in one synchronous transaction: two calls racing cannot take a line twice.
+    return this.audited(
+      () => newStamps(this.db, text),
+      ({ entries, taken }) => {
+        saveTaken(this.db, taken);
+        return entries;
+      },
+    ).entries.length;
   }
 
   /** The signed checkpoint as stored (tests; the verify tool reads the file). */

@@ -32,20 +32,25 @@ interface Run {
   stderr: string;
 }
 
-/** `npm run audit -- verify` as an operator runs it: the node found through OUTPOST_DATA. */
-function verify(dataDir: string): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, OUTPOST_DATA: dataDir };
+/** An ops command as an operator runs it: the node found through OUTPOST_DATA. */
+function ops(script: "audit" | "backup" | "restore", args: string[], dataDir?: string): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.OUTPOST_CONFIG;
   delete env.OUTPOST_NODE;
+  if (dataDir) env.OUTPOST_DATA = dataDir;
+  else delete env.OUTPOST_DATA;
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(repo, "ops", "audit.mjs"), "verify"], { env, cwd: repo }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(repo, "ops", `${script}.mjs`), ...args], { env, cwd: repo }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
 }
 
-const list = (query: string, token = t.admin) => api<AuditPage>(t.node.url, "GET", `/api/v1/admin/audit${query}`, { token });
+/** `npm run audit -- verify`. */
+const verify = (dataDir: string) => ops("audit", ["verify"], dataDir);
+
+const list = (query: string, token = t.admin, url = t.node.url) => api<AuditPage>(url, "GET", `/api/v1/admin/audit${query}`, { token });
 
 async function eventually<T>(fn: () => Promise<T>, pred: (v: T) => boolean, ms = 10_000): Promise<T> {
   const until = Date.now() + ms;
@@ -128,6 +133,34 @@ describe("the trail through the API", () => {
     expect(r.status).toBe(403);
     expect(r.body).toMatchObject({ error: { code: "forbidden" } });
   });
+});
+
+describe("backups and restores", () => {
+  it("are recorded: a backup of the running node at once, a restore at the restored node's first start", async () => {
+    const out = path.join(scratch, "backup");
+    const backup = await ops("backup", ["--out", out], t.node.dataDir);
+    expect(backup.code, backup.stderr).toBe(0);
+    const listed = await list("?action=node.backup");
+    expect(listed.body.records).toHaveLength(1);
+    expect(listed.body.records[0]).toMatchObject({ actor: "system" });
+    expect(JSON.parse(listed.body.records[0].detail)).toMatchObject({ out, incremental: false });
+    // Read again: recorded once.
+    expect((await list("?action=node.backup")).body.records).toHaveLength(1);
+
+    const data = path.join(scratch, "restored");
+    const restore = await ops("restore", ["--from", out, "--data", data]);
+    expect(restore.code, restore.stderr).toBe(0);
+    const restored = await withNode({ dataDir: data, name: t.node.name });
+    try {
+      const r = await eventually(() => list("?action=node.restore", restored.admin, restored.node.url), (x) => x.body.records?.length === 1);
+      expect(JSON.parse(r.body.records[0].detail)).toMatchObject({ from: out });
+      // The restored node's trail is intact too (the backup's chains, plus its own records).
+      const v = await ops("audit", ["verify"], data);
+      expect(v.stdout).toContain("intact");
+    } finally {
+      await restored.stop();
+    }
+  }, 90_000);
 });
 
 describe("npm run audit -- verify", () => {
