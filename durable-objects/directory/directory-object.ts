@@ -59,9 +59,11 @@ export class DirectoryObject extends DurableObject<Env> {
       await ensureSchema(this.db, migrations);
       this.foldOlderNames();
       await this.adminFromEnvironment();
+      // Backups and restores the ops tools stamped while the node was down (or before a restore's
+      // first start): after the migrations, so the tables are there; a failure only delays them
+      // to the next read of the trail.
+      await this.takeOpsStamps().catch((err) => console.error("audit: reading the ops tools' stamps failed", err));
     });
-    // Backups and restores the ops tools stamped while the node was down (or before a restore's first start).
-    ctx.waitUntil(this.takeOpsStamps().catch((err) => console.error("audit: reading the ops tools' stamps failed", err)));
   }
 
   /** First start with OUTPOST_ADMIN_PASSWORD set: create `admin` with it. */

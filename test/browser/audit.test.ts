@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import { loginAs, startNode, type OutpostNode } from "../harness";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+import { axeViolations, formatViolation } from "./axe";
 
 const ADMIN_PASSWORD = "operator-passphrase-123";
 let node: OutpostNode;
@@ -49,6 +50,8 @@ describe("web client: audit trail", () => {
     await expect.poll(async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-action")))).sort()).toEqual(["auth.signin", "room.created", "user.created"]);
     // Names, not ids, in the table; every row is about 王文.
     for (const text of await rows.allTextContents()) expect(text).toContain("王文");
+    // Labelled filters, a table with headers: nothing serious for axe.
+    expect((await axeViolations(admin.page)).flatMap(formatViolation)).toEqual([]);
 
     const [download] = await Promise.all([admin.page.waitForEvent("download"), panel.getByTestId("audit-export").click()]);
     expect(download.suggestedFilename()).toMatch(/^outpost-audit-\d{4}-\d{2}-\d{2}\.csv$/);
