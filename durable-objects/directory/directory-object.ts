@@ -31,6 +31,7 @@ import { nodeKey } from "../shared/cluster";
 import { AuditCopy, type Checkpoint } from "./audit-copy";
 import type { AuditPage, AuditQueryInput } from "../../protocol/audit";
 import { newStamps, readStamps, saveTaken } from "./ops-stamps";
+import { configChange } from "./config-audit";
 
 /** The settings row that holds the key device tokens are signed with. */
 const DEVICE_KEY_SETTING = "device_token_key";
@@ -63,6 +64,15 @@ export class DirectoryObject extends DurableObject<Env> {
       // first start): after the migrations, so the tables are there; a failure only delays them
       // to the next read of the trail.
       await this.takeOpsStamps().catch((err) => console.error("audit: reading the ops tools' stamps failed", err));
+      // A node started with another configuration than last time: recorded (config-audit.ts).
+      // Not fatal when it cannot be written (disk full): the state is saved with the record, so it is
+      // recorded at the next start instead.
+      try {
+        const change = configChange(this.db, env);
+        if (change) this.audited(change.save, () => [change.entry]);
+      } catch (err) {
+        console.error("audit: the configuration change could not be recorded now; it will be at the next start", err);
+      }
     });
   }
 

@@ -128,6 +128,13 @@ describe("the trail through the API", () => {
     expect(rest.body.nextCursor).toBeNull();
   });
 
+  it("records the node's configuration at its first start (and each change at a later start)", async () => {
+    const r = await list("?action=config.changed");
+    expect(r.body.records).toHaveLength(1);
+    expect(r.body.records[0].actor).toBe("system");
+    expect(JSON.parse(r.body.records[0].detail)).toMatchObject({ first: true, changed: "version limits allowedOrigins cluster publicKey" });
+  });
+
   it("is for admins only", async () => {
     const r = await list("", ann.token);
     expect(r.status).toBe(403);
