@@ -63,6 +63,7 @@ import {
 import { Database, NO_SQLITE, snapshotSqlite, stampOf, unchangedSince } from "./sqlite-snapshot.mjs";
 import { mb, progressLine } from "./progress-line.mjs";
 import { inTurn, sourceGroups } from "./backup-sources.mjs";
+import { appendAuditStamp } from "./audit-stamp.mjs";
 
 const USAGE = "usage: npm run backup -- --out DIR [--since PREVIOUS_BACKUP]   (node from OUTPOST_CONFIG / OUTPOST_DATA, as npm start)";
 
@@ -363,6 +364,12 @@ async function main(argv) {
       console.log(`it holds the node's private key (${NODE_KEY_FILE}, mode 0600) and every conversation: keep it as private as the node's own disk`);
     }
     console.log(`check it: npm run restore -- --verify ${out}`);
+    try {
+      appendAuditStamp(config.dataDir, "node.backup", { out, files: manifest.entries.length, bytes: total, startedAt: manifest.startedAt, incremental: !!s.base });
+    } catch (err) {
+      console.error(`backup: the backup is complete, but it could not be recorded in the node's audit trail: ${/** @type {Error} */ (err).message}`);
+      return 2;
+    }
     return 0;
   } catch (err) {
     /** @type {ReturnType<typeof progressLine> | null} */ (progress)?.end();

@@ -23,6 +23,7 @@ import { pathToFileURL } from "node:url";
 import { BackupError, copyAndHash, hasManifest, onDisk, readManifest, verifyBackup, MANIFEST_FILE } from "./backup-manifest.mjs";
 import { Database, NO_SQLITE, integrityCheck } from "./sqlite-snapshot.mjs";
 import { mb, progressLine } from "./progress-line.mjs";
+import { appendAuditStamp } from "./audit-stamp.mjs";
 
 const USAGE = "usage: npm run restore -- --from BACKUP --data NEW_DATA_DIR\n       npm run restore -- --verify BACKUP";
 
@@ -185,6 +186,13 @@ async function main(argv) {
     console.log("start it (the node name must stay the same: every id it homes ends in @" + manifest.node.name + "):");
     console.log(`  OUTPOST_DATA=${data} OUTPOST_NODE=${manifest.node.name} npm start`);
     console.log(`  (or set "dataDir": ${JSON.stringify(data)} in the node's OUTPOST_CONFIG file), then check it with npm run doctor`);
+    try {
+      // Recorded in the restored node's trail at its first start (ops/audit-stamp.mjs).
+      appendAuditStamp(data, "node.restore", { from: path.resolve(args.from), backupStartedAt: manifest.startedAt, files: manifest.entries.length });
+    } catch (err) {
+      console.error(`restore: the data is restored, but the restore could not be recorded in its audit trail: ${/** @type {Error} */ (err).message}`);
+      return 2;
+    }
     return 0;
   } catch (err) {
     /** @type {ReturnType<typeof progressLine> | null} */ (progress)?.end();

@@ -16,6 +16,7 @@
  * themselves): it would pull every schema into a bundle.
  */
 import type { z } from "zod";
+import { AuditPageSchema, AuditQuery } from "./audit";
 import { InboxRoomSchema, ReadBody, RoomPrefsBody, SettingsBody } from "./device";
 import {
   AcceptInviteBody,
@@ -126,6 +127,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "DELETE /api/v1/users/:id/sessions/:sid": { answer: OkSchema },
 
   "GET /api/v1/accounts": { query: AccountsQuery, answer: AccountPageSchema },
+  "GET /api/v1/admin/audit": { query: AuditQuery, answer: AuditPageSchema },
 
   "GET /api/v1/presence": { query: PresenceQuery, answer: PresenceListSchema },
 

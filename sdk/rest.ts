@@ -26,6 +26,7 @@
 import type { z } from "zod";
 import { MemberSchema, MessageSchema, RoomSchema, UserSchema, type Attachment, type Member, type Message, type Receipt, type Room, type Session, type User } from "../protocol/models";
 import { InboxRoomSchema, type Presence, type InboxRoom } from "../protocol/device";
+import type { AuditPage, AuditQuery } from "../protocol/audit";
 import type { AccountsQuery, CreateRoomBody, CreateUserBody, PublicRoomsQuery, SearchQuery, SendMessageBody, SetupBody, UpdateUserBody } from "../protocol/rest";
 import {
   AccountPageSchema,
@@ -88,6 +89,8 @@ export type SearchResult = SearchResults;
 export type SearchParams = z.input<typeof SearchQuery>;
 export type PublicRoomsParams = z.input<typeof PublicRoomsQuery>;
 export type AccountsParams = z.input<typeof AccountsQuery>;
+export type AuditParams = z.input<typeof AuditQuery>;
+export type { AuditPage };
 export type { AccountPage, Invite, InviteInfo };
 
 export type { UploadOptions };
@@ -208,6 +211,21 @@ export class OutpostClient {
       .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
       .join("&");
     return this.request("GET", `/accounts${qs ? "?" + qs : ""}`, undefined, AccountPageSchema);
+  }
+  /**
+   * One page of the node's audit trail, newest first (admins): filter by `user`
+   * (actor or acted on), `room`, `action`, `from`/`to` (epoch ms); pass
+   * `nextCursor` back as `cursor`. Its schema is imported on first use: an
+   * admin-only answer's schema (with every action name) stays out of a web
+   * client's first screen.
+   */
+  async auditTrail(params: AuditParams = {}): Promise<AuditPage> {
+    const qs = Object.entries(params)
+      .filter(([, v]) => v !== undefined && v !== "")
+      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+      .join("&");
+    const { AuditPageSchema } = await import("../protocol/audit");
+    return this.request("GET", `/admin/audit${qs ? "?" + qs : ""}`, undefined, AuditPageSchema);
   }
   /** Make or unmake an administrator, or rename; `last_admin` when that would leave the node without one. */
   updateUser(id: string, body: z.input<typeof UpdateUserBody>): Promise<User> {

@@ -31,6 +31,7 @@ import { linkFiles } from "./routes/link-files";
 import { startLinks } from "./start-links";
 import { requestLog } from "./middleware/request-log";
 import { metrics } from "./routes/metrics";
+import { adminAudit } from "./routes/admin-audit";
 
 const api = new Hono<AppEnv>()
   .route("/auth", auth) // login, logout, setup: their own auth rules
@@ -40,6 +41,7 @@ const api = new Hono<AppEnv>()
   .route("/me", me)
   .route("/users", users)
   .route("/accounts", accounts)
+  .route("/admin/audit", adminAudit)
   .route("/presence", presence)
   .route("/rooms", rooms) // and below it: members, messages, file uploads, the room socket
   .route("/dms", dms)

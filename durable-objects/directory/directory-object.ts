@@ -27,6 +27,12 @@ import { Invites } from "./invites";
 import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, type FeedUser } from "./replication";
 import { RoomsDirectory, type NewRoom, type RoomRow } from "./rooms-directory";
 import { deviceKey, LOGIN_LIMITS, SignInThrottle, throttleKeys, usernameKey } from "./sign-in-throttle";
+import { auditObjectKey, recordAudit, type AuditEntry, type AuditRow } from "../shared/audit";
+import { nodeKey } from "../shared/cluster";
+import { AuditCopy, type Checkpoint } from "./audit-copy";
+import type { AuditPage, AuditQueryInput } from "../../protocol/audit";
+import { newStamps, readStamps, saveTaken } from "./ops-stamps";
+import { configChange } from "./config-audit";
 
 /** The settings row that holds the key device tokens are signed with. */
 const DEVICE_KEY_SETTING = "device_token_key";
@@ -38,6 +44,9 @@ export class DirectoryObject extends DurableObject<Env> {
   private readonly throttle: SignInThrottle;
   private readonly invites: Invites;
   private readonly devices = new DeviceTokens(() => this.deviceKey());
+  private readonly audit: AuditCopy;
+  /** This object's own chain's key (its records go to the copy in the same transaction). */
+  private readonly auditKey: string;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -46,10 +55,25 @@ export class DirectoryObject extends DurableObject<Env> {
     this.rooms = new RoomsDirectory(this.db, ctx.storage);
     this.throttle = new SignInThrottle(this.db);
     this.invites = new Invites(this.db, (fn) => ctx.storage.transactionSync(fn));
+    this.auditKey = auditObjectKey("DirectoryObject", ctx);
+    this.audit = new AuditCopy(this.db, () => (env.NODE_PRIVATE_KEY ? nodeKey(env) : null));
     void ctx.blockConcurrencyWhile(async () => {
       await ensureSchema(this.db, migrations);
       this.foldOlderNames();
       await this.adminFromEnvironment();
+      // Backups and restores the ops tools stamped while the node was down (or before a restore's
+      // first start): after the migrations, so the tables are there; a failure only delays them
+      // to the next read of the trail.
+      await this.takeOpsStamps().catch((err) => console.error("audit: reading the ops tools' stamps failed", err));
+      // A node started with another configuration than last time: recorded (config-audit.ts).
+      // Not fatal when it cannot be written (disk full): the state is saved with the record, so it is
+      // recorded at the next start instead.
+      try {
+        const change = configChange(this.db, env);
+        if (change) this.audited(change.save, () => [change.entry]);
+      } catch (err) {
+        console.error("audit: the configuration change could not be recorded now; it will be at the next start", err);
+      }
     });
   }
 
@@ -74,6 +98,71 @@ export class DirectoryObject extends DurableObject<Env> {
     this.rooms.foldOlderNames();
   }
 
+  // ---------------------------------------------------------------- audit
+
+  /**
+   * `fn` and its audit records in one transaction (fail closed): if a record
+   * cannot be written, the action is rolled back and the caller gets the error.
+   */
+  private audited<T>(fn: () => T, entries: (result: T) => AuditEntry[]): T {
+    let recorded = 0;
+    const result = this.ctx.storage.transactionSync(() => {
+      const r = fn();
+      for (const e of entries(r)) {
+        this.recordOwn(e);
+        recorded++;
+      }
+      return r;
+    });
+    if (recorded) this.ctx.waitUntil(this.audit.sign());
+    return result;
+  }
+
+  /** Append to the directory's own chain and its copy; call inside a transaction. */
+  private recordOwn(entry: AuditEntry): void {
+    const row = recordAudit(this.ctx.storage.sql, entry);
+    this.audit.ingest(this.auditKey, "directory", [row]);
+  }
+
+  /** Where the directory's copy of `object`'s chain ends (AuditFeed resumes after it). */
+  async auditHeadOf(object: string): Promise<number> {
+    return this.audit.headOf(object);
+  }
+
+  /** Records an object shipped (shared/audit.ts AuditFeed); the head now held. */
+  async auditIngest(object: string, name: string, rows: AuditRow[]): Promise<number> {
+    if (object === this.auditKey) return this.audit.headOf(object);
+    const head = this.ctx.storage.transactionSync(() => this.audit.ingest(object, name, rows));
+    await this.audit.sign();
+    return head;
+  }
+
+  /** One page of the node-wide trail (GET /api/v1/admin/audit); backups stamped since the last look are recorded first. */
+  async auditPage(q: AuditQueryInput): Promise<AuditPage> {
+    await this.takeOpsStamps();
+    return this.audit.page(q);
+  }
+
+  /** Record the ops tools' new stamps (directory/ops-stamps.ts); returns how many. */
+  async takeOpsStamps(): Promise<number> {
+    const text = await readStamps(this.env.FILES);
+    if (text === null) return 0;
+    // Read and recorded in one synchronous transaction: two calls racing cannot take a line twice.
+    return this.audited(
+      () => newStamps(this.db, text),
+      ({ entries, taken }) => {
+        saveTaken(this.db, taken);
+        return entries;
+      },
+    ).entries.length;
+  }
+
+  /** The signed checkpoint as stored (tests; the verify tool reads the file). */
+  async auditCheckpoint(): Promise<Checkpoint | null> {
+    await this.audit.sign();
+    return this.audit.checkpoint();
+  }
+
   // ---------------------------------------------------------------- setup
 
   async setupNeeded(): Promise<boolean> {
@@ -85,17 +174,20 @@ export class DirectoryObject extends DurableObject<Env> {
     if (this.accounts.hasAdmin()) throw new AppError("setup_done", "this node already has an administrator");
     const expected = this.env.SETUP_TOKEN;
     if (!expected || !timingSafeEqual(token, expected)) throw new AppError("setup_token_invalid", "the setup token is wrong; use the link the node printed at start");
-    return this.insertUser({ ...input, isAdmin: true });
+    return this.insertUser({ ...input, isAdmin: true }, "system");
   }
 
   // ------------------------------------------------------------- accounts
 
-  async createUser(input: NewAccount): Promise<User> {
-    return this.insertUser(input);
+  async createUser(input: NewAccount, actor = "system"): Promise<User> {
+    return this.insertUser(input, actor);
   }
 
-  private async insertUser(input: NewAccount): Promise<User> {
-    const user = this.accounts.insert(input);
+  private async insertUser(input: NewAccount, actor = "system"): Promise<User> {
+    const user = this.audited(
+      () => this.accounts.insert(input),
+      (u) => [{ actor, action: "user.created", userId: u.id, detail: { username: u.username, isAdmin: u.isAdmin } }],
+    );
     // The user's own object must know them before they can sign in.
     await storedUser(this.env, user.id).provision({ userId: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
     return user;
@@ -139,8 +231,15 @@ export class DirectoryObject extends DurableObject<Env> {
   }
 
   /** Admin flag or display name (the last active admin keeps the flag: `last_admin`); the user object hears of it. */
-  async updateUser(id: string, change: { isAdmin?: boolean; displayName?: string }): Promise<User> {
-    const user = this.accounts.update(id, change);
+  async updateUser(id: string, change: { isAdmin?: boolean; displayName?: string }, actor = "system"): Promise<User> {
+    const before = this.accounts.byId(id);
+    const user = this.audited(
+      () => this.accounts.update(id, change),
+      (u): AuditEntry[] => [
+        ...(before && before.isAdmin !== u.isAdmin ? [{ actor, action: "user.role_changed" as const, userId: id, detail: { isAdmin: u.isAdmin } }] : []),
+        ...(before && before.displayName !== u.displayName ? [{ actor, action: "user.renamed" as const, userId: id, detail: { displayName: u.displayName.slice(0, 200) } }] : []),
+      ],
+    );
     await storedUser(this.env, id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: user.active });
     return user;
   }
@@ -153,7 +252,11 @@ export class DirectoryObject extends DurableObject<Env> {
   /** A new one-time invite link for an account of this node (older ones end). */
   async issueInvite(userId: string, createdBy: string): Promise<{ token: string; expiresAt: number }> {
     if (!this.accounts.byId(userId)) throw new AppError("not_found", "no such user");
-    return this.invites.issue(userId, createdBy);
+    const invite = await this.invites.issue(userId, createdBy);
+    // Recorded after the invite row (issue awaits a hash): a failed record refuses the answer, so the
+    // token never leaves the node unrecorded; the unused row expires in 7 days.
+    this.audited(() => null, () => [{ actor: createdBy, action: "user.invited", userId, detail: { expiresAt: invite.expiresAt } }]);
+    return invite;
   }
 
   /** Whose invite `token` is, or `invite_invalid` / `invite_used` / `invite_expired`. */
@@ -164,28 +267,35 @@ export class DirectoryObject extends DurableObject<Env> {
 
   /** Use an invite: its account gets `passwordHash`, the link is used up. */
   async acceptInvite(token: string, passwordHash: string): Promise<User> {
-    return this.invites.accept(token, passwordHash);
+    const user = await this.invites.accept(token, passwordHash, Date.now(), (userId) =>
+      this.recordOwn({ actor: userId, action: "password.changed", userId, detail: { via: "invite" } }),
+    );
+    this.ctx.waitUntil(this.audit.sign());
+    return user;
   }
 
-  async deactivate(id: string): Promise<User> {
-    const user = this.accounts.setActive(id, false);
+  async deactivate(id: string, actor = "system"): Promise<User> {
+    const user = this.audited(() => this.accounts.setActive(id, false), () => [{ actor, action: "user.deactivated", userId: id }]);
     // Ends every session and closes every socket of the user.
     await storedUser(this.env, id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: false });
     return user;
   }
 
-  async reactivate(id: string): Promise<User> {
-    const user = this.accounts.setActive(id, true);
+  async reactivate(id: string, actor = "system"): Promise<User> {
+    const user = this.audited(() => this.accounts.setActive(id, true), () => [{ actor, action: "user.reactivated", userId: id }]);
     await storedUser(this.env, id).provision({ userId: id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin, active: true });
     return user;
   }
 
   /** A password set (by its owner or an administrator): open invite links of the account end. */
-  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    this.ctx.storage.transactionSync(() => {
-      this.accounts.setPasswordHash(id, passwordHash);
-      this.invites.endFor(id);
-    });
+  async setPasswordHash(id: string, passwordHash: string, actor = "system"): Promise<void> {
+    this.audited(
+      () => {
+        this.accounts.setPasswordHash(id, passwordHash);
+        this.invites.endFor(id);
+      },
+      () => [{ actor, action: "password.changed", userId: id, detail: { by: actor === id ? "self" : "admin" } }],
+    );
   }
 
   // ------------------------------------------------------------ sign-in
@@ -220,7 +330,12 @@ export class DirectoryObject extends DurableObject<Env> {
 
   /** Count a failed login: against its known device (`deviceId` from loginLookup), else its username and address. */
   async loginFailed(username: string, address: string, deviceId: string | null = null): Promise<void> {
-    this.throttle.failed(deviceId ? [deviceKey(deviceId)] : throttleKeys(username, address).map(([key]) => key), Date.now());
+    const account = this.accounts.byUsername(username);
+    // The attempted username is kept (bounded by LoginBody), the password never; the address as the proxy reported it.
+    this.audited(
+      () => this.throttle.failed(deviceId ? [deviceKey(deviceId)] : throttleKeys(username, address).map(([key]) => key), Date.now()),
+      () => [{ actor: "anonymous", action: "auth.signin_failed", userId: account?.id ?? null, detail: { username: username.slice(0, 64), address: address.slice(0, 64), knownDevice: deviceId !== null } }],
+    );
   }
 
   /**

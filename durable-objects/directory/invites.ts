@@ -67,7 +67,8 @@ export class Invites {
    * transaction after checking again (two tabs accepting at once: one wins,
    * the other gets `invite_used`).
    */
-  async accept(token: string, passwordHash: string, now = Date.now()): Promise<User> {
+  /** `record` runs inside the transaction that uses the link (the audit record: all or nothing). */
+  async accept(token: string, passwordHash: string, now = Date.now(), record: (userId: string) => void = () => {}): Promise<User> {
     const { tokenHash } = await this.check(token, now);
     return this.transaction(() => {
       const i = schema.invites;
@@ -76,6 +77,7 @@ export class Invites {
       this.db.update(i).set({ usedAt: now }).where(eq(i.tokenHash, tokenHash)).run();
       this.db.update(schema.users).set({ passwordHash }).where(eq(schema.users.id, invite.userId)).run();
       this.endFor(invite.userId);
+      record(invite.userId);
       const row = this.db.select().from(schema.users).where(eq(schema.users.id, invite.userId)).get() as UserRow;
       return toUser(row);
     });

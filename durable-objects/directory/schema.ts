@@ -126,3 +126,41 @@ export const invites = sqliteTable(
   },
   (t) => [index("invites_by_user").on(t.userId)],
 );
+
+/** The directory's own audit chain (shared/audit-schema.ts). */
+export { auditLog } from "../shared/audit-schema";
+
+/**
+ * The node-wide read copy of every object's audit chain (directory/audit-copy.ts):
+ * what the admin listing reads. Keyed by (object, seq) so shipping is idempotent.
+ */
+export const auditCopy = sqliteTable(
+  "audit_copy",
+  {
+    object: text("object").notNull(),
+    seq: integer("seq").notNull(),
+    at: integer("at").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    roomId: text("room_id"),
+    userId: text("user_id"),
+    detail: text("detail").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [
+    uniqueIndex("audit_copy_key").on(t.object, t.seq),
+    index("audit_copy_at").on(t.at),
+    index("audit_copy_actor").on(t.actor, t.at),
+    index("audit_copy_user").on(t.userId, t.at),
+    index("audit_copy_room").on(t.roomId, t.at),
+  ],
+);
+
+/** Per object: the newest record the directory has of its chain; what the signed checkpoint covers. */
+export const auditHeads = sqliteTable("audit_heads", {
+  object: text("object").primaryKey(),
+  /** the room or user id the object is (or "directory") */
+  name: text("name").notNull(),
+  seq: integer("seq").notNull(),
+  hash: text("hash").notNull(),
+});

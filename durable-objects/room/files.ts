@@ -38,6 +38,9 @@ export class RoomFiles {
     const f = this.store.files.get(fileId);
     // Unshared uploads are visible to their uploader only.
     if (!f || (f.messageSeq === null && f.uploaderId !== caller.userId)) return null;
+    // Each download answered is recorded first (fail closed: no record, no bytes). A ranged
+    // re-fetch of the same file (a resumed download, a media player seeking) is recorded each time too.
+    this.store.transaction(() => this.store.audit.record({ actor: caller.userId, action: "file.downloaded", roomId: this.state.meta?.id ?? null, detail: { file: fileId, name: f.name.slice(0, 200), size: f.size } }));
     return { name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256, storageKey: f.storageKey };
   }
 

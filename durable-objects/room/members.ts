@@ -68,6 +68,7 @@ export class Members {
         this.store.members.upsert(m);
         this.store.outbox.enqueue(m.userId, { type: "room.added", room: inboxEntryFor(meta, m, people, this.state.lastSeq, null) }, now);
       }
+      this.store.audit.record({ actor: input.creator.userId, action: "room.created", roomId: input.id, detail: { kind: input.kind, visibility: input.visibility, name: input.name.slice(0, 200), members: people.size } });
     });
     if (input.kind === "group") this.countChanged(input.id, people.size);
   }
@@ -83,7 +84,7 @@ export class Members {
     if (!meta) throw notFound();
     if (this.state.members.has(user.userId)) return roomAsSeenBy(this.state, user.userId);
     if (meta.kind !== "group" || meta.visibility !== "public") throw notFound();
-    this.add(user, "member");
+    this.add(user, "member", user.userId);
     await this.outbox.flush();
     return roomAsSeenBy(this.state, user.userId);
   }
@@ -93,13 +94,13 @@ export class Members {
     const meta = this.state.requireMember(caller.userId);
     if (meta.kind === "dm") throw new AppError("invalid_request", "a direct message has exactly two people");
     if (!this.state.members.has(user.userId)) {
-      this.add(user, "member");
+      this.add(user, "member", caller.userId);
       await this.outbox.flush();
     }
     return roomAsSeenBy(this.state, caller.userId);
   }
 
-  private add(user: MemberInput, role: Role): void {
+  private add(user: MemberInput, role: Role, actor: string): void {
     const meta = this.state.meta!;
     const now = Date.now();
     const member: Member = { ...user, role, joinedAt: now };
@@ -109,6 +110,7 @@ export class Members {
       this.store.members.upsert(member);
       this.store.members.setLastRead(member.userId, read.lastReadSeq, true);
       this.store.outbox.enqueue(user.userId, { type: "room.added", room: inboxEntryFor(meta, member, this.state.members, this.state.lastSeq, this.activity.lastMessage()) }, now);
+      this.store.audit.record({ actor, action: "member.added", roomId: meta.id, userId: user.userId, detail: { role, joined: actor === user.userId } });
     });
     this.state.addMember(member, read);
     this.sockets.broadcast({ type: "member.joined", member });
@@ -143,6 +145,7 @@ export class Members {
           this.store.outbox.enqueue(heir.userId, { type: "room.changed", roomId: meta.id, role: "owner" }, now);
         }
       }
+      this.store.audit.record({ actor: caller.userId, action: "member.removed", roomId: meta.id, userId, detail: { left: self, heir: heir?.userId ?? null } });
     });
     this.state.removeMember(target);
     this.activity.memberLeft(userId);
@@ -165,6 +168,7 @@ export class Members {
     this.store.transaction(() => {
       this.store.members.setRole(userId, role);
       this.store.outbox.enqueue(userId, { type: "room.changed", roomId: meta.id, role }, Date.now());
+      this.store.audit.record({ actor: caller.userId, action: "member.role_changed", roomId: meta.id, userId, detail: { from: target.role, to: role } });
     });
     const updated = this.state.withRole(userId, role);
     this.sockets.broadcast({ type: "member.updated", member: updated });
@@ -195,6 +199,8 @@ export class Members {
       this.store.meta.save({ name, topic });
       // Inboxes keep the name only; the topic is read with the room.
       if (name !== undefined) for (const m of this.state.members.values()) this.store.outbox.enqueue(m.userId, { type: "room.changed", roomId: meta.id, name }, now);
+      // Topic changes are ordinary conversation, not security-relevant: only renames are recorded.
+      if (name !== undefined) this.store.audit.record({ actor: caller.userId, action: "room.renamed", roomId: meta.id, detail: { from: meta.name.slice(0, 200), to: name.slice(0, 200) } });
     });
     if (name !== undefined) meta.name = name;
     if (topic !== undefined) meta.topic = topic;

@@ -204,6 +204,8 @@ export class Messages {
       this.store.clearDerived(row.seq);
       // A file belongs to its message: recalling the message removes the file.
       this.files.deleteWithMessage(row.seq, now);
+      // An author taking back their own message is conversation; someone else's is moderation, and audited.
+      if (!isAuthor) this.store.audit.record({ actor: caller.userId, action: "message.recalled_by_admin", roomId: meta.id, userId: row.senderId, detail: { message: row.id, seq: row.seq, role } });
     });
     this.state.version = version;
     this.activity.countsChanged(); // a recalled message is no longer unread

@@ -37,6 +37,7 @@ import { isPermanentStorageFault, roomFaultLine, roomUnavailable } from "../shar
 import { answerPingsWhileAsleep, closeBack, closeOnError, errorFrame, errorResponse, failureFrame, okFrame, refuseUnlessUpgrade } from "../shared/sockets";
 import { deliverActivity, deliverInboxUpdate } from "../shared/inbox-delivery";
 import { directoryStub } from "../shared/objects";
+import { AuditFeed, auditObjectKey } from "../shared/audit";
 import { RoomPeers } from "./peers";
 import type { ClientRoomFrame } from "../../protocol/frames";
 import type { Attachment, Member, Message, Room, SearchHit } from "../../protocol/models";
@@ -75,7 +76,7 @@ export class RoomObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.db = openDb(ctx.storage, schema);
-    this.store = new RoomStore(this.db, ctx.storage);
+    this.store = new RoomStore(this.db, ctx.storage, new AuditFeed(ctx.storage.sql, auditObjectKey("RoomObject", ctx), () => this.state.meta?.id ?? "", () => directoryStub(env)));
     this.limits = limitsOf(env);
     this.state = new RoomState((at) => void ctx.storage.setAlarm(at));
     this.sockets = new RoomSockets(ctx, this.state, this.store.messages);
@@ -105,6 +106,8 @@ export class RoomObject extends DurableObject<Env> {
       this.activity.wake();
       // A push to another node that did not get through before the object went away goes now.
       if (this.peers.behind()) this.state.setAlarmBy(Date.now());
+      // Records committed before the last shutdown that the directory may not have yet.
+      ctx.waitUntil(this.store.audit.ship());
     });
   }
 

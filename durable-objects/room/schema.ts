@@ -105,3 +105,6 @@ export const files = sqliteTable(
   },
   (t) => [index("files_message").on(t.messageSeq)],
 );
+
+/** This object's audit chain (shared/audit-schema.ts). */
+export { auditLog } from "../shared/audit-schema";

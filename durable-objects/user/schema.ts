@@ -80,3 +80,6 @@ export const notifications = sqliteTable(
 export const watchers = sqliteTable("watchers", {
   userId: text("user_id").primaryKey(),
 });
+
+/** This object's audit chain (shared/audit-schema.ts). */
+export { auditLog } from "../shared/audit-schema";

@@ -18,6 +18,14 @@ import type { Inbox } from "./inbox";
 import type { UserPresence } from "./presence";
 import * as schema from "./schema";
 import type { UserDb, UserState } from "./user-state";
+import { recordAudit, type AuditFeed } from "../shared/audit";
+import type { AuditAction } from "../../protocol/audit";
+
+/** Who ended sessions, for the audit record (the user, an admin, or "system" for the session cap). */
+export interface EndedBy {
+  actor: string;
+  action: Extract<AuditAction, "auth.signout" | "session.revoked">;
+}
 
 export interface SessionInfo {
   id: string;
@@ -41,6 +49,7 @@ export class Sessions {
     private readonly inbox: Inbox,
     private readonly presence: UserPresence,
     private readonly env: Env,
+    private readonly audit: AuditFeed,
   ) {}
 
   async create(userAgent: string): Promise<{ token: string; session: SessionInfo }> {
@@ -49,11 +58,17 @@ export class Sessions {
     const now = Date.now();
     const { token, secret } = makeToken("session", p.userId);
     const session: SessionInfo = { id: randomKey(), createdAt: now, lastUsedAt: now, expiresAt: now + this.limits.sessionTtlSeconds * 1000, userAgent: userAgent.slice(0, 200) };
-    this.db.insert(schema.sessions).values({ ...session, secretHash: await sha256hex(secret) }).run();
+    const secretHash = await sha256hex(secret);
+    // The session and its audit record commit together, or neither (fail closed: no sign-in unrecorded).
+    this.storage.transactionSync(() => {
+      this.db.insert(schema.sessions).values({ ...session, secretHash }).run();
+      recordAudit(this.storage.sql, { actor: p.userId, action: "auth.signin", userId: p.userId, detail: { session: session.id, userAgent: session.userAgent } });
+    });
+    void this.audit.ship();
     // Per-user session cap: the least recently used sessions beyond it are ended.
     const all = this.db.select().from(schema.sessions).orderBy(asc(schema.sessions.lastUsedAt)).all();
     const excess = all.length - this.limits.maxSessionsPerUser;
-    if (excess > 0) await this.end(all.slice(0, excess).map((s) => s.id), "too many sessions: the oldest was signed out");
+    if (excess > 0) await this.end(all.slice(0, excess).map((s) => s.id), "too many sessions: the oldest was signed out", { actor: "system", action: "session.revoked" });
     return { token, session };
   }
 
@@ -116,28 +131,32 @@ export class Sessions {
   }
 
   /** End one session (logout, or revoked by the user or an admin) and close its sockets. */
-  async revoke(sessionId: string): Promise<boolean> {
+  async revoke(sessionId: string, by: EndedBy = { actor: "system", action: "session.revoked" }): Promise<boolean> {
     if (!this.exists(sessionId)) return false;
-    await this.end([sessionId], "session revoked");
+    await this.end([sessionId], "session revoked", by);
     return true;
   }
 
   /** End every session (password change, deactivation), optionally keeping one. */
-  async revokeAll(reason: string, keep?: string): Promise<number> {
+  async revokeAll(reason: string, keep?: string, actor = "system"): Promise<number> {
     if (!this.state.ready) return 0;
     const ids = this.db.select({ id: schema.sessions.id }).from(schema.sessions).all().map((r) => r.id).filter((id) => id !== keep);
-    await this.end(ids, reason);
+    await this.end(ids, reason, { actor, action: "session.revoked" });
     return ids.length;
   }
 
-  private async end(ids: string[], reason: string): Promise<void> {
+  private async end(ids: string[], reason: string, by: EndedBy): Promise<void> {
     if (ids.length === 0) return;
+    const userId = this.state.profile?.userId ?? null;
     this.storage.transactionSync(() => {
       for (const id of ids) {
         this.db.delete(schema.sessions).where(eq(schema.sessions.id, id)).run();
         this.db.delete(schema.tickets).where(eq(schema.tickets.sessionId, id)).run();
       }
+      // One record for the whole set: a revoke-all is one action (the ids say which sessions).
+      recordAudit(this.storage.sql, { actor: by.actor, action: by.action, userId, detail: { sessions: ids.slice(0, 20).join(" "), count: ids.length, reason } });
     });
+    void this.audit.ship();
     // The session is gone from the database before any socket closes, so a
     // reconnect racing the close is already refused.
     this.devices.closeSessions(ids, reason);

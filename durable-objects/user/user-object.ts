@@ -25,7 +25,8 @@ import migrations from "./migrations/migrations.js";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
 import { AppError, asAppError, notFound } from "../shared/app-error";
-import { storedRoom } from "../shared/objects";
+import { directoryStub, storedRoom } from "../shared/objects";
+import { AuditFeed, auditObjectKey } from "../shared/audit";
 import { callHome } from "../mirror/forward";
 import { homeNode } from "../../protocol/ids";
 import { answerPingsWhileAsleep, closeBack, closeOnError, errorResponse, failureFrame, okFrame, refuseUnlessUpgrade } from "../shared/sockets";
@@ -36,7 +37,7 @@ import { readProfileRow, UserState, writeProfileRow, type Profile, type UserDb }
 import { DeviceSockets, type DeviceState } from "./device-socket";
 import { Inbox } from "./inbox";
 import { UserPresence } from "./presence";
-import { Sessions, type SessionInfo } from "./sessions";
+import { Sessions, type EndedBy, type SessionInfo } from "./sessions";
 
 export type { Profile } from "./user-state";
 export type { SessionInfo } from "./sessions";
@@ -49,6 +50,7 @@ export class UserObject extends DurableObject<Env> {
   private readonly inbox: Inbox;
   private readonly presence: UserPresence;
   private readonly sessions: Sessions;
+  private readonly auditFeed: AuditFeed;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -57,13 +59,16 @@ export class UserObject extends DurableObject<Env> {
     this.devices = new DeviceSockets(ctx);
     this.inbox = new Inbox(this.state, this.db, ctx.storage, this.devices, env);
     this.presence = new UserPresence(this.state, this.db, this.devices, this.inbox, env);
-    this.sessions = new Sessions(this.state, this.db, ctx.storage, this.limits, this.devices, this.inbox, this.presence, env);
+    this.auditFeed = new AuditFeed(ctx.storage.sql, auditObjectKey("UserObject", ctx), () => this.state.profile?.userId ?? "", () => directoryStub(env));
+    this.sessions = new Sessions(this.state, this.db, ctx.storage, this.limits, this.devices, this.inbox, this.presence, env, this.auditFeed);
     answerPingsWhileAsleep(ctx);
     reportSockets("device", ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A user the directory never provisioned has no tables; leave it that way (see shared/database.ts).
       if (hasSchema(ctx.storage, "profile")) await this.open();
     });
+    // Records committed before the last shutdown that the directory may not have yet.
+    ctx.waitUntil(this.auditFeed.ship());
   }
 
   private async open(): Promise<void> {
@@ -146,12 +151,13 @@ export class UserObject extends DurableObject<Env> {
     return this.sessions.redeemTicket(secret);
   }
 
-  async revokeSession(sessionId: string): Promise<boolean> {
-    return this.sessions.revoke(sessionId);
+  /** End one session; `by` says who, for the audit trail (default: the node). */
+  async revokeSession(sessionId: string, by?: EndedBy): Promise<boolean> {
+    return this.sessions.revoke(sessionId, by);
   }
 
-  async revokeAll(reason = "signed out everywhere", keep?: string): Promise<number> {
-    return this.sessions.revokeAll(reason, keep);
+  async revokeAll(reason = "signed out everywhere", keep?: string, actor?: string): Promise<number> {
+    return this.sessions.revokeAll(reason, keep, actor);
   }
 
   // ---------------------------------------------------------------- inbox

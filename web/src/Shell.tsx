@@ -29,9 +29,10 @@ export function Shell() {
   };
   const searching = query.trim().length > 0;
   // People administration and the room directory: their own chunks, loaded when first opened.
-  const [panel, setPanel] = useState<{ which: "people" | "directory"; View: FunctionComponent<{ onClose: () => void }> } | null>(null);
-  const openPanel = (which: "people" | "directory") =>
-    void (which === "people" ? import("./People").then((m) => m.PeoplePanel) : import("./Directory").then((m) => m.DirectoryPanel)).then((View) => setPanel({ which, View }));
+  // The audit trail likewise (admins; beside People, where they administer the node).
+  const [panel, setPanel] = useState<{ which: "people" | "directory" | "audit"; View: FunctionComponent<{ onClose: () => void }> } | null>(null);
+  const openPanel = (which: "people" | "directory" | "audit") =>
+    void (which === "people" ? import("./People").then((m) => m.PeoplePanel) : which === "audit" ? import("./Audit").then((m) => m.AuditPanel) : import("./Directory").then((m) => m.DirectoryPanel)).then((View) => setPanel({ which, View }));
   // The address bar and Back/Forward (router.ts): applied now (a deep link, a reload) and on every popstate.
   useEffect(() => startRouter(applyRoute), []);
   const d = state.device;
@@ -68,6 +69,7 @@ export function Shell() {
           <button type="button" onClick={() => setDialog("room")}>{t("newRoom")}</button>
           <button type="button" data-testid="browse-rooms" onClick={() => openPanel("directory")}>{t("browseRooms")}</button>
           {state.me?.isAdmin && <button type="button" data-testid="open-people" onClick={() => openPanel("people")}>{t("people")}</button>}
+          {state.me?.isAdmin && <button type="button" data-testid="open-audit" onClick={() => openPanel("audit")}>{t("auditTrail")}</button>}
         </div>
         <form class="search-box" role="search" onSubmit={(e) => e.preventDefault()}>
           <input

@@ -129,7 +129,7 @@ export const auth = new Hono<AppEnv>()
   })
   .post("/logout", requireAuth(), async (c) => {
     const caller = c.get("caller");
-    await storedUser(c.env, caller.userId).revokeSession(caller.sessionId);
+    await storedUser(c.env, caller.userId).revokeSession(caller.sessionId, { actor: caller.userId, action: "auth.signout" });
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     deleteCookie(c, SIGNED_IN_COOKIE, { path: "/" });
     return reply(c, OkSchema, { ok: true });

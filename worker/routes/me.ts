@@ -26,7 +26,7 @@ export const me = new Hono<AppEnv>()
   .patch("/", async (c) => {
     const { userId } = c.get("caller");
     const body = await readJson(c, UpdateMeBody);
-    const user = await directory(c.env).updateUser(userId, { displayName: body.displayName });
+    const user = await directory(c.env).updateUser(userId, { displayName: body.displayName }, userId);
     // The rooms' member lists follow; the answer does not wait for every room.
     c.executionCtx.waitUntil(storedUser(c.env, userId).announceProfile());
     return reply(c, UserSchema, user);
@@ -48,7 +48,7 @@ export const me = new Hono<AppEnv>()
   })
   .delete("/sessions/:sid", async (c) => {
     const caller = c.get("caller");
-    if (!(await storedUser(c.env, caller.userId).revokeSession(c.req.param("sid")))) throw new AppError("not_found", "no such session");
+    if (!(await storedUser(c.env, caller.userId).revokeSession(c.req.param("sid"), { actor: caller.userId, action: "session.revoked" }))) throw new AppError("not_found", "no such session");
     return reply(c, OkSchema, { ok: true });
   })
   .post("/password", async (c) => {
@@ -64,9 +64,9 @@ export const me = new Hono<AppEnv>()
       await dir.loginFailed(caller.username, "unknown");
       throw new AppError("forbidden", "the current password is wrong");
     }
-    await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword, limitsOf(c.env).passwordHashIterations));
+    await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword, limitsOf(c.env).passwordHashIterations), caller.userId);
     // A password change signs out every other device.
-    await storedUser(c.env, caller.userId).revokeAll("password changed", caller.sessionId);
+    await storedUser(c.env, caller.userId).revokeAll("password changed", caller.sessionId, caller.userId);
     return reply(c, OkSchema, { ok: true });
   })
   .get("/rooms", async (c) => {

@@ -41,7 +41,7 @@ export const users = new Hono<AppEnv>()
       // until the owner chooses one through an invite link.
       passwordHash: body.password === undefined ? "" : await hashPassword(body.password, limitsOf(c.env).passwordHashIterations),
       isAdmin: body.isAdmin ?? false,
-    });
+    }, c.get("caller").userId);
     return reply(c, UserSchema, user, 201);
   })
   .patch("/:id", requireAdmin(), async (c) => {
@@ -49,7 +49,7 @@ export const users = new Hono<AppEnv>()
     if (!isLocalUserId(c.env, id)) throw noSuchUser();
     const body = await readJson(c, UpdateUserBody);
     // Taking your own admin flag is allowed while another active admin remains (the directory checks).
-    const user = await directory(c.env).updateUser(id, body);
+    const user = await directory(c.env).updateUser(id, body, c.get("caller").userId);
     if (body.displayName !== undefined) c.executionCtx.waitUntil(storedUser(c.env, id).announceProfile());
     return reply(c, UserSchema, user);
   })
@@ -60,9 +60,9 @@ export const users = new Hono<AppEnv>()
     if (!user) throw noSuchUser();
     const body = await readJson(c, ResetPasswordBody);
     assertPasswordAllowed(body.password, user.username);
-    await directory(c.env).setPasswordHash(id, await hashPassword(body.password, limitsOf(c.env).passwordHashIterations));
+    await directory(c.env).setPasswordHash(id, await hashPassword(body.password, limitsOf(c.env).passwordHashIterations), c.get("caller").userId);
     // Whoever knew the old password is signed out everywhere.
-    await storedUser(c.env, id).revokeAll("password reset by an administrator");
+    await storedUser(c.env, id).revokeAll("password reset by an administrator", undefined, c.get("caller").userId);
     return reply(c, OkSchema, { ok: true });
   })
   .post("/:id/invite", requireAdmin(), async (c) => {
@@ -74,12 +74,12 @@ export const users = new Hono<AppEnv>()
     const id = c.req.param("id");
     if (!isLocalUserId(c.env, id)) throw noSuchUser();
     if (id === c.get("caller").userId) throw new AppError("invalid_request", "you cannot deactivate yourself");
-    return reply(c, UserSchema, await directory(c.env).deactivate(id));
+    return reply(c, UserSchema, await directory(c.env).deactivate(id, c.get("caller").userId));
   })
   .post("/:id/reactivate", requireAdmin(), async (c) => {
     const id = c.req.param("id");
     if (!isLocalUserId(c.env, id)) throw noSuchUser();
-    return reply(c, UserSchema, await directory(c.env).reactivate(id));
+    return reply(c, UserSchema, await directory(c.env).reactivate(id, c.get("caller").userId));
   })
   .get("/:id/sessions", requireAdmin(), async (c) => {
     const user = await resolveUser(c.env, c.req.param("id"));
@@ -88,11 +88,11 @@ export const users = new Hono<AppEnv>()
   })
   .delete("/:id/sessions/:sid", requireAdmin(), async (c) => {
     const user = await resolveUser(c.env, c.req.param("id"));
-    if (!user || !(await user.revokeSession(c.req.param("sid")))) throw new AppError("not_found", "no such session");
+    if (!user || !(await user.revokeSession(c.req.param("sid"), { actor: c.get("caller").userId, action: "session.revoked" }))) throw new AppError("not_found", "no such session");
     return reply(c, OkSchema, { ok: true });
   })
   .delete("/:id/sessions", requireAdmin(), async (c) => {
     const user = await resolveUser(c.env, c.req.param("id"));
     if (!user) throw noSuchUser();
-    return reply(c, RevokedSchema, { revoked: await user.revokeAll("signed out by an administrator") });
+    return reply(c, RevokedSchema, { revoked: await user.revokeAll("signed out by an administrator", undefined, c.get("caller").userId) });
   });

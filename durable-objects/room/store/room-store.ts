@@ -19,6 +19,7 @@ import { MemberStore } from "./members";
 import { SearchIndexStore } from "./search-index";
 import { FileRowStore } from "./files";
 import { OutboxStore } from "./outbox";
+import type { AuditFeed } from "../../shared/audit";
 
 export type RoomDb = DrizzleSqliteDODatabase<typeof schema>;
 
@@ -33,6 +34,8 @@ export class RoomStore {
   constructor(
     db: RoomDb,
     private readonly storage: DurableObjectStorage,
+    /** the room's audit chain: `audit.record(…)` inside the transaction of the action it records */
+    readonly audit: AuditFeed,
   ) {
     this.meta = new MetaStore(db, storage.sql);
     this.messages = new MessageStore(db, storage.sql);

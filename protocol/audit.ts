@@ -1,0 +1,97 @@
+/**
+ * The audit trail on the wire: the actions it records, the admin listing's
+ * query and its answer (`GET /api/v1/admin/audit`).
+ *
+ * Action names are stable strings (`area.verb`): stored in every record and
+ * hashed into the chain, so a name, once shipped, is never renamed; a new kind
+ * of action is a new entry here (and nothing else: `recordAudit` in
+ * durable-objects/shared/audit.ts takes any of them).
+ */
+import { z } from "zod";
+
+export const AUDIT_ACTIONS = [
+  // Sign-in and sessions (user objects, and the directory for failures).
+  "auth.signin",
+  "auth.signin_failed",
+  "auth.signout",
+  "session.revoked",
+  "password.changed",
+  // People administration (directory).
+  "user.created",
+  "user.deactivated",
+  "user.reactivated",
+  "user.role_changed",
+  "user.renamed",
+  "user.invited",
+  // Rooms (room objects).
+  "room.created",
+  "room.renamed",
+  "room.visibility_changed",
+  "member.added",
+  "member.removed",
+  "member.role_changed",
+  "message.recalled_by_admin",
+  "file.downloaded",
+  // Node operations (recorded by the directory through the ops tools' stamps).
+  "node.backup",
+  "node.restore",
+  // Reserved for the modules built beside this one (export, erasure, retention,
+  // legal hold, MFA, SSO, config): listed now so their records validate the day they are wired.
+  "export.room",
+  "export.user",
+  "erasure.user",
+  "retention.changed",
+  "retention.purged",
+  "hold.placed",
+  "hold.released",
+  "mfa.enrolled",
+  "mfa.removed",
+  "config.changed",
+] as const;
+
+export const AuditActionSchema = z.enum(AUDIT_ACTIONS);
+export type AuditAction = z.infer<typeof AuditActionSchema>;
+
+/** One record as the admin listing shows it (the node-wide read copy). */
+export const AuditRecordSchema = z.strictObject({
+  /** the object whose chain holds it: `<class>:<object id hex>` */
+  object: z.string(),
+  /** its position in that chain (1, 2, …) */
+  seq: z.number().int(),
+  at: z.number(),
+  /** a user id; "system" (the node itself); "anonymous" (a failed sign-in: nobody proved who they are) */
+  actor: z.string(),
+  action: z.string(),
+  roomId: z.string().nullable(),
+  userId: z.string().nullable(),
+  /**
+   * Small facts about the action, as JSON text: exactly the text the record's
+   * hash covers, so anyone can recompute the hash from this answer
+   * (durable-objects/shared/audit-chain.mjs). An object of strings, numbers,
+   * booleans and nulls.
+   */
+  detail: z.string(),
+  hash: z.string(),
+});
+export type AuditRecord = z.infer<typeof AuditRecordSchema>;
+
+export const AuditPageSchema = z.strictObject({ records: z.array(AuditRecordSchema), nextCursor: z.string().nullable() });
+export type AuditPage = z.infer<typeof AuditPageSchema>;
+
+const IdFilter = z.string().min(3).max(120).regex(/^[a-z]_[A-Za-z0-9_-]+(@[a-z0-9-]+)?$/, "not an id");
+
+/**
+ * `GET /api/v1/admin/audit`: newest first. `user` matches the actor or the
+ * user acted on; `from`/`to` are epoch milliseconds (inclusive/exclusive);
+ * `cursor` is the previous page's `nextCursor`, opaque.
+ */
+export const AuditQuery = z.strictObject({
+  user: IdFilter.optional(),
+  room: IdFilter.optional(),
+  action: AuditActionSchema.optional(),
+  from: z.coerce.number().int().min(0).optional(),
+  to: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,400}$/, "not a cursor").optional(),
+});
+export type AuditQueryInput = z.infer<typeof AuditQuery>;

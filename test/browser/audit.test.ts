@@ -1,0 +1,79 @@
+/**
+ * The audit trail screen in real Chromium: an admin opens it from the
+ * sidebar (beside People), filters by one person's username, sees only
+ * records that person did or that were done to them, and exports the
+ * filtered trail as CSV (a real download, read back from disk). A person who
+ * is not an admin has no way in.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fs from "node:fs";
+import { loginAs, startNode, type OutpostNode } from "../harness";
+import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+import { axeViolations, formatViolation } from "./axe";
+
+const ADMIN_PASSWORD = "operator-passphrase-123";
+let node: OutpostNode;
+let adminToken: string;
+let wen: { id: string };
+let ola: { id: string };
+const open: UserBrowser[] = [];
+
+beforeAll(async () => {
+  node = await startNode({ adminPassword: ADMIN_PASSWORD });
+  adminToken = await loginAs(node.url, "admin", ADMIN_PASSWORD);
+  wen = await createUser(node.url, adminToken, { username: "wen", password: "a long enough passphrase", displayName: "王文" });
+  ola = await createUser(node.url, adminToken, { username: "ola", password: "a long enough passphrase", displayName: "Ola" });
+  const wenToken = await loginAs(node.url, "wen", "a long enough passphrase");
+  await loginAs(node.url, "ola", "a long enough passphrase");
+  await rest(node.url, wenToken, "POST", "/rooms", { name: "Treasury, \"Q3\"", visibility: "private", members: [] });
+}, 120_000);
+
+afterAll(async () => {
+  for (const b of open) await b.close();
+  await node?.stop();
+});
+
+describe("web client: audit trail", () => {
+  it("an admin filters the trail by user and exports it as CSV", async () => {
+    const admin = await openBrowser(node.url);
+    open.push(admin);
+    await signIn(admin.page, "admin", ADMIN_PASSWORD);
+    await admin.page.getByRole("button", { name: "Audit trail", exact: true }).click();
+    const panel = admin.page.getByTestId("audit-panel");
+    await panel.waitFor();
+    const rows = panel.locator("table.audit tbody tr");
+    // Everything so far, newest first: ola's sign-in is there before filtering.
+    await expect.poll(() => panel.locator('tr[data-action="auth.signin"]').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+
+    await panel.locator('input[name="auditUser"]').fill("wen");
+    await panel.getByRole("button", { name: "Filter", exact: true }).click();
+    await expect.poll(async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-action")))).sort()).toEqual(["auth.signin", "room.created", "user.created"]);
+    // Names, not ids, in the table; every row is about 王文.
+    for (const text of await rows.allTextContents()) expect(text).toContain("王文");
+    // Labelled filters, a table with headers: nothing serious for axe.
+    expect((await axeViolations(admin.page)).flatMap(formatViolation)).toEqual([]);
+
+    const [download] = await Promise.all([admin.page.waitForEvent("download"), panel.getByTestId("audit-export").click()]);
+    expect(download.suggestedFilename()).toMatch(/^outpost-audit-\d{4}-\d{2}-\d{2}\.csv$/);
+    const csv = fs.readFileSync((await download.path())!, "utf8");
+    const lines = csv.replace(/^\ufeff/, "").trim().split("\r\n");
+    expect(lines[0]).toBe("time,actor,actor_name,action,room,user,user_name,detail,object,seq,hash");
+    expect(lines).toHaveLength(4);
+    for (const line of lines.slice(1)) {
+      expect(line).toContain(`"${wen.id}"`);
+      expect(line).not.toContain(ola.id);
+    }
+    const created = lines.find((l) => l.includes('"room.created"'))!;
+    // RFC 4180 quoting of a name with a comma and quotes inside the JSON detail.
+    expect(created).toContain('Treasury, \\""Q3\\""');
+    expect(lines.find((l) => l.includes('"user.created"'))).toContain('"王文"');
+    expect([...admin.pageErrors, ...admin.cspViolations]).toEqual([]);
+  }, 120_000);
+
+  it("is not offered to someone who is not an admin", async () => {
+    const b = await openBrowser(node.url);
+    open.push(b);
+    await signIn(b.page, "ola", "a long enough passphrase");
+    expect(await b.page.getByTestId("open-audit").count()).toBe(0);
+  }, 60_000);
+});
