@@ -49,6 +49,9 @@ import { RoomFiles, type UploadedFile } from "./files";
 import { Reads } from "./reads";
 import { Members, type CreateRoomInput, type MemberInput } from "./members";
 import { Messages, type SendInput, type SendResult } from "./messages";
+import { Retention, type RetentionDays } from "./retention";
+import { RoomErasure, type ErasePlaceholder } from "./erasure";
+import type { RetentionMarker } from "./store/retention";
 
 export type { CreateRoomInput, MemberInput } from "./members";
 export type { SendInput } from "./messages";
@@ -66,6 +69,9 @@ export class RoomObject extends DurableObject<Env> {
   private readonly reads: Reads;
   private readonly members: Members;
   private readonly messages: Messages;
+  /** retention policy, purges and legal-hold copies (retention.ts) */
+  private readonly retention: Retention;
+  private readonly erasure: RoomErasure;
   /** the other nodes where this room has members (peers.ts) */
   private readonly peers: RoomPeers;
 
@@ -86,7 +92,11 @@ export class RoomObject extends DurableObject<Env> {
     this.files = new RoomFiles(this.state, this.store);
     this.reads = new Reads(this.state, this.store, this.sockets, this.activity);
     this.members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity, (roomId, count) => this.reportMemberCount(roomId, count));
-    this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits);
+    this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits, (senderId) =>
+      directoryStub(env).isHeld(this.state.meta!.id, senderId),
+    );
+    this.retention = new Retention(this.state, this.store, env, this.activity, this.outbox);
+    this.erasure = new RoomErasure(this.state, this.store, this.retention, this.sockets, this.activity, this.outbox);
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A room that was never created has no tables; leave it that way (see shared/database.ts).
@@ -98,6 +108,7 @@ export class RoomObject extends DurableObject<Env> {
       // summaries) is only armed here: the request that woke the room goes first.
       this.index.wake();
       this.activity.wake();
+      this.retention.wake();
       // A push to another node that did not get through before the object went away goes now.
       if (this.peers.behind()) this.state.setAlarmBy(Date.now());
     });
@@ -118,6 +129,7 @@ export class RoomObject extends DurableObject<Env> {
     await ensureSchema(this.db, migrations);
     this.index.created();
     this.members.writeNewRoom(input);
+    this.retention.created();
     this.load();
     await this.outbox.flush();
     this.peers.changed();
@@ -148,7 +160,9 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
-    return this.members.info(caller);
+    const info = this.members.info(caller);
+    // The retention in force, for the room settings dialog (GET /rooms/{id} only).
+    return { ...info, room: { ...info.room, retentionDays: this.retention.effectiveDays() } };
   }
 
   async join(user: MemberInput): Promise<Room> {
@@ -181,8 +195,11 @@ export class RoomObject extends DurableObject<Env> {
     return this.messages.send(caller, input);
   }
 
-  async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
-    return this.messages.history(caller, q);
+  async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number; retention?: RetentionMarker }> {
+    const page = this.messages.history(caller, q);
+    // What retention removed (clients show it at the top of history): absent until a purge.
+    const marker = this.retention.marker();
+    return marker ? { ...page, retention: marker } : page;
   }
 
   async getMessage(caller: Caller, id: string): Promise<Message> {
@@ -203,6 +220,30 @@ export class RoomObject extends DurableObject<Env> {
 
   async search(caller: Caller, q: SearchQuery): Promise<SearchHit[]> {
     return this.index.search(caller, q);
+  }
+
+  // ------------------------------------------ retention, holds, erasure
+
+  /** A node administrator sets the room's own retention (undefined: follow the node's default). */
+  async setRetention(days: RetentionDays | undefined): Promise<Room> {
+    if (!this.state.meta) throw notFound();
+    this.retention.setRoomPolicy(days);
+    return this.roomWithRetention(null);
+  }
+
+  /** The node's default changed (the directory tells every room). */
+  async retentionDefaultChanged(days: RetentionDays): Promise<void> {
+    if (this.state.meta) this.retention.defaultChanged(days);
+  }
+
+  /** One batch of a person's erasure (the directory's job drives it: directory/erasure.ts). */
+  async eraseUser(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, afterSeq: number): Promise<{ done: boolean; afterSeq: number }> {
+    return this.erasure.batch(userId, placeholder, roomHeld, afterSeq);
+  }
+
+  /** The room as `userId` sees it, with the retention in force. */
+  private roomWithRetention(userId: string | null): Room {
+    return { ...roomAsSeenBy(this.state, userId ?? ""), retentionDays: this.retention.effectiveDays() };
   }
 
   // ---------------------------------------------------------------- files
@@ -345,6 +386,8 @@ export class RoomObject extends DurableObject<Env> {
     await this.outbox.flush();
     // Same turn as the activity flush's writes: one commit for both.
     this.index.due();
+    // One bounded purge batch when retention is due (it re-arms the alarm while more are).
+    await this.retention.due();
     await this.activity.flush();
   }
 }

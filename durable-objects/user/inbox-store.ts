@@ -37,6 +37,18 @@ export class InboxStore {
     private readonly onPending: () => void = () => {},
   ) {}
 
+  /**
+   * Erasure (GDPR): every room summary with its preview, the rooms left and
+   * the notifications with theirs. One transaction; the inbox of a person who
+   * can no longer sign in is not rebuilt (rooms' later summaries find no row).
+   */
+  eraseAll(): void {
+    this.pending.clear();
+    this.storage.transactionSync(() => {
+      for (const table of ["rooms", "removed_rooms", "notifications", "watchers"]) this.storage.sql.exec(`DELETE FROM ${table}`); // sql-safe: fixed table names
+    });
+  }
+
   /** Write the summaries kept in memory (one transaction). */
   flushPending(): void {
     if (this.pending.size === 0) return;

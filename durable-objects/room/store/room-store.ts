@@ -19,6 +19,7 @@ import { MemberStore } from "./members";
 import { SearchIndexStore } from "./search-index";
 import { FileRowStore } from "./files";
 import { OutboxStore } from "./outbox";
+import { RetentionStore } from "./retention";
 
 export type RoomDb = DrizzleSqliteDODatabase<typeof schema>;
 
@@ -29,6 +30,8 @@ export class RoomStore {
   readonly search: SearchIndexStore;
   readonly files: FileRowStore;
   readonly outbox: OutboxStore;
+  /** expired messages, the purge marker and copies kept for legal holds (retention.ts, erasure.ts) */
+  readonly held: RetentionStore;
 
   constructor(
     db: RoomDb,
@@ -40,6 +43,7 @@ export class RoomStore {
     this.search = new SearchIndexStore(storage.sql, this.meta, this.messages, (fn) => this.transaction(fn));
     this.files = new FileRowStore(db, storage.sql);
     this.outbox = new OutboxStore(db);
+    this.held = new RetentionStore(storage.sql);
   }
 
   /** All-or-nothing: statements before a throw are rolled back. */
