@@ -99,6 +99,10 @@ export class RoomErasure {
         this.retention.rows.deleteFile(f.id);
         if (!roomHeld) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
       }
+      // Others' notifications of their messages (with previews) go too.
+      for (const other of this.state.members.keys()) {
+        if (other !== userId) this.store.outbox.enqueue(other, { type: "notes.forget", roomId: this.state.meta!.id, senderId: userId }, now);
+      }
       if (member) {
         updated = { ...member, username: placeholder.username, displayName: placeholder.displayName };
         this.store.members.upsert(updated);

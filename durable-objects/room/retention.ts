@@ -134,6 +134,7 @@ export class Retention {
     }
     this.store.meta.putText("retention_default_days", showDays(inputs.defaultDays));
     const more = this.runBatch(inputs, now);
+    if (!more) this.forgetNotifications(inputs.heldUsers, now);
     // Files' bytes and inbox previews follow the batch (outbox; the activity alarm).
     await this.outbox.flush();
     if (more) return this.armAt(Date.now());
@@ -181,6 +182,22 @@ export class Retention {
       this.activity.countsChanged();
       this.forceSummaries();
       return rows.length === budget;
+    });
+  }
+
+  /**
+   * After a purge: every member's inbox drops its notifications (and their
+   * previews) of what went, once per purge, through the outbox (retried).
+   */
+  private forgetNotifications(heldUsers: string[], now: number): void {
+    const marker = this.marker();
+    if (!marker || marker.beforeSeq <= this.store.meta.number("retention_forgot_below")) return;
+    const roomId = this.state.meta!.id;
+    this.store.transaction(() => {
+      for (const userId of this.state.members.keys()) {
+        this.store.outbox.enqueue(userId, { type: "notes.forget", roomId, belowSeq: marker.beforeSeq, exceptSenders: heldUsers }, now);
+      }
+      this.store.meta.setNumber("retention_forgot_below", marker.beforeSeq);
     });
   }
 

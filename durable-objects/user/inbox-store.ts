@@ -151,6 +151,19 @@ export class InboxStore {
     });
   }
 
+  /** Notifications of messages a room purged (retention) or emptied (an erasure): see InboxUpdate "notes.forget". */
+  forgetNotifications(f: { roomId: string; belowSeq?: number; exceptSenders?: string[]; senderId?: string }): void {
+    if (f.belowSeq !== undefined) {
+      this.storage.sql.exec(
+        "DELETE FROM notifications WHERE room_id = ? AND seq < ? AND sender_id NOT IN (SELECT value FROM json_each(?))",
+        f.roomId,
+        f.belowSeq,
+        JSON.stringify(f.exceptSenders ?? []),
+      );
+    }
+    if (f.senderId !== undefined) this.storage.sql.exec("DELETE FROM notifications WHERE room_id = ? AND sender_id = ?", f.roomId, f.senderId);
+  }
+
   /** Returns the new position, or null if the room was not in the inbox. */
   removed(roomId: string): number | null {
     this.flushPending();

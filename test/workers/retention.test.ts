@@ -67,6 +67,10 @@ async function hold(target: { roomId: string } | { userId: string }) {
   return r.body as { id: string };
 }
 
+/** The notifications (mentions, DMs, with previews) `token`'s person has of `roomId`. */
+const notesOf = async (token: string, roomId: string) =>
+  ((await api("GET", "/api/v1/me/notifications", { token })).body.notifications as { roomId: string; preview: string }[]).filter((n) => n.roomId === roomId);
+
 const search = async (token: string, q: string) => (await api("GET", `/api/v1/search?q=${encodeURIComponent(q)}`, { token })).body.hits as { message: { id: string } }[];
 
 describe("retention", () => {
@@ -124,6 +128,7 @@ describe("retention", () => {
     expect(react.status).toBe(200);
     expect((await search(member.token, "zebracrossing")).map((h) => h.message.id)).toEqual([withFile.id]);
     expect(await filesOfRoom(room.id)).toBe(1);
+    await until(async () => expect((await notesOf(owner.token, room.id)).map((n) => n.preview)).toEqual([`@${owner.username} thanks`]));
     await age(room.id, 3);
 
     const set = await setRoomRetention(room.id, 1);
@@ -140,6 +145,8 @@ describe("retention", () => {
       const rooms = (await api("GET", "/api/v1/me/rooms", { token: member.token })).body.rooms as { roomId: string; lastMessage: unknown }[];
       expect(rooms.find((r) => r.roomId === room.id)?.lastMessage).toBeNull();
     }, 45_000);
+    // …nor its notifications.
+    await until(async () => expect(await notesOf(owner.token, room.id)).toEqual([]));
     const page = await history(member.token, room.id);
     expect(page.messages).toEqual([]);
     expect(page.retention).toMatchObject({ beforeSeq: 3 });
@@ -231,7 +238,8 @@ describe("erasure", () => {
     const b = await newRoom(gone.token, "Room B", "private", [stay.id]);
     const fileId = await uploadFile(gone.token, a.id, "my private notes");
     const goneA = await postMessage(gone.token, a.id, "my flamingopassport number", { attachments: [fileId] });
-    const goneB = await postMessage(gone.token, b.id, "another flamingopassport remark");
+    const goneB = await postMessage(gone.token, b.id, `@${stay.username} another flamingopassport remark`);
+    await until(async () => expect(await notesOf(stay.token, b.id)).toHaveLength(1));
     const stayA = await postMessage(stay.token, a.id, "a reply from someone who stays");
     await api("POST", `/api/v1/rooms/${encodeURIComponent(a.id)}/messages/${stayA.id}/reactions`, { token: gone.token, body: { emoji: "🎉" } });
     expect((await search(stay.token, "flamingopassport")).length).toBe(2);
@@ -248,6 +256,7 @@ describe("erasure", () => {
     expect(byId.get(stayA.id)).toMatchObject({ text: "a reply from someone who stays", reactions: [] });
     expect((await history(stay.token, b.id)).messages.find((m: { id: string }) => m.id === goneB.id).text).toBe("");
     expect(await search(stay.token, "flamingopassport")).toEqual([]);
+    await until(async () => expect(await notesOf(stay.token, b.id)).toEqual([]));
     await until(async () => expect(await filesOfRoom(a.id)).toBe(0), 10_000);
 
     // The directory, and what other nodes are fed from it, carry only the placeholder.

@@ -35,7 +35,9 @@ export type MetaNumberKey =
   /** … and every change up to this room version */
   | "notified_version"
   /** when retention next looks at the room (retention.ts); absent: never armed */
-  | "retention_next_at";
+  | "retention_next_at"
+  /** members' inboxes were told to drop notifications below this seq (retention.ts) */
+  | "retention_forgot_below";
 
 /** Texts kept in meta. */
 export type MetaTextKey =
