@@ -87,7 +87,7 @@ export function RoomSettings({ onClose }: { onClose: () => void }) {
       {view.retentionDays !== undefined && (
         // Set by node administrators (docs/OPERATIONS.md): shown, not edited, here.
         <p class="muted small" data-testid="room-retention">
-          {t("retentionPolicy")}: {view.retentionDays === null ? t("retentionForever") : t("retentionDays", { days: view.retentionDays })}
+          {t("retentionPolicy")}: {view.retentionDays === null ? t("retentionForever") : view.retentionDays === 1 ? t("retentionOneDay") : t("retentionDays", { days: view.retentionDays })}
         </p>
       )}
       <h3>{t("members")} ({view.members.length})</h3>

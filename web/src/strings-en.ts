@@ -79,6 +79,7 @@ const strings = {
   retentionPolicy: "Message retention",
   retentionForever: "Messages are kept forever.",
   retentionDays: "Messages older than {days} days are removed.",
+  retentionOneDay: "Messages older than one day are removed.",
   jumpToOriginal: "Jump to the original message",
   originalUnavailable: "Original message not loaded",
   language: "Language",

@@ -75,6 +75,7 @@ const strings: Strings = {
   retentionPolicy: "消息保留",
   retentionForever: "消息永久保留。",
   retentionDays: "超过 {days} 天的消息会被删除。",
+  retentionOneDay: "超过 1 天的消息会被删除。",
   jumpToOriginal: "跳转到原消息",
   originalUnavailable: "原消息未加载",
   language: "语言",
