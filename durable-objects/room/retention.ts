@@ -62,6 +62,8 @@ export class Retention {
     private readonly env: Env,
     private readonly activity: InboxActivity,
     private readonly outbox: Outbox,
+    /** a purge removed messages: other nodes' copies hear of it (peers.ts: the marker rides every push) */
+    private readonly purged: () => void = () => {},
   ) {
     this.rows = store.held;
   }
@@ -133,7 +135,9 @@ export class Retention {
       return;
     }
     this.store.meta.putText("retention_default_days", showDays(inputs.defaultDays));
+    const markerBefore = this.marker()?.beforeSeq;
     const more = this.runBatch(inputs, now);
+    if (this.marker()?.beforeSeq !== markerBefore) this.purged();
     if (!more) this.forgetNotifications(inputs.heldUsers, now);
     // Files' bytes and inbox previews follow the batch (outbox; the activity alarm).
     await this.outbox.flush();
@@ -176,7 +180,7 @@ export class Retention {
       }
       const last = rows[rows.length - 1];
       const before = this.marker();
-      const marker: RetentionMarker = { beforeSeq: Math.max(before?.beforeSeq ?? 0, last.seq + 1), before: Math.max(before?.before ?? 0, cutoff) };
+      const marker: RetentionMarker = { beforeSeq: Math.max(before?.beforeSeq ?? 0, last.seq + 1), before: Math.max(before?.before ?? 0, cutoff), keptSenders: held };
       this.store.meta.putText("retention_marker", JSON.stringify(marker));
       // Previews and unread counts of members' inboxes are sent again (a removed message's text leaves them).
       this.activity.countsChanged();

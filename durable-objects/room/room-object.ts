@@ -95,7 +95,7 @@ export class RoomObject extends DurableObject<Env> {
     this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits, (senderId) =>
       directoryStub(env).isHeld(this.state.meta!.id, senderId),
     );
-    this.retention = new Retention(this.state, this.store, env, this.activity, this.outbox);
+    this.retention = new Retention(this.state, this.store, env, this.activity, this.outbox, () => this.peers.changed());
     this.erasure = new RoomErasure(this.state, this.store, this.retention, this.sockets, this.activity, this.outbox);
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
@@ -199,7 +199,7 @@ export class RoomObject extends DurableObject<Env> {
     const page = this.messages.history(caller, q);
     // What retention removed (clients show it at the top of history): absent until a purge.
     const marker = this.retention.marker();
-    return marker ? { ...page, retention: marker } : page;
+    return marker ? { ...page, retention: { beforeSeq: marker.beforeSeq, before: marker.before } } : page;
   }
 
   async getMessage(caller: Caller, id: string): Promise<Message> {

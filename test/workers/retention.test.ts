@@ -12,7 +12,8 @@
 import { SELF, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { TestBindings } from "./cloudflare-env";
 import { describe, expect, it } from "vitest";
-import { BASE, admin, api, history, newRoom, newUser, postMessage, sleep } from "./helpers";
+import { BASE, admin, api, newRoom, newUser, postMessage, sleep } from "./helpers";
+import type { HistoryPage } from "../../protocol/responses";
 import { directoryStub, storedRoom } from "../../durable-objects/shared/objects";
 import type { RoomObject } from "../../durable-objects/room/room-object";
 import type { Retention } from "../../durable-objects/room/retention";
@@ -29,6 +30,12 @@ async function until(check: () => Promise<void>, timeoutMs = 10_000): Promise<vo
       await sleep(100);
     }
   }
+}
+
+async function history(token: string, roomId: string): Promise<HistoryPage> {
+  const r = await api("GET", `/api/v1/rooms/${encodeURIComponent(roomId)}/messages`, { token });
+  if (r.status !== 200) throw new Error(`history failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as HistoryPage;
 }
 
 const bucket = (env as Cloudflare.Env & TestBindings).FILES_BUCKET;
@@ -113,8 +120,8 @@ describe("retention", () => {
     ]);
     const page = await history(owner.token, room.id);
     expect(page.messages.map((m: { id: string }) => m.id)).toEqual([recent.id]);
-    expect(page.retention.beforeSeq).toBe(1235);
-    expect(page.retention.before).toBeGreaterThan(Date.now() - 31 * DAY);
+    expect(page.retention!.beforeSeq).toBe(1235);
+    expect(page.retention!.before).toBeGreaterThan(Date.now() - 31 * DAY);
   });
 
   it("deletes expired messages with their files, search rows and inbox previews through the alarm", async () => {
@@ -188,7 +195,7 @@ describe("legal hold", () => {
     const del = await api("DELETE", `/api/v1/rooms/${encodeURIComponent(other.id)}/messages/${recalled.id}`, { token: held.token });
     expect(del.status).toBe(200);
     expect(del.body.text).toBe("");
-    expect((await history(owner.token, other.id)).messages.find((m: { id: string }) => m.id === recalled.id).text).toBe("");
+    expect((await history(owner.token, other.id)).messages.find((m) => m.id === recalled.id)!.text).toBe("");
     const copy = await roomSql(other.id, (sql) => sql.exec("SELECT message, files, reason FROM held_messages").toArray());
     expect(copy).toHaveLength(1);
     expect(JSON.parse(copy[0].message as string).text).toBe("to be recalled");
@@ -249,12 +256,12 @@ describe("erasure", () => {
     expect(r.body).toMatchObject({ userId: gone.id, state: "done" });
     expect(r.body.roomsDone).toBe(r.body.roomsTotal);
 
-    const pageA = (await history(stay.token, a.id)).messages as { id: string; text: string; deletedAt: number | null; attachments: unknown[]; reactions: unknown[] }[];
+    const pageA = (await history(stay.token, a.id)).messages;
     const byId = new Map(pageA.map((m) => [m.id, m]));
     expect(byId.get(goneA.id)).toMatchObject({ text: "", attachments: [] });
     expect(byId.get(goneA.id)!.deletedAt).not.toBeNull();
     expect(byId.get(stayA.id)).toMatchObject({ text: "a reply from someone who stays", reactions: [] });
-    expect((await history(stay.token, b.id)).messages.find((m: { id: string }) => m.id === goneB.id).text).toBe("");
+    expect((await history(stay.token, b.id)).messages.find((m) => m.id === goneB.id)!.text).toBe("");
     expect(await search(stay.token, "flamingopassport")).toEqual([]);
     await until(async () => expect(await notesOf(stay.token, b.id)).toEqual([]));
     await until(async () => expect(await filesOfRoom(a.id)).toBe(0), 10_000);
@@ -283,9 +290,9 @@ describe("erasure", () => {
     const msg = await postMessage(gone.token, room.id, "words before the crash");
     // The job's first transaction only (account anonymised, job recorded), then the isolate dies.
     await runInDurableObject(directoryStub(env), (d: DirectoryObject) => (d as unknown as { erasures: { start(u: string, by: string): unknown } }).erasures.start(gone.id, "test"));
-    expect((await history(stay.token, room.id)).messages.find((m: { id: string }) => m.id === msg.id).text).toBe("words before the crash");
+    expect((await history(stay.token, room.id)).messages.find((m) => m.id === msg.id)!.text).toBe("words before the crash");
     expect(await runDurableObjectAlarm(directoryStub(env))).toBe(true);
-    expect((await history(stay.token, room.id)).messages.find((m: { id: string }) => m.id === msg.id).text).toBe("");
+    expect((await history(stay.token, room.id)).messages.find((m) => m.id === msg.id)!.text).toBe("");
     const done = await api("POST", `/api/v1/admin/users/${encodeURIComponent(gone.id)}/erase`, { token: await admin() });
     expect(done.body.state).toBe("done");
   });

@@ -17,6 +17,8 @@ export interface RetentionMarker {
   beforeSeq: number;
   /** the time bound of the last purge (ms since epoch): messages sent before it were removed */
   before: number;
+  /** people under a legal hold at the last purge, whose messages stayed (mirrors keep them too; not in history answers) */
+  keptSenders?: string[];
 }
 
 /** A message row as SQLite names its columns. */
