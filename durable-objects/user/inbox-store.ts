@@ -45,7 +45,10 @@ export class InboxStore {
   eraseAll(): void {
     this.pending.clear();
     this.storage.transactionSync(() => {
-      for (const table of ["rooms", "removed_rooms", "notifications", "watchers"]) this.storage.sql.exec(`DELETE FROM ${table}`); // sql-safe: fixed table names
+      this.storage.sql.exec("DELETE FROM rooms");
+      this.storage.sql.exec("DELETE FROM removed_rooms");
+      this.storage.sql.exec("DELETE FROM notifications");
+      this.storage.sql.exec("DELETE FROM watchers");
     });
   }
 
