@@ -18,6 +18,7 @@
  *   search-index.ts    full-text search and the index kept behind
  *   inbox-activity.ts  coalesced summaries to members' inboxes (away-members.ts: who is not looking)
  *   outbox.ts          deliveries to other objects, retried until done
+ *   retention.ts       retention purges and legal-hold copies (erasure.ts: a person's erasure)
  *   room-socket.ts     accepting sockets, reading frames, typed sends, sync/resume
  *   room-view.ts       the room as a member or an inbox sees it
  *   store/             the tables, by group
