@@ -100,7 +100,7 @@ export class Retention {
    * node's default again). The one place a room's retention changes: the
    * audit record for it goes here, in the same transaction.
    */
-  setRoomPolicy(days: RetentionDays | undefined): void {
+  setRoomPolicy(days: RetentionDays | undefined, _by: string): void {
     this.store.transaction(() => {
       if (days === undefined) this.store.meta.deleteText("retention_days");
       else this.store.meta.putText("retention_days", showDays(days));

@@ -226,9 +226,9 @@ export class RoomObject extends DurableObject<Env> {
   // ------------------------------------------ retention, holds, erasure
 
   /** A node administrator sets the room's own retention (undefined: follow the node's default). */
-  async setRetention(days: RetentionDays | undefined): Promise<Room> {
+  async setRetention(days: RetentionDays | undefined, by: string): Promise<Room> {
     if (!this.state.meta) throw notFound();
-    this.retention.setRoomPolicy(days);
+    this.retention.setRoomPolicy(days, by);
     return this.roomWithRetention(null);
   }
 

@@ -30,7 +30,7 @@ export const admin = new Hono<AppEnv>()
     if (!ROOM_ID_RE.test(id) || homeNode(id) !== c.env.NODE_NAME) throw new AppError("not_found", "no such room on this node");
     await resolveRoom(c.env, id); // 404 for an id the directory does not know, before any object is touched
     const body = await readJson(c, SetRoomRetentionBody);
-    return reply(c, RoomSchema, await homeRoom(c.env, id).setRetention(body.days === "default" ? undefined : body.days));
+    return reply(c, RoomSchema, await homeRoom(c.env, id).setRetention(body.days === "default" ? undefined : body.days, c.get("caller").userId));
   })
   .get("/holds", async (c) => reply(c, HoldListSchema, { holds: await directory(c.env).holds() }))
   .post("/holds", async (c) => {
