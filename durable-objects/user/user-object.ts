@@ -95,6 +95,8 @@ export class UserObject extends DurableObject<Env> {
     if (!this.profile) return;
     await this.provision({ ...this.profile, username: placeholder.username, displayName: placeholder.displayName, isAdmin: false, active: false, language: null });
     await this.sessions.revokeAll("account erased");
+    // Rooms homed on other nodes show the placeholder name too (the inbox still lists them here).
+    await this.announceProfile();
     this.inbox.store.eraseAll();
   }
 
