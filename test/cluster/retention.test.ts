@@ -87,4 +87,28 @@ describe("retention on a room's copies", () => {
     const home = (await callNode(cluster, "beijing", admins.beijing, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`)).body;
     expect(after.retention).toEqual(home.retention);
   }, 120_000);
+
+  it("an erasure in Beijing reaches Shanghai: the directory's placeholder and the copy's tombstones", async () => {
+    const made = await callNode(cluster, "beijing", admins.beijing, "POST", "/users", { username: "wanggang", password: "a long enough passphrase", displayName: "王刚" });
+    expect(made.status).toBe(201);
+    const id = made.body.id as string;
+    const token = await loginAs(cluster.nodes.beijing.url, "wanggang", "a long enough passphrase");
+    const other = await callNode(cluster, "shanghai", admins.shanghai, "POST", "/users", { username: "zhaomin", password: "a long enough passphrase", displayName: "赵敏" });
+    const otherToken = await loginAs(cluster.nodes.shanghai.url, "zhaomin", "a long enough passphrase");
+    await eventually("Beijing knows 赵敏", async () => (await callNode(cluster, "beijing", token, "GET", `/users/${other.body.id}`)).status === 200);
+    const room = (await callNode(cluster, "beijing", token, "POST", "/rooms", { name: "项目", visibility: "private", members: [other.body.id] })).body as { id: string };
+    const said = (await callNode(cluster, "beijing", token, "POST", `/rooms/${encodeURIComponent(room.id)}/messages`, { text: "my phone is 138 0000 0000", clientId: "w-1" })).body as Message;
+    const copy = async () => ((await callNode(cluster, "shanghai", otherToken, "GET", `/rooms/${encodeURIComponent(room.id)}/messages`)).body?.messages ?? []) as Message[];
+    await eventually("Shanghai's copy has it", async () => (await copy()).some((m) => m.id === said.id && m.text !== ""));
+
+    const erased = await callNode(cluster, "beijing", admins.beijing, "POST", `/admin/users/${encodeURIComponent(id)}/erase`, undefined);
+    expect(erased.body).toMatchObject({ state: "done" });
+    await eventually("Shanghai's copy shows the tombstone", async () => (await copy()).some((m) => m.id === said.id && m.text === "" && m.deletedAt !== null));
+    const seen = await eventually("Shanghai's directory has the placeholder", async () => {
+      const u = (await callNode(cluster, "shanghai", otherToken, "GET", `/users/${id}`)).body;
+      return u?.displayName === "Deleted user" ? u : null;
+    });
+    expect(seen).toMatchObject({ active: false });
+    expect(seen.username).toMatch(/^deleted-/);
+  }, 60_000);
 });
