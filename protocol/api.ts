@@ -31,13 +31,16 @@ import {
   InviteLookupBody,
   LoginBody,
   NotificationsQuery,
+  PlaceHoldBody,
   PresenceQuery,
   PublicRoomsQuery,
   ReactBody,
   ResetPasswordBody,
   SearchQuery,
   SendMessageBody,
+  SetRetentionDefaultBody,
   SetRoleBody,
+  SetRoomRetentionBody,
   SetupBody,
   UpdateMeBody,
   UpdateRoomBody,
@@ -45,10 +48,11 @@ import {
   UploadQuery,
   UsersQuery,
 } from "./rest";
-import { AttachmentSchema, MemberSchema, MessageSchema, RoomSchema, UserSchema } from "./models";
+import { AttachmentSchema, ErasureSchema, LegalHoldSchema, MemberSchema, MessageSchema, RoomSchema, UserSchema } from "./models";
 import {
   AccountPageSchema,
   HealthSchema,
+  HoldListSchema,
   HistoryPageSchema,
   InboxRoomListSchema,
   InviteInfoSchema,
@@ -61,6 +65,7 @@ import {
   PublicRoomsPageSchema,
   ReadPositionSchema,
   ReceiptListSchema,
+  RetentionDefaultSchema,
   RevokedSchema,
   RoomInfoSchema,
   SearchResultsSchema,
@@ -128,6 +133,14 @@ export const ROUTES: Readonly<Record<string, Route>> = {
 
   "GET /api/v1/accounts": { query: AccountsQuery, answer: AccountPageSchema },
   "GET /api/v1/admin/audit": { query: AuditQuery, answer: AuditPageSchema },
+
+  "GET /api/v1/admin/retention": { answer: RetentionDefaultSchema },
+  "PUT /api/v1/admin/retention": { body: SetRetentionDefaultBody, answer: RetentionDefaultSchema },
+  "PUT /api/v1/admin/rooms/:id/retention": { body: SetRoomRetentionBody, answer: RoomSchema },
+  "GET /api/v1/admin/holds": { answer: HoldListSchema },
+  "POST /api/v1/admin/holds": { body: PlaceHoldBody, answer: LegalHoldSchema },
+  "DELETE /api/v1/admin/holds/:id": { answer: LegalHoldSchema },
+  "POST /api/v1/admin/users/:id/erase": { answer: ErasureSchema },
 
   "GET /api/v1/presence": { query: PresenceQuery, answer: PresenceListSchema },
 

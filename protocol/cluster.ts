@@ -123,6 +123,14 @@ export const RoomPush = z.object({
   reads: z.array(z.object({ userId: z.string(), seq: z.number().int() })),
   /** people typing right now (not stored) */
   typing: z.array(z.string()).optional(),
+  /**
+   * What the home's retention policy removed (room/retention.ts): the mirror
+   * deletes its copies of messages below `beforeSeq` sent before `before`,
+   * except those of `keptSenders` (people under a legal hold at the purge), and
+   * shows the same marker. Also the gap marker of a mirror that was away while
+   * the home removed history it never received. Absent from older homes.
+   */
+  retention: z.object({ beforeSeq: z.number().int(), before: z.number(), keptSenders: z.array(z.string()).default([]) }).optional(),
 });
 export type RoomPush = z.infer<typeof RoomPush>;
 

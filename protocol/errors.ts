@@ -28,6 +28,9 @@ export const ERROR_STATUS = {
   invite_invalid: 404,
   invite_used: 410,
   invite_expired: 410,
+  // A legal hold (node administrators: /api/v1/admin/holds) covers the person: their
+  // data cannot be erased until the hold is released.
+  under_legal_hold: 409,
   recall_window_passed: 403,
   too_large: 413,
   unsupported_media_type: 415,

@@ -23,6 +23,8 @@ export { NODE_NAME_RE };
 export const USER_ID_RE = new RegExp(`^u_${KEY}@${NODE}$`);
 export const ROOM_ID_RE = new RegExp(`^r_${KEY}@${NODE}$`);
 export const MESSAGE_ID_RE = new RegExp(`^m_${KEY}$`);
+/** A legal hold (node-local: holds never leave their node). */
+export const HOLD_ID_RE = new RegExp(`^h_${KEY}$`);
 /** A file id names its room (`f_<key>.<room key>@<node>`), so a download goes straight to the room that decides. */
 export const FILE_ID_RE = new RegExp(`^f_(${KEY})\\.(${KEY})@(${NODE})$`);
 
@@ -59,6 +61,10 @@ export function randomKey(length = 16): string {
 
 export function newId(kind: "u" | "r", node: string): string {
   return `${kind}_${randomKey()}@${node}`;
+}
+
+export function newHoldId(): string {
+  return `h_${randomKey()}`;
 }
 
 export function newMessageId(): string {

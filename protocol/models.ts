@@ -121,8 +121,45 @@ export const RoomSchema = z.strictObject({
   memberCount: z.number().int(),
   /** the caller's role, when the caller is a member */
   role: RoleSchema.nullable(),
+  /**
+   * The retention policy in force (the room's own, else the node's default):
+   * messages older than this many days are removed; null keeps them forever.
+   * Only in `GET /rooms/{id}` and the admin retention answer; absent from older nodes.
+   */
+  retentionDays: z.number().int().positive().nullable().optional(),
 });
 export type Room = z.infer<typeof RoomSchema>;
+
+/**
+ * A legal hold (node administrators: /api/v1/admin/holds): nothing of the held
+ * room, or nothing the held person sent in any room of this node, is deleted
+ * by retention, recall or erasure while it lasts.
+ */
+export const LegalHoldSchema = z.strictObject({
+  id: z.string(),
+  kind: z.enum(["room", "user"]),
+  /** the room id or user id it holds */
+  targetId: z.string(),
+  reason: z.string(),
+  createdBy: z.string(),
+  createdAt: z.number(),
+});
+export type LegalHold = z.infer<typeof LegalHoldSchema>;
+
+/**
+ * An erasure (GDPR) of a person of this node (`POST /api/v1/admin/users/{id}/erase`):
+ * `running` until every room of the node has been done (a crash resumes it), then `done`.
+ */
+export const ErasureSchema = z.strictObject({
+  userId: z.string(),
+  state: z.enum(["running", "done"]),
+  startedAt: z.number(),
+  finishedAt: z.number().nullable(),
+  startedBy: z.string(),
+  roomsTotal: z.number().int(),
+  roomsDone: z.number().int(),
+});
+export type Erasure = z.infer<typeof ErasureSchema>;
 
 /** Where a member who shares receipts has read up to. */
 export const ReceiptSchema = z.strictObject({ userId: z.string(), seq: z.number().int() });

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { InboxRoomSchema, LanguageSchema, NotificationSchema, PresenceSchema } from "./device";
-import { AccountSchema, MemberSchema, MessageSchema, PublicRoomSchema, ReceiptSchema, RoomSchema, SearchHitSchema, SessionSchema, SessionUserSchema, UserSchema } from "./models";
+import { AccountSchema, LegalHoldSchema, MemberSchema, MessageSchema, PublicRoomSchema, ReceiptSchema, RoomSchema, SearchHitSchema, SessionSchema, SessionUserSchema, UserSchema } from "./models";
 
 /** `GET /healthz`: the node is up; `X-Outpost-Instance` says which start of it answered. */
 export const HealthSchema = z.strictObject({
@@ -122,6 +122,13 @@ export const HistoryPageSchema = z.strictObject({
    */
   syncedAt: z.number().optional(),
   stale: z.boolean().optional(),
+  /**
+   * Set once the retention policy removed messages from this room: those below
+   * `beforeSeq` sent before `before` (ms since epoch) are gone (except what a
+   * legal hold keeps out of view). Clients show "messages before … were
+   * removed by the retention policy" at the top of history. Absent from older nodes.
+   */
+  retention: z.strictObject({ beforeSeq: z.number().int(), before: z.number() }).optional(),
 });
 export type HistoryPage = z.infer<typeof HistoryPageSchema>;
 
@@ -148,3 +155,9 @@ export type QueuedSend = z.infer<typeof QueuedSendSchema>;
 
 /** A send's answer: the stored message (201, or 200 for a repeat), or queued (202). */
 export const SentMessageSchema = z.union([MessageSchema, QueuedSendSchema]);
+
+/** `GET/PUT /api/v1/admin/retention`: the node's default retention (null: keep forever). */
+export const RetentionDefaultSchema = z.strictObject({ defaultDays: z.number().int().positive().nullable() });
+
+/** `GET /api/v1/admin/holds`: every legal hold of this node, oldest first. */
+export const HoldListSchema = z.strictObject({ holds: z.array(LegalHoldSchema) });

@@ -219,3 +219,23 @@ export const PresenceQuery = z.object({
 
 /** `POST /api/v1/rooms/{id}/files?name=`: the file's name (else the form part's filename, else "file"); cleaned, never refused. */
 export const UploadQuery = z.object({ name: z.string().optional() });
+
+// ---- retention, legal holds, erasure (node administrators: /api/v1/admin/…) ----
+
+/** A retention period: a whole number of days (at most 100 years), or `null` to keep forever. */
+const RetentionDaysSchema = z.number().int().min(1).max(36_500).nullable();
+
+/** `PUT /api/v1/admin/retention`: the node's default for every room without its own policy. */
+export const SetRetentionDefaultBody = z.strictObject({ defaultDays: RetentionDaysSchema });
+
+/** `PUT /api/v1/admin/rooms/{id}/retention`: the room's own policy, or `"default"` to follow the node's again. */
+export const SetRoomRetentionBody = z.strictObject({ days: z.union([RetentionDaysSchema, z.literal("default")]) });
+
+/** `POST /api/v1/admin/holds`: a legal hold on one room of this node or one person (exactly one of the two), with the reason (a case, a ticket). */
+export const PlaceHoldBody = z
+  .strictObject({
+    roomId: z.string().max(200).optional(),
+    userId: z.string().max(200).optional(),
+    reason: z.string().trim().min(1, "say why (a case or ticket reference)").max(500),
+  })
+  .refine((b) => (b.roomId === undefined) !== (b.userId === undefined), "give exactly one of roomId and userId");

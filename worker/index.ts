@@ -16,6 +16,7 @@ import { setup } from "./routes/setup";
 import { me } from "./routes/me";
 import { users } from "./routes/users";
 import { accounts } from "./routes/accounts";
+import { admin } from "./routes/admin";
 import { invites } from "./routes/invites";
 import { presence } from "./routes/presence";
 import { rooms } from "./routes/rooms";
@@ -42,6 +43,7 @@ const api = new Hono<AppEnv>()
   .route("/users", users)
   .route("/accounts", accounts)
   .route("/admin/audit", adminAudit)
+  .route("/admin", admin) // node administrators: retention, legal holds, erasure
   .route("/presence", presence)
   .route("/rooms", rooms) // and below it: members, messages, file uploads, the room socket
   .route("/dms", dms)

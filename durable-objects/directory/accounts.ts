@@ -165,6 +165,26 @@ export class Accounts {
     return { user: toUser({ ...row, avatar }), previous: row.avatar };
   }
 
+  /**
+   * Erasure (directory/erasure.ts): the account keeps its id (messages and
+   * member rows name it) but nothing of the person: placeholder username and
+   * name, no avatar, no password, inactive, not an admin (the last active
+   * admin cannot be erased: `last_admin`). Other nodes learn it from the feed.
+   * Returns the avatar hash it had (its bytes are deleted by the caller).
+   */
+  anonymise(id: string, placeholder: { username: string; displayName: string }): { previousAvatar: string | null } {
+    const row = this.byId(id);
+    if (!row) throw new AppError("not_found", "no such user");
+    this.keepAnAdmin(row);
+    this.db
+      .update(schema.users)
+      .set({ username: placeholder.username, displayName: placeholder.displayName, avatar: null, passwordHash: "", active: false, isAdmin: false })
+      .where(eq(schema.users.id, id))
+      .run();
+    touchUser(this.db, id);
+    return { previousAvatar: row.avatar };
+  }
+
   setPasswordHash(id: string, passwordHash: string): void {
     this.db.update(schema.users).set({ passwordHash }).where(eq(schema.users.id, id)).run();
   }

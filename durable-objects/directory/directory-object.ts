@@ -20,8 +20,9 @@ import type { PublicRoomsPage } from "./public-rooms";
 import { hashPassword, weakPasswordReason } from "../shared/passwords";
 import { timingSafeEqual } from "../shared/bytes";
 import { DeviceTokens, newDeviceKey } from "./device-tokens";
-import { storedUser } from "../shared/objects";
-import type { Account, User } from "../../protocol/models";
+import { storedRoom, storedUser } from "../shared/objects";
+import type { Account, Erasure, LegalHold, User } from "../../protocol/models";
+import { homeNode } from "../../protocol/ids";
 import { Accounts, toUser, type NewAccount } from "./accounts";
 import { Invites } from "./invites";
 import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, type FeedUser } from "./replication";
@@ -33,6 +34,9 @@ import { AuditCopy, type Checkpoint } from "./audit-copy";
 import type { AuditPage, AuditQueryInput } from "../../protocol/audit";
 import { newStamps, readStamps, saveTaken } from "./ops-stamps";
 import { configChange } from "./config-audit";
+import { Compliance } from "./compliance";
+import { Erasures, localRoomIds } from "./erasure";
+import type { RetentionDays, RetentionInputs } from "../room/retention";
 
 /** The settings row that holds the key device tokens are signed with. */
 const DEVICE_KEY_SETTING = "device_token_key";
@@ -47,6 +51,9 @@ export class DirectoryObject extends DurableObject<Env> {
   private readonly audit: AuditCopy;
   /** This object's own chain's key (its records go to the copy in the same transaction). */
   private readonly auditKey: string;
+  /** retention default and legal holds (compliance.ts) */
+  private readonly compliance: Compliance;
+  private readonly erasures: Erasures;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -57,6 +64,16 @@ export class DirectoryObject extends DurableObject<Env> {
     this.invites = new Invites(this.db, (fn) => ctx.storage.transactionSync(fn));
     this.auditKey = auditObjectKey("DirectoryObject", ctx);
     this.audit = new AuditCopy(this.db, () => (env.NODE_PRIVATE_KEY ? nodeKey(env) : null));
+    this.compliance = new Compliance(this.db, (fn) => ctx.storage.transactionSync(fn));
+    this.erasures = new Erasures(
+      this.db,
+      env,
+      this.accounts,
+      this.compliance,
+      (fn) => ctx.storage.transactionSync(fn),
+      () => localRoomIds(this.db, env.NODE_NAME),
+      (at) => void ctx.storage.setAlarm(at),
+    );
     void ctx.blockConcurrencyWhile(async () => {
       await ensureSchema(this.db, migrations);
       this.foldOlderNames();
@@ -416,6 +433,61 @@ export class DirectoryObject extends DurableObject<Env> {
         this.db.insert(schema.rooms).values({ id: roomId, name: "", kind: "dm", visibility: "private", dmKey, createdBy: dm.createdBy, createdAt: dm.createdAt, nameFold: "" }).onConflictDoNothing().run();
       }
     });
+  }
+
+  // ------------------------------------ retention, legal holds, erasure
+
+  async retentionDefault(): Promise<RetentionDays> {
+    return this.compliance.defaultDays();
+  }
+
+  /**
+   * The node's default retention. Every room of the node is told (and looks at
+   * its messages at once); a room missed here (a crash) learns it at its next
+   * daily look, when it asks retentionInputs.
+   */
+  async setRetentionDefault(days: RetentionDays, by: string): Promise<RetentionDays> {
+    this.compliance.setDefault(days, by);
+    const rooms = localRoomIds(this.db, this.env.NODE_NAME);
+    for (let i = 0; i < rooms.length; i += 50) {
+      await Promise.allSettled(rooms.slice(i, i + 50).map((id) => storedRoom(this.env, id).retentionDefaultChanged(days)));
+    }
+    return days;
+  }
+
+  /** What a room's retention run obeys: the default and the holds now (room/retention.ts). */
+  async retentionInputs(roomId: string): Promise<RetentionInputs> {
+    return this.compliance.inputsFor(roomId);
+  }
+
+  /** Is a message of `senderId` in `roomId` under a legal hold now (asked at each recall)? */
+  async isHeld(roomId: string, senderId: string): Promise<boolean> {
+    return this.compliance.isRoomHeld(roomId) || this.compliance.isUserHeld(senderId);
+  }
+
+  async holds(): Promise<LegalHold[]> {
+    return this.compliance.holds();
+  }
+
+  /** A hold on a room of this node or on any person known here (their messages in this node's rooms). */
+  async placeHold(target: { roomId: string } | { userId: string }, reason: string, by: string): Promise<LegalHold> {
+    const known = "roomId" in target ? this.rooms.get(target.roomId) !== null && homeNode(target.roomId) === this.env.NODE_NAME : this.accounts.one(target.userId) !== null;
+    if (!known) throw new AppError("not_found", "roomId" in target ? "no such room on this node" : "no such user");
+    return this.compliance.place(target, reason, by);
+  }
+
+  async releaseHold(id: string, by: string): Promise<LegalHold> {
+    return this.compliance.release(id, by);
+  }
+
+  /** Erase a person of this node (erasure.ts): start, or resume, and finish. */
+  async eraseUser(userId: string, by: string): Promise<Erasure> {
+    return this.erasures.erase(userId, by);
+  }
+
+  /** Resumes erasure jobs a crash interrupted (armed when a job starts). */
+  override async alarm(): Promise<void> {
+    if (await this.erasures.resumeAll()) await this.ctx.storage.setAlarm(Date.now() + 60_000);
   }
 
   // ------------------------------------------- the cluster's accounts (replication.ts)

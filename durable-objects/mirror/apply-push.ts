@@ -43,6 +43,8 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
       else if (put === "updated") frames.push({ type: "msg.updated", message: m });
     }
     if (homeOnly && before.room?.residency !== "home") store.dropMessages();
+    // The home's retention marker (its purge follows the push, in batches: MirrorObject.applyPush).
+    if (push.retention && !homeOnly) store.saveRetention(push.retention);
     reads = store.setReads(push.reads);
     store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
   });

@@ -30,7 +30,7 @@ import { answerPingsWhileAsleep, closeBack, closeIfOversized, closeOnError, erro
 import { limitsOf } from "../shared/env";
 import { linkStub } from "../shared/objects";
 import { compileQuery, snippet } from "../room/search-tokens";
-import { MirrorStore, type MirrorState } from "./mirror-store";
+import { MIRROR_PURGE_BATCH, MirrorStore, type MirrorState } from "./mirror-store";
 import { MirrorSockets } from "./mirror-sockets";
 import { MirrorSends, answerFrame, type SendInput, type SendOutcome } from "./mirror-sends";
 import { applyPush, memberFrames } from "./apply-push";
@@ -91,6 +91,11 @@ export class MirrorObject extends DurableObject<Env> {
     const oldMembers = this.members;
     const applied = applyPush(this.store, this.state!, push, Date.now());
     this.loadState();
+    // What the home's retention removed goes here too, a bounded transaction at a time.
+    const marker = this.state!.retention;
+    if (marker && push.retention) {
+      for (;;) if (this.store.purgeBatch(marker) < MIRROR_PURGE_BATCH) break;
+    }
     if (applied.members) {
       // Removed members' sockets close before anyone hears of it.
       const { removed, frames } = memberFrames(oldMembers, applied.members);
@@ -135,13 +140,18 @@ export class MirrorObject extends DurableObject<Env> {
    * A page from the copy, at once, link or no link — flagged `stale` (with when
    * the copy last heard from the home) while the home cannot be reached.
    */
-  async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number; syncedAt?: number; stale?: boolean }> {
+  async history(
+    caller: Caller,
+    q: { before?: number; after?: number; limit?: number },
+  ): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number; syncedAt?: number; stale?: boolean; retention?: { beforeSeq: number; before: number } }> {
     this.requireMember(caller.userId);
     if (this.homeOnly) return callHome(this.env, this.roomId, "history", caller, [q]);
     const page = this.store.page({ before: q.before, after: q.after, limit: Math.min(Math.max(q.limit ?? 50, 1), 100) });
     const home = homeNode(this.roomId)!;
     const link = await linkStub(this.env, home).getStatus(home);
-    return { ...page, lastSeq: this.state!.lastSeq, syncedAt: this.state!.syncedAt, stale: link.state !== "up" };
+    // The home's retention marker: also the gap marker of a copy that never received what the home removed.
+    const r = this.state!.retention;
+    return { ...page, lastSeq: this.state!.lastSeq, syncedAt: this.state!.syncedAt, stale: link.state !== "up", ...(r ? { retention: { beforeSeq: r.beforeSeq, before: r.before } } : {}) };
   }
 
   async getMessage(caller: Caller, id: string): Promise<Message> {

@@ -24,9 +24,21 @@ export interface MirrorState {
   membersRev: number;
   /** ms since epoch of the last push applied (what "last synced at" shows) */
   syncedAt: number;
+  /** the home's retention marker as last pushed (what history shows), or null */
+  retention: MirrorRetention | null;
 }
 
-const META_KEYS = ["room", "members", "lastSeq", "version", "membersRev", "syncedAt"] as const;
+/** The home's retention marker (protocol/cluster.ts RoomPush.retention). */
+export interface MirrorRetention {
+  beforeSeq: number;
+  before: number;
+  keptSenders: string[];
+}
+
+/** Copies deleted per transaction when the home's retention removed messages. */
+export const MIRROR_PURGE_BATCH = 500;
+
+const META_KEYS = ["room", "members", "lastSeq", "version", "membersRev", "syncedAt", "retention"] as const;
 type MetaKey = (typeof META_KEYS)[number];
 
 export class MirrorStore {
@@ -49,6 +61,7 @@ export class MirrorStore {
       version: num("version"),
       membersRev: num("membersRev"),
       syncedAt: num("syncedAt"),
+      retention: rows.has("retention") ? (JSON.parse(rows.get("retention")!) as MirrorRetention) : null,
     };
   }
 
@@ -136,6 +149,36 @@ export class MirrorStore {
     return this.storage.sql
       .exec<{ seq: number; score: number }>("SELECT rowid AS seq, bm25(message_fts) AS score FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?", match, window)
       .toArray();
+  }
+
+  saveRetention(marker: MirrorRetention): void {
+    this.set("retention", JSON.stringify(marker));
+  }
+
+  /**
+   * One bounded transaction of the home's retention: copies of messages the
+   * home removed go (search rows too). Returns how many went (a full batch:
+   * call again). By seq, not by time: the home purges in seq order, so below
+   * its `beforeSeq` only held people's messages are left there, and the copy
+   * follows the home's order rather than re-deciding by a time it copied.
+   */
+  purgeBatch(m: MirrorRetention): number {
+    return this.transaction(() => {
+      const seqs = this.storage.sql
+        .exec<{ seq: number }>(
+          "SELECT seq FROM messages WHERE seq < ? AND json_extract(body, '$.senderId') NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
+          m.beforeSeq,
+          JSON.stringify(m.keptSenders),
+          MIRROR_PURGE_BATCH,
+        )
+        .toArray()
+        .map((r) => r.seq);
+      for (const seq of seqs) {
+        this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", seq);
+        this.storage.sql.exec("DELETE FROM messages WHERE seq = ?", seq);
+      }
+      return seqs.length;
+    });
   }
 
   /** Forget every message (the room became home-only: nothing of it may stay on this node's disk). */

@@ -59,12 +59,13 @@ export class RoomFiles {
   /**
    * A message is recalled: its files go with it. Inside the recall's
    * transaction; the bytes are deleted from the file store through the
-   * outbox, retried until done.
+   * outbox, retried until done (kept under a legal hold).
    */
-  deleteWithMessage(seq: number, now: number): void {
+  deleteWithMessage(seq: number, now: number, keepBytes = false): void {
     for (const f of this.store.files.ofMessage(seq)) {
       this.store.files.delete(f.id);
-      this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
+      // Under a legal hold the bytes stay (the hold's copy names them: messages.ts keepForHold).
+      if (!keepBytes) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
     }
   }
 }

@@ -52,6 +52,11 @@ export class Messages {
     private readonly index: SearchIndex,
     private readonly outbox: Outbox,
     private readonly limits: Limits,
+    /**
+     * Is a message of `senderId` here under a legal hold now (the room, or the
+     * sender)? Asked at each recall (retention.ts: the directory keeps holds).
+     */
+    private readonly underHold: (senderId: string) => Promise<boolean> = async () => false,
   ) {}
 
   /**
@@ -196,22 +201,35 @@ export class Messages {
       if (!isAuthor) throw new AppError("forbidden", "only the author or a room admin can recall a message");
       if (!inWindow) throw new AppError("recall_window_passed", `messages can be recalled within ${this.limits.recallWindowSeconds} seconds`);
     }
+    // Under a legal hold the message is hidden from members exactly as any
+    // recall, but its content (and its files' bytes) is copied aside for the
+    // hold: a recall must not become a way to destroy evidence. Asked before
+    // the write; the answer cannot be cached (a hold can start at any time).
+    const held = await this.underHold(row.senderId);
+    const current = this.store.messages.findById(id);
+    if (!current || current.deletedAt !== null) return this.store.messages.toMessages(meta.id, [current ?? row])[0];
     const version = this.state.version + 1;
     const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), version, attachments: null };
     const now = Date.now();
     this.store.transaction(() => {
+      if (held) this.keepForHold(current, now);
       this.store.messages.update(row.seq, set);
       this.store.clearDerived(row.seq);
-      // A file belongs to its message: recalling the message removes the file.
-      this.files.deleteWithMessage(row.seq, now);
+      // A file belongs to its message: recalling the message removes the file (under a hold, only from view).
+      this.files.deleteWithMessage(row.seq, now, held);
       // An author taking back their own message is conversation; someone else's is moderation, and audited.
-      if (!isAuthor) this.store.audit.record({ actor: caller.userId, action: "message.recalled_by_admin", roomId: meta.id, userId: row.senderId, detail: { message: row.id, seq: row.seq, role } });
+      if (!isAuthor) this.store.audit.record({ actor: caller.userId, action: "message.recalled_by_admin", roomId: meta.id, userId: row.senderId, detail: { message: row.id, seq: row.seq, role, ...(held ? { keptForHold: true } : {}) } });
     });
     this.state.version = version;
     this.activity.countsChanged(); // a recalled message is no longer unread
     const message = this.publishUpdate(meta.id, { ...row, ...set });
     if (row.attachments) await this.outbox.flush();
     return message;
+  }
+
+  /** The copy a legal hold keeps of a recalled message (store/retention.ts `held_messages`). */
+  private keepForHold(row: MessageRow, now: number): void {
+    this.store.held.keepCopy(row, this.store.files.ofMessage(row.seq), "recall", now);
   }
 
   react(caller: Caller, id: string, emoji: string): Message {

@@ -55,6 +55,8 @@ export interface PeerPushHost {
    */
   changedSince(version: number, limit: number): Message[];
   reads(): { userId: string; seq: number }[];
+  /** the retention marker, once the room purged (every push carries it) */
+  retention(): RoomPush["retention"];
   loadCursors(): Record<string, PeerCursor>;
   saveCursors(cursors: Record<string, PeerCursor>): void;
   retryBy(at: number): void;
@@ -154,6 +156,7 @@ export class PeerPush {
       version: reaches,
       after: cursor.version,
       messages: [...changed].sort((a, b) => a.seq - b.seq),
+      ...(this.host.retention() ? { retention: this.host.retention() } : {}),
       reads,
       ...(typing.length ? { typing } : {}),
     };

@@ -33,6 +33,10 @@ export class RoomPeers {
       version: () => state.version,
       changedSince: (version, limit) => store.messages.toMessages(state.meta!.id, store.messages.changedByVersion(version, limit)),
       reads: () => [...state.reads].filter(([u, r]) => r.sendReceipts && state.members.has(u)).map(([userId, r]) => ({ userId, seq: r.lastReadSeq })),
+      retention: () => {
+        const raw = store.meta.getText("retention_marker");
+        return raw ? { keptSenders: [], ...(JSON.parse(raw) as { beforeSeq: number; before: number; keptSenders?: string[] }) } : undefined;
+      },
       loadCursors: () => JSON.parse(store.meta.getText("peer_cursors") ?? "{}") as Record<string, PeerCursor>,
       saveCursors: (c) => store.meta.putText("peer_cursors", JSON.stringify(c)),
       retryBy: (at) => state.setAlarmBy(at),

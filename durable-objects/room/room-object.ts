@@ -18,6 +18,7 @@
  *   search-index.ts    full-text search and the index kept behind
  *   inbox-activity.ts  coalesced summaries to members' inboxes (away-members.ts: who is not looking)
  *   outbox.ts          deliveries to other objects, retried until done
+ *   retention.ts       retention purges and legal-hold copies (erasure.ts: a person's erasure)
  *   room-socket.ts     accepting sockets, reading frames, typed sends, sync/resume
  *   room-view.ts       the room as a member or an inbox sees it
  *   store/             the tables, by group
@@ -53,6 +54,9 @@ import { RoomFiles, type UploadedFile } from "./files";
 import { Reads } from "./reads";
 import { Members, type CreateRoomInput, type MemberInput } from "./members";
 import { Messages, type SendInput, type SendResult } from "./messages";
+import { Retention, type RetentionDays } from "./retention";
+import { RoomErasure, type ErasePlaceholder } from "./erasure";
+import type { RetentionMarker } from "./store/retention";
 
 export type { CreateRoomInput, MemberInput } from "./members";
 export type { SendInput } from "./messages";
@@ -70,6 +74,9 @@ export class RoomObject extends DurableObject<Env> {
   private readonly reads: Reads;
   private readonly members: Members;
   private readonly messages: Messages;
+  /** retention policy, purges and legal-hold copies (retention.ts) */
+  private readonly retention: Retention;
+  private readonly erasure: RoomErasure;
   /** the other nodes where this room has members (peers.ts) */
   private readonly peers: RoomPeers;
 
@@ -90,7 +97,11 @@ export class RoomObject extends DurableObject<Env> {
     this.files = new RoomFiles(this.state, this.store);
     this.reads = new Reads(this.state, this.store, this.sockets, this.activity);
     this.members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity, (roomId, count) => this.reportMemberCount(roomId, count));
-    this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits);
+    this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits, (senderId) =>
+      directoryStub(env).isHeld(this.state.meta!.id, senderId),
+    );
+    this.retention = new Retention(this.state, this.store, env, this.activity, this.outbox, () => this.peers.changed());
+    this.erasure = new RoomErasure(this.state, this.store, this.retention, this.sockets, this.activity, this.outbox);
     answerPingsWhileAsleep(ctx);
     // Sockets outlive the object while it hibernates; after a reset this corrects the gauge.
     reportSockets("room", ctx);
@@ -104,6 +115,7 @@ export class RoomObject extends DurableObject<Env> {
       // summaries) is only armed here: the request that woke the room goes first.
       this.index.wake();
       this.activity.wake();
+      this.retention.wake();
       // A push to another node that did not get through before the object went away goes now.
       if (this.peers.behind()) this.state.setAlarmBy(Date.now());
       // Records committed before the last shutdown that the directory may not have yet.
@@ -126,6 +138,7 @@ export class RoomObject extends DurableObject<Env> {
     await ensureSchema(this.db, migrations);
     this.index.created();
     this.members.writeNewRoom(input);
+    this.retention.created();
     this.load();
     await this.outbox.flush();
     this.peers.changed();
@@ -156,7 +169,9 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
-    return this.members.info(caller);
+    const info = this.members.info(caller);
+    // The retention in force, for the room settings dialog (GET /rooms/{id} only).
+    return { ...info, room: { ...info.room, retentionDays: this.retention.effectiveDays() } };
   }
 
   async join(user: MemberInput): Promise<Room> {
@@ -192,8 +207,11 @@ export class RoomObject extends DurableObject<Env> {
     return result;
   }
 
-  async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number }> {
-    return this.messages.history(caller, q);
+  async history(caller: Caller, q: { before?: number; after?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number; retention?: RetentionMarker }> {
+    const page = this.messages.history(caller, q);
+    // What retention removed (clients show it at the top of history): absent until a purge.
+    const marker = this.retention.marker();
+    return marker ? { ...page, retention: { beforeSeq: marker.beforeSeq, before: marker.before } } : page;
   }
 
   async getMessage(caller: Caller, id: string): Promise<Message> {
@@ -214,6 +232,30 @@ export class RoomObject extends DurableObject<Env> {
 
   async search(caller: Caller, q: SearchQuery): Promise<SearchHit[]> {
     return this.index.search(caller, q);
+  }
+
+  // ------------------------------------------ retention, holds, erasure
+
+  /** A node administrator sets the room's own retention (undefined: follow the node's default). */
+  async setRetention(days: RetentionDays | undefined, by: string): Promise<Room> {
+    if (!this.state.meta) throw notFound();
+    this.retention.setRoomPolicy(days, by);
+    return this.roomWithRetention(null);
+  }
+
+  /** The node's default changed (the directory tells every room). */
+  async retentionDefaultChanged(days: RetentionDays): Promise<void> {
+    if (this.state.meta) this.retention.defaultChanged(days);
+  }
+
+  /** One batch of a person's erasure (the directory's job drives it: directory/erasure.ts). */
+  async eraseUser(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, afterSeq: number): Promise<{ done: boolean; afterSeq: number }> {
+    return this.erasure.batch(userId, placeholder, roomHeld, afterSeq);
+  }
+
+  /** The room as `userId` sees it, with the retention in force. */
+  private roomWithRetention(userId: string | null): Room {
+    return { ...roomAsSeenBy(this.state, userId ?? ""), retentionDays: this.retention.effectiveDays() };
   }
 
   // ---------------------------------------------------------------- files
@@ -360,6 +402,8 @@ export class RoomObject extends DurableObject<Env> {
     await this.outbox.flush();
     // Same turn as the activity flush's writes: one commit for both.
     this.index.due();
+    // One bounded purge batch when retention is due (it re-arms the alarm while more are).
+    await this.retention.due();
     await this.activity.flush();
   }
 }

@@ -108,3 +108,22 @@ export const files = sqliteTable(
 
 /** This object's audit chain (shared/audit-schema.ts). */
 export { auditLog } from "../shared/audit-schema";
+/**
+ * What a legal hold keeps of messages the room no longer shows (retention.ts,
+ * erasure.ts, messages.ts recall): a copy of the message row as it was, with
+ * the file rows it shared (their bytes stay in the file store while the copy
+ * exists). Members never read this table; it is for the hold (an export, an
+ * auditor) and is emptied once the hold that kept a row is released.
+ * Added by the retention/legal-hold work (migration 0006_legal_hold_copies).
+ */
+export const heldMessages = sqliteTable("held_messages", {
+  seq: integer("seq").primaryKey(),
+  senderId: text("sender_id").notNull(),
+  /** JSON of the message row as it was before it was recalled or erased */
+  message: text("message").notNull(),
+  /** JSON array of the file rows it shared (storage keys included) */
+  files: text("files").notNull(),
+  /** why it was kept: "recall" or "erasure" */
+  reason: text("reason").notNull(),
+  keptAt: integer("kept_at").notNull(),
+});

@@ -37,6 +37,21 @@ export class InboxStore {
     private readonly onPending: () => void = () => {},
   ) {}
 
+  /**
+   * Erasure (GDPR): every room summary with its preview, the rooms left and
+   * the notifications with theirs. One transaction; the inbox of a person who
+   * can no longer sign in is not rebuilt (rooms' later summaries find no row).
+   */
+  eraseAll(): void {
+    this.pending.clear();
+    this.storage.transactionSync(() => {
+      this.storage.sql.exec("DELETE FROM rooms");
+      this.storage.sql.exec("DELETE FROM removed_rooms");
+      this.storage.sql.exec("DELETE FROM notifications");
+      this.storage.sql.exec("DELETE FROM watchers");
+    });
+  }
+
   /** Write the summaries kept in memory (one transaction). */
   flushPending(): void {
     if (this.pending.size === 0) return;
@@ -137,6 +152,19 @@ export class InboxStore {
       this.db.delete(schema.removedRooms).where(eq(schema.removedRooms.roomId, s.roomId)).run();
       return this.room(s.roomId)!;
     });
+  }
+
+  /** Notifications of messages a room purged (retention) or emptied (an erasure): see InboxUpdate "notes.forget". */
+  forgetNotifications(f: { roomId: string; belowSeq?: number; exceptSenders?: string[]; senderId?: string }): void {
+    if (f.belowSeq !== undefined) {
+      this.storage.sql.exec(
+        "DELETE FROM notifications WHERE room_id = ? AND seq < ? AND sender_id NOT IN (SELECT value FROM json_each(?))",
+        f.roomId,
+        f.belowSeq,
+        JSON.stringify(f.exceptSenders ?? []),
+      );
+    }
+    if (f.senderId !== undefined) this.storage.sql.exec("DELETE FROM notifications WHERE room_id = ? AND sender_id = ?", f.roomId, f.senderId);
   }
 
   /** Returns the new position, or null if the room was not in the inbox. */

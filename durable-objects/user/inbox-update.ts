@@ -42,4 +42,11 @@ export interface RoomActivity {
 export type InboxUpdate =
   | { type: "room.added"; room: RoomSummary }
   | { type: "room.removed"; roomId: string }
-  | { type: "room.changed"; roomId: string; name?: string; role?: RoomSummary["role"] };
+  | { type: "room.changed"; roomId: string; name?: string; role?: RoomSummary["role"] }
+  /**
+   * Notifications (with their previews) of messages the room no longer has:
+   * below `belowSeq` (a retention purge; `exceptSenders` are held people whose
+   * messages stayed), or everything `senderId` sent (an erasure). An inbox of
+   * an older version ignores the type.
+   */
+  | { type: "notes.forget"; roomId: string; belowSeq?: number; exceptSenders?: string[]; senderId?: string };

@@ -60,6 +60,9 @@ export class Inbox {
       case "room.changed":
         this.push(this.store.changed(update.roomId, { name: update.name, role: update.role }));
         break;
+      case "notes.forget":
+        this.store.forgetNotifications(update);
+        break;
     }
   }
 

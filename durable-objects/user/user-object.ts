@@ -94,6 +94,21 @@ export class UserObject extends DurableObject<Env> {
     if (!profile.active) await this.sessions.revokeAll("account deactivated");
   }
 
+  /**
+   * Erasure (GDPR; the directory's job calls it, again after a crash): the
+   * profile becomes the placeholder, every session ends, the inbox (room
+   * summaries with previews, notifications) is emptied. Idempotent.
+   */
+  async erase(placeholder: { username: string; displayName: string }): Promise<void> {
+    await this.open();
+    if (!this.profile) return;
+    await this.provision({ ...this.profile, username: placeholder.username, displayName: placeholder.displayName, isAdmin: false, active: false, language: null });
+    await this.sessions.revokeAll("account erased");
+    // Rooms homed on other nodes show the placeholder name too (the inbox still lists them here).
+    await this.announceProfile();
+    this.inbox.store.eraseAll();
+  }
+
   async settings(): Promise<Settings> {
     return { sendReceipts: this.profile?.sendReceipts !== false, language: this.profile?.language ?? null };
   }

@@ -142,7 +142,11 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
   rows.push({
     key: "top",
     estimate: 40,
-    render: () => <div class="list-top muted small">{view.loadingOlder ? t("loadingOlder") : view.hasMore ? "" : t("beginning")}</div>,
+    render: () => (
+      <div class="list-top muted small" data-testid="history-top">
+        {view.loadingOlder ? t("loadingOlder") : view.hasMore ? "" : view.retention ? t("retentionRemoved", { date: `${formatDay(view.retention.before)} ${formatTime(view.retention.before)}` }) : t("beginning")}
+      </div>
+    ),
   });
   let prevDay = "";
   let dividerPlaced = false;

@@ -84,6 +84,12 @@ export function RoomSettings({ onClose }: { onClose: () => void }) {
           <span class="muted small"> — {t("muteRoomHint")}</span>
         </label>
       )}
+      {view.retentionDays !== undefined && (
+        // Set by node administrators (docs/OPERATIONS.md): shown, not edited, here.
+        <p class="muted small" data-testid="room-retention">
+          {t("retentionPolicy")}: {view.retentionDays === null ? t("retentionForever") : view.retentionDays === 1 ? t("retentionOneDay") : t("retentionDays", { days: view.retentionDays })}
+        </p>
+      )}
       <h3>{t("members")} ({view.members.length})</h3>
       <ul class="people member-list" aria-label={t("members")}>
         {sorted.map((m) => (

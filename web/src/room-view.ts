@@ -16,6 +16,10 @@ export interface RoomView {
   messages: Message[];
   byId: Map<string, Message>;
   hasMore: boolean;
+  /** what the retention policy removed (history's `retention`): said at the top once the oldest kept message is loaded */
+  retention: { beforeSeq: number; before: number } | null;
+  /** the retention policy in force (days; null: forever; undefined: a node that does not say) */
+  retentionDays: number | null | undefined;
   loadingOlder: boolean;
   /** a window of older history is shown (after a jump): newer messages are on the node, not here yet */
   hasNewer: boolean;
@@ -56,6 +60,8 @@ export function openRoom(roomId: string, target?: { id: string; seq: number }, o
     messages: [],
     byId: new Map(),
     hasMore: true,
+    retention: null,
+    retentionDays: undefined,
     loadingOlder: false,
     hasNewer: false,
     loadingNewer: false,
@@ -131,6 +137,7 @@ async function loadRoom(view: RoomView, target?: { id: string; seq: number }): P
       api.receipts(view.roomId).catch(() => ({ receipts: [] })),
     ]);
     view.room = info.room;
+    view.retentionDays = info.room.retentionDays;
     view.members = info.members;
     for (const m of info.members) remember(m.userId, m.displayName, m.username);
     // Avatars (and names changed since the room last heard) come from the directory: one
@@ -139,6 +146,7 @@ async function loadRoom(view: RoomView, target?: { id: string; seq: number }): P
     for (const r of receipts.receipts) view.receipts.set(r.userId, r.seq);
     if ("hasNewer" in page) setWindow(view, page);
     else {
+      view.retention = page.retention ?? null;
       view.hasMore = page.hasMore;
       upsert(view, page.messages);
     }
@@ -152,6 +160,8 @@ async function loadRoom(view: RoomView, target?: { id: string; seq: number }): P
 /** The history around `seq`: up to 40 messages either side. */
 async function around(roomId: string, seq: number): Promise<{ messages: Message[]; hasMore: boolean; hasNewer: boolean }> {
   const [older, newer] = await Promise.all([api.history(roomId, { before: seq + 1, limit: 40 }), api.history(roomId, { after: seq, limit: 40 })]);
+  const view = state.view;
+  if (view?.roomId === roomId) view.retention = older.retention ?? null;
   return { messages: [...older.messages, ...newer.messages], hasMore: older.hasMore, hasNewer: newer.hasMore };
 }
 
@@ -222,6 +232,7 @@ export async function loadNewer(): Promise<void> {
 
 async function reloadLatest(view: RoomView): Promise<void> {
   const page = await api.history(view.roomId, { limit: 100 });
+  view.retention = page.retention ?? null;
   view.messages = [];
   view.byId.clear();
   view.hasMore = page.hasMore;
@@ -238,6 +249,7 @@ export async function loadOlder(): Promise<void> {
   changed();
   try {
     const page = await api.history(view.roomId, { before: view.messages[0].seq, limit: 100 });
+    view.retention = page.retention ?? null;
     view.hasMore = page.hasMore;
     upsert(view, page.messages);
   } catch {

@@ -33,7 +33,11 @@ export type MetaNumberKey =
   /** members' inboxes have heard about every message up to this seq … (inbox-activity.ts) */
   | "notified_seq"
   /** … and every change up to this room version */
-  | "notified_version";
+  | "notified_version"
+  /** when retention next looks at the room (retention.ts); absent: never armed */
+  | "retention_next_at"
+  /** members' inboxes were told to drop notifications below this seq (retention.ts) */
+  | "retention_forgot_below";
 
 /** Texts kept in meta. */
 export type MetaTextKey =
@@ -42,7 +46,13 @@ export type MetaTextKey =
   /** "home": no message of this room is stored on another node (peers.ts) */
   | "residency"
   /** per other node: the room version and member list it has confirmed (peer-push.ts) */
-  | "peer_cursors";
+  | "peer_cursors"
+  /** the room's own retention policy ("forever" or a number of days); absent: the node's default (retention.ts) */
+  | "retention_days"
+  /** the node's default as the directory last said ("forever" or days) */
+  | "retention_default_days"
+  /** JSON RetentionMarker: what the last purge removed (store/retention.ts) */
+  | "retention_marker";
 
 /** The room's settings are stored under their own names; the rest under these. */
 type MetaKey = keyof RoomMeta | MetaNumberKey | MetaTextKey;
@@ -117,6 +127,10 @@ export class MetaStore {
 
   putText(key: MetaTextKey, value: string): void {
     this.setText(key, value);
+  }
+
+  deleteText(key: MetaTextKey): void {
+    this.sql.exec("DELETE FROM meta WHERE key = ?", key);
   }
 
   private text(key: MetaKey): string | undefined {

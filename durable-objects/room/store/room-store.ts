@@ -20,6 +20,7 @@ import { SearchIndexStore } from "./search-index";
 import { FileRowStore } from "./files";
 import { OutboxStore } from "./outbox";
 import type { AuditFeed } from "../../shared/audit";
+import { RetentionStore } from "./retention";
 
 export type RoomDb = DrizzleSqliteDODatabase<typeof schema>;
 
@@ -30,6 +31,8 @@ export class RoomStore {
   readonly search: SearchIndexStore;
   readonly files: FileRowStore;
   readonly outbox: OutboxStore;
+  /** expired messages, the purge marker and copies kept for legal holds (retention.ts, erasure.ts) */
+  readonly held: RetentionStore;
 
   constructor(
     db: RoomDb,
@@ -43,6 +46,7 @@ export class RoomStore {
     this.search = new SearchIndexStore(storage.sql, this.meta, this.messages, (fn) => this.transaction(fn));
     this.files = new FileRowStore(db, storage.sql);
     this.outbox = new OutboxStore(db);
+    this.held = new RetentionStore(storage.sql);
   }
 
   /** All-or-nothing: statements before a throw are rolled back. */

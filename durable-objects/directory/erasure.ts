@@ -1,0 +1,175 @@
+/**
+ * Erasure jobs (GDPR, `POST /api/v1/admin/users/{id}/erase`): a person of
+ * this node is removed from everything the node keeps about them, while the
+ * rooms stay readable for everyone else.
+ *
+ * A job is a row in the directory's `settings` table (`erasure:<user id>` →
+ * ErasureJob), written in the same transaction that anonymises the account,
+ * so there is never an anonymised account without a job that finishes the
+ * rest. Then, in order, each step idempotent:
+ *   1. the account (this transaction): placeholder username/name, no avatar,
+ *      no password, inactive — the cluster's other nodes learn it from the
+ *      directory feed like any rename (replication.ts);
+ *   2. the avatar's bytes, the user object (sessions end, inbox emptied);
+ *   3. every room homed on this node, one after another, each in bounded
+ *      batches (room/erasure.ts); `roomsDone` is saved after each room.
+ * A crash anywhere leaves the job `running`: the directory's alarm (armed
+ * when the job starts) or the same request again resumes it, and rooms that
+ * were already done are skipped, or redone harmlessly.
+ */
+import { eq, like } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import type { Erasure } from "../../protocol/models";
+import { homeNode } from "../../protocol/ids";
+import { AppError } from "../shared/app-error";
+import type { Env } from "../shared/env";
+import { deleteStoredFile } from "../shared/file-store";
+import { storedRoom, storedUser } from "../shared/objects";
+import type { Accounts } from "./accounts";
+import type { Compliance } from "./compliance";
+import * as schema from "./schema";
+
+const JOB_PREFIX = "erasure:";
+/** The name an erased person's messages and memberships show. */
+export const ERASED_DISPLAY_NAME = "Deleted user";
+
+interface ErasureJob extends Erasure {
+  /** the placeholder username (unique: `deleted-` + the id's random part) */
+  username: string;
+  /** every room of this node when the job began */
+  rooms: string[];
+  /** the avatar's hash, deleted in step 2 */
+  avatar: string | null;
+}
+
+type Db = DrizzleSqliteDODatabase<typeof schema>;
+
+export class Erasures {
+  /** one drive per person at a time (a second request waits for it) */
+  private readonly driving = new Map<string, Promise<Erasure>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly env: Env,
+    private readonly accounts: Accounts,
+    private readonly compliance: Compliance,
+    private readonly transaction: <T>(fn: () => T) => T,
+    /** rooms homed on this node, now */
+    private readonly localRooms: () => string[],
+    /** arm the directory's alarm (the resume of a job a crash interrupted) */
+    private readonly armAlarm: (at: number) => void,
+  ) {}
+
+  /**
+   * Start (or resume) `userId`'s erasure and drive it to the end. The one
+   * place an erasure begins: its audit record belongs in `start`'s transaction.
+   */
+  async erase(userId: string, by: string): Promise<Erasure> {
+    let job = this.job(userId);
+    // A hold on the person stops an erasure, also one that began before the hold.
+    if (this.compliance.isUserHeld(userId) && job?.state !== "done") {
+      throw new AppError("under_legal_hold", "this person is under a legal hold: their data cannot be erased until the hold is released");
+    }
+    job ??= this.start(userId, by);
+    if (job.state === "done") return publicView(job);
+    return this.drive(userId);
+  }
+
+  status(userId: string): Erasure | null {
+    const job = this.job(userId);
+    return job && publicView(job);
+  }
+
+  /** From the directory's alarm: every job still running. Returns whether any is left. */
+  async resumeAll(): Promise<boolean> {
+    const running = this.db
+      .select()
+      .from(schema.settings)
+      .where(like(schema.settings.key, `${JOB_PREFIX}%`))
+      .all()
+      .map((r) => JSON.parse(r.value) as ErasureJob)
+      .filter((j) => j.state === "running");
+    let left = false;
+    for (const job of running) {
+      if (this.compliance.isUserHeld(job.userId)) continue; // paused until the hold ends and someone asks again
+      const after = await this.drive(job.userId).catch((err) => {
+        console.error(`erasure of ${job.userId}: interrupted, the alarm tries again`, err);
+        return null;
+      });
+      if (!after || after.state !== "done") left = true;
+    }
+    return left;
+  }
+
+  private start(userId: string, by: string): ErasureJob {
+    if (homeNode(userId) !== this.env.NODE_NAME || !this.accounts.byId(userId)) throw new AppError("not_found", "no such user");
+    const username = `deleted-${userId.slice(2, 18)}`;
+    const now = Date.now();
+    return this.transaction(() => {
+      const { previousAvatar } = this.accounts.anonymise(userId, { username, displayName: ERASED_DISPLAY_NAME });
+      const job: ErasureJob = { userId, state: "running", startedAt: now, finishedAt: null, startedBy: by, roomsTotal: 0, roomsDone: 0, username, rooms: this.localRooms(), avatar: previousAvatar };
+      job.roomsTotal = job.rooms.length;
+      this.save(job);
+      // Should this isolate die mid-way, the alarm resumes the job.
+      this.armAlarm(now + 30_000);
+      return job;
+    });
+  }
+
+  private drive(userId: string): Promise<Erasure> {
+    let running = this.driving.get(userId);
+    if (!running) {
+      running = this.run(userId).finally(() => this.driving.delete(userId));
+      this.driving.set(userId, running);
+    }
+    return running;
+  }
+
+  private async run(userId: string): Promise<Erasure> {
+    const job = this.job(userId)!;
+    const placeholder = { username: job.username, displayName: ERASED_DISPLAY_NAME };
+    if (job.avatar) await deleteStoredFile(this.env, `avatars/${userId.slice(2, 18)}/${job.avatar}`);
+    await storedUser(this.env, userId).erase(placeholder);
+    for (let i = job.roomsDone; i < job.rooms.length; i++) {
+      const roomId = job.rooms[i];
+      const roomHeld = this.compliance.isRoomHeld(roomId);
+      const room = storedRoom(this.env, roomId);
+      let afterSeq = 0;
+      for (;;) {
+        const step = await room.eraseUser(userId, placeholder, roomHeld, afterSeq);
+        if (step.done) break;
+        afterSeq = step.afterSeq;
+      }
+      job.roomsDone = i + 1;
+      this.save(job);
+    }
+    job.state = "done";
+    job.finishedAt = Date.now();
+    this.save(job);
+    return publicView(job);
+  }
+
+  private job(userId: string): ErasureJob | null {
+    const row = this.db.select().from(schema.settings).where(eq(schema.settings.key, JOB_PREFIX + userId)).get();
+    return row ? (JSON.parse(row.value) as ErasureJob) : null;
+  }
+
+  private save(job: ErasureJob): void {
+    const value = JSON.stringify(job);
+    this.db.insert(schema.settings).values({ key: JOB_PREFIX + job.userId, value }).onConflictDoUpdate({ target: schema.settings.key, set: { value } }).run();
+  }
+}
+
+function publicView(job: ErasureJob): Erasure {
+  return { userId: job.userId, state: job.state, startedAt: job.startedAt, finishedAt: job.finishedAt, startedBy: job.startedBy, roomsTotal: job.roomsTotal, roomsDone: job.roomsDone };
+}
+
+/** Rooms homed on this node (the directory's rows of mirrored DMs are another node's). */
+export function localRoomIds(db: Db, node: string): string[] {
+  return db
+    .select({ id: schema.rooms.id })
+    .from(schema.rooms)
+    .all()
+    .map((r) => r.id)
+    .filter((id) => homeNode(id) === node);
+}
