@@ -8,3 +8,4 @@ export * from "./device";
 export * from "./cluster";
 export * from "./responses";
 export * from "./lenient";
+export * from "./export";

@@ -26,6 +26,7 @@ import { deviceSocket, socketTickets } from "./routes/sockets";
 import { web } from "./routes/web";
 import { cluster } from "./routes/cluster";
 import { limits } from "./routes/limits";
+import { admin } from "./routes/admin";
 import { link } from "./routes/link";
 import { linkFiles } from "./routes/link-files";
 import { startLinks } from "./start-links";
@@ -46,7 +47,8 @@ const api = new Hono<AppEnv>()
   .route("/socket-tickets", socketTickets)
   .route("/socket", deviceSocket)
   .route("/cluster", cluster)
-  .route("/limits", limits);
+  .route("/limits", limits)
+  .route("/admin", admin);
 
 const app = new Hono<AppEnv>()
   .use("*", startLinks())

@@ -120,6 +120,7 @@ export class Messages {
         createdAt: Date.now(),
         editedAt: null,
         deletedAt: null,
+        deletedBy: null,
         version: this.state.version + 1,
         attachments: attachments.length ? JSON.stringify(attachments) : null,
       };
@@ -197,7 +198,7 @@ export class Messages {
       if (!inWindow) throw new AppError("recall_window_passed", `messages can be recalled within ${this.limits.recallWindowSeconds} seconds`);
     }
     const version = this.state.version + 1;
-    const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), version, attachments: null };
+    const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), deletedBy: caller.userId, version, attachments: null };
     const now = Date.now();
     this.store.transaction(() => {
       this.store.messages.update(row.seq, set);

@@ -49,6 +49,8 @@ import { RoomFiles, type UploadedFile } from "./files";
 import { Reads } from "./reads";
 import { Members, type CreateRoomInput, type MemberInput } from "./members";
 import { Messages, type SendInput, type SendResult } from "./messages";
+import { RoomExport, type ExportHead, type ExportUserPart } from "./export-rows";
+import type { ExportMessage } from "../../protocol/export";
 
 export type { CreateRoomInput, MemberInput } from "./members";
 export type { SendInput } from "./messages";
@@ -66,6 +68,7 @@ export class RoomObject extends DurableObject<Env> {
   private readonly reads: Reads;
   private readonly members: Members;
   private readonly messages: Messages;
+  private readonly exports: RoomExport;
   /** the other nodes where this room has members (peers.ts) */
   private readonly peers: RoomPeers;
 
@@ -87,6 +90,7 @@ export class RoomObject extends DurableObject<Env> {
     this.reads = new Reads(this.state, this.store, this.sockets, this.activity);
     this.members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity, (roomId, count) => this.reportMemberCount(roomId, count));
     this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits);
+    this.exports = new RoomExport(this.state, this.store, ctx.storage.sql);
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A room that was never created has no tables; leave it that way (see shared/database.ts).
@@ -218,6 +222,20 @@ export class RoomObject extends DurableObject<Env> {
 
   async fileForDownload(caller: Caller, fileId: string): Promise<Omit<UploadedFile, "id"> | null> {
     return this.files.forDownload(caller, fileId);
+  }
+
+  // --------------------------------------------- compliance export (admins)
+
+  async exportHead(caller: Caller): Promise<ExportHead> {
+    return this.exports.head(caller);
+  }
+
+  async exportPage(caller: Caller, afterSeq: number, limit: number, senderId?: string): Promise<{ messages: ExportMessage[]; next: number | null }> {
+    return this.exports.page(caller, afterSeq, limit, senderId);
+  }
+
+  async exportUserPart(caller: Caller, userId: string): Promise<ExportUserPart> {
+    return this.exports.userPart(caller, userId);
   }
 
   // ------------------------------------------------------ reads, receipts

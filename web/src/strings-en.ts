@@ -239,6 +239,7 @@ export const errors: ErrorTable = {
   internal: "The server had a problem. Try again later.",
   room_unavailable: "This room's data is damaged. An administrator must restore it.",
   storage_error: "The server could not save this right now. Nothing was stored; try again.",
+  not_home_node: "This room is kept on another server. Export it there.",
   room_unreachable: "This room's home server cannot be reached right now.",
   last_admin: "This is the last active administrator. Make someone else an administrator first.",
   invite_invalid: "This invite link is not valid. It may be mistyped or replaced by a newer one: ask your administrator for a new link.",

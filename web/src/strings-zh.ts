@@ -234,6 +234,7 @@ export const errors: ErrorTable = {
   internal: "服务器出现问题，请稍后再试。",
   room_unavailable: "此聊天室的数据已损坏，需要管理员恢复。",
   storage_error: "服务器暂时无法保存，未存储任何内容，请重试。",
+  not_home_node: "此聊天室保存在另一台服务器上，请在那里导出。",
   room_unreachable: "暂时无法连接此聊天室所在的服务器。",
   last_admin: "这是最后一位有效的管理员。请先把其他人设为管理员。",
   invite_invalid: "此邀请链接无效：可能输入有误，或已被新链接取代。请向管理员索取新链接。",

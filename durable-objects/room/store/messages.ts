@@ -243,6 +243,7 @@ type RawMessageRow = {
   created_at: number;
   edited_at: number | null;
   deleted_at: number | null;
+  deleted_by: string | null;
   version: number;
   attachments: string | null;
 };
@@ -260,13 +261,14 @@ function fromRaw(r: RawMessageRow): MessageRow {
     createdAt: r.created_at,
     editedAt: r.edited_at,
     deletedAt: r.deleted_at,
+    deletedBy: r.deleted_by,
     version: r.version,
     attachments: r.attachments,
   };
 }
 
 const SELECT_MESSAGE =
-  "SELECT seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments FROM messages";
+  "SELECT seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, deleted_by, version, attachments FROM messages";
 // sql-safe: fixed strings.
 const LAST_MESSAGE = SELECT_MESSAGE + " ORDER BY seq DESC LIMIT 1";
 // sql-safe: fixed strings.
