@@ -46,7 +46,7 @@ export function roomExport(env: Env, caller: Caller, room: RoomStub, format: "zi
       for (let after = 0; ; ) {
         const page = await room.exportPage(caller, after, EXPORT_PAGE);
         await names.fill(page.messages);
-        for (const m of page.messages) await messages.line(m);
+        await messages.lines(page.messages);
         archive.count("messages", page.messages.length);
         if (page.next === null) break;
         after = page.next;

@@ -68,7 +68,7 @@ export function userExport(env: Env, caller: Caller, user: User, format: "zip" |
           for (let seq = 0; ; ) {
             const page = await room.exportPage(caller, seq, EXPORT_PAGE, user.id);
             await names.fill(page.messages);
-            if (messages) for (const m of page.messages) await messages.line(m);
+            if (messages) await messages.lines(page.messages);
             else await out(enc.encode(page.messages.map((m) => messageRow(m, part.room.name)).join("")));
             archive?.count("messages", page.messages.length);
             if (page.next === null) break;
