@@ -317,8 +317,11 @@ describe("export", () => {
       warmUpCsvGrowthMb: Number(warmUpGrowthMb.toFixed(1)),
       workerdRssFileGrowthMb: Number(((rssFile() - fileBefore) / 2 ** 20).toFixed(1)),
     });
-    // The first bytes leave long before the last page is read, and the node does not hold the export.
+    // The first bytes leave long before the last page is read, and the node does not hold
+    // the export: holding it would take at least the JSON Lines' size (71 MB; more as V8's
+    // two-byte strings for the Chinese text). Measured here: 25–31 MB of growth, which is
+    // V8 garbage not yet collected (RSS is a coarse measure, hence the wide margin).
     expect(firstByteMs).toBeLessThan(seconds * 1000 * 0.5);
-    expect(growthMb).toBeLessThan(jsonlBytes / 2 ** 20 / 2);
+    expect(growthMb).toBeLessThan((jsonlBytes / 2 ** 20) * 0.75);
   }, 180_000);
 });
