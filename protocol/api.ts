@@ -79,6 +79,7 @@ import {
   UserListSchema,
 } from "./responses";
 import { ClusterViewSchema } from "./cluster";
+import { ExportQuery } from "./export";
 
 /** A JSON body (its schema), a file's bytes, or a WebSocket (frames: protocol/frames.ts, protocol/device.ts). */
 export type RouteAnswer = z.ZodType | "bytes" | "websocket";
@@ -173,4 +174,6 @@ export const ROUTES: Readonly<Record<string, Route>> = {
 
   "GET /api/v1/cluster": { answer: ClusterViewSchema },
   "GET /api/v1/limits": { answer: NodeLimitsSchema },
+
+  "GET /api/v1/admin/export": { query: ExportQuery, answer: "bytes" },
 };

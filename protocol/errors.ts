@@ -18,6 +18,9 @@ export const ERROR_STATUS = {
   // one that does not exist, so ids cannot be probed.
   not_found: 404,
   conflict: 409,
+  // An administrator's action that only a room's home node can do (a compliance
+  // export): this node holds a mirror of the room; the message names its home.
+  not_home_node: 409,
   username_taken: 409,
   setup_done: 409,
   // People administration: the node keeps at least one active administrator, so

@@ -9,3 +9,4 @@ export * from "./cluster";
 export * from "./responses";
 export * from "./lenient";
 export * from "./audit";
+export * from "./export";

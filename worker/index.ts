@@ -16,7 +16,6 @@ import { setup } from "./routes/setup";
 import { me } from "./routes/me";
 import { users } from "./routes/users";
 import { accounts } from "./routes/accounts";
-import { admin } from "./routes/admin";
 import { invites } from "./routes/invites";
 import { presence } from "./routes/presence";
 import { rooms } from "./routes/rooms";
@@ -27,6 +26,7 @@ import { deviceSocket, socketTickets } from "./routes/sockets";
 import { web } from "./routes/web";
 import { cluster } from "./routes/cluster";
 import { limits } from "./routes/limits";
+import { admin } from "./routes/admin";
 import { link } from "./routes/link";
 import { linkFiles } from "./routes/link-files";
 import { startLinks } from "./start-links";
@@ -43,7 +43,7 @@ const api = new Hono<AppEnv>()
   .route("/users", users)
   .route("/accounts", accounts)
   .route("/admin/audit", adminAudit)
-  .route("/admin", admin) // node administrators: retention, legal holds, erasure
+  .route("/admin", admin) // node administrators: retention, legal holds, erasure, export
   .route("/presence", presence)
   .route("/rooms", rooms) // and below it: members, messages, file uploads, the room socket
   .route("/dms", dms)

@@ -399,6 +399,11 @@ export class DirectoryObject extends DurableObject<Env> {
     return this.rooms.dmFor(a, b, candidate);
   }
 
+  /** This node's room ids after `after`, in order (rooms-directory.ts `idsAfter`). */
+  async roomIdsAfter(after: string, limit: number): Promise<string[]> {
+    return this.rooms.idsAfter(after, limit);
+  }
+
   async getRoom(id: string): Promise<RoomRow | null> {
     return this.rooms.get(id);
   }

@@ -4,7 +4,7 @@
  * pair of people, the group-room quota (room-quota.ts) and the public
  * directory (public-rooms.ts).
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { rateLimited } from "../shared/app-error";
 import { foldName, pagePublicRooms, type PublicRoomsPage } from "./public-rooms";
@@ -66,6 +66,16 @@ export class RoomsDirectory {
   /** Which of `ids` (at most 90: SQLite in workerd binds at most 100 parameters) are rooms. */
   existing(ids: string[]): string[] {
     return ids.length ? this.db.select({ id: schema.rooms.id }).from(schema.rooms).where(inArray(schema.rooms.id, ids)).all().map((r) => r.id) : [];
+  }
+
+  /**
+   * Every room of this node by id, a page at a time (ids after `after`): the
+   * user export asks each for the person's messages, since a person may have
+   * written in rooms they have since left. Mirrors of other nodes' rooms are
+   * in their own table, not here.
+   */
+  idsAfter(after: string, limit: number): string[] {
+    return this.db.select({ id: schema.rooms.id }).from(schema.rooms).where(gt(schema.rooms.id, after)).orderBy(asc(schema.rooms.id)).limit(limit).all().map((r) => r.id);
   }
 
   /** One page of the public room directory; a cursor it did not give out is `invalid_request`. */

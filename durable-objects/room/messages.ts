@@ -125,6 +125,7 @@ export class Messages {
         createdAt: Date.now(),
         editedAt: null,
         deletedAt: null,
+        deletedBy: null,
         version: this.state.version + 1,
         attachments: attachments.length ? JSON.stringify(attachments) : null,
       };
@@ -209,7 +210,7 @@ export class Messages {
     const current = this.store.messages.findById(id);
     if (!current || current.deletedAt !== null) return this.store.messages.toMessages(meta.id, [current ?? row])[0];
     const version = this.state.version + 1;
-    const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), version, attachments: null };
+    const set = { text: "", mentions: JSON.stringify({ users: [], all: false }), deletedAt: Date.now(), deletedBy: caller.userId, version, attachments: null };
     const now = Date.now();
     this.store.transaction(() => {
       if (held) this.keepForHold(current, now);

@@ -57,6 +57,8 @@ import { Messages, type SendInput, type SendResult } from "./messages";
 import { Retention, type RetentionDays } from "./retention";
 import { RoomErasure, type ErasePlaceholder } from "./erasure";
 import type { RetentionMarker } from "./store/retention";
+import { RoomExport, type ExportHead, type ExportUserPart } from "./export-rows";
+import type { ExportMessage } from "../../protocol/export";
 
 export type { CreateRoomInput, MemberInput } from "./members";
 export type { SendInput } from "./messages";
@@ -77,6 +79,7 @@ export class RoomObject extends DurableObject<Env> {
   /** retention policy, purges and legal-hold copies (retention.ts) */
   private readonly retention: Retention;
   private readonly erasure: RoomErasure;
+  private readonly exports: RoomExport;
   /** the other nodes where this room has members (peers.ts) */
   private readonly peers: RoomPeers;
 
@@ -102,6 +105,7 @@ export class RoomObject extends DurableObject<Env> {
     );
     this.retention = new Retention(this.state, this.store, env, this.activity, this.outbox, () => this.peers.changed());
     this.erasure = new RoomErasure(this.state, this.store, this.retention, this.sockets, this.activity, this.outbox);
+    this.exports = new RoomExport(this.state, this.store, ctx.storage.sql);
     answerPingsWhileAsleep(ctx);
     // Sockets outlive the object while it hibernates; after a reset this corrects the gauge.
     reportSockets("room", ctx);
@@ -271,6 +275,20 @@ export class RoomObject extends DurableObject<Env> {
 
   async fileForDownload(caller: Caller, fileId: string): Promise<Omit<UploadedFile, "id"> | null> {
     return this.files.forDownload(caller, fileId);
+  }
+
+  // --------------------------------------------- compliance export (admins)
+
+  async exportHead(caller: Caller): Promise<ExportHead> {
+    return this.exports.head(caller);
+  }
+
+  async exportPage(caller: Caller, afterSeq: number, limit: number, senderId?: string): Promise<{ messages: ExportMessage[]; next: number | null }> {
+    return this.exports.page(caller, afterSeq, limit, senderId);
+  }
+
+  async exportUserPart(caller: Caller, userId: string): Promise<ExportUserPart> {
+    return this.exports.userPart(caller, userId);
   }
 
   // ------------------------------------------------------ reads, receipts

@@ -40,6 +40,12 @@ export const messages = sqliteTable(
     createdAt: integer("created_at").notNull(),
     editedAt: integer("edited_at"),
     deletedAt: integer("deleted_at"),
+    /**
+     * who recalled it (the author, or a room admin or owner): null for messages
+     * that are not recalled, and for those recalled before this column existed
+     * (a compliance export then says "unknown"). Read by the export only.
+     */
+    deletedBy: text("deleted_by"),
     /** room-wide change counter at the last change of this message */
     version: integer("version").notNull(),
     /** JSON array of Attachment (files shared with the message), or null */

@@ -13,6 +13,7 @@ import { api, remember, state } from "./store";
 import { formatShort, t } from "./i18n";
 import { Panel } from "./Panel";
 import { errorText } from "./server-errors";
+import { ExportButton } from "./ExportButton";
 
 const PAGE = 50;
 
@@ -278,6 +279,9 @@ function AccountDetails({ a, changed }: { a: Account; changed: (a: Account) => v
       {!!sessions?.length && (
         <button type="button" class="danger" onClick={() => run(async () => { await api.endUserSessions(a.id); await loadSessions(); })}>{t("endAllSessions")}</button>
       )}
+      {/* A GDPR access request: everything of this person on this node (worker/export/user-export.ts). */}
+      <h3 class="small">{t("exportUserData")}</h3>
+      <ExportButton query={{ user: a.id }} label="exportUserData" />
     </div>
   );
 }

@@ -15,6 +15,11 @@ import { t, type StringKey } from "./i18n";
 import { Modal } from "./Modal";
 import { NameField, nameLength } from "./NameField";
 import { Avatar } from "./Avatar";
+import { ExportButton } from "./ExportButton";
+import { homeNode } from "../../protocol/ids";
+
+/** A room kept on this node: its id names the node the signed-in person (an account of this node) is on. */
+const isHere = (roomId: string) => !!state.me && homeNode(roomId) === homeNode(state.me.id);
 
 const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
 const roleLabel = (r: Role) => t(`role${r[0].toUpperCase()}${r.slice(1)}` as StringKey);
@@ -96,6 +101,13 @@ export function RoomSettings({ onClose }: { onClose: () => void }) {
           <MemberRow key={m.userId} m={m} myRole={myRole} me={me} group={group} run={run} />
         ))}
       </ul>
+      {/* Node administrators, for rooms kept on this node (another node's room is exported there). */}
+      {state.me?.isAdmin && isHere(view.roomId) && (
+        <>
+          <h3>{t("exportRoomHistory")}</h3>
+          <ExportButton query={{ room: view.roomId }} label="exportRoomHistory" />
+        </>
+      )}
       {group && (
         <div class="row end">
           <button

@@ -155,6 +155,14 @@ const strings = {
   sessionLine: "{agent} · since {since} · last used {used}",
   endSession: "End session",
   endAllSessions: "Sign out everywhere",
+  // compliance export (issue 16): People administration and room settings, admins only
+  exportUserData: "Export data",
+  exportRoomHistory: "Export history",
+  exportCsv: "CSV for eDiscovery",
+  exportStarting: "Preparing the export…",
+  exportProgress: "Exporting… {mb} MB received",
+  exportProgressMessages: "Exporting {messages} messages… {mb} MB received",
+  exportDone: "Export downloaded.",
   moreAccounts: "More",
   noAccounts: "No one found",
   // the audit trail (issue 16)
@@ -264,6 +272,7 @@ export const errors: ErrorTable = {
   internal: "The server had a problem. Try again later.",
   room_unavailable: "This room's data is damaged. An administrator must restore it.",
   storage_error: "The server could not save this right now. Nothing was stored; try again.",
+  not_home_node: "This room is kept on another server. Export it there.",
   room_unreachable: "This room's home server cannot be reached right now.",
   last_admin: "This is the last active administrator. Make someone else an administrator first.",
   under_legal_hold: "This is under a legal hold: it cannot be erased until an administrator releases the hold.",

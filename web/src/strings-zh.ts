@@ -151,6 +151,14 @@ const strings: Strings = {
   sessionLine: "{agent} · 自 {since} · 最近使用 {used}",
   endSession: "结束会话",
   endAllSessions: "全部退出登录",
+  // compliance export (issue 16): People administration and room settings, admins only
+  exportUserData: "导出数据",
+  exportRoomHistory: "导出聊天记录",
+  exportCsv: "导出 CSV（电子取证）",
+  exportStarting: "正在准备导出…",
+  exportProgress: "正在导出… 已接收 {mb} MB",
+  exportProgressMessages: "正在导出 {messages} 条消息… 已接收 {mb} MB",
+  exportDone: "导出文件已下载。",
   moreAccounts: "更多",
   noAccounts: "未找到任何人",
   // 审计日志（issue 16）
@@ -259,6 +267,7 @@ export const errors: ErrorTable = {
   internal: "服务器出现问题，请稍后再试。",
   room_unavailable: "此聊天室的数据已损坏，需要管理员恢复。",
   storage_error: "服务器暂时无法保存，未存储任何内容，请重试。",
+  not_home_node: "此聊天室保存在另一台服务器上，请在那里导出。",
   room_unreachable: "暂时无法连接此聊天室所在的服务器。",
   last_admin: "这是最后一位有效的管理员。请先把其他人设为管理员。",
   under_legal_hold: "此内容处于法律保全中：在管理员解除保全之前不能删除。",

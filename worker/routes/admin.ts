@@ -1,5 +1,6 @@
 /**
- * `/admin` (node administrators): retention, legal holds and erasure. One
+ * `/admin` (node administrators): retention, legal holds, erasure and the
+ * compliance export (worker/export/start.ts). One
  * handler per action, each one directory or room call (the action and its
  * audit record happen there, in one transaction: see
  * durable-objects/directory/compliance.ts, erasure.ts and room/retention.ts).
@@ -7,7 +8,9 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { readJson } from "../http";
+import { readJson, readQuery } from "../http";
+import { ExportQuery } from "../../protocol/export";
+import { startExport } from "../export/start";
 import { reply } from "../reply";
 import { PlaceHoldBody, SetRetentionDefaultBody, SetRoomRetentionBody } from "../../protocol/rest";
 import { ErasureSchema, LegalHoldSchema, RoomSchema } from "../../protocol/models";
@@ -50,4 +53,5 @@ export const admin = new Hono<AppEnv>()
     if (!isLocalUserId(c.env, id)) throw new AppError("not_found", "no such user");
     if (id === c.get("caller").userId) throw new AppError("invalid_request", "you cannot erase yourself");
     return reply(c, ErasureSchema, await directory(c.env).eraseUser(id, c.get("caller").userId));
-  });
+  })
+  .get("/export", async (c) => startExport(c, readQuery(c, ExportQuery)));

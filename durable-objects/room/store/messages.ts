@@ -231,7 +231,8 @@ export function toMessage(roomId: string, row: MessageRow, reactions: { emoji: s
   };
 }
 
-type RawMessageRow = {
+/** A `messages` row as `SELECT *` returns it (shared with store/retention.ts). */
+export type RawMessageRow = {
   seq: number;
   id: string;
   client_key: string;
@@ -243,11 +244,12 @@ type RawMessageRow = {
   created_at: number;
   edited_at: number | null;
   deleted_at: number | null;
+  deleted_by: string | null;
   version: number;
   attachments: string | null;
 };
 
-function fromRaw(r: RawMessageRow): MessageRow {
+export function fromRaw(r: RawMessageRow): MessageRow {
   return {
     seq: r.seq,
     id: r.id,
@@ -260,13 +262,14 @@ function fromRaw(r: RawMessageRow): MessageRow {
     createdAt: r.created_at,
     editedAt: r.edited_at,
     deletedAt: r.deleted_at,
+    deletedBy: r.deleted_by,
     version: r.version,
     attachments: r.attachments,
   };
 }
 
 const SELECT_MESSAGE =
-  "SELECT seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, version, attachments FROM messages";
+  "SELECT seq, id, client_key, client_id, sender_id, text, reply_to, mentions, created_at, edited_at, deleted_at, deleted_by, version, attachments FROM messages";
 // sql-safe: fixed strings.
 const LAST_MESSAGE = SELECT_MESSAGE + " ORDER BY seq DESC LIMIT 1";
 // sql-safe: fixed strings.

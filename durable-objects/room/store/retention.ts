@@ -8,7 +8,7 @@
  * with json_each: workerd binds at most 100 parameters per statement, and a
  * node may hold more people than that.
  */
-import type { MessageRow } from "./messages";
+import { fromRaw, type MessageRow, type RawMessageRow } from "./messages";
 import type { FileRow } from "./files";
 
 /** What history says about a purged range: messages below `beforeSeq` sent before `before` were removed. */
@@ -22,38 +22,6 @@ export interface RetentionMarker {
 }
 
 /** A message row as SQLite names its columns. */
-type RawRow = {
-  seq: number;
-  id: string;
-  client_key: string;
-  client_id: string;
-  sender_id: string;
-  text: string;
-  reply_to: string | null;
-  mentions: string;
-  created_at: number;
-  edited_at: number | null;
-  deleted_at: number | null;
-  version: number;
-  attachments: string | null;
-};
-
-const fromRaw = (r: RawRow): MessageRow => ({
-  seq: r.seq,
-  id: r.id,
-  clientKey: r.client_key,
-  clientId: r.client_id,
-  senderId: r.sender_id,
-  text: r.text,
-  replyTo: r.reply_to,
-  mentions: r.mentions,
-  createdAt: r.created_at,
-  editedAt: r.edited_at,
-  deletedAt: r.deleted_at,
-  version: r.version,
-  attachments: r.attachments,
-});
-
 type RawFile = { id: string; name: string; size: number; content_type: string; sha256: string; uploader_id: string; created_at: number; message_seq: number | null; storage_key: string };
 const fileFromRaw = (f: RawFile): FileRow => ({
   id: f.id,
@@ -73,7 +41,7 @@ export class RetentionStore {
   /** The oldest `limit` messages sent before `cutoff` whose sender is not in `heldUsers`, in seq order. */
   expired(cutoff: number, heldUsers: string[], limit: number): MessageRow[] {
     return this.sql
-      .exec<RawRow>(
+      .exec<RawMessageRow>(
         "SELECT * FROM messages WHERE created_at < ? AND sender_id NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
         cutoff,
         JSON.stringify(heldUsers),
@@ -94,7 +62,7 @@ export class RetentionStore {
   /** `userId`'s messages after `afterSeq` that still carry anything of theirs (idempotent: erased ones no longer match). */
   bySenderWithContent(userId: string, afterSeq: number, limit: number): MessageRow[] {
     return this.sql
-      .exec<RawRow>(
+      .exec<RawMessageRow>(
         "SELECT * FROM messages WHERE seq > ? AND sender_id = ? AND (deleted_at IS NULL OR text != '' OR attachments IS NOT NULL) ORDER BY seq LIMIT ?",
         afterSeq,
         userId,
