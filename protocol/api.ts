@@ -29,6 +29,9 @@ import {
   HistoryQuery,
   InviteLookupBody,
   LoginBody,
+  MfaConfirmBody,
+  MfaDisableBody,
+  MfaLoginBody,
   NotificationsQuery,
   PresenceQuery,
   PublicRoomsQuery,
@@ -69,13 +72,19 @@ import {
   NodeLimitsSchema,
   SentMessageSchema,
   SignInSchema,
+  LoginAnswerSchema,
+  SsoInfoSchema,
+  MfaStatusSchema,
+  MfaEnrolmentSchema,
+  RecoveryCodesSchema,
   SocketTicketSchema,
   UserListSchema,
 } from "./responses";
 import { ClusterViewSchema } from "./cluster";
 
 /** A JSON body (its schema), a file's bytes, or a WebSocket (frames: protocol/frames.ts, protocol/device.ts). */
-export type RouteAnswer = z.ZodType | "bytes" | "websocket";
+/** "redirect": a 302 for browsers (single sign-on), no body. */
+export type RouteAnswer = z.ZodType | "bytes" | "websocket" | "redirect";
 
 export interface Route {
   /** what a successful answer carries */
@@ -91,7 +100,11 @@ export const routeKey = (method: string, path: string) => `${method} ${path}`;
 export const ROUTES: Readonly<Record<string, Route>> = {
   "GET /healthz": { answer: HealthSchema },
 
-  "POST /api/v1/auth/login": { body: LoginBody, answer: SignInSchema },
+  "POST /api/v1/auth/login": { body: LoginBody, answer: LoginAnswerSchema },
+  "POST /api/v1/auth/login/mfa": { body: MfaLoginBody, answer: SignInSchema },
+  "GET /api/v1/auth/sso": { answer: SsoInfoSchema },
+  "GET /api/v1/auth/sso/start": { answer: "redirect" },
+  "GET /api/v1/auth/sso/callback": { answer: "redirect" },
   "POST /api/v1/auth/logout": { answer: OkSchema },
   "GET /api/v1/setup": { answer: SetupStatusSchema },
   "POST /api/v1/invites/lookup": { body: InviteLookupBody, answer: InviteInfoSchema },
@@ -103,6 +116,10 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "PUT /api/v1/me/avatar": { answer: UserSchema },
   "DELETE /api/v1/me/avatar": { answer: UserSchema },
   "GET /api/v1/me/sessions": { answer: MySessionListSchema },
+  "GET /api/v1/me/mfa": { answer: MfaStatusSchema },
+  "POST /api/v1/me/mfa/enrol": { answer: MfaEnrolmentSchema },
+  "POST /api/v1/me/mfa/confirm": { body: MfaConfirmBody, answer: RecoveryCodesSchema },
+  "POST /api/v1/me/mfa/disable": { body: MfaDisableBody, answer: OkSchema },
   "DELETE /api/v1/me/sessions/:sid": { answer: OkSchema },
   "POST /api/v1/me/password": { body: ChangePasswordBody, answer: OkSchema },
   "GET /api/v1/me/rooms": { answer: InboxRoomListSchema },

@@ -24,7 +24,7 @@ import { LIMIT_NAMES, parseLimits } from "../durable-objects/shared/limits.mjs";
 import { readWranglerToml } from "./wrangler-toml";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
-const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS", "NODE_PUBLIC_KEY", "NODE_PRIVATE_KEY"];
+const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS", "NODE_PUBLIC_KEY", "NODE_PRIVATE_KEY", "AUTH", "OIDC_CLIENT_SECRET"];
 // Bindings only wrangler has: the R2 bucket that holds files where there is no node disk
 // (wrangler dev, the workerd tests, a Cloudflare deployment). The Worker picks its file
 // store from which of FILES / FILES_BUCKET is bound (durable-objects/shared/file-store.ts),

@@ -14,6 +14,7 @@ import { InboxRoomSchema, RoomPrefsBody, SettingsBody } from "../../protocol/dev
 import { UserSchema } from "../../protocol/models";
 import { InboxRoomListSchema, MySessionListSchema, NotificationPageSchema, OkSchema, SettingsSchema } from "../../protocol/responses";
 import { AppError } from "../../durable-objects/shared/app-error";
+import { recordAuthEvent } from "../auth-events";
 import { assertPasswordAllowed, hashPassword, verifyPassword } from "../../durable-objects/shared/passwords";
 import { directoryStub as directory, storedUser } from "../../durable-objects/shared/objects";
 
@@ -67,6 +68,7 @@ export const me = new Hono<AppEnv>()
     await dir.setPasswordHash(caller.userId, await hashPassword(body.newPassword, limitsOf(c.env).passwordHashIterations));
     // A password change signs out every other device.
     await storedUser(c.env, caller.userId).revokeAll("password changed", caller.sessionId);
+    await recordAuthEvent(c.env, { action: "password.changed", userId: caller.userId });
     return reply(c, OkSchema, { ok: true });
   })
   .get("/rooms", async (c) => {
