@@ -49,6 +49,7 @@ import {
   SentMessageSchema,
   SignInSchema,
   LoginAnswerSchema,
+  SsoInfoSchema,
   MfaStatusSchema,
   MfaEnrolmentSchema,
   RecoveryCodesSchema,
@@ -182,6 +183,10 @@ export class OutpostClient {
   /** The second step of a two-factor sign-in: the challenge login() was given, and a code or recovery code. */
   async loginMfa(challenge: string, code: string): Promise<LoginResult> {
     return this.keepDeviceToken(await this.request("POST", "/auth/login/mfa", { challenge, code }, SignInSchema));
+  }
+  /** Single sign-on on this node: whether to offer "Sign in with …" (the browser then goes to `/api/v1/auth/sso/start`). */
+  ssoInfo(): Promise<z.infer<typeof SsoInfoSchema>> {
+    return this.request("GET", "/auth/sso", undefined, SsoInfoSchema);
   }
   /** Two-factor sign-in of the signed-in account: on or off, recovery codes left, required by the node. */
   mfaStatus(): Promise<z.infer<typeof MfaStatusSchema>> {

@@ -66,7 +66,7 @@ export async function hotp(key: Uint8Array, counter: number, digits = TOTP_DIGIT
   // The counter is a 64-bit big-endian integer; steps stay far below 2^53.
   new DataView(msg.buffer).setUint32(0, Math.floor(counter / 2 ** 32));
   new DataView(msg.buffer).setUint32(4, counter >>> 0);
-  const cryptoKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash }, false, ["sign"]);
+  const cryptoKey = await crypto.subtle.importKey("raw", new Uint8Array(key), { name: "HMAC", hash }, false, ["sign"]);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", cryptoKey, msg));
   const offset = mac[mac.length - 1] & 0x0f;
   const bin = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
