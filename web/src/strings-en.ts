@@ -224,7 +224,7 @@ const strings = {
   twoFactorOnHint: "On. Recovery codes left: {n}.",
   twoFactorSetUp: "Set up two-factor sign-in",
   twoFactorScan: "Scan this QR code with your authenticator app, or type this key into it:",
-  twoFactorTurnOn: "Turn on",
+  twoFactorTurnOn: "Turn on two-factor sign-in",
   recoveryCodesHint: "Recovery codes: each one signs you in once if you lose your phone. Keep them somewhere safe; they are shown only now.",
   twoFactorTurnOff: "Turn off two-factor sign-in",
   twoFactorOffDone: "Two-factor sign-in is off.",

@@ -220,7 +220,7 @@ const strings: Strings = {
   twoFactorOnHint: "已开启。剩余恢复码：{n} 个。",
   twoFactorSetUp: "设置两步验证",
   twoFactorScan: "用身份验证器应用扫描此二维码，或在应用中输入此密钥：",
-  twoFactorTurnOn: "开启",
+  twoFactorTurnOn: "开启两步验证",
   recoveryCodesHint: "恢复码：手机丢失时，每个恢复码可登录一次。请妥善保存，它们只显示这一次。",
   twoFactorTurnOff: "关闭两步验证",
   twoFactorOffDone: "两步验证已关闭。",
