@@ -374,6 +374,11 @@ function describeIssue(issue, where, configFile) {
     if (issue.code !== "unrecognized_keys") return `node config: ${issue.message}`;
     return `${configFile ? `${configFile}: ` : ""}unknown field "${issue.keys[0]}" (known: ${FILE_FIELDS.join(", ")})`;
   }
+  // Sign-in policy: the field inside named, as `oidc.issuer (in file): …`.
+  if (field === "oidc" || field === "mfa") {
+    if (issue.code === "unrecognized_keys") return `${where(field)}: unknown field "${field}.${issue.keys[0]}"`;
+    if (subfield !== undefined) return `${field}.${subfield}${configFile ? ` (in ${configFile})` : ""}: ${issue.message}`;
+  }
   if (field === "limits") return limitsProblem({ ...issue, path: issue.path.slice(1) }, where("limits"));
   if (field === "tls") {
     if (issue.code === "unrecognized_keys") return `${where("tls")}: unknown field "tls.${issue.keys[0]}" (known: cert, key)`;

@@ -322,6 +322,16 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"outboundAllow": "10.0.0.1"}')).toThrow(/^outboundAllow \(in .*\): must be a list of addresses or ranges/);
     expect(withFile('{"outboundAllow": ["intranet.local"]}')).toThrow(/^outboundAllow \(in .*\): "intranet\.local" is not an address or range/);
     expect(withFile('{"outboundAllow": ["10.0.0.0/33"]}')).toThrow(/^outboundAllow \(in .*\): "10\.0\.0\.0\/33" is not an address or range/);
+    // Single sign-on and two-factor sign-in (docs/OPERATIONS.md "Single sign-on"): one line each.
+    const oidc = (extra: string) => withFile(`{"oidc": {"issuer": "https://login.example.org", "clientId": "chat", "clientSecret": "s3cret"${extra}}}`);
+    expect(withFile('{"oidc": {"issuer": "http://login.example.org", "clientId": "chat", "clientSecret": "x"}}')).toThrow(/^oidc\.issuer \(in .*\): must be an https URL/);
+    expect(withFile('{"oidc": {"issuer": "https://login.example.org", "clientSecret": "x"}}')).toThrow(/^oidc\.clientId \(in .*\): must be the client id/);
+    expect(withFile('{"oidc": {"issuer": "https://login.example.org", "clientId": "chat"}}')).toThrow(/^oidc\.clientSecret \(in .*\): must be the client secret/);
+    expect(oidc(', "autoCreate": "yes"')).toThrow(/^oidc\.autoCreate \(in .*\): must be true or false$/);
+    expect(oidc(', "allowedGroups": "staff"')).toThrow(/^oidc\.allowedGroups \(in .*\): must be a list of strings/);
+    expect(oidc(', "groups": []')).toThrow(/unknown field "oidc\.groups"/);
+    expect(withFile('{"mfa": {"requiredForAdmins": 1}}')).toThrow(/^mfa\.requiredForAdmins \(in .*\): must be true or false$/);
+    expect(withFile('{"mfa": {"required": true}}')).toThrow(/unknown field "mfa\.required"/);
     // The sign-in budget and the hash cost have no "off": 0 would refuse every sign-in, or hash nothing.
     expect(withFile('{"limits": {"signInBurst": 0}}')).toThrow(/limits\.signInBurst: must be a positive integer, got 0/);
     expect(withFile('{"limits": {"signInsPerSecond": 1.5}}')).toThrow(/limits\.signInsPerSecond: must be a positive integer/);
