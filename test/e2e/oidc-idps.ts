@@ -1,3 +1,4 @@
+/// <reference path="./oidc-provider.d.ts" />
 /**
  * Identity providers for the SSO tests, on 127.0.0.1 in the test process:
  * - `startOidcProvider`: the real `oidc-provider` (npm), its development login
