@@ -87,3 +87,31 @@ describe("two-factor sign-in in Chromium", () => {
     expect(b.pageErrors).toEqual([]);
   });
 });
+
+describe("mfa.requiredForAdmins in Chromium", () => {
+  let strict: OutpostNode;
+  afterAll(async () => {
+    await strict?.stop();
+  });
+
+  it("an administrator without two-factor sign-in is sent to enrolment first, then into the app", async () => {
+    strict = await startNode({ adminPassword: PW, mfa: { requiredForAdmins: true } });
+    const b = await openBrowser(strict.url);
+    browsers.push(b);
+    const page = b.page;
+    await page.goto("/");
+    await page.locator('input[name="username"]').fill("admin");
+    await page.locator('input[name="password"]').fill(PW);
+    await page.locator('button[type="submit"]').click();
+    await page.getByText("This node requires administrators to use two-factor sign-in").waitFor({ timeout: 15000 });
+    expect(await page.locator("nav.sidebar").count()).toBe(0);
+    await page.getByRole("button", { name: "Set up two-factor sign-in" }).click();
+    const secret = (await page.getByTestId("mfa-secret").textContent())!.trim();
+    await page.locator('input[name="mfaCode"]').fill(await totpAt(secret, Date.now()));
+    await page.getByRole("button", { name: "Turn on two-factor sign-in" }).click();
+    await expect.poll(() => page.getByTestId("recovery-codes").locator("li").count()).toBe(10);
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.locator("nav.sidebar").waitFor({ timeout: 15000 });
+    expect(b.pageErrors).toEqual([]);
+  });
+});
