@@ -134,6 +134,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "GET /api/v1/users/:id/avatar": { answer: "bytes" },
   "PATCH /api/v1/users/:id": { body: UpdateUserBody, answer: UserSchema },
   "POST /api/v1/users/:id/password": { body: ResetPasswordBody, answer: OkSchema },
+  "DELETE /api/v1/users/:id/mfa": { answer: OkSchema },
   "POST /api/v1/users/:id/invite": { answer: InviteSchema },
   "POST /api/v1/users/:id/deactivate": { answer: UserSchema },
   "POST /api/v1/users/:id/reactivate": { answer: UserSchema },

@@ -12,7 +12,7 @@ export type AuthEvent =
   | { action: "sso.sign_in"; userId: string; issuer: string; created: boolean }
   | { action: "sso.refused"; issuer: string; code: string }
   | { action: "mfa.enabled" | "mfa.disabled" | "mfa.sign_in" | "password.changed"; userId: string }
-  | { action: "mfa.code_refused"; userId: string | null };
+  | { action: "password.reset" | "mfa.reset"; userId: string; by: string };
 
 export async function recordAuthEvent(_env: Env, event: AuthEvent): Promise<void> {
   // AUDIT: replace with the audit trail's append (fail closed) once it is merged.

@@ -104,6 +104,28 @@ describe("two-factor sign-in", () => {
   });
 });
 
+describe("an administrator turns someone's two-factor sign-in off (lost phone)", () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = await withNode();
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it("admins only, not for themselves; then the password alone signs in", async () => {
+    const gus = await t.user("gus");
+    const hal = await t.user("hal");
+    await enrol(t.node.url, gus.token);
+    expect((await call(t.node.url, "DELETE", `/users/${encodeURIComponent(gus.id)}/mfa`, hal.token)).status).toBe(403);
+    const me = (await call(t.node.url, "GET", "/me", t.admin)).body.id as string;
+    expect((await call(t.node.url, "DELETE", `/users/${encodeURIComponent(me)}/mfa`, t.admin)).body.error?.code).toBe("invalid_request");
+    expect((await call(t.node.url, "POST", "/auth/login", null, { username: "gus", password: gus.password })).body.mfaRequired).toBe(true);
+    expect((await call(t.node.url, "DELETE", `/users/${encodeURIComponent(gus.id)}/mfa`, t.admin)).status).toBe(200);
+    expect(typeof (await call(t.node.url, "POST", "/auth/login", null, { username: "gus", password: gus.password })).body.token).toBe("string");
+  });
+});
+
 describe("mfa.requiredForAdmins", () => {
   let t: TestNode;
   beforeAll(async () => {
