@@ -11,7 +11,7 @@
  *   an existing account is not linked to it unless the node says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../harness";
+import { freePort, startNode, type OutpostNode } from "../harness";
 import { withNode, type TestNode } from "../fixtures";
 import { get, Jar, startFakeIdp, startOidcProvider, throughProvider, type FakeIdp, type Idp } from "./oidc-idps";
 
@@ -108,10 +108,12 @@ describe("SSO with oidc-provider", () => {
 
 describe("SSO against a provider that sends bad ID tokens", () => {
   let idp: FakeIdp;
-  let t: TestNode;
+  let t: { node: OutpostNode; stop(): Promise<void> };
   beforeAll(async () => {
     idp = await startFakeIdp();
-    t = await withNode({ outboundAllow: ["127.0.0.1/32"], oidc: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, autoCreate: true } });
+    // SSO only: the password form is off (the admin account exists, for the linking test below).
+    const node = await startNode({ adminPassword: "an operator passphrase here", outboundAllow: ["127.0.0.1/32"], oidc: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, autoCreate: true, passwordSignIn: false } });
+    t = { node, stop: () => node.stop() };
   });
   afterAll(async () => {
     await t?.stop();
@@ -144,6 +146,12 @@ describe("SSO against a provider that sends bad ID tokens", () => {
     expect(error).toBeNull();
     expect((await meWithCookies(t.node.url, jar)).body.username).toBe("erin");
     expect(idp.tokenRequests.at(-1)?.auth).toBe("post");
+  });
+
+  it("with passwordSignIn false the password form is refused, and the sign-in page is told so", async () => {
+    const res = await fetch(`${t.node.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "an operator passphrase here" }) });
+    expect(res.status).toBe(403);
+    expect(await (await fetch(`${t.node.url}/api/v1/auth/sso`)).json()).toEqual({ enabled: true, displayName: "SSO", passwordSignIn: false });
   });
 
   it("a new subject whose username names an existing account (admin) is not linked to it", async () => {
