@@ -57,7 +57,16 @@ export const sso = new Hono<AppEnv>()
   })
   .get("/start", async (c) => {
     const oidc = oidcOf(c);
-    const meta = await discover(oidc.issuer);
+    let meta;
+    try {
+      meta = await discover(oidc.issuer);
+    } catch (thrown) {
+      // The provider down or misconfigured: back to the sign-in page with the reason, not a JSON page.
+      const err = asAppError(thrown);
+      if (!err) throw thrown;
+      console.error(`sso: ${err.detail}`);
+      return c.redirect(`/?sso_error=${encodeURIComponent(err.code)}`, 302);
+    }
     const state = randomSecret(24);
     const nonce = randomSecret(24);
     const { verifier, challenge } = await pkce();
@@ -106,6 +115,8 @@ export const sso = new Hono<AppEnv>()
       // Errors of the directory cross RPC as plain Errors: asAppError recovers their code.
       const err = asAppError(thrown);
       if (!err) throw thrown;
+      // The reason for the operator (the person sees only the code's sentence).
+      console.error(`sso: refused: ${err.detail}`);
       await recordAuthEvent(c.env, { action: "sso.refused", issuer: oidc.issuer, code: err.code });
       return c.redirect(`/?sso_error=${encodeURIComponent(err.code)}`, 302);
     }
