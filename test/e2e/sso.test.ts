@@ -162,3 +162,16 @@ describe("SSO against a provider that sends bad ID tokens", () => {
     expect(jar.cookies.has("outpost_session")).toBe(false);
   });
 });
+
+describe("SSO with a provider that cannot be reached", () => {
+  it("'Sign in with …' sends the browser back to the sign-in page with sso_failed, not an error page", async () => {
+    const node = await startNode({ outboundAllow: ["127.0.0.1/32"], oidc: { issuer: `http://127.0.0.1:${await freePort()}`, clientId: "c", clientSecret: "s" } });
+    try {
+      const start = await get(`${node.url}/api/v1/auth/sso/start`, new Jar());
+      expect(start.status).toBe(302);
+      expect(errorOf(start.location)).toBe("sso_failed");
+    } finally {
+      await node.stop();
+    }
+  });
+});
