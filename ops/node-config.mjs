@@ -130,6 +130,43 @@ const always = (message) => ({ error: () => message });
 
 const pemPath = z.string(always("a PEM file path is required when tls is given")).min(1, always("a PEM file path is required when tls is given"));
 
+/** @param {string} what */
+const nonEmpty = (what) => z.string(always(`must be ${what}`)).min(1, always(`must be ${what}`));
+/** @param {string} example */
+const stringList = (example) => z.array(z.string().min(1), always(`must be a list of strings like ${example}`)).default([]);
+
+/**
+ * `oidc`: the identity provider. `issuer` is where its discovery document lives
+ * (`${issuer}/.well-known/openid-configuration`), https unless it is on loopback
+ * (a test provider); the client is registered there with the redirect URI
+ * `<node's public origin>/api/v1/auth/sso/callback`.
+ */
+const OidcSchema = z.strictObject(
+  {
+    issuer: z
+      .string(always('must be the provider\'s issuer URL, like "https://login.example.org/realms/staff"'))
+      .refine((u) => {
+        try {
+          const url = new URL(u);
+          return url.protocol === "https:" || (url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname));
+        } catch {
+          return false;
+        }
+      }, always('must be an https URL like "https://login.example.org/realms/staff" (http only on loopback, for tests)')),
+    clientId: nonEmpty("the client id registered at the provider"),
+    clientSecret: nonEmpty("the client secret registered at the provider"),
+    displayName: z.string(always('must be text, like "Example Corp"')).min(1).max(60).default("SSO"),
+    scopes: z.array(z.string().regex(/^[\x21-\x7e]+$/), always('must be a list of scopes like ["openid", "profile", "email"]')).default(["openid", "profile", "email"]),
+    usernameClaim: z.string(always('must be a claim name like "preferred_username"')).min(1).default("preferred_username"),
+    allowedDomains: stringList('["example.org"]'),
+    allowedGroups: stringList('["chat-users"]'),
+    autoCreate: z.boolean(always("must be true or false")).default(false),
+    linkExisting: z.boolean(always("must be true or false")).default(false),
+    passwordSignIn: z.boolean(always("must be true or false")).default(true),
+  },
+  always('must be an object {"issuer", "clientId", "clientSecret", …}'),
+);
+
 /**
  * The shape of the JSON file `OUTPOST_CONFIG` names. Each error message reads after the
  * field's name ("listen (in /etc/outpost.json): …"); paths are resolved and files
@@ -203,6 +240,13 @@ export const NodeDescriptionSchema = z.strictObject(
       )
       .nullish(),
     cluster: z.union([z.string().min(1), z.record(z.string(), z.unknown())], always('must be a path to the cluster file or the description {"nodes": [...]}')).nullish(),
+    /** Single sign-on with the organisation's OpenID Connect provider (docs/OPERATIONS.md "Single sign-on"). */
+    oidc: OidcSchema.nullish().transform((o) => o ?? null),
+    /** Two-factor sign-in: `requiredForAdmins` sends an administrator without it to enrolment before anything else. */
+    mfa: z
+      .strictObject({ requiredForAdmins: z.boolean(always("must be true or false")).default(false) }, always('must be an object {"requiredForAdmins": true}'))
+      .nullish()
+      .transform((m) => m ?? { requiredForAdmins: false }),
   },
   always("must be an object"),
 );
@@ -224,6 +268,8 @@ export const NodeDescriptionSchema = z.strictObject(
  * @property {string[]} allowedOrigins
  * @property {string[]} outboundAllow  LAN addresses/ranges ordinary outbound fetches may reach
  * @property {{ token: string } | null} metrics  the metrics scraper's token, if any
+ * @property {z.output<typeof OidcSchema> | null} oidc  single sign-on (docs/OPERATIONS.md)
+ * @property {{ requiredForAdmins: boolean }} mfa  two-factor sign-in policy
  * @property {unknown} cluster  the cluster file's absolute path, the description inline, or null (alone)
  * @property {{ publicKey: string, cluster: import("./cluster.mjs").Cluster | null, peerAllow: string[] } | null} identity
  *   set by ops/node-identity.mjs before the workerd config is rendered (public parts only)
@@ -307,7 +353,7 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
     const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
     throw new Error(describeIssue(issue, where, configFile));
   }
-  const { name, listen, dataDir: rawData, tls: rawTls, limits, trustProxy, allowedOrigins, outboundAllow, metrics, cluster: rawCluster } = parsed.data;
+  const { name, listen, dataDir: rawData, tls: rawTls, limits, trustProxy, allowedOrigins, outboundAllow, metrics, cluster: rawCluster, oidc, mfa } = parsed.data;
   const { host, port } = listen;
 
   // A default or env value is relative to the cwd; a value from the file to the file's folder.
@@ -330,7 +376,7 @@ export function makeNodeConfig(description, { baseDir = process.cwd(), cwd = pro
   const url = `${tls ? "https" : "http"}://${reachableHost}:${port}`;
   // A cluster file named in the config file is relative to it; one from OUTPOST_CLUSTER is already absolute.
   const cluster = typeof rawCluster === "string" && !sources.cluster ? path.resolve(baseDir, rawCluster) : (rawCluster ?? null);
-  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, outboundAllow, metrics: metrics ?? null, cluster, configFile, identity: null };
+  return { name, listen: `${host}:${port}`, host, port, url, dataDir, tls, limits, trustProxy, allowedOrigins, outboundAllow, metrics: metrics ?? null, oidc, mfa, cluster, configFile, identity: null };
 }
 
 /**
@@ -345,6 +391,11 @@ function describeIssue(issue, where, configFile) {
   if (field === undefined) {
     if (issue.code !== "unrecognized_keys") return `node config: ${issue.message}`;
     return `${configFile ? `${configFile}: ` : ""}unknown field "${issue.keys[0]}" (known: ${FILE_FIELDS.join(", ")})`;
+  }
+  // Sign-in policy: the field inside named, as `oidc.issuer (in file): …`.
+  if (field === "oidc" || field === "mfa") {
+    if (issue.code === "unrecognized_keys") return `${where(field)}: unknown field "${field}.${issue.keys[0]}"`;
+    if (subfield !== undefined) return `${field}.${subfield}${configFile ? ` (in ${configFile})` : ""}: ${issue.message}`;
   }
   if (field === "limits") return limitsProblem({ ...issue, path: issue.path.slice(1) }, where("limits"));
   if (field === "tls") {

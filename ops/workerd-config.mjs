@@ -46,7 +46,7 @@ const ADDRESS_HEADERS = ["x-real-ip", "x-forwarded-for", "cf-connecting-ip"];
  * `fromEnvironment` values are read by workerd from its own environment at start-up
  * (null when unset), so secrets never land in the generated file.
  *
- * @param {Pick<NodeConfig, "name"> & { allowedOrigins?: string[], limits?: Partial<import("./node-config.mjs").Limits>, identity?: NodeConfig["identity"] }} config
+ * @param {Pick<NodeConfig, "name"> & { allowedOrigins?: string[], limits?: Partial<import("./node-config.mjs").Limits>, identity?: NodeConfig["identity"], oidc?: NodeConfig["oidc"], mfa?: NodeConfig["mfa"] }} config
  * @returns {Binding[]}
  */
 export function bindings(config) {
@@ -55,6 +55,10 @@ export function bindings(config) {
     { name: "LIMITS", json: JSON.stringify({ ...DEFAULT_LIMITS, ...(config.limits ?? {}) }) },
     { name: "VERSION", text: VERSION },
     { name: "ALLOWED_ORIGINS", json: JSON.stringify(config.allowedOrigins ?? []) },
+    // Sign-in policy: SSO (without its secret, which comes from the environment like the
+    // node's key, so it never lands in the generated file) and two-factor rules.
+    { name: "AUTH", json: JSON.stringify(authBinding(config)) },
+    { name: "OIDC_CLIENT_SECRET", fromEnvironment: "OUTPOST_OIDC_CLIENT_SECRET" },
     { name: "SETUP_TOKEN", fromEnvironment: "OUTPOST_SETUP_TOKEN" },
     { name: "ADMIN_PASSWORD", fromEnvironment: "OUTPOST_ADMIN_PASSWORD" },
     // A random token per start, echoed by /healthz: the start-up check knows it reached this process.
@@ -93,6 +97,15 @@ export function putMetricsEnv(config, env) {
   if (config.metrics?.token) env.OUTPOST_METRICS_TOKEN = config.metrics.token;
   else delete env.OUTPOST_METRICS_TOKEN;
   return env;
+}
+
+/**
+ * The AUTH binding: what durable-objects/shared/env.ts reads as `AuthConfig`.
+ * @param {{ oidc?: import("./node-config.mjs").NodeConfig["oidc"], mfa?: { requiredForAdmins: boolean } }} config
+ */
+export function authBinding(config) {
+  const oidc = config.oidc ? (({ clientSecret: _secret, ...rest }) => rest)(config.oidc) : null;
+  return { oidc, mfa: config.mfa ?? { requiredForAdmins: false } };
 }
 
 /**

@@ -30,6 +30,9 @@ import {
   HistoryQuery,
   InviteLookupBody,
   LoginBody,
+  MfaConfirmBody,
+  MfaDisableBody,
+  MfaLoginBody,
   NotificationsQuery,
   PlaceHoldBody,
   PresenceQuery,
@@ -75,6 +78,11 @@ import {
   NodeLimitsSchema,
   SentMessageSchema,
   SignInSchema,
+  LoginAnswerSchema,
+  SsoInfoSchema,
+  MfaStatusSchema,
+  MfaEnrolmentSchema,
+  RecoveryCodesSchema,
   SocketTicketSchema,
   UserListSchema,
 } from "./responses";
@@ -82,7 +90,8 @@ import { ClusterViewSchema } from "./cluster";
 import { ExportQuery } from "./export";
 
 /** A JSON body (its schema), a file's bytes, or a WebSocket (frames: protocol/frames.ts, protocol/device.ts). */
-export type RouteAnswer = z.ZodType | "bytes" | "websocket";
+/** "redirect": a 302 for browsers (single sign-on), no body. */
+export type RouteAnswer = z.ZodType | "bytes" | "websocket" | "redirect";
 
 export interface Route {
   /** what a successful answer carries */
@@ -99,7 +108,11 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "GET /healthz": { answer: HealthSchema },
   "GET /metrics": { answer: "bytes" },
 
-  "POST /api/v1/auth/login": { body: LoginBody, answer: SignInSchema },
+  "POST /api/v1/auth/login": { body: LoginBody, answer: LoginAnswerSchema },
+  "POST /api/v1/auth/login/mfa": { body: MfaLoginBody, answer: SignInSchema },
+  "GET /api/v1/auth/sso": { answer: SsoInfoSchema },
+  "GET /api/v1/auth/sso/start": { answer: "redirect" },
+  "GET /api/v1/auth/sso/callback": { answer: "redirect" },
   "POST /api/v1/auth/logout": { answer: OkSchema },
   "GET /api/v1/setup": { answer: SetupStatusSchema },
   "POST /api/v1/invites/lookup": { body: InviteLookupBody, answer: InviteInfoSchema },
@@ -111,6 +124,10 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "PUT /api/v1/me/avatar": { answer: UserSchema },
   "DELETE /api/v1/me/avatar": { answer: UserSchema },
   "GET /api/v1/me/sessions": { answer: MySessionListSchema },
+  "GET /api/v1/me/mfa": { answer: MfaStatusSchema },
+  "POST /api/v1/me/mfa/enrol": { answer: MfaEnrolmentSchema },
+  "POST /api/v1/me/mfa/confirm": { body: MfaConfirmBody, answer: RecoveryCodesSchema },
+  "POST /api/v1/me/mfa/disable": { body: MfaDisableBody, answer: OkSchema },
   "DELETE /api/v1/me/sessions/:sid": { answer: OkSchema },
   "POST /api/v1/me/password": { body: ChangePasswordBody, answer: OkSchema },
   "GET /api/v1/me/rooms": { answer: InboxRoomListSchema },
@@ -125,6 +142,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "GET /api/v1/users/:id/avatar": { answer: "bytes" },
   "PATCH /api/v1/users/:id": { body: UpdateUserBody, answer: UserSchema },
   "POST /api/v1/users/:id/password": { body: ResetPasswordBody, answer: OkSchema },
+  "DELETE /api/v1/users/:id/mfa": { answer: OkSchema },
   "POST /api/v1/users/:id/invite": { answer: InviteSchema },
   "POST /api/v1/users/:id/deactivate": { answer: UserSchema },
   "POST /api/v1/users/:id/reactivate": { answer: UserSchema },

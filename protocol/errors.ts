@@ -34,6 +34,22 @@ export const ERROR_STATUS = {
   // A legal hold (node administrators: /api/v1/admin/holds) covers the person: their
   // data cannot be erased until the hold is released.
   under_legal_hold: 409,
+  // Two-factor sign-in: a wrong or already used code (counted like a wrong password); the
+  // second step's challenge expired or used up (sign in again); a session that may only
+  // enrol a second factor until it has one (node config mfa.requiredForAdmins).
+  mfa_code_invalid: 401,
+  mfa_challenge_invalid: 401,
+  mfa_enrolment_required: 403,
+  // Single sign-on (OpenID Connect): not configured on this node; the callback's state is
+  // unknown, used or expired (start again); the provider's answer failed a check; the
+  // identity has no account here (and none is created); it is outside the allowed
+  // domains or groups; the account is deactivated.
+  sso_not_configured: 404,
+  sso_state_invalid: 400,
+  sso_failed: 502,
+  sso_no_account: 403,
+  sso_not_allowed: 403,
+  account_deactivated: 403,
   recall_window_passed: 403,
   too_large: 413,
   unsupported_media_type: 415,

@@ -54,6 +54,46 @@ export const SignInSchema = z.strictObject({
 });
 export type SignIn = z.infer<typeof SignInSchema>;
 
+/**
+ * `POST /auth/login` for an account with two-factor sign-in: the password was
+ * right, and the session waits for a code. Send `challenge` with the code (or a
+ * recovery code) to `POST /auth/login/mfa` before `expiresAt` (5 minutes).
+ */
+export const MfaChallengeSchema = z.strictObject({
+  mfaRequired: z.literal(true),
+  challenge: z.string(),
+  expiresAt: z.number(),
+});
+export type MfaChallenge = z.infer<typeof MfaChallengeSchema>;
+
+/** `POST /auth/login`: a session, or (2FA on) the challenge of the second step. */
+export const LoginAnswerSchema = z.union([SignInSchema, MfaChallengeSchema]);
+export type LoginAnswer = z.infer<typeof LoginAnswerSchema>;
+
+/** `GET /auth/sso`: the sign-in page's "Sign in with …" button, and whether the password form is on. */
+export const SsoInfoSchema = z.strictObject({
+  enabled: z.boolean(),
+  displayName: z.string().optional(),
+  passwordSignIn: z.boolean(),
+});
+
+/**
+ * `GET /me/mfa`: the caller's two-factor state. `required`: the node requires
+ * it of this account (an administrator under `mfa.requiredForAdmins`); while
+ * it is required and not enabled the session can only enrol.
+ */
+export const MfaStatusSchema = z.strictObject({
+  enabled: z.boolean(),
+  recoveryCodesLeft: z.number().int(),
+  required: z.boolean(),
+});
+
+/** `POST /me/mfa/enrol`: the new secret, for the app (as the QR code of `uri`, or typed). */
+export const MfaEnrolmentSchema = z.strictObject({ secret: z.string(), uri: z.string() });
+
+/** `POST /me/mfa/confirm`: 2FA is on; the recovery codes, shown this once. */
+export const RecoveryCodesSchema = z.strictObject({ recoveryCodes: z.array(z.string()) });
+
 /** `GET /users/{id}/sessions` (admin). */
 export const SessionListSchema = z.strictObject({ sessions: z.array(SessionSchema) });
 

@@ -43,6 +43,18 @@ export const LoginBody = z.strictObject({
   password: z.string().min(1).max(256),
 });
 
+/** `POST /auth/login/mfa`: the second step: the challenge and a 6-digit code or a recovery code. */
+export const MfaLoginBody = z.strictObject({
+  challenge: z.string().min(1).max(100),
+  code: z.string().min(1).max(40),
+});
+
+/** `POST /me/mfa/confirm`: a current code from the app being enrolled. */
+export const MfaConfirmBody = z.strictObject({ code: z.string().min(1).max(40) });
+
+/** `POST /me/mfa/disable`: the account's password, or a current code (or recovery code) instead. */
+export const MfaDisableBody = z.union([z.strictObject({ password: z.string().min(1).max(256) }), z.strictObject({ code: z.string().min(1).max(40) })]);
+
 export const SetupBody = z.strictObject({
   token: z.string().min(1).max(200),
   username: UsernameSchema,

@@ -20,3 +20,17 @@ export class OutpostApiError extends Error {
     return this.status === 0 || this.status === 429 || this.status === 502 || this.status === 503 || this.status === 504;
   }
 }
+
+/**
+ * login() of an account with two-factor sign-in, without a code: the password
+ * was right; finish with `client.loginMfa(err.challenge, code)` before `expiresAt`.
+ */
+export class MfaRequiredError extends OutpostApiError {
+  constructor(
+    readonly challenge: string,
+    readonly expiresAt: number,
+  ) {
+    super(200, "mfa_required", "this account signs in with a second factor: send a code to loginMfa()");
+    this.name = "MfaRequiredError";
+  }
+}

@@ -3,7 +3,7 @@
  * reconnect and resume, and the ordered offline send queue. See README.md.
  */
 export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage, type PublicRoomsPage, type PublicRoomsParams, type SearchParams, type SearchResult, type UploadOptions, type AccountsParams, type AccountPage, type AuditParams, type AuditPage, type Invite, type InviteInfo } from "./rest";
-export { OutpostApiError } from "./errors";
+export { MfaRequiredError, OutpostApiError } from "./errors";
 export { backoffDelay, type BackoffOptions } from "./backoff";
 export { ReconnectingSocket, parseFrame, type SocketOptions, type SocketState, type WebSocketConstructor, type WebSocketLike } from "./socket";
 export { DeviceSocket } from "./device-socket";

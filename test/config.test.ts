@@ -24,7 +24,7 @@ import { LIMIT_NAMES, parseLimits } from "../durable-objects/shared/limits.mjs";
 import { readWranglerToml } from "./wrangler-toml";
 
 // Bindings only a self-hosted node has: secrets from its environment, and the files disk.
-const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS", "NODE_PUBLIC_KEY", "NODE_PRIVATE_KEY", "METRICS_TOKEN"];
+const NODE_ONLY_BINDINGS = ["SETUP_TOKEN", "ADMIN_PASSWORD", "INSTANCE_TOKEN", "FILES", "ALLOWED_ORIGINS", "NODE_PUBLIC_KEY", "NODE_PRIVATE_KEY", "METRICS_TOKEN", "AUTH", "OIDC_CLIENT_SECRET"];
 // Bindings only wrangler has: the R2 bucket that holds files where there is no node disk
 // (wrangler dev, the workerd tests, a Cloudflare deployment). The Worker picks its file
 // store from which of FILES / FILES_BUCKET is bound (durable-objects/shared/file-store.ts),
@@ -322,6 +322,16 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"outboundAllow": "10.0.0.1"}')).toThrow(/^outboundAllow \(in .*\): must be a list of addresses or ranges/);
     expect(withFile('{"outboundAllow": ["intranet.local"]}')).toThrow(/^outboundAllow \(in .*\): "intranet\.local" is not an address or range/);
     expect(withFile('{"outboundAllow": ["10.0.0.0/33"]}')).toThrow(/^outboundAllow \(in .*\): "10\.0\.0\.0\/33" is not an address or range/);
+    // Single sign-on and two-factor sign-in (docs/OPERATIONS.md "Single sign-on"): one line each.
+    const oidc = (extra: string) => withFile(`{"oidc": {"issuer": "https://login.example.org", "clientId": "chat", "clientSecret": "s3cret"${extra}}}`);
+    expect(withFile('{"oidc": {"issuer": "http://login.example.org", "clientId": "chat", "clientSecret": "x"}}')).toThrow(/^oidc\.issuer \(in .*\): must be an https URL/);
+    expect(withFile('{"oidc": {"issuer": "https://login.example.org", "clientSecret": "x"}}')).toThrow(/^oidc\.clientId \(in .*\): must be the client id/);
+    expect(withFile('{"oidc": {"issuer": "https://login.example.org", "clientId": "chat"}}')).toThrow(/^oidc\.clientSecret \(in .*\): must be the client secret/);
+    expect(oidc(', "autoCreate": "yes"')).toThrow(/^oidc\.autoCreate \(in .*\): must be true or false$/);
+    expect(oidc(', "allowedGroups": "staff"')).toThrow(/^oidc\.allowedGroups \(in .*\): must be a list of strings/);
+    expect(oidc(', "groups": []')).toThrow(/unknown field "oidc\.groups"/);
+    expect(withFile('{"mfa": {"requiredForAdmins": 1}}')).toThrow(/^mfa\.requiredForAdmins \(in .*\): must be true or false$/);
+    expect(withFile('{"mfa": {"required": true}}')).toThrow(/unknown field "mfa\.required"/);
     // The sign-in budget and the hash cost have no "off": 0 would refuse every sign-in, or hash nothing.
     expect(withFile('{"limits": {"signInBurst": 0}}')).toThrow(/limits\.signInBurst: must be a positive integer, got 0/);
     expect(withFile('{"limits": {"signInsPerSecond": 1.5}}')).toThrow(/limits\.signInsPerSecond: must be a positive integer/);

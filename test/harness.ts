@@ -48,6 +48,10 @@ export interface StartNodeOptions {
   allowedOrigins?: string[];
   /** LAN addresses/ranges the Worker's ordinary fetches may reach (node config `outboundAllow`) */
   outboundAllow?: string[];
+  /** single sign-on (node config `oidc`) */
+  oidc?: { issuer: string; clientId: string; clientSecret: string; displayName?: string; autoCreate?: boolean; linkExisting?: boolean; allowedDomains?: string[]; allowedGroups?: string[]; usernameClaim?: string; passwordSignIn?: boolean };
+  /** two-factor policy (node config `mfa`) */
+  mfa?: { requiredForAdmins: boolean };
   /** the cluster file (path) or description this node belongs to (ops/cluster.mjs); default: alone */
   cluster?: string | { nodes: { name: string; url: string; publicKey: string }[] };
   /** listen on this port (default: a free one) */
@@ -188,6 +192,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
     tls: options.tls ?? null,
     allowedOrigins: options.allowedOrigins ?? [],
     outboundAllow: options.outboundAllow ?? [],
+    ...(options.oidc ? { oidc: options.oidc } : {}),
+    ...(options.mfa ? { mfa: options.mfa } : {}),
     cluster: options.cluster ?? null,
     metrics: options.metricsToken ? { token: options.metricsToken } : null,
   });
@@ -200,6 +206,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Outpost
   const setupToken = randomBytes(24).toString("base64url");
 
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_NODE_PRIVATE_KEY: identity.privateKey };
+  if (config.oidc) env.OUTPOST_OIDC_CLIENT_SECRET = config.oidc.clientSecret;
   if (options.adminPassword) env.OUTPOST_ADMIN_PASSWORD = options.adminPassword;
   else delete env.OUTPOST_ADMIN_PASSWORD;
   putMetricsEnv(config, env);

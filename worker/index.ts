@@ -12,6 +12,9 @@ import { requireAuth } from "./middleware/auth";
 import { reply } from "./reply";
 import { HealthSchema } from "../protocol/responses";
 import { auth } from "./routes/auth";
+import { sso } from "./routes/sso";
+import { meMfa } from "./routes/me-mfa";
+import { mfaGate } from "./middleware/mfa-gate";
 import { setup } from "./routes/setup";
 import { me } from "./routes/me";
 import { users } from "./routes/users";
@@ -35,10 +38,13 @@ import { metrics } from "./routes/metrics";
 import { adminAudit } from "./routes/admin-audit";
 
 const api = new Hono<AppEnv>()
+  .route("/auth/sso", sso) // single sign-on: before /auth, whose routes need no session either
   .route("/auth", auth) // login, logout, setup: their own auth rules
   .route("/setup", setup)
   .route("/invites", invites) // an invite link is its own credential
   .use("*", requireAuth())
+  .use("*", mfaGate()) // an admin who must enrol a second factor does that first
+  .route("/me/mfa", meMfa)
   .route("/me", me)
   .route("/users", users)
   .route("/accounts", accounts)

@@ -37,6 +37,9 @@ import { configChange } from "./config-audit";
 import { Compliance } from "./compliance";
 import { Erasures, localRoomIds } from "./erasure";
 import type { RetentionDays, RetentionInputs } from "../room/retention";
+import { Mfa, type MfaStatus } from "./mfa";
+import { SsoIdentities } from "./sso-identities";
+import { ssoAccount, type SsoClaims, type SsoPolicy } from "./sso-accounts";
 
 /** The settings row that holds the key device tokens are signed with. */
 const DEVICE_KEY_SETTING = "device_token_key";
@@ -54,6 +57,8 @@ export class DirectoryObject extends DurableObject<Env> {
   /** retention default and legal holds (compliance.ts) */
   private readonly compliance: Compliance;
   private readonly erasures: Erasures;
+  private readonly mfa: Mfa;
+  private readonly sso: SsoIdentities;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -74,6 +79,8 @@ export class DirectoryObject extends DurableObject<Env> {
       () => localRoomIds(this.db, env.NODE_NAME),
       (at) => void ctx.storage.setAlarm(at),
     );
+    this.mfa = new Mfa(this.db, (fn) => ctx.storage.transactionSync(fn));
+    this.sso = new SsoIdentities(this.db);
     void ctx.blockConcurrencyWhile(async () => {
       await ensureSchema(this.db, migrations);
       this.foldOlderNames();
@@ -366,6 +373,105 @@ export class DirectoryObject extends DurableObject<Env> {
     const row = this.accounts.byUsername(username);
     this.throttle.clear(deviceId ? deviceKey(deviceId) : usernameKey(username));
     return row ? this.devices.issue(row.id, deviceId ?? undefined) : null;
+  }
+
+  // ------------------------------------------- two-factor sign-in (mfa.ts)
+
+  async mfaStatus(userId: string): Promise<MfaStatus> {
+    return this.mfa.status(userId);
+  }
+
+  async mfaBegin(userId: string): Promise<string> {
+    return this.mfa.begin(userId, Date.now());
+  }
+
+  async mfaConfirm(userId: string, code: string): Promise<string[]> {
+    const codes = await this.mfa.confirm(userId, code, Date.now(), () => this.recordOwn({ actor: userId, action: "mfa.enrolled", userId }));
+    this.ctx.waitUntil(this.audit.sign());
+    return codes;
+  }
+
+  /** `actor`: the person themselves, or the administrator who reset their second factor. */
+  async mfaDisable(userId: string, actor: string): Promise<void> {
+    this.mfa.disable(userId, () => this.recordOwn({ actor, action: "mfa.removed", userId, detail: { by: actor === userId ? "self" : "admin" } }));
+    this.ctx.waitUntil(this.audit.sign());
+  }
+
+  /**
+   * After a right password: the second step's challenge when the account has
+   * 2FA on (the failures the password step was judged by are not cleared until
+   * the code is right), else null and the sign-in goes on as before.
+   */
+  async mfaChallengeFor(user: { id: string; username: string }, deviceId: string | null): Promise<{ challenge: string; expiresAt: number } | null> {
+    if (!this.mfa.enabled(user.id)) return null;
+    return this.mfa.issueChallenge(user, deviceId, Date.now());
+  }
+
+  /**
+   * The second step: a code (or recovery code) for a challenge. Wrong codes
+   * count against the same buckets as wrong passwords (the device's, else the
+   * username's and the address's); the challenge ends after a few. Right: the
+   * sign-in succeeds as loginSucceeded would.
+   */
+  async completeMfaLogin(challenge: string, code: string, address: string): Promise<{ user: User; deviceToken: string | null }> {
+    const now = Date.now();
+    const row = await this.mfa.challenge(challenge, now);
+    if (!row) throw new AppError("mfa_challenge_invalid", "this sign-in has expired or was used up: sign in again with your password");
+    const keys = row.deviceId ? [[deviceKey(row.deviceId), LOGIN_LIMITS.perDevice] as [string, number]] : throttleKeys(row.username, address);
+    const retryAfter = this.throttle.firstLock(keys, now);
+    if (retryAfter !== null) throw new AppError("rate_limited", "too many failed sign-ins; wait and try again", retryAfter);
+    if (!(await this.mfa.verify(row.userId, code, now))) {
+      this.audited(
+        () => {
+          this.mfa.failedAttempt(row.tokenHash);
+          this.throttle.failed(keys.map(([key]) => key), now);
+        },
+        () => [{ actor: "anonymous", action: "auth.signin_failed", userId: row.userId, detail: { username: row.username, address: address.slice(0, 64), step: "mfa" } }],
+      );
+      throw new AppError("mfa_code_invalid", "the code is wrong or was already used");
+    }
+    this.mfa.endChallenge(row.tokenHash);
+    const account = this.accounts.byId(row.userId);
+    if (!account || !account.active) throw new AppError("unauthorized", "wrong username or password, or the account is deactivated");
+    const deviceToken = await this.loginSucceeded(row.username, row.deviceId);
+    return { user: toUser(account), deviceToken };
+  }
+
+  /** Check a second factor outside sign-in (turning 2FA off with a code instead of the password). */
+  async mfaVerify(userId: string, code: string): Promise<boolean> {
+    return this.mfa.verify(userId, code, Date.now());
+  }
+
+  // ------------------------------------------- single sign-on (sso-identities.ts, sso-accounts.ts)
+
+  async ssoSaveState(state: string, nonce: string, verifier: string): Promise<void> {
+    await this.sso.saveState(state, nonce, verifier, Date.now());
+  }
+
+  async ssoTakeState(state: string): Promise<{ nonce: string; verifier: string } | null> {
+    return this.sso.takeState(state, Date.now());
+  }
+
+  /** The account a verified ID token's subject signs in to: linked, linked now, created, or refused (sso-accounts.ts). */
+  async ssoSignIn(claims: SsoClaims, policy: SsoPolicy): Promise<{ user: User; created: boolean }> {
+    const decision = ssoAccount(claims, policy, {
+      linkedUser: (iss, sub) => this.sso.userFor(iss, sub),
+      byId: (id) => this.accounts.byId(id),
+      byUsername: (name) => this.accounts.byUsername(name),
+      linkedToIssuer: (iss, id) => this.sso.linked(iss, id),
+    });
+    if (decision.kind === "create") {
+      const user = await this.insertUser({ username: decision.username, displayName: decision.displayName, passwordHash: "", isAdmin: false }, `sso:${claims.issuer}`.slice(0, 200));
+      this.sso.link(claims.issuer, claims.subject, user.id, Date.now());
+      return { user, created: true };
+    }
+    if (decision.kind === "link") this.sso.link(claims.issuer, claims.subject, decision.row.id, Date.now());
+    return { user: toUser(decision.row), created: false };
+  }
+
+  /** A single sign-on the node refused (audited like a failed password sign-in; `code` is the AppError code). */
+  async ssoRefused(issuer: string, code: string): Promise<void> {
+    this.audited(() => null, () => [{ actor: "anonymous", action: "auth.signin_failed", detail: { via: "sso", issuer: issuer.slice(0, 200), code } }]);
   }
 
   /** A device token for a fresh sign-in that did not go through login (first-run setup). */

@@ -2,7 +2,7 @@
  * The node's directory (one object per node): accounts, the room directory,
  * login throttling, node identity. Run `npm run db:generate` after changing it.
  */
-import { sqliteTable, text, integer, uniqueIndex, index } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, uniqueIndex, index, primaryKey } from "drizzle-orm/sqlite-core";
 
 export const settings = sqliteTable("settings", {
   key: text("key").primaryKey(),
@@ -163,4 +163,72 @@ export const auditHeads = sqliteTable("audit_heads", {
   name: text("name").notNull(),
   seq: integer("seq").notNull(),
   hash: text("hash").notNull(),
+});
+
+/**
+ * Two-factor sign-in (mfa.ts): one row per account that began enrolling. The
+ * TOTP secret is kept as the base32 the person's app holds (the node must
+ * compute codes from it, so it cannot be hashed). `enabledAt` null: enrolment
+ * started but not confirmed with a code yet, so sign-in does not ask for one.
+ * `lastStep`: the 30-second step of the last code accepted; codes of that step
+ * or earlier are refused (a code cannot be replayed within its window).
+ */
+export const mfa = sqliteTable("mfa", {
+  userId: text("user_id").primaryKey(),
+  secret: text("secret").notNull(),
+  createdAt: integer("created_at").notNull(),
+  enabledAt: integer("enabled_at"),
+  lastStep: integer("last_step").notNull().default(-1),
+});
+
+/** Recovery codes: only their SHA-256 is stored; each is used once (`used_at`). */
+export const recoveryCodes = sqliteTable(
+  "recovery_codes",
+  {
+    userId: text("user_id").notNull(),
+    codeHash: text("code_hash").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+/**
+ * The second step of a sign-in with two factors: the password was right, the
+ * code is still owed. Only the token's SHA-256 is stored; a few minutes, a few
+ * tries, then it is gone.
+ */
+export const loginChallenges = sqliteTable("login_challenges", {
+  tokenHash: text("token_hash").primaryKey(),
+  userId: text("user_id").notNull(),
+  username: text("username").notNull(),
+  deviceId: text("device_id"),
+  expiresAt: integer("expires_at").notNull(),
+  attempts: integer("attempts").notNull().default(0),
+});
+
+/**
+ * Accounts linked to the organisation's identity provider (sso-identities.ts):
+ * the provider's stable subject (`iss` + `sub`), never the username or e-mail
+ * it also sends, which can change hands.
+ */
+export const ssoIdentities = sqliteTable(
+  "sso_identities",
+  {
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    userId: text("user_id").notNull(),
+    linkedAt: integer("linked_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), index("sso_identities_by_user").on(t.userId)],
+);
+
+/**
+ * Single sign-ons under way: the `state` (its SHA-256), and the `nonce` and
+ * PKCE verifier that belong to it, for ten minutes and one callback.
+ */
+export const ssoStates = sqliteTable("sso_states", {
+  stateHash: text("state_hash").primaryKey(),
+  nonce: text("nonce").notNull(),
+  verifier: text("verifier").notNull(),
+  expiresAt: integer("expires_at").notNull(),
 });

@@ -26,6 +26,10 @@ export interface Env extends FileBindings {
    * and to open sockets (node config `allowedOrigins`); absent under wrangler.
    */
   ALLOWED_ORIGINS?: string[];
+  /** sign-in policy from the node config (ops/workerd-config.mjs authBinding); absent under wrangler: no SSO, 2FA optional */
+  AUTH?: AuthConfig;
+  /** the SSO client secret, from the environment of `npm start` (node config `oidc.clientSecret`) */
+  OIDC_CLIENT_SECRET?: string;
   /** one-time token that lets the first visitor create the admin (from `npm start`) */
   SETUP_TOKEN?: string;
   /** if set at first start, an `admin` account with this password is created */
@@ -49,6 +53,29 @@ export interface Env extends FileBindings {
   LINKS: DurableObjectNamespace<LinkObject>;
   /** this node's copies of rooms homed on other nodes (durable-objects/mirror/) */
   MIRRORS: DurableObjectNamespace<MirrorObject>;
+}
+
+/** The node config's `oidc` (without its secret) and `mfa`, as ops/node-config.mjs checked them. */
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  displayName: string;
+  scopes: string[];
+  usernameClaim: string;
+  allowedDomains: string[];
+  allowedGroups: string[];
+  autoCreate: boolean;
+  linkExisting: boolean;
+  /** false: the password form is refused (`POST /auth/login` answers forbidden); SSO only */
+  passwordSignIn: boolean;
+}
+export interface AuthConfig {
+  oidc: OidcConfig | null;
+  mfa: { requiredForAdmins: boolean };
+}
+
+export function authOf(env: Env): AuthConfig {
+  return env.AUTH ?? { oidc: null, mfa: { requiredForAdmins: false } };
 }
 
 /** Each LIMITS binding checked once per isolate: the objects and some routes ask on every request. */

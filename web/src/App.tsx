@@ -4,6 +4,7 @@ import { Login } from "./Login";
 import { Shell } from "./Shell";
 import { t } from "./i18n";
 import { InviteRoute } from "./invite-route";
+import { EnrolRoute } from "./enrol-route";
 
 export function App() {
   useStore();
@@ -11,5 +12,6 @@ export function App() {
   if (location.pathname.startsWith("/invite/") && state.phase !== "signedIn") return <InviteRoute />;
   if (state.phase === "loading") return <div class="center muted" role="status">{t("loading")}</div>;
   if (state.phase === "signedOut") return <Login />;
+  if (state.mustEnrol) return <EnrolRoute />;
   return <Shell />;
 }

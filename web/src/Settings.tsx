@@ -8,6 +8,7 @@
  * - password: on the node; a change signs out every other session (as Slack
  *   does on a password reset: a changed password usually means "someone else
  *   may have it");
+ * - two-factor sign-in: on the node (TwoFactor.tsx);
  * - display name and avatar: on the node (ProfileEditor.tsx), shown to everyone;
  * - theme, desktop notifications and sound: in this browser only. The theme
  *   suits the screen and the room it is in (a dark office monitor, a bright
@@ -20,6 +21,7 @@ import { LOCALES, locale, setLocale, t, type Locale } from "./i18n";
 import { applyTheme, currentTheme, type Theme } from "./theme";
 import { Modal } from "./Modal";
 import { ProfileEditor } from "./ProfileEditor";
+import { TwoFactor } from "./TwoFactor";
 import { askPermission, notificationsOn, permission, setNotifications, setSound, soundOn } from "./notify";
 
 export function Settings({ onClose }: { onClose: () => void }) {
@@ -96,6 +98,7 @@ export function Settings({ onClose }: { onClose: () => void }) {
       </section>
 
       <PasswordForm />
+      <TwoFactor />
       {error && <p class="error" role="alert">{t("error", { message: error })}</p>}
     </Modal>
   );

@@ -22,6 +22,8 @@ export const state = {
   me: null as User | null,
   /** "loading" until we know whether a session exists */
   phase: "loading" as "loading" | "signedOut" | "signedIn",
+  /** signed in, but the node requires this administrator to enrol a second factor first */
+  mustEnrol: false,
   device: null as DeviceSocket | null,
   queue: null as SendQueue | null,
   view: null as RoomView | null,
@@ -94,7 +96,28 @@ export async function boot(): Promise<void> {
   }
 }
 
+/**
+ * An administrator on a node that requires two-factor sign-in, without it: their
+ * session can do nothing but enrol (worker/middleware/mfa-gate.ts), so the app
+ * shows the enrolment page (App.tsx) instead of opening sockets that would be refused.
+ */
 export function signedIn(user: User | SessionUser): void {
+  if (!user.isAdmin) return enterApp(user);
+  api.mfaStatus().then(
+    (s) => {
+      if (s.required && !s.enabled) {
+        state.me = { active: true, ...user };
+        state.mustEnrol = true;
+        state.phase = "signedIn";
+        changed();
+      } else enterApp(user);
+    },
+    () => enterApp(user),
+  );
+}
+
+function enterApp(user: User | SessionUser): void {
+  state.mustEnrol = false;
   state.me = { active: true, ...user };
   state.phase = "signedIn";
   state.signedOutByServer = false;

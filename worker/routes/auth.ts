@@ -4,14 +4,14 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../app-env";
 import { readJson } from "../http";
 import { reply } from "../reply";
-import { LoginBody } from "../../protocol/rest";
-import { OkSchema, SignInSchema, type SignIn } from "../../protocol/responses";
+import { LoginBody, MfaLoginBody } from "../../protocol/rest";
+import { LoginAnswerSchema, OkSchema, SignInSchema, type SignIn } from "../../protocol/responses";
 import { AppError } from "../../durable-objects/shared/app-error";
 import { dummyHash, verifyPassword } from "../../durable-objects/shared/passwords";
 import { MAX_DEVICE_TOKEN_LENGTH } from "../../durable-objects/directory/device-tokens";
 import { directoryStub as directory, storedUser } from "../../durable-objects/shared/objects";
 import { requireAuth, SESSION_COOKIE } from "../middleware/auth";
-import { limitsOf, type Limits } from "../../durable-objects/shared/env";
+import { authOf, limitsOf, type Limits } from "../../durable-objects/shared/env";
 import type { User } from "../../protocol/models";
 
 /**
@@ -113,6 +113,8 @@ export async function startSession(c: Context<AppEnv>, user: User, deviceToken: 
 export const auth = new Hono<AppEnv>()
   .post("/login", async (c) => {
     const body = await readJson(c, LoginBody);
+    // SSO only (node config oidc.passwordSignIn = false): the password form is off for everyone.
+    if (authOf(c.env).oidc?.passwordSignIn === false) throw new AppError("forbidden", "this node signs in through single sign-on only");
     const dir = directory(c.env);
     const address = clientAddress(c);
     const found = await dir.loginLookup(body.username, address, presentedDeviceToken(c));
@@ -124,8 +126,16 @@ export const auth = new Hono<AppEnv>()
       await dir.loginFailed(body.username, address, found.deviceId);
       throw new AppError("unauthorized", "wrong username or password, or the account is deactivated");
     }
+    // Two factors: no session yet, a challenge for the second step (the throttle's failures stay until it passes).
+    const challenge = await dir.mfaChallengeFor(found.user, found.deviceId);
+    if (challenge) return reply(c, LoginAnswerSchema, { mfaRequired: true, ...challenge });
     const deviceToken = await dir.loginSucceeded(body.username, found.deviceId);
-    return reply(c, SignInSchema, await startSession(c, found.user, deviceToken));
+    return reply(c, LoginAnswerSchema, await startSession(c, found.user, deviceToken));
+  })
+  .post("/login/mfa", async (c) => {
+    const body = await readJson(c, MfaLoginBody);
+    const { user, deviceToken } = await directory(c.env).completeMfaLogin(body.challenge, body.code, clientAddress(c));
+    return reply(c, SignInSchema, await startSession(c, user, deviceToken));
   })
   .post("/logout", requireAuth(), async (c) => {
     const caller = c.get("caller");

@@ -1,5 +1,6 @@
 /** `/users`: the people directory, and what admins do to accounts. */
 import { limitsOf } from "../../durable-objects/shared/env";
+import { forgetEnrolled } from "../middleware/mfa-gate";
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { readJson, readQuery } from "../http";
@@ -63,6 +64,17 @@ export const users = new Hono<AppEnv>()
     await directory(c.env).setPasswordHash(id, await hashPassword(body.password, limitsOf(c.env).passwordHashIterations), c.get("caller").userId);
     // Whoever knew the old password is signed out everywhere.
     await storedUser(c.env, id).revokeAll("password reset by an administrator", undefined, c.get("caller").userId);
+    return reply(c, OkSchema, { ok: true });
+  })
+  .delete("/:id/mfa", requireAdmin(), async (c) => {
+    // Someone who lost their phone and their recovery codes: an administrator turns their
+    // second factor off, and they enrol again after signing in with their password.
+    const id = c.req.param("id");
+    if (id === c.get("caller").userId) throw new AppError("invalid_request", "turn off your own two-factor sign-in with POST /api/v1/me/mfa/disable (it asks for your password)");
+    const user = isLocalUserId(c.env, id) ? await directory(c.env).getUser(id) : null;
+    if (!user) throw noSuchUser();
+    await directory(c.env).mfaDisable(id, c.get("caller").userId);
+    forgetEnrolled(id);
     return reply(c, OkSchema, { ok: true });
   })
   .post("/:id/invite", requireAdmin(), async (c) => {
