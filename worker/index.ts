@@ -29,12 +29,16 @@ import { limits } from "./routes/limits";
 import { link } from "./routes/link";
 import { linkFiles } from "./routes/link-files";
 import { startLinks } from "./start-links";
+import { visitorDispatch } from "./visitors/visit";
+import { serveVisitorsWith } from "./visitors/home-routes";
 
 const api = new Hono<AppEnv>()
   .route("/auth", auth) // login, logout, setup: their own auth rules
   .route("/setup", setup)
   .route("/invites", invites) // an invite link is its own credential
   .use("*", requireAuth())
+  // A person of another node signed in here: served here or relayed to their home (visitors/visit.ts).
+  .use("*", visitorDispatch())
   .route("/me", me)
   .route("/users", users)
   .route("/accounts", accounts)
@@ -64,6 +68,9 @@ const app = new Hono<AppEnv>()
   .route("/link/v1", link)
   .route("/api/v1", api)
   .route("/", web); // the web client: GETs of non-/api paths; last, so every API route wins
+
+// Requests of this node's people relayed by the node they are visiting run through the whole app.
+serveVisitorsWith(async (request, env, ctx) => app.fetch(request, env, ctx));
 
 app.onError(onError);
 app.notFound(notFoundHandler);

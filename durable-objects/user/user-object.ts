@@ -142,6 +142,11 @@ export class UserObject extends DurableObject<Env> {
     return this.sessions.redeemTicket(secret);
   }
 
+  /** Is `sessionId` a live session of this user (a node acting for them as a visitor there: routes/link.ts)? */
+  async hasSession(sessionId: string): Promise<boolean> {
+    return this.state.ready && !!this.state.profile?.active && this.sessions.exists(sessionId);
+  }
+
   async revokeSession(sessionId: string): Promise<boolean> {
     return this.sessions.revoke(sessionId);
   }

@@ -240,6 +240,7 @@ export const errors: ErrorTable = {
   room_unavailable: "This room's data is damaged. An administrator must restore it.",
   storage_error: "The server could not save this right now. Nothing was stored; try again.",
   room_unreachable: "This room's home server cannot be reached right now.",
+  home_unreachable: "Your home branch's server cannot be reached right now, so it cannot check your password. Try again later, or sign in at your own branch.",
   last_admin: "This is the last active administrator. Make someone else an administrator first.",
   invite_invalid: "This invite link is not valid. It may be mistyped or replaced by a newer one: ask your administrator for a new link.",
   invite_used: "This invite link was already used. Sign in, or ask your administrator for a new link.",

@@ -235,6 +235,7 @@ export const errors: ErrorTable = {
   room_unavailable: "此聊天室的数据已损坏，需要管理员恢复。",
   storage_error: "服务器暂时无法保存，未存储任何内容，请重试。",
   room_unreachable: "暂时无法连接此聊天室所在的服务器。",
+  home_unreachable: "暂时无法连接您所属分支机构的服务器，无法核对密码。请稍后再试，或在您自己的分支机构登录。",
   last_admin: "这是最后一位有效的管理员。请先把其他人设为管理员。",
   invite_invalid: "此邀请链接无效：可能输入有误，或已被新链接取代。请向管理员索取新链接。",
   invite_used: "此邀请链接已被使用。请直接登录，或向管理员索取新链接。",
