@@ -18,6 +18,7 @@ import { recordFigures } from "../figures";
 
 const PASSWORD = "cluster operator passphrase";
 const USER_PASSWORD = "a long enough passphrase";
+const NEW_PASSWORD = "another long enough passphrase";
 let cluster: TestCluster;
 const admin: Record<string, string> = {};
 const ids: Record<string, string> = {};
@@ -114,6 +115,24 @@ describe("signing in at a branch that is not your home", () => {
     recordFigures("cluster", { "sign-in at home (ms, median of 5, test KDF)": Math.round(median(times.home)), "sign-in at a visited node (ms, median of 5, test KDF)": Math.round(median(times.visit)) });
   });
 
+  it("takes username@node, and moves files both ways", async () => {
+    const named = await signIn("beijing", "chenmei@shanghai", USER_PASSWORD);
+    expect(named.status).toBe(200);
+    expect((await signIn("beijing", "chenmei@shenzhen", USER_PASSWORD)).status).toBe(401);
+    // Into the Shanghai room (stored at its home, through hers) and the Beijing room (stored here).
+    for (const [i, roomId] of [shRoom, bjRoom].entries()) {
+      const bytes = Buffer.from(`report for ${roomId} ${"x".repeat(5000)}`);
+      const up = await callNode(cluster, "beijing", tokens.chenmeiVisit, "POST", `/rooms/${enc(roomId)}/files?name=report.txt`, undefined, { raw: { type: "text/plain", data: bytes } });
+      expect(up.status, JSON.stringify(up.body)).toBe(201);
+      expect(up.body.id).toMatch(new RegExp(`@${roomId.split("@")[1]}$`));
+      const sent = await call("beijing", tokens.chenmeiVisit, "POST", `/rooms/${enc(roomId)}/messages`, { clientId: `file-${i}`, text: "the report", attachments: [up.body.id] });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+      const down = await fetch(`${cluster.nodes.beijing.url}/api/v1/files/${enc(up.body.id)}`, { headers: { authorization: `Bearer ${tokens.chenmeiVisit}` } });
+      expect(down.status).toBe(200);
+      expect(Buffer.from(await down.arrayBuffer()).equals(bytes)).toBe(true);
+    }
+  });
+
   it("refuses a wrong password, and throttles it at the home", async () => {
     const wrong = await signIn("beijing", "wangfang", "not her password at all");
     expect(wrong.status).toBe(401);
@@ -134,7 +153,7 @@ describe("signing in at a branch that is not your home", () => {
     // Her Beijing session: the Beijing room as ever, the Shanghai room from the mirror, its sends queued.
     expect((await call("beijing", tokens.chenmeiVisit, "POST", `/rooms/${enc(bjRoom)}/messages`, { clientId: "cut-bj", text: "still here" })).status).toBe(201);
     expect(await texts("beijing", tokens.chenmeiVisit, bjRoom)).toContain("still here");
-    expect(await texts("beijing", tokens.chenmeiVisit, shRoom)).toEqual(["from Beijing, into Shanghai's room"]);
+    expect(await texts("beijing", tokens.chenmeiVisit, shRoom)).toContain("from Beijing, into Shanghai's room");
     const queued = await eventually("a queued send (202) once the link is seen down", async () => {
       const r = await call("beijing", tokens.chenmeiVisit, "POST", `/rooms/${enc(shRoom)}/messages`, { clientId: "cut-sh", text: "written during the cut" });
       return r.status === 202 || r.status === 201 ? r : null;
@@ -155,6 +174,22 @@ describe("signing in at a branch that is not your home", () => {
     expect((await signIn("beijing", "chenmei", USER_PASSWORD)).status).toBe(200);
   });
 
+  it("ends the visitor session when the password is changed at home", async () => {
+    const changed = await call("shanghai", tokens.chenmeiHome, "POST", "/me/password", { currentPassword: USER_PASSWORD, newPassword: NEW_PASSWORD });
+    expect(changed.status).toBe(200);
+    const at = Date.now();
+    // At once for what the home decides (her sends into its room through Beijing's mirror)…
+    const refused = await call("beijing", tokens.chenmeiVisit, "POST", `/rooms/${enc(shRoom)}/messages`, { clientId: "after-change", text: "should not pass" });
+    expect(refused.status).toBe(403);
+    // …and at Beijing at its next confirmation with the home (at most 15 s after the last one).
+    await eventually("her Beijing session refused", async () => (await call("beijing", tokens.chenmeiVisit, "GET", `/rooms/${enc(bjRoom)}/messages`)).status === 401, 25_000, 500);
+    recordFigures("cluster", { "visitor session ended at the visited node after a password change at home (ms; confirmed every ≤ 15 s)": Date.now() - at });
+    expect((await signIn("beijing", "chenmei", USER_PASSWORD)).status).toBe(401);
+    const again = await signIn("beijing", "chenmei", NEW_PASSWORD);
+    expect(again.status).toBe(200);
+    tokens.chenmeiVisit = again.body.token!;
+  }, 40_000);
+
   it("ends the visitor session within seconds of a deactivation at home", async () => {
     const ws = await roomWs(`${cluster.nodes.beijing.wsUrl}/api/v1/rooms/${enc(bjRoom)}/socket`, tokens.chenmeiVisit);
     await ws.next("hello", 10_000);
@@ -165,6 +200,6 @@ describe("signing in at a branch that is not your home", () => {
     const closed = await ws.closeFrame;
     expect(closed.code).toBe(1008);
     recordFigures("cluster", { "visitor session refused at the visited node after a deactivation at home (ms)": refusedAfter, "its room socket closed (ms)": Date.now() - at });
-    expect((await signIn("beijing", "chenmei", USER_PASSWORD)).status).toBe(401);
+    expect((await signIn("beijing", "chenmei", NEW_PASSWORD)).status).toBe(401);
   });
 });

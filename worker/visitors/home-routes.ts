@@ -95,7 +95,10 @@ export const linkVisitors = new Hono<LinkEnv>()
     if (body.body !== null && !bytes) return linkReply(c, 400, { error: { code: "invalid_request", message: "body: base64url" } });
     const headers = new Headers({ authorization: `Bearer ${body.token}` });
     if (body.contentType) headers.set("content-type", body.contentType);
-    const res = await api(new Request(new URL(body.path, c.req.url), { method: body.method, headers, body: bytes && body.method !== "GET" && body.method !== "HEAD" ? bytes : null }), c.env, c.executionCtx);
+    // Resolved as the app will see it: "/api/v1/../link/…" must not reach anything but the API.
+    const url = new URL(body.path, c.req.url);
+    if (!url.pathname.startsWith("/api/v1/") || url.pathname.startsWith("/api/v1/auth/")) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a relayable request" } });
+    const res = await api(new Request(url, { method: body.method, headers, body: bytes && body.method !== "GET" && body.method !== "HEAD" ? bytes : null }), c.env, c.executionCtx);
     const out: Record<string, string> = {};
     for (const name of RELAYED_HEADERS) {
       const v = res.headers.get(name);

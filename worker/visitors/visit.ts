@@ -120,6 +120,7 @@ function presentedToken(c: Context<AppEnv>): string | null {
 /** Paths this node answers for itself whoever asks: its own view of the cluster and its limits. */
 const LOCAL_PATHS = new Set(["/api/v1/cluster", "/api/v1/limits"]);
 const ROOM_PATH = /^\/api\/v1\/rooms\/([^/]+)(\/.*)?$/;
+const FILE_PATH = /^\/api\/v1\/files\/([^/]+)$/;
 
 /**
  * After authentication: a visitor's request is served here when it is about a
@@ -144,13 +145,19 @@ export function visitorDispatch(): MiddlewareHandler<AppEnv> {
     const path = c.req.path;
     if (LOCAL_PATHS.has(path)) return next();
     const room = ROOM_PATH.exec(path);
-    if (room) {
+    // Files of a room homed elsewhere cross the link with the home's own checks of its person
+    // (routes/link-files.ts): they go through the home, which streams them as for anyone there.
+    const fileOfMirror = room && room[2]?.startsWith("/files") && homeNode(decodeURIComponent(room[1])) !== c.env.NODE_NAME;
+    if (room && !fileOfMirror) {
       const roomId = decodeURIComponent(room[1]);
       if (await servedHere(c.env, roomId, home)) {
         if (room[2] === "/socket") await dir.visitorRoom(secretHash, roomId);
         return next();
       }
     }
+    // A download of a file of this node's own rooms: the room here decides, as for a local member.
+    const file = FILE_PATH.exec(path);
+    if (file && homeNode(decodeURIComponent(file[1])) === c.env.NODE_NAME) return next();
     if (path === "/api/v1/socket") return relaySocket(c, home, token);
     return relay(c, home, token, secretHash);
   };
