@@ -44,10 +44,9 @@ async function texts(node: string, token: string, roomId: string): Promise<strin
 beforeAll(async () => {
   cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { adminPassword: PASSWORD });
   // Every node has its own `admin`: a node's own account wins over the others' of the same name.
-  // Signing in after the directories replicated (a heartbeat or two), so each node knows the others' admins too.
-  await new Promise((r) => setTimeout(r, 4000));
   for (const n of cluster.names) admin[n] = await loginAs(cluster.nodes[n].url, "admin", PASSWORD);
-  for (const n of cluster.names) expect((await call(n, admin[n], "GET", "/me")).body.id).toMatch(new RegExp(`@${n}$`));
+  // Two branches make the same username before either has heard of the other's (as during a cut).
+  for (const n of ["beijing", "shenzhen"]) ids[`zhangwei@${n}`] = (await call(n, admin[n], "POST", "/users", { username: "zhangwei", password: USER_PASSWORD, displayName: `张伟 ${n}` })).body.id;
   for (const [who, node] of [["liwei", "beijing"], ["chenmei", "shanghai"], ["wangfang", "shanghai"]]) {
     const made = await call(node, admin[node], "POST", "/users", { username: who, password: USER_PASSWORD, displayName: who });
     expect(made.status).toBe(201);
@@ -113,6 +112,19 @@ describe("signing in at a branch that is not your home", () => {
     }
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     recordFigures("cluster", { "sign-in at home (ms, median of 5, test KDF)": Math.round(median(times.home)), "sign-in at a visited node (ms, median of 5, test KDF)": Math.round(median(times.visit)) });
+  });
+
+  it("signs a node's own account in there, and someone else's name with username@node", async () => {
+    await eventually("beijing knows shenzhen's zhangwei", async () => (await call("beijing", admin.beijing, "GET", `/users/${ids["zhangwei@shenzhen"]}`)).status === 200, 15_000);
+    await eventually("beijing knows both other admins", async () => (await call("beijing", admin.beijing, "GET", "/users?q=admin")).body.users?.length === 3, 15_000);
+    const own = await signIn("beijing", "zhangwei", USER_PASSWORD);
+    expect(own.status).toBe(200);
+    expect((await call("beijing", own.body.token!, "GET", "/me")).body.id).toBe(ids["zhangwei@beijing"]);
+    const visiting = await signIn("beijing", "zhangwei@shenzhen", USER_PASSWORD);
+    expect(visiting.status).toBe(200);
+    expect((await call("beijing", visiting.body.token!, "GET", "/me")).body.id).toBe(ids["zhangwei@shenzhen"]);
+    // Every node's own admin signs in there, whatever the others have replicated.
+    for (const n of cluster.names) expect((await call(n, await loginAs(cluster.nodes[n].url, "admin", PASSWORD), "GET", "/me")).body.id).toMatch(new RegExp(`@${n}$`));
   });
 
   it("takes username@node, and moves files both ways", async () => {
