@@ -19,6 +19,7 @@ import { recordFigures } from "../figures";
 const PASSWORD = "cluster operator passphrase";
 const USER_PASSWORD = "a long enough passphrase";
 const NEW_PASSWORD = "another long enough passphrase";
+const BURST = 20;
 let cluster: TestCluster;
 const admin: Record<string, string> = {};
 const ids: Record<string, string> = {};
@@ -42,7 +43,8 @@ async function texts(node: string, token: string, roomId: string): Promise<strin
 }
 
 beforeAll(async () => {
-  cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { adminPassword: PASSWORD });
+  // A small message budget (20 at once, 1 a second), to see a visitor held to it where they send.
+  cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { adminPassword: PASSWORD, limits: { messagesPerSecondPerUser: 1, messageBurstPerUser: BURST } });
   // Every node has its own `admin`: a node's own account wins over the others' of the same name.
   for (const n of cluster.names) admin[n] = await loginAs(cluster.nodes[n].url, "admin", PASSWORD);
   // Two branches make the same username before either has heard of the other's (as during a cut).
@@ -125,6 +127,16 @@ describe("signing in at a branch that is not your home", () => {
     expect((await call("beijing", visiting.body.token!, "GET", "/me")).body.id).toBe(ids["zhangwei@shenzhen"]);
     // Every node's own admin signs in there, whatever the others have replicated.
     for (const n of cluster.names) expect((await call(n, await loginAs(cluster.nodes[n].url, "admin", PASSWORD), "GET", "/me")).body.id).toMatch(new RegExp(`@${n}$`));
+  });
+
+  it("holds a visitor to the message budget of the node they send on", async () => {
+    const token = (await signIn("beijing", "zhangwei@shenzhen", USER_PASSWORD)).body.token!;
+    const room = await call("beijing", tokens.liwei, "POST", "/rooms", { name: "budget", visibility: "private", members: [ids["zhangwei@shenzhen"]] });
+    expect(room.status).toBe(201);
+    const statuses: number[] = [];
+    for (let i = 0; i < BURST + 5; i++) statuses.push((await call("beijing", token, "POST", `/rooms/${enc(room.body.id)}/messages`, { clientId: `burst-${i}`, text: `${i}` })).status);
+    expect(statuses.filter((s) => s === 201).length).toBeLessThanOrEqual(BURST + 2);
+    expect(statuses).toContain(429);
   });
 
   it("takes username@node, and moves files both ways", async () => {
