@@ -11,6 +11,7 @@
  * reverse proxy or a VPN may sit in between. Without a cluster file a node runs
  * alone. Anything wrong with the file is one clear start-up error.
  */
+import { X509Certificate } from "node:crypto";
 import dns from "node:dns/promises";
 import fs from "node:fs";
 import net from "node:net";
@@ -35,11 +36,16 @@ const NodeEntry = z.strictObject({
   publicKey: z.string().refine((k) => /^[A-Za-z0-9_-]{43}$/.test(k) && Buffer.from(k, "base64url").length === 32, "the base64url of a 32-byte Ed25519 public key (what GET /healthz shows as publicKey)"),
 });
 
-const ClusterFile = z.strictObject({ nodes: z.array(NodeEntry).min(1) });
+/**
+ * `ca`: the organisation's own CA certificate(s), a PEM file (relative to the
+ * cluster file), for nodes whose `https://` URLs carry certificates it signed.
+ * Trusted for node links only, beside the system's CAs (ops/workerd-config.mjs).
+ */
+const ClusterFile = z.strictObject({ ca: z.string().min(1, "a path to a PEM file of CA certificates").optional(), nodes: z.array(NodeEntry).min(1) });
 
 /**
  * @typedef {{ name: string, url: string, publicKey: string }} ClusterNode
- * @typedef {{ self: string, nodes: ClusterNode[], file: string | null }} Cluster
+ * @typedef {{ self: string, nodes: ClusterNode[], file: string | null, ca?: { file: string, pem: string } | null }} Cluster
  */
 
 /**
@@ -90,7 +96,41 @@ export function loadCluster(source, { self, selfKey, baseDir = process.cwd() }) 
   if (me.publicKey !== selfKey) {
     throw new Error(`${where}: the public key listed for "${self}" is not this node's key (GET /healthz or node-key.json shows ${selfKey})`);
   }
-  return { self, nodes, file };
+  const ca = parsed.data.ca ? loadCa(parsed.data.ca, file ? path.dirname(file) : baseDir, where) : null;
+  return { self, nodes, file, ca };
+}
+
+/**
+ * The CA file named by the cluster file: read and checked now (every block a
+ * certificate that parses), so a wrong path or a key pasted by mistake is a
+ * start-up error and not a link that never comes up.
+ *
+ * @param {string} source  a path, relative to `baseDir`
+ * @param {string} baseDir
+ * @param {string} where
+ * @returns {{ file: string, pem: string }}
+ */
+function loadCa(source, baseDir, where) {
+  const file = path.resolve(baseDir, source);
+  let text;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`${where}: ca: cannot read ${file} (${/** @type {NodeJS.ErrnoException} */ (err).code ?? /** @type {Error} */ (err).message})`);
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error(`${where}: ca: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  for (const block of blocks) {
+    let cert;
+    try {
+      cert = new X509Certificate(block);
+    } catch (err) {
+      throw new Error(`${where}: ca: ${file}: a certificate in it does not parse (${/** @type {Error} */ (err).message})`);
+    }
+    // A node's own certificate put here by mistake would trust nothing: say so now.
+    if (!cert.ca) throw new Error(`${where}: ca: ${file}: "${cert.subject.replace(/\n/g, ", ")}" is not a CA certificate (basicConstraints CA:TRUE)`);
+  }
+  return { file, pem: blocks.join("\n") + "\n" };
 }
 
 /**

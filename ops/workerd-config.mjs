@@ -150,12 +150,12 @@ function embedPath(fromDir, target) {
  * The workerd config for this node, as capnp text.
  *
  * @param {NodeConfig} config
- * @param {{ bundlePath: string, configDir?: string, tlsCertPath?: string, tlsKeyPath?: string }} paths
+ * @param {{ bundlePath: string, configDir?: string, tlsCertPath?: string, tlsKeyPath?: string, peersCaPath?: string }} paths
  *   bundlePath: the ES module bundle; configDir: where the capnp file will be written
  *   (embeds are relative to it; default `<dataDir>/.workerd`); tls*Path: the PEM files
  *   to embed (default: the config's own tls paths).
  */
-export function renderCapnp(config, { bundlePath, configDir, tlsCertPath, tlsKeyPath }) {
+export function renderCapnp(config, { bundlePath, configDir, tlsCertPath, tlsKeyPath, peersCaPath }) {
   if (!bundlePath) throw new Error("renderCapnp: bundlePath is required");
   const dir = path.resolve(configDir ?? path.join(config.dataDir, WORKERD_DIR));
   const q = capnpString;
@@ -209,7 +209,7 @@ ${indent(namespaces, 8)}
     (name = ${q(FILES_DISK_SERVICE)}, disk = (path = ${q(path.join(config.dataDir, "files"))}, writable = true)),
     (name = ${q(NETWORK_SERVICE)}, network = (allow = [${["public", ...(config.outboundAllow ?? [])].map(q).join(", ")}], tlsOptions = (trustBrowserCas = true))),${
       config.identity?.cluster
-        ? `\n    (name = ${q(PEERS_SERVICE)}, network = (allow = [${config.identity.peerAllow.map(q).join(", ")}], tlsOptions = (trustBrowserCas = true))),`
+        ? `\n    (name = ${q(PEERS_SERVICE)}, network = (allow = [${config.identity.peerAllow.map(q).join(", ")}], tlsOptions = (${peersTls(dir, peersCaPath)}))),`
         : ""
     }
   ],
@@ -218,6 +218,19 @@ ${indent(namespaces, 8)}
   ],
 );
 `;
+}
+
+/**
+ * How this node checks the certificates of peers with `https://` URLs: the
+ * system's CAs, and the organisation's own CA when the cluster file names one
+ * (`ca`). A peer whose certificate neither signed (or whose name does not match
+ * its URL's host) is refused at the handshake: its link stays down.
+ *
+ * @param {string} dir  the config's folder (embeds are relative to it)
+ * @param {string | undefined} caPath  the copy of the cluster's CA file, if any
+ */
+function peersTls(dir, caPath) {
+  return caPath ? `trustBrowserCas = true, trustedCertificates = [embed ${capnpString(embedPath(dir, path.resolve(caPath)))}]` : "trustBrowserCas = true";
 }
 
 /**
@@ -252,6 +265,14 @@ export function writeWorkerdFiles(config, { bundlePath }) {
     fs.writeFileSync(tlsKeyPath, fs.readFileSync(config.tls.key), { mode: 0o600 });
     fs.chmodSync(tlsKeyPath, 0o600);
     tlsPaths = { tlsCertPath, tlsKeyPath };
+  }
+  const ca = config.identity?.cluster?.ca;
+  if (ca) {
+    const tlsDir = path.join(configDir, "tls");
+    fs.mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+    const peersCaPath = path.join(tlsDir, "peers-ca.pem");
+    fs.writeFileSync(peersCaPath, ca.pem);
+    tlsPaths = { ...tlsPaths, peersCaPath };
   }
   const configPath = path.join(configDir, CAPNP_FILE);
   const tmp = `${configPath}.tmp-${process.pid}`;

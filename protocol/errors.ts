@@ -61,6 +61,9 @@ export const ERROR_STATUS = {
   // A room homed on another node whose link is down (or a home-only room's data,
   // which never leaves its node) cannot be reached now; the link's return fixes it.
   room_unreachable: 503,
+  // Signing in at a node that is not one's home: the home checks the password, and
+  // cannot be reached now. Sessions issued earlier keep working; the link's return fixes it.
+  home_unreachable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

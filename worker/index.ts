@@ -36,6 +36,8 @@ import { startLinks } from "./start-links";
 import { requestLog } from "./middleware/request-log";
 import { metrics } from "./routes/metrics";
 import { adminAudit } from "./routes/admin-audit";
+import { visitorDispatch } from "./visitors/visit";
+import { serveVisitorsWith } from "./visitors/home-routes";
 
 const api = new Hono<AppEnv>()
   .route("/auth/sso", sso) // single sign-on: before /auth, whose routes need no session either
@@ -44,6 +46,8 @@ const api = new Hono<AppEnv>()
   .route("/invites", invites) // an invite link is its own credential
   .use("*", requireAuth())
   .use("*", mfaGate()) // an admin who must enrol a second factor does that first
+  // A person of another node signed in here: served here or relayed to their home (visitors/visit.ts).
+  .use("*", visitorDispatch())
   .route("/me/mfa", meMfa)
   .route("/me", me)
   .route("/users", users)
@@ -78,6 +82,9 @@ const app = new Hono<AppEnv>()
   .route("/link/v1", link)
   .route("/api/v1", api)
   .route("/", web); // the web client: GETs of non-/api paths; last, so every API route wins
+
+// Requests of this node's people relayed by the node they are visiting run through the whole app.
+serveVisitorsWith(async (request, env, ctx) => app.fetch(request, env, ctx));
 
 app.onError(onError);
 app.notFound(notFoundHandler);

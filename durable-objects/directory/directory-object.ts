@@ -25,7 +25,7 @@ import type { Account, Erasure, LegalHold, User } from "../../protocol/models";
 import { homeNode } from "../../protocol/ids";
 import { Accounts, toUser, type NewAccount } from "./accounts";
 import { Invites } from "./invites";
-import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, type FeedUser } from "./replication";
+import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, remoteUsersById, type FeedUser } from "./replication";
 import { RoomsDirectory, type NewRoom, type RoomRow } from "./rooms-directory";
 import { deviceKey, LOGIN_LIMITS, SignInThrottle, throttleKeys, usernameKey } from "./sign-in-throttle";
 import { auditObjectKey, recordAudit, type AuditEntry, type AuditRow } from "../shared/audit";
@@ -40,6 +40,7 @@ import type { RetentionDays, RetentionInputs } from "../room/retention";
 import { Mfa, type MfaStatus } from "./mfa";
 import { SsoIdentities } from "./sso-identities";
 import { ssoAccount, type SsoClaims, type SsoPolicy } from "./sso-accounts";
+import { Visitors, type VisitorSession } from "./visitors";
 
 /** The settings row that holds the key device tokens are signed with. */
 const DEVICE_KEY_SETTING = "device_token_key";
@@ -50,6 +51,7 @@ export class DirectoryObject extends DurableObject<Env> {
   private readonly rooms: RoomsDirectory;
   private readonly throttle: SignInThrottle;
   private readonly invites: Invites;
+  private readonly visitors: Visitors;
   private readonly devices = new DeviceTokens(() => this.deviceKey());
   private readonly audit: AuditCopy;
   /** This object's own chain's key (its records go to the copy in the same transaction). */
@@ -81,6 +83,7 @@ export class DirectoryObject extends DurableObject<Env> {
     );
     this.mfa = new Mfa(this.db, (fn) => ctx.storage.transactionSync(fn));
     this.sso = new SsoIdentities(this.db);
+    this.visitors = new Visitors(this.db, (fn) => ctx.storage.transactionSync(fn));
     void ctx.blockConcurrencyWhile(async () => {
       await ensureSchema(this.db, migrations);
       this.foldOlderNames();
@@ -617,8 +620,63 @@ export class DirectoryObject extends DurableObject<Env> {
     return peerFeedPosition(this.db, node);
   }
 
-  /** Keep a page of `node`'s feed; returns the accounts it deactivated. */
+  /** Keep a page of `node`'s feed; returns the accounts it deactivated (their visitor sessions here end). */
   async applyFeedPage(node: string, users: FeedUser[], upTo: number): Promise<string[]> {
-    return this.ctx.storage.transactionSync(() => applyFeedPage(this.db, node, users, upTo));
+    const deactivated = this.ctx.storage.transactionSync(() => applyFeedPage(this.db, node, users, upTo));
+    if (deactivated.length) await this.endVisitorSessions({ userIds: deactivated }, "account deactivated");
+    return deactivated;
+  }
+
+  // ------------------------------------------ visitors: people of other nodes signed in here (visitors.ts)
+
+  /**
+   * The account of another node a sign-in here names: `username` as the
+   * replicated directory knows it (usernames are unique across the organisation),
+   * or `username@node` to pick one when two branches made the same name while
+   * cut off from each other. Null when unknown, ambiguous, deactivated, or a
+   * username of this node's own (which is signed in here as always).
+   */
+  async visitorAccount(login: string): Promise<User | null> {
+    const at = login.lastIndexOf("@");
+    const username = (at > 0 ? login.slice(0, at) : login).toLowerCase();
+    const node = at > 0 ? login.slice(at + 1) : null;
+    // This node's own account of that name wins: every node has its own `admin`, and a name made
+    // twice during a cut is reached at its home with `name@node`.
+    if (node === null && this.accounts.byUsername(username)) return null;
+    if (node === this.env.NODE_NAME) return null;
+    const rows = this.db.select().from(schema.remoteUsers).where(eq(schema.remoteUsers.username, username)).all().filter((r) => r.active && (node === null || r.homeNode === node));
+    if (rows.length !== 1) return null;
+    return { id: rows[0].id, username: rows[0].username, displayName: rows[0].displayName, isAdmin: rows[0].isAdmin, active: true };
+  }
+
+  async addVisitorSession(row: Omit<VisitorSession, "rooms" | "checkedAt">): Promise<void> {
+    this.visitors.add(row);
+  }
+
+  /** A live visitor session by its secret's hash (the account still active as replicated), or null. */
+  async visitorSession(secretHash: string): Promise<VisitorSession | null> {
+    const row = this.visitors.get(secretHash);
+    if (!row) return null;
+    const user = remoteUsersById(this.db, [row.userId])[0];
+    if (user && !user.active) {
+      await this.endVisitorSessions({ secretHash }, "account deactivated");
+      return null;
+    }
+    return row;
+  }
+
+  async visitorChecked(secretHash: string): Promise<void> {
+    this.visitors.checked(secretHash);
+  }
+
+  async visitorRoom(secretHash: string, roomId: string): Promise<void> {
+    this.visitors.addRoom(secretHash, roomId);
+  }
+
+  /** End visitor sessions here and close their sockets in this node's rooms and mirrors. */
+  async endVisitorSessions(which: { secretHash?: string; userIds?: string[]; sessionId?: string }, reason: string): Promise<number> {
+    const ended = this.visitors.end(which);
+    await Promise.allSettled(ended.flatMap((s) => s.rooms.map((roomId) => storedRoom(this.env, roomId).closeSessions([s.sessionId], reason))));
+    return ended.length;
   }
 }

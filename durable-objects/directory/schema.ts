@@ -232,3 +232,27 @@ export const ssoStates = sqliteTable("sso_states", {
   verifier: text("verifier").notNull(),
   expiresAt: integer("expires_at").notNull(),
 });
+
+/**
+ * Sessions this node serves for people of other nodes who signed in here
+ * (visitors: durable-objects/directory/visitors.ts). The session itself was
+ * issued by the person's home node, which checked the password; this row lets
+ * this node authenticate it without the link (only the SHA-256 of the token's
+ * secret is kept). `checked_at`: when the home last confirmed it; `rooms`: the
+ * rooms of this node where it opened sockets (closed when it ends).
+ */
+export const visitorSessions = sqliteTable(
+  "visitor_sessions",
+  {
+    secretHash: text("secret_hash").primaryKey(),
+    userId: text("user_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    username: text("username").notNull(),
+    displayName: text("display_name").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    checkedAt: integer("checked_at").notNull(),
+    rooms: text("rooms").notNull().default("[]"),
+  },
+  (t) => [index("visitor_sessions_by_user").on(t.userId)],
+);

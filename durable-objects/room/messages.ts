@@ -101,8 +101,10 @@ export class Messages {
     // A member homed on another node was held to the budget by their own node (the
     // budget is each node's, for its own people: mirror/mirror-sends.ts) before the
     // message was queued; their queued messages arrive in bursts after a cut.
-    const ownPerson = homeNode(caller.userId) === homeNode(meta.id);
-    const wait = ownPerson ? sendWaitMs(caller.userId, this.limits, Date.now()) : 0;
+    // So the budget is charged where the person sends: here unless the send came over a link —
+    // a visitor signed in here (worker/visitors/) is charged here like anyone sending here.
+    const chargeHere = !caller.viaLink;
+    const wait = chargeHere ? sendWaitMs(caller.userId, this.limits, Date.now()) : 0;
     if (wait > 0) return this.duplicateOf(meta, clientKey) ?? refuseSend(this.limits, wait);
     let row: MessageRow;
     let mentions: Mentions;
@@ -142,7 +144,7 @@ export class Messages {
       throw storageFailure(err);
     }
     if (!inserted) return this.duplicateOf(meta, clientKey)!;
-    if (ownPerson) spendSend(caller.userId, this.limits, row.createdAt);
+    if (chargeHere) spendSend(caller.userId, this.limits, row.createdAt);
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.state.lastSeq = row.seq;
     this.state.version = row.version;

@@ -11,6 +11,11 @@ export interface Caller {
   isAdmin: boolean;
   /** the user's setting: may others see their read position? */
   sendReceipts?: boolean;
+  /**
+   * Set only by the link's `/sends` (routes/link.ts): the send was made on
+   * another node, which already held it to the person's message budget.
+   */
+  viaLink?: boolean;
 }
 
 /** Headers the Worker sets on WebSocket upgrades it forwards; any a client sent are stripped first. */

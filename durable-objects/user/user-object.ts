@@ -166,6 +166,11 @@ export class UserObject extends DurableObject<Env> {
     return this.sessions.redeemTicket(secret);
   }
 
+  /** Is `sessionId` a live session of this user (a node acting for them as a visitor there: routes/link.ts)? */
+  async hasSession(sessionId: string): Promise<boolean> {
+    return this.state.ready && !!this.state.profile?.active && this.sessions.exists(sessionId);
+  }
+
   /** End one session; `by` says who, for the audit trail (default: the node). */
   async revokeSession(sessionId: string, by?: EndedBy): Promise<boolean> {
     return this.sessions.revoke(sessionId, by);

@@ -109,3 +109,44 @@ describe("a file in a room homed at head office", () => {
     expect(browser.pageErrors).toEqual([]);
   }, 90_000);
 });
+
+describe("visiting head office", () => {
+  it("signs in at the Beijing node with her Shanghai account, sees her rooms and chats there", async () => {
+    const visiting = await openBrowser(cluster.nodes.beijing.url, { locale: "zh-CN" });
+    try {
+      const page = visiting.page;
+      await signIn(page, "chenmei", USER_PASSWORD);
+      // Her room list comes from her home (through the link); the room is Beijing's own.
+      await page.getByText("季度报表").first().click();
+      await page.locator(".msg", { hasText: "早上好 from Beijing" }).first().waitFor({ timeout: 15_000 });
+      await page.locator("textarea").fill("我今天在北京办公室");
+      await page.keyboard.press("Enter");
+      await page.locator(".msg", { hasText: "我今天在北京办公室" }).first().waitFor({ timeout: 15_000 });
+      await expect.poll(async () => (await rest(cluster.nodes.beijing.url, liwei, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`)).messages.map((m: { text: string }) => m.text), { timeout: 15_000 }).toContain("我今天在北京办公室");
+      const mine = (await rest(cluster.nodes.beijing.url, liwei, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`)).messages.find((m: { text: string }) => m.text === "我今天在北京办公室");
+      expect(mine.senderId).toMatch(/@shanghai$/);
+      // A message from 李伟 arrives live.
+      await rest(cluster.nodes.beijing.url, liwei, "POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: "welcome", text: "欢迎来北京" });
+      await page.locator(".msg", { hasText: "欢迎来北京" }).first().waitFor({ timeout: 15_000 });
+      expect(visiting.pageErrors).toEqual([]);
+    } finally {
+      await visiting.close();
+    }
+  }, 90_000);
+
+  it("is told clearly when her home node cannot check her password", async () => {
+    await cluster.cut("beijing", "shanghai");
+    const visiting = await openBrowser(cluster.nodes.beijing.url, { locale: "zh-CN" });
+    try {
+      const page = visiting.page;
+      await page.goto("/");
+      await page.locator('input[name="username"]').fill("chenmei");
+      await page.locator('input[name="password"]').fill(USER_PASSWORD);
+      await page.locator('button[type="submit"]').click();
+      await page.getByText("暂时无法连接您所属分支机构的服务器").waitFor({ timeout: 15_000 });
+    } finally {
+      await visiting.close();
+      await cluster.heal("beijing", "shanghai");
+    }
+  }, 60_000);
+});

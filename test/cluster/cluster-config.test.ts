@@ -4,6 +4,7 @@
  * key; every kind of bad file is one clear error.
  */
 import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -64,5 +65,21 @@ describe("cluster file", async () => {
     expect(load({ nodes: [{ ...good.nodes[0], extra: 1 }] })).toThrow(/nodes\.0/);
     expect(load({ nodes: [] })).toThrow(/nodes/);
     expect(() => loadCluster("/nonexistent/cluster.json", { self: "beijing", selfKey: bj.publicKey })).toThrow(/cannot read it \(ENOENT\)/);
+  });
+
+  it("reads the organisation's CA (`ca`, relative to the file) and refuses one that is not a CA certificate", () => {
+    const dir = tmp();
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=org", "-addext", "basicConstraints=critical,CA:TRUE"], { cwd: dir, stdio: "ignore" });
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.pem", "-days", "1", "-subj", "/CN=leaf", "-addext", "basicConstraints=critical,CA:FALSE"], { cwd: dir, stdio: "ignore" });
+    const at = (ca: string) => {
+      fs.writeFileSync(path.join(dir, "cluster.json"), JSON.stringify({ ca, ...good }));
+      return () => loadCluster("cluster.json", { self: "beijing", selfKey: bj.publicKey, baseDir: dir });
+    };
+    const c = at("ca.pem")();
+    expect(c.ca?.file).toBe(path.join(dir, "ca.pem"));
+    expect(c.ca?.pem).toContain("-----BEGIN CERTIFICATE-----");
+    expect(at("missing.pem")).toThrow(/ca: cannot read .*missing\.pem \(ENOENT\)/);
+    expect(at("ca.key")).toThrow(/ca: .*holds no PEM certificate/);
+    expect(at("leaf.pem")).toThrow(/not a CA certificate/);
   });
 });

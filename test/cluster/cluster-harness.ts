@@ -39,7 +39,19 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(names: string[], options: { adminPassword?: string; limits?: StartNodeOptions["limits"]; keepData?: boolean } = {}): Promise<TestCluster> {
+/**
+ * `tls`: every node listens on https with its own keypair (`certs[name]`), the
+ * cluster file lists `https://` URLs and names `ca` (the organisation's CA).
+ */
+export interface ClusterTls {
+  ca: string;
+  certs: Record<string, { cert: string; key: string }>;
+}
+
+export async function startCluster(
+  names: string[],
+  options: { adminPassword?: string; limits?: StartNodeOptions["limits"]; keepData?: boolean; tls?: ClusterTls } = {},
+): Promise<TestCluster> {
   const dirs: Record<string, string> = {};
   const keys: Record<string, string> = {};
   const ports: Record<string, number> = {};
@@ -58,9 +70,10 @@ export async function startCluster(names: string[], options: { adminPassword?: s
     await Promise.all(
       names.map(async (n) => {
         const file = path.join(dirs[n], "cluster.json");
-        const entries = names.map((m) => ({ name: m, url: `http://127.0.0.1:${m === n ? ports[m] : proxies[n][m].port}`, publicKey: keys[m] }));
-        fs.writeFileSync(file, JSON.stringify({ nodes: entries }, null, 2));
-        nodes[n] = await startNode({ name: n, dataDir: dirs[n], port: ports[n], cluster: file, adminPassword: options.adminPassword, limits: options.limits });
+        const scheme = options.tls ? "https" : "http";
+        const entries = names.map((m) => ({ name: m, url: `${scheme}://127.0.0.1:${m === n ? ports[m] : proxies[n][m].port}`, publicKey: keys[m] }));
+        fs.writeFileSync(file, JSON.stringify({ ...(options.tls ? { ca: options.tls.ca } : {}), nodes: entries }, null, 2));
+        nodes[n] = await startNode({ name: n, dataDir: dirs[n], port: ports[n], cluster: file, adminPassword: options.adminPassword, limits: options.limits, tls: options.tls?.certs[n] });
       }),
     );
   } catch (err) {

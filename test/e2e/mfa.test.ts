@@ -123,6 +123,13 @@ describe("an administrator turns someone's two-factor sign-in off (lost phone)",
     expect((await call(t.node.url, "POST", "/auth/login", null, { username: "gus", password: gus.password })).body.mfaRequired).toBe(true);
     expect((await call(t.node.url, "DELETE", `/users/${encodeURIComponent(gus.id)}/mfa`, t.admin)).status).toBe(200);
     expect(typeof (await call(t.node.url, "POST", "/auth/login", null, { username: "gus", password: gus.password })).body.token).toBe("string");
+    // Both changes are in the audit trail, the reset with the administrator as its actor.
+    const trail = await call(t.node.url, "GET", `/admin/audit?user=${encodeURIComponent(gus.id)}`, t.admin);
+    const records = (trail.body.records as { action: string; actor: string; detail: string }[]).filter((r) => r.action.startsWith("mfa."));
+    expect(records.map((r) => [r.action, r.actor === me ? "admin" : r.actor === gus.id ? "gus" : r.actor])).toEqual([
+      ["mfa.removed", "admin"],
+      ["mfa.enrolled", "gus"],
+    ]);
   });
 });
 

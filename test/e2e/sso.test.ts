@@ -103,6 +103,10 @@ describe("SSO with oidc-provider", () => {
     const back = await get(await throughProvider(t.node.url, "sub-dave-2", again), again);
     expect(errorOf(back.location)).toBe("account_deactivated");
     expect(again.cookies.has("outpost_session")).toBe(false);
+    // Refused single sign-ons are audited like failed password sign-ins.
+    const trail = await fetch(`${t.node.url}/api/v1/admin/audit?action=auth.signin_failed`, { headers: { authorization: `Bearer ${t.admin}` } });
+    const details = ((await trail.json()) as { records: { detail: string }[] }).records.map((r) => JSON.parse(r.detail));
+    expect(details).toContainEqual(expect.objectContaining({ via: "sso", code: "account_deactivated" }));
   });
 });
 

@@ -299,6 +299,7 @@ export const errors: ErrorTable = {
   sso_no_account: "There is no account for you on this node yet. Ask your administrator.",
   sso_not_allowed: "Your organisation account is not allowed to sign in to this node.",
   account_deactivated: "This account is deactivated. Ask your administrator.",
+  home_unreachable: "Your home branch's server cannot be reached right now, so it cannot check your password. Try again later, or sign in at your own branch.",
   last_admin: "This is the last active administrator. Make someone else an administrator first.",
   under_legal_hold: "This is under a legal hold: it cannot be erased until an administrator releases the hold.",
   invite_invalid: "This invite link is not valid. It may be mistyped or replaced by a newer one: ask your administrator for a new link.",

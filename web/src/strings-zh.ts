@@ -294,6 +294,7 @@ export const errors: ErrorTable = {
   sso_no_account: "本节点上还没有您的账号。请联系管理员。",
   sso_not_allowed: "您的组织账号不允许登录本节点。",
   account_deactivated: "此账号已被停用。请联系管理员。",
+  home_unreachable: "暂时无法连接您所属分支机构的服务器，无法核对密码。请稍后再试，或在您自己的分支机构登录。",
   last_admin: "这是最后一位有效的管理员。请先把其他人设为管理员。",
   under_legal_hold: "此内容处于法律保全中：在管理员解除保全之前不能删除。",
   invite_invalid: "此邀请链接无效：可能输入有误，或已被新链接取代。请向管理员索取新链接。",

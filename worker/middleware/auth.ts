@@ -16,6 +16,7 @@ import { parseToken } from "../../durable-objects/shared/session-tokens";
 import type { Caller } from "../../durable-objects/shared/identity";
 import { resolveUser } from "../../durable-objects/shared/objects";
 import type { Env } from "../../durable-objects/shared/env";
+import { isVisitorId, visitorCaller } from "../visitors/visit";
 
 export const SESSION_COOKIE = "outpost_session";
 
@@ -71,6 +72,8 @@ export function requireAdmin(): MiddlewareHandler<AppEnv> {
 
 export async function checkToken(env: Env, token: string): Promise<Caller | null> {
   const parsed = parseToken("session", token);
+  // A person of another node who signed in here (worker/visitors/visit.ts): checked against this node's record.
+  if (parsed && isVisitorId(env, parsed.userId)) return visitorCaller(env, parsed.userId, parsed.secret);
   const user = parsed && (await resolveUser(env, parsed.userId));
   return user ? user.authenticate(parsed.secret) : null;
 }

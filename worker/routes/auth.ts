@@ -13,6 +13,8 @@ import { directoryStub as directory, storedUser } from "../../durable-objects/sh
 import { requireAuth, SESSION_COOKIE } from "../middleware/auth";
 import { authOf, limitsOf, type Limits } from "../../durable-objects/shared/env";
 import type { User } from "../../protocol/models";
+import { clusterOf } from "../../durable-objects/shared/cluster";
+import { endVisit, isVisitorId, signInAtHome } from "../visitors/visit";
 
 /**
  * The address a login comes from, for throttling. Self-hosted workerd does not
@@ -91,6 +93,11 @@ function setDeviceCookie(c: Context, deviceToken: string) {
 /** A new session for `user`: its cookies set, and the sign-in answer (login and setup). */
 export async function startSession(c: Context<AppEnv>, user: User, deviceToken: string | null): Promise<SignIn> {
   const { token, session } = await storedUser(c.env, user.id).createSession(c.req.header("user-agent") ?? "");
+  return sessionCookies(c, { token, expiresAt: session.expiresAt, user, deviceToken });
+}
+
+/** Set a session's cookies and answer it (a session of this node, or a visitor's issued by their home). */
+function sessionCookies(c: Context<AppEnv>, { token, expiresAt, user, deviceToken }: { token: string; expiresAt: number; user: Pick<User, "id" | "username" | "displayName" | "isAdmin">; deviceToken: string | null }): SignIn {
   setCookie(c, SESSION_COOKIE, token, {
     httpOnly: true,
     sameSite: "Strict",
@@ -104,7 +111,7 @@ export async function startSession(c: Context<AppEnv>, user: User, deviceToken: 
   if (deviceToken) setDeviceCookie(c, deviceToken);
   return {
     token,
-    expiresAt: session.expiresAt,
+    expiresAt,
     user: { id: user.id, username: user.username, displayName: user.displayName, isAdmin: user.isAdmin },
     ...(deviceToken ? { deviceToken } : {}),
   };
@@ -117,6 +124,12 @@ export const auth = new Hono<AppEnv>()
     if (authOf(c.env).oidc?.passwordSignIn === false) throw new AppError("forbidden", "this node signs in through single sign-on only");
     const dir = directory(c.env);
     const address = clientAddress(c);
+    // Someone of another branch signing in here: their home checks the password (worker/visitors/).
+    const visitor = clusterOf(c.env) ? await dir.visitorAccount(body.username) : null;
+    if (visitor) {
+      const s = await signInAtHome(c.env, visitor, { username: body.username, password: body.password, address, deviceToken: presentedDeviceToken(c), userAgent: c.req.header("user-agent") ?? "" });
+      return reply(c, SignInSchema, sessionCookies(c, { token: s.token, expiresAt: s.expiresAt, user: s.user, deviceToken: s.deviceToken }));
+    }
     const found = await dir.loginLookup(body.username, address, presentedDeviceToken(c));
     if ("retryAfter" in found) throw new AppError("rate_limited", "too many failed sign-ins; wait and try again", found.retryAfter);
     // Always run the KDF, so an unknown username takes as long as a wrong password.
@@ -139,7 +152,8 @@ export const auth = new Hono<AppEnv>()
   })
   .post("/logout", requireAuth(), async (c) => {
     const caller = c.get("caller");
-    await storedUser(c.env, caller.userId).revokeSession(caller.sessionId, { actor: caller.userId, action: "auth.signout" });
+    if (isVisitorId(c.env, caller.userId)) await endVisit(c, caller);
+    else await storedUser(c.env, caller.userId).revokeSession(caller.sessionId, { actor: caller.userId, action: "auth.signout" });
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     deleteCookie(c, SIGNED_IN_COOKIE, { path: "/" });
     return reply(c, OkSchema, { ok: true });

@@ -19,6 +19,7 @@ import { linkReply, type LinkEnv } from "./link-reply";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
 import { LinkCall, LinkSendItem, RoomPush, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
 import type { Caller } from "../../durable-objects/shared/identity";
+import { linkVisitors } from "../visitors/home-routes";
 
 /** Mirrors this isolate has registered in the directory (registration is idempotent; this saves the call). */
 const registeredMirrors = new Set<string>();
@@ -37,6 +38,19 @@ export async function resolveLocalRoom(env: Env, roomId: string) {
   return homeRoom(env, roomId);
 }
 import type { InboxUpdate, RoomActivity } from "../../durable-objects/user/inbox-update";
+
+/**
+ * May node `from` act for `userId`? For its own people, always. For a person of
+ * this node, only with a session this node issued and still holds: they signed
+ * in at `from` as a visitor (worker/visitors/), and whatever ended the session
+ * here (sign-out, password change, deactivation) ends this too.
+ */
+async function mayActFor(env: Env, from: string, userId: string, sessionId: string): Promise<boolean> {
+  if (homeNode(userId) === from) return true;
+  if (homeNode(userId) !== env.NODE_NAME) return false;
+  const user = await resolveUser(env, userId);
+  return !!user && (await user.hasSession(sessionId));
+}
 
 /** `{items: [{userId, …}]}` with at most 500 items, each naming a user id; null otherwise. */
 function parseItems(body: string): ({ userId: string } & Record<string, unknown>)[] | null {
@@ -85,6 +99,8 @@ export function linkAuth(): MiddlewareHandler<LinkEnv> {
 
 export const link = new Hono<LinkEnv>()
   .use("*", linkAuth())
+  // People of this node signing in at the calling node (worker/visitors/home-routes.ts).
+  .route("/visitors", linkVisitors)
   .post("/ping", async (c) => {
     const from = c.get("linkFrom");
     const [directoryVersion, presenceWanted] = await Promise.all([directoryStub(c.env).feedVersion(), linkStub(c.env, from).presenceWanted(from)]);
@@ -143,7 +159,7 @@ export const link = new Hono<LinkEnv>()
     const roomId = c.req.param("id");
     const call = LinkCall.safeParse(JSON.parse(c.get("linkBody") || "null"));
     if (!call.success) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a room call" } });
-    if (homeNode(call.data.caller.userId) !== c.get("linkFrom")) return linkReply(c, 403, { error: { code: "forbidden", message: "a node acts only for its own users" } });
+    if (!(await mayActFor(c.env, c.get("linkFrom"), call.data.caller.userId, call.data.caller.sessionId))) return linkReply(c, 403, { error: { code: "forbidden", message: "a node acts only for its own users" } });
     const room = await resolveLocalRoom(c.env, roomId);
     if (!room) return linkReply(c, 404, { error: { code: "not_found", message: "no such room, or you may not see it" } });
     const caller: Caller = { ...call.data.caller, isAdmin: false };
@@ -204,7 +220,7 @@ export const link = new Hono<LinkEnv>()
       if (!parsed.success) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a send" } });
       const item = parsed.data;
       const who = { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId };
-      if (homeNode(item.userId) !== c.get("linkFrom")) {
+      if (!(await mayActFor(c.env, c.get("linkFrom"), item.userId, item.sessionId))) {
         results.push({ ...who, ok: false, code: "forbidden", message: "a node acts only for its own users" });
         continue;
       }
@@ -214,7 +230,7 @@ export const link = new Hono<LinkEnv>()
         continue;
       }
       try {
-        const caller: Caller = { userId: item.userId, sessionId: item.sessionId, username: "", displayName: "", isAdmin: false };
+        const caller: Caller = { userId: item.userId, sessionId: item.sessionId, username: "", displayName: "", isAdmin: false, viaLink: true };
         const r = await room.send(caller, { clientId: item.clientId, text: item.text, replyTo: item.replyTo, attachments: item.attachments });
         results.push({ userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: true, message: r.message, duplicate: r.duplicate });
       } catch (err) {
