@@ -94,9 +94,11 @@ const instance = newInstanceToken();
 /** @type {NodeJS.ProcessEnv} */
 const env = { ...process.env, OUTPOST_SETUP_TOKEN: setupToken, OUTPOST_INSTANCE_TOKEN: instance, OUTPOST_NODE_PRIVATE_KEY: identity.privateKey };
 if (adminPassword) env.OUTPOST_ADMIN_PASSWORD = adminPassword;
-// The SSO client secret reaches workerd through its environment, never the generated config file.
-if (config.oidc) env.OUTPOST_OIDC_CLIENT_SECRET = config.oidc.clientSecret;
 else delete env.OUTPOST_ADMIN_PASSWORD;
+// The SSO client secret reaches workerd through its environment, never the generated config file
+// (and one in the launcher's own environment never reaches a node without SSO).
+if (config.oidc) env.OUTPOST_OIDC_CLIENT_SECRET = config.oidc.clientSecret;
+else delete env.OUTPOST_OIDC_CLIENT_SECRET;
 putMetricsEnv(config, env);
 
 const verbose = ["1", "true", "yes"].includes(String(process.env.OUTPOST_VERBOSE ?? "").toLowerCase());

@@ -128,7 +128,7 @@ export const auth = new Hono<AppEnv>()
     const visitor = clusterOf(c.env) ? await dir.visitorAccount(body.username) : null;
     if (visitor) {
       const s = await signInAtHome(c.env, visitor, { username: body.username, password: body.password, address, deviceToken: presentedDeviceToken(c), userAgent: c.req.header("user-agent") ?? "" });
-      return reply(c, SignInSchema, sessionCookies(c, { token: s.token, expiresAt: s.expiresAt, user: s.user, deviceToken: s.deviceToken }));
+      return reply(c, LoginAnswerSchema, sessionCookies(c, { token: s.token, expiresAt: s.expiresAt, user: s.user, deviceToken: s.deviceToken }));
     }
     const found = await dir.loginLookup(body.username, address, presentedDeviceToken(c));
     if ("retryAfter" in found) throw new AppError("rate_limited", "too many failed sign-ins; wait and try again", found.retryAfter);
