@@ -9,7 +9,7 @@
  * (`inbox.sync`), or a full snapshot when it is too far behind.
  */
 import { z } from "zod";
-import { RoomIdSchema, UserIdSchema } from "./rest";
+import { RoomIdSchema, UserIdSchema } from "./id-schemas";
 import { RoleSchema, RoomKindSchema, VisibilitySchema } from "./models";
 import { ReqId, ServerError, ServerOk, ServerPong } from "./frames";
 

@@ -13,7 +13,7 @@
  * same role (the `msg.ack` names it).
  */
 import { z } from "zod";
-import { AttachmentIdsSchema, ClientIdSchema, MessageIdSchema } from "./rest";
+import { AttachmentIdsSchema, ClientIdSchema, MessageIdSchema } from "./id-schemas";
 import { CLIENT_ID_RE } from "./ids";
 import { MessageSchema, MemberSchema, RoomSchema } from "./models";
 

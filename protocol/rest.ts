@@ -4,18 +4,14 @@
  * loudly instead of being silently ignored.
  */
 import { z } from "zod";
-import { CLIENT_ID_CHARS, CLIENT_ID_MAX, ROOM_ID_RE, USER_ID_RE, MESSAGE_ID_RE, FILE_ID_RE } from "./ids";
 import { VisibilitySchema, RoleSchema } from "./models";
 import { DisplayNameSchema, RoomNameSchema, TopicSchema } from "./names";
 
-export const UserIdSchema = z.string().regex(USER_ID_RE, "not a user id");
-export const RoomIdSchema = z.string().regex(ROOM_ID_RE, "not a room id");
-export const MessageIdSchema = z.string().regex(MESSAGE_ID_RE, "not a message id");
-export const FileIdSchema = z.string().regex(FILE_ID_RE, "not a file id");
-/** Files one message may share (the web client's composer holds at most this many too). */
-export const MAX_ATTACHMENTS = 10;
-/** Files to share with a message: uploaded first (POST /api/v1/rooms/{id}/files) by the sender, into the same room. */
-export const AttachmentIdsSchema = z.array(FileIdSchema).min(1).max(MAX_ATTACHMENTS);
+// The id schemas live in id-schemas.ts (socket frames and device frames use them without
+// the request bodies below); re-exported so every body here and every import of them holds.
+import { AttachmentIdsSchema, ClientIdSchema, FileIdSchema, MessageIdSchema, RoomIdSchema, UserIdSchema } from "./id-schemas";
+export { AttachmentIdsSchema, ClientIdSchema, FileIdSchema, MessageIdSchema, RoomIdSchema, UserIdSchema };
+export { MAX_ATTACHMENTS } from "./limits";
 
 /** Usernames: lower-case latin letters, digits, `.`, `_`, `-`; what `@mentions` are made of. */
 export const UsernameSchema = z
@@ -31,12 +27,6 @@ export const UsernameSchema = z
 // common passwords that has no place in every client's bundle.
 export const PasswordSchema = z.string().min(1).max(256);
 
-/** A client's own id for a message, so a retry is recognised (idempotency key). */
-export const ClientIdSchema = z
-  .string()
-  .min(1)
-  .max(CLIENT_ID_MAX)
-  .regex(new RegExp(`^[${CLIENT_ID_CHARS}]+$`), "letters, digits, '.', '_', ':' or '-'");
 
 export const LoginBody = z.strictObject({
   username: z.string().min(1).max(64),

@@ -13,7 +13,7 @@ export { socketOrRestTransport } from "./transport";
 export { checkName, cleanName, NAME_LIMITS, type NameCheck, type NameProblem } from "../protocol/names";
 export type { Message, Room, Member, User, SessionUser, Session, Receipt, Attachment, SearchHit, PublicRoom, Account } from "../protocol/models";
 export type { RoomInfo, NotificationPage, Settings, SocketTicket, QueuedSend, NodeLimits } from "../protocol/responses";
-export type { ClusterView, LinkStatus } from "../protocol/cluster";
+export type { ClusterView, LinkStatus } from "../protocol/cluster-view";
 export { lenient } from "../protocol/lenient";
 export type { InboxRoom, Notification, Presence } from "../protocol/device";
 export type { ServerRoomFrame } from "../protocol/frames";

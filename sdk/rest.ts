@@ -72,7 +72,7 @@ import {
   type SocketTicket,
 } from "../protocol/responses";
 import { MfaRequiredError, OutpostApiError } from "./errors";
-import { ClusterViewSchema, type ClusterView } from "../protocol/cluster";
+import { ClusterViewSchema, type ClusterView } from "../protocol/cluster-view";
 import { parseAnswer } from "./answers";
 import { uploadBlob, type UploadOptions } from "./upload";
 

@@ -6,7 +6,7 @@
 import { OutpostApiError, type Attachment } from "../../sdk/index";
 import { api, changed } from "./store";
 import { t } from "./i18n";
-import { MAX_ATTACHMENTS } from "../../protocol/rest";
+import { MAX_ATTACHMENTS } from "../../protocol/limits";
 import { errorText } from "./error-messages";
 
 export interface Upload {
