@@ -192,7 +192,7 @@ function NewPerson({ onCreated }: { onCreated: (a: Account) => void }) {
 
 function AccountRow({ account: a, open, toggle, changed }: { account: Account; open: boolean; toggle: () => void; changed: (a: Account) => void }) {
   return (
-    <li class="account" data-username={a.username}>
+    <li class="account" data-username={a.username} data-user-id={a.id}>
       <div class="account-line">
         <span class="account-name">
           <Avatar userId={a.id} name={a.displayName} />
