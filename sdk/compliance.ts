@@ -17,6 +17,7 @@ import { ErasureSchema, LegalHoldSchema, RoomSchema, type Erasure, type LegalHol
 import { HoldListSchema, RetentionDefaultSchema } from "../protocol/responses";
 import type { SetRoomRetentionBody } from "../protocol/rest";
 import type { OutpostClient } from "./rest";
+import { OutpostApiError } from "./errors";
 
 export type { Erasure, LegalHold };
 /** Days (1–36500), or null to keep forever. */
@@ -54,5 +55,14 @@ export class ComplianceClient {
    */
   eraseUser(userId: string): Promise<Erasure> {
     return this.client.request("POST", `/admin/users/${encodeURIComponent(userId)}/erase`, undefined, ErasureSchema);
+  }
+  /** A person's erasure job as it stands (`roomsDone` of `roomsTotal` while it runs), read without driving it; null when never begun. */
+  async erasure(userId: string): Promise<Erasure | null> {
+    try {
+      return await this.client.request("GET", `/admin/users/${encodeURIComponent(userId)}/erase`, undefined, ErasureSchema);
+    } catch (err) {
+      if (err instanceof OutpostApiError && err.status === 404) return null;
+      throw err;
+    }
   }
 }

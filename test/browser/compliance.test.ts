@@ -117,6 +117,12 @@ describe("web client: retention, legal holds and erasure", () => {
     await expect.poll(() => erase.getByTestId("erase-state").textContent(), { timeout: 20_000 }).toMatch(/^Erased: all \d+ rooms done \(.+\)\.$/);
     // The row is the placeholder now, marked as erased.
     await expect.poll(() => olgaRow.locator(".account-line").textContent()).toMatch(new RegExp(`Deleted user @deleted-${olgaId.slice(2, 18)}Erased`));
+    // Opened again later, the person shows the finished job the node keeps (GET …/erase).
+    await page.keyboard.press("Escape");
+    await page.getByRole("button", { name: "People", exact: true }).click();
+    await people.locator('input[name="accountSearch"]').fill("deleted");
+    await olgaRow.getByRole("button", { name: "Manage Deleted user" }).click();
+    await expect.poll(() => erase.getByTestId("erase-state").textContent(), { timeout: 10_000 }).toMatch(/^Erased: all \d+ rooms done \(.+\)\.$/);
     const account = await rest(node.url, adminToken, "GET", `/users/${encodeURIComponent(olgaId)}`);
     expect(account).toMatchObject({ displayName: "Deleted user", username: `deleted-${olgaId.slice(2, 18)}` });
     expect([...pageErrors, ...cspViolations].join("\n")).toBe("");

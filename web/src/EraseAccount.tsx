@@ -2,13 +2,14 @@
  * "Erase personal data" for a person of this node (People, administrators):
  * GDPR art. 17 (docs/OPERATIONS.md "Erasure"). It cannot be undone, so the
  * button waits for the person's username typed in full, the way GitHub guards
- * deleting a repository. The node answers once every room is done; a long job
- * shows that it is running, and one cut off midway (a lost connection, the node
- * restarting) is resumed by pressing again (the endpoint resumes it) or by the
- * node itself. A legal hold refuses it (409 `under_legal_hold`): said in words
+ * deleting a repository. The node answers once every room is done; meanwhile
+ * the screen reads the job (GET …/erase) each second and shows its rooms done
+ * of all. A job cut off midway (a lost connection, the node restarting) shows
+ * as unfinished when the person is opened, and is resumed by pressing again
+ * (the endpoint resumes it) or by the node itself. A legal hold refuses it (409 `under_legal_hold`): said in words
  * with what to do, not as a bare error.
  */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { ComplianceClient, type Erasure } from "../../sdk/compliance";
 import { OutpostApiError, type Account } from "../../sdk/index";
 import { api, remember } from "./store";
@@ -24,13 +25,25 @@ export function EraseAccount({ a, changed }: { a: Account; changed: (a: Account)
   const [running, setRunning] = useState(false);
   const [job, setJob] = useState<Erasure | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const client = new ComplianceClient(api);
+  // A job begun before (finished, or cut off and waiting to be resumed).
+  useEffect(() => {
+    let live = true;
+    client.erasure(a.id).then((j) => live && j && setJob(j), () => {});
+    return () => {
+      live = false;
+    };
+  }, [a.id]);
   const erase = async (e: Event) => {
     e.preventDefault();
     if (typed.trim() !== a.username || running) return;
     setRunning(true);
     setError(null);
+    let finished = false;
+    const progress = setInterval(() => void client.erasure(a.id).then((j) => !finished && j?.state === "running" && setJob(j), () => {}), 1000);
     try {
-      const done = await new ComplianceClient(api).eraseUser(a.id);
+      const done = await client.eraseUser(a.id);
+      finished = true;
       setJob(done);
       // The account as it is now: the placeholder name, inactive, not an administrator.
       const user = await api.user(a.id).catch(() => null);
@@ -42,6 +55,8 @@ export function EraseAccount({ a, changed }: { a: Account; changed: (a: Account)
       if (err instanceof OutpostApiError && err.code === "under_legal_hold") setError(tc("eraseHeld", { name: a.displayName }));
       else setError(tc("eraseInterrupted", { reason: errorText(err) }));
     } finally {
+      finished = true;
+      clearInterval(progress);
       setRunning(false);
     }
   };
@@ -53,8 +68,8 @@ export function EraseAccount({ a, changed }: { a: Account; changed: (a: Account)
         {tc("eraseTypeUsername", { username: a.username })}
         <input name="eraseConfirm" autocomplete="off" spellcheck={false} value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
       </label>
-      {running && <p class="muted small" role="status">{tc("eraseRunning")}</p>}
-      {job && (
+      {running && <p class="muted small" role="status">{job?.state === "running" ? tc("eraseProgress", { done: job.roomsDone, total: job.roomsTotal }) : tc("eraseRunning")}</p>}
+      {job && !running && (
         <p class="ok small" role="status" data-testid="erase-state">
           {job.state === "done" ? tc("eraseDone", { total: job.roomsTotal, at: formatShort(job.finishedAt ?? Date.now()) }) : tc("eraseNotFinished", { done: job.roomsDone, total: job.roomsTotal })}
         </p>

@@ -49,6 +49,7 @@ const strings = {
   eraseHint: "Removes {name} from everything this node keeps about them (GDPR art. 17): the account becomes “Deleted user”, their sessions end, and in every room their messages keep their place but lose their text and files. Other people's messages stay. This cannot be undone.",
   eraseTypeUsername: "Type the username {username} to confirm",
   eraseButton: "Erase personal data",
+  eraseProgress: "Erasing… {done} of {total} rooms done.",
   eraseRunning: "Erasing… the node goes through its rooms one by one.",
   eraseDone: "Erased: all {total} rooms done ({at}).",
   eraseNotFinished: "The erasure is under way but not finished ({done} of {total} rooms). Press the button again to resume it.",

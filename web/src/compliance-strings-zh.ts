@@ -47,6 +47,7 @@ const strings: Record<keyof typeof en, string> = {
   eraseHint: "将从本节点删除 {name} 的所有个人数据（GDPR 第 17 条）：账号变为“已删除用户”，所有登录会话结束；其在各房间发送的消息保留位置，但文字和文件会被清除。其他人的消息不受影响。此操作无法撤销。",
   eraseTypeUsername: "请输入用户名 {username} 以确认",
   eraseButton: "删除个人数据",
+  eraseProgress: "正在删除……已处理 {done}/{total} 个房间。",
   eraseRunning: "正在删除……节点正逐个处理各房间。",
   eraseDone: "已删除：{total} 个房间全部处理完毕（{at}）。",
   eraseNotFinished: "删除正在进行，尚未完成（已处理 {done}/{total} 个房间）。再次点击按钮即可继续。",
