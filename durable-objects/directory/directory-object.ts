@@ -599,6 +599,11 @@ export class DirectoryObject extends DurableObject<Env> {
     return this.erasures.erase(userId, by);
   }
 
+  /** A person's erasure job as it stands (null: never begun): its progress while it runs. */
+  erasureStatus(userId: string): Erasure | null {
+    return this.erasures.status(userId);
+  }
+
   /** Resumes erasure jobs a crash interrupted (armed when a job starts). */
   override async alarm(): Promise<void> {
     if (await this.erasures.resumeAll()) await this.ctx.storage.setAlarm(Date.now() + 60_000);

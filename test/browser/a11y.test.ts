@@ -56,6 +56,18 @@ export const SCREENS: Screen[] = [
   { name: "new DM dialog", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.locator(".side-actions button").nth(0).click(), await page.locator(".modal").waitFor()) },
   { name: "people (admin)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-people").click(), await page.getByTestId("accounts").locator("li").first().waitFor()) },
   { name: "room settings", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-room-settings").click(), await page.getByRole("dialog").locator('input[name="topic"]').waitFor()) },
+  { name: "retention and legal holds (admin)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-compliance").click(), await page.getByTestId("retention-in-force").waitFor(), await page.getByTestId("place-hold").waitFor()) },
+  { name: "room retention (admin)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-room-settings").click(), await page.getByTestId("room-retention-form").locator('input[name="roomRetention"]:checked').waitFor({ state: "attached" })) },
+  {
+    name: "erase personal data (admin)",
+    signedIn: true,
+    open: async (page, w) => {
+      await openProject(page, w);
+      await page.getByTestId("open-people").click();
+      await page.locator('li.account[data-username="chenmei"] .account-line button').click();
+      await page.getByTestId("erase-account").waitFor();
+    },
+  },
   { name: "your settings (profile)", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("open-settings").click(), await page.locator('input[name="displayName"]').waitFor()) },
   { name: "browse rooms", signedIn: true, open: async (page, w) => void (await openProject(page, w), await page.getByTestId("browse-rooms").click(), await page.getByTestId("public-rooms").waitFor()) },
 ];

@@ -291,7 +291,14 @@ describe("erasure", () => {
     // The job's first transaction only (account anonymised, job recorded), then the isolate dies.
     await runInDurableObject(directoryStub(env), (d: DirectoryObject) => (d as unknown as { erasures: { start(u: string, by: string): unknown } }).erasures.start(gone.id, "test"));
     expect((await history(stay.token, room.id)).messages.find((m) => m.id === msg.id)!.text).toBe("words before the crash");
+    // The job as it stands, read without driving it (the web client's progress).
+    const status = await api("GET", `/api/v1/admin/users/${encodeURIComponent(gone.id)}/erase`, { token: await admin() });
+    expect(status.status, JSON.stringify(status.body)).toBe(200);
+    expect(status.body).toMatchObject({ userId: gone.id, state: "running", roomsDone: 0, finishedAt: null });
+    expect(status.body.roomsTotal).toBeGreaterThanOrEqual(1);
     expect(await runDurableObjectAlarm(directoryStub(env))).toBe(true);
+    const after = await api("GET", `/api/v1/admin/users/${encodeURIComponent(gone.id)}/erase`, { token: await admin() });
+    expect(after.body).toMatchObject({ state: "done", roomsDone: status.body.roomsTotal });
     expect((await history(stay.token, room.id)).messages.find((m) => m.id === msg.id)!.text).toBe("");
     const done = await api("POST", `/api/v1/admin/users/${encodeURIComponent(gone.id)}/erase`, { token: await admin() });
     expect(done.body.state).toBe("done");
@@ -301,6 +308,11 @@ describe("erasure", () => {
     const token = await admin();
     expect((await api("POST", "/api/v1/admin/users/u_0000000000000000@local/erase", { token })).status).toBe(404);
     expect((await api("POST", "/api/v1/admin/users/u_0000000000000000@elsewhere/erase", { token })).status).toBe(404);
+    // No job to read for someone never erased, nor for an id of another node.
+    const never = await newUser("enever");
+    expect((await api("GET", `/api/v1/admin/users/${encodeURIComponent(never.id)}/erase`, { token })).status).toBe(404);
+    expect((await api("GET", "/api/v1/admin/users/u_0000000000000000@elsewhere/erase", { token })).status).toBe(404);
+    expect((await api("GET", `/api/v1/admin/users/${encodeURIComponent(never.id)}/erase`, { token: never.token })).status).toBe(403);
     const me = (await api("GET", "/api/v1/me", { token })).body.id as string;
     expect((await api("POST", `/api/v1/admin/users/${encodeURIComponent(me)}/erase`, { token })).status).toBe(400);
     const someone = await newUser("enotadmin");

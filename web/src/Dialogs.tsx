@@ -11,8 +11,8 @@ import { NameField, nameLength } from "./NameField";
 import { NAME_LIMITS } from "../../protocol/names";
 import { Modal } from "./Modal";
 
-/** Search people (debounced); `pick` is called with the chosen one. */
-function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; exclude?: string[] }) {
+/** Search people (debounced); `pick` is called with the chosen one. Also the legal-hold form's (Compliance.tsx). */
+export function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; exclude?: string[] }) {
   const [q, setQ] = useState("");
   const [found, setFound] = useState<User[] | null>(null);
   useEffect(() => {

@@ -3,7 +3,7 @@
  * first screen's JavaScript): this node's accounts in every state, searched
  * and paged; add a person with a password or a one-time invite link; make or
  * unmake an administrator, deactivate and reactivate, reset a password, see
- * and end sessions. Every rule is the node's (password policy, last admin):
+ * and end sessions; erase a person's data (EraseAccount.tsx). Every rule is the node's (password policy, last admin):
  * the screen shows what the node answered.
  */
 import { Avatar } from "./Avatar";
@@ -14,6 +14,9 @@ import { formatShort, t } from "./i18n";
 import { Panel } from "./Panel";
 import { errorText } from "./server-errors";
 import { ExportButton } from "./ExportButton";
+import { EraseAccount, isErased } from "./EraseAccount";
+import { tc } from "./compliance-strings";
+export { ready } from "./compliance-strings";
 
 const PAGE = 50;
 
@@ -81,7 +84,7 @@ function Badges({ a }: { a: Account }) {
   return (
     <>
       {a.isAdmin && <span class="tag">{t("adminBadge")}</span>}
-      {!a.active && <span class="tag warn">{t("deactivatedBadge")}</span>}
+      {isErased(a) ? <span class="tag warn">{tc("erasedBadge")}</span> : !a.active && <span class="tag warn">{t("deactivatedBadge")}</span>}
       {a.active && !a.passwordSet && <span class="tag">{t("invitedBadge")}</span>}
     </>
   );
@@ -189,7 +192,7 @@ function NewPerson({ onCreated }: { onCreated: (a: Account) => void }) {
 
 function AccountRow({ account: a, open, toggle, changed }: { account: Account; open: boolean; toggle: () => void; changed: (a: Account) => void }) {
   return (
-    <li class="account" data-username={a.username}>
+    <li class="account" data-username={a.username} data-user-id={a.id}>
       <div class="account-line">
         <span class="account-name">
           <Avatar userId={a.id} name={a.displayName} />
@@ -282,6 +285,8 @@ function AccountDetails({ a, changed }: { a: Account; changed: (a: Account) => v
       {/* A GDPR access request: everything of this person on this node (worker/export/user-export.ts). */}
       <h3 class="small">{t("exportUserData")}</h3>
       <ExportButton query={{ user: a.id }} label="exportUserData" />
+      {/* Also for an erased account: pressing again resumes an erasure that was cut off. */}
+      {!self && <EraseAccount a={a} changed={changed} />}
     </div>
   );
 }

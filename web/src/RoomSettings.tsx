@@ -5,7 +5,8 @@
  * roles for the owner, removing for admins (members) and the owner (anyone).
  * The node checks all of it again (durable-objects/room/members.ts).
  */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import type { FunctionComponent } from "preact";
 import type { Member } from "../../sdk/index";
 import type { Role } from "../../protocol/models";
 import { NAME_LIMITS } from "../../protocol/names";
@@ -56,6 +57,13 @@ export function RoomSettings({ onClose }: { onClose: () => void }) {
     if (!set.name && set.topic === undefined) return;
     if (await run(async () => { view.room = await api.updateRoom(view.roomId, set); changed(); })) setSaved(true);
   };
+  // Node administrators set a room's own retention here (rooms kept on this node): a chunk of its own, with
+  // its strings, fetched for them only.
+  const [Retention, setRetention] = useState<FunctionComponent<{ roomId: string }> | null>(null);
+  const retentionAdmin = !!state.me?.isAdmin && isHere(view.roomId);
+  useEffect(() => {
+    if (retentionAdmin) void import("./RoomRetention").then((m) => m.ready.then(() => setRetention(() => m.RoomRetention)));
+  }, [retentionAdmin]);
   const sorted = [...view.members].sort((a, b) => RANK[b.role] - RANK[a.role] || a.displayName.localeCompare(b.displayName));
   return (
     <Modal title={t("roomSettings")} onClose={onClose}>
@@ -95,6 +103,7 @@ export function RoomSettings({ onClose }: { onClose: () => void }) {
           {t("retentionPolicy")}: {view.retentionDays === null ? t("retentionForever") : view.retentionDays === 1 ? t("retentionOneDay") : t("retentionDays", { days: view.retentionDays })}
         </p>
       )}
+      {Retention && <Retention roomId={view.roomId} />}
       <h3>{t("members")} ({view.members.length})</h3>
       <ul class="people member-list" aria-label={t("members")}>
         {sorted.map((m) => (

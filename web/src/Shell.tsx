@@ -12,6 +12,15 @@ import { Avatar } from "./Avatar";
 import type { InboxRoom } from "../../sdk/index";
 import { dismissPrompt, askPermission, shouldPrompt, updateTitle } from "./notify";
 
+type Panel = "people" | "directory" | "audit" | "compliance";
+const PANELS: Record<Panel, () => Promise<FunctionComponent<{ onClose: () => void }>>> = {
+  // People and Compliance show the compliance strings (compliance-strings.ts): drawn once they are here.
+  people: () => import("./People").then((m) => m.ready.then(() => m.PeoplePanel)),
+  directory: () => import("./Directory").then((m) => m.DirectoryPanel),
+  audit: () => import("./Audit").then((m) => m.AuditPanel),
+  compliance: () => import("./Compliance").then((m) => m.ready.then(() => m.CompliancePanel)),
+};
+
 export function Shell() {
   // The new-room and new-DM dialogs are a chunk of their own, fetched on first use.
   const [Dialog, setDialogView] = useState<FunctionComponent<{ onClose: () => void }> | null>(null);
@@ -29,10 +38,9 @@ export function Shell() {
   };
   const searching = query.trim().length > 0;
   // People administration and the room directory: their own chunks, loaded when first opened.
-  // The audit trail likewise (admins; beside People, where they administer the node).
-  const [panel, setPanel] = useState<{ which: "people" | "directory" | "audit"; View: FunctionComponent<{ onClose: () => void }> } | null>(null);
-  const openPanel = (which: "people" | "directory" | "audit") =>
-    void (which === "people" ? import("./People").then((m) => m.PeoplePanel) : which === "audit" ? import("./Audit").then((m) => m.AuditPanel) : import("./Directory").then((m) => m.DirectoryPanel)).then((View) => setPanel({ which, View }));
+  // The audit trail likewise (admins; beside People, where they administer the node), and retention and legal holds.
+  const [panel, setPanel] = useState<{ which: Panel; View: FunctionComponent<{ onClose: () => void }> } | null>(null);
+  const openPanel = (which: Panel) => void PANELS[which]().then((View) => setPanel({ which, View }));
   // The address bar and Back/Forward (router.ts): applied now (a deep link, a reload) and on every popstate.
   useEffect(() => startRouter(applyRoute), []);
   const d = state.device;
@@ -70,6 +78,7 @@ export function Shell() {
           <button type="button" data-testid="browse-rooms" onClick={() => openPanel("directory")}>{t("browseRooms")}</button>
           {state.me?.isAdmin && <button type="button" data-testid="open-people" onClick={() => openPanel("people")}>{t("people")}</button>}
           {state.me?.isAdmin && <button type="button" data-testid="open-audit" onClick={() => openPanel("audit")}>{t("auditTrail")}</button>}
+          {state.me?.isAdmin && <button type="button" data-testid="open-compliance" onClick={() => openPanel("compliance")}>{t("compliance")}</button>}
         </div>
         <form class="search-box" role="search" onSubmit={(e) => e.preventDefault()}>
           <input

@@ -166,6 +166,7 @@ const strings = {
   moreAccounts: "More",
   noAccounts: "No one found",
   // the audit trail (issue 16)
+  compliance: "Retention and legal holds",
   auditTrail: "Audit trail",
   auditTitle: "Audit trail of this node",
   auditUser: "User (username)",

@@ -162,6 +162,7 @@ const strings: Strings = {
   moreAccounts: "更多",
   noAccounts: "未找到任何人",
   // 审计日志（issue 16）
+  compliance: "保留与保全",
   auditTrail: "审计日志",
   auditTitle: "本节点的审计日志",
   auditUser: "用户（用户名）",

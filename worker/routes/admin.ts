@@ -54,4 +54,13 @@ export const admin = new Hono<AppEnv>()
     if (id === c.get("caller").userId) throw new AppError("invalid_request", "you cannot erase yourself");
     return reply(c, ErasureSchema, await directory(c.env).eraseUser(id, c.get("caller").userId));
   })
+  // The job as it stands, to follow one a request is driving (roomsDone of roomsTotal) or
+  // to find one that was cut off: the web client's erasure screen shows it.
+  .get("/users/:id/erase", async (c) => {
+    const id = c.req.param("id");
+    if (!isLocalUserId(c.env, id)) throw new AppError("not_found", "no such user");
+    const job = await directory(c.env).erasureStatus(id);
+    if (!job) throw new AppError("not_found", "this person's data has not been erased");
+    return reply(c, ErasureSchema, job);
+  })
   .get("/export", async (c) => startExport(c, readQuery(c, ExportQuery)));
