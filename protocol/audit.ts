@@ -35,17 +35,22 @@ export const AUDIT_ACTIONS = [
   // Node operations (recorded by the directory through the ops tools' stamps).
   "node.backup",
   "node.restore",
-  // Reserved for the modules built beside this one (export, erasure, retention,
-  // legal hold, MFA, SSO, config): listed now so their records validate the day they are wired.
+  // Compliance (docs/OPERATIONS.md "Audit trail" lists each one's detail).
+  // Exports: the directory, committed before the first byte is sent (worker/export/start.ts).
   "export.room",
   "export.user",
+  // Erasure: the directory when it starts, and each room in the transaction that erases there.
   "erasure.user",
+  // Retention: node default (directory) or a room's own policy (room); purges: one per room batch.
   "retention.changed",
   "retention.purged",
+  // Legal holds (directory).
   "hold.placed",
   "hold.released",
+  // Two-factor sign-in (directory).
   "mfa.enrolled",
   "mfa.removed",
+  // The node started with another configuration than last time (directory).
   "config.changed",
 ] as const;
 

@@ -21,6 +21,7 @@ import { checkpointText } from "../shared/audit-chain.mjs";
 import { AppError } from "../shared/app-error";
 import { b64url, fromB64url } from "../shared/bytes";
 import type { AuditPage, AuditQueryInput, AuditRecord } from "../../protocol/audit";
+import { reportAuditCheckpoint } from "../shared/node-metrics";
 
 /** The setting that holds the signed checkpoint (JSON: version, at, heads, signature). */
 export const CHECKPOINT_SETTING = "audit_checkpoint";
@@ -124,6 +125,7 @@ export class AuditCopy {
       .values({ key: CHECKPOINT_SETTING, value: JSON.stringify(cp) })
       .onConflictDoUpdate({ target: schema.settings.key, set: { value: JSON.stringify(cp) } })
       .run();
+    reportAuditCheckpoint(cp.at);
   }
 
   checkpoint(): Checkpoint | null {

@@ -11,7 +11,9 @@
  * time (one migration fewer to merge).
  *
  * Each action is one method here (setDefault, place, release), inside one
- * transaction: an audit record of it belongs in that same transaction.
+ * transaction; DirectoryObject wraps each call in `audited(…)`, so the audit
+ * record (`retention.changed`, `hold.placed`, `hold.released`) commits with it
+ * or the action is rolled back (the nested transaction is a savepoint).
  */
 import { eq, like } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
@@ -38,7 +40,7 @@ export class Compliance {
     return !row || row.value === "forever" ? null : Number(row.value);
   }
 
-  /** Set the node's default (the caller then tells every room). Audit: here. */
+  /** Set the node's default (the caller records it, then tells every room). */
   setDefault(days: RetentionDays, _by: string): void {
     const value = days === null ? "forever" : String(days);
     this.transaction(() => {
@@ -56,7 +58,7 @@ export class Compliance {
       .sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  /** Place a hold on a room or a person (the caller checked the target exists). Audit: here. */
+  /** Place a hold on a room or a person (the caller checked the target exists, and records it). */
   place(target: { roomId: string } | { userId: string }, reason: string, by: string): LegalHold {
     const hold: LegalHold = {
       id: newHoldId(),
@@ -71,7 +73,7 @@ export class Compliance {
     return hold;
   }
 
-  /** Release a hold. Audit: here. What it kept out of view is dropped by each room's next retention run. */
+  /** Release a hold (the caller records it). What it kept out of view is dropped by each room's next retention run. */
   release(id: string, _by: string): LegalHold {
     const row = this.db.select().from(schema.settings).where(eq(schema.settings.key, HOLD_PREFIX + id)).get();
     if (!row) throw new AppError("not_found", "no such legal hold");

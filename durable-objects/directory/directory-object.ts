@@ -31,6 +31,7 @@ import { deviceKey, LOGIN_LIMITS, SignInThrottle, throttleKeys, usernameKey } fr
 import { auditObjectKey, recordAudit, type AuditEntry, type AuditRow } from "../shared/audit";
 import { nodeKey } from "../shared/cluster";
 import { AuditCopy, type Checkpoint } from "./audit-copy";
+import { reportAuditCheckpoint } from "../shared/node-metrics";
 import type { AuditPage, AuditQueryInput } from "../../protocol/audit";
 import { newStamps, readStamps, saveTaken } from "./ops-stamps";
 import { configChange } from "./config-audit";
@@ -80,12 +81,15 @@ export class DirectoryObject extends DurableObject<Env> {
       (fn) => ctx.storage.transactionSync(fn),
       () => localRoomIds(this.db, env.NODE_NAME),
       (at) => void ctx.storage.setAlarm(at),
+      (entry) => this.recordWithin(entry),
     );
     this.mfa = new Mfa(this.db, (fn) => ctx.storage.transactionSync(fn));
     this.sso = new SsoIdentities(this.db);
     this.visitors = new Visitors(this.db, (fn) => ctx.storage.transactionSync(fn));
     void ctx.blockConcurrencyWhile(async () => {
       await ensureSchema(this.db, migrations);
+      // GET /metrics shows the signed checkpoint's age from the directory's first wake on.
+      reportAuditCheckpoint(this.audit.checkpoint()?.at);
       this.foldOlderNames();
       await this.adminFromEnvironment();
       // Backups and restores the ops tools stamped while the node was down (or before a restore's
@@ -149,6 +153,17 @@ export class DirectoryObject extends DurableObject<Env> {
   private recordOwn(entry: AuditEntry): void {
     const row = recordAudit(this.ctx.storage.sql, entry);
     this.audit.ingest(this.auditKey, "directory", [row]);
+  }
+
+  /**
+   * `recordOwn` for a module that runs its own transaction (erasure.ts): call
+   * inside it; the checkpoint is signed once the transaction has committed
+   * (a microtask after it: transactionSync is synchronous), never over a head
+   * that a rollback would take back.
+   */
+  private recordWithin(entry: AuditEntry): void {
+    this.recordOwn(entry);
+    this.ctx.waitUntil(Promise.resolve().then(() => this.audit.sign()));
   }
 
   /** Where the directory's copy of `object`'s chain ends (AuditFeed resumes after it). */
@@ -561,7 +576,12 @@ export class DirectoryObject extends DurableObject<Env> {
    * daily look, when it asks retentionInputs.
    */
   async setRetentionDefault(days: RetentionDays, by: string): Promise<RetentionDays> {
-    this.compliance.setDefault(days, by);
+    const before = this.compliance.defaultDays();
+    // null in the detail is "forever", as in the API's body.
+    this.audited(
+      () => this.compliance.setDefault(days, by),
+      () => [{ actor: by, action: "retention.changed", detail: { scope: "node", before, after: days } }],
+    );
     const rooms = localRoomIds(this.db, this.env.NODE_NAME);
     for (let i = 0; i < rooms.length; i += 50) {
       await Promise.allSettled(rooms.slice(i, i + 50).map((id) => storedRoom(this.env, id).retentionDefaultChanged(days)));
@@ -587,11 +607,31 @@ export class DirectoryObject extends DurableObject<Env> {
   async placeHold(target: { roomId: string } | { userId: string }, reason: string, by: string): Promise<LegalHold> {
     const known = "roomId" in target ? this.rooms.get(target.roomId) !== null && homeNode(target.roomId) === this.env.NODE_NAME : this.accounts.one(target.userId) !== null;
     if (!known) throw new AppError("not_found", "roomId" in target ? "no such room on this node" : "no such user");
-    return this.compliance.place(target, reason, by);
+    return this.audited(
+      () => this.compliance.place(target, reason, by),
+      (h) => [holdEntry("hold.placed", h, by)],
+    );
   }
 
   async releaseHold(id: string, by: string): Promise<LegalHold> {
-    return this.compliance.release(id, by);
+    return this.audited(
+      () => this.compliance.release(id, by),
+      (h) => [holdEntry("hold.released", h, by)],
+    );
+  }
+
+  /**
+   * Record a compliance export before it streams (worker/export/start.ts
+   * awaits this before the answer exists). The RPC returns only once the
+   * record is committed (the output gate holds the answer until the write is
+   * on disk), so a failed record refuses the export before any byte leaves.
+   */
+  async recordExport(actor: string, target: { roomId: string } | { userId: string }, format: string): Promise<void> {
+    const entry: AuditEntry =
+      "roomId" in target
+        ? { actor, action: "export.room", roomId: target.roomId, detail: { room: target.roomId, format } }
+        : { actor, action: "export.user", userId: target.userId, detail: { user: target.userId, format } };
+    this.audited(() => null, () => [entry]);
   }
 
   /** Erase a person of this node (erasure.ts): start, or resume, and finish. */
@@ -684,4 +724,19 @@ export class DirectoryObject extends DurableObject<Env> {
     await Promise.allSettled(ended.flatMap((s) => s.rooms.map((roomId) => storedRoom(this.env, roomId).closeSessions([s.sessionId], reason))));
     return ended.length;
   }
+}
+
+/**
+ * A legal hold's record: its id, what it covers and the reason given (a case
+ * or ticket reference). The reason is cut to 200 characters: the body allows
+ * 500, and a record's detail is bounded (shared/audit.ts) — escaped control
+ * characters could otherwise push it over and refuse the hold.
+ */
+function holdEntry(action: "hold.placed" | "hold.released", h: LegalHold, actor: string): AuditEntry {
+  return {
+    actor,
+    action,
+    ...(h.kind === "room" ? { roomId: h.targetId } : { userId: h.targetId }),
+    detail: { hold: h.id, kind: h.kind, target: h.targetId, reason: h.reason.slice(0, 200) },
+  };
 }

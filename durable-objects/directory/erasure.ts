@@ -22,6 +22,7 @@ import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Erasure } from "../../protocol/models";
 import { homeNode } from "../../protocol/ids";
 import { AppError } from "../shared/app-error";
+import type { AuditEntry } from "../shared/audit";
 import type { Env } from "../shared/env";
 import { deleteStoredFile } from "../shared/file-store";
 import { storedRoom, storedUser } from "../shared/objects";
@@ -58,11 +59,15 @@ export class Erasures {
     private readonly localRooms: () => string[],
     /** arm the directory's alarm (the resume of a job a crash interrupted) */
     private readonly armAlarm: (at: number) => void,
+    /** append to the directory's audit chain; called inside `start`'s transaction */
+    private readonly record: (entry: AuditEntry) => void,
   ) {}
 
   /**
    * Start (or resume) `userId`'s erasure and drive it to the end. The one
-   * place an erasure begins: its audit record belongs in `start`'s transaction.
+   * place an erasure begins: its audit record (`erasure.user`, actor the
+   * administrator) is written in `start`'s transaction; each room records its
+   * own part in its chain (room/erasure.ts).
    */
   async erase(userId: string, by: string): Promise<Erasure> {
     let job = this.job(userId);
@@ -110,6 +115,8 @@ export class Erasures {
       const job: ErasureJob = { userId, state: "running", startedAt: now, finishedAt: null, startedBy: by, roomsTotal: 0, roomsDone: 0, username, rooms: this.localRooms(), avatar: previousAvatar };
       job.roomsTotal = job.rooms.length;
       this.save(job);
+      // No username or name in the detail: the record outlives the erasure, and those are what it removes.
+      this.record({ actor: by, action: "erasure.user", userId, detail: { step: "started", rooms: job.roomsTotal } });
       // Should this isolate die mid-way, the alarm resumes the job.
       this.armAlarm(now + 30_000);
       return job;
@@ -136,7 +143,7 @@ export class Erasures {
       const room = storedRoom(this.env, roomId);
       let afterSeq = 0;
       for (;;) {
-        const step = await room.eraseUser(userId, placeholder, roomHeld, afterSeq);
+        const step = await room.eraseUser(userId, placeholder, roomHeld, afterSeq, job.startedBy);
         if (step.done) break;
         afterSeq = step.afterSeq;
       }

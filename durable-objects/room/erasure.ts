@@ -54,15 +54,25 @@ export class RoomErasure {
 
   /**
    * One batch of `userId`'s erasure from `afterSeq` on. `roomHeld`: the room
-   * is under a legal hold (copies are kept). Returns where the next batch
-   * starts, or done.
+   * is under a legal hold (copies are kept). `by`: the administrator who
+   * started the erasure (its audit records' actor). Returns where the next
+   * batch starts, or done.
+   *
+   * Each transaction that removes something of the person records
+   * `erasure.user` in the room's chain with it (fail closed: the record or
+   * nothing). The last batch and the finishing writes (reactions, uploads, the
+   * member row) are one transaction, so a room where the person wrote up to
+   * ERASURE_BATCH messages gets one record; a room they never touched, none.
    */
-  async batch(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, afterSeq: number): Promise<{ done: boolean; afterSeq: number }> {
+  async batch(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, afterSeq: number, by: string): Promise<{ done: boolean; afterSeq: number }> {
     if (!this.state.meta) return { done: true, afterSeq };
+    const roomId = this.state.meta.id;
     const now = Date.now();
     const rows = this.retention.rows.bySenderWithContent(userId, afterSeq, ERASURE_BATCH);
+    const last = rows.length < ERASURE_BATCH;
+    const member = this.state.members.get(userId);
     let version = this.state.version;
-    this.store.transaction(() => {
+    const finished = this.store.transaction(() => {
       for (const row of rows) {
         const files = this.retention.rows.filesOf(row.seq);
         if (roomHeld) this.retention.rows.keepCopy(row, files, "erasure", now);
@@ -74,45 +84,59 @@ export class RoomErasure {
           if (!roomHeld) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
         }
       }
+      const done = last ? this.finish(userId, member, placeholder, roomHeld, now) : null;
+      if (rows.length || (done && (done.member || done.reactions || done.uploads))) {
+        this.store.audit.record({
+          actor: by,
+          action: "erasure.user",
+          roomId,
+          userId,
+          detail: { step: last ? "room" : "batch", messages: rows.length, reactions: done?.reactions ?? 0, uploads: done?.uploads ?? 0, member: done?.member ?? false, keptForHold: roomHeld },
+        });
+      }
+      return done;
     });
     this.state.version = version;
     if (rows.length) this.activity.countsChanged();
-    if (rows.length === ERASURE_BATCH) {
+    if (!last) {
       await this.outbox.flush();
       return { done: false, afterSeq: rows[rows.length - 1].seq };
     }
-    this.finish(userId, placeholder, roomHeld, now);
+    if (member && finished?.updated) {
+      this.state.usernames.delete(member.username);
+      this.state.addMember(finished.updated, { lastReadSeq: 0, sendReceipts: false });
+      this.sockets.broadcast({ type: "member.updated", member: finished.updated });
+    }
     await this.outbox.flush();
     return { done: true, afterSeq: rows.length ? rows[rows.length - 1].seq : afterSeq };
   }
 
-  /** After the last message: their reactions, unsent uploads and the member row. */
-  private finish(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, now: number): void {
-    const member = this.state.members.get(userId);
-    let updated: Member | null = null;
-    this.store.transaction(() => {
-      // Reactions are a few per message at most; loop in bounded deletes all the same.
-      while (this.retention.rows.deleteReactionsOf(userId, ERASURE_BATCH) === ERASURE_BATCH) {
-        // next slice
-      }
-      for (const f of this.retention.rows.unsharedUploadsOf(userId, 10_000)) {
-        this.retention.rows.deleteFile(f.id);
-        if (!roomHeld) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
-      }
-      // Others' notifications of their messages (with previews) go too.
-      for (const other of this.state.members.keys()) {
-        if (other !== userId) this.store.outbox.enqueue(other, { type: "notes.forget", roomId: this.state.meta!.id, senderId: userId }, now);
-      }
-      if (member) {
-        updated = { ...member, username: placeholder.username, displayName: placeholder.displayName };
-        this.store.members.upsert(updated);
-        this.store.members.setLastRead(userId, 0, false);
-      }
-    });
-    if (member && updated) {
-      this.state.usernames.delete(member.username);
-      this.state.addMember(updated, { lastReadSeq: 0, sendReceipts: false });
-      this.sockets.broadcast({ type: "member.updated", member: updated });
+  /** After the last message, inside its transaction: their reactions, unsent uploads and the member row. */
+  private finish(userId: string, member: Member | undefined, placeholder: ErasePlaceholder, roomHeld: boolean, now: number): { updated: Member | null; member: boolean; reactions: number; uploads: number } {
+    let reactions = 0;
+    // Reactions are a few per message at most; loop in bounded deletes all the same.
+    for (;;) {
+      const n = this.retention.rows.deleteReactionsOf(userId, ERASURE_BATCH);
+      reactions += n;
+      if (n !== ERASURE_BATCH) break;
     }
+    const uploads = this.retention.rows.unsharedUploadsOf(userId, 10_000);
+    for (const f of uploads) {
+      this.retention.rows.deleteFile(f.id);
+      if (!roomHeld) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
+    }
+    // Others' notifications of their messages (with previews) go too.
+    for (const other of this.state.members.keys()) {
+      if (other !== userId) this.store.outbox.enqueue(other, { type: "notes.forget", roomId: this.state.meta!.id, senderId: userId }, now);
+    }
+    let updated: Member | null = null;
+    // A member row already carrying the placeholder (a job redone after a crash) is not news.
+    const changed = !!member && (member.username !== placeholder.username || member.displayName !== placeholder.displayName);
+    if (member) {
+      updated = { ...member, username: placeholder.username, displayName: placeholder.displayName };
+      this.store.members.upsert(updated);
+      this.store.members.setLastRead(userId, 0, false);
+    }
+    return { updated, member: changed, reactions, uploads: uploads.length };
   }
 }

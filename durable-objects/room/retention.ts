@@ -97,14 +97,22 @@ export class Retention {
 
   /**
    * A node administrator set the room's own policy (`undefined`: follow the
-   * node's default again). The one place a room's retention changes: the
-   * audit record for it goes here, in the same transaction.
+   * node's default again). The one place a room's retention changes: its
+   * audit record (`retention.changed`; "default" when the room follows the
+   * node's, null for forever, as in the API's body) is in the same transaction.
    */
-  setRoomPolicy(days: RetentionDays | undefined, _by: string): void {
+  setRoomPolicy(days: RetentionDays | undefined, by: string): void {
+    const before = this.ownDays();
     this.store.transaction(() => {
       if (days === undefined) this.store.meta.deleteText("retention_days");
       else this.store.meta.putText("retention_days", showDays(days));
       this.armAt(Date.now());
+      this.store.audit.record({
+        actor: by,
+        action: "retention.changed",
+        roomId: this.state.meta?.id ?? null,
+        detail: { scope: "room", before: before === undefined ? "default" : before, after: days === undefined ? "default" : days },
+      });
     });
   }
 
@@ -136,7 +144,16 @@ export class Retention {
     }
     this.store.meta.putText("retention_default_days", showDays(inputs.defaultDays));
     const markerBefore = this.marker()?.beforeSeq;
-    const more = this.runBatch(inputs, now);
+    let more: boolean;
+    try {
+      more = this.runBatch(inputs, now);
+    } catch (err) {
+      // The batch and its record rolled back together (disk full, I/O error): nothing was removed
+      // unrecorded. Try again in a minute; the rest of the room's alarm work still runs.
+      console.error(`room ${meta.id}: a retention batch could not be written; retrying`, err);
+      this.armAt(now + RETRY_MS);
+      return;
+    }
     if (this.marker()?.beforeSeq !== markerBefore) this.purged();
     if (!more) this.forgetNotifications(inputs.heldUsers, now);
     // Files' bytes and inbox previews follow the batch (outbox; the activity alarm).
@@ -152,41 +169,65 @@ export class Retention {
   /**
    * One bounded transaction: released hold copies first, then expired
    * messages. Returns true when more are due right away.
+   *
+   * A batch that removed anything writes one `retention.purged` record (actor
+   * `system`: the node's policy did it) in its own transaction: how many
+   * messages, the cutoff time and the last seq removed, and how many copies a
+   * released hold had kept. One per batch, not one per message: the trail
+   * says what the policy removed without growing by a row per message. If the
+   * record cannot be written the batch rolls back and nothing is removed.
    */
   runBatch(inputs: RetentionInputs, now: number): boolean {
+    return this.store.transaction(() => {
+      const purge = this.purgeBatch(inputs, now);
+      if (purge.count || purge.copies) {
+        this.store.audit.record({
+          actor: "system",
+          action: "retention.purged",
+          roomId: this.state.meta?.id ?? null,
+          detail: { count: purge.count, before: purge.before, throughSeq: purge.throughSeq, copies: purge.copies },
+        });
+      }
+      return purge.more;
+    });
+  }
+
+  /** runBatch's writes (inside its transaction): what it removed, and whether more are due. */
+  private purgeBatch(inputs: RetentionInputs, now: number): { more: boolean; count: number; copies: number; before: number | null; throughSeq: number | null } {
     const held = inputs.roomHeld ? null : inputs.heldUsers;
     const days = this.effectiveDays();
-    return this.store.transaction(() => {
-      let budget = RETENTION_BATCH;
-      if (held) {
-        for (const copy of this.rows.releasedCopies(held, budget)) {
-          this.rows.dropCopy(copy.seq);
-          for (const f of copy.files) if (!this.fileStillShown(f.id)) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
-          budget--;
-        }
+    const none = { count: 0, before: null, throughSeq: null };
+    let budget = RETENTION_BATCH;
+    let copies = 0;
+    if (held) {
+      for (const copy of this.rows.releasedCopies(held, budget)) {
+        this.rows.dropCopy(copy.seq);
+        for (const f of copy.files) if (!this.fileStillShown(f.id)) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
+        budget--;
+        copies++;
       }
-      if (budget === 0) return true;
-      if (held === null || days === null) return false;
-      const cutoff = now - days * DAY_MS;
-      const rows = this.rows.expired(cutoff, held, budget);
-      if (rows.length === 0) return budget < RETENTION_BATCH;
-      for (const row of rows) {
-        // A copy a hold kept is the hold's: its files' bytes stay.
-        const kept = this.rows.copy(row.seq);
-        for (const f of this.rows.filesOf(row.seq)) {
-          if (!kept) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
-        }
-        this.rows.deleteMessage(row.seq);
+    }
+    if (budget === 0) return { more: true, copies, ...none };
+    if (held === null || days === null) return { more: false, copies, ...none };
+    const cutoff = now - days * DAY_MS;
+    const rows = this.rows.expired(cutoff, held, budget);
+    if (rows.length === 0) return { more: budget < RETENTION_BATCH, copies, ...none };
+    for (const row of rows) {
+      // A copy a hold kept is the hold's: its files' bytes stay.
+      const kept = this.rows.copy(row.seq);
+      for (const f of this.rows.filesOf(row.seq)) {
+        if (!kept) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
       }
-      const last = rows[rows.length - 1];
-      const before = this.marker();
-      const marker: RetentionMarker = { beforeSeq: Math.max(before?.beforeSeq ?? 0, last.seq + 1), before: Math.max(before?.before ?? 0, cutoff), keptSenders: held };
-      this.store.meta.putText("retention_marker", JSON.stringify(marker));
-      // Previews and unread counts of members' inboxes are sent again (a removed message's text leaves them).
-      this.activity.countsChanged();
-      this.forceSummaries();
-      return rows.length === budget;
-    });
+      this.rows.deleteMessage(row.seq);
+    }
+    const last = rows[rows.length - 1];
+    const before = this.marker();
+    const marker: RetentionMarker = { beforeSeq: Math.max(before?.beforeSeq ?? 0, last.seq + 1), before: Math.max(before?.before ?? 0, cutoff), keptSenders: held };
+    this.store.meta.putText("retention_marker", JSON.stringify(marker));
+    // Previews and unread counts of members' inboxes are sent again (a removed message's text leaves them).
+    this.activity.countsChanged();
+    this.forceSummaries();
+    return { more: rows.length === budget, copies, count: rows.length, before: cutoff, throughSeq: last.seq };
   }
 
   /**

@@ -253,8 +253,8 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   /** One batch of a person's erasure (the directory's job drives it: directory/erasure.ts). */
-  async eraseUser(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, afterSeq: number): Promise<{ done: boolean; afterSeq: number }> {
-    return this.erasure.batch(userId, placeholder, roomHeld, afterSeq);
+  async eraseUser(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, afterSeq: number, by: string): Promise<{ done: boolean; afterSeq: number }> {
+    return this.erasure.batch(userId, placeholder, roomHeld, afterSeq, by);
   }
 
   /** The room as `userId` sees it, with the retention in force. */

@@ -17,7 +17,7 @@
  * @example
  *   const sent = counter("outpost_messages_sent_total", "Messages stored.");
  *   sent.inc();
- *   gauge("outpost_audit_chain_head_age_seconds", "Age of the newest audit record.", () => ageSeconds());
+ *   gauge("outpost_audit_head_age_seconds", "Age of the signed audit checkpoint.", () => ageSeconds());
  *   renderMetrics(); // "# HELP outpost_messages_sent_total Messages stored.\n# TYPE …"
  */
 

@@ -5,8 +5,6 @@
  * message path; a scrape renders what is in memory and wakes no object.
  *
  * To add a gauge: one `gauge(name, help, () => value)` line below.
- * (The audit trail's chain head age, `outpost_audit_chain_head_age_seconds`,
- * belongs here once the audit trail exists.)
  */
 import { counter, gauge, histogram, type Labels } from "./metrics";
 
@@ -119,4 +117,26 @@ export function reportLink(peer: string, queued: number, up: boolean): void {
 gauge("outpost_link_send_queue_depth", "Messages queued for a peer node, by peer.", () => [...links].map(([peer, l]): [Labels, number] => [{ peer }, l.queued]));
 gauge("outpost_link_up", "1 while the link to a peer node is up, 0 when it is down or not yet known, by peer.", () =>
   [...links].map(([peer, l]): [Labels, number] => [{ peer }, l.up ? 1 : 0]),
+);
+
+// ---------------------------------------------------------------- audit trail
+
+/**
+ * When the directory last signed its checkpoint of every audit chain's head
+ * (directory/audit-copy.ts): set when it signs, and when it wakes (from the
+ * stored one). Null until then: no sample rather than a made-up age.
+ */
+let auditCheckpointAt: number | null = null;
+export function reportAuditCheckpoint(at: number | null | undefined): void {
+  if (typeof at === "number" && (auditCheckpointAt === null || at > auditCheckpointAt)) auditCheckpointAt = at;
+}
+/**
+ * The age of the node-signed checkpoint, not of the newest record: a record
+ * is proof against later cuts only once a checkpoint covers it, so this is
+ * what an operator alerts on (signing stuck, the node key unreadable, objects'
+ * records not reaching the directory). It is re-signed within moments of every
+ * audited action, sign-ins included; on a node nobody uses it simply grows.
+ */
+gauge("outpost_audit_head_age_seconds", "Seconds since the directory signed its checkpoint of the audit chains' heads (absent until the directory has woken).", () =>
+  auditCheckpointAt === null ? [] : Math.max(0, (Date.now() - auditCheckpointAt) / 1000),
 );

@@ -2,7 +2,8 @@
  * Every export goes through `startExport`: who may export (node
  * administrators), what (a room homed here, or a person of this node, both
  * found through the id resolver, so an unknown id touches no object and
- * creates no file), the audit record, and the streamed answer.
+ * creates no file), the audit record (fail closed: none, no export), and the
+ * streamed answer.
  *
  * Where the export is made, and why here: the Worker writes the zip (or CSV)
  * on the fly as the HTTP answer of `GET /api/v1/admin/export`, pulling
@@ -67,9 +68,15 @@ export async function startExport(c: Context<AppEnv>, query: ExportQuery): Promi
   const exportedAt = Date.now();
   name += `-${new Date(exportedAt).toISOString().slice(0, 10)}.${query.format}`;
 
-  // AUDIT: the audit trail's record of this export goes here, one call, before
-  // any byte leaves (fail closed: if it cannot be recorded, the export is refused):
-  //   await audit(env, { action: "export", actor: caller.userId, room: query.room, user: query.user, format: query.format });
+  // The audit record (`export.room` / `export.user`) is committed before the
+  // answer exists: if it cannot be written this throws (503 storage_error) and
+  // no byte is sent. It goes to the directory's chain, for both kinds: a
+  // person's export reads many rooms (no one room's transaction could hold it),
+  // and one path for both keeps one rule; the directory's RPC returns only
+  // after the record's commit (its output gate), and the node-signed
+  // checkpoint covers it at once. The room's chain would only ever see room
+  // exports, and nothing of a room changes with an export.
+  await directoryStub(env).recordExport(caller.userId, query.room !== undefined ? { roomId: query.room } : { userId: query.user! }, query.format);
 
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
