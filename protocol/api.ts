@@ -160,6 +160,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
   "POST /api/v1/admin/holds": { body: PlaceHoldBody, answer: LegalHoldSchema },
   "DELETE /api/v1/admin/holds/:id": { answer: LegalHoldSchema },
   "POST /api/v1/admin/users/:id/erase": { answer: ErasureSchema },
+  "GET /api/v1/admin/users/:id/erasure": { answer: ErasureSchema },
 
   "GET /api/v1/presence": { query: PresenceQuery, answer: PresenceListSchema },
 

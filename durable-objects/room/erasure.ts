@@ -90,11 +90,18 @@ export class RoomErasure {
   private finish(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, now: number): void {
     const member = this.state.members.get(userId);
     let updated: Member | null = null;
+    let version = this.state.version;
     this.store.transaction(() => {
       // Reactions are a few per message at most; loop in bounded deletes all the same.
-      while (this.retention.rows.deleteReactionsOf(userId, ERASURE_BATCH) === ERASURE_BATCH) {
-        // next slice
+      const reactedOn = new Set<number>();
+      for (;;) {
+        const seqs = this.retention.rows.deleteReactionsOf(userId, ERASURE_BATCH);
+        for (const seq of seqs) reactedOn.add(seq);
+        if (seqs.length < ERASURE_BATCH) break;
       }
+      // Each message they reacted to changed: a new version, or the room's copies on other nodes
+      // (peer-push.ts sends what changed by version) would keep showing the reaction.
+      for (const seq of reactedOn) this.store.messages.update(seq, { version: ++version });
       for (const f of this.retention.rows.unsharedUploadsOf(userId, 10_000)) {
         this.retention.rows.deleteFile(f.id);
         if (!roomHeld) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
@@ -109,6 +116,7 @@ export class RoomErasure {
         this.store.members.setLastRead(userId, 0, false);
       }
     });
+    this.state.version = version;
     if (member && updated) {
       this.state.usernames.delete(member.username);
       this.state.addMember(updated, { lastReadSeq: 0, sendReceipts: false });

@@ -54,4 +54,11 @@ export const admin = new Hono<AppEnv>()
     if (id === c.get("caller").userId) throw new AppError("invalid_request", "you cannot erase yourself");
     return reply(c, ErasureSchema, await directory(c.env).eraseUser(id, c.get("caller").userId));
   })
+  // How far an erasure got (also the nodes of the cluster still owed), without resuming it.
+  .get("/users/:id/erasure", async (c) => {
+    const id = c.req.param("id");
+    const job = isLocalUserId(c.env, id) ? await directory(c.env).erasureStatus(id) : null;
+    if (!job) throw new AppError("not_found", "no erasure of this user");
+    return reply(c, ErasureSchema, job);
+  })
   .get("/export", async (c) => startExport(c, readQuery(c, ExportQuery)));
