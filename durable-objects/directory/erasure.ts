@@ -48,6 +48,8 @@ interface ErasureJob extends Omit<Erasure, "nodesPending"> {
   rooms: string[];
   /** the avatar's hash, deleted in step 2 */
   avatar: string | null;
+  /** this node's records of their sends into other nodes' rooms are gone (erasure-mirrors.ts): not redone at each retry of step 4 */
+  copiesDone?: boolean;
   /** the cluster's other nodes, step 4 (absent in a job of an older version: set when it resumes) */
   peers?: PeerErasures;
 }
@@ -154,7 +156,10 @@ export class Erasures {
       job.roomsDone = i + 1;
       this.save(job);
     }
-    await eraseFromLocalCopies(this.env, this.db, userId);
+    if (!job.copiesDone) {
+      await eraseFromLocalCopies(this.env, this.db, userId);
+      job.copiesDone = true;
+    }
     job.peers ??= peersToErase(this.env);
     const again = await askPeers(this.env, userId, job.peers);
     if (again !== null) {

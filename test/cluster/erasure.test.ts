@@ -196,6 +196,10 @@ describe("erasure of a person in rooms of other nodes", () => {
     expect(r.status).toBe(403);
     expect(r.body.error?.code).toBe("forbidden");
     expect((await ask("beijing", "shanghai", { userId: "not an id" })).status).toBe(400);
+    // Asked again by the person's home after it finished: the same job, done, nothing redone.
+    const again = await ask("beijing", "shanghai", { userId: people.wangfang.id });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ state: "done" });
     expect(await shows("chenmei", roomId, said.id)).toBe(true);
   }, 60_000);
 });
