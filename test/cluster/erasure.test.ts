@@ -61,13 +61,13 @@ async function shows(reader: string, roomId: string, id: string): Promise<boolea
 beforeAll(async () => {
   cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { adminPassword: PASSWORD });
   for (const n of cluster.names) admin[n] = await loginAs(cluster.nodes[n].url, "admin", PASSWORD);
-  for (const [who, node] of [["wangfang", "beijing"], ["liuyang", "beijing"], ["sunli", "beijing"], ["chenmei", "shanghai"], ["zhaolei", "shenzhen"]]) {
+  for (const [who, node] of [["wangfang", "beijing"], ["liuyang", "beijing"], ["sunli", "beijing"], ["zhouqi", "beijing"], ["chenmei", "shanghai"], ["zhaolei", "shenzhen"]]) {
     const made = await call(node, admin[node], "POST", "/users", { username: who, password: USER_PASSWORD, displayName: who });
     expect(made.status).toBe(201);
     people[who] = { id: made.body.id, node, token: await loginAs(cluster.nodes[node].url, who, USER_PASSWORD) };
   }
   await eventually("Shanghai knows Beijing's and Shenzhen's people", async () => {
-    for (const who of ["wangfang", "liuyang", "sunli", "zhaolei"]) if ((await call("shanghai", admin.shanghai, "GET", `/users/${people[who].id}`)).status !== 200) return false;
+    for (const who of ["wangfang", "liuyang", "sunli", "zhouqi", "zhaolei"]) if ((await call("shanghai", admin.shanghai, "GET", `/users/${people[who].id}`)).status !== 200) return false;
     return true;
   }, 20_000);
 }, 120_000);
@@ -120,7 +120,9 @@ describe("erasure of a person in rooms of other nodes", () => {
     expect((await as("chenmei")("GET", `/search?q=${marker}&room=${encodeURIComponent(roomId)}`)).body.hits).toEqual([]);
     // Nothing of her text left in any table of any object on these nodes (rooms, copies, search
     // indexes, outboxes, inboxes), nor on her own node (its copy of the room, its link queue).
-    for (const node of ["shanghai", "shenzhen", "beijing"]) expect(rowsContaining(cluster.nodes[node].dataDir, marker), node).toEqual([]);
+    // (Beijing's copy has no reader left to wait on: its push may land a moment later.)
+    await eventually("Beijing's copy of the room follows", async () => rowsContaining(cluster.nodes.beijing.dataDir, marker).length === 0);
+    for (const node of ["shanghai", "shenzhen"]) expect(rowsContaining(cluster.nodes[node].dataDir, marker), node).toEqual([]);
     // Asking again changes nothing and answers the finished job.
     expect(await erase("wangfang")).toMatchObject({ state: "done", nodesPending: [] });
   }, 120_000);
@@ -177,6 +179,24 @@ describe("erasure of a person in rooms of other nodes", () => {
     expect(await erasure("sunli")).toMatchObject({ state: "done", nodesPending: [] });
     await eventually("Shenzhen's copy shows the tombstone", async () => !(await shows("zhaolei", roomId, said.id)));
     // …but the hold's copy stays at the room's home, and only there.
+    expect(rowsContaining(cluster.nodes.shanghai.dataDir, marker)).toEqual([expect.stringMatching(/: held_messages$/)]);
+    expect(rowsContaining(cluster.nodes.shenzhen.dataDir, marker)).toEqual([]);
+  }, 120_000);
+
+  it("keeps, under Shanghai's hold on the person, Shanghai's copy of what they wrote there, out of view", async () => {
+    const roomId = await shanghaiRoom("人员保全", ["zhouqi", "zhaolei"]);
+    // Shanghai holds a person of Beijing: what they sent in Shanghai's rooms.
+    const hold = await call("shanghai", admin.shanghai, "POST", "/admin/holds", { userId: people.zhouqi.id, reason: "case 2026-32" });
+    expect(hold.status).toBe(201);
+    const marker = "Zhouqi-Person-Held-6021";
+    const said = await say("zhouqi", roomId, `invoice ${marker}`);
+    await eventually("Shenzhen's copy has it", async () => shows("zhaolei", roomId, said.id));
+
+    // The hold is Shanghai's, not Beijing's: Beijing erases, Shanghai keeps its copy for the hold.
+    await erase("zhouqi");
+    await eventually("Shanghai's room shows the tombstone", async () => !(await shows("chenmei", roomId, said.id)), 30_000);
+    expect(await erasure("zhouqi")).toMatchObject({ state: "done", nodesPending: [] });
+    await eventually("Shenzhen's copy shows the tombstone", async () => !(await shows("zhaolei", roomId, said.id)));
     expect(rowsContaining(cluster.nodes.shanghai.dataDir, marker)).toEqual([expect.stringMatching(/: held_messages$/)]);
     expect(rowsContaining(cluster.nodes.shenzhen.dataDir, marker)).toEqual([]);
   }, 120_000);
