@@ -150,3 +150,19 @@ export type LinkPresenceReport = z.infer<typeof LinkPresenceReport>;
 /** Its answer: `accepted: false` (503) while the receiver counts the link to the sender down. */
 export const LinkPresenceAnswer = z.object({ accepted: z.boolean(), applied: z.number().int() });
 export type LinkPresenceAnswer = z.infer<typeof LinkPresenceAnswer>;
+
+/**
+ * `POST /link/v1/erasures`: a person homed on the sending node is being erased
+ * there (durable-objects/directory/erasure-peers.ts); this node erases them
+ * from its own rooms (durable-objects/directory/erasure-foreign.ts).
+ */
+export const LinkErasureRequest = z.object({ userId: z.string() });
+export type LinkErasureRequest = z.infer<typeof LinkErasureRequest>;
+
+/** Its answer: the job on the receiving node; the sender asks again until `done`. Loose: a newer node may say more. */
+export const LinkErasureAnswer = z.looseObject({
+  state: z.enum(["running", "done"]),
+  roomsTotal: z.number().int(),
+  roomsDone: z.number().int(),
+});
+export type LinkErasureAnswer = z.infer<typeof LinkErasureAnswer>;

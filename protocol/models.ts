@@ -148,7 +148,8 @@ export type LegalHold = z.infer<typeof LegalHoldSchema>;
 
 /**
  * An erasure (GDPR) of a person of this node (`POST /api/v1/admin/users/{id}/erase`):
- * `running` until every room of the node has been done (a crash resumes it), then `done`.
+ * `running` until every room of the node has been done (a crash resumes it) and
+ * every other node of the cluster has erased them from its rooms, then `done`.
  */
 export const ErasureSchema = z.strictObject({
   userId: z.string(),
@@ -158,6 +159,8 @@ export const ErasureSchema = z.strictObject({
   startedBy: z.string(),
   roomsTotal: z.number().int(),
   roomsDone: z.number().int(),
+  /** other nodes of the cluster that have not yet confirmed erasing them from their rooms (retried with back-off) */
+  nodesPending: z.array(z.string()),
 });
 export type Erasure = z.infer<typeof ErasureSchema>;
 

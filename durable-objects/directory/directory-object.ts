@@ -33,10 +33,13 @@ import { nodeKey } from "../shared/cluster";
 import { AuditCopy, type Checkpoint } from "./audit-copy";
 import { reportAuditCheckpoint } from "../shared/node-metrics";
 import type { AuditPage, AuditQueryInput } from "../../protocol/audit";
+import type { LinkErasureAnswer } from "../../protocol/cluster";
 import { newStamps, readStamps, saveTaken } from "./ops-stamps";
 import { configChange } from "./config-audit";
 import { Compliance } from "./compliance";
 import { Erasures, localRoomIds } from "./erasure";
+import { ForeignErasures } from "./erasure-foreign";
+import { nextErasureAlarm } from "./erasure-peers";
 import type { RetentionDays, RetentionInputs } from "../room/retention";
 import { Mfa, type MfaStatus } from "./mfa";
 import { SsoIdentities } from "./sso-identities";
@@ -60,6 +63,8 @@ export class DirectoryObject extends DurableObject<Env> {
   /** retention default and legal holds (compliance.ts) */
   private readonly compliance: Compliance;
   private readonly erasures: Erasures;
+  /** erasures of other nodes' people from this node's rooms, asked by their homes */
+  private readonly foreignErasures: ForeignErasures;
   private readonly mfa: Mfa;
   private readonly sso: SsoIdentities;
 
@@ -80,9 +85,10 @@ export class DirectoryObject extends DurableObject<Env> {
       this.compliance,
       (fn) => ctx.storage.transactionSync(fn),
       () => localRoomIds(this.db, env.NODE_NAME),
-      (at) => void ctx.storage.setAlarm(at),
+      (at) => this.armAlarmBy(at),
       (entry) => this.recordWithin(entry),
     );
+    this.foreignErasures = new ForeignErasures(this.db, env, this.compliance, () => localRoomIds(this.db, env.NODE_NAME), (at) => this.armAlarmBy(at));
     this.mfa = new Mfa(this.db, (fn) => ctx.storage.transactionSync(fn));
     this.sso = new SsoIdentities(this.db);
     this.visitors = new Visitors(this.db, (fn) => ctx.storage.transactionSync(fn));
@@ -639,14 +645,30 @@ export class DirectoryObject extends DurableObject<Env> {
     return this.erasures.erase(userId, by);
   }
 
-  /** A person's erasure job as it stands (null: never begun): its progress while it runs. */
-  erasureStatus(userId: string): Erasure | null {
+  /** An erasure job's state, null when there is none (admin.ts). */
+  async erasureStatus(userId: string): Promise<Erasure | null> {
     return this.erasures.status(userId);
   }
 
-  /** Resumes erasure jobs a crash interrupted (armed when a job starts). */
+  /** The home of `userId` (`from`, checked by link-erasures.ts) asks to erase them from this node's rooms. */
+  async eraseForeignUser(userId: string, from: string, waitMs: number): Promise<LinkErasureAnswer> {
+    return this.foreignErasures.request(userId, from, waitMs);
+  }
+
+  /**
+   * Resumes erasure jobs a crash interrupted (armed when a job starts), and
+   * asks again the other nodes an erasure still waits for (erasure-peers.ts:
+   * at the earliest node due, with back-off).
+   */
   override async alarm(): Promise<void> {
-    if (await this.erasures.resumeAll()) await this.ctx.storage.setAlarm(Date.now() + 60_000);
+    const left = await this.erasures.resumeAll();
+    const foreignLeft = await this.foreignErasures.resumeAll();
+    if (left || foreignLeft) await this.ctx.storage.setAlarm(nextErasureAlarm(this.db, Date.now(), Date.now() + 60_000, foreignLeft));
+  }
+
+  /** Arm the alarm for `at` unless it is already due sooner (several erasure jobs share it). */
+  private armAlarmBy(at: number): void {
+    void this.ctx.storage.getAlarm().then((current) => (current === null || current > at ? this.ctx.storage.setAlarm(at) : undefined));
   }
 
   // ------------------------------------------- the cluster's accounts (replication.ts)

@@ -12,7 +12,12 @@
  *      directory feed like any rename (replication.ts);
  *   2. the avatar's bytes, the user object (sessions end, inbox emptied);
  *   3. every room homed on this node, one after another, each in bounded
- *      batches (room/erasure.ts); `roomsDone` is saved after each room.
+ *      batches (room/erasure.ts); `roomsDone` is saved after each room;
+ *      Then what this node keeps of their sends into other nodes' rooms
+ *      (erasure-mirrors.ts);
+ *   4. every other node of the cluster erases them from the rooms homed
+ *      there (erasure-peers.ts): the job stays `running`, naming the nodes
+ *      still owed, until each has answered `done`.
  * A crash anywhere leaves the job `running`: the directory's alarm (armed
  * when the job starts) or the same request again resumes it, and rooms that
  * were already done are skipped, or redone harmlessly.
@@ -28,19 +33,26 @@ import { deleteStoredFile } from "../shared/file-store";
 import { storedRoom, storedUser } from "../shared/objects";
 import type { Accounts } from "./accounts";
 import type { Compliance } from "./compliance";
+import { eraseFromLocalCopies } from "./erasure-mirrors";
+import { askPeers, peersToErase, pendingNodes, type PeerErasures } from "./erasure-peers";
 import * as schema from "./schema";
 
 const JOB_PREFIX = "erasure:";
 /** The name an erased person's messages and memberships show. */
 export const ERASED_DISPLAY_NAME = "Deleted user";
 
-interface ErasureJob extends Erasure {
+/** `nodesPending` is not stored: it is read from `peers`. */
+interface ErasureJob extends Omit<Erasure, "nodesPending"> {
   /** the placeholder username (unique: `deleted-` + the id's random part) */
   username: string;
   /** every room of this node when the job began */
   rooms: string[];
   /** the avatar's hash, deleted in step 2 */
   avatar: string | null;
+  /** this node's records of their sends into other nodes' rooms are gone (erasure-mirrors.ts): not redone at each retry of step 4 */
+  copiesDone?: boolean;
+  /** the cluster's other nodes, step 4 (absent in a job of an older version: set when it resumes) */
+  peers?: PeerErasures;
 }
 
 type Db = DrizzleSqliteDODatabase<typeof schema>;
@@ -114,6 +126,7 @@ export class Erasures {
       const { previousAvatar } = this.accounts.anonymise(userId, { username, displayName: ERASED_DISPLAY_NAME });
       const job: ErasureJob = { userId, state: "running", startedAt: now, finishedAt: null, startedBy: by, roomsTotal: 0, roomsDone: 0, username, rooms: this.localRooms(), avatar: previousAvatar };
       job.roomsTotal = job.rooms.length;
+      job.peers = peersToErase(this.env);
       this.save(job);
       // No username or name in the detail: the record outlives the erasure, and those are what it removes.
       this.record({ actor: by, action: "erasure.user", userId, detail: { step: "started", rooms: job.roomsTotal } });
@@ -150,6 +163,17 @@ export class Erasures {
       job.roomsDone = i + 1;
       this.save(job);
     }
+    if (!job.copiesDone) {
+      await eraseFromLocalCopies(this.env, this.db, userId);
+      job.copiesDone = true;
+    }
+    job.peers ??= peersToErase(this.env);
+    const again = await askPeers(this.env, userId, job.peers);
+    if (again !== null) {
+      this.save(job);
+      this.armAlarm(again);
+      return publicView(job);
+    }
     job.state = "done";
     job.finishedAt = Date.now();
     this.save(job);
@@ -168,7 +192,7 @@ export class Erasures {
 }
 
 function publicView(job: ErasureJob): Erasure {
-  return { userId: job.userId, state: job.state, startedAt: job.startedAt, finishedAt: job.finishedAt, startedBy: job.startedBy, roomsTotal: job.roomsTotal, roomsDone: job.roomsDone };
+  return { userId: job.userId, state: job.state, startedAt: job.startedAt, finishedAt: job.finishedAt, startedBy: job.startedBy, roomsTotal: job.roomsTotal, roomsDone: job.roomsDone, nodesPending: pendingNodes(job.peers) };
 }
 
 /** Rooms homed on this node (the directory's rows of mirrored DMs are another node's). */

@@ -156,6 +156,14 @@ export class LinkObject extends DurableObject<Env> {
    * Another request to this peer succeeded or failed: the same bookkeeping as a
    * heartbeat, so a cut is noticed at the first failed request.
    */
+  /** A person of this node is being erased: their sends still queued for `node` are dropped (directory/erasure-mirrors.ts). */
+  async dropSendsOf(node: string, userId: string): Promise<number> {
+    this.ensure(node);
+    const dropped = this.queue.dropSender(userId);
+    this.status!.queued = this.queue.size();
+    return dropped;
+  }
+
   async noteResult(node: string, ok: boolean, roomId?: string): Promise<LinkState> {
     this.ensure(node);
     if (!ok && roomId && this.waitingRooms.size < 100_000) this.waitingRooms.add(roomId);

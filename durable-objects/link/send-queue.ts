@@ -73,6 +73,11 @@ export class SendQueue {
     for (const id of ids) this.sql.exec("DELETE FROM send_queue WHERE id = ?", id);
   }
 
+  /** Forget every queued send of `userId` (they are being erased: their words must not reach a room later). */
+  dropSender(userId: string): number {
+    return this.sql.exec("DELETE FROM send_queue WHERE json_extract(item, '$.userId') = ?", userId).rowsWritten;
+  }
+
   size(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM send_queue").one().n;
   }

@@ -188,6 +188,11 @@ export class MirrorObject extends DurableObject<Env> {
     return this.store.reads().filter((r) => this.members.has(r.userId));
   }
 
+  /** A member of this node is being erased (directory/erasure-mirrors.ts): what this copy keeps of their sends goes. */
+  async eraseSender(userId: string): Promise<void> {
+    this.sends.forget(userId);
+  }
+
   /** A send by a member of this node: queued for the home, answered with its outcome or `{queued}` (mirror-sends.ts). */
   async send(caller: Caller, input: SendInput): Promise<SendOutcome> {
     this.requireMember(caller.userId);

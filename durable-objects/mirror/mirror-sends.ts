@@ -117,6 +117,12 @@ export class MirrorSends {
     return { kind: state === "up" ? "queued-up" : "queued-down", key };
   }
 
+  /** Forget `userId`'s sends (they are being erased): the home's answers kept here carry their text. */
+  forget(userId: string): void {
+    const prefix = `${userId}|`;
+    this.sql.exec("DELETE FROM sends WHERE substr(client_key, 1, ?) = ?", prefix.length, prefix);
+  }
+
   /** The link's queue delivered (or the home refused) these sends: remember, and tell the senders. */
   results(results: LinkSendResult[]): void {
     this.transaction(() => {

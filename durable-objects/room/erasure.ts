@@ -84,7 +84,7 @@ export class RoomErasure {
           if (!roomHeld) this.store.outbox.enqueue("", { type: "file.delete", storageKey: f.storageKey }, now);
         }
       }
-      const done = last ? this.finish(userId, member, placeholder, roomHeld, now) : null;
+      const done = last ? this.finish(userId, member, placeholder, roomHeld, now, () => ++version) : null;
       if (rows.length || (done && (done.member || done.reactions || done.uploads))) {
         this.store.audit.record({
           actor: by,
@@ -112,14 +112,26 @@ export class RoomErasure {
   }
 
   /** After the last message, inside its transaction: their reactions, unsent uploads and the member row. */
-  private finish(userId: string, member: Member | undefined, placeholder: ErasePlaceholder, roomHeld: boolean, now: number): { updated: Member | null; member: boolean; reactions: number; uploads: number } {
+  private finish(
+    userId: string,
+    member: Member | undefined,
+    placeholder: ErasePlaceholder,
+    roomHeld: boolean,
+    now: number,
+    nextVersion: () => number,
+  ): { updated: Member | null; member: boolean; reactions: number; uploads: number } {
     let reactions = 0;
+    const reactedOn = new Set<number>();
     // Reactions are a few per message at most; loop in bounded deletes all the same.
     for (;;) {
-      const n = this.retention.rows.deleteReactionsOf(userId, ERASURE_BATCH);
-      reactions += n;
-      if (n !== ERASURE_BATCH) break;
+      const seqs = this.retention.rows.deleteReactionsOf(userId, ERASURE_BATCH);
+      reactions += seqs.length;
+      for (const seq of seqs) reactedOn.add(seq);
+      if (seqs.length < ERASURE_BATCH) break;
     }
+    // Each message they reacted to changed: a new version, or the room's copies on other nodes
+    // (peer-push.ts sends what changed by version) would keep showing the reaction.
+    for (const seq of reactedOn) this.store.messages.update(seq, { version: nextVersion() });
     const uploads = this.retention.rows.unsharedUploadsOf(userId, 10_000);
     for (const f of uploads) {
       this.retention.rows.deleteFile(f.id);

@@ -254,7 +254,11 @@ export class RoomObject extends DurableObject<Env> {
 
   /** One batch of a person's erasure (the directory's job drives it: directory/erasure.ts). */
   async eraseUser(userId: string, placeholder: ErasePlaceholder, roomHeld: boolean, afterSeq: number, by: string): Promise<{ done: boolean; afterSeq: number }> {
-    return this.erasure.batch(userId, placeholder, roomHeld, afterSeq, by);
+    const step = await this.erasure.batch(userId, placeholder, roomHeld, afterSeq, by);
+    // The copies on other nodes get the tombstones and dropped reactions by version: a batch
+    // broadcasts nothing but the member row (absent when the person left the room).
+    this.peers.changed();
+    return step;
   }
 
   /** The room as `userId` sees it, with the retention in force. */

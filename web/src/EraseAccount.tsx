@@ -74,6 +74,7 @@ export function EraseAccount({ a, changed }: { a: Account; changed: (a: Account)
           {job.state === "done" ? tc("eraseDone", { total: job.roomsTotal, at: formatShort(job.finishedAt ?? Date.now()) }) : tc("eraseNotFinished", { done: job.roomsDone, total: job.roomsTotal })}
         </p>
       )}
+      {job && job.state === "running" && job.nodesPending.length > 0 && <p class="muted small">{tc("eraseNodesPending", { nodes: job.nodesPending.join(", ") })}</p>}
       {error && <p class="error" role="alert">{error}</p>}
       <div class="row end">
         <button type="submit" class="danger" disabled={typed.trim() !== a.username || running}>{tc("eraseButton")}</button>

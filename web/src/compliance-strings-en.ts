@@ -53,6 +53,7 @@ const strings = {
   eraseRunning: "Erasing… the node goes through its rooms one by one.",
   eraseDone: "Erased: all {total} rooms done ({at}).",
   eraseNotFinished: "The erasure is under way but not finished ({done} of {total} rooms). Press the button again to resume it.",
+  eraseNodesPending: "Still waiting for other branches to erase it from their rooms: {nodes}. The node keeps asking them (a branch cut off finishes when its link returns).",
   eraseInterrupted: "The erasure did not finish ({reason}). The node resumes it by itself within a minute of its next start; or press the button again to resume it now.",
   eraseHeld: "{name} is under a legal hold, so their data cannot be erased while the hold lasts. When the case allows it, release the hold under “Retention and legal holds”, then erase.",
   erasedBadge: "Erased",

@@ -51,6 +51,7 @@ const strings: Record<keyof typeof en, string> = {
   eraseRunning: "正在删除……节点正逐个处理各房间。",
   eraseDone: "已删除：{total} 个房间全部处理完毕（{at}）。",
   eraseNotFinished: "删除正在进行，尚未完成（已处理 {done}/{total} 个房间）。再次点击按钮即可继续。",
+  eraseNodesPending: "仍在等待其他分支机构从其房间中删除：{nodes}。本节点会持续重试（断开连接的分支机构在链路恢复后完成）。",
   eraseInterrupted: "删除未能完成（{reason}）。节点下次启动后一分钟内会自动继续；也可以再次点击按钮立即继续。",
   eraseHeld: "{name} 处于法律保全中，保全期间无法删除其数据。如案件情况允许，请先在“消息保留与法律保全”中解除保全，再执行删除。",
   erasedBadge: "已删除",

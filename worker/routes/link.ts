@@ -14,6 +14,7 @@ import { asAppError } from "../../durable-objects/shared/app-error";
 import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
 import { directoryStub, homeRoom, linkStub, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
 import { linkAvatars } from "./link-avatars";
+import { linkErasures } from "./link-erasures";
 import { linkPresence } from "./link-presence";
 import { linkReply, type LinkEnv } from "./link-reply";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
@@ -110,6 +111,8 @@ export const link = new Hono<LinkEnv>()
   .route("/presence", linkPresence)
   // Avatars of this node's people, for the other nodes' people (link-avatars.ts).
   .route("/users", linkAvatars)
+  // Erasure of the sending node's people from the rooms homed here (link-erasures.ts).
+  .route("/erasures", linkErasures)
   // A room homed on the sending node tells members homed here what happened
   // (durable-objects/shared/inbox-delivery.ts). The sender speaks only for its own
   // rooms, and only about members of this node that exist.

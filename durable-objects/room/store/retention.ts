@@ -95,8 +95,12 @@ export class RetentionStore {
   }
 
   /** `userId`'s reactions anywhere in the room (erasure), at most `limit`; returns how many went. */
-  deleteReactionsOf(userId: string, limit: number): number {
-    return this.sql.exec("DELETE FROM reactions WHERE rowid IN (SELECT rowid FROM reactions WHERE user_id = ? LIMIT ?)", userId, limit).rowsWritten;
+  /** Delete up to `limit` reactions of `userId`; returns the seq of the message each was on. */
+  deleteReactionsOf(userId: string, limit: number): number[] {
+    return this.sql
+      .exec<{ seq: number }>("DELETE FROM reactions WHERE rowid IN (SELECT rowid FROM reactions WHERE user_id = ? LIMIT ?) RETURNING seq", userId, limit)
+      .toArray()
+      .map((r) => r.seq);
   }
 
   marker(raw: string | undefined): RetentionMarker | null {
