@@ -28,13 +28,21 @@ const registeredMirrors = new Set<string>();
 /** Refusals that pass (a full disk, a rate limit, a room under repair): the sender's node tries again later. */
 const TRANSIENT = new Set(["storage_error", "rate_limited", "room_unavailable", "internal"]);
 
-/** A room homed on this node, registered here; null otherwise (nothing is created by asking). */
+/**
+ * A room homed on this node, registered here; null when there is no such room
+ * (nothing is created by asking). Any other failure (the directory could not
+ * answer: a storage fault, an object restarting) is thrown, never turned into
+ * null: a caller that answers null with a permanent `not_found` would make the
+ * sending node drop from its durable queue a send it already answered
+ * `202 queued` (link/send-queue.ts keeps only what is refused for good).
+ */
 export async function resolveLocalRoom(env: Env, roomId: string) {
   if (typeof roomId !== "string" || homeNode(roomId) !== env.NODE_NAME) return null;
   try {
     await resolveRoom(env, roomId);
-  } catch {
-    return null;
+  } catch (err) {
+    if (asAppError(err)?.code === "not_found") return null;
+    throw err;
   }
   return homeRoom(env, roomId);
 }
@@ -227,7 +235,15 @@ export const link = new Hono<LinkEnv>()
         results.push({ ...who, ok: false, code: "forbidden", message: "a node acts only for its own users" });
         continue;
       }
-      const room = await resolveLocalRoom(c.env, item.roomId);
+      let room;
+      try {
+        room = await resolveLocalRoom(c.env, item.roomId);
+      } catch (err) {
+        // The room could not be looked up just now: a passing fault, as below (the rest waits, in order).
+        const e = asAppError(err);
+        if (!e) log("error", "link.room_lookup_failed", { room: item.roomId, error: errorText(err) });
+        return linkReply(c, 200, { results, stopped: e && TRANSIENT.has(e.code) ? e.code : "internal" } satisfies LinkSendsAnswer);
+      }
       if (!room) {
         results.push({ ...who, ok: false, code: "not_found", message: "no such room, or you may not see it" });
         continue;
