@@ -33,7 +33,7 @@ async function keyPair() {
 }
 
 /** The directory binding, except that looking up `faultyId` fails the way a storage fault does. */
-function directoryFailingFor(faultyId: string): DurableObjectNamespace {
+function directoryFailingFor(faultyId: string): typeof env.DIRECTORY {
   const real = env.DIRECTORY;
   return new Proxy(real, {
     get(target, prop) {
