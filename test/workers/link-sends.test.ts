@@ -53,7 +53,7 @@ function directoryFailingFor(faultyId: string): typeof env.DIRECTORY {
         });
       };
     },
-  }) as DurableObjectNamespace;
+  });
 }
 
 describe("sends from another node into rooms homed here", () => {
