@@ -48,6 +48,8 @@ afterAll(async () => {
 it("link up/down and the send queue at /metrics, mirror sockets, link.down/link.up in the log", async () => {
   await eventually("shanghai's link to beijing is up", async () => (await metric("shanghai", "outpost_link_up", '{peer="beijing"}')) === 1, 20_000);
   await eventually("shanghai knows liwei", async () => (await callNode(cluster, "shanghai", admin.shanghai, "GET", `/users?q=liwei`)).body.users.length >= 1, 20_000);
+  // The room is made at beijing with a member of shanghai: beijing must have her from the directory feed first.
+  await eventually("beijing knows chenmei", async () => (await callNode(cluster, "beijing", admin.beijing, "GET", `/users/${encodeURIComponent(people.chenmei.id)}`)).status === 200, 20_000);
   const made = await callNode(cluster, "beijing", people.liwei.token, "POST", "/rooms", { name: "Metrics", visibility: "private", members: [people.chenmei.id] });
   expect(made.status).toBe(201);
   const roomId = made.body.id as string;
