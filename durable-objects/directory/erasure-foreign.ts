@@ -25,10 +25,9 @@
 import { eq, like } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { LinkErasureAnswer } from "../../protocol/cluster";
-import { storedRoom } from "../shared/objects";
 import type { Env } from "../shared/env";
 import type { Compliance } from "./compliance";
-import { ERASED_DISPLAY_NAME } from "./erasure";
+import { erasedPlaceholder, eraseInRoom } from "./erasure";
 import * as schema from "./schema";
 
 const JOB_PREFIX = "erasure.foreign:";
@@ -119,19 +118,13 @@ export class ForeignErasures {
   private async run(userId: string): Promise<void> {
     const job = this.job(userId)!;
     // The same placeholder the home gives the account (erasure.ts `start`); the directory feed brings it too.
-    const placeholder = { username: `deleted-${userId.slice(2, 18)}`, displayName: ERASED_DISPLAY_NAME };
+    const placeholder = erasedPlaceholder(userId);
     for (let i = job.roomsDone; i < job.rooms.length; i++) {
       const roomId = job.rooms[i];
       // Asked per room, so a hold placed while the job runs applies from the next room on.
       const held = this.compliance.isRoomHeld(roomId) || this.compliance.isUserHeld(userId);
-      const room = storedRoom(this.env, roomId);
-      let afterSeq = 0;
-      for (;;) {
-        // The actor of each room's `erasure.user` audit record: the node that asked (the person's home).
-        const step = await room.eraseUser(userId, placeholder, held, afterSeq, `node:${job.from}`);
-        if (step.done) break;
-        afterSeq = step.afterSeq;
-      }
+      // The actor of each room's `erasure.user` audit record: the node that asked (the person's home).
+      await eraseInRoom(this.env, roomId, userId, placeholder, held, `node:${job.from}`);
       job.roomsDone = i + 1;
       this.save(job);
     }

@@ -25,6 +25,7 @@
 import { eq, like } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Erasure } from "../../protocol/models";
+import type { ErasePlaceholder } from "../room/erasure";
 import { homeNode } from "../../protocol/ids";
 import { AppError } from "../shared/app-error";
 import type { AuditEntry } from "../shared/audit";
@@ -40,6 +41,25 @@ import * as schema from "./schema";
 const JOB_PREFIX = "erasure:";
 /** The name an erased person's messages and memberships show. */
 export const ERASED_DISPLAY_NAME = "Deleted user";
+
+/** An erased person's placeholder, the same on every node: `deleted-` and the id's random part (unique). */
+export function erasedPlaceholder(userId: string): ErasePlaceholder {
+  return { username: `deleted-${userId.slice(2, 18)}`, displayName: ERASED_DISPLAY_NAME };
+}
+
+/**
+ * Every batch of `userId`'s erasure in one room of this node (room/erasure.ts),
+ * `by` the actor of its audit records. Idempotent: a room already done answers
+ * done at once, so a job resumed after a crash may redo its current room.
+ */
+export async function eraseInRoom(env: Env, roomId: string, userId: string, placeholder: ErasePlaceholder, held: boolean, by: string): Promise<void> {
+  const room = storedRoom(env, roomId);
+  for (let afterSeq = 0; ; ) {
+    const step = await room.eraseUser(userId, placeholder, held, afterSeq, by);
+    if (step.done) return;
+    afterSeq = step.afterSeq;
+  }
+}
 
 /** `nodesPending` is not stored: it is read from `peers`. */
 interface ErasureJob extends Omit<Erasure, "nodesPending"> {
@@ -120,7 +140,7 @@ export class Erasures {
 
   private start(userId: string, by: string): ErasureJob {
     if (homeNode(userId) !== this.env.NODE_NAME || !this.accounts.byId(userId)) throw new AppError("not_found", "no such user");
-    const username = `deleted-${userId.slice(2, 18)}`;
+    const { username } = erasedPlaceholder(userId);
     const now = Date.now();
     return this.transaction(() => {
       const { previousAvatar } = this.accounts.anonymise(userId, { username, displayName: ERASED_DISPLAY_NAME });
@@ -152,14 +172,7 @@ export class Erasures {
     await storedUser(this.env, userId).erase(placeholder);
     for (let i = job.roomsDone; i < job.rooms.length; i++) {
       const roomId = job.rooms[i];
-      const roomHeld = this.compliance.isRoomHeld(roomId);
-      const room = storedRoom(this.env, roomId);
-      let afterSeq = 0;
-      for (;;) {
-        const step = await room.eraseUser(userId, placeholder, roomHeld, afterSeq, job.startedBy);
-        if (step.done) break;
-        afterSeq = step.afterSeq;
-      }
+      await eraseInRoom(this.env, roomId, userId, placeholder, this.compliance.isRoomHeld(roomId), job.startedBy);
       job.roomsDone = i + 1;
       this.save(job);
     }
