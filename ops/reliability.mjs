@@ -62,7 +62,13 @@ function render() {
   for (const s of SUITES) {
     lines.push(`## ${s.title}`, "", s.claim, "", `Test: [\`${s.file}\`](../${s.file})`, "");
     // test/figures.ts writes <suite>.<pid>.json: one per test process that recorded into the suite.
-    const files = fs.existsSync(FIGURES) ? fs.readdirSync(FIGURES).filter((f) => f.startsWith(`${s.key}.`) && /^\d+\.json$/.test(f.slice(s.key.length + 1))).sort() : [];
+    // Oldest first, so the newest run's figures win where several runs left files (pids do not sort by time).
+    const files = fs.existsSync(FIGURES)
+      ? fs
+          .readdirSync(FIGURES)
+          .filter((f) => f.startsWith(`${s.key}.`) && /^\d+\.json$/.test(f.slice(s.key.length + 1)))
+          .sort((a, b) => fs.statSync(path.join(FIGURES, a)).mtimeMs - fs.statSync(path.join(FIGURES, b)).mtimeMs)
+      : [];
     if (files.length === 0) {
       lines.push("_No figures recorded yet: run `npm run reliability`._", "");
       continue;
