@@ -127,6 +127,12 @@ export const RoomSchema = z.strictObject({
    * Only in `GET /rooms/{id}` and the admin retention answer; absent from older nodes.
    */
   retentionDays: z.number().int().positive().nullable().optional(),
+  /**
+   * Whether `retentionDays` is the room's own policy (true) or the node's
+   * default it follows (false): the settings screen must not show a room whose
+   * own policy equals the default as following it. Present with retentionDays.
+   */
+  retentionOwn: z.boolean().optional(),
 });
 export type Room = z.infer<typeof RoomSchema>;
 

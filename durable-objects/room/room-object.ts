@@ -175,7 +175,7 @@ export class RoomObject extends DurableObject<Env> {
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
     const info = this.members.info(caller);
     // The retention in force, for the room settings dialog (GET /rooms/{id} only).
-    return { ...info, room: { ...info.room, retentionDays: this.retention.effectiveDays() } };
+    return { ...info, room: { ...info.room, retentionDays: this.retention.effectiveDays(), retentionOwn: this.retention.ownDays() !== undefined } };
   }
 
   async join(user: MemberInput): Promise<Room> {
@@ -263,7 +263,7 @@ export class RoomObject extends DurableObject<Env> {
 
   /** The room as `userId` sees it, with the retention in force. */
   private roomWithRetention(userId: string | null): Room {
-    return { ...roomAsSeenBy(this.state, userId ?? ""), retentionDays: this.retention.effectiveDays() };
+    return { ...roomAsSeenBy(this.state, userId ?? ""), retentionDays: this.retention.effectiveDays(), retentionOwn: this.retention.ownDays() !== undefined };
   }
 
   // ---------------------------------------------------------------- files

@@ -80,6 +80,15 @@ describe("web client: retention, legal holds and erasure", () => {
     await expect.poll(() => page.getByTestId("room-retention").textContent()).toBe("Message retention: Messages older than 30 days are removed.");
     expect((await rest(node.url, adminToken, "GET", `/rooms/${encodeURIComponent(roomId)}`)).room.retentionDays).toBe(30);
     await page.keyboard.press("Escape");
+    // A room's own policy that happens to equal the node default is still its own (a later
+    // change of the default must not move it): the form says so after a reload.
+    await rest(node.url, adminToken, "PUT", `/admin/rooms/${encodeURIComponent(roomId)}/retention`, { days: 400 });
+    await page.reload();
+    await page.locator(`button.room[data-room-id="${roomId}"]`).click();
+    await page.getByTestId("open-room-settings").click();
+    await expect.poll(() => form.getByLabel("Delete messages older than a number of days").isChecked(), { timeout: 10_000 }).toBe(true);
+    expect(await form.locator('input[name="roomDays"]').inputValue()).toBe("400");
+    await page.keyboard.press("Escape");
 
     // Erasing Olga while the hold lasts: refused, and the screen says why and what to do.
     await page.getByRole("button", { name: "People", exact: true }).click();

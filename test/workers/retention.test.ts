@@ -158,7 +158,12 @@ describe("retention", () => {
     expect(page.messages).toEqual([]);
     expect(page.retention).toMatchObject({ beforeSeq: 3 });
     // The room's settings say which policy is in force.
-    expect((await api("GET", `/api/v1/rooms/${encodeURIComponent(room.id)}`, { token: member.token })).body.room.retentionDays).toBe(1);
+    const info = (await api("GET", `/api/v1/rooms/${encodeURIComponent(room.id)}`, { token: member.token })).body.room;
+    expect(info.retentionDays).toBe(1);
+    // …and whose it is: the room's own, not the node default it would otherwise follow.
+    expect(info.retentionOwn).toBe(true);
+    const other = await newRoom(owner.token, "Following", "private", []);
+    expect((await api("GET", `/api/v1/rooms/${encodeURIComponent(other.id)}`, { token: owner.token })).body.room.retentionOwn).toBe(false);
   });
 
   it("refuses bad policies and is for node administrators only", async () => {

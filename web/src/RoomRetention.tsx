@@ -34,7 +34,9 @@ export function RoomRetention({ roomId }: { roomId: string }) {
     admin.retentionDefault().then(
       (d) => {
         setNodeDefault(d);
-        setChoice(inForce === undefined || inForce === d ? "default" : inForce === null ? "forever" : "days");
+        // A node that says whose policy it is decides; an older one leaves "equal to the default" as following it.
+        const own = view.retentionOwn ?? (inForce !== undefined && inForce !== d);
+        setChoice(inForce === undefined || !own ? "default" : inForce === null ? "forever" : "days");
       },
       (err) => setError(errorText(err)),
     );
@@ -53,6 +55,7 @@ export function RoomRetention({ roomId }: { roomId: string }) {
       const room = await admin.setRoomRetention(roomId, body as number | null | "default");
       if (state.view?.roomId === roomId) {
         state.view.retentionDays = room.retentionDays;
+        state.view.retentionOwn = room.retentionOwn;
         changed();
       }
       setSaved(true);

@@ -20,6 +20,8 @@ export interface RoomView {
   retention: { beforeSeq: number; before: number } | null;
   /** the retention policy in force (days; null: forever; undefined: a node that does not say) */
   retentionDays: number | null | undefined;
+  /** whether retentionDays is the room's own policy (else the node default it follows) */
+  retentionOwn: boolean | undefined;
   loadingOlder: boolean;
   /** a window of older history is shown (after a jump): newer messages are on the node, not here yet */
   hasNewer: boolean;
@@ -62,6 +64,7 @@ export function openRoom(roomId: string, target?: { id: string; seq: number }, o
     hasMore: true,
     retention: null,
     retentionDays: undefined,
+    retentionOwn: undefined,
     loadingOlder: false,
     hasNewer: false,
     loadingNewer: false,
@@ -138,6 +141,7 @@ async function loadRoom(view: RoomView, target?: { id: string; seq: number }): P
     ]);
     view.room = info.room;
     view.retentionDays = info.room.retentionDays;
+    view.retentionOwn = info.room.retentionOwn;
     view.members = info.members;
     for (const m of info.members) remember(m.userId, m.displayName, m.username);
     // Avatars (and names changed since the room last heard) come from the directory: one
