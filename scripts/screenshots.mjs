@@ -116,7 +116,10 @@ try {
   await call(tokens.carol, "POST", "/rooms", { name: "IT helpdesk", visibility: "public", members: [ids.alice] });
   // For the room directory and the people screen (issue 15): public rooms alice is not in, a deactivated and an invited account.
   await call(tokens.bob, "POST", "/rooms", { name: "上海分行 · 午餐群 Lunch club", visibility: "public", members: [ids.carol, ids.dave] });
-  await call(tokens.dave, "POST", "/rooms", { name: "Audit 2026 审计", visibility: "public" });
+  const auditRoom = await call(tokens.dave, "POST", "/rooms", { name: "Audit 2026 审计", visibility: "public" });
+  // For the retention and legal holds screen (issue 16): a node default and one hold.
+  await call(admin, "PUT", "/admin/retention", { defaultDays: 730 });
+  await call(admin, "POST", "/admin/holds", { roomId: auditRoom.id, reason: "Case 2026-117 · 案件 2026-117" });
   const erin = await call(admin, "POST", "/users", { username: "erin", password: PERSON_PASSWORD, displayName: "Erin Xu 徐静" });
   await call(admin, "POST", `/users/${erin.id}/deactivate`);
   await call(admin, "POST", "/users", { username: "mei", displayName: "陈梅 Chen Mei" });
@@ -221,6 +224,18 @@ try {
         await apage.setViewportSize({ width: 390, height: 844 });
         await apage.waitForTimeout(300);
         await ashot("mobile-people");
+        // The compliance screens (issue 16): retention and legal holds, and the audit trail.
+        await apage.setViewportSize({ width: 1280, height: 800 });
+        await apage.keyboard.press("Escape");
+        await apage.getByTestId("open-compliance").click();
+        await apage.getByTestId("hold-list").waitFor();
+        await apage.waitForTimeout(300);
+        await ashot("compliance");
+        await apage.keyboard.press("Escape");
+        await apage.getByTestId("open-audit").click();
+        await apage.getByTestId("audit-records").waitFor();
+        await apage.waitForTimeout(300);
+        await ashot("audit");
       }
       await actx.close();
       fs.rmSync(adminCtxProfile, { recursive: true, force: true });
