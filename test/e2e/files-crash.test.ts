@@ -78,6 +78,8 @@ describe("half-written uploads", () => {
       req.destroy();
       await waitFor("the partial to go", () => partials().length === 0);
     }
+    // Node http cut off mid-body, with a length and chunked: nothing at all is kept.
+    expect(filesOnDisk()).toEqual([]);
     // fetch with a streamed body, aborted half-way
     const ac = new AbortController();
     let n = 0;
@@ -92,7 +94,15 @@ describe("half-written uploads", () => {
     ac.abort();
     expect(await pending).toBeInstanceOf(Error);
     await waitFor("the partial to go", () => partials().length === 0);
-    expect(filesOnDisk()).toEqual([]);
+    // Node's fetch (undici) may end a chunked body properly when its stream is cancelled by the
+    // abort (the final chunk goes out before the socket is closed: seen in 2 of 5 CI runs). The node
+    // then received a complete upload of exactly what was sent, which no server can tell from a
+    // finished one; a raw connection cut before the final chunk, with FIN or RST, is refused and
+    // nothing is kept (checked by hand on a node). What must never remain is a partial, or a file
+    // of any other size: a truncated or half-written file.
+    const left = filesOnDisk();
+    for (const f of left) expect(f.size).toBe(16 * 256 * 1024);
+    expect(left.length).toBeLessThanOrEqual(1);
   }, 60_000);
 
   it("kill -9 mid-upload leaves a partial; the restart sweeps it and files work as before", async () => {
