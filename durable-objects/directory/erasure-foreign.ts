@@ -28,6 +28,7 @@ import type { LinkErasureAnswer } from "../../protocol/cluster";
 import type { Env } from "../shared/env";
 import type { Compliance } from "./compliance";
 import { erasedPlaceholder, eraseInRoom } from "./erasure";
+import { SingleFlight } from "../shared/single-flight";
 import * as schema from "./schema";
 
 const JOB_PREFIX = "erasure.foreign:";
@@ -47,7 +48,7 @@ interface ForeignErasureJob {
 type Db = DrizzleSqliteDODatabase<typeof schema>;
 
 export class ForeignErasures {
-  private readonly driving = new Map<string, Promise<void>>();
+  private readonly driving = new SingleFlight<string, void>();
 
   constructor(
     private readonly db: Db,
@@ -107,12 +108,7 @@ export class ForeignErasures {
   }
 
   private drive(userId: string): Promise<void> {
-    let running = this.driving.get(userId);
-    if (!running) {
-      running = this.run(userId).finally(() => this.driving.delete(userId));
-      this.driving.set(userId, running);
-    }
-    return running;
+    return this.driving.run(userId, () => this.run(userId));
   }
 
   private async run(userId: string): Promise<void> {

@@ -36,6 +36,7 @@ import type { Accounts } from "./accounts";
 import type { Compliance } from "./compliance";
 import { eraseFromLocalCopies } from "./erasure-mirrors";
 import { askPeers, peersToErase, pendingNodes, type PeerErasures } from "./erasure-peers";
+import { SingleFlight } from "../shared/single-flight";
 import * as schema from "./schema";
 
 const JOB_PREFIX = "erasure:";
@@ -79,7 +80,7 @@ type Db = DrizzleSqliteDODatabase<typeof schema>;
 
 export class Erasures {
   /** one drive per person at a time (a second request waits for it) */
-  private readonly driving = new Map<string, Promise<Erasure>>();
+  private readonly driving = new SingleFlight<string, Erasure>();
 
   constructor(
     private readonly db: Db,
@@ -157,12 +158,7 @@ export class Erasures {
   }
 
   private drive(userId: string): Promise<Erasure> {
-    let running = this.driving.get(userId);
-    if (!running) {
-      running = this.run(userId).finally(() => this.driving.delete(userId));
-      this.driving.set(userId, running);
-    }
-    return running;
+    return this.driving.run(userId, () => this.run(userId));
   }
 
   private async run(userId: string): Promise<Erasure> {
