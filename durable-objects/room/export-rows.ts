@@ -15,6 +15,7 @@ import { AppError, notFound } from "../shared/app-error";
 import type { Caller } from "../shared/identity";
 import type { RoomState } from "./room-state";
 import type { RoomStore } from "./store/room-store";
+import { fileFromRaw, type RawFile } from "./store/files";
 
 /** A file with the key its bytes are stored under (the Worker reads them; the key never goes into the export). */
 export type ExportFileRow = Omit<ExportFile, "entry"> & { storageKey: string };
@@ -154,22 +155,10 @@ export class RoomExport {
   }
 
   private files(roomId: string, query: typeof ALL_FILES | typeof FILES_OF_UPLOADER, ...params: string[]): ExportFileRow[] {
-    type FileRaw = { id: string; name: string; size: number; content_type: string; sha256: string; uploader_id: string; created_at: number; message_seq: number | null; storage_key: string };
     return this.sql
-      .exec<FileRaw>(query, ...params)
+      .exec<RawFile>(query, ...params)
       .toArray()
-      .map((f) => ({
-        roomId,
-        id: f.id,
-        name: f.name,
-        size: f.size,
-        contentType: f.content_type,
-        sha256: f.sha256,
-        uploaderId: f.uploader_id,
-        createdAt: f.created_at,
-        messageSeq: f.message_seq,
-        storageKey: f.storage_key,
-      }));
+      .map((f) => ({ roomId, ...fileFromRaw(f) }));
   }
 
   private reactions(rows: Raw[]): Map<number, { emoji: string; users: string[] }[]> {

@@ -5,6 +5,20 @@ import type { RoomDb } from "./room-store";
 
 export type FileRow = typeof schema.files.$inferSelect;
 
+/** A `files` row as `SELECT *` returns it through ctx.storage.sql (retention.ts, export-rows.ts). */
+export type RawFile = { id: string; name: string; size: number; content_type: string; sha256: string; uploader_id: string; created_at: number; message_seq: number | null; storage_key: string };
+export const fileFromRaw = (f: RawFile): FileRow => ({
+  id: f.id,
+  name: f.name,
+  size: f.size,
+  contentType: f.content_type,
+  sha256: f.sha256,
+  uploaderId: f.uploader_id,
+  createdAt: f.created_at,
+  messageSeq: f.message_seq,
+  storageKey: f.storage_key,
+});
+
 export class FileRowStore {
   constructor(
     private readonly db: RoomDb,

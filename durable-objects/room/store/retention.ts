@@ -9,7 +9,7 @@
  * node may hold more people than that.
  */
 import { fromRaw, type MessageRow, type RawMessageRow } from "./messages";
-import type { FileRow } from "./files";
+import { fileFromRaw, type FileRow, type RawFile } from "./files";
 
 /** What history says about a purged range: messages below `beforeSeq` sent before `before` were removed. */
 export interface RetentionMarker {
@@ -21,19 +21,6 @@ export interface RetentionMarker {
   keptSenders?: string[];
 }
 
-/** A message row as SQLite names its columns. */
-type RawFile = { id: string; name: string; size: number; content_type: string; sha256: string; uploader_id: string; created_at: number; message_seq: number | null; storage_key: string };
-const fileFromRaw = (f: RawFile): FileRow => ({
-  id: f.id,
-  name: f.name,
-  size: f.size,
-  contentType: f.content_type,
-  sha256: f.sha256,
-  uploaderId: f.uploader_id,
-  createdAt: f.created_at,
-  messageSeq: f.message_seq,
-  storageKey: f.storage_key,
-});
 
 export class RetentionStore {
   constructor(private readonly sql: SqlStorage) {}
