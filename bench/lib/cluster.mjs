@@ -38,12 +38,17 @@ export const CLUSTER_BENCH_LIMITS = { messagesPerSecondPerUser: 0, messageBurstP
  * One node: `cluster` is the path of its cluster file, or null for a node alone.
  * Returns the server handle the bench's helpers take (`kind`, `url`, `wsUrl`, `pid`).
  */
-export async function startNode({ name, dataDir, port, cluster = null, cpu = 1, limits = CLUSTER_BENCH_LIMITS }) {
+export async function startNode({ name, dataDir, port, cluster = null, cpu = 1, limits = CLUSTER_BENCH_LIMITS, v8Flags = [] }) {
   const bundlePath = await prepareBuild();
   const config = makeNodeConfig({ name, listen: `127.0.0.1:${port}`, dataDir, limits, cluster });
   const identity = await nodeIdentity(config);
   config.identity = { publicKey: identity.publicKey, cluster: identity.cluster, peerAllow: identity.peerAllow };
   const { configPath } = writeWorkerdFiles(config, { bundlePath });
+  // Profiling only (bench/profile-cluster.mjs): --perf-prof makes V8 write a jitdump into the data folder.
+  if (v8Flags.length) {
+    const flags = v8Flags.map((f) => JSON.stringify(f)).join(", ");
+    fs.writeFileSync(configPath, fs.readFileSync(configPath, "utf8").replace("const config :Workerd.Config = (\n", `const config :Workerd.Config = (\n  v8Flags = [${flags}],\n`));
+  }
   const instance = newInstanceToken();
   const env = {
     ...process.env,
@@ -52,7 +57,7 @@ export async function startNode({ name, dataDir, port, cluster = null, cpu = 1, 
     OUTPOST_NODE_PRIVATE_KEY: identity.privateKey,
     OUTPOST_INSTANCE_TOKEN: instance,
   };
-  const child = track(spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"] }));
+  const child = track(spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"], cwd: v8Flags.length ? dataDir : undefined }));
   pin(child.pid, cpu);
   let out = "";
   child.stdout.on("data", (d) => (out += d));
@@ -97,7 +102,7 @@ export async function startSingleNode(name = "beijing", { cpu = 1 } = {}) {
  * (`direct`: the nodes talk to each other without proxies — no cuts, no byte counts — to
  * check what the proxies themselves add).
  */
-export async function startCluster(names, { cpu = 1, direct = false } = {}) {
+export async function startCluster(names, { cpu = 1, direct = false, v8Flags = [] } = {}) {
   const dirs = {};
   const keys = {};
   const ports = {};
@@ -119,7 +124,7 @@ export async function startCluster(names, { cpu = 1, direct = false } = {}) {
         const file = path.join(dirs[n], "cluster.json");
         const entries = names.map((m) => ({ name: m, url: `http://127.0.0.1:${m === n || direct ? ports[m] : proxies[n][m].port}`, publicKey: keys[m] }));
         fs.writeFileSync(file, JSON.stringify({ nodes: entries }, null, 2));
-        nodes[n] = await startNode({ name: n, dataDir: dirs[n], port: ports[n], cluster: file, cpu });
+        nodes[n] = await startNode({ name: n, dataDir: dirs[n], port: ports[n], cluster: file, cpu, v8Flags });
       }),
     );
   } catch (err) {

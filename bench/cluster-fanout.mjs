@@ -1,0 +1,68 @@
+/**
+ * `node bench/cluster-fanout.mjs [repeats] [seconds]`: the fan-out part of the cluster
+ * scenario alone (bench/lib/cluster-scenario.mjs), for A/B work on the push path: one
+ * room homed on beijing, 50 members over three nodes (17/17/16), 5 senders on beijing,
+ * 200 msg/s, against the same room with all 50 on one node; single and cluster runs
+ * alternate, and each repeat prints the added p99, latency by (sender's node > receiver's
+ * node) — within one cluster run, remote minus home-local is the push path's share, much
+ * less noisy than cluster minus single on a shared machine — and the proxies' answer
+ * times for pushes: minutes instead of the full scenario's half hour.
+ */
+import { api, createUsers, runLoadgen, pin } from "./lib/servers.mjs";
+import { startCluster, startSingleNode } from "./lib/cluster.mjs";
+import { fanoutTask, setUpCluster, sockets } from "./lib/cluster-scenario.mjs";
+
+const REPEATS = Number(process.argv[2] ?? 2);
+const SECONDS = Number(process.argv[3] ?? 10);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const pct = (s, p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+
+pin(process.pid, 0);
+let single = null;
+let cluster = null;
+try {
+  single = await startSingleNode("beijing");
+  const users = await createUsers(single, 50, { prefix: "u" });
+  const singleRoom = (await api(single.url, "POST", "/api/v1/rooms", { token: users[0].token, body: { name: "single-50", visibility: "private", members: users.slice(1).map((u) => u.id) } })).id;
+  cluster = await startCluster(["beijing", "shanghai", "shenzhen"]);
+  const setup = await setUpCluster(cluster, log);
+  const plan = sockets(cluster, setup.a, [["beijing", 5]]);
+  const rows = [];
+  for (let rep = 0; rep < REPEATS; rep++) {
+    const s = (await runLoadgen(fanoutTask({ wsBase: single.wsUrl, pid: single.pid, rooms: [{ roomId: singleRoom, tokens: users.map((u) => u.token), senders: 5 }], durationMs: SECONDS * 1000 }), 180000)).phases[0];
+    await sleep(5000);
+    const bytesBefore = cluster.linkBytes("beijing", "shanghai");
+    const pushesBefore = cluster.answerMs("beijing", "shanghai").push?.length ?? 0;
+    const c = (await runLoadgen(fanoutTask({ pids: cluster.pids(), rooms: [{ roomId: setup.roomA, tokens: plan.tokens, senders: plan.senders }], durationMs: SECONDS * 1000 }), 180000)).phases[0];
+    const bytesAfter = cluster.linkBytes("beijing", "shanghai");
+    const answers = (cluster.answerMs("beijing", "shanghai").push ?? []).slice(pushesBefore).sort((a, b) => a - b);
+    const row = {
+      singleP99: s.latencyMs.p99,
+      clusterP99: c.latencyMs.p99,
+      added: c.latencyMs.p99 - s.latencyMs.p99,
+      singleP50: s.latencyMs.p50,
+      clusterP50: c.latencyMs.p50,
+      lost: c.lost,
+      singleCpuMsPerMsg: s.serverCpuMsPerMsg,
+      clusterCpuMsPerMsg: c.serverCpuMsPerMsg,
+      bytesPerMsgToShanghai: (bytesAfter.out - bytesBefore.out) / Math.max(1, c.sent),
+      bytesPerMsgFromShanghai: (bytesAfter.back - bytesBefore.back) / Math.max(1, c.sent),
+      pushesPerMsg: answers.length / Math.max(1, c.sent),
+      pushAnswerMs: answers.length ? { p50: pct(answers, 50), p99: pct(answers, 99), max: answers.at(-1) } : null,
+      byPair: c.latencyByPair,
+    };
+    rows.push(row);
+    log(`#${rep + 1}`, JSON.stringify(row, (k, v) => (typeof v === "number" ? Math.round(v * 100) / 100 : v)));
+    await sleep(5000);
+  }
+  log("median added p99", median(rows.map((r) => r.added)), "cluster p99", median(rows.map((r) => r.clusterP99)), "single p99", median(rows.map((r) => r.singleP99)), "cpu/msg", median(rows.map((r) => r.clusterCpuMsPerMsg)), "vs", median(rows.map((r) => r.singleCpuMsPerMsg)), "bytes/msg →sh", median(rows.map((r) => r.bytesPerMsgToShanghai)), "←sh", median(rows.map((r) => r.bytesPerMsgFromShanghai)));
+} finally {
+  await cluster?.stop().catch(() => {});
+  await single?.stop().catch(() => {});
+}
