@@ -51,6 +51,7 @@ export default defineConfig({
   ],
   test: {
     include: ["test/workers/**/*.test.ts"],
+    setupFiles: ["test/workers/settle.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -416,8 +416,12 @@ describe("live state equivalence (verify_action)", () => {
             }
           }
         } finally {
-          for (const c of clients.values()) c.socket.close();
-          for (const d of devices) d.socket.close();
+          // Closed and waited for: the room and user objects log each close, and a log line
+          // still on its way when the file's environment is torn down fails the whole run
+          // (vitest: "Closing rpc while onUserConsoleLog was pending").
+          const all = [...[...clients.values()].map((c) => c.socket), ...devices.map((d) => d.socket)];
+          for (const s of all) s.close();
+          await Promise.all(all.map((s) => s.closed().catch(() => null)));
         }
       }),
       { numRuns: 25, endOnFailure: true },
