@@ -31,7 +31,7 @@ export function categories(dataFile) {
     let c;
     if (dso.includes("kernel")) c = /tcp|inet|sock|skb|net_|ip_|sk_|__dev|loopback/.test(sym) ? "kernel: TCP/loopback" : /ext4|jbd2|fsync|blk|nvme|iomap|filemap|vfs_fsync|file_write/.test(sym) ? "kernel: file system / fsync" : /epoll|futex|schedule|switch|wake|irq|spin/.test(sym) ? "kernel: scheduling, epoll, futex, irq" : "kernel: other";
     else if (/^sqlite3|^fts5|^sqlite/i.test(sym) || dso.includes("sqlite")) c = "SQLite";
-    else if (/JIT|perf-/.test(dso) || /^Builtins_|^v8::|^Interpreter|^Turbofan|^Maglev|^Sparkplug/.test(sym)) c = "JavaScript (V8: JIT code, builtins, GC, runtime)";
+    else if (/JIT|perf-|jitted-/.test(dso) || /^Builtins_|^v8::|^Interpreter|^Turbofan|^Maglev|^Sparkplug/.test(sym)) c = "JavaScript (V8: JIT code, builtins, GC, runtime)";
     else if (/tcmalloc|malloc|free|operator new|operator delete/.test(sym)) c = "memory allocator";
     else if (/^kj::|^capnp::|^workerd::|^edgeworker|^jsg::|^kj_/.test(sym)) c = /WebSocket|Http|AsyncIo|Socket|Pipe|Stream/.test(sym) ? "runtime I/O (kj/workerd WebSocket, HTTP, streams)" : "runtime other (kj/workerd/jsg)";
     else if (dso === "node") c = /^node::|^uv_/.test(sym) ? "runtime I/O (node/libuv)" : "JavaScript (V8: JIT code, builtins, GC, runtime)";
