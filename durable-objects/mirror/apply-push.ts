@@ -18,6 +18,8 @@ export interface Applied {
   renamed: boolean;
   /** read positions that moved with this push (a repeat, or a position already held, is not news) */
   reads: { userId: string; seq: number }[];
+  /** the mirror's state after the push, as written (the object keeps it instead of reading it back) */
+  state: MirrorState;
 }
 
 export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPush, now: number): Applied {
@@ -26,8 +28,10 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
   const frames: ServerRoomFrame[] = [];
   let members: Member[] | null = null;
   let reads: { userId: string; seq: number }[] = [];
+  const roomChanged = !before.room || JSON.stringify(before.room) !== JSON.stringify(push.room);
   store.transaction(() => {
-    store.saveRoom(push.room);
+    // The room rides in every push; it is written only when it changed.
+    if (roomChanged) store.saveRoom(push.room);
     if (push.members && push.membersRev !== before.membersRev) {
       members = push.members as Member[];
       store.saveMembers(members, push.membersRev);
@@ -48,7 +52,16 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
     reads = store.setReads(push.reads);
     store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
   });
-  return { frames, members, reads, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
+  const state: MirrorState = {
+    room: roomChanged ? push.room : before.room,
+    members: members ?? before.members,
+    membersRev: members ? push.membersRev : before.membersRev,
+    lastSeq: Math.max(before.lastSeq, push.lastSeq),
+    version: Math.max(before.version, push.version),
+    syncedAt: now,
+    retention: push.retention && !homeOnly ? push.retention : before.retention,
+  };
+  return { frames, members, reads, state, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
 }
 
 /** What changed in the member list, as room frames (removals first). */

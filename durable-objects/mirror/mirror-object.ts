@@ -90,7 +90,9 @@ export class MirrorObject extends DurableObject<Env> {
     }
     const oldMembers = this.members;
     const applied = applyPush(this.store, this.state!, push, Date.now());
-    this.loadState();
+    // What was written, without reading it back (a push per message or two under load).
+    this.state = applied.state;
+    if (applied.members) this.members = new Map(applied.members.map((m) => [m.userId, m]));
     // What the home's retention removed goes here too, a bounded transaction at a time.
     const marker = this.state!.retention;
     if (marker && push.retention) {

@@ -38,6 +38,15 @@ export interface MirrorRetention {
 /** Copies deleted per transaction when the home's retention removed messages. */
 export const MIRROR_PURGE_BATCH = 500;
 
+// sql-safe: a fixed string, every value bound
+const UPSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+// sql-safe: a fixed string, every value bound
+const UPSERT_POSITIONS = "INSERT INTO meta (key, value) VALUES ('lastSeq', ?), ('version', ?), ('syncedAt', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+// sql-safe: a fixed string, every value bound
+const MESSAGE_VERSION = "SELECT version FROM messages WHERE seq = ?";
+// sql-safe: a fixed string, every value bound
+const UPSERT_MESSAGE = "INSERT INTO messages (seq, id, version, body) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO UPDATE SET id = excluded.id, version = excluded.version, body = excluded.body";
+
 const META_KEYS = ["room", "members", "lastSeq", "version", "membersRev", "syncedAt", "retention"] as const;
 type MetaKey = (typeof META_KEYS)[number];
 
@@ -65,8 +74,10 @@ export class MirrorStore {
     };
   }
 
+  // Every push goes through the statements below (one or two pushes per message under load):
+  // fixed SQL, not a query built by drizzle on each call (building one costs more than running it).
   private set(key: MetaKey, value: string): void {
-    this.db.insert(schema.meta).values({ key, value }).onConflictDoUpdate({ target: schema.meta.key, set: { value } }).run();
+    this.storage.sql.exec(UPSERT_META, key, value);
   }
 
   saveRoom(room: MirroredRoom): void {
@@ -79,17 +90,14 @@ export class MirrorStore {
   }
 
   savePositions(lastSeq: number, version: number, syncedAt: number): void {
-    this.set("lastSeq", String(lastSeq));
-    this.set("version", String(version));
-    this.set("syncedAt", String(syncedAt));
+    this.storage.sql.exec(UPSERT_POSITIONS, String(lastSeq), String(version), String(syncedAt));
   }
 
   /** Store a message as the home now describes it; `index`: keep the search index in step. Returns whether it was new. */
   putMessage(m: Message, index: boolean): "new" | "updated" | "stale" {
-    const before = this.db.select({ version: schema.messages.version }).from(schema.messages).where(eq(schema.messages.seq, m.seq)).get();
+    const before = this.storage.sql.exec<{ version: number }>(MESSAGE_VERSION, m.seq).toArray()[0];
     if (before && before.version >= m.version) return "stale";
-    const row = { seq: m.seq, id: m.id, version: m.version, body: JSON.stringify(m) };
-    this.db.insert(schema.messages).values(row).onConflictDoUpdate({ target: schema.messages.seq, set: row }).run();
+    this.storage.sql.exec(UPSERT_MESSAGE, m.seq, m.id, m.version, JSON.stringify(m));
     if (index) {
       if (before) this.storage.sql.exec("DELETE FROM message_fts WHERE rowid = ?", m.seq);
       const body = m.deletedAt === null ? indexText(m.text) : "";

@@ -18,6 +18,13 @@
  * wait (`linkUp`, from the LinkObject). The alarm is armed for the retry too,
  * so an eviction meanwhile does not lose it.
  *
+ * The cursors are written at most once per CURSOR_SAVE_MS, not after every
+ * answer: each write is a commit of the room's file (an fsync), and until it is
+ * on disk the room's next broadcast and next push wait (the output gate) — at
+ * 200 msg/s that was a commit per push per node on top of the messages' own.
+ * A cursor lost to a crash is only older than it was: the room pushes again
+ * from there and the mirror skips what it has (a repeat changes nothing).
+ *
  * Read positions travel only when they changed since what that node
  * confirmed (`acked`, per node, in memory): a push after a wake carries all of
  * them once. Sending every member's position in every push cost most of the
@@ -34,6 +41,8 @@ import type { Member, Message } from "../../protocol/models";
 
 /** messages per push; a node further behind gets several pushes in a row */
 export const PEER_PUSH_LIMIT = 500;
+/** how often at most the nodes' cursors are written to the room's file (see above) */
+export const CURSOR_SAVE_MS = 1000;
 
 export interface PeerCursor {
   version: number;
@@ -71,6 +80,8 @@ export class PeerPush {
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
   /** per node: the read positions it confirmed (userId → seq) */
   private readonly acked = new Map<string, Map<string, number>>();
+  private savedAt = 0;
+  private saveTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly host: PeerPushHost) {}
 
@@ -135,6 +146,22 @@ export class PeerPush {
     this.inFlight.set(node, run);
   }
 
+  /** Write the cursors now, or within CURSOR_SAVE_MS of the last write (see the top of this file). */
+  private saveCursors(now: boolean): void {
+    const due = this.savedAt + CURSOR_SAVE_MS - Date.now();
+    if (now || due <= 0) {
+      if (this.saveTimer !== null) clearTimeout(this.saveTimer);
+      this.saveTimer = null;
+      this.savedAt = Date.now();
+      this.host.saveCursors(this.load());
+      return;
+    }
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = null;
+      this.saveCursors(true);
+    }, due);
+  }
+
   private async push(node: string): Promise<void> {
     const cursors = this.load();
     const cursor = cursors[node] ?? { version: 0, membersRev: -1 };
@@ -188,12 +215,14 @@ export class PeerPush {
     for (const r of reads) confirmed.set(r.userId, r.seq);
     this.acked.set(node, confirmed);
     const members = this.host.members().some((m) => homeNode(m.userId) === node);
-    if (members) cursors[node] = { version: answer.version, membersRev: answer.membersRev };
-    else {
+    if (members) {
+      cursors[node] = { version: answer.version, membersRev: answer.membersRev };
+      this.saveCursors(false);
+    } else {
       delete cursors[node]; // it learnt the last removal: nothing more goes there
       this.acked.delete(node);
+      this.saveCursors(true);
     }
-    this.host.saveCursors(cursors);
     // More waiting (a long backlog, or changes while this push was out): go on.
     if (members && (answer.version < this.host.version() || answer.membersRev < this.host.membersRev())) this.again.add(node);
   }

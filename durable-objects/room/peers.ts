@@ -17,6 +17,8 @@ export type Residency = "everywhere" | "home";
 export class RoomPeers {
   private readonly push: PeerPush;
   private residencyCache: Residency | null = null;
+  /** the member list's fingerprint, and the list's change count it was worked out at */
+  private rev = { at: -1, value: 0 };
 
   constructor(
     private readonly env: Env,
@@ -28,7 +30,7 @@ export class RoomPeers {
       roomId: () => state.meta!.id,
       room: () => ({ ...state.meta!, residency: this.residency() }),
       members: () => [...state.members.values()],
-      membersRev: () => membersFingerprint(state.members),
+      membersRev: () => this.membersRev(),
       lastSeq: () => state.lastSeq,
       version: () => state.version,
       changedSince: (version, limit) => store.messages.toMessages(state.meta!.id, store.messages.changedByVersion(version, limit)),
@@ -41,6 +43,12 @@ export class RoomPeers {
       saveCursors: (c) => store.meta.putText("peer_cursors", JSON.stringify(c)),
       retryBy: (at) => state.setAlarmBy(at),
     });
+  }
+
+  /** The member list's fingerprint: asked a few times per message, worked out once per change of the list. */
+  private membersRev(): number {
+    if (this.rev.at !== this.state.members.changes) this.rev = { at: this.state.members.changes, value: membersFingerprint(this.state.members) };
+    return this.rev.value;
   }
 
   /** "home": this room's messages never leave this node. */

@@ -19,10 +19,32 @@ export interface ReadPosition {
   sendReceipts: boolean;
 }
 
+/**
+ * A Map that counts its changes: what is derived from the member list (the
+ * fingerprint other nodes compare, peers.ts) is worked out again only after
+ * one. Every change of a member goes through set/delete/clear (members are
+ * replaced, never edited in place).
+ */
+export class CountedMap<K, V> extends Map<K, V> {
+  changes = 0;
+  override set(key: K, value: V): this {
+    this.changes++;
+    return super.set(key, value);
+  }
+  override delete(key: K): boolean {
+    this.changes++;
+    return super.delete(key);
+  }
+  override clear(): void {
+    this.changes++;
+    super.clear();
+  }
+}
+
 export class RoomState {
   /** null: a room that was never created (or not yet) */
   meta: RoomMeta | null = null;
-  readonly members = new Map<string, Member>();
+  readonly members = new CountedMap<string, Member>();
   /** username → user id, for mentions */
   readonly usernames = new Map<string, string>();
   /** read positions, kept apart from `members` so they never leak into member lists */
