@@ -25,6 +25,7 @@ import type { Account, Erasure, LegalHold, User } from "../../protocol/models";
 import { Accounts, type NewAccount } from "./accounts";
 import { AccountChanges } from "./account-changes";
 import { Invites } from "./invites";
+import { knownIds } from "./known-ids";
 import { applyFeedPage, feedPage, feedVersion, peerFeedPosition, type FeedUser } from "./replication";
 import { RoomsDirectory, type NewRoom, type RoomRow } from "./rooms-directory";
 import type { AuditRow } from "../shared/audit";
@@ -122,23 +123,9 @@ export class DirectoryObject extends DurableObject<Env> {
   async createUser(input: NewAccount, actor = "system"): Promise<User> {
     return this.changes.insertUser(input, actor);
   }
-  /**
-   * Which of `ids` are registered rooms or users of this node. Every id from
-   * outside is checked here before any object is touched for it (see
-   * shared/objects.ts): a made-up id must not create an object's file.
-   */
+  /** Which of `ids` are registered rooms or users of this node (known-ids.ts: checked before any object is touched). */
   async existingIds(ids: string[]): Promise<string[]> {
-    const out: string[] = [];
-    const wanted = ids.slice(0, 500);
-    for (let i = 0; i < wanted.length; i += 90) {
-      const chunk = wanted.slice(i, i + 90);
-      out.push(...this.accounts.existing(chunk.filter((id) => id.startsWith("u_"))));
-      const rooms = chunk.filter((id) => id.startsWith("r_"));
-      out.push(...this.rooms.existing(rooms));
-      // Rooms of other nodes that have a mirror here.
-      out.push(...this.rooms.mirrored(rooms));
-    }
-    return out;
+    return knownIds(this.accounts, this.rooms, ids);
   }
   /** An account of this node or, as replicated, of another node of the cluster. */
   async getUser(id: string): Promise<User | null> {
@@ -166,11 +153,13 @@ export class DirectoryObject extends DurableObject<Env> {
   async issueInvite(userId: string, createdBy: string): Promise<{ token: string; expiresAt: number }> {
     return this.changes.issueInvite(userId, createdBy);
   }
+
   /** Whose invite `token` is, or `invite_invalid` / `invite_used` / `invite_expired`. */
   async checkInvite(token: string): Promise<{ user: User; expiresAt: number }> {
     const { user, expiresAt } = await this.invites.check(token);
     return { user, expiresAt };
   }
+
   /** Use an invite: its account gets `passwordHash`, the link is used up. */
   async acceptInvite(token: string, passwordHash: string): Promise<User> {
     return this.changes.acceptInvite(token, passwordHash);
@@ -211,16 +200,19 @@ export class DirectoryObject extends DurableObject<Env> {
   async mfaBegin(userId: string): Promise<string> {
     return this.mfa.begin(userId, Date.now());
   }
+
   async mfaConfirm(userId: string, code: string): Promise<string[]> {
     const codes = await this.mfa.confirm(userId, code, Date.now(), () => this.audit.recordOwn({ actor: userId, action: "mfa.enrolled", userId }));
     this.audit.signLater();
     return codes;
   }
+
   /** `actor`: the person themselves, or the administrator who reset their second factor. */
   async mfaDisable(userId: string, actor: string): Promise<void> {
     this.mfa.disable(userId, () => this.audit.recordOwn({ actor, action: "mfa.removed", userId, detail: { by: actor === userId ? "self" : "admin" } }));
     this.audit.signLater();
   }
+
   /** After a right password: the second step's challenge when the account has 2FA on, else null. */
   async mfaChallengeFor(user: { id: string; username: string }, deviceId: string | null): Promise<{ challenge: string; expiresAt: number } | null> {
     return this.signIn.mfaChallengeFor(user, deviceId);
@@ -251,11 +243,7 @@ export class DirectoryObject extends DurableObject<Env> {
   }
 
   // ---------------------------------------------------------------- rooms
-  /**
-   * Record a new group room, within its creator's room quota (room-quota.ts;
-   * `quotaExempt` for admins). Refused: nothing is written, and the answer
-   * says when the creator may try again.
-   */
+  /** Record a new group room, within its creator's room quota (room-quota.ts; `quotaExempt` for admins). */
   async registerRoom(room: NewRoom, options: { quotaExempt?: boolean } = {}): Promise<void> {
     this.rooms.register(room, limitsOf(this.env).roomsPerUserPerDay, !!options.quotaExempt);
   }
@@ -277,10 +265,7 @@ export class DirectoryObject extends DurableObject<Env> {
   async renameRoom(id: string, name: string): Promise<void> {
     this.rooms.rename(id, name);
   }
-  /**
-   * What the public directory shows of a room besides its name: its member
-   * count (each room reports it after every change of members) and its topic.
-   */
+  /** What the public directory shows of a room besides its name: its member count and its topic. */
   async describeRoom(id: string, info: { memberCount?: number; topic?: string }): Promise<void> {
     this.rooms.describe(id, info);
   }
@@ -331,6 +316,7 @@ export class DirectoryObject extends DurableObject<Env> {
   async eraseForeignUser(userId: string, from: string, waitMs: number): Promise<LinkErasureAnswer> {
     return this.foreignErasures.request(userId, from, waitMs);
   }
+
   /**
    * Resumes erasure jobs a crash interrupted (armed when a job starts), and
    * asks again the other nodes an erasure still waits for (erasure-peers.ts:
@@ -341,6 +327,7 @@ export class DirectoryObject extends DurableObject<Env> {
     const foreignLeft = await this.foreignErasures.resumeAll();
     if (left || foreignLeft) await this.ctx.storage.setAlarm(nextErasureAlarm(this.db, Date.now(), Date.now() + 60_000, foreignLeft));
   }
+
   /** Arm the alarm for `at` unless it is already due sooner (several erasure jobs share it). */
   private armAlarmBy(at: number): void {
     void this.ctx.storage.getAlarm().then((current) => (current === null || current > at ? this.ctx.storage.setAlarm(at) : undefined));
@@ -358,6 +345,7 @@ export class DirectoryObject extends DurableObject<Env> {
   async peerFeedPosition(node: string): Promise<number> {
     return peerFeedPosition(this.db, node);
   }
+
   /** Keep a page of `node`'s feed; returns the accounts it deactivated (their visitor sessions here end). */
   async applyFeedPage(node: string, users: FeedUser[], upTo: number): Promise<string[]> {
     const deactivated = this.ctx.storage.transactionSync(() => applyFeedPage(this.db, node, users, upTo));

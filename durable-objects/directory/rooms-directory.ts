@@ -84,6 +84,10 @@ export class RoomsDirectory {
     return pagePublicRooms(this.db, query);
   }
 
+  /**
+   * What the public directory shows of a room besides its name: its member
+   * count (each room reports it after every change of members) and its topic.
+   */
   describe(id: string, info: { memberCount?: number; topic?: string }): void {
     const set: Partial<Pick<RoomRow, "memberCount" | "topic">> = {};
     if (info.memberCount !== undefined) set.memberCount = info.memberCount;
