@@ -11,7 +11,7 @@
  * time (one migration fewer to merge).
  *
  * Each action is one method here (setDefault, place, release), inside one
- * transaction; DirectoryObject wraps each call in `audited(…)`, so the audit
+ * transaction; compliance-admin.ts wraps each call in `audited(…)`, so the audit
  * record (`retention.changed`, `hold.placed`, `hold.released`) commits with it
  * or the action is rolled back (the nested transaction is a savepoint).
  */

@@ -2,7 +2,8 @@
  * The node's room directory: every room's id, name, kind and creator (rooms
  * are registered here before their own object is first touched), one DM per
  * pair of people, the group-room quota (room-quota.ts) and the public
- * directory (public-rooms.ts).
+ * directory (public-rooms.ts); and the rooms of other nodes that have a
+ * mirror here (`mirrors`).
  */
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
@@ -83,6 +84,10 @@ export class RoomsDirectory {
     return pagePublicRooms(this.db, query);
   }
 
+  /**
+   * What the public directory shows of a room besides its name: its member
+   * count (each room reports it after every change of members) and its topic.
+   */
   describe(id: string, info: { memberCount?: number; topic?: string }): void {
     const set: Partial<Pick<RoomRow, "memberCount" | "topic">> = {};
     if (info.memberCount !== undefined) set.memberCount = info.memberCount;
@@ -92,5 +97,25 @@ export class RoomsDirectory {
 
   rename(id: string, name: string): void {
     this.db.update(schema.rooms).set({ name, nameFold: foldName(name) }).where(eq(schema.rooms.id, id)).run();
+  }
+
+  /** Which of `ids` (at most 90, as in `existing`) are rooms of other nodes that have a mirror here. */
+  mirrored(ids: string[]): string[] {
+    return ids.length ? this.db.select({ id: schema.mirrors.id }).from(schema.mirrors).where(inArray(schema.mirrors.id, ids)).all().map((r) => r.id) : [];
+  }
+
+  /**
+   * A room of another node now has a mirror here (its home pushed to us).
+   * Idempotent. A DM also takes its pair's place here, so either person opening
+   * a DM with the other from this node finds that one instead of making a second.
+   */
+  registerMirror(roomId: string, dm: { members: string[]; createdBy: string; createdAt: number } | null): void {
+    this.storage.transactionSync(() => {
+      this.db.insert(schema.mirrors).values({ id: roomId, registeredAt: Date.now() }).onConflictDoNothing().run();
+      if (dm && dm.members.length === 2) {
+        const dmKey = [...dm.members].sort().join("|");
+        this.db.insert(schema.rooms).values({ id: roomId, name: "", kind: "dm", visibility: "private", dmKey, createdBy: dm.createdBy, createdAt: dm.createdAt, nameFold: "" }).onConflictDoNothing().run();
+      }
+    });
   }
 }

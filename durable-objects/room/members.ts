@@ -1,6 +1,7 @@
 /**
  * Who is in the room and what they may do: creating the room with its first
- * members, joining, inviting, leaving and removing, roles, renaming.
+ * members, joining, inviting, leaving and removing, roles, renaming; and a
+ * member's own new name.
  *
  * Every change is written in one transaction together with the news for the
  * inboxes it concerns (the outbox), then mirrored in memory, broadcast to the
@@ -208,5 +209,19 @@ export class Members {
     this.sockets.sendToEachMember((userId) => ({ type: "room.updated", room: roomAsSeenBy(this.state, userId) }));
     await this.outbox.flush();
     return roomAsSeenBy(this.state, caller.userId);
+  }
+
+  /**
+   * A member renamed themselves or changed their avatar (the user object tells
+   * each of its rooms): the member row follows the new name, and the room's
+   * viewers hear `member.updated`, on which clients also fetch the new avatar.
+   */
+  profileChanged(userId: string, displayName: string): void {
+    const member = this.state.members.get(userId);
+    if (!member) return;
+    const updated = { ...member, displayName };
+    if (member.displayName !== displayName) this.store.members.upsert(updated);
+    this.state.members.set(userId, updated);
+    this.sockets.broadcast({ type: "member.updated", member: updated });
   }
 }

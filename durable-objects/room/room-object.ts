@@ -9,9 +9,11 @@
  * RPC calls from the Worker / frames from sockets → alarm (read batches, the
  * outbox, the search index behind, inbox activity).
  *
- * This class is only that lifecycle; each RPC method and frame is handed to
- * the module named after what it does, all sharing one RoomState:
- *   members.ts         create/join/invite/leave/remove, roles, rename
+ * This class is only that lifecycle and its RPC methods (the Worker and the
+ * other objects call them through stubs); each RPC method and frame is handed
+ * to the module named after what it does, all sharing one RoomState:
+ *   room-frames.ts     a socket's frames: one case per type, failures as error frames
+ *   members.ts         create/join/invite/leave/remove, roles, rename, a member's new name
  *   messages.ts        send (one path for REST and sockets), history, edit, recall, react
  *   reads.ts           read positions, receipts, typing
  *   files.ts           uploads, downloads, files of recalled messages
@@ -20,7 +22,7 @@
  *   outbox.ts          deliveries to other objects, retried until done
  *   retention.ts       retention purges and legal-hold copies (erasure.ts: a person's erasure)
  *   room-socket.ts     accepting sockets, reading frames, typed sends, sync/resume
- *   room-view.ts       the room as a member or an inbox sees it
+ *   room-view.ts       the room as a member or an inbox sees it, with the retention in force
  *   store/             the tables, by group
  */
 import { errorText, log } from "../shared/log";
@@ -31,21 +33,20 @@ import type { Env, Limits } from "../shared/env";
 import { limitsOf } from "../shared/env";
 import * as schema from "./schema";
 import migrations from "./migrations/migrations.js";
-import { AppError, asAppError, notFound } from "../shared/app-error";
+import { AppError, notFound } from "../shared/app-error";
 import { ensureSchema, hasSchema, openDb } from "../shared/database";
 import { callerFromHeaders, type Caller } from "../shared/identity";
-import { isPermanentStorageFault, roomFaultLine, roomUnavailable } from "../shared/storage-faults";
-import { answerPingsWhileAsleep, closeBack, closeOnError, errorFrame, errorResponse, failureFrame, okFrame, refuseUnlessUpgrade } from "../shared/sockets";
+import { answerPingsWhileAsleep, closeBack, closeOnError, errorResponse, refuseUnlessUpgrade } from "../shared/sockets";
 import { deliverActivity, deliverInboxUpdate } from "../shared/inbox-delivery";
 import { directoryStub } from "../shared/objects";
 import { AuditFeed, auditObjectKey } from "../shared/audit";
 import { RoomPeers } from "./peers";
-import type { ClientRoomFrame } from "../../protocol/frames";
 import type { Attachment, Member, Message, Room, SearchHit } from "../../protocol/models";
 import type { RoomActivity } from "../user/inbox-update";
 import { RoomStore, type RoomDb } from "./store/room-store";
 import { RoomState } from "./room-state";
-import { roomAsSeenBy } from "./room-view";
+import { RoomFrames } from "./room-frames";
+import { roomAsSeenBy, withRetention } from "./room-view";
 import { RoomSockets } from "./room-socket";
 import { Outbox } from "./outbox";
 import { InboxActivity } from "./inbox-activity";
@@ -64,48 +65,34 @@ export type { CreateRoomInput, MemberInput } from "./members";
 export type { SendInput } from "./messages";
 
 export class RoomObject extends DurableObject<Env> {
-  private readonly db: RoomDb;
-  private readonly store: RoomStore;
-  private readonly limits: Limits;
-  private readonly state: RoomState;
-  private readonly sockets: RoomSockets;
-  private readonly outbox: Outbox;
-  private readonly activity: InboxActivity;
-  private readonly index: SearchIndex;
-  private readonly files: RoomFiles;
-  private readonly reads: Reads;
-  private readonly members: Members;
-  private readonly messages: Messages;
-  /** retention policy, purges and legal-hold copies (retention.ts) */
-  private readonly retention: Retention;
-  private readonly erasure: RoomErasure;
-  private readonly exports: RoomExport;
+  // Built in this order as fields (after super(): ctx and env are set); each module takes the ones before it.
+  private readonly db: RoomDb = openDb(this.ctx.storage, schema);
+  private readonly store = new RoomStore(this.db, this.ctx.storage, new AuditFeed(this.ctx.storage.sql, auditObjectKey("RoomObject", this.ctx), () => this.state.meta?.id ?? "", () => directoryStub(this.env)));
+  private readonly limits: Limits = limitsOf(this.env);
+  private readonly state = new RoomState((at) => void this.ctx.storage.setAlarm(at));
+  private readonly sockets = new RoomSockets(this.ctx, this.state, this.store.messages);
   /** the other nodes where this room has members (peers.ts) */
-  private readonly peers: RoomPeers;
+  private readonly peers = new RoomPeers(this.env, this.state, this.store);
+  // Members were checked when they were added: their inboxes are stored ids, on this node or another.
+  private readonly outbox = new Outbox(this.state, this.store.outbox, this.env, (userId, update) => deliverInboxUpdate(this.env, userId, this.peers.redact(userId, update)));
+  private readonly activity = new InboxActivity(this.state, this.store, (userId, activity) => deliverActivity(this.env, userId, this.peers.redact(userId, activity)));
+  private readonly index = new SearchIndex(this.state, this.store);
+  private readonly files = new RoomFiles(this.state, this.store);
+  private readonly reads = new Reads(this.state, this.store, this.sockets, this.activity);
+  private readonly members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity, (roomId, count) => this.reportMemberCount(roomId, count));
+  private readonly messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits, (senderId) =>
+    directoryStub(this.env).isHeld(this.state.meta!.id, senderId),
+  );
+  /** retention policy, purges and legal-hold copies (retention.ts) */
+  private readonly retention = new Retention(this.state, this.store, this.env, this.activity, this.outbox, () => this.peers.changed());
+  private readonly erasure = new RoomErasure(this.state, this.store, this.retention, this.sockets, this.activity, this.outbox);
+  private readonly exports = new RoomExport(this.state, this.store, this.ctx.storage.sql);
+  private readonly frames = new RoomFrames(this.ctx, this.state, this.sockets, this.messages, this.reads);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.db = openDb(ctx.storage, schema);
-    this.store = new RoomStore(this.db, ctx.storage, new AuditFeed(ctx.storage.sql, auditObjectKey("RoomObject", ctx), () => this.state.meta?.id ?? "", () => directoryStub(env)));
-    this.limits = limitsOf(env);
-    this.state = new RoomState((at) => void ctx.storage.setAlarm(at));
-    this.sockets = new RoomSockets(ctx, this.state, this.store.messages);
-    this.peers = new RoomPeers(env, this.state, this.store);
     // Every change a broadcast announces reaches the other nodes where the room has members.
     this.sockets.watch((e) => (e.kind === "typing" ? this.peers.typed(e.userId) : this.peers.changed()));
-    // Members were checked when they were added: their inboxes are stored ids, on this node or another.
-    this.outbox = new Outbox(this.state, this.store.outbox, env, (userId, update) => deliverInboxUpdate(env, userId, this.peers.redact(userId, update)));
-    this.activity = new InboxActivity(this.state, this.store, (userId, activity) => deliverActivity(env, userId, this.peers.redact(userId, activity)));
-    this.index = new SearchIndex(this.state, this.store);
-    this.files = new RoomFiles(this.state, this.store);
-    this.reads = new Reads(this.state, this.store, this.sockets, this.activity);
-    this.members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity, (roomId, count) => this.reportMemberCount(roomId, count));
-    this.messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits, (senderId) =>
-      directoryStub(env).isHeld(this.state.meta!.id, senderId),
-    );
-    this.retention = new Retention(this.state, this.store, env, this.activity, this.outbox, () => this.peers.changed());
-    this.erasure = new RoomErasure(this.state, this.store, this.retention, this.sockets, this.activity, this.outbox);
-    this.exports = new RoomExport(this.state, this.store, ctx.storage.sql);
     answerPingsWhileAsleep(ctx);
     // Sockets outlive the object while it hibernates; after a reset this corrects the gauge.
     reportSockets("room", ctx);
@@ -132,7 +119,6 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   // ---------------------------------------------------------------- rooms
-
   async create(input: CreateRoomInput): Promise<Room> {
     const meta = this.state.meta;
     if (meta) {
@@ -153,7 +139,6 @@ export class RoomObject extends DurableObject<Env> {
   async remoteTyping(userId: string): Promise<void> {
     if (this.state.isMember(userId)) this.reads.typing(null, userId);
   }
-
   /**
    * The public directory's member count, sent after the change is written: a
    * report lost to a crash leaves the count one change behind until the next.
@@ -161,12 +146,10 @@ export class RoomObject extends DurableObject<Env> {
   private reportMemberCount(roomId: string, count: number): void {
     this.ctx.waitUntil(directoryStub(this.env).describeRoom(roomId, { memberCount: count }).catch((err) => log("warn", "room.member_count_not_reported", { room: roomId, error: errorText(err) })));
   }
-
   /** Members now, for the public directory's rooms that have not reported yet. */
   async memberCount(): Promise<number> {
     return this.state.members.size;
   }
-
   /** The link to `node` works again after a push from here failed (LinkObject): push without waiting for the back-off. */
   async peerUp(node: string): Promise<void> {
     this.peers.linkUp(node);
@@ -175,35 +158,29 @@ export class RoomObject extends DurableObject<Env> {
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
     const info = this.members.info(caller);
     // The retention in force, for the room settings dialog (GET /rooms/{id} only).
-    return { ...info, room: { ...info.room, retentionDays: this.retention.effectiveDays(), retentionOwn: this.retention.ownDays() !== undefined } };
+    return { ...info, room: withRetention(info.room, this.retention) };
   }
 
   async join(user: MemberInput): Promise<Room> {
     return this.members.join(user);
   }
-
   async addMember(caller: Caller, user: MemberInput): Promise<Room> {
     return this.members.invite(caller, user);
   }
-
   async removeMember(caller: Caller, userId: string): Promise<void> {
     return this.members.remove(caller, userId);
   }
-
   async setRole(caller: Caller, userId: string, role: "admin" | "member"): Promise<Member> {
     return this.members.setRole(caller, userId, role);
   }
-
   async rename(caller: Caller, name: string): Promise<Room> {
     return this.members.rename(caller, name);
   }
-
   async updateRoom(caller: Caller, set: { name?: string; topic?: string }): Promise<Room> {
     return this.members.update(caller, set);
   }
 
   // ------------------------------------------------------------- messages
-
   async send(caller: Caller, input: SendInput): Promise<SendResult> {
     const arrived = Date.now();
     const result = this.messages.send(caller, input);
@@ -221,30 +198,25 @@ export class RoomObject extends DurableObject<Env> {
   async getMessage(caller: Caller, id: string): Promise<Message> {
     return this.messages.get(caller, id);
   }
-
   async edit(caller: Caller, id: string, text: string): Promise<Message> {
     return this.messages.edit(caller, id, text);
   }
-
   async remove(caller: Caller, id: string): Promise<Message> {
     return this.messages.recall(caller, id);
   }
-
   async react(caller: Caller, id: string, emoji: string): Promise<Message> {
     return this.messages.react(caller, id, emoji);
   }
-
   async search(caller: Caller, q: SearchQuery): Promise<SearchHit[]> {
     return this.index.search(caller, q);
   }
 
   // ------------------------------------------ retention, holds, erasure
-
   /** A node administrator sets the room's own retention (undefined: follow the node's default). */
   async setRetention(days: RetentionDays | undefined, by: string): Promise<Room> {
     if (!this.state.meta) throw notFound();
     this.retention.setRoomPolicy(days, by);
-    return this.roomWithRetention(null);
+    return withRetention(roomAsSeenBy(this.state, ""), this.retention);
   }
 
   /** The node's default changed (the directory tells every room). */
@@ -261,70 +233,45 @@ export class RoomObject extends DurableObject<Env> {
     return step;
   }
 
-  /** The room as `userId` sees it, with the retention in force. */
-  private roomWithRetention(userId: string | null): Room {
-    return { ...roomAsSeenBy(this.state, userId ?? ""), retentionDays: this.retention.effectiveDays(), retentionOwn: this.retention.ownDays() !== undefined };
-  }
-
   // ---------------------------------------------------------------- files
-
   /** Is the caller a member now? (Checked before an upload streams any bytes.) */
   async checkMember(caller: Caller): Promise<void> {
     this.state.requireMember(caller.userId);
   }
-
   async registerFile(caller: Caller, f: UploadedFile): Promise<Attachment> {
     return this.files.register(caller, f);
   }
-
   async fileForDownload(caller: Caller, fileId: string): Promise<Omit<UploadedFile, "id"> | null> {
     return this.files.forDownload(caller, fileId);
   }
 
   // --------------------------------------------- compliance export (admins)
-
   async exportHead(caller: Caller): Promise<ExportHead> {
     return this.exports.head(caller);
   }
-
   async exportPage(caller: Caller, afterSeq: number, limit: number, senderId?: string): Promise<{ messages: ExportMessage[]; next: number | null }> {
     return this.exports.page(caller, afterSeq, limit, senderId);
   }
-
   async exportUserPart(caller: Caller, userId: string): Promise<ExportUserPart> {
     return this.exports.userPart(caller, userId);
   }
 
   // ------------------------------------------------------ reads, receipts
-
   async markRead(caller: Caller, seq: number): Promise<{ lastReadSeq: number }> {
     return this.reads.markRead(caller, seq);
   }
-
   async setSendReceipts(userId: string, sendReceipts: boolean): Promise<void> {
     this.reads.setSendReceipts(userId, sendReceipts);
   }
-
-  /**
-   * A member renamed themselves or changed their avatar (the user object tells
-   * each of its rooms): the member row follows the new name, and the room's
-   * viewers hear `member.updated`, on which clients also fetch the new avatar.
-   */
+  /** A member renamed themselves or changed their avatar (the user object tells each of its rooms). */
   async memberProfileChanged(userId: string, displayName: string): Promise<void> {
-    const member = this.state.members.get(userId);
-    if (!member) return;
-    const updated = { ...member, displayName };
-    if (member.displayName !== displayName) this.store.members.upsert(updated);
-    this.state.members.set(userId, updated);
-    this.sockets.broadcast({ type: "member.updated", member: updated });
+    this.members.profileChanged(userId, displayName);
   }
-
   async receipts(caller: Caller): Promise<{ userId: string; seq: number }[]> {
     return this.reads.receipts(caller);
   }
 
   // --------------------------------------------------- inboxes, revocation
-
   /** A member's inbox asks for its summary now (someone started looking at it). */
   async inboxSummary(userId: string): Promise<RoomActivity | null> {
     const summary = this.activity.summaryNow(userId);
@@ -337,7 +284,6 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   // ------------------------------------------------------------ WebSockets
-
   override async fetch(request: Request): Promise<Response> {
     const refused = refuseUnlessUpgrade(request);
     if (refused) return refused;
@@ -349,54 +295,7 @@ export class RoomObject extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const received = this.sockets.receive(ws, raw, this.limits.maxFrameBytes);
-    if (!received) return;
-    const { caller, frame } = received;
-    try {
-      await this.handleFrame(ws, caller, frame);
-    } catch (err) {
-      const e = asAppError(err) ?? (isPermanentStorageFault(err) ? roomUnavailable() : null);
-      if (e?.code === "room_unavailable") log("error", "room.damaged", { room: this.state.meta!.id, message: roomFaultLine(this.state.meta!.id, this.ctx.id.toString(), err) });
-      else if (!e) log("error", "room.frame_failed", { room: this.state.meta?.id, frame: frame.type, error: errorText(err) });
-      this.sockets.send(ws, failureFrame(e, frame.type === "msg.send" ? frame.clientId : frame.reqId));
-    }
-  }
-
-  private async handleFrame(ws: WebSocket, caller: Caller, frame: ClientRoomFrame): Promise<void> {
-    switch (frame.type) {
-      case "msg.send":
-        try {
-          // Date.now() is the frame's arrival (workerd moves the clock at I/O only).
-          const arrived = Date.now();
-          if (!this.messages.send(caller, frame, ws).duplicate) timeAck(this.ctx.storage, arrived);
-        } catch (err) {
-          // Refused for speed: the frame also says when to send it again.
-          if (!(err instanceof AppError && err.retryAfterMs !== undefined)) throw err;
-          this.sockets.send(ws, { ...errorFrame(err.code, err.detail, frame.clientId), retryAfterMs: err.retryAfterMs });
-        }
-        return; // the msg.ack is the answer
-      case "msg.edit":
-        this.messages.edit(caller, frame.id, frame.text);
-        break;
-      case "msg.delete":
-        await this.messages.recall(caller, frame.id);
-        break;
-      case "msg.react":
-        this.messages.react(caller, frame.id, frame.emoji);
-        break;
-      case "sync":
-        this.sockets.sync(ws, frame.afterSeq, frame.afterVersion, frame.reqId);
-        return;
-      case "ping":
-        this.sockets.send(ws, { type: "pong" });
-        return;
-      case "typing":
-        this.reads.typing(ws, caller.userId);
-        return;
-      case "read":
-        await this.reads.markRead({ ...caller, sendReceipts: undefined }, frame.seq);
-        break;
-    }
-    if (frame.reqId) this.sockets.send(ws, okFrame(frame.reqId));
+    if (received) await this.frames.handle(ws, received.caller, received.frame);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -412,7 +311,6 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   // ---------------------------------------------------------------- alarm
-
   override async alarm(): Promise<void> {
     this.state.alarmFired();
     // Other nodes that missed a push (a cut link) get what they miss.

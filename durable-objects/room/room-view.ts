@@ -1,11 +1,13 @@
 /**
- * How the room looks from outside: to one member (`roomAsSeenBy`), in a new
- * member's inbox (`inboxEntryFor`), and as a room list's preview
- * (`lastMessageOf`). Plain functions of the room's state.
+ * How the room looks from outside: to one member (`roomAsSeenBy`, and with
+ * the retention in force `withRetention`), in a new member's inbox
+ * (`inboxEntryFor`), and as a room list's preview (`lastMessageOf`). Plain
+ * functions of the room's state.
  */
 import type { LastMessage } from "../../protocol/device";
 import type { Member, Room } from "../../protocol/models";
 import type { RoomSummary } from "../user/inbox-update";
+import type { Retention } from "./retention";
 import type { RoomState } from "./room-state";
 import type { RoomMeta } from "./store/meta";
 import type { MessageRow } from "./store/messages";
@@ -28,6 +30,11 @@ export function roomAsSeenBy(state: RoomState, userId: string): Room {
     memberCount: state.members.size,
     role: state.members.get(userId)?.role ?? null,
   };
+}
+
+/** `room` with the retention in force and whether it is the room's own (the room settings dialog). */
+export function withRetention(room: Room, retention: Pick<Retention, "effectiveDays" | "ownDays">): Room {
+  return { ...room, retentionDays: retention.effectiveDays(), retentionOwn: retention.ownDays() !== undefined };
 }
 
 /** What `member`'s inbox stores about the room when they are added (everything before counts as read). */
