@@ -80,7 +80,18 @@ export const AuditRecordSchema = z.strictObject({
 });
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;
 
-export const AuditPageSchema = z.strictObject({ records: z.array(AuditRecordSchema), nextCursor: z.string().nullable() });
+export const AuditPageSchema = z.strictObject({
+  records: z.array(AuditRecordSchema),
+  nextCursor: z.string().nullable(),
+  /**
+   * Names for the room and user ids the page's records mention (`roomId`,
+   * `userId`, `actor`), looked up once per page: a room's name (a DM: its two
+   * people's names), a person's display name. An admin need not be a member of
+   * a room to see its name here. Ids the node cannot name (gone, or a room of
+   * another node with no copy here) are absent: show the id. Absent from older nodes.
+   */
+  names: z.record(z.string(), z.string()).optional(),
+});
 export type AuditPage = z.infer<typeof AuditPageSchema>;
 
 const IdFilter = z.string().min(3).max(120).regex(/^[a-z]_[A-Za-z0-9_-]+(@[a-z0-9-]+)?$/, "not an id");

@@ -146,6 +146,13 @@ export const LegalHoldSchema = z.strictObject({
   kind: z.enum(["room", "user"]),
   /** the room id or user id it holds */
   targetId: z.string(),
+  /**
+   * The room's name (a DM: its two people's names) or the person's display
+   * name, as the node knows it now, so an admin who is not in the room sees
+   * what it is; null when the node no longer knows the target. Absent from
+   * older nodes.
+   */
+  targetName: z.string().nullable().optional(),
   reason: z.string(),
   createdBy: z.string(),
   createdAt: z.number(),

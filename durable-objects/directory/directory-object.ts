@@ -22,6 +22,7 @@ import migrations from "./migrations/migrations.js";
 import { ensureSchema, openDb } from "../shared/database";
 import type { PublicRoomsPage } from "./public-rooms";
 import type { Account, Erasure, LegalHold, User } from "../../protocol/models";
+import { namesOf, type DirectoryNames } from "./admin-names";
 import { Accounts, type NewAccount } from "./accounts";
 import { AccountChanges } from "./account-changes";
 import { Invites } from "./invites";
@@ -290,15 +291,32 @@ export class DirectoryObject extends DurableObject<Env> {
   async isHeld(roomId: string, senderId: string): Promise<boolean> {
     return this.compliance.isRoomHeld(roomId) || this.compliance.isUserHeld(senderId);
   }
+  /** Every hold, each with its target's name as of now (null: the room or person is no longer known here). */
   async holds(): Promise<LegalHold[]> {
-    return this.compliance.holds();
+    return this.namedHolds(this.compliance.holds());
   }
   /** A hold on a room of this node or on any person known here (their messages in this node's rooms). */
   async placeHold(target: { roomId: string } | { userId: string }, reason: string, by: string): Promise<LegalHold> {
-    return this.complianceAdmin.placeHold(target, reason, by);
+    return this.namedHolds([this.complianceAdmin.placeHold(target, reason, by)])[0];
   }
   async releaseHold(id: string, by: string): Promise<LegalHold> {
-    return this.complianceAdmin.releaseHold(id, by);
+    return this.namedHolds([this.complianceAdmin.releaseHold(id, by)])[0];
+  }
+  /**
+   * Holds with their targets' names, looked up when read (a name changes; the
+   * stored hold keeps the id only). A held room is always one of this node's
+   * (placeHold refuses others), so the directory names every target itself.
+   */
+  private namedHolds(holds: LegalHold[]): LegalHold[] {
+    const { names } = namesOf(this.accounts, this.rooms, holds.map((h) => h.targetId));
+    return holds.map((h) => ({ ...h, targetName: names[h.targetId] ?? null }));
+  }
+  /**
+   * Names for ids an administrator's screen shows (admin-names.ts); rooms of
+   * other nodes are listed for the caller to ask their mirrors. Reads only.
+   */
+  async namesOf(ids: string[]): Promise<DirectoryNames> {
+    return namesOf(this.accounts, this.rooms, ids);
   }
   /** Record a compliance export before it streams; a failed record refuses the export before any byte leaves. */
   async recordExport(actor: string, target: { roomId: string } | { userId: string }, format: string): Promise<void> {

@@ -133,6 +133,15 @@ export class MirrorObject extends DurableObject<Env> {
     return { room: this.view(caller.userId), members: [...this.members.values()] };
   }
 
+  /**
+   * The room's name as the home last pushed it, for this node's admin screens
+   * (worker/admin-names.ts): no membership asked, since only the name leaves.
+   * Null before the first push.
+   */
+  async roomName(): Promise<string | null> {
+    return this.state?.room?.name || null;
+  }
+
   /** When this copy last heard from the home (for "last synced at …"). */
   async syncedAt(): Promise<number> {
     return this.state?.syncedAt ?? 0;
