@@ -16,6 +16,7 @@ let node: OutpostNode;
 let adminToken: string;
 let wen: { id: string };
 let ola: { id: string };
+let treasury: { id: string };
 const open: UserBrowser[] = [];
 
 beforeAll(async () => {
@@ -25,7 +26,7 @@ beforeAll(async () => {
   ola = await createUser(node.url, adminToken, { username: "ola", password: "a long enough passphrase", displayName: "Ola" });
   const wenToken = await loginAs(node.url, "wen", "a long enough passphrase");
   await loginAs(node.url, "ola", "a long enough passphrase");
-  await rest(node.url, wenToken, "POST", "/rooms", { name: "Treasury, \"Q3\"", visibility: "private", members: [] });
+  treasury = (await rest(node.url, wenToken, "POST", "/rooms", { name: "Treasury, \"Q3\"", visibility: "private", members: [] })) as { id: string };
 }, 120_000);
 
 afterAll(async () => {
@@ -50,6 +51,10 @@ describe("web client: audit trail", () => {
     await expect.poll(async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-action")))).sort()).toEqual(["auth.signin", "room.created", "user.created"]);
     // Names, not ids, in the table; every row is about 王文.
     for (const text of await rows.allTextContents()) expect(text).toContain("王文");
+    // The admin is not in wen's private room, yet its name shows (the node names it with the page), its id on hover.
+    const roomCell = panel.locator('tr[data-action="room.created"] td[data-room-id]');
+    await expect.poll(() => roomCell.textContent()).toBe('Treasury, "Q3"');
+    expect(await roomCell.getAttribute("title")).toBe(treasury.id);
     // Labelled filters, a table with headers: nothing serious for axe.
     expect((await axeViolations(admin.page)).flatMap(formatViolation)).toEqual([]);
 
@@ -57,7 +62,7 @@ describe("web client: audit trail", () => {
     expect(download.suggestedFilename()).toMatch(/^outpost-audit-\d{4}-\d{2}-\d{2}\.csv$/);
     const csv = fs.readFileSync((await download.path())!, "utf8");
     const lines = csv.replace(/^\ufeff/, "").trim().split("\r\n");
-    expect(lines[0]).toBe("time,actor,actor_name,action,room,user,user_name,detail,object,seq,hash");
+    expect(lines[0]).toBe("time,actor,actor_name,action,room,user,user_name,detail,object,seq,hash,room_name");
     expect(lines).toHaveLength(4);
     for (const line of lines.slice(1)) {
       expect(line).toContain(`"${wen.id}"`);
@@ -66,6 +71,7 @@ describe("web client: audit trail", () => {
     const created = lines.find((l) => l.includes('"room.created"'))!;
     // RFC 4180 quoting of a name with a comma and quotes inside the JSON detail.
     expect(created).toContain('Treasury, \\""Q3\\""');
+    expect(created.endsWith(',"Treasury, ""Q3"""')).toBe(true);
     expect(lines.find((l) => l.includes('"user.created"'))).toContain('"王文"');
     expect([...admin.pageErrors, ...admin.cspViolations]).toEqual([]);
   }, 120_000);

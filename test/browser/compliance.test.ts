@@ -147,4 +147,21 @@ describe("web client: retention, legal holds and erasure", () => {
     await expect.poll(() => panel.getByTestId("retention-warning").textContent()).toMatch(/^所有沿用节点默认策略的房间中，超过 90 天的消息及其文件将被永久删除/);
     expect(await panel.getByText("当前没有法律保全。").count()).toBe(1);
   }, 60_000);
+
+  it("a hold on a private room the admin is not in shows the room's name, its id on hover", async () => {
+    await createUser(node.url, adminToken, { username: "piet", password: "walking by the long canal", displayName: "Piet" });
+    const piet = await loginAs(node.url, "piet", "walking by the long canal");
+    const secret = (await rest(node.url, piet, "POST", "/rooms", { name: "薪酬 Payroll review", visibility: "private", members: [] })).id as string;
+    // Placed by id (as pasted from the audit trail or an export), so this browser never saw the room.
+    const hold = await rest(node.url, adminToken, "POST", "/admin/holds", { roomId: secret, reason: "case 2026-18" });
+    const { page, pageErrors, cspViolations } = await adminBrowser();
+    await page.getByRole("button", { name: "Retention and legal holds", exact: true }).click();
+    const cell = page.getByTestId("hold-list").locator(`tr[data-target-id="${secret}"] [data-testid="hold-target-name"]`);
+    await expect.poll(() => cell.textContent(), { timeout: 10_000 }).toBe("Room: 薪酬 Payroll review");
+    expect(await cell.getAttribute("title")).toBe(secret);
+    // Not a member: the name came from the node's answer, not from the admin's own rooms.
+    expect(await page.locator(`button.room[data-room-id="${secret}"]`).count()).toBe(0);
+    await rest(node.url, adminToken, "DELETE", `/admin/holds/${hold.id}`);
+    expect([...pageErrors, ...cspViolations].join("\n")).toBe("");
+  }, 60_000);
 });

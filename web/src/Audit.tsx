@@ -64,7 +64,7 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
   const load = async (q: AuditParams, from: string | null) => {
     try {
       const page = await api.auditTrail({ ...q, limit: PAGE, cursor: from ?? undefined });
-      await learnNames(page.records);
+      await learnNames(page);
       setRecords((old) => (from && old ? [...old, ...page.records] : page.records));
       setCursor(page.nextCursor);
       setError(null);
@@ -101,10 +101,10 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
         setExporting(all.length);
         const page: AuditPage = await api.auditTrail({ ...query, limit: 500, cursor: next ?? undefined });
         all.push(...page.records);
+        await learnNames(page);
         next = page.nextCursor;
         if (!next) break;
       }
-      await learnNames(all);
       download(`outpost-audit-${new Date().toISOString().slice(0, 10)}.csv`, toCsv(all));
     } catch (err) {
       setError(errorText(err));
@@ -173,8 +173,8 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
                 <td><time dateTime={new Date(r.at).toISOString()}>{formatShort(r.at)}</time></td>
                 <td dir="auto">{who(r.actor)}</td>
                 <td><code>{r.action}</code></td>
-                <td dir="auto">{r.roomId ? roomName(r.roomId) : ""}</td>
-                <td dir="auto">{r.userId ? who(r.userId) : ""}</td>
+                <td dir="auto" title={r.roomId ?? undefined} data-room-id={r.roomId ?? undefined}>{r.roomId ? roomName(r.roomId) : ""}</td>
+                <td dir="auto" title={r.userId ?? undefined}>{r.userId ? who(r.userId) : ""}</td>
                 <td class="audit-detail" dir="auto">{detailText(r.detail)}</td>
               </tr>
             ))}
@@ -189,10 +189,24 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
   );
 }
 
-/** Names for the ids on screen: one request for the people not yet known. */
-async function learnNames(records: AuditRecord[]): Promise<void> {
+/**
+ * Names of the rooms and people the pages mention, as the node gave them with
+ * each page (`names`): also rooms the admin is not a member of. Kept across
+ * pages ("More", the export), since a later page names only its own ids.
+ */
+const pageNames = new Map<string, string>();
+
+/**
+ * Learn a page's names. An older node sends none: then one request for the
+ * people not yet known, as before (rooms: only the admin's own).
+ */
+async function learnNames(page: AuditPage): Promise<void> {
+  if (page.names) {
+    for (const [id, name] of Object.entries(page.names)) pageNames.set(id, name);
+    return;
+  }
   const ids = new Set<string>();
-  for (const r of records) for (const id of [r.actor, r.userId]) if (id && id.startsWith("u_") && !state.users.has(id)) ids.add(id);
+  for (const r of page.records) for (const id of [r.actor, r.userId]) if (id && id.startsWith("u_") && !state.users.has(id)) ids.add(id);
   const list = [...ids].slice(0, 200);
   if (list.length === 0) return;
   const { users } = await api.usersByIds(list);
@@ -201,10 +215,12 @@ async function learnNames(records: AuditRecord[]): Promise<void> {
 
 function who(id: string): string {
   // "system", "anonymous", or a person this node no longer knows: the id itself.
-  return state.users.get(id)?.displayName ?? id;
+  return pageNames.get(id) ?? state.users.get(id)?.displayName ?? id;
 }
 
 function roomName(id: string): string {
+  const named = pageNames.get(id);
+  if (named) return named;
   const r = state.device?.sortedRooms().find((x) => x.roomId === id);
   return r ? roomTitle(r) : id;
 }
@@ -228,9 +244,12 @@ function csvField(v: string): string {
 }
 
 export function toCsv(records: AuditRecord[]): string {
-  const head = ["time", "actor", "actor_name", "action", "room", "user", "user_name", "detail", "object", "seq", "hash"];
+  // room_name last, after the columns the file always had, so tools reading them by position keep working.
+  const head = ["time", "actor", "actor_name", "action", "room", "user", "user_name", "detail", "object", "seq", "hash", "room_name"];
   const rows = records.map((r) =>
-    [new Date(r.at).toISOString(), r.actor, who(r.actor), r.action, r.roomId ?? "", r.userId ?? "", r.userId ? who(r.userId) : "", r.detail, r.object, String(r.seq), r.hash].map(csvField).join(","),
+    [new Date(r.at).toISOString(), r.actor, who(r.actor), r.action, r.roomId ?? "", r.userId ?? "", r.userId ? who(r.userId) : "", r.detail, r.object, String(r.seq), r.hash, r.roomId ? roomName(r.roomId) : ""]
+      .map(csvField)
+      .join(","),
   );
   // A BOM so spreadsheet programs read the UTF-8 (Chinese names) right.
   return "\ufeff" + [head.join(","), ...rows].join("\r\n") + "\r\n";

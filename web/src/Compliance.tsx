@@ -23,7 +23,11 @@ import { DaysField, parseDays } from "./DaysField";
 
 export const compliance = new ComplianceClient(api);
 
-/** Names of rooms this screen has seen (the admin's own rooms, picked ones): a held room the admin is not in shows its id. */
+/**
+ * Names of rooms this screen has seen (picked ones), for a hold the node's
+ * answer did not name (an older node): the node names every hold's target
+ * (`targetName`), also rooms the admin is not in.
+ */
 const roomNames = new Map<string, string>();
 const roomName = (id: string) => roomNames.get(id) ?? (state.device?.rooms.get(id) ? roomTitle(state.device.rooms.get(id)!) : id);
 
@@ -95,7 +99,9 @@ function RetentionDefault() {
   );
 }
 
-const describe = (h: Pick<LegalHold, "kind" | "targetId">) => (h.kind === "room" ? tc("holdOnRoom", { name: roomName(h.targetId) }) : tc("holdOnPerson", { name: nameOf(h.targetId) }));
+/** "Room: Board minutes": the node's name for the target when it gave one, else what this client knows, else the id. */
+const describe = (h: Pick<LegalHold, "kind" | "targetId" | "targetName">) =>
+  h.kind === "room" ? tc("holdOnRoom", { name: h.targetName ?? roomName(h.targetId) }) : tc("holdOnPerson", { name: h.targetName ?? nameOf(h.targetId) });
 
 function Holds() {
   const [holds, setHolds] = useState<LegalHold[] | null>(null);
@@ -143,7 +149,7 @@ function Holds() {
             <tbody>
               {holds.map((h) => (
                 <tr key={h.id} data-hold-id={h.id} data-target-id={h.targetId}>
-                  <td dir="auto">{describe(h)}</td>
+                  <td dir="auto" title={h.targetId} data-testid="hold-target-name">{describe(h)}</td>
                   <td dir="auto">{h.reason}</td>
                   <td dir="auto">{nameOf(h.createdBy)}</td>
                   <td><time dateTime={new Date(h.createdAt).toISOString()}>{formatShort(h.createdAt)}</time></td>
