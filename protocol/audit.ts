@@ -80,17 +80,24 @@ export const AuditRecordSchema = z.strictObject({
 });
 export type AuditRecord = z.infer<typeof AuditRecordSchema>;
 
+/** A room's or a person's name, as an audit page gives it (see AuditPageSchema.names). */
+export const AuditNameSchema = z.strictObject({ id: z.string(), name: z.string() });
+
 export const AuditPageSchema = z.strictObject({
   records: z.array(AuditRecordSchema),
   nextCursor: z.string().nullable(),
   /**
    * Names for the room and user ids the page's records mention (`roomId`,
    * `userId`, `actor`), looked up once per page: a room's name (a DM: its two
-   * people's names), a person's display name. An admin need not be a member of
-   * a room to see its name here. Ids the node cannot name (gone, or a room of
-   * another node with no copy here) are absent: show the id. Absent from older nodes.
+   * people's names, "A & B"), a person's display name. An admin need not be a
+   * member of a room to see its name here. Ids the node cannot name (gone, or
+   * a room of another node with no copy here) are left out: show the id.
+   * A list of `{id, name}`, not a map: every answer is strict objects that
+   * clients loosen (protocol/lenient.ts), and in a map the keys are data, so
+   * a newer node's extra field could not be told from a name. Absent from
+   * older nodes.
    */
-  names: z.record(z.string(), z.string()).optional(),
+  names: z.array(AuditNameSchema).optional(),
 });
 export type AuditPage = z.infer<typeof AuditPageSchema>;
 

@@ -53,7 +53,7 @@ describe("names on the admin screens", () => {
     // The audit page names the room (room.created, recorded by the room itself) and its creator.
     const page = await auditPage(`room=${enc(room.id)}&action=room.created`);
     expect(page.records[0]).toMatchObject({ roomId: room.id, actor: owner.id });
-    expect(page.names).toEqual({ [room.id]: "Board minutes 2026", [owner.id]: owner.username.toUpperCase() });
+    expect(new Map(page.names?.map((n) => [n.id, n.name]))).toEqual(new Map([[room.id, "Board minutes 2026"], [owner.id, owner.username.toUpperCase()]]));
 
     const released = await api<LegalHold>("DELETE", `/api/v1/admin/holds/${onRoom.body.id}`, { token });
     expect(released.body.targetName).toBe("Board minutes 2026");
@@ -70,7 +70,7 @@ describe("names on the admin screens", () => {
     expect(hold.status).toBe(201);
     expect(hold.body.targetName).toBe(`${a.username.toUpperCase()} & ${b.username.toUpperCase()}`);
     const page = await auditPage(`room=${enc(dm.body.id)}&action=hold.placed`);
-    expect(page.names?.[dm.body.id]).toBe(`${a.username.toUpperCase()} & ${b.username.toUpperCase()}`);
+    expect(page.names?.find((n) => n.id === dm.body.id)?.name).toBe(`${a.username.toUpperCase()} & ${b.username.toUpperCase()}`);
     expect((await api("DELETE", `/api/v1/admin/holds/${hold.body.id}`, { token })).status).toBe(200);
   });
 
@@ -98,7 +98,7 @@ describe("names on the admin screens", () => {
       expect(holds.find((h) => h.id === hold.id)).toEqual({ ...hold, targetName: null });
       // The audit page asked about it: no record, no name.
       const page = await auditPage(`room=${enc(ghost)}`, 1, 200);
-      expect(page).toEqual({ records: [], nextCursor: null, names: {} });
+      expect(page).toEqual({ records: [], nextCursor: null, names: [] });
       expect(await objectCounts()).toEqual(before);
     } finally {
       await runInDurableObject(dirStub(), async (_d, state) => void state.storage.sql.exec("DELETE FROM settings WHERE key = ?", `hold:${hold.id}`));

@@ -202,7 +202,7 @@ const pageNames = new Map<string, string>();
  */
 async function learnNames(page: AuditPage): Promise<void> {
   if (page.names) {
-    for (const [id, name] of Object.entries(page.names)) pageNames.set(id, name);
+    for (const { id, name } of page.names) pageNames.set(id, name);
     return;
   }
   const ids = new Set<string>();

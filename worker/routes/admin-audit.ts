@@ -19,5 +19,5 @@ export const adminAudit = new Hono<AppEnv>().get("/", requireAdmin(), async (c) 
   const q = readQuery(c, AuditQuery);
   const page = await directory(c.env).auditPage(q);
   const names = await namesFor(c.env, page.records.flatMap((r) => [r.actor, r.roomId, r.userId].filter((id): id is string => id !== null)));
-  return reply(c, AuditPageSchema, { ...page, names });
+  return reply(c, AuditPageSchema, { ...page, names: Object.entries(names).map(([id, name]) => ({ id, name })) });
 });
