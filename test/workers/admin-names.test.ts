@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest";
 import { admin, api, newRoom, newUser, sleep, unusedRoomId } from "./helpers";
 import type { AuditPage } from "../../protocol/audit";
 import type { LegalHold } from "../../protocol/models";
+import type { Env } from "../../durable-objects/shared/env";
+import { namesFor } from "../../worker/admin-names";
 
 const dirStub = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("directory"));
 const enc = encodeURIComponent;
@@ -103,5 +105,27 @@ describe("names on the admin screens", () => {
     } finally {
       await runInDurableObject(dirStub(), async (_d, state) => void state.storage.sql.exec("DELETE FROM settings WHERE key = ?", `hold:${hold.id}`));
     }
+  });
+
+  it("a room of another node is named by this node's mirror of it; one with no mirror here is left out, and no mirror is made for it", async () => {
+    const mirrored = unusedRoomId("peer");
+    const unmirrored = unusedRoomId("peer");
+    const owner = await newUser("nmmir");
+    // What the home's first push leaves here (durable-objects/mirror): the mirror's file and the directory's row.
+    await env.MIRRORS.get(env.MIRRORS.idFromName(mirrored)).applyPush({
+      room: { id: mirrored, name: "上海 Shanghai ops", topic: "", kind: "group", visibility: "private", createdAt: Date.now(), createdBy: owner.id, residency: "everywhere" },
+      members: [],
+      membersRev: 1,
+      lastSeq: 0,
+      version: 0,
+      after: 0,
+      messages: [],
+      reads: [],
+    });
+    await dirStub().registerMirror(mirrored, null);
+    const before = await objectCounts();
+    const names = await namesFor(env as unknown as Env, [mirrored, unmirrored, owner.id, "system"]);
+    expect(names).toEqual({ [mirrored]: "上海 Shanghai ops", [owner.id]: owner.username.toUpperCase() });
+    expect(await objectCounts()).toEqual(before);
   });
 });
