@@ -21,8 +21,8 @@ export interface DirectoryNames {
   mirrored: string[];
 }
 
-/** At most this many distinct ids per call: a page of 500 audit records names at most 1,000. */
-export const MAX_NAMED_IDS = 1000;
+/** At most this many distinct ids per call: a page of 500 audit records mentions at most 1,500 (actor, room, user). */
+export const MAX_NAMED_IDS = 1500;
 
 /** Names for `ids` (room and user ids; anything else is ignored). */
 export function namesOf(accounts: Accounts, rooms: RoomsDirectory, ids: readonly string[]): DirectoryNames {
