@@ -10,6 +10,7 @@ import { env, SELF } from "cloudflare:test";
 import type { TestBindings } from "./cloudflare-env";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, newRoom, newUser, postMessage } from "./helpers";
+import { seededBytes } from "./seeded-bytes";
 
 const bucket = (env as Cloudflare.Env & TestBindings).FILES_BUCKET;
 const MAX = 16 * 1024 * 1024; // maxFileBytes in vitest.workers.config.ts
@@ -26,17 +27,6 @@ beforeAll(async () => {
   outsider = await newUser("foutsider");
   roomId = (await newRoom(owner.token, "Files", "private", [member.id])).id;
 });
-
-/** Deterministic bytes, different per seed. */
-function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 async function sha256(data: Uint8Array): Promise<string> {
   return [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -78,7 +68,7 @@ const storageKey = (room: string, fileId: string) => `${room.slice(2, 18)}/${fil
 
 describe("uploads into R2", () => {
   it("stores a raw upload of known length, hashed, under a generated key", async () => {
-    const data = bytes(300_000, 2);
+    const data = seededBytes(300_000, 2);
     const res = await upload(data, { "content-type": "application/zip" }, `?name=${encodeURIComponent("../报告.zip")}`);
     expect(res.status).toBe(201);
     const file = await res.json<{ id: string; name: string; size: number; sha256: string; contentType: string }>();
@@ -88,7 +78,7 @@ describe("uploads into R2", () => {
   });
 
   it("stores a chunked raw upload (unknown length) larger than one R2 part", async () => {
-    const data = bytes(2 * PART + 777, 3);
+    const data = seededBytes(2 * PART + 777, 3);
     const res = await upload(streamOf(data), { "content-type": "application/octet-stream" });
     expect(res.status).toBe(201);
     const file = await res.json<{ id: string; size: number; sha256: string }>();
@@ -98,7 +88,7 @@ describe("uploads into R2", () => {
   });
 
   it("stores the file part of a multipart/form-data upload, with its name and type", async () => {
-    const data = bytes(PART + 4321, 4);
+    const data = seededBytes(PART + 4321, 4);
     const form = new FormData();
     form.append("caption", "a field before the file");
     form.append("file", new File([data], "照片 (1).png", { type: "image/png" }));
@@ -113,7 +103,7 @@ describe("uploads into R2", () => {
 });
 
 describe("downloads from R2", () => {
-  const data = bytes(400_000, 5);
+  const data = seededBytes(400_000, 5);
   let fileId: string;
 
   beforeAll(async () => {
@@ -171,9 +161,9 @@ describe("downloads from R2", () => {
   });
 
   it("answers storage_error, not wrong bytes, when the stored object no longer matches", async () => {
-    const res = await upload(bytes(5000, 6), { "content-type": "application/pdf" });
+    const res = await upload(seededBytes(5000, 6), { "content-type": "application/pdf" });
     const file = await res.json<{ id: string }>();
-    await bucket.put(storageKey(roomId, file.id), bytes(4000, 6)); // damaged behind the node's back
+    await bucket.put(storageKey(roomId, file.id), seededBytes(4000, 6)); // damaged behind the node's back
     for (const [method, headers] of [["GET", {}], ["GET", { range: "bytes=4500-4599" }], ["GET", { range: "bytes=100-199" }], ["HEAD", {}]] as const) {
       const r = await download(file.id, headers, method);
       expect(r.status, `${method} ${JSON.stringify(headers)}`).toBe(503);
@@ -184,7 +174,7 @@ describe("downloads from R2", () => {
 
 describe("nothing is kept that should not be", () => {
   it("recalling the message deletes the file's bytes from the bucket", async () => {
-    const res = await upload(bytes(20_000, 7), { "content-type": "text/plain" });
+    const res = await upload(seededBytes(20_000, 7), { "content-type": "text/plain" });
     const file = await res.json<{ id: string }>();
     const message = await postMessage(owner.token, roomId, "oops", { attachments: [file.id] });
     expect(await bucket.head(storageKey(roomId, file.id))).not.toBeNull();
@@ -199,15 +189,15 @@ describe("nothing is kept that should not be", () => {
 
   it("keeps nothing of oversized uploads: declared, streamed past the limit, or a form part past it", async () => {
     const room = (await newRoom(owner.token, "Oversized")).id;
-    const declared = await upload(bytes(MAX + 1), { "content-type": "application/zip" }, "", owner.token, room);
+    const declared = await upload(seededBytes(MAX + 1), { "content-type": "application/zip" }, "", owner.token, room);
     expect(declared.status).toBe(413);
     await declared.arrayBuffer();
     // Unknown length: the limit is crossed in the fourth R2 part of a multipart upload.
-    const streamed = await upload(streamOf(bytes(MAX + 300_000, 8)), { "content-type": "application/zip" }, "", owner.token, room);
+    const streamed = await upload(streamOf(seededBytes(MAX + 300_000, 8)), { "content-type": "application/zip" }, "", owner.token, room);
     expect(streamed.status).toBe(413);
     expect((await streamed.json<{ error: { code: string } }>()).error.code).toBe("too_large");
     const form = new FormData();
-    form.append("file", new File([bytes(MAX + 1, 9)], "big.bin", { type: "application/octet-stream" }));
+    form.append("file", new File([seededBytes(MAX + 1, 9)], "big.bin", { type: "application/octet-stream" }));
     const formed = await upload(form, {}, "", owner.token, room);
     expect(formed.status).toBe(413);
     await formed.arrayBuffer();
@@ -225,7 +215,7 @@ describe("nothing is kept that should not be", () => {
       const { readable, writable } = new FixedLengthStream(declared);
       const pending = upload(readable, { "content-type": "application/zip" }, "", owner.token, room).catch(() => null);
       const writer = writable.getWriter();
-      const data = bytes(sent, sent);
+      const data = seededBytes(sent, sent);
       for (let at = 0; at < sent; at += 256 * 1024) await writer.write(data.subarray(at, Math.min(sent, at + 256 * 1024)));
       await writer.abort(new Error("client went away")).catch(() => {});
       const res = await pending;
@@ -239,7 +229,7 @@ describe("nothing is kept that should not be", () => {
 
   it("stores nothing for a non-member or a refused type", async () => {
     const room = (await newRoom(owner.token, "Refusals")).id;
-    const notMember = await upload(bytes(1000), { "content-type": "application/zip" }, "", outsider.token, room);
+    const notMember = await upload(seededBytes(1000), { "content-type": "application/zip" }, "", outsider.token, room);
     expect(notMember.status).toBe(404);
     await notMember.arrayBuffer();
     const html = await upload("<script>alert(1)</script>", { "content-type": "text/html" }, "", owner.token, room);
