@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs, startNode, type OutpostNode } from "../harness";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
-import { encodePng } from "./png";
+import { encodePng } from "../../scripts/png.mjs";
 
 let node: OutpostNode;
 let ann: UserBrowser;

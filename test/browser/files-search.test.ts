@@ -15,7 +15,7 @@ import type { Page } from "playwright-core";
 import { loginAs, type OutpostNode } from "../harness";
 import { withNode } from "../fixtures";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
-import { encodePng } from "./png";
+import { encodePng } from "../../scripts/png.mjs";
 
 const MAX_FILE = 1024 * 1024;
 let node: OutpostNode;

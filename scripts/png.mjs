@@ -1,7 +1,9 @@
+// @ts-check
 /**
- * Real PNG files for the browser tests that upload images (avatar.test.ts,
- * files-search.test.ts): Chromium decodes them, so the preview, the crop and
- * the canvas scaling have true pixels to work on. Uncompressed 8-bit RGB rows
+ * Real PNG files for what uploads images to a node: the browser tests
+ * (test/browser/avatar.test.ts, files-search.test.ts) and the screenshots
+ * (scripts/screenshots.mjs). Chromium decodes them, so the preview, the crop
+ * and the canvas scaling have true pixels to work on. Uncompressed 8-bit RGB rows
  * in one zlib stream: the smallest encoder that makes a valid file.
  *
  * @example
@@ -10,20 +12,29 @@
  */
 import zlib from "node:zlib";
 
-/** A `width`×`height` PNG whose pixel at (x, y) is `pixel(x, y)` (RGB, each 0..255; fractions are truncated). */
-export function encodePng(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Buffer {
+/**
+ * A `width`×`height` PNG whose pixel at (x, y) is `pixel(x, y)` (RGB, each 0..255; fractions are truncated).
+ *
+ * @param {number} width
+ * @param {number} height
+ * @param {(x: number, y: number) => number[]} pixel
+ * @returns {Buffer}
+ */
+export function encodePng(width, height, pixel) {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     return c >>> 0;
   });
-  const crc = (buf: Buffer) => {
+  /** @param {Buffer} buf */
+  const crc = (buf) => {
     let c = 0xffffffff;
     for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
     return (c ^ 0xffffffff) >>> 0;
   };
   // length, type, data, CRC of type and data
-  const chunk = (type: string, data: Buffer) => {
+  /** @param {string} type @param {Buffer} data */
+  const chunk = (type, data) => {
     const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
     const out = Buffer.alloc(12 + data.length);
     out.writeUInt32BE(data.length, 0);
