@@ -12,7 +12,8 @@ import { describe, expect, it } from "vitest";
 import { deleteStoredFile, fileStoreOf, type FileStore } from "../../durable-objects/shared/file-store";
 import { diskFileStore } from "../../durable-objects/shared/disk-file-store";
 import { PART_BYTES, r2FileStore } from "../../durable-objects/shared/r2-file-store";
-import { seededBytes } from "./seeded-bytes";
+// The shared seeded test data, under the short name every test in this file (and branches adding tests to it) calls.
+import { seededBytes as bytes } from "./seeded-bytes";
 
 const bindings = env as Cloudflare.Env & TestBindings;
 
@@ -57,7 +58,7 @@ describe.each(stores)("file store: %s", (_name, make) => {
 
   it("stores a body of known length and gives it back whole, by range, and by head", async () => {
     const k = key();
-    const data = seededBytes(300_000);
+    const data = bytes(300_000);
     await store.put(k, streamOf(data), data.length);
     expect(await store.head(k)).toEqual({ size: data.length });
     const whole = await store.get(k);
@@ -73,7 +74,7 @@ describe.each(stores)("file store: %s", (_name, make) => {
 
   it("hands out bodies of known length, whole and ranged (so answers carry Content-Length)", async () => {
     const k = key();
-    await store.put(k, streamOf(seededBytes(70_000)), null);
+    await store.put(k, streamOf(bytes(70_000)), null);
     expect(await sentLength((await store.get(k))!.body)).toBe("70000");
     expect(await sentLength((await store.get(k, { start: 100, end: 1099 }))!.body)).toBe("1000");
     expect(await sentLength((await store.get(k, { start: 0, end: 69_999 }))!.body)).toBe("70000");
@@ -83,7 +84,7 @@ describe.each(stores)("file store: %s", (_name, make) => {
   it("stores bodies of unknown length: empty, under one R2 part, and over several parts", async () => {
     for (const n of [0, 1, 100_000, PART_BYTES, 2 * PART_BYTES + 12_345]) {
       const k = key();
-      const data = seededBytes(n, n + 7);
+      const data = bytes(n, n + 7);
       await store.put(k, streamOf(data, 100_000), null);
       expect(await store.head(k)).toEqual({ size: n });
       const got = await store.get(k);
@@ -100,15 +101,15 @@ describe.each(stores)("file store: %s", (_name, make) => {
 
   it("replaces what was stored under the key", async () => {
     const k = key();
-    await store.put(k, streamOf(seededBytes(5000, 1)), 5000);
-    const second = seededBytes(3000, 2);
+    await store.put(k, streamOf(bytes(5000, 1)), 5000);
+    const second = bytes(3000, 2);
     await store.put(k, streamOf(second), null);
     expect(equal(await read((await store.get(k))!.body), second)).toBe(true);
     await store.delete(k);
   });
 
   it("keeps nothing of a body that errors half-way, of either length kind", async () => {
-    const data = seededBytes(PART_BYTES + 500_000);
+    const data = bytes(PART_BYTES + 500_000);
     for (const length of [data.length, null]) {
       const k = key();
       // past one R2 part, so a multipart upload is under way when the body fails
@@ -121,14 +122,14 @@ describe.each(stores)("file store: %s", (_name, make) => {
   it("refuses a body shorter or longer than its declared length, keeping nothing", async () => {
     for (const [actual, declared] of [[1000, 2000], [2000, 1000]]) {
       const k = key();
-      await expect(store.put(k, streamOf(seededBytes(actual)), declared)).rejects.toThrow();
+      await expect(store.put(k, streamOf(bytes(actual)), declared)).rejects.toThrow();
       expect(await store.head(k)).toBeNull();
     }
   });
 
   it("says when a range is not inside the stored file (its size no longer matches), serving nothing", async () => {
     const k = key();
-    await store.put(k, streamOf(seededBytes(100)), 100);
+    await store.put(k, streamOf(bytes(100)), 100);
     expect(await store.get(k, { start: 90, end: 109 })).toEqual({ size: 100, body: null });
     expect(await store.get(k, { start: 150, end: 199 })).toEqual({ size: 100, body: null });
     await store.delete(k);
@@ -140,7 +141,7 @@ describe.each(stores)("file store: %s", (_name, make) => {
     expect(await store.get(k)).toBeNull();
     expect(await store.get(k, { start: 0, end: 9 })).toBeNull();
     await store.delete(k); // never stored
-    await store.put(k, streamOf(seededBytes(10)), 10);
+    await store.put(k, streamOf(bytes(10)), 10);
     await store.delete(k);
     await store.delete(k); // already gone
     expect(await store.head(k)).toBeNull();
@@ -166,7 +167,7 @@ describe("choosing the store", () => {
     for (const env of [{ FILES: bindings.TEST_FILES_DISK }, { FILES_BUCKET: bindings.FILES_BUCKET }]) {
       const store = fileStoreOf(env)!;
       const k = freshKey(store.kind);
-      await store.put(k, streamOf(seededBytes(10)), 10);
+      await store.put(k, streamOf(bytes(10)), 10);
       await deleteStoredFile(env, k);
       expect(await store.head(k)).toBeNull();
       await deleteStoredFile(env, k);

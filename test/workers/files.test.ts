@@ -10,7 +10,8 @@ import { env, SELF } from "cloudflare:test";
 import type { TestBindings } from "./cloudflare-env";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, newRoom, newUser, postMessage } from "./helpers";
-import { seededBytes } from "./seeded-bytes";
+// The shared seeded test data, under the short name every test in this file (and branches adding tests to it) calls.
+import { seededBytes as bytes } from "./seeded-bytes";
 
 const bucket = (env as Cloudflare.Env & TestBindings).FILES_BUCKET;
 const MAX = 16 * 1024 * 1024; // maxFileBytes in vitest.workers.config.ts
@@ -68,7 +69,7 @@ const storageKey = (room: string, fileId: string) => `${room.slice(2, 18)}/${fil
 
 describe("uploads into R2", () => {
   it("stores a raw upload of known length, hashed, under a generated key", async () => {
-    const data = seededBytes(300_000, 2);
+    const data = bytes(300_000, 2);
     const res = await upload(data, { "content-type": "application/zip" }, `?name=${encodeURIComponent("../报告.zip")}`);
     expect(res.status).toBe(201);
     const file = await res.json<{ id: string; name: string; size: number; sha256: string; contentType: string }>();
@@ -78,7 +79,7 @@ describe("uploads into R2", () => {
   });
 
   it("stores a chunked raw upload (unknown length) larger than one R2 part", async () => {
-    const data = seededBytes(2 * PART + 777, 3);
+    const data = bytes(2 * PART + 777, 3);
     const res = await upload(streamOf(data), { "content-type": "application/octet-stream" });
     expect(res.status).toBe(201);
     const file = await res.json<{ id: string; size: number; sha256: string }>();
@@ -88,7 +89,7 @@ describe("uploads into R2", () => {
   });
 
   it("stores the file part of a multipart/form-data upload, with its name and type", async () => {
-    const data = seededBytes(PART + 4321, 4);
+    const data = bytes(PART + 4321, 4);
     const form = new FormData();
     form.append("caption", "a field before the file");
     form.append("file", new File([data], "照片 (1).png", { type: "image/png" }));
@@ -103,7 +104,7 @@ describe("uploads into R2", () => {
 });
 
 describe("downloads from R2", () => {
-  const data = seededBytes(400_000, 5);
+  const data = bytes(400_000, 5);
   let fileId: string;
 
   beforeAll(async () => {
@@ -161,9 +162,9 @@ describe("downloads from R2", () => {
   });
 
   it("answers storage_error, not wrong bytes, when the stored object no longer matches", async () => {
-    const res = await upload(seededBytes(5000, 6), { "content-type": "application/pdf" });
+    const res = await upload(bytes(5000, 6), { "content-type": "application/pdf" });
     const file = await res.json<{ id: string }>();
-    await bucket.put(storageKey(roomId, file.id), seededBytes(4000, 6)); // damaged behind the node's back
+    await bucket.put(storageKey(roomId, file.id), bytes(4000, 6)); // damaged behind the node's back
     for (const [method, headers] of [["GET", {}], ["GET", { range: "bytes=4500-4599" }], ["GET", { range: "bytes=100-199" }], ["HEAD", {}]] as const) {
       const r = await download(file.id, headers, method);
       expect(r.status, `${method} ${JSON.stringify(headers)}`).toBe(503);
@@ -174,7 +175,7 @@ describe("downloads from R2", () => {
 
 describe("nothing is kept that should not be", () => {
   it("recalling the message deletes the file's bytes from the bucket", async () => {
-    const res = await upload(seededBytes(20_000, 7), { "content-type": "text/plain" });
+    const res = await upload(bytes(20_000, 7), { "content-type": "text/plain" });
     const file = await res.json<{ id: string }>();
     const message = await postMessage(owner.token, roomId, "oops", { attachments: [file.id] });
     expect(await bucket.head(storageKey(roomId, file.id))).not.toBeNull();
@@ -189,15 +190,15 @@ describe("nothing is kept that should not be", () => {
 
   it("keeps nothing of oversized uploads: declared, streamed past the limit, or a form part past it", async () => {
     const room = (await newRoom(owner.token, "Oversized")).id;
-    const declared = await upload(seededBytes(MAX + 1), { "content-type": "application/zip" }, "", owner.token, room);
+    const declared = await upload(bytes(MAX + 1), { "content-type": "application/zip" }, "", owner.token, room);
     expect(declared.status).toBe(413);
     await declared.arrayBuffer();
     // Unknown length: the limit is crossed in the fourth R2 part of a multipart upload.
-    const streamed = await upload(streamOf(seededBytes(MAX + 300_000, 8)), { "content-type": "application/zip" }, "", owner.token, room);
+    const streamed = await upload(streamOf(bytes(MAX + 300_000, 8)), { "content-type": "application/zip" }, "", owner.token, room);
     expect(streamed.status).toBe(413);
     expect((await streamed.json<{ error: { code: string } }>()).error.code).toBe("too_large");
     const form = new FormData();
-    form.append("file", new File([seededBytes(MAX + 1, 9)], "big.bin", { type: "application/octet-stream" }));
+    form.append("file", new File([bytes(MAX + 1, 9)], "big.bin", { type: "application/octet-stream" }));
     const formed = await upload(form, {}, "", owner.token, room);
     expect(formed.status).toBe(413);
     await formed.arrayBuffer();
@@ -215,7 +216,7 @@ describe("nothing is kept that should not be", () => {
       const { readable, writable } = new FixedLengthStream(declared);
       const pending = upload(readable, { "content-type": "application/zip" }, "", owner.token, room).catch(() => null);
       const writer = writable.getWriter();
-      const data = seededBytes(sent, sent);
+      const data = bytes(sent, sent);
       for (let at = 0; at < sent; at += 256 * 1024) await writer.write(data.subarray(at, Math.min(sent, at + 256 * 1024)));
       await writer.abort(new Error("client went away")).catch(() => {});
       const res = await pending;
@@ -229,7 +230,7 @@ describe("nothing is kept that should not be", () => {
 
   it("stores nothing for a non-member or a refused type", async () => {
     const room = (await newRoom(owner.token, "Refusals")).id;
-    const notMember = await upload(seededBytes(1000), { "content-type": "application/zip" }, "", outsider.token, room);
+    const notMember = await upload(bytes(1000), { "content-type": "application/zip" }, "", outsider.token, room);
     expect(notMember.status).toBe(404);
     await notMember.arrayBuffer();
     const html = await upload("<script>alert(1)</script>", { "content-type": "text/html" }, "", owner.token, room);
