@@ -19,16 +19,11 @@
  */
 import { api, createUsers } from "./servers.mjs";
 import { startCluster, startSingleNode } from "./cluster.mjs";
+import { median } from "./stats.mjs";
 
 const NODES = ["beijing", "shanghai", "shenzhen"];
 const HOME = "beijing";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!s.length) return null;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function eventually(what, fn, withinMs = 30000) {
   const started = Date.now();

@@ -10,6 +10,8 @@ import { env, SELF } from "cloudflare:test";
 import type { TestBindings } from "./cloudflare-env";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, newRoom, newUser, postMessage } from "./helpers";
+// The shared seeded test data, under the short name every test in this file (and branches adding tests to it) calls.
+import { seededBytes as bytes } from "./seeded-bytes";
 
 const bucket = (env as Cloudflare.Env & TestBindings).FILES_BUCKET;
 const MAX = 16 * 1024 * 1024; // maxFileBytes in vitest.workers.config.ts
@@ -26,17 +28,6 @@ beforeAll(async () => {
   outsider = await newUser("foutsider");
   roomId = (await newRoom(owner.token, "Files", "private", [member.id])).id;
 });
-
-/** Deterministic bytes, different per seed. */
-function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 async function sha256(data: Uint8Array): Promise<string> {
   return [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))].map((b) => b.toString(16).padStart(2, "0")).join("");
