@@ -9,17 +9,13 @@
  * times for pushes: minutes instead of the full scenario's half hour.
  */
 import { runLoadgen, pin } from "./lib/servers.mjs";
+import { median } from "./lib/stats.mjs";
 import { fanoutTask, sockets, startComparison } from "./lib/cluster-scenario.mjs";
 
 const REPEATS = Number(process.argv[2] ?? 2);
 const SECONDS = Number(process.argv[3] ?? 10);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const pct = (s, p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 
 pin(process.pid, 0);
