@@ -8,30 +8,20 @@
  * less noisy than cluster minus single on a shared machine — and the proxies' answer
  * times for pushes: minutes instead of the full scenario's half hour.
  */
-import { api, createUsers, runLoadgen, pin } from "./lib/servers.mjs";
-import { startCluster, startSingleNode } from "./lib/cluster.mjs";
-import { fanoutTask, setUpCluster, sockets } from "./lib/cluster-scenario.mjs";
+import { runLoadgen, pin } from "./lib/servers.mjs";
+import { median } from "./lib/stats.mjs";
+import { fanoutTask, sockets, startComparison } from "./lib/cluster-scenario.mjs";
 
 const REPEATS = Number(process.argv[2] ?? 2);
 const SECONDS = Number(process.argv[3] ?? 10);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const pct = (s, p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 
 pin(process.pid, 0);
-let single = null;
-let cluster = null;
+const comparison = await startComparison(log);
 try {
-  single = await startSingleNode("beijing");
-  const users = await createUsers(single, 50, { prefix: "u" });
-  const singleRoom = (await api(single.url, "POST", "/api/v1/rooms", { token: users[0].token, body: { name: "single-50", visibility: "private", members: users.slice(1).map((u) => u.id) } })).id;
-  cluster = await startCluster(["beijing", "shanghai", "shenzhen"]);
-  const setup = await setUpCluster(cluster, log);
+  const { single, users, singleRoom, cluster, setup } = comparison;
   const plan = sockets(cluster, setup.a, [["beijing", 5]]);
   const rows = [];
   for (let rep = 0; rep < REPEATS; rep++) {
@@ -63,6 +53,5 @@ try {
   }
   log("median added p99", median(rows.map((r) => r.added)), "cluster p99", median(rows.map((r) => r.clusterP99)), "single p99", median(rows.map((r) => r.singleP99)), "cpu/msg", median(rows.map((r) => r.clusterCpuMsPerMsg)), "vs", median(rows.map((r) => r.singleCpuMsPerMsg)), "bytes/msg →sh", median(rows.map((r) => r.bytesPerMsgToShanghai)), "←sh", median(rows.map((r) => r.bytesPerMsgFromShanghai)));
 } finally {
-  await cluster?.stop().catch(() => {});
-  await single?.stop().catch(() => {});
+  await comparison.stop();
 }

@@ -27,6 +27,7 @@ import { runClusterScenario } from "./lib/cluster-scenario.mjs";
 import { clusterSection, clusterTargets } from "./lib/cluster-report.mjs";
 import { backupSection, backupTargets, runBackupScenario } from "./lib/backup-scenario.mjs";
 import Database from "better-sqlite3";
+import { median } from "./lib/stats.mjs";
 
 const { values: argv } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, repeats: { type: "string" }, render: { type: "boolean", default: false } } });
 const QUICK = argv.quick;
@@ -43,12 +44,6 @@ setTimeout(() => {
 pin(process.pid, 0);
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!s.length) return null;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const round = (x, d = 2) => (typeof x === "number" && Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
 
 const loadgen = runLoadgen;

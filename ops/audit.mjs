@@ -30,9 +30,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { createHash, webcrypto } from "node:crypto";
 import { pathToFileURL } from "node:url";
-import { loadNodeConfig, uniqueKeyFor } from "./node-config.mjs";
-import { objectIdFromName } from "./object-ids.mjs";
-import { NODE_KEY_FILE } from "./node-key.mjs";
+import { dataFolderProblem, directoryFile, nodeForCommand } from "./find-node.mjs";
+import { NODE_KEY_FILE, readPublicKey } from "./node-key.mjs";
 import { Database, NO_SQLITE } from "./sqlite-snapshot.mjs";
 import { checkpointText, GENESIS, recordHash } from "../durable-objects/shared/audit-chain.mjs";
 
@@ -77,13 +76,14 @@ const hasTable = (db, table) => !!db.prepare("SELECT 1 FROM sqlite_master WHERE 
 export async function verifyAudit(dataDir) {
   dataDir = path.resolve(dataDir);
   const objectsDir = path.join(dataDir, "objects");
-  if (!fs.existsSync(objectsDir)) throw new Error(`no Outpost data folder at ${dataDir} (no objects/ in it): set OUTPOST_DATA, or dataDir in the OUTPOST_CONFIG file, as for npm start`);
+  const missing = dataFolderProblem(dataDir);
+  if (missing) throw new Error(missing);
   /** @type {Problem[]} */
   const problems = [];
 
   // 1. The checkpoint and the names of the objects, from the directory (first: see above).
   const dirClass = "DirectoryObject";
-  const dirFile = path.join(objectsDir, uniqueKeyFor(dirClass), `${objectIdFromName(uniqueKeyFor(dirClass), "directory")}.sqlite`);
+  const dirFile = directoryFile(dataDir);
   /** @type {Checkpoint | null} */
   let checkpoint = null;
   /** @type {Map<string, string>} */
@@ -195,16 +195,6 @@ async function signatureHolds(publicKey, cp) {
   }
 }
 
-/** @param {string} dataDir */
-function readPublicKey(dataDir) {
-  try {
-    const key = JSON.parse(fs.readFileSync(path.join(dataDir, NODE_KEY_FILE), "utf8"));
-    return typeof key.publicKey === "string" ? key.publicKey : null;
-  } catch {
-    return null;
-  }
-}
-
 /** @param {string} dataDir @param {string} file */
 const rel = (dataDir, file) => path.relative(dataDir, file).split(path.sep).join("/");
 
@@ -215,17 +205,8 @@ async function main(argv) {
     console.error(USAGE);
     return 2;
   }
-  if (!Database) {
-    console.error(`audit: ${NO_SQLITE}`);
-    return 2;
-  }
-  let config;
-  try {
-    config = loadNodeConfig();
-  } catch (err) {
-    console.error(`audit: bad node configuration: ${/** @type {Error} */ (err).message}`);
-    return 2;
-  }
+  const config = nodeForCommand("audit");
+  if (!config) return 2;
   let report;
   try {
     report = await verifyAudit(config.dataDir);

@@ -46,9 +46,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadNodeConfig, uniqueKeyFor, VERSION } from "./node-config.mjs";
-import { objectIdFromName } from "./object-ids.mjs";
-import { NODE_KEY_FILE } from "./node-key.mjs";
+import { VERSION } from "./node-config.mjs";
+import { dataFolderProblem, directoryFile, nodeForCommand } from "./find-node.mjs";
+import { NODE_KEY_FILE, readPublicKey } from "./node-key.mjs";
 import {
   BackupError,
   FORMAT,
@@ -83,9 +83,8 @@ export async function createBackup({ dataDir, nodeName, out, since = null, onPro
   const startedAt = new Date();
   dataDir = path.resolve(dataDir);
   out = path.resolve(out);
-  if (!fs.existsSync(path.join(dataDir, "objects"))) {
-    throw new BackupError(`no Outpost data folder at ${dataDir} (no objects/ in it): set OUTPOST_DATA, or dataDir in the OUTPOST_CONFIG file, as for npm start`);
-  }
+  const missing = dataFolderProblem(dataDir);
+  if (missing) throw new BackupError(missing);
   const named = nodeNameOfData(dataDir);
   if (named && named !== nodeName) {
     throw new BackupError(`the data folder ${dataDir} holds node ${named}, but the node settings say ${nodeName}: run backup with the same OUTPOST_NODE / OUTPOST_CONFIG as npm start`);
@@ -247,7 +246,7 @@ function reuse(from, to, entry) {
  */
 function nodeNameOfData(dataDir) {
   if (!Database) return null;
-  const file = path.join(dataDir, "objects", uniqueKeyFor("DirectoryObject"), `${objectIdFromName(uniqueKeyFor("DirectoryObject"), "directory")}.sqlite`);
+  const file = directoryFile(dataDir);
   if (!fs.existsSync(file)) return null;
   let db;
   try {
@@ -259,16 +258,6 @@ function nodeNameOfData(dataDir) {
     return null; // no users table yet, or a damaged directory: the settings' name stands (npm run doctor says more)
   } finally {
     db?.close();
-  }
-}
-
-/** @param {string} dataDir */
-function readPublicKey(dataDir) {
-  try {
-    const key = JSON.parse(fs.readFileSync(path.join(dataDir, NODE_KEY_FILE), "utf8"));
-    return typeof key.publicKey === "string" ? key.publicKey : null;
-  } catch {
-    return null;
   }
 }
 
@@ -327,17 +316,8 @@ async function main(argv) {
     console.error(`backup: ${args}\n${USAGE}`);
     return 2;
   }
-  if (!Database) {
-    console.error(`backup: ${NO_SQLITE}`);
-    return 2;
-  }
-  let config;
-  try {
-    config = loadNodeConfig();
-  } catch (err) {
-    console.error(`backup: bad node configuration: ${/** @type {Error} */ (err).message}`);
-    return 2;
-  }
+  const config = nodeForCommand("backup");
+  if (!config) return 2;
   /** @type {ReturnType<typeof progressLine> | null} */
   let progress = null;
   try {

@@ -69,3 +69,20 @@ export async function ensureNodeKey(dataDir) {
   if (jwk.x !== key.publicKey) throw new Error(`${file}: the public key does not belong to the private key`);
   return { publicKey: key.publicKey, privateKey: key.privateKey, created: false, file };
 }
+
+/**
+ * The public key in `<dataDir>/node-key.json`, or null when there is no
+ * readable one. For the commands that read a node's files beside it (backup,
+ * audit): they must never make a key, and a missing key is theirs to report.
+ *
+ * @param {string} dataDir
+ * @returns {string | null}
+ */
+export function readPublicKey(dataDir) {
+  try {
+    const key = JSON.parse(fs.readFileSync(path.join(dataDir, NODE_KEY_FILE), "utf8"));
+    return typeof key.publicKey === "string" ? key.publicKey : null;
+  } catch {
+    return null;
+  }
+}

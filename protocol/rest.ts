@@ -220,7 +220,19 @@ export const PresenceQuery = z.object({
 });
 
 /** `POST /api/v1/rooms/{id}/files?name=`: the file's name (else the form part's filename, else "file"); cleaned, never refused. */
-export const UploadQuery = z.object({ name: z.string().optional() });
+/**
+ * `?name=` the file's name; `?size=` its exact length in bytes, for a body whose length
+ * the request does not declare (a streamed body is sent chunked, without Content-Length):
+ * without it the node cannot tell a body the client ended early from a whole file.
+ */
+export const UploadQuery = z.object({
+  name: z.string().optional(),
+  size: z
+    .string()
+    .regex(/^\d{1,15}$/, "size: the file's length in bytes, a whole number")
+    .transform(Number)
+    .optional(),
+});
 
 // ---- retention, legal holds, erasure (node administrators: /api/v1/admin/…) ----
 

@@ -13,8 +13,8 @@ import { makeNodeConfig } from "../ops/node-config.mjs";
 import { writeWorkerdFiles } from "../ops/workerd-config.mjs";
 import { spawnWorkerd, stopWorkerd, waitForHealthy } from "../ops/workerd.mjs";
 import { buildWeb } from "./build-web.mjs";
+import { encodePng } from "./png.mjs";
 import net from "node:net";
-import zlib from "node:zlib";
 
 const OUT = path.join(repoRoot, "docs", "screenshots");
 const ADMIN_PASSWORD = "screenshot-operator-passphrase";
@@ -42,37 +42,9 @@ async function call(token, method, p, body) {
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : undefined;
 }
-/** A small PNG (a sky-like gradient) for the image preview. */
+/** A small PNG (a sky-like gradient) for the image preview. @param {number} width @param {number} height */
 function png(width, height) {
-  const table = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = table[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type, data) => {
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const raw = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const sky = y < height * 0.7;
-      raw.set(sky ? [250 - (y * 120) / height, 170 - (y * 60) / height, 90 + (y * 120) / height] : [40 + x / 8, 60, 90], y * (width * 3 + 1) + 1 + x * 3);
-    }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+  return encodePng(width, height, (x, y) => (y < height * 0.7 ? [250 - (y * 120) / height, 170 - (y * 60) / height, 90 + (y * 120) / height] : [40 + x / 8, 60, 90]));
 }
 async function upload(token, roomId, name, type, body) {
   const res = await fetch(`${url}/api/v1/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}`, { method: "POST", headers: { "content-type": type, authorization: `Bearer ${token}` }, body });

@@ -61,7 +61,9 @@ export class MessageCalls extends RoomCalls {
    */
   uploadFile(roomId: string, file: Blob & { name?: string }, options: UploadOptions = {}): Promise<Attachment> {
     const name = options.name ?? file.name ?? "file";
-    const path = `/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}`;
+    // `size` too: a proxy on the way may re-send the body chunked, without its Content-Length,
+    // and then only the declared size lets the node tell a cut-off body from the whole file.
+    const path = `/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}&size=${file.size}`;
     return uploadBlob({ url: `${this.baseUrl}/api/v1${path}`, what: `POST ${path}`, token: this.token, fetch: this.customFetch ? this.fetchImpl : null }, file, options);
   }
   /** URL to download (or, for images, show) an uploaded file; members only. */

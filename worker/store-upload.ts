@@ -31,6 +31,9 @@ export function checkUploadType(env: Env, type: string): void {
   }
 }
 
+const longerThanDeclared = (length: number) => new AppError("invalid_request", `the file is longer than its declared size (${length} bytes); nothing was kept`);
+const shorterThanDeclared = (length: number, size: number) => new AppError("invalid_request", `the file ended after ${size} of its declared ${length} bytes; nothing was kept`);
+
 export const tooLarge = (env: Env) => new AppError("too_large", `files are limited to ${limitsOf(env).maxFileBytes} bytes`);
 
 export interface UploadBytes {
@@ -79,6 +82,10 @@ export async function storeUpload(env: Env, room: { registerFile(caller: Caller,
         return;
       }
       size += chunk.byteLength;
+      if (upload.length !== null && size > upload.length) {
+        refusal = longerThanDeclared(upload.length);
+        throw refusal;
+      }
       if (size > limits.maxFileBytes) {
         oversized = true;
         throw new Error("too large");
@@ -90,9 +97,13 @@ export async function storeUpload(env: Env, room: { registerFile(caller: Caller,
   try {
     await store.put(storageKey, bytes, upload.length);
     if (!complete || oversized || refusal) throw new Error("upload ended early");
+    // The body ended properly but short of the size the client declared (`?size=`, or a
+    // Content-Length): a client that stopped early, not a whole file. Nothing is kept.
     if (upload.length !== null && upload.length !== size) throw new Error("body shorter than its declared length");
   } catch (err) {
     await deleteStoredFile(env, storageKey).catch(() => {});
+    // The store may notice the short body first (it was told the length).
+    if (!refusal && complete && upload.length !== null && size < upload.length) refusal = shorterThanDeclared(upload.length, size);
     if (oversized) throw tooLarge(env);
     if (refusal) throw refusal;
     log("error", "upload.failed", { error: errorText(err) });

@@ -19,14 +19,9 @@ import { createRoom, createUsers, repoRoot, startOutpost, tmpDir } from "./serve
 import { seedOutpostRoom } from "./seed.mjs";
 import { uniqueKeyFor } from "../../ops/node-config.mjs";
 import { objectIdFromName } from "../../ops/object-ids.mjs";
+import { median } from "./stats.mjs";
 
 const fmt = (x) => (x === null || x === undefined ? "–" : typeof x === "number" ? (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2)) : String(x));
-const median = (xs) => {
-  const v = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
 const MB = 2 ** 20;
 const RESTORE_TO_SERVING_LIMIT_MS = 60_000;
 

@@ -4,16 +4,11 @@
  * (cluster-scenario.mjs) stored under scenarios.cluster in docs/performance.json, so a
  * later `--only` run renders the same section from the kept figures.
  */
+import { median } from "./stats.mjs";
 
 const fmt = (x) => (x === null || x === undefined ? "–" : typeof x === "number" ? (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2)) : String(x));
 const signed = (x) => (typeof x === "number" ? `${x >= 0 ? "+" : ""}${fmt(x)}` : "–");
 const NODES = ["beijing", "shanghai", "shenzhen"];
-const median = (xs) => {
-  const v = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
 /** "about equal": within this share of each other */
 const EQUAL_WITHIN = 0.1;
 

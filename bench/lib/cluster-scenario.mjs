@@ -19,16 +19,11 @@
  */
 import { api, createUsers } from "./servers.mjs";
 import { startCluster, startSingleNode } from "./cluster.mjs";
+import { median } from "./stats.mjs";
 
 const NODES = ["beijing", "shanghai", "shenzhen"];
 const HOME = "beijing";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!s.length) return null;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function eventually(what, fn, withinMs = 30000) {
   const started = Date.now();
@@ -214,19 +209,42 @@ const fanoutFigures = (ph, pids) => ({
 });
 
 /**
+ * What every fan-out comparison starts from: a node alone with the 50-member room
+ * (`single`, `users`, `singleRoom`) and the three-node cluster with its rooms
+ * (`cluster`, `setup`). The caller stops both with `stop()`; a failure half-way
+ * stops what had started.
+ */
+export async function startComparison(log) {
+  const c = {
+    single: null,
+    cluster: null,
+    async stop() {
+      await c.cluster?.stop().catch(() => {});
+      await c.single?.stop().catch(() => {});
+    },
+  };
+  try {
+    c.single = await startSingleNode("beijing");
+    c.users = await createUsers(c.single, 50, { prefix: "u" });
+    c.singleRoom = (await api(c.single.url, "POST", "/api/v1/rooms", { token: c.users[0].token, body: { name: "single-50", visibility: "private", members: c.users.slice(1).map((u) => u.id) } })).id;
+    c.cluster = await startCluster(NODES);
+    c.setup = await setUpCluster(c.cluster, log);
+    return c;
+  } catch (err) {
+    await c.stop();
+    throw err;
+  }
+}
+
+/**
  * The whole scenario. Returns what run.mjs stores under scenarios.cluster and renders
  * with clusterMarkdown(); `P` holds busyS, clusterSmallS and cutS.
  */
 export async function runClusterScenario({ P, repeats, loadgen, log }) {
   const title = `Cluster: one room homed on beijing, 50 members over 3 nodes (17/17/16), 5 senders, 200 msg/s, vs the same room on one node`;
-  let single = null;
-  let cluster = null;
+  const comparison = await startComparison(log);
   try {
-    single = await startSingleNode("beijing");
-    const users = await createUsers(single, 50, { prefix: "u" });
-    const singleRoom = (await api(single.url, "POST", "/api/v1/rooms", { token: users[0].token, body: { name: "single-50", visibility: "private", members: users.slice(1).map((u) => u.id) } })).id;
-    cluster = await startCluster(NODES);
-    const setup = await setUpCluster(cluster, log);
+    const { single, users, singleRoom, cluster, setup } = comparison;
     const homeSenders = sockets(cluster, setup.a, [["beijing", 5]]);
     const spreadSenders = sockets(cluster, setup.a, [["beijing", 2], ["shanghai", 2], ["shenzhen", 1]]);
     const runs = { single: [], cluster: [], clusterSpread: [], clusterBothCores: [] };
@@ -290,8 +308,7 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
       catchUp,
     };
   } finally {
-    await cluster?.stop().catch(() => {});
-    await single?.stop().catch(() => {});
+    await comparison.stop();
   }
 }
 

@@ -22,12 +22,12 @@
  * (as the home refuses to erase a person it holds) would leave the home's job
  * pending on a hold its administrators cannot see nor release.
  */
-import { eq, like } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { LinkErasureAnswer } from "../../protocol/cluster";
 import type { Env } from "../shared/env";
 import type { Compliance } from "./compliance";
-import { erasedPlaceholder, eraseInRoom } from "./erasure";
+import { erasedPlaceholder } from "./erasure";
+import { eraseInJobRooms, ErasureJobStore } from "./erasure-jobs";
 import { SingleFlight } from "../shared/single-flight";
 import * as schema from "./schema";
 
@@ -49,16 +49,19 @@ type Db = DrizzleSqliteDODatabase<typeof schema>;
 
 export class ForeignErasures {
   private readonly driving = new SingleFlight<string, void>();
+  private readonly jobs: ErasureJobStore<ForeignErasureJob>;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly env: Env,
     private readonly compliance: Compliance,
     /** rooms homed on this node, now */
     private readonly localRooms: () => string[],
     /** arm the directory's alarm (the resume of a job a crash interrupted) */
     private readonly armAlarm: (at: number) => void,
-  ) {}
+  ) {
+    this.jobs = new ErasureJobStore(db, JOB_PREFIX);
+  }
 
   /**
    * The home of `userId` (`from`, checked by the caller) asks: start the job,
@@ -67,10 +70,10 @@ export class ForeignErasures {
    * again until the answer is `done`.
    */
   async request(userId: string, from: string, waitMs: number): Promise<LinkErasureAnswer> {
-    let job = this.job(userId);
+    let job = this.jobs.get(userId);
     if (!job) {
       job = { userId, from, state: "running", startedAt: Date.now(), finishedAt: null, rooms: this.localRooms(), roomsDone: 0 };
-      this.save(job);
+      this.jobs.save(job);
       this.armAlarm(Date.now() + 30_000);
     }
     if (job.state === "running") {
@@ -83,22 +86,15 @@ export class ForeignErasures {
       if (timer !== undefined) clearTimeout(timer);
       // A failure of a room (unavailable, a full disk) is the home's to retry: it asks again.
       if (err) console.error(`erasure of ${userId} for ${from}: interrupted, resumed on the next ask or alarm`, err);
-      job = this.job(userId)!;
+      job = this.jobs.get(userId)!;
     }
     return { state: job.state, roomsTotal: job.rooms.length, roomsDone: job.roomsDone };
   }
 
   /** From the directory's alarm: every job still running. Returns whether any is left. */
   async resumeAll(): Promise<boolean> {
-    const running = this.db
-      .select()
-      .from(schema.settings)
-      .where(like(schema.settings.key, `${JOB_PREFIX}%`))
-      .all()
-      .map((r) => JSON.parse(r.value) as ForeignErasureJob)
-      .filter((j) => j.state === "running");
     let left = false;
-    for (const job of running) {
+    for (const job of this.jobs.running()) {
       await this.drive(job.userId).catch((err) => {
         console.error(`erasure of ${job.userId} for ${job.from}: interrupted, the alarm tries again`, err);
         left = true;
@@ -112,30 +108,16 @@ export class ForeignErasures {
   }
 
   private async run(userId: string): Promise<void> {
-    const job = this.job(userId)!;
+    const job = this.jobs.get(userId)!;
     // The same placeholder the home gives the account (erasure.ts `start`); the directory feed brings it too.
     const placeholder = erasedPlaceholder(userId);
-    for (let i = job.roomsDone; i < job.rooms.length; i++) {
-      const roomId = job.rooms[i];
-      // Asked per room, so a hold placed while the job runs applies from the next room on.
-      const held = this.compliance.isRoomHeld(roomId) || this.compliance.isUserHeld(userId);
-      // The actor of each room's `erasure.user` audit record: the node that asked (the person's home).
-      await eraseInRoom(this.env, roomId, userId, placeholder, held, `node:${job.from}`);
-      job.roomsDone = i + 1;
-      this.save(job);
-    }
+    // A hold on the room or on the person keeps a copy (see above); asked per room, so a hold
+    // placed while the job runs applies from the next room on. The actor of each room's
+    // `erasure.user` audit record: the node that asked (the person's home).
+    const held = (roomId: string) => this.compliance.isRoomHeld(roomId) || this.compliance.isUserHeld(userId);
+    await eraseInJobRooms(this.env, this.jobs, job, placeholder, held, `node:${job.from}`);
     job.state = "done";
     job.finishedAt = Date.now();
-    this.save(job);
-  }
-
-  private job(userId: string): ForeignErasureJob | null {
-    const row = this.db.select().from(schema.settings).where(eq(schema.settings.key, JOB_PREFIX + userId)).get();
-    return row ? (JSON.parse(row.value) as ForeignErasureJob) : null;
-  }
-
-  private save(job: ForeignErasureJob): void {
-    const value = JSON.stringify(job);
-    this.db.insert(schema.settings).values({ key: JOB_PREFIX + job.userId, value }).onConflictDoUpdate({ target: schema.settings.key, set: { value } }).run();
+    this.jobs.save(job);
   }
 }

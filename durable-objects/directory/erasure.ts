@@ -22,7 +22,6 @@
  * when the job starts) or the same request again resumes it, and rooms that
  * were already done are skipped, or redone harmlessly.
  */
-import { eq, like } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Erasure } from "../../protocol/models";
 import type { ErasePlaceholder } from "../room/erasure";
@@ -31,9 +30,10 @@ import { AppError } from "../shared/app-error";
 import type { AuditEntry } from "../shared/audit";
 import type { Env } from "../shared/env";
 import { deleteStoredFile } from "../shared/file-store";
-import { storedRoom, storedUser } from "../shared/objects";
+import { storedUser } from "../shared/objects";
 import type { Accounts } from "./accounts";
 import type { Compliance } from "./compliance";
+import { eraseInJobRooms, ErasureJobStore } from "./erasure-jobs";
 import { eraseFromLocalCopies } from "./erasure-mirrors";
 import { askPeers, peersToErase, pendingNodes, type PeerErasures } from "./erasure-peers";
 import { SingleFlight } from "../shared/single-flight";
@@ -46,20 +46,6 @@ export const ERASED_DISPLAY_NAME = "Deleted user";
 /** An erased person's placeholder, the same on every node: `deleted-` and the id's random part (unique). */
 export function erasedPlaceholder(userId: string): ErasePlaceholder {
   return { username: `deleted-${userId.slice(2, 18)}`, displayName: ERASED_DISPLAY_NAME };
-}
-
-/**
- * Every batch of `userId`'s erasure in one room of this node (room/erasure.ts),
- * `by` the actor of its audit records. Idempotent: a room already done answers
- * done at once, so a job resumed after a crash may redo its current room.
- */
-export async function eraseInRoom(env: Env, roomId: string, userId: string, placeholder: ErasePlaceholder, held: boolean, by: string): Promise<void> {
-  const room = storedRoom(env, roomId);
-  for (let afterSeq = 0; ; ) {
-    const step = await room.eraseUser(userId, placeholder, held, afterSeq, by);
-    if (step.done) return;
-    afterSeq = step.afterSeq;
-  }
 }
 
 /** `nodesPending` is not stored: it is read from `peers`. */
@@ -81,6 +67,7 @@ type Db = DrizzleSqliteDODatabase<typeof schema>;
 export class Erasures {
   /** one drive per person at a time (a second request waits for it) */
   private readonly driving = new SingleFlight<string, Erasure>();
+  private readonly jobs: ErasureJobStore<ErasureJob>;
 
   constructor(
     private readonly db: Db,
@@ -94,7 +81,9 @@ export class Erasures {
     private readonly armAlarm: (at: number) => void,
     /** append to the directory's audit chain; called inside `start`'s transaction */
     private readonly record: (entry: AuditEntry) => void,
-  ) {}
+  ) {
+    this.jobs = new ErasureJobStore(db, JOB_PREFIX);
+  }
 
   /**
    * Start (or resume) `userId`'s erasure and drive it to the end. The one
@@ -103,7 +92,7 @@ export class Erasures {
    * own part in its chain (room/erasure.ts).
    */
   async erase(userId: string, by: string): Promise<Erasure> {
-    let job = this.job(userId);
+    let job = this.jobs.get(userId);
     // A hold on the person stops an erasure, also one that began before the hold.
     if (this.compliance.isUserHeld(userId) && job?.state !== "done") {
       throw new AppError("under_legal_hold", "this person is under a legal hold: their data cannot be erased until the hold is released");
@@ -114,21 +103,14 @@ export class Erasures {
   }
 
   status(userId: string): Erasure | null {
-    const job = this.job(userId);
+    const job = this.jobs.get(userId);
     return job && publicView(job);
   }
 
   /** From the directory's alarm: every job still running. Returns whether any is left. */
   async resumeAll(): Promise<boolean> {
-    const running = this.db
-      .select()
-      .from(schema.settings)
-      .where(like(schema.settings.key, `${JOB_PREFIX}%`))
-      .all()
-      .map((r) => JSON.parse(r.value) as ErasureJob)
-      .filter((j) => j.state === "running");
     let left = false;
-    for (const job of running) {
+    for (const job of this.jobs.running()) {
       if (this.compliance.isUserHeld(job.userId)) continue; // paused until the hold ends and someone asks again
       const after = await this.drive(job.userId).catch((err) => {
         console.error(`erasure of ${job.userId}: interrupted, the alarm tries again`, err);
@@ -148,7 +130,7 @@ export class Erasures {
       const job: ErasureJob = { userId, state: "running", startedAt: now, finishedAt: null, startedBy: by, roomsTotal: 0, roomsDone: 0, username, rooms: this.localRooms(), avatar: previousAvatar };
       job.roomsTotal = job.rooms.length;
       job.peers = peersToErase(this.env);
-      this.save(job);
+      this.jobs.save(job);
       // No username or name in the detail: the record outlives the erasure, and those are what it removes.
       this.record({ actor: by, action: "erasure.user", userId, detail: { step: "started", rooms: job.roomsTotal } });
       // Should this isolate die mid-way, the alarm resumes the job.
@@ -162,16 +144,11 @@ export class Erasures {
   }
 
   private async run(userId: string): Promise<Erasure> {
-    const job = this.job(userId)!;
+    const job = this.jobs.get(userId)!;
     const placeholder = { username: job.username, displayName: ERASED_DISPLAY_NAME };
     if (job.avatar) await deleteStoredFile(this.env, `avatars/${userId.slice(2, 18)}/${job.avatar}`);
     await storedUser(this.env, userId).erase(placeholder);
-    for (let i = job.roomsDone; i < job.rooms.length; i++) {
-      const roomId = job.rooms[i];
-      await eraseInRoom(this.env, roomId, userId, placeholder, this.compliance.isRoomHeld(roomId), job.startedBy);
-      job.roomsDone = i + 1;
-      this.save(job);
-    }
+    await eraseInJobRooms(this.env, this.jobs, job, placeholder, (roomId) => this.compliance.isRoomHeld(roomId), job.startedBy);
     if (!job.copiesDone) {
       await eraseFromLocalCopies(this.env, this.db, userId);
       job.copiesDone = true;
@@ -179,24 +156,14 @@ export class Erasures {
     job.peers ??= peersToErase(this.env);
     const again = await askPeers(this.env, userId, job.peers);
     if (again !== null) {
-      this.save(job);
+      this.jobs.save(job);
       this.armAlarm(again);
       return publicView(job);
     }
     job.state = "done";
     job.finishedAt = Date.now();
-    this.save(job);
+    this.jobs.save(job);
     return publicView(job);
-  }
-
-  private job(userId: string): ErasureJob | null {
-    const row = this.db.select().from(schema.settings).where(eq(schema.settings.key, JOB_PREFIX + userId)).get();
-    return row ? (JSON.parse(row.value) as ErasureJob) : null;
-  }
-
-  private save(job: ErasureJob): void {
-    const value = JSON.stringify(job);
-    this.db.insert(schema.settings).values({ key: JOB_PREFIX + job.userId, value }).onConflictDoUpdate({ target: schema.settings.key, set: { value } }).run();
   }
 }
 

@@ -16,6 +16,7 @@ import type { Caller } from "../shared/identity";
 import type { RoomState } from "./room-state";
 import type { RoomStore } from "./store/room-store";
 import { fileFromRaw, type RawFile } from "./store/files";
+import type { RawMessageRow } from "./store/messages";
 
 /** A file with the key its bytes are stored under (the Worker reads them; the key never goes into the export). */
 export type ExportFileRow = Omit<ExportFile, "entry"> & { storageKey: string };
@@ -35,19 +36,8 @@ export interface ExportUserPart {
   files: ExportFileRow[];
 }
 
-type Raw = {
-  seq: number;
-  id: string;
-  sender_id: string;
-  text: string;
-  reply_to: string | null;
-  mentions: string;
-  created_at: number;
-  edited_at: number | null;
-  deleted_at: number | null;
-  deleted_by: string | null;
-  attachments: string | null;
-};
+/** The columns of a `messages` row an export reads (SELECT below): the row as stored, less the client's keys and the version. */
+type Raw = Pick<RawMessageRow, "seq" | "id" | "sender_id" | "text" | "reply_to" | "mentions" | "created_at" | "edited_at" | "deleted_at" | "deleted_by" | "attachments">;
 
 /** Characters of message text per page, at most (one message longer than this is a page of its own). */
 const PAGE_CHARS = 64 * 1024;

@@ -23,12 +23,16 @@ export class RoomFiles {
   constructor(
     private readonly state: RoomState,
     private readonly store: RoomStore,
+    /** told of each upload: one no message shares within a day is removed (upload-sweep.ts) */
+    private readonly uploaded: (createdAt: number) => void,
   ) {}
 
   /** Record an uploaded file (bytes already stored). It is shared when a message names it. */
   register(caller: Caller, f: UploadedFile): Attachment {
     this.state.requireMember(caller.userId);
-    this.store.files.insert({ ...f, uploaderId: caller.userId, createdAt: Date.now(), messageSeq: null });
+    const createdAt = Date.now();
+    this.store.files.insert({ ...f, uploaderId: caller.userId, createdAt, messageSeq: null });
+    this.uploaded(createdAt);
     return { id: f.id, name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256 };
   }
 

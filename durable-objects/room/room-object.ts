@@ -21,6 +21,7 @@
  *   inbox-activity.ts  coalesced summaries to members' inboxes (away-members.ts: who is not looking)
  *   outbox.ts          deliveries to other objects, retried until done
  *   retention.ts       retention purges and legal-hold copies (erasure.ts: a person's erasure)
+ *   upload-sweep.ts    uploads no message shared within a day, removed
  *   room-socket.ts     accepting sockets, reading frames, typed sends, sync/resume
  *   room-view.ts       the room as a member or an inbox sees it, with the retention in force
  *   store/             the tables, by group
@@ -56,6 +57,7 @@ import { Reads } from "./reads";
 import { Members, type CreateRoomInput, type MemberInput } from "./members";
 import { Messages, type SendInput, type SendResult } from "./messages";
 import { Retention, type RetentionDays } from "./retention";
+import { UploadSweep } from "./upload-sweep";
 import { RoomErasure, type ErasePlaceholder } from "./erasure";
 import type { RetentionMarker } from "./store/retention";
 import { RoomExport, type ExportHead, type ExportUserPart } from "./export-rows";
@@ -77,7 +79,9 @@ export class RoomObject extends DurableObject<Env> {
   private readonly outbox = new Outbox(this.state, this.store.outbox, this.env, (userId, update) => deliverInboxUpdate(this.env, userId, this.peers.redact(userId, update)));
   private readonly activity = new InboxActivity(this.state, this.store, (userId, activity) => deliverActivity(this.env, userId, this.peers.redact(userId, activity)));
   private readonly index = new SearchIndex(this.state, this.store);
-  private readonly files = new RoomFiles(this.state, this.store);
+  /** uploads no message shared within a day (upload-sweep.ts) */
+  private readonly uploads = new UploadSweep(this.env, this.state, this.store, this.outbox);
+  private readonly files = new RoomFiles(this.state, this.store, (at) => this.uploads.uploaded(at));
   private readonly reads = new Reads(this.state, this.store, this.sockets, this.activity);
   private readonly members = new Members(this.state, this.store, this.sockets, this.outbox, this.activity, (roomId, count) => this.reportMemberCount(roomId, count));
   private readonly messages = new Messages(this.state, this.store, this.sockets, this.files, this.activity, this.index, this.outbox, this.limits, (senderId) =>
@@ -107,6 +111,7 @@ export class RoomObject extends DurableObject<Env> {
       this.index.wake();
       this.activity.wake();
       this.retention.wake();
+      this.uploads.wake();
       // A push to another node that did not get through before the object went away goes now.
       if (this.peers.behind()) this.state.setAlarmBy(Date.now());
       // Records committed before the last shutdown that the directory may not have yet.
@@ -324,6 +329,7 @@ export class RoomObject extends DurableObject<Env> {
     this.index.due();
     // One bounded purge batch when retention is due (it re-arms the alarm while more are).
     await this.retention.due();
+    await this.uploads.due();
     await this.activity.flush();
   }
 }

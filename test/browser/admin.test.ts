@@ -9,13 +9,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs, startNode, type OutpostNode } from "../harness";
-import { createUser, openBrowser, signIn, type UserBrowser } from "./browser";
+import { createUser, OpenBrowsers, openBrowser, signIn } from "./browser";
 
 const ADMIN_PASSWORD = "operator-passphrase-123";
 const PHONE = { width: 390, height: 844 };
 let node: OutpostNode;
 let adminToken: string;
-const open: UserBrowser[] = [];
+const browsers = new OpenBrowsers();
 
 beforeAll(async () => {
   node = await startNode({ adminPassword: ADMIN_PASSWORD });
@@ -23,15 +23,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const b of open) await b.close();
+  await browsers.closeAll();
   await node?.stop();
 });
 
-async function browser(options: Parameters<typeof openBrowser>[1] = {}) {
-  const b = await openBrowser(node.url, options);
-  open.push(b);
-  return b;
-}
+const browser = (options: Parameters<typeof openBrowser>[1] = {}) => browsers.open(node.url, options);
 
 const CASES = [
   { locale: "en-US", viewport: undefined, people: "People", add: "Add person", invite: "Create an invite link", withPassword: "Set a password now", create: "Create", choose: "Choose password and sign in", common: /too easy to guess/, used: /already used/, deactivate: "Deactivate", signedOut: /You were signed out/, lastAdmin: /last active administrator/, removeAdmin: "Remove admin", manage: "Manage" },

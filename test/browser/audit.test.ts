@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import { loginAs, startNode, type OutpostNode } from "../harness";
-import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+import { createUser, OpenBrowsers, rest, signIn } from "./browser";
 import { axeViolations, formatViolation } from "./axe";
 
 const ADMIN_PASSWORD = "operator-passphrase-123";
@@ -17,7 +17,7 @@ let adminToken: string;
 let wen: { id: string };
 let ola: { id: string };
 let treasury: { id: string };
-const open: UserBrowser[] = [];
+const browsers = new OpenBrowsers();
 
 beforeAll(async () => {
   node = await startNode({ adminPassword: ADMIN_PASSWORD });
@@ -30,14 +30,13 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const b of open) await b.close();
+  await browsers.closeAll();
   await node?.stop();
 });
 
 describe("web client: audit trail", () => {
   it("an admin filters the trail by user and exports it as CSV", async () => {
-    const admin = await openBrowser(node.url);
-    open.push(admin);
+    const admin = await browsers.open(node.url);
     await signIn(admin.page, "admin", ADMIN_PASSWORD);
     await admin.page.getByRole("button", { name: "Audit trail", exact: true }).click();
     const panel = admin.page.getByTestId("audit-panel");
@@ -77,8 +76,7 @@ describe("web client: audit trail", () => {
   }, 120_000);
 
   it("is not offered to someone who is not an admin", async () => {
-    const b = await openBrowser(node.url);
-    open.push(b);
+    const b = await browsers.open(node.url);
     await signIn(b.page, "ola", "a long enough passphrase");
     expect(await b.page.getByTestId("open-audit").count()).toBe(0);
   }, 60_000);

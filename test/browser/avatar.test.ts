@@ -5,39 +5,10 @@
  * name and the picture beside her messages and in his room list without
  * reloading; removing it brings the first letter back.
  */
-import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs, startNode, type OutpostNode } from "../harness";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
-
-/** A w×h PNG of one colour (not square: the crop has work to do). */
-function makePng(w: number, h: number, [r, g, b]: [number, number, number]): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf: Buffer) => {
-    let c = 0xffffffff;
-    for (const x of buf) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, "ascii");
-    const tail = Buffer.alloc(4);
-    tail.writeUInt32BE(crc(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, tail]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const rows = Buffer.alloc(h * (1 + 3 * w));
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rows.set([r, g, b], y * (1 + 3 * w) + 1 + 3 * x);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
-}
+import { encodePng } from "../../scripts/png.mjs";
 
 let node: OutpostNode;
 let ann: UserBrowser;
@@ -87,7 +58,8 @@ describe("your profile", () => {
     await dialog.getByTestId("save-display-name").click();
     await expect.poll(async () => (await rest(node.url, await loginAs(node.url, "ann", "kites over the harbour"), "GET", "/me")).displayName).toBe("安娜 Ann");
 
-    await dialog.locator('input[name="avatarFile"]').setInputFiles({ name: "me.png", mimeType: "image/png", buffer: makePng(90, 60, [220, 40, 40]) });
+    // One colour, not square: the crop has work to do.
+    await dialog.locator('input[name="avatarFile"]').setInputFiles({ name: "me.png", mimeType: "image/png", buffer: encodePng(90, 60, () => [220, 40, 40]) });
     await dialog.getByTestId("avatar-preview").waitFor();
     await dialog.getByTestId("save-avatar").click();
     await dialog.getByTestId("remove-avatar").waitFor();

@@ -66,6 +66,30 @@ export async function openBrowser(baseUrl: string, options: { locale?: string; v
   };
 }
 
+/**
+ * The browsers a test file opens, each closed after its last test (closeAll in
+ * afterAll): a test that fails half-way leaves no Chromium running and no
+ * profile folder behind.
+ *
+ * @example
+ *   const browsers = new OpenBrowsers();
+ *   afterAll(() => browsers.closeAll());
+ *   const b = await browsers.open(node.url, { locale: "zh-CN" });
+ */
+export class OpenBrowsers {
+  private readonly opened: UserBrowser[] = [];
+
+  async open(baseUrl: string, options: Parameters<typeof openBrowser>[1] = {}): Promise<UserBrowser> {
+    const b = await openBrowser(baseUrl, options);
+    this.opened.push(b);
+    return b;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const b of this.opened) await b.close();
+  }
+}
+
 export async function signIn(page: Page, username: string, password: string): Promise<void> {
   await page.goto("/");
   await page.locator('input[name="username"]').fill(username);

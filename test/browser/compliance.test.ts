@@ -8,14 +8,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs, startNode, type OutpostNode } from "../harness";
-import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+import { createUser, OpenBrowsers, rest, signIn, type UserBrowser } from "./browser";
 
 const PW = "operator-passphrase-123";
 let node: OutpostNode;
 let adminToken = "";
 let olgaId = "";
 let roomId = "";
-const open: UserBrowser[] = [];
+const browsers = new OpenBrowsers();
 
 beforeAll(async () => {
   node = await startNode({ adminPassword: PW });
@@ -27,13 +27,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const b of open) await b.close();
+  await browsers.closeAll();
   await node?.stop();
 });
 
 async function adminBrowser(locale = "en-US"): Promise<UserBrowser> {
-  const b = await openBrowser(node.url, { locale });
-  open.push(b);
+  const b = await browsers.open(node.url, { locale });
   // Every destructive step asks first (window.confirm), which openBrowser's pages accept.
   await signIn(b.page, "admin", PW);
   return b;

@@ -7,12 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs, startNode, type OutpostNode } from "../harness";
-import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+import { createUser, OpenBrowsers, openBrowser, rest, signIn } from "./browser";
 
 const ADMIN_PASSWORD = "operator-passphrase-123";
 const PASSWORD = "a long enough passphrase";
 let node: OutpostNode;
-const open: UserBrowser[] = [];
+const browsers = new OpenBrowsers();
 let ownerToken: string;
 let shanghai: { id: string };
 
@@ -27,15 +27,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const b of open) await b.close();
+  await browsers.closeAll();
   await node?.stop();
 });
 
-async function browser(options: Parameters<typeof openBrowser>[1] = {}) {
-  const b = await openBrowser(node.url, options);
-  open.push(b);
-  return b;
-}
+const browser = (options: Parameters<typeof openBrowser>[1] = {}) => browsers.open(node.url, options);
 
 const CASES = [
   { who: "newbie", locale: "en-US", viewport: undefined, browse: "Browse rooms", search: "Search public rooms", join: "Join", open: "Open", members: (n: number) => (n === 1 ? "1 member" : `${n} members`), membersButton: /Members \((\d+)\)/ },

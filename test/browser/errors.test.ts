@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withNode, type TestNode } from "../fixtures";
-import { openBrowser, signIn, type UserBrowser } from "./browser";
+import { OpenBrowsers, signIn } from "./browser";
 import type { TestUser } from "../e2e/client";
 
 let t: TestNode;
 let ann: TestUser;
-const browsers: UserBrowser[] = [];
+const browsers = new OpenBrowsers();
 
 beforeAll(async () => {
   t = await withNode();
@@ -19,7 +19,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const b of browsers) await b.close();
+  await browsers.closeAll();
   await t?.stop();
 });
 
@@ -37,8 +37,7 @@ describe("validation errors", () => {
     ["zh-CN", "新建聊天室", "聊天室需要一个名称。"],
   ] as const) {
     it(`a blank room name is pointed at, in ${locale}`, async () => {
-      const b = await openBrowser(t.node.url, { locale });
-      browsers.push(b);
+      const b = await browsers.open(t.node.url, { locale });
       await signIn(b.page, "ann", ann.password);
       await b.page.getByRole("button", { name: button }).click();
       const input = b.page.locator('input[name="roomName"]');

@@ -10,12 +10,12 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
-import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { loginAs, type OutpostNode } from "../harness";
 import { withNode } from "../fixtures";
 import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+import { encodePng } from "../../scripts/png.mjs";
 
 const MAX_FILE = 1024 * 1024;
 let node: OutpostNode;
@@ -26,36 +26,7 @@ let filesRoom: { id: string };
 let notesRoom: { id: string };
 
 /** A real PNG (an RGB gradient), so the preview has something to show. */
-function png(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf: Buffer) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const raw = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) raw.set([(x * 255) / width, (y * 255) / height, 160], y * (width * 3 + 1) + 1 + x * 3);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
-}
-
-const IMAGE = png(120, 80);
+const IMAGE = encodePng(120, 80, (x, y) => [(x * 255) / 120, (y * 255) / 80, 160]);
 // A PDF-looking file big enough that the upload takes a moment when throttled.
 const PDF = Buffer.concat([Buffer.from("%PDF-1.4\n% outpost test\n"), crypto.randomBytes(600 * 1024), Buffer.from("\n%%EOF\n")]);
 

@@ -8,13 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, loginAs, startNode, type OutpostNode } from "../harness";
-import { createUser, openBrowser, type UserBrowser } from "./browser";
+import { createUser, OpenBrowsers, type UserBrowser } from "./browser";
 import { startOidcProvider, type Idp } from "../e2e/oidc-idps";
 import { totpAt } from "../../durable-objects/shared/totp";
 
 let node: OutpostNode;
 let idp: Idp;
-const browsers: UserBrowser[] = [];
+const browsers = new OpenBrowsers();
 const PW = "operator-passphrase-123";
 const FRANK = "kites above the harbour";
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const b of browsers) await b.close();
+  await browsers.closeAll();
   await node?.stop();
   await idp?.close();
 });
@@ -35,8 +35,7 @@ const meOf = (b: UserBrowser) => b.page.evaluate(async () => (await (await fetch
 
 describe("single sign-on in Chromium", () => {
   it("'Sign in with Example IdP' → the provider's login → back in the app as the provider's account", async () => {
-    const b = await openBrowser(node.url);
-    browsers.push(b);
+    const b = await browsers.open(node.url);
     await b.page.goto("/");
     await b.page.getByRole("link", { name: "Sign in with Example IdP" }).click();
     await b.page.locator('input[name="login"]').fill("sub-alice-1");
@@ -50,8 +49,7 @@ describe("single sign-on in Chromium", () => {
 
 describe("two-factor sign-in in Chromium", () => {
   it("set up in Settings, sign out, sign in with the password and a code", async () => {
-    const b = await openBrowser(node.url);
-    browsers.push(b);
+    const b = await browsers.open(node.url);
     const page = b.page;
     await page.goto("/");
     await page.locator('input[name="username"]').fill("frank");
@@ -96,8 +94,7 @@ describe("mfa.requiredForAdmins in Chromium", () => {
 
   it("an administrator without two-factor sign-in is sent to enrolment first, then into the app", async () => {
     strict = await startNode({ adminPassword: PW, mfa: { requiredForAdmins: true } });
-    const b = await openBrowser(strict.url);
-    browsers.push(b);
+    const b = await browsers.open(strict.url);
     const page = b.page;
     await page.goto("/");
     await page.locator('input[name="username"]').fill("admin");

@@ -1,7 +1,7 @@
 /**
  * What a node keeps on its disk, for tests that prove something never got
  * there (residency "home": no message text or file of such a room on another
- * node's disk).
+ * node's disk), and for the e2e file tests that count what a node stores.
  */
 import fs from "node:fs";
 import path from "node:path";

@@ -17,6 +17,7 @@ import type { OutpostNode } from "../harness";
 import { makeRoom, makeUser, type TestUser } from "./client";
 import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
+import { filesUnder } from "../cluster/data-files";
 
 const MAX = 32 * 1024 * 1024;
 const TRIES = 20;
@@ -31,18 +32,8 @@ let tmp: string;
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const uploadUrl = (query = "") => `${node.url}/api/v1/rooms/${encodeURIComponent(roomId)}/files${query}`;
 
-function filesOnDisk(): string[] {
-  const root = path.join(node.dataDir, "files");
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(path.join(d, e.name));
-      else out.push(path.join(d, e.name));
-    }
-  };
-  if (fs.existsSync(root)) walk(root);
-  return out;
-}
+/** The node's stored files (its file store, relative paths): what an upload adds and a recall removes. */
+const filesOnDisk = () => filesUnder(path.join(node.dataDir, "files"));
 
 function form(file: Uint8Array, filename: string, type: string, extra: [string, string][] = []): FormData {
   const fd = new FormData();

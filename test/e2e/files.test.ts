@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
-import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { loginAs, type OutpostNode } from "../harness";
 import { withNode } from "../fixtures";
+import { filesUnder } from "../cluster/data-files";
 
 let node: OutpostNode;
 let admin: string;
@@ -32,18 +32,8 @@ async function user(name: string) {
   return { id: r.body.id as string, token: await loginAs(node.url, name, PASSWORD) };
 }
 
-function filesOnDisk(): string[] {
-  const root = path.join(node.dataDir, "files");
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(path.join(d, e.name));
-      else out.push(path.join(d, e.name));
-    }
-  };
-  if (fs.existsSync(root)) walk(root);
-  return out;
-}
+/** The node's stored files (its file store, relative paths): what an upload adds and a recall removes. */
+const filesOnDisk = () => filesUnder(path.join(node.dataDir, "files"));
 
 beforeAll(async () => {
   ({ node, admin } = await withNode({ limits: { maxFileBytes: 60 * 1024 * 1024 } }));

@@ -10,34 +10,27 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
-import { execFile, execFileSync } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
+import { execFile } from "node:child_process";
 import path from "node:path";
 import { withNode, type TestNode } from "../fixtures";
 import { api } from "../e2e/client";
 import { objectIdFromName } from "../../ops/object-ids.mjs";
 import { uniqueKeyFor } from "../../ops/node-config.mjs";
 import { recordFigures } from "../figures";
+import { fillDisk, mountSmallDisk, unmountSmallDisk } from "./small-disk";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 let mnt: string;
 let t: TestNode;
 
 beforeAll(async () => {
-  mnt = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-auditfull-"));
-  execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt]);
+  mnt = mountSmallDisk("outpost-auditfull-", "64m");
   t = await withNode({ dataDir: mnt });
 }, 60_000);
 
 afterAll(async () => {
   await t?.stop();
-  try {
-    execFileSync("umount", [mnt]);
-    fs.rmSync(mnt, { recursive: true, force: true });
-  } catch {
-    // already gone
-  }
+  unmountSmallDisk(mnt);
 });
 
 /** A rename of `room` to a fresh name: "ok", or the error code it was refused with. */
@@ -86,21 +79,13 @@ describe("audit records under load and disk full", () => {
     expect(loadOk).toBe(300);
 
     // Disk full: fill the tmpfs, then keep renaming (with names long enough to need new pages).
-    const filler = path.join(mnt, "filler");
-    const fd = fs.openSync(filler, "w");
-    const chunk = Buffer.alloc(64 * 1024, 1);
-    try {
-      for (;;) fs.writeSync(fd, chunk);
-    } catch (e) {
-      expect((e as NodeJS.ErrnoException).code).toBe("ENOSPC");
-    }
-    fs.closeSync(fd);
+    const free = fillDisk(mnt);
     const fullJobs = Array.from({ length: 120 }, (_, i) => async () => {
       const room = rooms[i % 3];
       tally(room, await rename(room, `full ${n++} ${"名".repeat(60)}`));
     });
     await pool(fullJobs, 6);
-    fs.unlinkSync(filler);
+    free();
     const refusedTotal = Object.values(refused).reduce((a, b) => a + b, 0);
     expect(refusedTotal).toBeGreaterThan(0);
     // Refused with the clear error, never a half-done 200 or an opaque 500.

@@ -9,15 +9,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
-import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { OutpostNode } from "../harness";
 import { roomWs, type RoomWs } from "../e2e/client";
 import { withNode } from "../fixtures";
 import { recordFigures } from "../figures";
 import { sqliteFiles } from "../sqlite-files";
+import { fillDisk, mountSmallDisk, unmountSmallDisk } from "./small-disk";
 
 let mnt: string;
 let node: OutpostNode;
@@ -40,19 +38,13 @@ async function sendOnce(ws: RoomWs, clientId: string, text: string): Promise<"ac
 }
 
 beforeAll(async () => {
-  mnt = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-diskfull-"));
-  execFileSync("mount", ["-t", "tmpfs", "-o", "size=12m", "tmpfs", mnt]);
+  mnt = mountSmallDisk("outpost-diskfull-", "12m");
   ({ node, admin } = await withNode({ dataDir: mnt }));
 }, 60_000);
 
 afterAll(async () => {
   await node?.stop();
-  try {
-    execFileSync("umount", [mnt]);
-    fs.rmSync(mnt, { recursive: true, force: true });
-  } catch {
-    // already gone
-  }
+  unmountSmallDisk(mnt);
 });
 
 describe("disk full", () => {
@@ -87,15 +79,7 @@ describe("disk full", () => {
     expect(before.failed).toBe(0);
 
     // Fill the disk.
-    const filler = path.join(mnt, "filler");
-    const fd = fs.openSync(filler, "w");
-    const chunk = Buffer.alloc(64 * 1024, 1);
-    try {
-      for (;;) fs.writeSync(fd, chunk);
-    } catch (e) {
-      expect((e as NodeJS.ErrnoException).code).toBe("ENOSPC");
-    }
-    fs.closeSync(fd);
+    const free = fillDisk(mnt);
 
     const during = await round("during", 5);
     const rest = await api("POST", `/api/v1/rooms/${rooms[0]}/messages`, admin, { text: "y".repeat(4000), clientId: "rest-during" });
@@ -105,7 +89,7 @@ describe("disk full", () => {
 
     // Free the space: the same node carries on. Clients reconnect when their
     // socket was dropped (as the SDK does) and retry with the same clientId.
-    fs.unlinkSync(filler);
+    free();
     const ensureOpen = async (k: number) => {
       if (sockets[k].ws.readyState === 1) return;
       sockets[k] = await roomWs(`${node.wsUrl}/api/v1/rooms/${rooms[k]}/socket`, admin);

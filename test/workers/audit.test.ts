@@ -5,54 +5,16 @@
  * `storage_error` and leaves nothing of it (fail closed: 0 records dropped),
  * and admins read every object's records through GET /api/v1/admin/audit.
  *
- * The storage fault is a real SQLite failure inside the object's transaction:
- * a trigger that aborts every INSERT into `audit_log`, installed with
- * runInDurableObject, exactly where a full disk would fail the write.
+ * The storage fault is a real SQLite failure inside the object's transaction
+ * (breakAuditWrites in audit-fixture.ts), exactly where a full disk would fail
+ * the write.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { admin, api, login, newRoom, newUser, postMessage } from "./helpers";
-import { GENESIS, recordHash, sha256, sha256Hex } from "../../durable-objects/shared/audit-chain.mjs";
+import { sha256, sha256Hex } from "../../durable-objects/shared/audit-chain.mjs";
+import { breakAuditWrites, chain, dirStub, expectIntact, roomStub, sql, userStub } from "./audit-fixture";
 import type { AuditPage } from "../../protocol/audit";
-
-interface Row {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  room_id: string | null;
-  user_id: string | null;
-  detail: string;
-  prev_hash: string;
-  hash: string;
-}
-
-type Stub = DurableObjectStub;
-const roomStub = (id: string) => env.ROOMS.get(env.ROOMS.idFromName(id));
-const userStub = (id: string) => env.USERS.get(env.USERS.idFromName(id));
-const dirStub = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("directory"));
-
-function sql<T>(stub: Stub, text: string, ...params: unknown[]): Promise<T[]> {
-  return runInDurableObject(stub, async (_i, state) => state.storage.sql.exec(text, ...params).toArray() as T[]);
-}
-const chain = (stub: Stub) => sql<Row>(stub, "SELECT * FROM audit_log ORDER BY seq");
-
-/** A real SQLite failure on the next audit write of this object, until `heal`. */
-async function breakAuditWrites(stub: Stub): Promise<() => Promise<void>> {
-  await sql(stub, "CREATE TRIGGER audit_fault BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'injected storage fault'); END");
-  return async () => void (await sql(stub, "DROP TRIGGER audit_fault"));
-}
-
-/** Every link of a chain: seq 1.., each prevHash the hash before, each hash the record's own. */
-function expectIntact(rows: Row[]) {
-  let prev = GENESIS;
-  rows.forEach((r, i) => {
-    expect(r.seq).toBe(i + 1);
-    expect(r.prev_hash).toBe(prev);
-    expect(r.hash).toBe(recordHash({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, roomId: r.room_id, userId: r.user_id, detail: r.detail, prevHash: r.prev_hash }));
-    prev = r.hash;
-  });
-}
 
 async function audit(query: string, token?: string) {
   return api<AuditPage>("GET", `/api/v1/admin/audit${query}`, { token: token ?? (await admin()) });

@@ -7,53 +7,18 @@
  * wrote to stays intact.
  *
  * Fail closed: a real SQLite failure on the object's next audit write (a
- * trigger aborting every INSERT into `audit_log`, as in audit.test.ts) must
- * refuse the action and leave nothing of it.
+ * trigger aborting every INSERT into `audit_log`: breakAuditWrites in
+ * audit-fixture.ts) must refuse the action and leave nothing of it.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { admin, api, newRoom, newUser, postMessage, sleep } from "./helpers";
-import { GENESIS, recordHash } from "../../durable-objects/shared/audit-chain.mjs";
+import { type AuditRow, breakAuditWrites, chain, dirStub, expectIntact, roomStub, sql } from "./audit-fixture";
 import type { AuditPage, AuditRecord } from "../../protocol/audit";
 import type { RoomObject } from "../../durable-objects/room/room-object";
 import type { Retention } from "../../durable-objects/room/retention";
 
-interface Row {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  room_id: string | null;
-  user_id: string | null;
-  detail: string;
-  prev_hash: string;
-  hash: string;
-}
-
 const DAY = 24 * 60 * 60 * 1000;
-const roomStub = (id: string) => env.ROOMS.get(env.ROOMS.idFromName(id));
-const dirStub = () => env.DIRECTORY.get(env.DIRECTORY.idFromName("directory"));
-
-function sql<T>(stub: DurableObjectStub, text: string, ...params: unknown[]): Promise<T[]> {
-  return runInDurableObject(stub, async (_i, state) => state.storage.sql.exec(text, ...params).toArray() as T[]);
-}
-const chain = (stub: DurableObjectStub) => sql<Row>(stub, "SELECT * FROM audit_log ORDER BY seq");
-
-/** A real SQLite failure on every audit write of this object, until the returned heal. */
-async function breakAuditWrites(stub: DurableObjectStub): Promise<() => Promise<void>> {
-  await sql(stub, "CREATE TRIGGER audit_fault BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'injected storage fault'); END");
-  return async () => void (await sql(stub, "DROP TRIGGER audit_fault"));
-}
-
-function expectIntact(rows: Row[]) {
-  let prev = GENESIS;
-  rows.forEach((r, i) => {
-    expect(r.seq).toBe(i + 1);
-    expect(r.prev_hash).toBe(prev);
-    expect(r.hash).toBe(recordHash({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, roomId: r.room_id, userId: r.user_id, detail: r.detail, prevHash: r.prev_hash }));
-    prev = r.hash;
-  });
-}
 
 /** The listing's records for `query` (rooms ship theirs after the commit: waits until `n` are there). */
 async function listed(query: string, n = 1, ms = 10_000): Promise<AuditRecord[]> {
@@ -66,7 +31,7 @@ async function listed(query: string, n = 1, ms = 10_000): Promise<AuditRecord[]>
   }
 }
 
-const detail = (r: AuditRecord | Row) => JSON.parse(r.detail) as Record<string, unknown>;
+const detail = (r: AuditRecord | AuditRow) => JSON.parse(r.detail) as Record<string, unknown>;
 const adminId = async () => (await api("GET", "/api/v1/me", { token: await admin() })).body.id as string;
 const enc = encodeURIComponent;
 

@@ -19,7 +19,8 @@ async function textOf(token: string, roomId: string, id: string): Promise<string
   return (r.body as HistoryPage).messages.find((m) => m.id === id)?.text;
 }
 
-type ForeignJobs = { save(job: unknown): void };
+/** The job rows of ForeignErasures (directory/erasure-jobs.ts). */
+type ForeignJobs = { jobs: { save(job: unknown): void } };
 
 describe("erasure asked by another node", () => {
   it("is resumed by the directory's alarm after a crash right after the job was recorded, and a second ask finds it done", async () => {
@@ -32,7 +33,7 @@ describe("erasure asked by another node", () => {
     // The job row only, as `request` writes it before the first room; then the isolate dies.
     await runInDurableObject(directoryStub(env), (d: DirectoryObject, state) => {
       const rooms = localRoomIds((d as unknown as { db: Parameters<typeof localRoomIds>[0] }).db, "local");
-      (d as unknown as { foreignErasures: ForeignJobs }).foreignErasures.save({ userId: gone.id, from: "beijing", state: "running", startedAt: Date.now(), finishedAt: null, rooms, roomsDone: 0 });
+      (d as unknown as { foreignErasures: ForeignJobs }).foreignErasures.jobs.save({ userId: gone.id, from: "beijing", state: "running", startedAt: Date.now(), finishedAt: null, rooms, roomsDone: 0 });
       return state.storage.setAlarm(Date.now() + 30_000);
     });
     expect(await textOf(stay.token, room.id, msg.id)).toBe("words of a visitor from elsewhere");

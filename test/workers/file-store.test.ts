@@ -12,6 +12,8 @@ import { describe, expect, it } from "vitest";
 import { deleteStoredFile, fileStoreOf, type FileStore } from "../../durable-objects/shared/file-store";
 import { diskFileStore } from "../../durable-objects/shared/disk-file-store";
 import { PART_BYTES, r2FileStore } from "../../durable-objects/shared/r2-file-store";
+// The shared seeded test data, under the short name every test in this file (and branches adding tests to it) calls.
+import { seededBytes as bytes } from "./seeded-bytes";
 
 const bindings = env as Cloudflare.Env & TestBindings;
 
@@ -19,17 +21,6 @@ const bindings = env as Cloudflare.Env & TestBindings;
 async function sentLength(body: ReadableStream<Uint8Array> | null): Promise<string | null> {
   const res = await bindings.TEST_BODY_LENGTH.fetch("http://length/", { method: "POST", body });
   return (await res.json<{ contentLength: string | null }>()).contentLength;
-}
-
-/** Deterministic bytes (a counter mixed per position), so a misplaced slice shows. */
-function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
 }
 
 /** `data` as a stream of `chunk`-byte pieces; `failAfter` bytes in, the stream errors (an aborted upload). */

@@ -10,6 +10,8 @@ import { env, SELF } from "cloudflare:test";
 import type { TestBindings } from "./cloudflare-env";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, newRoom, newUser, postMessage } from "./helpers";
+// The shared seeded test data, under the short name every test in this file (and branches adding tests to it) calls.
+import { seededBytes as bytes } from "./seeded-bytes";
 
 const bucket = (env as Cloudflare.Env & TestBindings).FILES_BUCKET;
 const MAX = 16 * 1024 * 1024; // maxFileBytes in vitest.workers.config.ts
@@ -26,17 +28,6 @@ beforeAll(async () => {
   outsider = await newUser("foutsider");
   roomId = (await newRoom(owner.token, "Files", "private", [member.id])).id;
 });
-
-/** Deterministic bytes, different per seed. */
-function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 async function sha256(data: Uint8Array): Promise<string> {
   return [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -235,6 +226,37 @@ describe("nothing is kept that should not be", () => {
       }
     }
     expect(await storedInRoom(room)).toEqual([]);
+  });
+
+  it("?size= tells a chunked body the client ended early from a whole file: short, long or contradicting is 400 and nothing is kept", async () => {
+    // A chunked body that errors reaches the Worker as a clean end (see the test above): only
+    // the declared size tells it from a whole, shorter file.
+    const room = (await newRoom(owner.token, "Declared size")).id;
+    const data = bytes(PART + 1000, 12);
+    const refused = async (res: Response) => {
+      expect(res.status).toBe(400);
+      const body = await res.json<{ error: { code: string; message: string } }>();
+      expect(body.error.code).toBe("invalid_request");
+      return body.error.message;
+    };
+    // Cut off after a part and a half of its declared size: refused, nothing kept.
+    expect(await refused(await upload(streamOf(data, 300_000), { "content-type": "application/zip" }, `?size=${data.length}`, owner.token, room))).toMatch(/ended after 300000 of its declared/);
+    // Longer than it said.
+    expect(await refused(await upload(streamOf(data), { "content-type": "application/zip" }, `?size=${data.length - 1}`, owner.token, room))).toMatch(/longer than its declared size/);
+    // A raw body whose Content-Length contradicts it.
+    expect(await refused(await upload(data.slice(0, 1000), { "content-type": "application/zip" }, "?size=999", owner.token, room))).toMatch(/Content-Length/);
+    // Not a number.
+    expect(await refused(await upload(data.slice(0, 10), { "content-type": "application/zip" }, "?size=ten", owner.token, room))).toMatch(/size/);
+    // Over the node's limit: 413 before a byte is stored.
+    const big = await upload(streamOf(bytes(1000)), { "content-type": "application/zip" }, `?size=${MAX + 1}`, owner.token, room);
+    expect(big.status).toBe(413);
+    await big.arrayBuffer();
+    expect(await storedInRoom(room)).toEqual([]);
+    // The whole file with its size: stored.
+    const ok = await upload(streamOf(data), { "content-type": "application/zip" }, `?size=${data.length}`, owner.token, room);
+    expect(ok.status).toBe(201);
+    expect(await ok.json<{ size: number; sha256: string }>()).toMatchObject({ size: data.length, sha256: await sha256(data) });
+    expect((await storedInRoom(room)).map((o) => o.size)).toEqual([data.length]);
   });
 
   it("stores nothing for a non-member or a refused type", async () => {

@@ -4,40 +4,21 @@
  * "上海分行"), a page at a time. A room you are in says "Open"; any other
  * "Join", which joins and opens it in one click.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import type { PublicRoom } from "../../sdk/index";
 import { api, state } from "./store";
 import { openRoom } from "./room-view";
 import { t } from "./i18n";
 import { Panel } from "./Panel";
 import { errorText } from "./server-errors";
+import { useSearchedPages } from "./searched-pages";
 
 export function DirectoryPanel({ onClose }: { onClose: () => void }) {
-  const [q, setQ] = useState("");
-  const [rooms, setRooms] = useState<PublicRoom[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { q, setQ, items: rooms, cursor, error, setError, more } = useSearchedPages(async (query, from) => {
+    const page = await api.publicRooms({ q: query, limit: 30, cursor: from });
+    return { items: page.rooms, nextCursor: page.nextCursor };
+  });
   const [busy, setBusy] = useState<string | null>(null);
-
-  const load = async (query: string, from: string | null, alive: () => boolean = () => true) => {
-    try {
-      const page = await api.publicRooms({ q: query.trim() || undefined, limit: 30, cursor: from ?? undefined });
-      if (!alive()) return;
-      setRooms((old) => (from && old ? [...old, ...page.rooms] : page.rooms));
-      setCursor(page.nextCursor);
-      setError(null);
-    } catch (err) {
-      if (alive()) setError(errorText(err));
-    }
-  };
-  useEffect(() => {
-    let live = true;
-    const timer = setTimeout(() => void load(q, null, () => live), 200);
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [q]);
 
   const open = (id: string) => {
     onClose();
@@ -83,7 +64,7 @@ export function DirectoryPanel({ onClose }: { onClose: () => void }) {
         })}
         {cursor && (
           <li>
-            <button type="button" class="more" onClick={() => void load(q, cursor)}>{t("moreRooms")}</button>
+            <button type="button" class="more" onClick={more}>{t("moreRooms")}</button>
           </li>
         )}
       </ul>

@@ -13,6 +13,7 @@ import { api, remember, state } from "./store";
 import { formatShort, t } from "./i18n";
 import { Panel } from "./Panel";
 import { errorText } from "./server-errors";
+import { useSearchedPages } from "./searched-pages";
 import { ExportButton } from "./ExportButton";
 import { EraseAccount, isErased } from "./EraseAccount";
 import { tc } from "./compliance-strings";
@@ -21,33 +22,18 @@ export { ready } from "./compliance-strings";
 const PAGE = 50;
 
 export function PeoplePanel({ onClose }: { onClose: () => void }) {
-  const [q, setQ] = useState("");
-  const [accounts, setAccounts] = useState<Account[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
+  const { q, setQ, items: accounts, setItems: setAccounts, cursor, error, more } = useSearchedPages(
+    async (query, from) => {
+      const page = await api.accounts({ q: query, limit: PAGE, cursor: from });
+      return { items: page.accounts, nextCursor: page.nextCursor };
+    },
+    // Names and avatars for the rest of the client (a room's member list, a sender) as the screen shows them.
+    (shown) => {
+      for (const a of shown) remember(a.id, a.displayName, a.username, a.avatar ?? null);
+    },
+  );
   const [adding, setAdding] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = async (query: string, from: string | null, alive: () => boolean = () => true) => {
-    try {
-      const page = await api.accounts({ q: query.trim() || undefined, limit: PAGE, cursor: from ?? undefined });
-      if (!alive()) return;
-      for (const a of page.accounts) remember(a.id, a.displayName, a.username, a.avatar ?? null);
-      setAccounts((old) => (from && old ? [...old, ...page.accounts] : page.accounts));
-      setCursor(page.nextCursor);
-      setError(null);
-    } catch (err) {
-      if (alive()) setError(errorText(err));
-    }
-  };
-  useEffect(() => {
-    let live = true;
-    const timer = setTimeout(() => void load(q, null, () => live), 200);
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [q]);
   const replace = (a: Account) => setAccounts((list) => list?.map((x) => (x.id === a.id ? a : x)) ?? null);
 
   return (
@@ -72,7 +58,7 @@ export function PeoplePanel({ onClose }: { onClose: () => void }) {
         ))}
         {cursor && (
           <li>
-            <button type="button" class="more" onClick={() => void load(q, cursor)}>{t("moreAccounts")}</button>
+            <button type="button" class="more" onClick={more}>{t("moreAccounts")}</button>
           </li>
         )}
       </ul>

@@ -18,7 +18,7 @@ import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { readQuery } from "../http";
 import { reply } from "../reply";
-import { AppError } from "../../durable-objects/shared/app-error";
+import { AppError, invalidField } from "../../durable-objects/shared/app-error";
 import { homeNode } from "../../protocol/ids";
 import { cleanName, NAME_LIMITS } from "../../protocol/names";
 import { AttachmentSchema } from "../../protocol/models";
@@ -68,6 +68,7 @@ async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Res
   const caller = c.get("caller");
   const limits = limitsOf(c.env);
   const roomId = roomParam(c);
+  const query = readQuery(c, UploadQuery);
   const room = await resolveRoom(c.env, roomId);
   await room.checkMember(caller); // before a single byte is stored
   const remote = homeNode(roomId) !== c.env.NODE_NAME;
@@ -75,12 +76,17 @@ async function receiveUpload(c: Context<AppEnv>, body: RequestBody): Promise<Res
   const declared = body.declaredLength;
   const form = mediaType(c.req.header("content-type"), "") === "multipart/form-data";
   if (declared !== null && declared > limits.maxFileBytes + (form ? FORM_OVERHEAD_BYTES : 0)) throw tooLarge(c.env);
+  if (query.size !== undefined && query.size > limits.maxFileBytes) throw tooLarge(c.env);
+  if (query.size !== undefined && !form && declared !== null && declared !== query.size) {
+    throw invalidField(`size says ${query.size} bytes, but the body's Content-Length is ${declared}`, "size");
+  }
   if (!body.hasBody) throw new AppError("invalid_request", "send the file's bytes as the request body, or as a multipart/form-data file part");
   const source = await openUpload(c.req.raw, body);
   checkUploadType(c.env, source.type);
-  const name = cleanFilename(readQuery(c, UploadQuery).name ?? source.filename ?? "");
-  // A raw body's Content-Length is the file's size (checked again when stored); a form's is not.
-  const upload = { type: source.type, name, length: !source.form && declared !== null ? declared : null, next: () => source.next() };
+  const name = cleanFilename(query.name ?? source.filename ?? "");
+  // The file's size when known in advance (checked again when stored): `?size=`, or a raw
+  // body's Content-Length (a form's counts the form, not the file).
+  const upload = { type: source.type, name, length: query.size ?? (!source.form && declared !== null ? declared : null), next: () => source.next() };
   const attachment = remote ? await forwardUpload(c.env, roomId, caller, upload) : await storeUpload(c.env, room, caller, roomId, upload);
   return reply(c, AttachmentSchema, attachment, 201);
 }

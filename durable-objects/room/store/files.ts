@@ -42,6 +42,25 @@ export class FileRowStore {
     for (const id of fileIds) this.sql.exec("UPDATE files SET message_seq = ? WHERE id = ?", seq, id);
   }
 
+  /** The oldest upload no message shares yet, made at or after `since` (its time), or null. */
+  oldestUnsent(since: number): number | null {
+    const row = this.sql.exec<{ at: number | null }>("SELECT min(created_at) AS at FROM files WHERE message_seq IS NULL AND created_at >= ?", since).one();
+    return row.at ?? null;
+  }
+
+  /** Uploads no message shares, made before `before` by anyone but `except`, oldest first (at most `limit`). */
+  unsentBefore(before: number, except: string[], limit: number): FileRow[] {
+    return this.sql
+      .exec<RawFile>(
+        "SELECT * FROM files WHERE message_seq IS NULL AND created_at < ? AND uploader_id NOT IN (SELECT value FROM json_each(?)) ORDER BY created_at LIMIT ?",
+        before,
+        JSON.stringify(except),
+        limit,
+      )
+      .toArray()
+      .map(fileFromRaw);
+  }
+
   delete(id: string): void {
     this.db.delete(schema.files).where(eq(schema.files.id, id)).run();
   }
