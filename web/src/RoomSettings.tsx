@@ -12,6 +12,7 @@ import type { Role } from "../../protocol/models";
 import { NAME_LIMITS } from "../../protocol/names";
 import { api, changed, state } from "./store";
 import { closeRoom } from "./room-view";
+import { go } from "./router";
 import { t, type StringKey } from "./i18n";
 import { Modal } from "./Modal";
 import { NameField, nameLength } from "./NameField";
@@ -127,7 +128,7 @@ export function RoomSettings({ onClose }: { onClose: () => void }) {
               if (await run(() => api.leaveRoom(view.roomId))) {
                 onClose();
                 closeRoom();
-                history.replaceState(null, "", "/");
+                go({ kind: "home" }, { replace: true }); // Back must not lead into a room we left
                 changed();
               }
             }}
