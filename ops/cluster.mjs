@@ -34,6 +34,13 @@ const NodeEntry = z.strictObject({
     }, "an http(s) URL with no path, e.g. https://sh.chat.example.org or http://10.1.2.3:8787")
     .transform((u) => new URL(u).origin),
   publicKey: z.string().refine((k) => /^[A-Za-z0-9_-]{43}$/.test(k) && Buffer.from(k, "base64url").length === 32, "the base64url of a 32-byte Ed25519 public key (what GET /healthz shows as publicKey)"),
+  /**
+   * false: rooms push to this node over one signed HTTP request each instead of
+   * their channel (one WebSocket per room and node, docs/FEDERATION.md) — for a
+   * proxy in front of the node that does not pass WebSocket upgrades. On the
+   * node's own entry it refuses channels (as a node older than channels does).
+   */
+  channels: z.boolean().optional(),
 });
 
 /**
@@ -44,7 +51,7 @@ const NodeEntry = z.strictObject({
 const ClusterFile = z.strictObject({ ca: z.string().min(1, "a path to a PEM file of CA certificates").optional(), nodes: z.array(NodeEntry).min(1) });
 
 /**
- * @typedef {{ name: string, url: string, publicKey: string }} ClusterNode
+ * @typedef {{ name: string, url: string, publicKey: string, channels?: boolean }} ClusterNode
  * @typedef {{ self: string, nodes: ClusterNode[], file: string | null, ca?: { file: string, pem: string } | null }} Cluster
  */
 

@@ -114,7 +114,7 @@ export function clusterSection(sc) {
   );
   L.push("### Bytes on each link per message", "");
   L.push(
-    "TCP payload through each link's proxies (HTTP/1.1 requests and answers with their headers and signatures, heartbeats every 1.5 s each way and directory pulls included), over the send phase and its drain, divided by messages sent. \"beijing→shanghai\" is everything beijing sent shanghai (its pushes and inbox summaries, its answers to shanghai's requests).",
+    "TCP payload through each link's proxies (the rooms' channels — one WebSocket per room and node, a frame per push with its MAC, a frame per answer — and HTTP/1.1 requests and answers with their headers and signatures: heartbeats every 1.5 s each way, directory pulls, inbox summaries, a remote member's sends), over the send phase and its drain, divided by messages sent. \"beijing→shanghai\" is everything beijing sent shanghai (its pushes and inbox summaries, its answers to shanghai's requests).",
     "",
   );
   L.push("| link | 17/17/16, senders on beijing | 17/17/16, senders on all 3 | 17/17/16, senders on beijing, both cores | 28/5/17, senders on beijing (short run) |", "|---|---|---|---|---|");
@@ -138,7 +138,7 @@ export function clusterSection(sc) {
       .join("; ");
   L.push(
     "",
-    `How long the addressee took to answer (request's first byte to answer's first byte, at the proxy; ms p50 / p99 / max; one push per node is in flight at a time, so this bounds how often a node hears from the room): senders on beijing: ${answers("cluster")}; senders on all 3: ${answers("clusterSpread")}; nodes on both cores: ${answers("clusterBothCores")}.`,
+    `How long the addressee took to answer (HTTP requests only — a room's pushes ride its channel, not requests; request's first byte to answer's first byte, at the proxy; ms p50 / p99 / max): senders on beijing: ${answers("cluster")}; senders on all 3: ${answers("clusterSpread")}; nodes on both cores: ${answers("clusterBothCores")}.`,
   );
   if (push)
     L.push(

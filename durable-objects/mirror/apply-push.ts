@@ -4,6 +4,12 @@
  * node's viewers must be told. Applying a push twice changes nothing the
  * second time (a message is stored only when its version is newer), so a push
  * repeated after a lost answer is harmless.
+ *
+ * What viewers are told is worked out from the copy's positions alone
+ * (`pushedFrames`), before anything is written: the mirror broadcasts first
+ * and writes after, so its members' frames do not wait for this copy's commit
+ * (the home committed the messages before pushing them; a write that fails
+ * here is not acknowledged, and the home pushes the same again).
  */
 import type { RoomPush } from "../../protocol/cluster";
 import type { ServerRoomFrame } from "../../protocol/frames";
@@ -11,8 +17,6 @@ import type { Member, Message } from "../../protocol/models";
 import type { MirrorState, MirrorStore } from "./mirror-store";
 
 export interface Applied {
-  /** new and changed messages, in seq order, to broadcast */
-  frames: ServerRoomFrame[];
   /** the member list when it changed, else null */
   members: Member[] | null;
   renamed: boolean;
@@ -25,7 +29,6 @@ export interface Applied {
 export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPush, now: number): Applied {
   // A home-only room's messages are passed on to viewers, never stored here.
   const homeOnly = push.room.residency === "home";
-  const frames: ServerRoomFrame[] = [];
   let members: Member[] | null = null;
   let reads: { userId: string; seq: number }[] = [];
   const roomChanged = !before.room || JSON.stringify(before.room) !== JSON.stringify(push.room);
@@ -36,16 +39,7 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
       members = push.members as Member[];
       store.saveMembers(members, push.membersRev);
     }
-    for (const m of push.messages as Message[]) {
-      if (homeOnly) {
-        if (m.seq > before.lastSeq) frames.push({ type: "msg.new", message: m });
-        else if (m.version > before.version) frames.push({ type: "msg.updated", message: m });
-        continue;
-      }
-      const put = store.putMessage(m, true);
-      if (put === "new") frames.push({ type: "msg.new", message: m });
-      else if (put === "updated") frames.push({ type: "msg.updated", message: m });
-    }
+    if (!homeOnly) for (const m of push.messages as Message[]) store.putMessage(m, true);
     if (homeOnly && before.room?.residency !== "home") store.dropMessages();
     // The home's retention marker (its purge follows the push, in batches: MirrorObject.applyPush).
     if (push.retention && !homeOnly) store.saveRetention(push.retention);
@@ -61,7 +55,21 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
     syncedAt: now,
     retention: push.retention && !homeOnly ? push.retention : before.retention,
   };
-  return { frames, members, reads, state, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
+  return { members, reads, state, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
+}
+
+/**
+ * New and changed messages of a push, in its (seq) order, as frames: news is
+ * what lies past the copy's positions (everything up to `version` is in the
+ * copy, so a repeat is no news).
+ */
+export function pushedFrames(before: MirrorState, push: RoomPush): ServerRoomFrame[] {
+  const frames: ServerRoomFrame[] = [];
+  for (const m of push.messages as Message[]) {
+    if (m.seq > before.lastSeq) frames.push({ type: "msg.new", message: m });
+    else if (m.version > before.version) frames.push({ type: "msg.updated", message: m });
+  }
+  return frames;
 }
 
 /** What changed in the member list, as room frames (removals first). */

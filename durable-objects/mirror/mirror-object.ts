@@ -33,7 +33,9 @@ import { compileQuery, snippet } from "../room/search-tokens";
 import { MIRROR_PURGE_BATCH, MirrorStore, type MirrorState } from "./mirror-store";
 import { MirrorSockets } from "./mirror-sockets";
 import { MirrorSends, answerFrame, type SendInput, type SendOutcome } from "./mirror-sends";
-import { applyPush, memberFrames } from "./apply-push";
+import { applyPush, memberFrames, pushedFrames } from "./apply-push";
+import { LINK_CHANNEL_HEADER, LinkSockets } from "./link-socket";
+import { registerMirror } from "./registration";
 import { callHome } from "./forward";
 import { CLOSE } from "../../protocol/errors";
 import { homeNode } from "../../protocol/ids";
@@ -48,6 +50,8 @@ export class MirrorObject extends DurableObject<Env> {
   private readonly store: MirrorStore;
   private readonly sockets: MirrorSockets;
   private readonly sends: MirrorSends;
+  /** the channel from the room's home (link-socket.ts) */
+  private readonly links: LinkSockets;
   private state: MirrorState | null = null;
   private members = new Map<string, Member>();
 
@@ -57,6 +61,10 @@ export class MirrorObject extends DurableObject<Env> {
     this.sockets = new MirrorSockets(ctx);
     reportSockets("mirror", ctx);
     this.sends = new MirrorSends(env, ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn), this.sockets);
+    this.links = new LinkSockets(ctx, async (push) => {
+      await registerMirror(env, push);
+      return this.applyPush(push);
+    });
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A mirror exists once its home pushed to it; until then it has no tables (and no file is written).
@@ -88,8 +96,16 @@ export class MirrorObject extends DurableObject<Env> {
       await ensureSchema(openDb(this.ctx.storage, schema), migrations);
       this.loadState();
     }
-    const oldMembers = this.members;
-    const applied = applyPush(this.store, this.state!, push, Date.now());
+    // Told before written (apply-push.ts): removed members' sockets close first, then the news goes out.
+    const before = this.state!;
+    if (push.members && push.membersRev !== before.membersRev) {
+      const { removed, frames } = memberFrames(this.members, push.members as Member[]);
+      for (const userId of removed) this.sockets.closeUser(userId, "removed from the room");
+      for (const f of frames) this.sockets.broadcast(f);
+    }
+    for (const f of pushedFrames(before, push)) this.sockets.broadcast(f);
+    this.sockets.flush();
+    const applied = applyPush(this.store, before, push, Date.now());
     // What was written, without reading it back (a push per message or two under load).
     this.state = applied.state;
     if (applied.members) this.members = new Map(applied.members.map((m) => [m.userId, m]));
@@ -98,14 +114,7 @@ export class MirrorObject extends DurableObject<Env> {
     if (marker && push.retention) {
       for (;;) if (this.store.purgeBatch(marker) < MIRROR_PURGE_BATCH) break;
     }
-    if (applied.members) {
-      // Removed members' sockets close before anyone hears of it.
-      const { removed, frames } = memberFrames(oldMembers, applied.members);
-      for (const userId of removed) this.sockets.closeUser(userId, "removed from the room");
-      for (const f of frames) this.sockets.broadcast(f);
-    }
     if (applied.renamed) this.sockets.sendToEachMember((u) => this.members.has(u), (u) => ({ type: "room.updated", room: this.view(u) }));
-    for (const f of applied.frames) this.sockets.broadcast(f);
     for (const r of applied.reads) if (this.members.has(r.userId)) this.sockets.broadcast({ type: "receipt", userId: r.userId, seq: r.seq });
     for (const userId of push.typing ?? []) this.sockets.typing(userId);
     return { version: this.state!.version, lastSeq: this.state!.lastSeq, membersRev: this.state!.membersRev };
@@ -290,6 +299,8 @@ export class MirrorObject extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const refused = refuseUnlessUpgrade(request);
     if (refused) return refused;
+    const channel = request.headers.get(LINK_CHANNEL_HEADER);
+    if (channel !== null) return this.links.accept(channel);
     const caller = callerFromHeaders(request.headers);
     if (!caller) return errorResponse(new AppError("unauthorized", "not signed in"));
     if (!this.state?.room || !this.members.has(caller.userId)) return errorResponse(notFound());
@@ -302,6 +313,7 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    if (this.links.isLink(ws)) return this.links.message(ws, raw);
     if (closeIfOversized(ws, raw, limitsOf(this.env).maxFrameBytes)) return;
     const caller = this.sockets.callerOf(ws);
     if (!caller || !this.members.has(caller.userId)) {
@@ -374,12 +386,14 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    if (this.links.isLink(ws)) return closeBack(ws, code);
     socketClosed("mirror", this.ctx, ws, code);
     this.sockets.changed();
     closeBack(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    if (this.links.isLink(ws)) return closeOnError(ws);
     socketClosed("mirror", this.ctx, ws, 1006);
     this.sockets.changed();
     closeOnError(ws);

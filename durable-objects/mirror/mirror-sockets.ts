@@ -49,6 +49,11 @@ export class MirrorSockets {
     this.fanout.broadcast(JSON.stringify(frame));
   }
 
+  /** Send what the fan-out holds now (before a write: frames sent after it wait for its commit). */
+  flush(): void {
+    this.fanout.flush();
+  }
+
   send(ws: WebSocket, frame: ServerRoomFrame): void {
     this.fanout.sendTo(ws, JSON.stringify(frame));
   }

@@ -3,16 +3,25 @@
  * (room, node), however many members are there, and each node gets one copy
  * of every message (docs/FEDERATION.md).
  *
- * After every change the room calls `schedule()`. For each such node at most
- * one push is in flight: it carries everything changed after the version that
- * node last confirmed (new messages, edits, recalls and reactions of older
- * ones), the member list when it changed, read positions and the room itself.
- * The node's mirror applies it (a repeat changes nothing) and answers with the
- * positions it now has; the room keeps that cursor in its own SQLite file and
- * goes on from there — so a node that was cut off, or restarted, or whose answer
- * was lost, gets exactly what it misses: no gap, no duplicate. Changes that come
- * while a push is in flight ride in the next one (under load, pushes carry
- * batches). A failed push is retried with back-off (0.5 s doubling to 10 s,
+ * After every change the room calls `schedule()`. Each push carries everything
+ * changed after what that node was last sent (new messages, edits, recalls and
+ * reactions of older ones), the member list when it changed, read positions
+ * and the room itself. The node's mirror applies it (a repeat changes nothing)
+ * and answers with the positions it now has; the room keeps that cursor in its
+ * own SQLite file — so a node that was cut off, or restarted, or whose answer
+ * was lost, gets exactly what it misses from the last confirmed cursor: no gap,
+ * no duplicate.
+ *
+ * The pushes travel over the room's channel to that node (peer-channel.ts: one
+ * WebSocket per (room, node), signed upgrade, MAC'd frames), up to
+ * CHANNEL_WINDOW of them unanswered at once, in order: a message goes out as
+ * soon as it is committed instead of waiting for the answer to the push before
+ * it. When anything fails, every unanswered push counts as lost and the stream
+ * starts again from the confirmed cursor. A node whose version has no channel
+ * endpoint (it answers the upgrade 404) gets one HTTP request per push, one in
+ * flight at a time, as before channels (and is asked again after
+ * LEGACY_RETRY_MS, in case it was upgraded). A failed push is retried with
+ * back-off (0.5 s doubling to 10 s,
  * shared/peer-backoff.ts), never on every change: while a node is known down a
  * busy room costs nothing for it, and the heartbeat that sees it back ends the
  * wait (`linkUp`, from the LinkObject). The alarm is armed for the retry too,
@@ -32,7 +41,9 @@
  */
 import { errorText, log } from "../shared/log";
 import type { Env } from "../shared/env";
-import { LinkError, linkFetch } from "../shared/cluster";
+import { LinkError, linkFetch, peerNamed } from "../shared/cluster";
+import { CHANNEL_MAX_FRAME } from "../shared/link-channel";
+import { PeerChannel } from "./peer-channel";
 import { linkStub } from "../shared/objects";
 import { Backoff } from "../shared/peer-backoff";
 import { RoomPushAnswer, type RoomPush } from "../../protocol/cluster";
@@ -43,6 +54,10 @@ import type { Member, Message } from "../../protocol/models";
 export const PEER_PUSH_LIMIT = 500;
 /** how often at most the nodes' cursors are written to the room's file (see above) */
 export const CURSOR_SAVE_MS = 1000;
+/** pushes on a channel without an answer yet; more changes wait for an answer and ride together */
+export const CHANNEL_WINDOW = 4;
+/** how long a node that answered the channel upgrade 404 gets HTTP pushes before it is asked again */
+export const LEGACY_RETRY_MS = 10 * 60_000;
 
 export interface PeerCursor {
   version: number;
@@ -64,6 +79,8 @@ export interface PeerPushHost {
    */
   changedSince(version: number, limit: number): Message[];
   reads(): { userId: string; seq: number }[];
+  /** changes whenever `reads()` may have changed */
+  readsRev(): number;
   /** the retention marker, once the room purged (every push carries it) */
   retention(): RoomPush["retention"];
   loadCursors(): Record<string, PeerCursor>;
@@ -71,15 +88,34 @@ export interface PeerPushHost {
   retryBy(at: number): void;
 }
 
+/** Where the stream to one node stands. */
+interface Stream {
+  channel: PeerChannel | null;
+  /** the channel is being opened */
+  opening: boolean;
+  /** until when this node gets HTTP pushes (its version has no channel endpoint) */
+  legacyUntil: number;
+  /** pushes sent and not answered */
+  inFlight: number;
+  /** the push in flight is an HTTP request (nothing else goes meanwhile) */
+  httpBusy: boolean;
+  /** what was sent (≥ the confirmed cursor); null: start from the confirmed cursor */
+  sent: PeerCursor | null;
+  /** read positions sent (userId → seq), forgotten when a push is lost */
+  reads: Map<string, number>;
+  /** `readsRev` when `reads` was last brought up to date (-1: compare them all again) */
+  readsAt: number;
+  /** who started typing since the last push to this node */
+  typing: Set<string>;
+  /** bumped when the stream starts again from the confirmed cursor: answers of older pushes only move the cursor */
+  epoch: number;
+}
+
 export class PeerPush {
   private cursors: Record<string, PeerCursor> | null = null;
-  private inFlight = new Map<string, Promise<void>>();
-  private again = new Set<string>();
-  private typing = new Set<string>();
+  private readonly streams = new Map<string, Stream>();
   private readonly backoff = new Backoff();
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
-  /** per node: the read positions it confirmed (userId → seq) */
-  private readonly acked = new Map<string, Map<string, number>>();
   private savedAt = 0;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -103,13 +139,22 @@ export class PeerPush {
     return this.cursors;
   }
 
+  private stream(node: string): Stream {
+    let s = this.streams.get(node);
+    if (!s) {
+      s = { channel: null, opening: false, legacyUntil: 0, inFlight: 0, httpBusy: false, sent: null, reads: new Map(), readsAt: -1, typing: new Set(), epoch: 0 };
+      this.streams.set(node, s);
+    }
+    return s;
+  }
+
   /** True when some node has not confirmed everything (a wake after a crash calls schedule then). */
   behind(): boolean {
     const c = this.load();
     return this.targets().some((n) => (c[n]?.version ?? -1) < this.host.version() || (c[n]?.membersRev ?? -1) < this.host.membersRev());
   }
 
-  /** Push to every node that has not confirmed everything; one push in flight per node. */
+  /** Push to every node that has not been sent everything. */
   schedule(): void {
     if (!this.host.env.CLUSTER) return;
     for (const node of this.targets()) this.start(node);
@@ -118,8 +163,10 @@ export class PeerPush {
   /** Someone is typing: tell the other nodes' viewers (not stored, not retried). */
   typed(userId: string): void {
     if (!this.host.env.CLUSTER) return;
-    this.typing.add(userId);
-    for (const node of this.targets()) this.start(node);
+    for (const node of this.targets()) {
+      this.stream(node).typing.add(userId);
+      this.start(node);
+    }
   }
 
   /** The link to `node` works again (its heartbeat got through): push now, not at the end of the back-off. */
@@ -132,18 +179,158 @@ export class PeerPush {
     this.start(node);
   }
 
+  /** Send what `node` was not sent yet, as far as the window allows. */
   private start(node: string): void {
-    if (this.inFlight.has(node)) {
-      this.again.add(node);
-      return;
-    }
     // Known down: the retry timer (or linkUp) pushes everything since the cursor then.
     if (this.backoff.waitMs(node, Date.now()) > 0) return;
-    const run = this.push(node).finally(() => {
-      this.inFlight.delete(node);
-      if (this.again.delete(node)) this.start(node);
-    });
-    this.inFlight.set(node, run);
+    const s = this.stream(node);
+    if (s.opening) return; // the channel's opening sends what is there when it is done
+    if (!s.channel?.open && Date.now() >= s.legacyUntil && peerNamed(this.host.env, node)?.channels !== false) return this.openChannel(node, s);
+    // An HTTP push goes alone: nothing may overtake it, and it overtakes nothing.
+    while (!s.httpBusy && s.inFlight < (s.channel ? CHANNEL_WINDOW : 1)) {
+      const push = this.next(node, s, !!s.channel);
+      if (!push) return;
+      const channel = push.fits ? s.channel : null;
+      if (!channel && s.inFlight > 0) return; // after the channel's frames are answered (`answered` starts again)
+      s.sent = push.sent;
+      for (const r of push.payload.reads) s.reads.set(r.userId, r.seq);
+      s.readsAt = push.readsAt;
+      s.typing.clear();
+      const epoch = s.epoch;
+      s.inFlight++;
+      s.httpBusy = !channel;
+      const answer = channel ? channel.send(push.text) : this.httpPush(node, push.payload);
+      answer.then(
+        (a) => this.answered(node, s, epoch, a),
+        (err) => this.failed(node, s, epoch, err),
+      );
+    }
+  }
+
+  private openChannel(node: string, s: Stream): void {
+    s.opening = true;
+    s.channel = null;
+    const epoch = s.epoch;
+    PeerChannel.open(this.host.env, this.host.roomId(), node, (failed) => {
+      if (s.channel?.open === false) s.channel = null;
+      if (failed) this.failed(node, s, epoch, failed);
+    }).then(
+      (channel) => {
+        s.opening = false;
+        if (channel === "legacy") s.legacyUntil = Date.now() + LEGACY_RETRY_MS;
+        else s.channel = channel;
+        this.start(node);
+      },
+      (err) => {
+        s.opening = false;
+        this.failed(node, s, s.epoch, err);
+      },
+    );
+  }
+
+  /**
+   * The next push to `node`: everything changed after what it was sent (or,
+   * after a loss, after what it confirmed); null when there is nothing new.
+   * For a channel it is cut to fit a frame (fewer messages, the rest in the
+   * next push); one that cannot fit (a member list of many thousands) `fits`
+   * not and goes over HTTP.
+   */
+  private next(node: string, s: Stream, channel: boolean): { payload: RoomPush; text: string; sent: PeerCursor; readsAt: number; fits: boolean } | null {
+    const cursor = s.sent ?? this.load()[node] ?? { version: 0, membersRev: -1 };
+    const membersChanged = cursor.membersRev !== this.host.membersRev();
+    // Cheap questions first: after every answer this runs again, mostly to find nothing new.
+    const readsAt = this.host.readsRev();
+    const reads = readsAt === s.readsAt ? [] : this.host.reads().filter((r) => s.reads.get(r.userId) !== r.seq);
+    const typing = [...s.typing];
+    if (!membersChanged && typing.length === 0 && reads.length === 0 && cursor.version >= this.host.version()) {
+      s.readsAt = readsAt;
+      return null;
+    }
+    let changed = cursor.version >= this.host.version() ? [] : this.host.changedSince(cursor.version, PEER_PUSH_LIMIT);
+    let halved = false;
+    for (;;) {
+      // A cut page reaches only its last message's version (the rest follows in the next push);
+      // otherwise the room's version now. The mirror gets them in seq order, as people must see them.
+      const cut = changed.length === PEER_PUSH_LIMIT || halved;
+      const reaches = cut ? changed[changed.length - 1].version : Math.max(this.host.version(), cursor.version);
+      const payload: RoomPush = {
+        room: this.host.room(),
+        members: membersChanged ? this.host.members() : null,
+        membersRev: this.host.membersRev(),
+        lastSeq: cut ? Math.max(...changed.map((m) => m.seq)) : this.host.lastSeq(),
+        version: reaches,
+        after: cursor.version,
+        messages: [...changed].sort((a, b) => a.seq - b.seq),
+        ...(this.host.retention() ? { retention: this.host.retention() } : {}),
+        reads,
+        ...(typing.length ? { typing } : {}),
+      };
+      const text = JSON.stringify(payload);
+      const fits = !channel || text.length * 3 <= CHANNEL_MAX_FRAME || new TextEncoder().encode(text).length <= CHANNEL_MAX_FRAME;
+      if (!fits && changed.length > 1) {
+        changed = changed.slice(0, Math.ceil(changed.length / 2));
+        halved = true;
+        continue;
+      }
+      return { payload, text, sent: { version: reaches, membersRev: payload.membersRev }, readsAt, fits };
+    }
+  }
+
+  private async httpPush(node: string, payload: RoomPush): Promise<RoomPushAnswer> {
+    const res = await linkFetch(this.host.env, node, "POST", `/link/v1/rooms/${encodeURIComponent(this.host.roomId())}/push`, payload);
+    const parsed = RoomPushAnswer.safeParse(res.body);
+    if (res.status !== 200 || !parsed.success) throw new LinkError(node, "unreachable", `push answered ${res.status}`);
+    return parsed.data;
+  }
+
+  /** The node's mirror took a push: its cursor moves; what is still to send goes. */
+  private answered(node: string, s: Stream, epoch: number, answer: RoomPushAnswer): void {
+    if (epoch === s.epoch) {
+      s.inFlight--;
+      s.httpBusy = false;
+    }
+    this.backoff.succeeded(node);
+    const cursors = this.load();
+    const members = this.host.members().some((m) => homeNode(m.userId) === node);
+    if (members) {
+      cursors[node] = { version: answer.version, membersRev: answer.membersRev };
+      this.saveCursors(false);
+    } else if (answer.membersRev >= this.host.membersRev() && s.inFlight === 0) {
+      delete cursors[node]; // it learnt the last removal: nothing more goes there
+      this.saveCursors(true);
+      s.channel?.close("no members left");
+      this.streams.delete(node);
+      return;
+    }
+    if (epoch === s.epoch) this.start(node);
+  }
+
+  /** A push was lost (or the channel broke): back off, then start again from the confirmed cursor. */
+  private failed(node: string, s: Stream, epoch: number, err: unknown): void {
+    if (epoch !== s.epoch) return; // this loss was already counted
+    s.epoch++;
+    s.inFlight = 0;
+    s.httpBusy = false;
+    s.sent = null;
+    s.reads.clear();
+    s.readsAt = -1;
+    const channel = s.channel;
+    s.channel = null;
+    channel?.close("starting again");
+    if (!(err instanceof LinkError)) log("error", "room.push_failed", { room: this.host.roomId(), peer: node, error: errorText(err) });
+    // The link object counts the failure and wakes this room when its heartbeat gets through again.
+    else void linkStub(this.host.env, node).noteResult(node, false, this.host.roomId()).catch(() => {});
+    const at = this.backoff.failed(node, Date.now());
+    const timer = this.retries.get(node);
+    if (timer !== undefined) clearTimeout(timer);
+    this.retries.set(
+      node,
+      setTimeout(() => {
+        this.retries.delete(node);
+        this.start(node);
+      }, at - Date.now()),
+    );
+    this.host.retryBy(at);
   }
 
   /** Write the cursors now, or within CURSOR_SAVE_MS of the last write (see the top of this file). */
@@ -160,70 +347,5 @@ export class PeerPush {
       this.saveTimer = null;
       this.saveCursors(true);
     }, due);
-  }
-
-  private async push(node: string): Promise<void> {
-    const cursors = this.load();
-    const cursor = cursors[node] ?? { version: 0, membersRev: -1 };
-    const typing = [...this.typing];
-    this.typing.clear();
-    const changed = this.host.changedSince(cursor.version, PEER_PUSH_LIMIT);
-    const membersChanged = cursor.membersRev !== this.host.membersRev();
-    const known = this.acked.get(node);
-    const reads = this.host.reads().filter((r) => known?.get(r.userId) !== r.seq);
-    if (changed.length === 0 && !membersChanged && typing.length === 0 && reads.length === 0 && cursor.version >= this.host.version()) return;
-    // A full page reaches only its last message's version (the rest follows in the next push);
-    // otherwise the room's version now. The mirror gets them in seq order, as people must see them.
-    const reaches = changed.length === PEER_PUSH_LIMIT ? changed[changed.length - 1].version : Math.max(this.host.version(), cursor.version);
-    const payload: RoomPush = {
-      room: this.host.room(),
-      members: membersChanged ? this.host.members() : null,
-      membersRev: this.host.membersRev(),
-      lastSeq: changed.length === PEER_PUSH_LIMIT ? Math.max(...changed.map((m) => m.seq)) : this.host.lastSeq(),
-      version: reaches,
-      after: cursor.version,
-      messages: [...changed].sort((a, b) => a.seq - b.seq),
-      ...(this.host.retention() ? { retention: this.host.retention() } : {}),
-      reads,
-      ...(typing.length ? { typing } : {}),
-    };
-    let answer;
-    try {
-      const res = await linkFetch(this.host.env, node, "POST", `/link/v1/rooms/${encodeURIComponent(this.host.roomId())}/push`, payload);
-      const parsed = RoomPushAnswer.safeParse(res.body);
-      if (res.status !== 200 || !parsed.success) throw new LinkError(node, "unreachable", `push answered ${res.status}`);
-      answer = parsed.data;
-    } catch (err) {
-      if (!(err instanceof LinkError)) log("error", "room.push_failed", { room: this.host.roomId(), peer: node, error: errorText(err) });
-      // The link object counts the failure and wakes this room when its heartbeat gets through again.
-      else void linkStub(this.host.env, node).noteResult(node, false, this.host.roomId()).catch(() => {});
-      const at = this.backoff.failed(node, Date.now());
-      const timer = this.retries.get(node);
-      if (timer !== undefined) clearTimeout(timer);
-      this.retries.set(
-        node,
-        setTimeout(() => {
-          this.retries.delete(node);
-          this.start(node);
-        }, at - Date.now()),
-      );
-      this.host.retryBy(at);
-      return;
-    }
-    this.backoff.succeeded(node);
-    const confirmed = known ?? new Map<string, number>();
-    for (const r of reads) confirmed.set(r.userId, r.seq);
-    this.acked.set(node, confirmed);
-    const members = this.host.members().some((m) => homeNode(m.userId) === node);
-    if (members) {
-      cursors[node] = { version: answer.version, membersRev: answer.membersRev };
-      this.saveCursors(false);
-    } else {
-      delete cursors[node]; // it learnt the last removal: nothing more goes there
-      this.acked.delete(node);
-      this.saveCursors(true);
-    }
-    // More waiting (a long backlog, or changes while this push was out): go on.
-    if (members && (answer.version < this.host.version() || answer.membersRev < this.host.membersRev())) this.again.add(node);
   }
 }

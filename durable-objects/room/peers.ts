@@ -34,6 +34,7 @@ export class RoomPeers {
       lastSeq: () => state.lastSeq,
       version: () => state.version,
       changedSince: (version, limit) => store.messages.toMessages(state.meta!.id, store.messages.changedByVersion(version, limit)),
+      readsRev: () => state.reads.changes + state.members.changes,
       reads: () => [...state.reads].filter(([u, r]) => r.sendReceipts && state.members.has(u)).map(([userId, r]) => ({ userId, seq: r.lastReadSeq })),
       retention: () => {
         const raw = store.meta.getText("retention_marker");

@@ -48,7 +48,7 @@ export class RoomState {
   /** username → user id, for mentions */
   readonly usernames = new Map<string, string>();
   /** read positions, kept apart from `members` so they never leak into member lists */
-  readonly reads = new Map<string, ReadPosition>();
+  readonly reads = new CountedMap<string, ReadPosition>();
   /** the highest seq stored */
   lastSeq = 0;
   /** the room's change counter: every new message, edit, recall and reaction bumps it */

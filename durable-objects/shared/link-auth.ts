@@ -50,6 +50,8 @@ export interface ClusterNode {
   url: string;
   /** base64url of the raw 32-byte Ed25519 public key */
   publicKey: string;
+  /** false: pushes to this node go as HTTP requests, not over channels (ops/cluster.mjs) */
+  channels?: boolean;
 }
 
 export interface Cluster {

@@ -6,6 +6,7 @@
  *
  * To add a gauge: one `gauge(name, help, () => value)` line below.
  */
+import { LINK_TAG } from "./link-channel";
 import { counter, gauge, histogram, type Labels } from "./metrics";
 
 const startedAt = Date.now();
@@ -77,7 +78,7 @@ const socketsByObject = new Map<string, { kind: SocketKind; n: number }>();
  */
 export function reportSockets(kind: SocketKind, ctx: DurableObjectState, closing?: WebSocket): void {
   let n = 0;
-  for (const ws of ctx.getWebSockets()) if (ws !== closing && ws.readyState === WebSocket.OPEN) n++;
+  for (const ws of ctx.getWebSockets()) if (ws !== closing && ws.readyState === WebSocket.OPEN && !ctx.getTags(ws).includes(LINK_TAG)) n++;
   const key = ctx.id.toString();
   if (n) socketsByObject.set(key, { kind, n });
   else socketsByObject.delete(key);

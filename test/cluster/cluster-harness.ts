@@ -50,7 +50,14 @@ export interface ClusterTls {
 
 export async function startCluster(
   names: string[],
-  options: { adminPassword?: string; limits?: StartNodeOptions["limits"]; keepData?: boolean; tls?: ClusterTls } = {},
+  options: {
+    adminPassword?: string;
+    limits?: StartNodeOptions["limits"];
+    keepData?: boolean;
+    tls?: ClusterTls;
+    /** `{ at: node }`: the cluster file of `at` says `channels: false` for `node` (ops/cluster.mjs) */
+    noChannels?: { at: string; node: string }[];
+  } = {},
 ): Promise<TestCluster> {
   const dirs: Record<string, string> = {};
   const keys: Record<string, string> = {};
@@ -71,7 +78,12 @@ export async function startCluster(
       names.map(async (n) => {
         const file = path.join(dirs[n], "cluster.json");
         const scheme = options.tls ? "https" : "http";
-        const entries = names.map((m) => ({ name: m, url: `${scheme}://127.0.0.1:${m === n ? ports[m] : proxies[n][m].port}`, publicKey: keys[m] }));
+        const entries = names.map((m) => ({
+          name: m,
+          url: `${scheme}://127.0.0.1:${m === n ? ports[m] : proxies[n][m].port}`,
+          publicKey: keys[m],
+          ...(options.noChannels?.some((x) => x.at === n && x.node === m) ? { channels: false } : {}),
+        }));
         fs.writeFileSync(file, JSON.stringify({ ...(options.tls ? { ca: options.tls.ca } : {}), nodes: entries }, null, 2));
         nodes[n] = await startNode({ name: n, dataDir: dirs[n], port: ports[n], cluster: file, adminPassword: options.adminPassword, limits: options.limits, tls: options.tls?.certs[n] });
       }),

@@ -6,6 +6,7 @@
  * with the marker, the trailer) cannot stand in for others.
  */
 import { describe, expect, it } from "vitest";
+import { channelKey, channelOffer, channelSecret, openFrame, sealFrame } from "../../durable-objects/shared/link-channel";
 import { LINK_HEADERS, ReplayGuard, STREAMED_BODY, importPrivateKey, signRequest, signResponse, signStreamTrailer, verifyRequest, verifyResponse, verifyStreamTrailer, type Cluster } from "../../durable-objects/shared/link-auth";
 
 async function keyPair() {
@@ -98,5 +99,46 @@ describe("streamed bodies", async () => {
       expect(await verifyStreamTrailer(wrong.to === "shanghai" ? atShanghai : atBeijing, { ...f, ...wrong, signature }), JSON.stringify(wrong)).toBe(false);
     }
     expect(await verifyStreamTrailer(atBeijing, { ...f, signature: await signStreamTrailer(bj.key, f) })).toBe(false);
+  });
+});
+
+describe("room channels", () => {
+  // Both ends of one channel (shared/link-channel.ts): each side's ephemeral key and the upgrade's nonce.
+  async function pair(nonce = "nonce-1") {
+    const home = await channelOffer();
+    const mirror = await channelOffer();
+    const atHome = await channelSecret(home.privateKey, mirror.publicKey, nonce);
+    const atMirror = await channelSecret(mirror.privateKey, home.publicKey, nonce);
+    return { home: await channelKey(atHome!), mirror: await channelKey(atMirror!), atHome: atHome!, atMirror: atMirror! };
+  }
+
+  it("derives one secret on both ends, another for another nonce or another key", async () => {
+    const a = await pair();
+    expect(Buffer.from(a.atHome).equals(Buffer.from(a.atMirror))).toBe(true);
+    const b = await pair();
+    expect(Buffer.from(a.atHome).equals(Buffer.from(b.atHome))).toBe(false);
+    const home = await channelOffer();
+    const mirror = await channelOffer();
+    const x = await channelSecret(home.privateKey, mirror.publicKey, "n-1");
+    const y = await channelSecret(home.privateKey, mirror.publicKey, "n-2");
+    expect(Buffer.from(x!).equals(Buffer.from(y!))).toBe(false);
+    expect(await channelSecret(home.privateKey, "not-a-key", "n-1")).toBeNull();
+    expect(await channelSecret(home.privateKey, Buffer.alloc(31).toString("base64url"), "n-1")).toBeNull();
+  });
+
+  it("opens a sealed frame only with the channel's key, its direction, its number and its exact text", async () => {
+    const { home, mirror } = await pair();
+    const other = (await pair()).mirror;
+    const payload = JSON.stringify({ room: { id: "r_x@beijing" }, messages: [{ text: "上海 👍" }] });
+    const frame = await sealFrame(home, "push", 7, payload);
+    expect(await openFrame(mirror, "push", frame)).toEqual({ n: 7, payload });
+    expect(await openFrame(other, "push", frame)).toBeNull();
+    expect(await openFrame(mirror, "ack", frame)).toBeNull();
+    const [mac, , ...rest] = frame.split(".");
+    expect(await openFrame(mirror, "push", [mac, "8", ...rest].join("."))).toBeNull();
+    expect(await openFrame(mirror, "push", frame.replace("上海", "北京"))).toBeNull();
+    expect(await openFrame(mirror, "push", frame.slice(0, -1))).toBeNull();
+    expect(await openFrame(mirror, "push", `${"A".repeat(43)}.7.${payload}`)).toBeNull();
+    for (const junk of ["", ".", "x.1.{}", `${mac}.0.${payload}`, `${mac}.-1.${payload}`, `${mac}.01.${payload}`, `${mac}..${payload}`]) expect(await openFrame(mirror, "push", junk)).toBeNull();
   });
 });

@@ -3,7 +3,8 @@
  * `outpost_link_up{peer}` and `outpost_link_send_queue_depth{peer}` at
  * `GET /metrics`, sockets on a mirror (`outpost_websockets_open{kind="mirror"}`),
  * and the `link.down` / `link.up` lines of the JSON log, through a cut and its
- * healing; node-to-node requests that went through counted, not logged.
+ * healing; node-to-node requests that went through counted, not logged; a
+ * room's pushes on its channel, not one request each.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { loginAs } from "../harness";
@@ -77,8 +78,10 @@ it("link up/down and the send queue at /metrics, mirror sockets, link.down/link.
   expect(events.slice(-2)).toEqual(["link.down", "link.up"]);
   // The pushes and sends that went through are counted, not logged line by line (a busy room
   // makes hundreds a second); people's own requests are logged as ever.
-  const pushes = await metric("shanghai", "outpost_http_requests_total", '{method="POST",route="/link/v1/rooms/:id/push",status="200"}');
-  expect(pushes).toBeGreaterThan(0);
+  // The room's pushes ride its channel (one upgrade per (room, node) and connection), not a request each.
+  const channels = await metric("shanghai", "outpost_http_requests_total", '{method="GET",route="/link/v1/rooms/:id/stream",status="101"}');
+  expect(channels).toBeGreaterThan(0);
+  expect(await metric("shanghai", "outpost_http_requests_total", '{method="POST",route="/link/v1/rooms/:id/push",status="200"}')).toBe(0);
   expect(logEvents("shanghai").filter((e) => e.event === "request" && e.route?.startsWith("/link/") && (e.status ?? 0) < 400)).toEqual([]);
   expect(logEvents("shanghai").some((e) => e.event === "request" && e.route === "/api/v1/rooms/:id")).toBe(true);
   await ws.close();

@@ -8,8 +8,11 @@
 import { errorText, log } from "../../durable-objects/shared/log";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { Env } from "../../durable-objects/shared/env";
-import { clusterOf } from "../../durable-objects/shared/cluster";
-import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, verifyRequest } from "../../durable-objects/shared/link-auth";
+import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
+import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
+import { CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, channelOffer, channelSecret } from "../../durable-objects/shared/link-channel";
+import { LINK_CHANNEL_HEADER, channelHandOver } from "../../durable-objects/mirror/link-socket";
+import { registerMirror } from "../../durable-objects/mirror/registration";
 import { asAppError } from "../../durable-objects/shared/app-error";
 import type { DirectoryFeedPage, PingAnswer } from "../../protocol/cluster";
 import { directoryStub, homeRoom, linkStub, resolveRoom, resolveUser, storedMirror } from "../../durable-objects/shared/objects";
@@ -22,8 +25,6 @@ import { LinkCall, LinkSendItem, RoomPush, type LinkSendResult, type LinkSendsAn
 import type { Caller } from "../../durable-objects/shared/identity";
 import { linkVisitors } from "../visitors/home-routes";
 
-/** Mirrors this isolate has registered in the directory (registration is idempotent; this saves the call). */
-const registeredMirrors = new Set<string>();
 
 /** Refusals that pass (a full disk, a rate limit, a room under repair): the sender's node tries again later. */
 const TRANSIENT = new Set(["storage_error", "rate_limited", "room_unavailable", "internal"]);
@@ -157,13 +158,26 @@ export const link = new Hono<LinkEnv>()
     const push = RoomPush.safeParse(JSON.parse(c.get("linkBody") || "null"));
     if (!push.success || push.data.room.id !== roomId) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a room push" } });
     // Registered before the mirror is first touched: local requests for this id reach it from now on.
-    if (!registeredMirrors.has(roomId)) {
-      const r = push.data.room;
-      const dm = r.kind === "dm" && push.data.members ? { members: push.data.members.map((m) => m.userId), createdBy: r.createdBy, createdAt: r.createdAt } : null;
-      await directoryStub(c.env).registerMirror(roomId, dm);
-      if (r.kind !== "dm" || dm) registeredMirrors.add(roomId);
-    }
+    await registerMirror(c.env, push.data);
     return linkReply(c, 200, (await storedMirror(c.env, roomId).applyPush(push.data)) satisfies RoomPushAnswer);
+  })
+  // The same pushes over one WebSocket per (room, node): shared/link-channel.ts. The
+  // upgrade is signed like any link request (checked above); the answer is signed over
+  // this node's ephemeral key, and the mirror gets the channel's secret with the socket.
+  .get("/rooms/:id/stream", async (c) => {
+    const roomId = c.req.param("id");
+    const from = c.get("linkFrom");
+    if (!ROOM_ID_RE.test(roomId) || homeNode(roomId) !== from) return linkReply(c, 403, { error: { code: "forbidden", message: "a node pushes only its own rooms" } });
+    // Channels turned off for this node (a proxy in front of it drops upgrades): the answer of a node older than channels.
+    if (clusterOf(c.env)?.nodes.find((n) => n.name === c.env.NODE_NAME)?.channels === false) return linkReply(c, 404, { error: { code: "not_found", message: "this node takes pushes as requests" } });
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return linkReply(c, 426, { error: { code: "invalid_request", message: "this endpoint speaks WebSocket: send an Upgrade request" } });
+    const offer = await channelOffer();
+    const secret = await channelSecret(offer.privateKey, c.req.query(CHANNEL_KEY_PARAM) ?? "", c.get("linkNonce"));
+    if (!secret) return linkReply(c, 400, { error: { code: "invalid_request", message: "no valid channel key" } });
+    const res = await storedMirror(c.env, roomId).fetch(new Request("https://mirror/link-channel", { headers: { upgrade: "websocket", [LINK_CHANNEL_HEADER]: channelHandOver(from, roomId, secret) } }));
+    if (res.status !== 101 || !res.webSocket) return linkReply(c, 503, { error: { code: "room_unavailable", message: "the mirror did not take the channel" } });
+    const signature = await signResponse(await nodeKey(c.env), { nonce: c.get("linkNonce"), status: 101, from: c.env.NODE_NAME, to: from, body: offer.publicKey });
+    return new Response(null, { status: 101, webSocket: res.webSocket, headers: { [CHANNEL_KEY_HEADER]: offer.publicKey, [LINK_HEADERS.signature]: signature, [LINK_HEADERS.version]: String(LINK_PROTOCOL_VERSION) } });
   })
   // A member homed on the sending node acts in a room homed here: the room decides, as for anyone.
   .post("/rooms/:id/call", async (c) => {

@@ -1,0 +1,208 @@
+/**
+ * The home room's end of its channel to one other node (shared/link-channel.ts
+ * has the protocol and why): a WebSocket opened by a signed upgrade, pushes
+ * sent as numbered, MAC'd frames without waiting for the previous answer, and
+ * the mirror's acknowledgements matched to them in order.
+ *
+ * The channel never decides what to send (peer-push.ts does); it reports each
+ * push's answer, or fails every push still unanswered at once when the socket
+ * closes, an acknowledgement does not check or does not come within
+ * LINK_TIMEOUT_MS — the pusher then goes back to the last confirmed cursor
+ * (the mirror skips what it already has). A channel with nothing to send for
+ * IDLE_MS closes itself, so the room object can hibernate again.
+ */
+import type { Env } from "../shared/env";
+import { clusterOf, LinkError, LINK_TIMEOUT_MS, nodeKey, peerNamed } from "../shared/cluster";
+import { LINK_HEADERS, signRequest, verifyResponse } from "../shared/link-auth";
+import { CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, channelKey, channelOffer, channelSecret, openFrame, sealFrame } from "../shared/link-channel";
+import { RoomPushAnswer } from "../../protocol/cluster";
+
+/** A channel with no push for this long closes (the next change opens another). */
+export const IDLE_MS = 30_000;
+
+interface Pending {
+  n: number;
+  at: number;
+  resolve(answer: RoomPushAnswer): void;
+  reject(err: unknown): void;
+}
+
+export class PeerChannel {
+  private nextN = 1;
+  private readonly pending: Pending[] = [];
+  /** frames are sealed and sent one after another, in the order `send` was called */
+  private sending: Promise<void> = Promise.resolve();
+  /** acknowledgements are checked one after another, in the order they came */
+  private reading: Promise<void> = Promise.resolve();
+  private closed = false;
+  private lastUse = Date.now();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  private constructor(
+    private readonly node: string,
+    private readonly ws: WebSocket,
+    private readonly key: CryptoKey,
+    /** the channel ended: `failed` when pushes were left unanswered (or it broke) */
+    private readonly onEnd: (failed: LinkError | null) => void,
+  ) {
+    ws.addEventListener("message", (e) => {
+      const data = e.data;
+      this.reading = this.reading.then(() => this.received(data)).catch((err) => this.end(new LinkError(node, "unreachable", `channel: ${(err as Error).message}`)));
+    });
+    ws.addEventListener("close", (e) => this.end(new LinkError(node, "unreachable", `channel closed (${e.code}${e.reason ? ` ${e.reason}` : ""})`)));
+    ws.addEventListener("error", () => this.end(new LinkError(node, "unreachable", "channel error")));
+    this.arm();
+  }
+
+  /**
+   * Open the channel of `roomId` to `node`. "legacy" when that node has no
+   * channel endpoint (a node of an older version: the pusher uses one HTTP
+   * request per push there); throws a LinkError when it cannot be reached or
+   * its answer is not signed by it.
+   */
+  static async open(env: Env, roomId: string, node: string, onEnd: (failed: LinkError | null) => void): Promise<PeerChannel | "legacy"> {
+    const cluster = clusterOf(env);
+    const peer = peerNamed(env, node);
+    if (!cluster || !peer || !env.PEERS) throw new LinkError(node, "not_in_cluster", "no such node in the cluster file");
+    const offer = await channelOffer();
+    const path = `/link/v1/rooms/${encodeURIComponent(roomId)}/stream?${CHANNEL_KEY_PARAM}=${offer.publicKey}`;
+    const headers = await signRequest(await nodeKey(env), { from: cluster.self, to: node, method: "GET", path, body: null });
+    headers.upgrade = "websocket";
+    // A timer, not an AbortSignal: the signal would stay tied to the socket the upgrade returns.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LinkError(node, "timeout", "channel upgrade")), LINK_TIMEOUT_MS);
+    });
+    const upgrade = env.PEERS.fetch(`${peer.url}${path}`, { headers });
+    let res: Response;
+    try {
+      res = await Promise.race([upgrade, timeout]);
+    } catch (err) {
+      // An upgrade that completes after the timeout is closed, not leaked.
+      void upgrade.then((r) => r.webSocket && (r.webSocket.accept(), r.webSocket.close(1000, "too late")), () => {});
+      throw err instanceof LinkError ? err : new LinkError(node, "unreachable", (err as Error).message);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+    const ws = res.webSocket;
+    if (!ws) {
+      await res.body?.cancel();
+      if (res.status === 404 || res.status === 405) return "legacy";
+      throw new LinkError(node, "unreachable", `channel upgrade answered ${res.status}`);
+    }
+    ws.accept();
+    const theirs = res.headers.get(CHANNEL_KEY_HEADER) ?? "";
+    const nonce = headers[LINK_HEADERS.nonce];
+    const signed = await verifyResponse(cluster, { nonce, status: 101, from: node, signature: res.headers.get(LINK_HEADERS.signature), body: theirs });
+    const secret = signed ? await channelSecret(offer.privateKey, theirs, nonce) : null;
+    if (!secret) {
+      ws.close(1008, "not signed by the node");
+      throw new LinkError(node, "bad_signature", "channel answer not signed by the node");
+    }
+    return new PeerChannel(node, ws, await channelKey(secret), onEnd);
+  }
+
+  get open(): boolean {
+    return !this.closed;
+  }
+
+  /** Pushes sent and not yet answered. */
+  get unanswered(): number {
+    return this.pending.length;
+  }
+
+  /** Send one push (its JSON text); resolves with the mirror's answer to it. */
+  send(text: string): Promise<RoomPushAnswer> {
+    if (this.closed) return Promise.reject(new LinkError(this.node, "unreachable", "channel closed"));
+    const n = this.nextN++;
+    this.lastUse = Date.now();
+    const answer = new Promise<RoomPushAnswer>((resolve, reject) => this.pending.push({ n, at: Date.now(), resolve, reject }));
+    this.sending = this.sending.then(async () => {
+      if (this.closed) return;
+      const frame = await sealFrame(this.key, "push", n, text);
+      try {
+        if (!this.closed) this.ws.send(frame);
+      } catch (err) {
+        this.end(new LinkError(this.node, "unreachable", (err as Error).message));
+      }
+    }).catch((err) => this.end(new LinkError(this.node, "unreachable", `channel: ${(err as Error).message}`)));
+    return answer;
+  }
+
+  /** Close now (the node learnt it has no members left, or the room is going away). */
+  close(reason = "done"): void {
+    if (this.closed) return;
+    try {
+      this.ws.close(1000, reason);
+    } catch {
+      // already closing
+    }
+    this.end(this.pending.length ? new LinkError(this.node, "unreachable", "channel closed") : null);
+  }
+
+  private async received(data: unknown): Promise<void> {
+    if (this.closed) return;
+    const frame = typeof data === "string" ? await openFrame(this.key, "ack", data) : null;
+    const head = this.pending[0];
+    let answer: RoomPushAnswer | null = null;
+    let refusal: string | null = null;
+    if (frame && head && frame.n === head.n) {
+      try {
+        const body = JSON.parse(frame.payload) as { a?: unknown; e?: { code?: unknown } };
+        const parsed = RoomPushAnswer.safeParse(body.a);
+        if (parsed.success) answer = parsed.data;
+        else refusal = typeof body.e?.code === "string" ? body.e.code : "bad answer";
+      } catch {
+        refusal = "bad answer";
+      }
+    } else refusal = frame ? "answer out of order" : "answer not authentic";
+    if (!answer) {
+      try {
+        this.ws.close(1008, refusal ?? "bad answer");
+      } catch {
+        // already closing
+      }
+      this.end(new LinkError(this.node, refusal === "answer not authentic" ? "bad_signature" : "unreachable", `channel: ${refusal}`));
+      return;
+    }
+    this.pending.shift();
+    this.lastUse = Date.now();
+    head!.resolve(answer);
+  }
+
+  /** One timer: an unanswered push past LINK_TIMEOUT_MS fails the channel; an idle one closes. */
+  private arm(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const head = this.pending[0];
+    const due = head ? head.at + LINK_TIMEOUT_MS : this.lastUse + IDLE_MS;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        const t = Date.now();
+        const first = this.pending[0];
+        if (first && t >= first.at + LINK_TIMEOUT_MS) {
+          try {
+            this.ws.close(1011, "no answer");
+          } catch {
+            // already closing
+          }
+          this.end(new LinkError(this.node, "timeout", "channel: no answer"));
+        } else if (!first && t >= this.lastUse + IDLE_MS) this.close("idle");
+        else this.arm();
+      },
+      Math.max(10, Math.min(due - now, LINK_TIMEOUT_MS)),
+    );
+  }
+
+  private end(failed: LinkError | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const left = this.pending.splice(0);
+    const why = failed ?? new LinkError(this.node, "unreachable", "channel closed");
+    for (const p of left) p.reject(why);
+    this.onEnd(left.length || failed ? why : null);
+  }
+}
