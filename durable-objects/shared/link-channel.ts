@@ -54,7 +54,7 @@ export async function channelSecret(privateKey: CryptoKey, peerPublic: string, n
   if (!raw || raw.length !== 32) return null;
   try {
     const pub = await crypto.subtle.importKey("raw", own(raw), { name: "X25519" }, false, []);
-    const shared = await crypto.subtle.deriveBits({ name: "X25519", public: pub } as unknown as SubtleCryptoDeriveKeyAlgorithm, privateKey, 256);
+    const shared = await crypto.subtle.deriveBits({ name: "X25519", public: pub } as unknown as Parameters<typeof crypto.subtle.deriveBits>[0], privateKey, 256);
     const hkdf = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveBits"]);
     const bits = await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: encoder.encode(nonce), info: encoder.encode("outpost-link-channel-1") }, hkdf, 256);
     return new Uint8Array(bits);
