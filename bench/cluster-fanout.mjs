@@ -1,5 +1,5 @@
 /**
- * `node bench/cluster-fanout.mjs [repeats] [seconds]`: the fan-out part of the cluster
+ * `node bench/cluster-fanout.mjs [repeats] [seconds] [spread]`: the fan-out part of the cluster
  * scenario alone (bench/lib/cluster-scenario.mjs), for A/B work on the push path: one
  * room homed on beijing, 50 members over three nodes (17/17/16), 5 senders on beijing,
  * 200 msg/s, against the same room with all 50 on one node; single and cluster runs
@@ -14,6 +14,8 @@ import { fanoutTask, sockets, startComparison } from "./lib/cluster-scenario.mjs
 
 const REPEATS = Number(process.argv[2] ?? 2);
 const SECONDS = Number(process.argv[3] ?? 10);
+/** "spread": senders 2/2/1 on the three nodes (their sends go home through their node's link queue) */
+const SPREAD = process.argv[4] === "spread";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 const pct = (s, p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
@@ -22,7 +24,7 @@ pin(process.pid, 0);
 const comparison = await startComparison(log);
 try {
   const { single, users, singleRoom, cluster, setup } = comparison;
-  const plan = sockets(cluster, setup.a, [["beijing", 5]]);
+  const plan = sockets(cluster, setup.a, SPREAD ? [["beijing", 2], ["shanghai", 2], ["shenzhen", 1]] : [["beijing", 5]]);
   const rows = [];
   for (let rep = 0; rep < REPEATS; rep++) {
     const s = (await runLoadgen(fanoutTask({ wsBase: single.wsUrl, pid: single.pid, rooms: [{ roomId: singleRoom, tokens: users.map((u) => u.token), senders: 5 }], durationMs: SECONDS * 1000 }), 180000)).phases[0];

@@ -39,7 +39,8 @@ interface Attachment {
 
 export class LinkSockets {
   private readonly keys = new WeakMap<WebSocket, Promise<CryptoKey>>();
-  private readonly queues = new WeakMap<WebSocket, Promise<void>>();
+  /** one queue for every channel socket: a replaced channel's last frame is applied before the new one's first */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -71,14 +72,14 @@ export class LinkSockets {
 
   /** A frame from the home: handled after the ones before it. */
   message(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    const next = (this.queues.get(ws) ?? Promise.resolve())
+    const next = this.queue
       .then(() => this.handle(ws, raw))
       .catch((err) => {
         // Never leave the queue rejected (every later frame would be skipped): close, the home starts again.
         log("error", "link.channel_failed", { error: errorText(err) });
         safeClose(ws, CLOSE.internal, "channel failed");
       });
-    this.queues.set(ws, next);
+    this.queue = next;
     return next;
   }
 
