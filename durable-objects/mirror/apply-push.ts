@@ -31,7 +31,7 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
   const homeOnly = push.room.residency === "home";
   let members: Member[] | null = null;
   let reads: { userId: string; seq: number }[] = [];
-  const roomChanged = !before.room || JSON.stringify(before.room) !== JSON.stringify(push.room);
+  const roomChanged = !before.room || !sameFields(before.room, push.room);
   store.transaction(() => {
     // The room rides in every push; it is written only when it changed.
     if (roomChanged) store.saveRoom(push.room);
@@ -56,6 +56,15 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
     retention: push.retention && !homeOnly ? push.retention : before.retention,
   };
   return { members, reads, state, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
+}
+
+/** The room rides in every push: compared field by field (its values are strings and numbers), not serialised twice per push. */
+function sameFields(a: object, b: object): boolean {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  return keys.every((k) => x[k] === y[k]);
 }
 
 /**

@@ -182,6 +182,22 @@ describe("a room's channel to another node", () => {
     await sh.close();
     await sz.close();
   }, 90_000);
+  it("outlives the mirror's hibernation: the next push after 15 s idle wakes it on the same channel", async () => {
+    const scrape = async () => (await (await fetch(`${cluster.nodes.shanghai.url}/metrics`, { headers: { authorization: `Bearer ${admin.shanghai}` } })).text()).split("\n").find((l) => l.startsWith('outpost_http_requests_total{method="GET",route="/link/v1/rooms/:id/stream",status="101"} '));
+    const sh = await roomWs(`${cluster.nodes.shanghai.wsUrl}/api/v1/rooms/${encodeURIComponent(roomId)}/socket`, people.chenmei.token);
+    await sh.next("hello");
+    const say = async (text: string) => expect((await callNode(cluster, "beijing", people.liwei.token, "POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: `nap-${text.length}-${Date.now()}`, text })).status).toBe(201);
+    await say("before the nap");
+    expect((await sh.next("msg.new", 10_000)).message.text).toBe("before the nap");
+    const channels = await scrape();
+    // workerd evicts an idle object after ~10 s (test/e2e/hibernation.test.ts); the channel idles out only after 30 s.
+    await new Promise((r) => setTimeout(r, 15_000));
+    await say("after the nap");
+    expect((await sh.next("msg.new", 10_000)).message.text).toBe("after the nap");
+    // The woken mirror took the push on the socket it already had (its secret and count came back from the attachment).
+    expect(await scrape()).toBe(channels);
+    await sh.close();
+  }, 60_000);
 });
 
 describe("a node that takes no channels", () => {

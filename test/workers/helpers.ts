@@ -349,6 +349,13 @@ export async function history(token: string, roomId: string, query = "") {
 }
 
 /** A well-formed room id on this node that no room has (nothing is created by asking). */
+/** Upload a small text file to a room (never shared by a message); answers the file's id. */
+export async function uploadText(token: string, roomId: string, text: string, name = "note.txt"): Promise<string> {
+  const res = await api<{ id: string }>("POST", `/api/v1/rooms/${encodeURIComponent(roomId)}/files?name=${encodeURIComponent(name)}`, { token, raw: text, headers: { "content-type": "text/plain" } });
+  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body.id;
+}
+
 export function unusedRoomId(node = "local"): string {
   const alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
   let key = "";

@@ -9,10 +9,10 @@
  * room's own SQLite file (runInDurableObject) — what time would have done —
  * never through a test switch in the product.
  */
-import { SELF, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { TestBindings } from "./cloudflare-env";
 import { describe, expect, it } from "vitest";
-import { BASE, admin, api, newRoom, newUser, postMessage, sleep } from "./helpers";
+import { admin, api, newRoom, newUser, postMessage, sleep, uploadText } from "./helpers";
 import type { HistoryPage } from "../../protocol/responses";
 import { directoryStub, storedRoom } from "../../durable-objects/shared/objects";
 import type { RoomObject } from "../../durable-objects/room/room-object";
@@ -50,15 +50,7 @@ const age = (roomId: string, days: number, where = "1 = 1") => roomSql(roomId, (
 
 const count = (roomId: string, table = "messages") => roomSql(roomId, (sql) => Number(sql.exec(`SELECT count(*) AS n FROM ${table}`).one().n));
 
-async function uploadFile(token: string, roomId: string, text: string): Promise<string> {
-  const res = await SELF.fetch(`${BASE}/api/v1/rooms/${encodeURIComponent(roomId)}/files?name=note.txt`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" },
-    body: text,
-  });
-  expect(res.status).toBe(201);
-  return (await res.json<{ id: string }>()).id;
-}
+const uploadFile = (token: string, roomId: string, text: string) => uploadText(token, roomId, text, "note.txt");
 
 const filesOfRoom = async (roomId: string) => (await bucket.list({ prefix: `${roomId.slice(2, 18)}/` })).objects.length;
 

@@ -8,21 +8,13 @@
 import { SELF, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { TestBindings } from "./cloudflare-env";
 import { describe, expect, it } from "vitest";
-import { BASE, admin, api, newRoom, newUser } from "./helpers";
+import { BASE, admin, api, newRoom, newUser, uploadText } from "./helpers";
 import { storedRoom } from "../../durable-objects/shared/objects";
 
 const bucket = (env as Cloudflare.Env & TestBindings).FILES_BUCKET;
 const HOUR = 60 * 60 * 1000;
 
-async function upload(token: string, roomId: string, text: string): Promise<string> {
-  const res = await SELF.fetch(`${BASE}/api/v1/rooms/${encodeURIComponent(roomId)}/files?name=draft.txt`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" },
-    body: text,
-  });
-  expect(res.status).toBe(201);
-  return (await res.json<{ id: string }>()).id;
-}
+const upload = (token: string, roomId: string, text: string) => uploadText(token, roomId, text, "draft.txt");
 
 type Sql = { exec: (q: string, ...b: unknown[]) => { toArray(): Record<string, unknown>[] } };
 const roomSql = <T>(roomId: string, fn: (sql: Sql) => T): Promise<T> => runInDurableObject(storedRoom(env, roomId), (_room: unknown, state) => fn(state.storage.sql as unknown as Sql));
