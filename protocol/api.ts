@@ -17,6 +17,7 @@
  */
 import type { z } from "zod";
 import { AuditPageSchema, AuditQuery } from "./audit";
+import { AdminRoomPageSchema, AdminRoomsQuery } from "./admin-rooms";
 import { InboxRoomSchema, ReadBody, RoomPrefsBody, SettingsBody } from "./device";
 import {
   AcceptInviteBody,
@@ -152,6 +153,7 @@ export const ROUTES: Readonly<Record<string, Route>> = {
 
   "GET /api/v1/accounts": { query: AccountsQuery, answer: AccountPageSchema },
   "GET /api/v1/admin/audit": { query: AuditQuery, answer: AuditPageSchema },
+  "GET /api/v1/admin/rooms": { query: AdminRoomsQuery, answer: AdminRoomPageSchema },
 
   "GET /api/v1/admin/retention": { answer: RetentionDefaultSchema },
   "PUT /api/v1/admin/retention": { body: SetRetentionDefaultBody, answer: RetentionDefaultSchema },

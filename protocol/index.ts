@@ -10,3 +10,4 @@ export * from "./responses";
 export * from "./lenient";
 export * from "./audit";
 export * from "./export";
+export * from "./admin-rooms";

@@ -2,7 +2,7 @@
  * The Outpost client SDK: typed REST, the device and room sockets with
  * reconnect and resume, and the ordered offline send queue. See README.md.
  */
-export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage, type PublicRoomsPage, type PublicRoomsParams, type SearchParams, type SearchResult, type UploadOptions, type AccountsParams, type AccountPage, type AuditParams, type AuditPage, type Invite, type InviteInfo } from "./rest";
+export { OutpostClient, type ClientOptions, type LoginResult, type HistoryPage, type PublicRoomsPage, type PublicRoomsParams, type SearchParams, type SearchResult, type UploadOptions, type AccountsParams, type AccountPage, type AuditParams, type AuditPage, type AdminRoomsParams, type AdminRoomPage, type Invite, type InviteInfo } from "./rest";
 export { MfaRequiredError, OutpostApiError } from "./errors";
 export { backoffDelay, type BackoffOptions } from "./backoff";
 export { ReconnectingSocket, parseFrame, type SocketOptions, type SocketState, type WebSocketConstructor, type WebSocketLike } from "./socket";

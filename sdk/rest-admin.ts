@@ -1,12 +1,14 @@
 /**
  * Administration of a node's accounts (its administrators): creating
- * accounts, the accounts list, the audit trail, roles and names, deactivating,
- * password resets, invite links, and people's sessions. Part of OutpostClient
+ * accounts, the accounts list, the audit trail and the node's rooms to filter
+ * it by, roles and names, deactivating, password resets, invite links, and
+ * people's sessions. Part of OutpostClient
  * (rest-base.ts says how its files fit together); the compliance calls
  * (retention, legal holds, erasure) are a client of their own, compliance.ts.
  */
 import type { z } from "zod";
 import type { AuditPage, AuditQuery } from "../protocol/audit";
+import type { AdminRoomPage, AdminRoomsQuery } from "../protocol/admin-rooms";
 import { UserSchema, type Session, type User } from "../protocol/models";
 import type { AccountsQuery, CreateUserBody, UpdateUserBody } from "../protocol/rest";
 import { AccountPageSchema, InviteSchema, OkSchema, RevokedSchema, SessionListSchema, type AccountPage, type Invite } from "../protocol/responses";
@@ -15,6 +17,7 @@ import { PeopleCalls } from "./rest-people";
 
 export type AccountsParams = z.input<typeof AccountsQuery>;
 export type AuditParams = z.input<typeof AuditQuery>;
+export type AdminRoomsParams = z.input<typeof AdminRoomsQuery>;
 
 export class AdminCalls extends PeopleCalls {
   /** Admin: create an account (without `password`, its owner sets one through `createInvite`'s link). */
@@ -37,6 +40,18 @@ export class AdminCalls extends PeopleCalls {
     const qs = queryString(params);
     const { AuditPageSchema } = await import("../protocol/audit");
     return this.request("GET", `/admin/audit${qs ? "?" + qs : ""}`, undefined, AuditPageSchema);
+  }
+  /**
+   * One page of every room homed on the node (admins), private rooms and DMs
+   * included: group rooms by name, then DMs (named "A & B"). `q` searches the
+   * names (or is one room's id); pass `nextCursor` back as `cursor` — a search's
+   * page may be short, even empty, and still have one. Its schema is imported
+   * on first use, as `auditTrail`'s.
+   */
+  async adminRooms(params: AdminRoomsParams = {}): Promise<AdminRoomPage> {
+    const qs = queryString(params);
+    const { AdminRoomPageSchema } = await import("../protocol/admin-rooms");
+    return this.request("GET", `/admin/rooms${qs ? "?" + qs : ""}`, undefined, AdminRoomPageSchema);
   }
   /** Make or unmake an administrator, or rename; `last_admin` when that would leave the node without one. */
   updateUser(id: string, body: z.input<typeof UpdateUserBody>): Promise<User> {

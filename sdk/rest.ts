@@ -31,17 +31,18 @@
  *   const { rooms } = await api.myRooms();
  */
 import type { AuditPage } from "../protocol/audit";
+import type { AdminRoomPage } from "../protocol/admin-rooms";
 import { ClusterViewSchema, type ClusterView } from "../protocol/cluster-view";
 import { NodeLimitsSchema, type AccountPage, type HistoryPage, type Invite, type InviteInfo, type NodeLimits, type PublicRoomsPage } from "../protocol/responses";
 import { MessageCalls } from "./rest-messages";
 import type { UploadOptions } from "./upload";
 
 export type { ClientOptions, LoginResult } from "./rest-base";
-export type { AccountsParams, AuditParams } from "./rest-admin";
+export type { AccountsParams, AdminRoomsParams, AuditParams } from "./rest-admin";
 export type { PublicRoomsParams } from "./rest-rooms";
 export type { SearchParams, SearchResult } from "./rest-messages";
 export type { HistoryPage, PublicRoomsPage };
-export type { AuditPage };
+export type { AuditPage, AdminRoomPage };
 export type { AccountPage, Invite, InviteInfo };
 
 export type { UploadOptions };

@@ -36,6 +36,7 @@ import { startLinks } from "./start-links";
 import { requestLog } from "./middleware/request-log";
 import { metrics } from "./routes/metrics";
 import { adminAudit } from "./routes/admin-audit";
+import { adminRooms } from "./routes/admin-rooms";
 import { visitorDispatch } from "./visitors/visit";
 import { serveVisitorsWith } from "./visitors/home-routes";
 
@@ -53,6 +54,7 @@ const api = new Hono<AppEnv>()
   .route("/users", users)
   .route("/accounts", accounts)
   .route("/admin/audit", adminAudit)
+  .route("/admin/rooms", adminRooms) // GET only: /admin/rooms/{id}/retention is admin.ts's
   .route("/admin", admin) // node administrators: retention, legal holds, erasure, export
   .route("/presence", presence)
   .route("/rooms", rooms) // and below it: members, messages, file uploads, the room socket

@@ -47,11 +47,19 @@ export function namesOf(accounts: Accounts, rooms: RoomsDirectory, ids: readonly
   // Accounts.many looks at most 500 at a time.
   for (let i = 0; i < users.length; i += 500) for (const u of accounts.many(users.slice(i, i + 500))) people.set(u.id, u.displayName);
   for (const id of wanted) if (id.startsWith("u_") && people.has(id)) names[id] = people.get(id)!;
-  // "Alice & Bob" (by name, so the same DM reads the same everywhere): the same in both of
-  // the client's languages, and neither person is left out.
-  for (const [id, pair] of dmPairs) names[id] = pair.map((u) => people.get(u) ?? u).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join(" & ");
+  for (const [id, pair] of dmPairs) names[id] = dmName(pair, people);
   const unnamed = roomIds.filter((id) => !(id in names) && !dmPairs.has(id));
   const mirrored: string[] = [];
   for (let i = 0; i < unnamed.length; i += 90) mirrored.push(...rooms.mirrored(unnamed.slice(i, i + 90)));
   return { names, mirrored };
+}
+
+/**
+ * A DM's name: "Alice & Bob" (sorted by name, so the same DM reads the same
+ * everywhere), the same in both of the client's languages, and neither person
+ * left out — one the node cannot name shows as their id. `pair`: the DM's
+ * `dmKey` split; `people`: id → display name.
+ */
+export function dmName(pair: readonly string[], people: ReadonlyMap<string, string>): string {
+  return pair.map((u) => people.get(u) ?? u).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join(" & ");
 }

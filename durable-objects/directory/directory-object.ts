@@ -10,6 +10,7 @@
  *   setup.ts             the first administrator
  *   sign-in.ts           sign-in: throttling, device tokens, the second factor (mfa.ts), single sign-on
  *   rooms-directory.ts   the room directory: public rooms, one DM per pair, the room quota, mirrors
+ *   admin-rooms.ts       every room of the node for its administrators (named, searched, paged)
  *   compliance.ts        the retention default and legal holds (compliance-admin.ts: the audited actions)
  *   erasure.ts           erasure jobs (erasure-foreign.ts: other nodes' people erased from our rooms)
  *   replication.ts       the cluster's accounts; visitors.ts and visitor-access.ts: visitors signed in here
@@ -23,6 +24,8 @@ import { ensureSchema, openDb } from "../shared/database";
 import type { PublicRoomsPage } from "./public-rooms";
 import type { Account, Erasure, LegalHold, User } from "../../protocol/models";
 import { namesOf, type DirectoryNames } from "./admin-names";
+import { pageAdminRooms } from "./admin-rooms";
+import type { AdminRoomPage } from "../../protocol/admin-rooms";
 import { Accounts, type NewAccount } from "./accounts";
 import { AccountChanges } from "./account-changes";
 import { Invites } from "./invites";
@@ -262,6 +265,14 @@ export class DirectoryObject extends DurableObject<Env> {
   /** One page of the public room directory (public-rooms.ts); a cursor it did not give out is `invalid_request`. */
   async publicRooms(query: { q?: string; limit: number; cursor?: string }): Promise<PublicRoomsPage> {
     return this.rooms.publicPage(query);
+  }
+  /**
+   * One page of every room homed on this node, DMs named by their two people
+   * (admin-rooms.ts; GET /api/v1/admin/rooms). Reads only; a cursor it did not
+   * give out is `invalid_request`.
+   */
+  async adminRooms(query: { q?: string; limit: number; cursor?: string }): Promise<AdminRoomPage> {
+    return pageAdminRooms(this.db, this.accounts, this.env.NODE_NAME, query);
   }
   async renameRoom(id: string, name: string): Promise<void> {
     this.rooms.rename(id, name);

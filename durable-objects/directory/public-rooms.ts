@@ -55,23 +55,34 @@ export function pagePublicRooms(db: DrizzleSqliteDODatabase<typeof schema>, quer
 
 /** The cursor is opaque to clients: base64url of `[name, id]` (UTF-8 JSON). */
 function encodeCursor(name: string, id: string): string {
-  let bin = "";
-  for (const b of new TextEncoder().encode(JSON.stringify([name, id]))) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return jsonCursor([name, id]);
 }
 
 function decodeCursor(cursor: string): { name: string; id: string } {
-  const bad = () => new AppError("invalid_request", "cursor: not a cursor this directory gave out (pass nextCursor back unchanged)");
-  let value: unknown;
+  const value = jsonOfCursor(cursor);
+  if (!Array.isArray(value) || value.length !== 2) throw badCursor();
+  const [name, id] = value;
+  if (typeof name !== "string" || name.length > 200 || typeof id !== "string" || !ROOM_ID_RE.test(id)) throw badCursor();
+  return { name, id };
+}
+
+/** `invalid_request` for a cursor the directory did not give out. */
+export const badCursor = () => new AppError("invalid_request", "cursor: not a cursor this directory gave out (pass nextCursor back unchanged)");
+
+/** An opaque cursor for `value`: base64url of its UTF-8 JSON (the admin room list's cursors too: admin-rooms.ts). */
+export function jsonCursor(value: unknown): string {
+  let bin = "";
+  for (const b of new TextEncoder().encode(JSON.stringify(value))) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The value a `jsonCursor` holds, unchecked (the caller checks its shape); anything else is `badCursor`. */
+export function jsonOfCursor(cursor: string): unknown {
   try {
     const bin = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
     const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch {
-    throw bad();
+    throw badCursor();
   }
-  if (!Array.isArray(value) || value.length !== 2) throw bad();
-  const [name, id] = value;
-  if (typeof name !== "string" || name.length > 200 || typeof id !== "string" || !ROOM_ID_RE.test(id)) throw bad();
-  return { name, id };
 }

@@ -2,8 +2,9 @@
  * The audit trail screen in real Chromium: an admin opens it from the
  * sidebar (beside People), filters by one person's username, sees only
  * records that person did or that were done to them, and exports the
- * filtered trail as CSV (a real download, read back from disk). A person who
- * is not an admin has no way in.
+ * filtered trail as CSV (a real download, read back from disk); filters by a
+ * room they are not a member of, found by typing its name (a DM by its two
+ * people's), in the Chinese UI. A person who is not an admin has no way in.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
@@ -17,6 +18,8 @@ let adminToken: string;
 let wen: { id: string };
 let ola: { id: string };
 let treasury: { id: string };
+let shanghai: { id: string };
+let dm: { id: string };
 const browsers = new OpenBrowsers();
 
 beforeAll(async () => {
@@ -27,6 +30,11 @@ beforeAll(async () => {
   const wenToken = await loginAs(node.url, "wen", "a long enough passphrase");
   await loginAs(node.url, "ola", "a long enough passphrase");
   treasury = (await rest(node.url, wenToken, "POST", "/rooms", { name: "Treasury, \"Q3\"", visibility: "private", members: [] })) as { id: string };
+  // li's rooms, none with the admin in them (and none of wen's: the first test counts wen's records).
+  await createUser(node.url, adminToken, { username: "li", password: "a long enough passphrase", displayName: "李丽" });
+  const liToken = await loginAs(node.url, "li", "a long enough passphrase");
+  shanghai = (await rest(node.url, liToken, "POST", "/rooms", { name: "上海分行 审计", visibility: "private", members: [] })) as { id: string };
+  dm = (await rest(node.url, liToken, "POST", "/dms", { userId: ola.id })) as { id: string };
 }, 120_000);
 
 afterAll(async () => {
@@ -72,6 +80,62 @@ describe("web client: audit trail", () => {
     expect(created).toContain('Treasury, \\""Q3\\""');
     expect(created.endsWith(',"Treasury, ""Q3"""')).toBe(true);
     expect(lines.find((l) => l.includes('"user.created"'))).toContain('"王文"');
+    expect([...admin.pageErrors, ...admin.cspViolations]).toEqual([]);
+  }, 120_000);
+
+  it("an admin filters by a room they are not in, found by typing its name (in Chinese)", async () => {
+    const admin = await browsers.open(node.url, { locale: "zh-CN" });
+    await signIn(admin.page, "admin", ADMIN_PASSWORD);
+    await admin.page.getByTestId("open-audit").click();
+    const panel = admin.page.getByTestId("audit-panel");
+    await panel.waitFor();
+    const field = panel.getByRole("combobox", { name: "房间", exact: true });
+    const filter = panel.getByRole("button", { name: "筛选", exact: true });
+    const rows = panel.locator("table.audit tbody tr");
+    // The room list (the action <select> has options of its own).
+    const rooms = panel.getByRole("listbox", { name: "房间" });
+    const rowRooms = () => rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-action"), tr.querySelector("td[data-room-id]")?.getAttribute("data-room-id") ?? null]));
+
+    // Text that names no picked room is not silently taken for "any room".
+    await field.fill("Treas");
+    await rooms.getByRole("option", { name: /Treasury/ }).waitFor();
+    // Escape closes the list (not the audit screen); the list would cover the button.
+    await field.press("Escape");
+    expect(await field.getAttribute("aria-expanded")).toBe("false");
+    await filter.click();
+    await expect.poll(() => panel.getByRole("alert").textContent()).toContain("请从列表中选择");
+
+    // Typing searches every room of the node: li's private room, which the admin is not in; picked with the keyboard.
+    await field.fill("上海");
+    const option = rooms.getByRole("option", { name: /上海分行 审计/ });
+    await option.waitFor();
+    expect(await rooms.getByRole("option").count()).toBe(1);
+    expect((await axeViolations(admin.page)).flatMap(formatViolation)).toEqual([]);
+    await field.press("ArrowDown");
+    await expect.poll(() => field.getAttribute("aria-activedescendant")).toBe(await option.getAttribute("id"));
+    await field.press("Enter");
+    expect(await field.inputValue()).toBe("上海分行 审计");
+    expect(await field.getAttribute("aria-expanded")).toBe("false");
+    await filter.click();
+    await expect.poll(rowRooms, { timeout: 10_000 }).toEqual([["room.created", shanghai.id]]);
+    expect(await panel.locator("td[data-room-id]").textContent()).toBe("上海分行 审计");
+
+    // A DM, by one of its two people's names, picked with the mouse; named "A & B".
+    await field.fill("李丽");
+    await rooms.getByRole("option", { name: /Ola & 李丽/ }).click();
+    expect(await field.inputValue()).toBe("Ola & 李丽");
+    await filter.click();
+    await expect.poll(async () => {
+      const seen = await rowRooms();
+      return seen.length > 0 && seen.every(([, room]) => room === dm.id);
+    }, { timeout: 10_000 }).toBe(true);
+
+    // Emptied, the field means any room again: the other rooms' records come back.
+    await field.fill("");
+    await field.press("Escape");
+    await filter.click();
+    await expect.poll(async () => (await rowRooms()).some(([, room]) => room === treasury.id), { timeout: 10_000 }).toBe(true);
+    expect((await axeViolations(admin.page)).flatMap(formatViolation)).toEqual([]);
     expect([...admin.pageErrors, ...admin.cspViolations]).toEqual([]);
   }, 120_000);
 

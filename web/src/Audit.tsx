@@ -3,6 +3,10 @@
  * opened, like People): newest first, filtered by user, room, action and
  * days, paged with "More", and exported as CSV.
  *
+ * The room filter picks from every room of the node (AuditRoomFilter.tsx),
+ * not from the admin's own rooms: an auditor is usually not in the rooms they
+ * look into.
+ *
  * The CSV is built here from the same API pages (GET /api/v1/admin/audit),
  * following the cursor to the end of the filter: one source of truth for what
  * the screen shows and what the file holds, and no second endpoint to keep in
@@ -15,6 +19,7 @@ import { AUDIT_ACTIONS } from "../../protocol/audit";
 import { api, remember, roomTitle, state } from "./store";
 import { formatShort, t } from "./i18n";
 import { Panel } from "./Panel";
+import { AuditRoomFilter } from "./AuditRoomFilter";
 import { errorText } from "./server-errors";
 
 type AuditRecord = AuditPage["records"][number];
@@ -60,6 +65,8 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [exporting, setExporting] = useState<number | null>(null);
+  /** The room field holds text that is no picked room: filtering would silently mean "any room". */
+  const [roomPending, setRoomPending] = useState(false);
 
   const load = async (q: AuditParams, from: string | null) => {
     try {
@@ -78,6 +85,7 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
 
   const apply = async (e: Event) => {
     e.preventDefault();
+    if (roomPending) return setError(t("auditChooseRoom"));
     try {
       const q = await toQuery(draft);
       if (!q) {
@@ -113,7 +121,6 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
     }
   };
 
-  const rooms = state.device?.sortedRooms() ?? [];
   const set = (k: keyof Filter) => (e: Event) => setDraft({ ...draft, [k]: (e.currentTarget as HTMLInputElement).value });
   return (
     <Panel title={t("auditTitle")} onClose={onClose} testId="audit-panel">
@@ -122,15 +129,12 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
           {t("auditUser")}
           <input name="auditUser" value={draft.username} maxLength={120} onInput={set("username")} autocomplete="off" />
         </label>
-        <label>
-          {t("auditRoom")}
-          <select name="auditRoom" value={draft.room} onChange={set("room")}>
-            <option value="">{t("auditAnyRoom")}</option>
-            {rooms.map((r) => (
-              <option key={r.roomId} value={r.roomId}>{roomTitle(r)}</option>
-            ))}
-          </select>
-        </label>
+        <AuditRoomFilter
+          onChange={(room, pending) => {
+            setDraft((d) => ({ ...d, room }));
+            setRoomPending(pending);
+          }}
+        />
         <label>
           {t("auditAction")}
           <select name="auditAction" value={draft.action} onChange={set("action")}>
@@ -155,7 +159,8 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
       </form>
       {exporting !== null && <p class="muted small" role="status">{t("auditExporting", { count: exporting })}</p>}
       {error && <p class="error" role="alert">{error}</p>}
-      <div class="audit-scroll">
+      {/* Focusable, so a keyboard can scroll a table wider than the screen (long details). */}
+      <div class="audit-scroll" tabIndex={0} role="region" aria-label={t("auditTitle")}>
         <table class="audit" data-testid="audit-records">
           <thead>
             <tr>
