@@ -55,12 +55,12 @@ export class PeerChannel {
   }
 
   /**
-   * Open the channel of `roomId` to `node`. "legacy" when that node has no
-   * channel endpoint (a node of an older version: the pusher uses one HTTP
-   * request per push there); throws a LinkError when it cannot be reached or
-   * its answer is not signed by it.
+   * Open the channel of `roomId` to `node`. `{legacy: status}` when that node
+   * answered without a channel (an older version, channels off, a proxy that
+   * drops upgrades: the pusher uses one HTTP request per push there); throws a
+   * LinkError when it cannot be reached or its answer is not signed by it.
    */
-  static async open(env: Env, roomId: string, node: string, onEnd: (failed: LinkError | null) => void): Promise<PeerChannel | "legacy"> {
+  static async open(env: Env, roomId: string, node: string, onEnd: (failed: LinkError | null) => void): Promise<PeerChannel | { legacy: number }> {
     const cluster = clusterOf(env);
     const peer = peerNamed(env, node);
     if (!cluster || !peer || !env.PEERS) throw new LinkError(node, "not_in_cluster", "no such node in the cluster file");
@@ -86,9 +86,11 @@ export class PeerChannel {
     }
     const ws = res.webSocket;
     if (!ws) {
+      // The node answered, but not with a channel: a version older than channels (404), channels
+      // turned off there, or a proxy on the way that does not pass upgrades (400, 502, …). Pushes
+      // as requests still work through all of these; a node that is down throws above instead.
       await res.body?.cancel();
-      if (res.status === 404 || res.status === 405) return "legacy";
-      throw new LinkError(node, "unreachable", `channel upgrade answered ${res.status}`);
+      return { legacy: res.status };
     }
     ws.accept();
     const theirs = res.headers.get(CHANNEL_KEY_HEADER) ?? "";

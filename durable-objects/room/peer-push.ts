@@ -17,10 +17,11 @@
  * CHANNEL_WINDOW of them unanswered at once, in order: a message goes out as
  * soon as it is committed instead of waiting for the answer to the push before
  * it. When anything fails, every unanswered push counts as lost and the stream
- * starts again from the confirmed cursor. A node whose version has no channel
- * endpoint (it answers the upgrade 404) gets one HTTP request per push, one in
- * flight at a time, as before channels (and is asked again after
- * LEGACY_RETRY_MS, in case it was upgraded). A failed push is retried with
+ * starts again from the confirmed cursor. A node that answers the upgrade
+ * without a channel (a version older than channels: 404; channels off there;
+ * a proxy on the way that drops upgrades) gets one HTTP request per push, one
+ * in flight at a time, as before channels, and is asked again after
+ * LEGACY_RETRY_MS (it may have been upgraded). A failed push is retried with
  * back-off (0.5 s doubling to 10 s,
  * shared/peer-backoff.ts), never on every change: while a node is known down a
  * busy room costs nothing for it, and the heartbeat that sees it back ends the
@@ -217,8 +218,10 @@ export class PeerPush {
     }).then(
       (channel) => {
         s.opening = false;
-        if (channel === "legacy") s.legacyUntil = Date.now() + LEGACY_RETRY_MS;
-        else s.channel = channel;
+        if ("legacy" in channel) {
+          s.legacyUntil = Date.now() + LEGACY_RETRY_MS;
+          log("warn", "room.channel_refused", { room: this.host.roomId(), peer: node, status: channel.legacy, retryInMs: LEGACY_RETRY_MS });
+        } else s.channel = channel;
         this.start(node);
       },
       (err) => {

@@ -231,6 +231,13 @@ describe("a node that takes no channels", () => {
     expect(count('{method="GET",route="/link/v1/rooms/:id/stream",status="404"}')).toBeGreaterThan(0);
     expect(count('{method="GET",route="/link/v1/rooms/:id/stream",status="101"}')).toBe(0);
     expect(count('{method="POST",route="/link/v1/rooms/:id/push",status="200"}')).toBeGreaterThan(0);
+    // Beijing says why it pushes as requests, once per try (every 10 minutes), not per push.
+    const refusals = two.nodes.beijing
+      .stdout()
+      .split("\n")
+      .filter((l) => l.includes('"room.channel_refused"'))
+      .map((l) => JSON.parse(l) as { peer: string; status: number });
+    expect(refusals).toEqual([expect.objectContaining({ peer: "shanghai", status: 404 })]);
     await ws.close();
   }, 90_000);
 });

@@ -86,6 +86,8 @@ describe("a cluster over https", () => {
     expect(back.body.seq).toBe(2);
     const home = await callNode(cluster, "beijing", admin.beijing, "GET", `/rooms/${id}/messages`);
     expect((home.body.messages as { text: string }[]).map((m) => m.text)).toEqual(["over https from Beijing", "收到 over https"]);
+    // The room's pushes rode its channel over TLS (wss), not requests: no upgrade was refused.
+    expect(cluster.nodes.beijing.stdout()).not.toContain('"room.channel_refused"');
   });
 
   it("keeps the link to a node whose certificate the CA did not sign down", async () => {
