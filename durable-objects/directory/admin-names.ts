@@ -13,6 +13,7 @@
  */
 import type { Accounts } from "./accounts";
 import type { RoomsDirectory } from "./rooms-directory";
+import type { LegalHold } from "../../protocol/models";
 
 export interface DirectoryNames {
   /** id → name, for the ids the directory could name; unknown ids are absent */
@@ -62,4 +63,14 @@ export function namesOf(accounts: Accounts, rooms: RoomsDirectory, ids: readonly
  */
 export function dmName(pair: readonly string[], people: ReadonlyMap<string, string>): string {
   return pair.map((u) => people.get(u) ?? u).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join(" & ");
+}
+
+/**
+ * Holds with their targets' names, looked up when read (a name changes; the
+ * stored hold keeps the id only). A held room is always one of this node's
+ * (placeHold refuses others), so the directory names every target itself.
+ */
+export function namedHolds(accounts: Accounts, rooms: RoomsDirectory, holds: LegalHold[]): LegalHold[] {
+  const { names } = namesOf(accounts, rooms, holds.map((h) => h.targetId));
+  return holds.map((h) => ({ ...h, targetName: names[h.targetId] ?? null }));
 }

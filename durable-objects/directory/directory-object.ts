@@ -23,7 +23,7 @@ import migrations from "./migrations/migrations.js";
 import { ensureSchema, openDb } from "../shared/database";
 import type { PublicRoomsPage } from "./public-rooms";
 import type { Account, Erasure, LegalHold, User } from "../../protocol/models";
-import { namesOf, type DirectoryNames } from "./admin-names";
+import { namedHolds, namesOf, type DirectoryNames } from "./admin-names";
 import { pageAdminRooms } from "./admin-rooms";
 import type { AdminRoomPage } from "../../protocol/admin-rooms";
 import { Accounts, type NewAccount } from "./accounts";
@@ -266,11 +266,7 @@ export class DirectoryObject extends DurableObject<Env> {
   async publicRooms(query: { q?: string; limit: number; cursor?: string }): Promise<PublicRoomsPage> {
     return this.rooms.publicPage(query);
   }
-  /**
-   * One page of every room homed on this node, DMs named by their two people
-   * (admin-rooms.ts; GET /api/v1/admin/rooms). Reads only; a cursor it did not
-   * give out is `invalid_request`.
-   */
+  /** One page of every room homed here (admin-rooms.ts; GET /api/v1/admin/rooms). Reads only. */
   async adminRooms(query: { q?: string; limit: number; cursor?: string }): Promise<AdminRoomPage> {
     return pageAdminRooms(this.db, this.accounts, this.env.NODE_NAME, query);
   }
@@ -304,23 +300,14 @@ export class DirectoryObject extends DurableObject<Env> {
   }
   /** Every hold, each with its target's name as of now (null: the room or person is no longer known here). */
   async holds(): Promise<LegalHold[]> {
-    return this.namedHolds(this.compliance.holds());
+    return namedHolds(this.accounts, this.rooms, this.compliance.holds());
   }
   /** A hold on a room of this node or on any person known here (their messages in this node's rooms). */
   async placeHold(target: { roomId: string } | { userId: string }, reason: string, by: string): Promise<LegalHold> {
-    return this.namedHolds([this.complianceAdmin.placeHold(target, reason, by)])[0];
+    return namedHolds(this.accounts, this.rooms, [this.complianceAdmin.placeHold(target, reason, by)])[0];
   }
   async releaseHold(id: string, by: string): Promise<LegalHold> {
-    return this.namedHolds([this.complianceAdmin.releaseHold(id, by)])[0];
-  }
-  /**
-   * Holds with their targets' names, looked up when read (a name changes; the
-   * stored hold keeps the id only). A held room is always one of this node's
-   * (placeHold refuses others), so the directory names every target itself.
-   */
-  private namedHolds(holds: LegalHold[]): LegalHold[] {
-    const { names } = namesOf(this.accounts, this.rooms, holds.map((h) => h.targetId));
-    return holds.map((h) => ({ ...h, targetName: names[h.targetId] ?? null }));
+    return namedHolds(this.accounts, this.rooms, [this.complianceAdmin.releaseHold(id, by)])[0];
   }
   /**
    * Names for ids an administrator's screen shows (admin-names.ts); rooms of

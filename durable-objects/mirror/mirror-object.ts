@@ -29,7 +29,7 @@ import { AppError, asAppError, notFound } from "../shared/app-error";
 import { answerPingsWhileAsleep, closeBack, closeIfOversized, closeOnError, errorResponse, failureFrame, okFrame, parseOrAnswer, refuseUnlessUpgrade, safeClose } from "../shared/sockets";
 import { limitsOf } from "../shared/env";
 import { linkStub } from "../shared/objects";
-import { compileQuery, snippet } from "../room/search-tokens";
+import { searchCopy, type MirrorSearchQuery } from "./mirror-search";
 import { MIRROR_PURGE_BATCH, MirrorStore, type MirrorState } from "./mirror-store";
 import { MirrorSockets } from "./mirror-sockets";
 import { MirrorSends, answerFrame, type SendInput, type SendOutcome } from "./mirror-sends";
@@ -44,7 +44,6 @@ import type { LinkSendResult, RoomPush, RoomPushAnswer } from "../../protocol/cl
 import type { Member, Message, Room, SearchHit } from "../../protocol/models";
 
 const SYNC_LIMIT = 500;
-const SEARCH_WINDOW = 2000;
 
 export class MirrorObject extends DurableObject<Env> {
   private readonly store: MirrorStore;
@@ -182,25 +181,10 @@ export class MirrorObject extends DurableObject<Env> {
     return m;
   }
 
-  async search(caller: Caller, q: { q: string; from?: string; before?: number; after?: number; hasFile?: boolean; limit: number }): Promise<SearchHit[]> {
+  async search(caller: Caller, q: MirrorSearchQuery): Promise<SearchHit[]> {
     this.requireMember(caller.userId);
     if (this.homeOnly) return callHome(this.env, this.roomId, "search", caller, [q]);
-    const compiled = compileQuery(q.q);
-    if (!compiled) return [];
-    const hits = this.store.search(compiled.match, SEARCH_WINDOW);
-    const bySeq = this.store.bySeq(hits.map((h) => h.seq));
-    const out: SearchHit[] = [];
-    for (const h of hits.sort((a, b) => a.score - b.score || b.seq - a.seq)) {
-      const m = bySeq.get(h.seq);
-      if (!m || m.deletedAt !== null) continue;
-      if (q.from !== undefined && m.senderId !== q.from) continue;
-      if (q.before !== undefined && !(m.createdAt < q.before)) continue;
-      if (q.after !== undefined && !(m.createdAt > q.after)) continue;
-      if (q.hasFile && m.attachments.length === 0) continue;
-      out.push({ message: m, snippet: snippet(m.text, compiled.terms), score: h.score });
-      if (out.length >= Math.min(Math.max(q.limit, 1), 200)) break;
-    }
-    return out;
+    return searchCopy(this.store, q);
   }
 
   async receipts(caller: Caller): Promise<{ userId: string; seq: number }[]> {

@@ -250,6 +250,7 @@ export class PeerPush {
       return null;
     }
     let changed = cursor.version >= this.host.version() ? [] : this.host.changedSince(cursor.version, PEER_PUSH_LIMIT);
+    const retention = this.host.retention();
     let halved = false;
     for (;;) {
       // A cut page reaches only its last message's version (the rest follows in the next push);
@@ -264,7 +265,7 @@ export class PeerPush {
         version: reaches,
         after: cursor.version,
         messages: [...changed].sort((a, b) => a.seq - b.seq),
-        ...(this.host.retention() ? { retention: this.host.retention() } : {}),
+        ...(retention ? { retention } : {}),
         reads,
         ...(typing.length ? { typing } : {}),
       };
