@@ -8,20 +8,24 @@
  * less noisy than cluster minus single on a shared machine — and the proxies' answer
  * times for pushes: minutes instead of the full scenario's half hour.
  */
-import { runLoadgen, pin } from "./lib/servers.mjs";
+import { runLoadgen, pin, startFloor, tmpDir } from "./lib/servers.mjs";
+import { startFloorCluster } from "./lib/floor-cluster.mjs";
 import { median } from "./lib/stats.mjs";
 import { fanoutTask, sockets, startComparison } from "./lib/cluster-scenario.mjs";
 
 const REPEATS = Number(process.argv[2] ?? 2);
 const SECONDS = Number(process.argv[3] ?? 10);
 /** "spread": senders 2/2/1 on the three nodes (their sends go home through their node's link queue) */
-const SPREAD = process.argv[4] === "spread";
+const SPREAD = process.argv.slice(4).includes("spread");
+/** "floor": also the runtime floor (bench/floor/cluster.js) on one node and on three, in the same repeats */
+const FLOOR = process.argv.slice(4).includes("floor");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 const pct = (s, p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 
 pin(process.pid, 0);
 const comparison = await startComparison(log);
+const floor = FLOOR ? { single: await startFloor(tmpDir("floor-single")), cluster: await startFloorCluster(["beijing", "shanghai", "shenzhen"]) } : null;
 try {
   const { single, users, singleRoom, cluster, setup } = comparison;
   const plan = sockets(cluster, setup.a, SPREAD ? [["beijing", 2], ["shanghai", 2], ["shenzhen", 1]] : [["beijing", 5]]);
@@ -48,12 +52,24 @@ try {
       pushesPerMsg: answers.length / Math.max(1, c.sent),
       pushAnswerMs: answers.length ? { p50: pct(answers, 50), p99: pct(answers, 99), max: answers.at(-1) } : null,
       byPair: c.latencyByPair,
+      cpuByNode: (c.serverCpuSByPid ?? []).map((x) => (x * 1000) / Math.max(1, c.sent)),
     };
+    if (floor) {
+      await sleep(5000);
+      const fs1 = (await runLoadgen(fanoutTask({ wsBase: floor.single.wsUrl, pid: floor.single.pid, rooms: [{ roomId: "floor-50", tokens: users.map(() => "floor"), senders: 5 }], durationMs: SECONDS * 1000 }), 180000)).phases[0];
+      await sleep(5000);
+      const fTokens = plan.tokens.map((t) => ({ token: "floor", wsBase: floor.cluster.nodes[t.group].wsUrl, group: t.group }));
+      const fc = (await runLoadgen(fanoutTask({ pids: floor.cluster.pids(), rooms: [{ roomId: "floor-17-17-16", tokens: fTokens, senders: plan.senders }], durationMs: SECONDS * 1000 }), 180000)).phases[0];
+      Object.assign(row, { floorSingleP99: fs1.latencyMs.p99, floorClusterP99: fc.latencyMs.p99, floorAdded: fc.latencyMs.p99 - fs1.latencyMs.p99, floorSingleP50: fs1.latencyMs.p50, floorClusterP50: fc.latencyMs.p50, floorLost: fc.lost, floorSingleCpu: fs1.serverCpuMsPerMsg, floorClusterCpu: fc.serverCpuMsPerMsg, floorByPair: fc.latencyByPair, floorCpuByNode: (fc.serverCpuSByPid ?? []).map((x) => (x * 1000) / Math.max(1, fc.sent)) });
+    }
     rows.push(row);
     log(`#${rep + 1}`, JSON.stringify(row, (k, v) => (typeof v === "number" ? Math.round(v * 100) / 100 : v)));
     await sleep(5000);
   }
   log("median added p99", median(rows.map((r) => r.added)), "cluster p99", median(rows.map((r) => r.clusterP99)), "single p99", median(rows.map((r) => r.singleP99)), "cpu/msg", median(rows.map((r) => r.clusterCpuMsPerMsg)), "vs", median(rows.map((r) => r.singleCpuMsPerMsg)), "bytes/msg →sh", median(rows.map((r) => r.bytesPerMsgToShanghai)), "←sh", median(rows.map((r) => r.bytesPerMsgFromShanghai)));
+  if (floor) log("floor: median added p99", median(rows.map((r) => r.floorAdded)), "cluster p99", median(rows.map((r) => r.floorClusterP99)), "single p99", median(rows.map((r) => r.floorSingleP99)), "cpu/msg", median(rows.map((r) => r.floorClusterCpu)), "vs", median(rows.map((r) => r.floorSingleCpu)));
 } finally {
+  await floor?.cluster.stop().catch(() => {});
+  await floor?.single.stop().catch(() => {});
   await comparison.stop();
 }

@@ -16,9 +16,15 @@
  * The nodes are pinned to core 1 like the single node (so the cluster has the single
  * node's one core for its three processes), the load generator to core 0; the proxies run
  * in the bench's own process (core 0) and stand in for the WAN, so their CPU is not counted.
+ *
+ * The runtime floor (bench/floor/cluster.js: a bare relay between three objects on three
+ * workerd processes, nothing of Outpost) runs the same fan-out, on one node and on three,
+ * in the same repeats: how much latency a hop between processes sharing one core adds on
+ * this machine by itself.
  */
-import { api, createUsers } from "./servers.mjs";
+import { api, createUsers, startFloor, tmpDir } from "./servers.mjs";
 import { startCluster, startSingleNode } from "./cluster.mjs";
+import { startFloorCluster } from "./floor-cluster.mjs";
 import { median } from "./stats.mjs";
 
 const NODES = ["beijing", "shanghai", "shenzhen"];
@@ -243,11 +249,14 @@ export async function startComparison(log) {
 export async function runClusterScenario({ P, repeats, loadgen, log }) {
   const title = `Cluster: one room homed on beijing, 50 members over 3 nodes (17/17/16), 5 senders, 200 msg/s, vs the same room on one node`;
   const comparison = await startComparison(log);
+  const floor = { single: null, cluster: null };
   try {
+    floor.single = await startFloor(tmpDir("cluster-floor-single"));
+    floor.cluster = await startFloorCluster(NODES);
     const { single, users, singleRoom, cluster, setup } = comparison;
     const homeSenders = sockets(cluster, setup.a, [["beijing", 5]]);
     const spreadSenders = sockets(cluster, setup.a, [["beijing", 2], ["shanghai", 2], ["shenzhen", 1]]);
-    const runs = { single: [], cluster: [], clusterSpread: [], clusterBothCores: [] };
+    const runs = { single: [], cluster: [], clusterSpread: [], clusterBothCores: [], floorSingle: [], floorCluster: [] };
     const bytes = { cluster: [], clusterSpread: [], clusterBothCores: [] };
     const requests = { cluster: [], clusterSpread: [], clusterBothCores: [] };
     const runSingle = async (rep) => {
@@ -266,9 +275,19 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
       requests[key].push(c.requestsPer100Msgs);
       log(`  cluster #${rep + 1} ${key}: p50 ${c.ph.latencyMs.p50} p99 ${c.ph.latencyMs.p99} ms, ${c.ph.serverCpuMsPerMsg.toFixed(2)} ms CPU/msg, lost ${c.ph.lost}; bytes/msg ${JSON.stringify(c.bytesPerMsg, (k, v) => (typeof v === "number" ? Math.round(v) : v))}; requests/100 msgs ${JSON.stringify(c.requestsPer100Msgs, (k, v) => (typeof v === "number" ? Math.round(v * 10) / 10 : v))}`);
     };
+    const runFloor = async (rep) => {
+      // The same room and senders on the floor: one node, then three (links through proxies too).
+      const f1 = await loadgen(fanoutTask({ wsBase: floor.single.wsUrl, pid: floor.single.pid, rooms: [{ roomId: "floor-50", tokens: users.map(() => "floor"), senders: 5 }], durationMs: P.busyS * 1000 }), 180000);
+      runs.floorSingle.push(fanoutFigures(f1.phases[0]));
+      await sleep(2000);
+      const tokens = homeSenders.tokens.map((t) => ({ token: "floor", wsBase: floor.cluster.nodes[t.group].wsUrl, group: t.group }));
+      const f3 = await loadgen(fanoutTask({ pids: floor.cluster.pids(), rooms: [{ roomId: "floor-17-17-16", tokens, senders: homeSenders.senders }], durationMs: P.busyS * 1000 }), 180000);
+      runs.floorCluster.push(fanoutFigures(f3.phases[0], NODES));
+      log(`  cluster #${rep + 1} floor: one node p99 ${f1.phases[0].latencyMs.p99} ms, three nodes p99 ${f3.phases[0].latencyMs.p99} ms, ${f3.phases[0].serverCpuMsPerMsg.toFixed(2)} ms CPU/msg`);
+    };
     for (let rep = 0; rep < repeats; rep++) {
       // Alternating, as the other scenarios alternate Outpost and the baseline: the single node first, then last.
-      const steps = [() => runSingle(rep), () => runCluster(rep, "cluster", homeSenders), () => runCluster(rep, "clusterSpread", spreadSenders), () => runCluster(rep, "clusterBothCores", homeSenders, "0,1")];
+      const steps = [() => runSingle(rep), () => runCluster(rep, "cluster", homeSenders), () => runFloor(rep), () => runCluster(rep, "clusterSpread", spreadSenders), () => runCluster(rep, "clusterBothCores", homeSenders, "0,1")];
       for (const step of rep % 2 === 0 ? steps : [...steps.slice(1), steps[0]]) {
         await step();
         // Coalesced inbox summaries go out up to 5 s after a busy room's last message: let them pass before the next phase.
@@ -286,14 +305,16 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
     const metrics = {};
     for (const k of Object.keys(runs.single[0])) {
       if (typeof runs.single[0][k] !== "number") continue;
-      const row = { single: median(runs.single.map((r) => r[k])), cluster: median(runs.cluster.map((r) => r[k])), clusterSpread: median(runs.clusterSpread.map((r) => r[k])), clusterBothCores: median(runs.clusterBothCores.map((r) => r[k])) };
+      const row = { single: median(runs.single.map((r) => r[k])), cluster: median(runs.cluster.map((r) => r[k])), clusterSpread: median(runs.clusterSpread.map((r) => r[k])), clusterBothCores: median(runs.clusterBothCores.map((r) => r[k])), floorSingle: median(runs.floorSingle.map((r) => r[k])), floorCluster: median(runs.floorCluster.map((r) => r[k])) };
       row.addedPerRepeat = runs.cluster.map((r, i) => r[k] - runs.single[i][k]);
+      row.addedFloorPerRepeat = runs.floorCluster.map((r, i) => r[k] - runs.floorSingle[i][k]);
+      row.addedFloor = median(row.addedFloorPerRepeat);
       row.addedSpreadPerRepeat = runs.clusterSpread.map((r, i) => r[k] - runs.single[i][k]);
       row.added = median(row.addedPerRepeat);
       row.addedSpread = median(row.addedSpreadPerRepeat);
       metrics[k] = row;
     }
-    for (const k of Object.keys(runs.cluster[0])) if (k.startsWith("cpuMsPerMsg_")) metrics[k] = { single: null, cluster: median(runs.cluster.map((r) => r[k])), clusterSpread: median(runs.clusterSpread.map((r) => r[k])), clusterBothCores: median(runs.clusterBothCores.map((r) => r[k])) };
+    for (const k of Object.keys(runs.cluster[0])) if (k.startsWith("cpuMsPerMsg_")) metrics[k] = { single: null, cluster: median(runs.cluster.map((r) => r[k])), clusterSpread: median(runs.clusterSpread.map((r) => r[k])), clusterBothCores: median(runs.clusterBothCores.map((r) => r[k])), floorSingle: null, floorCluster: median(runs.floorCluster.map((r) => r[k])) };
     const medianBytes = (list) => Object.fromEntries(Object.keys(list[0]).map((k) => [k, median(list.map((b) => b[k]))]));
     return {
       title,
@@ -308,6 +329,8 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
       catchUp,
     };
   } finally {
+    await floor.cluster?.stop().catch(() => {});
+    await floor.single?.stop().catch(() => {});
     await comparison.stop();
   }
 }

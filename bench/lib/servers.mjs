@@ -164,7 +164,7 @@ export async function startOutpost(dataDir, { cpu = 1, v8Flags = [], cwd } = {})
 }
 
 /** Spawn workerd on `configPath` pinned to `cpu`, wait for /healthz on `port`; the server handle. */
-async function launchWorkerd(kind, configPath, { port, dataDir, cpu, env = process.env, cwd }) {
+export async function launchWorkerd(kind, configPath, { port, dataDir, cpu, env = process.env, cwd }) {
   const url = `http://127.0.0.1:${port}`;
   const startedAt = performance.now();
   const child = spawnWorkerd(configPath, { env, stdio: ["ignore", "pipe", "pipe"], cwd });

@@ -9,7 +9,9 @@
  * (`pushedFrames`), before anything is written: the mirror broadcasts first
  * and writes after, so its members' frames do not wait for this copy's commit
  * (the home committed the messages before pushing them; a write that fails
- * here is not acknowledged, and the home pushes the same again).
+ * here is not acknowledged, and the home pushes the same again). The mirror
+ * keeps the positions it told (`stateAfter`) apart from the ones written, and
+ * writes the pushes of a short moment together (mirror/link-socket.ts).
  */
 import type { RoomPush } from "../../protocol/cluster";
 import type { ServerRoomFrame } from "../../protocol/frames";
@@ -26,7 +28,8 @@ export interface Applied {
   state: MirrorState;
 }
 
-export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPush, now: number): Applied {
+/** `positions`: write the positions reached too (of several pushes written together, the last one does). */
+export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPush, now: number, positions = true): Applied {
   // A home-only room's messages are passed on to viewers, never stored here.
   const homeOnly = push.room.residency === "home";
   let members: Member[] | null = null;
@@ -44,18 +47,24 @@ export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPus
     // The home's retention marker (its purge follows the push, in batches: MirrorObject.applyPush).
     if (push.retention && !homeOnly) store.saveRetention(push.retention);
     reads = store.setReads(push.reads);
-    store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
+    if (positions) store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
   });
-  const state: MirrorState = {
-    room: roomChanged ? push.room : before.room,
-    members: members ?? before.members,
-    membersRev: members ? push.membersRev : before.membersRev,
+  return { members, reads, state: stateAfter(before, push, now), renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
+}
+
+/** The copy's state once `push` is applied to `before`: what applyPush writes, worked out without writing. */
+export function stateAfter(before: MirrorState, push: RoomPush, now: number): MirrorState {
+  const membersChanged = !!push.members && push.membersRev !== before.membersRev;
+  const homeOnly = push.room.residency === "home";
+  return {
+    room: !before.room || !sameFields(before.room, push.room) ? push.room : before.room,
+    members: membersChanged ? (push.members as Member[]) : before.members,
+    membersRev: membersChanged ? push.membersRev : before.membersRev,
     lastSeq: Math.max(before.lastSeq, push.lastSeq),
     version: Math.max(before.version, push.version),
     syncedAt: now,
     retention: push.retention && !homeOnly ? push.retention : before.retention,
   };
-  return { members, reads, state, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
 }
 
 /** The room rides in every push: compared field by field (its values are strings and numbers), not serialised twice per push. */

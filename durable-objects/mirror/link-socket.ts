@@ -6,12 +6,23 @@
  * tagged LINK_TAG (never among the members' sockets a broadcast reaches), keeps
  * the secret and the number of the last push it took in the socket's
  * attachment (both survive hibernation), and for each frame: checks its MAC and
- * that its number follows the last one, applies the push exactly as a pushed
- * HTTP request would, and answers with a MAC'd acknowledgement naming the push.
+ * that its number follows the last one, tells the mirror's viewers at once
+ * (`take`), and answers with a MAC'd acknowledgement once the push is written.
  * Frames are handled one after another in the order they came, whatever the
  * awaits inside. Anything wrong closes the channel (the home then goes back to
  * the last position the mirror confirmed); a second channel from the home
  * replaces the first.
+ *
+ * Writing: a home that asked for batched answers gets its pushes written
+ * together — after `mirrorWriteDelayMs` (a node limit, 25 ms by default; 0
+ * turns this off), or at once when MIRROR_FLUSH_PUSHES or
+ * MIRROR_FLUSH_BYTES of them wait — in one commit, and one answer naming the
+ * last of them. Each commit is an fsync and each answer an event at the home:
+ * per push, they cost the mirror as much CPU as all its members' frames. What
+ * waits is already in the mirror's memory and its viewers' sockets; a read of
+ * the copy writes it first (`settle`), and a crash loses only what was never
+ * acknowledged (the home pushes it again). An older home, answered push by push,
+ * gets each one written and answered at once, as before.
  */
 import { b64url, fromB64url } from "../shared/bytes";
 import { CHANNEL_MAX_FRAME, LINK_TAG, channelKey, openFrame, sealFrame } from "../shared/link-channel";
@@ -29,6 +40,30 @@ export interface ChannelHandOver {
   roomId: string;
   /** base64url of the channel's 32-byte secret */
   secret: string;
+  /** the home takes one answer for several pushes (absent from channels opened before batching) */
+  batch?: boolean;
+}
+
+/** Written at once when this many pushes wait (fewer than the home's CHANNEL_WINDOW_BATCHED, so it never stalls on the timer). */
+export const MIRROR_FLUSH_PUSHES = 16;
+/** … or when they hold this many bytes (a node catching up gets pushes of hundreds of messages). */
+export const MIRROR_FLUSH_BYTES = 1 << 20;
+
+/** What the mirror object does with a channel's pushes. */
+export interface PushHost {
+  /** Before the first push: the copy's tables, the node's directory entry. */
+  prepare(push: RoomPush): Promise<void>;
+  /** Tell the viewers and move the copy's positions, in memory. */
+  take(push: RoomPush): void;
+  /** Write pushes taken, in order, in one transaction; each one's answer. Throws: nothing was written. */
+  write(pushes: RoomPush[]): RoomPushAnswer[];
+}
+
+interface Taken {
+  ws: WebSocket;
+  key: CryptoKey;
+  n: number;
+  push: RoomPush;
 }
 
 interface Attachment {
@@ -39,12 +74,21 @@ interface Attachment {
 
 export class LinkSockets {
   private readonly keys = new WeakMap<WebSocket, Promise<CryptoKey>>();
+  /** each channel's attachment as this isolate last saw it: the number moves with every push taken, the attachment when it is written */
+  private readonly attachments = new WeakMap<WebSocket, Attachment>();
   /** one queue for every channel socket: a replaced channel's last frame is applied before the new one's first */
   private queue: Promise<void> = Promise.resolve();
+  /** acknowledgements go out in the order their pushes were written */
+  private acks: Promise<void> = Promise.resolve();
+  private taken: Taken[] = [];
+  private takenBytes = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly ctx: DurableObjectState,
-    private readonly apply: (push: RoomPush) => Promise<RoomPushAnswer>,
+    private readonly host: PushHost,
+    /** limits.mirrorWriteDelayMs */
+    private readonly delayMs: number,
   ) {}
 
   isLink(ws: WebSocket): boolean {
@@ -92,9 +136,18 @@ export class LinkSockets {
     return key;
   }
 
+  private attachment(ws: WebSocket): Attachment | null {
+    let a = this.attachments.get(ws);
+    if (!a) {
+      a = (ws.deserializeAttachment() as Attachment | null) ?? undefined;
+      if (a) this.attachments.set(ws, a);
+    }
+    return a ?? null;
+  }
+
   private async handle(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     if (ws.readyState !== WebSocket.OPEN) return;
-    const a = ws.deserializeAttachment() as Attachment | null;
+    const a = this.attachment(ws);
     if (!a?.link) return void safeClose(ws, CLOSE.policy, "not a channel");
     if (typeof raw !== "string" || raw.length > CHANNEL_MAX_FRAME) return void safeClose(ws, CLOSE.policy, "frame too large");
     const key = await this.key(ws, a);
@@ -110,24 +163,61 @@ export class LinkSockets {
       push = null;
     }
     if (!push?.success || push.data.room.id !== a.link.roomId) return void safeClose(ws, CLOSE.policy, "not a push of this room");
-    let reply: string;
-    try {
-      reply = JSON.stringify({ a: await this.apply(push.data) });
-    } catch (err) {
-      // Nothing was taken (the push is one transaction): the home sends it again after its back-off.
-      const e = asAppError(err);
-      if (!e) log("error", "link.channel_apply_failed", { from: a.link.from, room: a.link.roomId, error: errorText(err) });
-      reply = JSON.stringify({ e: { code: e?.code ?? "internal" } });
-      ws.send(await sealFrame(key, "ack", frame.n, reply));
-      return void safeClose(ws, CLOSE.internal, "push not applied");
-    }
+    await this.host.prepare(push.data);
+    // Told now, written with the next ones (or at once, for a home that wants an answer per push).
+    this.host.take(push.data);
     a.n = frame.n;
-    ws.serializeAttachment(a);
-    ws.send(await sealFrame(key, "ack", frame.n, reply));
+    this.taken.push({ ws, key, n: frame.n, push: push.data });
+    this.takenBytes += raw.length;
+    if (!a.link.batch || this.delayMs === 0 || this.taken.length >= MIRROR_FLUSH_PUSHES || this.takenBytes >= MIRROR_FLUSH_BYTES) this.settle();
+    else this.timer ??= setTimeout(() => this.settle(), this.delayMs);
+  }
+
+  /**
+   * Write every push taken and not yet written, now (before the copy is read),
+   * and answer them: a batched channel once, for its last push; an older home
+   * push by push. A write that fails writes nothing: the home hears why and the
+   * channel closes, and it pushes the same again from what it had confirmed.
+   */
+  settle(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.taken;
+    if (batch.length === 0) return;
+    this.taken = [];
+    this.takenBytes = 0;
+    let answers: RoomPushAnswer[];
+    try {
+      answers = this.host.write(batch.map((t) => t.push));
+    } catch (err) {
+      const e = asAppError(err);
+      if (!e) log("error", "link.channel_apply_failed", { room: batch[0].push.room.id, error: errorText(err) });
+      const reply = JSON.stringify({ e: { code: e?.code ?? "internal" } });
+      for (const t of batch.filter((t, i) => batch.findIndex((u) => u.ws === t.ws) === i)) {
+        this.answer(t, reply);
+        this.acks = this.acks.then(() => void safeClose(t.ws, CLOSE.internal, "push not applied"));
+      }
+      return;
+    }
+    batch.forEach((t, i) => {
+      const a = this.attachment(t.ws);
+      const last = batch.findLastIndex((u) => u.ws === t.ws) === i;
+      if (last && a) t.ws.serializeAttachment(a);
+      if (last || !a?.link.batch) this.answer(t, JSON.stringify({ a: answers[i] }));
+    });
+  }
+
+  private answer(t: Taken, reply: string): void {
+    this.acks = this.acks
+      .then(async () => {
+        const frame = await sealFrame(t.key, "ack", t.n, reply);
+        if (t.ws.readyState === WebSocket.OPEN) t.ws.send(frame);
+      })
+      .catch((err) => log("error", "link.channel_answer_failed", { error: errorText(err) }));
   }
 }
 
 /** The hand-over header's value for a verified channel. */
-export function channelHandOver(from: string, roomId: string, secret: Uint8Array): string {
-  return JSON.stringify({ from, roomId, secret: b64url(secret) } satisfies ChannelHandOver);
+export function channelHandOver(from: string, roomId: string, secret: Uint8Array, batch: boolean): string {
+  return JSON.stringify({ from, roomId, secret: b64url(secret), batch } satisfies ChannelHandOver);
 }

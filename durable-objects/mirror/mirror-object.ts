@@ -30,10 +30,10 @@ import { answerPingsWhileAsleep, closeBack, closeIfOversized, closeOnError, erro
 import { limitsOf } from "../shared/env";
 import { linkStub } from "../shared/objects";
 import { searchCopy, type MirrorSearchQuery } from "./mirror-search";
-import { MIRROR_PURGE_BATCH, MirrorStore, type MirrorState } from "./mirror-store";
+import { MirrorStore, type MirrorState } from "./mirror-store";
+import { MirrorCopy } from "./mirror-copy";
 import { MirrorSockets } from "./mirror-sockets";
 import { MirrorSends, answerFrame, type SendInput, type SendOutcome } from "./mirror-sends";
-import { applyPush, memberFrames, pushedFrames } from "./apply-push";
 import { LINK_CHANNEL_HEADER, LinkSockets } from "./link-socket";
 import { registerMirror } from "./registration";
 import { callHome } from "./forward";
@@ -51,32 +51,41 @@ export class MirrorObject extends DurableObject<Env> {
   private readonly sends: MirrorSends;
   /** the channel from the room's home (link-socket.ts) */
   private readonly links: LinkSockets;
-  private state: MirrorState | null = null;
-  private members = new Map<string, Member>();
+  /** the room's copy: as its viewers were told, and as written (mirror-copy.ts) */
+  private readonly copy: MirrorCopy;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new MirrorStore(openDb(ctx.storage, schema), ctx.storage);
     this.sockets = new MirrorSockets(ctx);
+    this.copy = new MirrorCopy(ctx.storage, this.store, this.sockets);
     reportSockets("mirror", ctx);
     this.sends = new MirrorSends(env, ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn), this.sockets);
-    this.links = new LinkSockets(ctx, async (push) => {
-      await registerMirror(env, push);
-      return this.applyPush(push);
-    });
+    this.links = new LinkSockets(ctx, {
+      prepare: async (push) => {
+        await registerMirror(env, push);
+        await this.copy.ready();
+      },
+      take: (push) => this.copy.take(push),
+      write: (pushes) => this.copy.write(pushes),
+    }, limitsOf(env).mirrorWriteDelayMs);
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
       // A mirror exists once its home pushed to it; until then it has no tables (and no file is written).
       if (hasSchema(ctx.storage, "meta")) {
         await ensureSchema(openDb(ctx.storage, schema), migrations);
-        this.loadState();
+        this.copy.load();
       }
     });
   }
 
-  private loadState(): void {
-    this.state = this.store.load();
-    this.members = new Map(this.state.members.map((m) => [m.userId, m]));
+  /** the copy as this node's viewers were told */
+  private get state(): MirrorState | null {
+    return this.copy.state;
+  }
+
+  private get members(): Map<string, Member> {
+    return this.copy.members;
   }
 
   private get roomId(): string {
@@ -89,34 +98,12 @@ export class MirrorObject extends DurableObject<Env> {
 
   // ------------------------------------------------------------ from the home
 
-  /** Apply what the home pushed; answer with the positions now held. Idempotent. */
+  /** A push as an HTTP request (a home without channels): written and answered at once. Idempotent. */
   async applyPush(push: RoomPush): Promise<RoomPushAnswer> {
-    if (!this.state) {
-      await ensureSchema(openDb(this.ctx.storage, schema), migrations);
-      this.loadState();
-    }
-    // Told before written (apply-push.ts): removed members' sockets close first, then the news goes out.
-    const before = this.state!;
-    if (push.members && push.membersRev !== before.membersRev) {
-      const { removed, frames } = memberFrames(this.members, push.members as Member[]);
-      for (const userId of removed) this.sockets.closeUser(userId, "removed from the room");
-      for (const f of frames) this.sockets.broadcast(f);
-    }
-    for (const f of pushedFrames(before, push)) this.sockets.broadcast(f);
-    this.sockets.flush();
-    const applied = applyPush(this.store, before, push, Date.now());
-    // What was written, without reading it back (a push per message or two under load).
-    this.state = applied.state;
-    if (applied.members) this.members = new Map(applied.members.map((m) => [m.userId, m]));
-    // What the home's retention removed goes here too, a bounded transaction at a time.
-    const marker = this.state!.retention;
-    if (marker && push.retention) {
-      for (;;) if (this.store.purgeBatch(marker) < MIRROR_PURGE_BATCH) break;
-    }
-    if (applied.renamed) this.sockets.sendToEachMember((u) => this.members.has(u), (u) => ({ type: "room.updated", room: this.view(u) }));
-    for (const r of applied.reads) if (this.members.has(r.userId)) this.sockets.broadcast({ type: "receipt", userId: r.userId, seq: r.seq });
-    for (const userId of push.typing ?? []) this.sockets.typing(userId);
-    return { version: this.state!.version, lastSeq: this.state!.lastSeq, membersRev: this.state!.membersRev };
+    this.links.settle();
+    await this.copy.ready();
+    this.copy.take(push);
+    return this.copy.write([push])[0];
   }
 
   /** The link's queue delivered (or the home refused) sends of this room. */
@@ -131,9 +118,7 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   private view(userId: string): Room {
-    const { residency: _r, ...room } = this.state!.room!;
-    // A mirror saved before topics existed has none.
-    return { ...room, topic: room.topic ?? "", lastSeq: this.state!.lastSeq, memberCount: this.members.size, role: this.members.get(userId)?.role ?? null };
+    return this.copy.view(userId);
   }
 
   async info(caller: Caller): Promise<{ room: Room; members: Member[] }> {
@@ -165,6 +150,7 @@ export class MirrorObject extends DurableObject<Env> {
   ): Promise<{ messages: Message[]; hasMore: boolean; lastSeq: number; syncedAt?: number; stale?: boolean; retention?: { beforeSeq: number; before: number } }> {
     this.requireMember(caller.userId);
     if (this.homeOnly) return callHome(this.env, this.roomId, "history", caller, [q]);
+    this.links.settle();
     const page = this.store.page({ before: q.before, after: q.after, limit: Math.min(Math.max(q.limit ?? 50, 1), 100) });
     const home = homeNode(this.roomId)!;
     const link = await linkStub(this.env, home).getStatus(home);
@@ -176,6 +162,7 @@ export class MirrorObject extends DurableObject<Env> {
   async getMessage(caller: Caller, id: string): Promise<Message> {
     this.requireMember(caller.userId);
     if (this.homeOnly) return callHome(this.env, this.roomId, "getMessage", caller, [id]);
+    this.links.settle();
     const m = this.store.byId(id);
     if (!m) throw notFound("message");
     return m;
@@ -184,11 +171,13 @@ export class MirrorObject extends DurableObject<Env> {
   async search(caller: Caller, q: MirrorSearchQuery): Promise<SearchHit[]> {
     this.requireMember(caller.userId);
     if (this.homeOnly) return callHome(this.env, this.roomId, "search", caller, [q]);
+    this.links.settle();
     return searchCopy(this.store, q);
   }
 
   async receipts(caller: Caller): Promise<{ userId: string; seq: number }[]> {
     this.requireMember(caller.userId);
+    this.links.settle();
     return this.store.reads().filter((r) => this.members.has(r.userId));
   }
 
@@ -351,6 +340,7 @@ export class MirrorObject extends DurableObject<Env> {
 
   /** Resume: what this socket missed, from the copy (a home-only room: asked of the home). */
   private async sendSync(ws: WebSocket, caller: Caller, afterSeq: number, afterVersion: number | undefined, reqId?: string): Promise<void> {
+    this.links.settle(); // what the copy was told is written before it is read
     const s = this.state!;
     const base = { type: "sync" as const, lastSeq: s.lastSeq, version: s.version, ...(reqId ? { replyTo: reqId } : {}) };
     let messages: Message[];

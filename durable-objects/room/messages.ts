@@ -148,9 +148,11 @@ export class Messages {
     // Counters move only after the insert succeeded: a failed write leaves no gap.
     this.state.lastSeq = row.seq;
     this.state.version = row.version;
+    const message = toMessage(meta.id, row, []);
+    this.state.lastStored = message;
     this.activity.changed();
     this.index.messageStored();
-    return { message: toMessage(meta.id, row, []), duplicate: false };
+    return { message, duplicate: false };
   }
 
   private duplicateOf(meta: RoomMeta, clientKey: string): { message: Message; duplicate: true } | null {

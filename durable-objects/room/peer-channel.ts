@@ -2,7 +2,10 @@
  * The home room's end of its channel to one other node (shared/link-channel.ts
  * has the protocol and why): a WebSocket opened by a signed upgrade, pushes
  * sent as numbered, MAC'd frames without waiting for the previous answer, and
- * the mirror's acknowledgements matched to them in order.
+ * the mirror's acknowledgements matched to them in order. A mirror that batches
+ * its acknowledgements (`batched`: it said so on its 101) answers once for
+ * several pushes: an acknowledgement then settles every unanswered push up to
+ * the one it names.
  *
  * The channel never decides what to send (peer-push.ts does); it reports each
  * push's answer, or fails every push still unanswered at once when the socket
@@ -14,7 +17,7 @@
 import type { Env } from "../shared/env";
 import { clusterOf, LinkError, LINK_TIMEOUT_MS, nodeKey, peerNamed } from "../shared/cluster";
 import { LINK_HEADERS, signRequest, verifyResponse } from "../shared/link-auth";
-import { CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, channelKey, channelOffer, channelSecret, openFrame, sealFrame } from "../shared/link-channel";
+import { CHANNEL_ACKS_HEADER, CHANNEL_ACKS_PARAM, CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, channelKey, channelOffer, channelSecret, openFrame, sealFrame } from "../shared/link-channel";
 import { RoomPushAnswer } from "../../protocol/cluster";
 
 /** A channel with no push for this long closes (the next change opens another). */
@@ -42,6 +45,8 @@ export class PeerChannel {
     private readonly node: string,
     private readonly ws: WebSocket,
     private readonly key: CryptoKey,
+    /** the mirror answers once for several pushes (CHANNEL_ACKS_HEADER) */
+    readonly batched: boolean,
     /** the channel ended: `failed` when pushes were left unanswered (or it broke) */
     private readonly onEnd: (failed: LinkError | null) => void,
   ) {
@@ -65,7 +70,7 @@ export class PeerChannel {
     const peer = peerNamed(env, node);
     if (!cluster || !peer || !env.PEERS) throw new LinkError(node, "not_in_cluster", "no such node in the cluster file");
     const offer = await channelOffer();
-    const path = `/link/v1/rooms/${encodeURIComponent(roomId)}/stream?${CHANNEL_KEY_PARAM}=${offer.publicKey}`;
+    const path = `/link/v1/rooms/${encodeURIComponent(roomId)}/stream?${CHANNEL_KEY_PARAM}=${offer.publicKey}&${CHANNEL_ACKS_PARAM}=batch`;
     const headers = await signRequest(await nodeKey(env), { from: cluster.self, to: node, method: "GET", path, body: null });
     headers.upgrade = "websocket";
     // A timer, not an AbortSignal: the signal would stay tied to the socket the upgrade returns.
@@ -101,7 +106,7 @@ export class PeerChannel {
       ws.close(1008, "not signed by the node");
       throw new LinkError(node, "bad_signature", "channel answer not signed by the node");
     }
-    return new PeerChannel(node, ws, await channelKey(secret), onEnd);
+    return new PeerChannel(node, ws, await channelKey(secret), res.headers.get(CHANNEL_ACKS_HEADER) === "batch", onEnd);
   }
 
   get open(): boolean {
@@ -146,9 +151,11 @@ export class PeerChannel {
     if (this.closed) return;
     const frame = typeof data === "string" ? await openFrame(this.key, "ack", data) : null;
     const head = this.pending[0];
+    // Batched: the answer names the last push it covers (any unanswered one); otherwise the oldest.
+    const covers = frame && head ? (this.batched ? this.pending.findIndex((p) => p.n === frame.n) : frame.n === head.n ? 0 : -1) : -1;
     let answer: RoomPushAnswer | null = null;
     let refusal: string | null = null;
-    if (frame && head && frame.n === head.n) {
+    if (frame && covers >= 0) {
       try {
         const body = JSON.parse(frame.payload) as { a?: unknown; e?: { code?: unknown } };
         const parsed = RoomPushAnswer.safeParse(body.a);
@@ -167,9 +174,8 @@ export class PeerChannel {
       this.end(new LinkError(this.node, refusal === "answer not authentic" ? "bad_signature" : "unreachable", `channel: ${refusal}`));
       return;
     }
-    this.pending.shift();
     this.lastUse = Date.now();
-    head!.resolve(answer);
+    for (const p of this.pending.splice(0, covers + 1)) p.resolve(answer);
   }
 
   /** One timer: an unanswered push past LINK_TIMEOUT_MS fails the channel; an idle one closes. */

@@ -57,6 +57,13 @@ export const PEER_PUSH_LIMIT = 500;
 export const CURSOR_SAVE_MS = 1000;
 /** pushes on a channel without an answer yet; more changes wait for an answer and ride together */
 export const CHANNEL_WINDOW = 4;
+/**
+ * The same, to a mirror that batches its answers (shared/link-channel.ts): it
+ * writes the pushes of a short moment in one commit and answers once for them,
+ * so a message need not wait for an answer to go out — more than the mirror
+ * ever holds unwritten (MIRROR_FLUSH_PUSHES) may be on the way.
+ */
+export const CHANNEL_WINDOW_BATCHED = 32;
 /** how long a node that answered the channel upgrade 404 gets HTTP pushes before it is asked again */
 export const LEGACY_RETRY_MS = 10 * 60_000;
 
@@ -119,6 +126,13 @@ export class PeerPush {
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
   private savedAt = 0;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * The last push made, for the next node that needs the very same one in this
+   * turn (same cursor, no reads or typing of its own): a message committed goes
+   * to every node at once, and one query and one JSON text serve them all.
+   * Forgotten at the end of the turn, before anything can change.
+   */
+  private made: { key: string; push: NonNullable<ReturnType<PeerPush["make"]>> } | null = null;
 
   constructor(private readonly host: PeerPushHost) {}
 
@@ -188,7 +202,7 @@ export class PeerPush {
     if (s.opening) return; // the channel's opening sends what is there when it is done
     if (!s.channel?.open && Date.now() >= s.legacyUntil && peerNamed(this.host.env, node)?.channels !== false) return this.openChannel(node, s);
     // An HTTP push goes alone: nothing may overtake it, and it overtakes nothing.
-    while (!s.httpBusy && s.inFlight < (s.channel ? CHANNEL_WINDOW : 1)) {
+    while (!s.httpBusy && s.inFlight < (s.channel ? (s.channel.batched ? CHANNEL_WINDOW_BATCHED : CHANNEL_WINDOW) : 1)) {
       const push = this.next(node, s, !!s.channel);
       if (!push) return;
       const channel = push.fits ? s.channel : null;
@@ -240,6 +254,17 @@ export class PeerPush {
    */
   private next(node: string, s: Stream, channel: boolean): { payload: RoomPush; text: string; sent: PeerCursor; readsAt: number; fits: boolean } | null {
     const cursor = s.sent ?? this.load()[node] ?? { version: 0, membersRev: -1 };
+    const key = s.typing.size === 0 ? `${channel}|${cursor.version}|${cursor.membersRev}` : null;
+    if (key !== null && this.made?.key === key && this.host.readsRev() === s.readsAt) return this.made.push;
+    const push = this.make(cursor, s, channel);
+    if (key !== null && push && push.payload.reads.length === 0) {
+      if (!this.made) queueMicrotask(() => (this.made = null));
+      this.made = { key, push };
+    }
+    return push;
+  }
+
+  private make(cursor: PeerCursor, s: Stream, channel: boolean): { payload: RoomPush; text: string; sent: PeerCursor; readsAt: number; fits: boolean } | null {
     const membersChanged = cursor.membersRev !== this.host.membersRev();
     // Cheap questions first: after every answer this runs again, mostly to find nothing new.
     const readsAt = this.host.readsRev();

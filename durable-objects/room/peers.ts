@@ -33,7 +33,12 @@ export class RoomPeers {
       membersRev: () => this.membersRev(),
       lastSeq: () => state.lastSeq,
       version: () => state.version,
-      changedSince: (version, limit) => store.messages.toMessages(state.meta!.id, store.messages.changedByVersion(version, limit)),
+      changedSince: (version, limit) => {
+        // The usual case under load: the one message just stored, not read back (room-state.ts).
+        const last = state.lastStored;
+        if (last && last.version === state.version && version === last.version - 1) return [last];
+        return store.messages.toMessages(state.meta!.id, store.messages.changedByVersion(version, limit));
+      },
       readsRev: () => state.reads.changes + state.members.changes,
       reads: () => [...state.reads].filter(([u, r]) => r.sendReceipts && state.members.has(u)).map(([userId, r]) => ({ userId, seq: r.lastReadSeq })),
       retention: () => {

@@ -7,7 +7,7 @@
  * No runtime here: the alarm is set through the function the object passes
  * in, so the state (and what is built on it) runs in plain Node too.
  */
-import type { Member, Role } from "../../protocol/models";
+import type { Member, Message, Role } from "../../protocol/models";
 import { notFound } from "../shared/app-error";
 import type { RoomMeta } from "./store/meta";
 import type { MemberRow } from "./store/members";
@@ -53,6 +53,12 @@ export class RoomState {
   lastSeq = 0;
   /** the room's change counter: every new message, edit, recall and reaction bumps it */
   version = 0;
+  /**
+   * The message stored last, as its members were told: while `version` is still
+   * its version, it is the only change since the version before (peers.ts sends
+   * it to the other nodes without reading it back).
+   */
+  lastStored: Message | null = null;
   /** the alarm time last set (read once at wake), so scheduling needs no await */
   private alarmAt: number | null = null;
 

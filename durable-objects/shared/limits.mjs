@@ -112,6 +112,12 @@ export const LimitsSchema = z
        * are checked at the count they were made with.
        */
       passwordHashIterations: positive(600_000),
+      /**
+       * How long a mirror gathers the pushes of its room's home before writing them in one
+       * commit and answering once (durable-objects/mirror/link-socket.ts), in ms; 0 writes
+       * and answers each push at once. Members on the mirror's node are told at once either way.
+       */
+      mirrorWriteDelayMs: zeroTurnsOff(25),
       /** allowed upload types: exact, or "type/" + "*" wildcards; "*" + "/" + "*" allows everything */
       allowedFileTypes: z
         .array(z.string({ error: MEDIA_TYPES_ERROR }).regex(/^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/, { error: MEDIA_TYPES_ERROR }), {

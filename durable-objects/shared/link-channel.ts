@@ -19,6 +19,15 @@
  * Frame text: `<mac>.<n>.<payload>` — mac is base64url (43 characters), n the
  * frame's number (pushes 1, 2, 3 … ; an acknowledgement names the push it
  * answers), payload JSON.
+ *
+ * Batched acknowledgements (a later version; older nodes ignore the query
+ * parameter and answer every push): a home that asks with `acks=batch` lets
+ * the mirror write the pushes of a short moment together, in one commit, and
+ * answer once for all of them — the acknowledgement names the last push it
+ * covers, and covers every unanswered one before it. The mirror says it does
+ * so with CHANNEL_ACKS_HEADER on its 101; the home then allows more pushes
+ * unanswered at once (room/peer-push.ts). Not signed: a forged header changes
+ * only how many pushes wait for an answer, never what an answer proves.
  */
 import { b64url, fromB64url } from "./bytes";
 
@@ -26,6 +35,9 @@ import { b64url, fromB64url } from "./bytes";
 export const CHANNEL_KEY_PARAM = "k";
 /** The header of the 101 answer that carries the mirror's public key (the signed "body" of that answer). */
 export const CHANNEL_KEY_HEADER = "x-outpost-link-channel-key";
+/** The query parameter (value "batch") and the 101's header by which the two ends agree on batched acknowledgements. */
+export const CHANNEL_ACKS_PARAM = "acks";
+export const CHANNEL_ACKS_HEADER = "x-outpost-link-channel-acks";
 /** The tag of a mirror's channel sockets (members' sockets carry `u:`, `s:` and a fan-out tag): never counted or reached as a member's. */
 export const LINK_TAG = "link";
 /** The largest frame either side sends or accepts (a push is cut to fit: room/peer-push.ts). */

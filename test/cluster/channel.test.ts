@@ -9,14 +9,13 @@
  * (room, node) through a cut and a restart of the channel, every message once
  * and in order.
  */
-import fs from "node:fs";
-import path from "node:path";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs } from "../harness";
 import { roomWs } from "../e2e/client";
-import { importPrivateKey, signRequest, verifyResponse, LINK_HEADERS } from "../../durable-objects/shared/link-auth";
-import { CHANNEL_KEY_HEADER, channelKey, channelOffer, channelSecret, sealFrame } from "../../durable-objects/shared/link-channel";
+import { signRequest } from "../../durable-objects/shared/link-auth";
+import { channelKey, channelOffer, sealFrame } from "../../durable-objects/shared/link-channel";
+import { closed, keyOf as keyOfNode, openChannel as openChannelTo, streamPath } from "./fake-home";
 import { startCluster, type TestCluster } from "./cluster-harness";
 import { callNode, eventually } from "./cluster-client";
 import { filesContaining } from "./data-files";
@@ -48,31 +47,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const keyOf = async (node: string) => importPrivateKey(JSON.parse(fs.readFileSync(path.join(cluster.nodes[node].dataDir, "node-key.json"), "utf8")).privateKey);
-const streamPath = (room: string, k: string) => `/link/v1/rooms/${encodeURIComponent(room)}/stream?k=${k}`;
-
-/** Open a channel to `to` straight at its listener (no proxy), as node `from` (with its key) or unsigned. */
-async function openChannel(to: string, room: string, as: string | null) {
-  const offer = await channelOffer();
-  const p = streamPath(room, offer.publicKey);
-  const headers = as ? await signRequest(await keyOf(as), { from: as, to, method: "GET", path: p, body: null }) : {};
-  const ws = new WebSocket(`${cluster.nodes[to].wsUrl}${p}`, { headers });
-  const opened = await new Promise<{ ok: true; headers: Record<string, string | string[] | undefined> } | { ok: false; status: number }>((resolve) => {
-    ws.once("upgrade", (res) => resolve({ ok: true, headers: res.headers }));
-    ws.once("unexpected-response", (_req, res) => resolve({ ok: false, status: res.statusCode ?? 0 }));
-    ws.once("error", () => resolve({ ok: false, status: 0 }));
-  });
-  if (!opened.ok) return { status: opened.status, ws: null, key: null };
-  await new Promise((r) => (ws.readyState === WebSocket.OPEN ? r(null) : ws.once("open", r)));
-  const theirs = String(opened.headers[CHANNEL_KEY_HEADER] ?? "");
-  const nonce = String(headers[LINK_HEADERS.nonce]);
-  const cfg = { self: as!, nodes: cluster.names.map((name) => ({ name, url: "", publicKey: JSON.parse(fs.readFileSync(path.join(cluster.nodes[name].dataDir, "node-key.json"), "utf8")).publicKey })) };
-  expect(await verifyResponse(cfg, { nonce, status: 101, from: to, signature: String(opened.headers[LINK_HEADERS.signature] ?? ""), body: theirs })).toBe(true);
-  const key = await channelKey((await channelSecret(offer.privateKey, theirs, nonce))!);
-  return { status: 101, ws, key };
-}
-
-const closed = (ws: WebSocket) => new Promise<number>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve(-1) : ws.once("close", (code) => resolve(code))));
+const keyOf = (node: string) => keyOfNode(cluster, node);
+const openChannel = (to: string, room: string, as: string | null) => openChannelTo(cluster, to, room, as);
 
 describe("a room's channel to another node", () => {
   it("is refused without a node's signature, and to a node that is not the room's home", async () => {

@@ -10,7 +10,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { Env } from "../../durable-objects/shared/env";
 import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
 import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
-import { CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, channelOffer, channelSecret } from "../../durable-objects/shared/link-channel";
+import { CHANNEL_ACKS_HEADER, CHANNEL_ACKS_PARAM, CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, channelOffer, channelSecret } from "../../durable-objects/shared/link-channel";
 import { LINK_CHANNEL_HEADER, channelHandOver } from "../../durable-objects/mirror/link-socket";
 import { registerMirror } from "../../durable-objects/mirror/registration";
 import { asAppError } from "../../durable-objects/shared/app-error";
@@ -174,10 +174,12 @@ export const link = new Hono<LinkEnv>()
     const offer = await channelOffer();
     const secret = await channelSecret(offer.privateKey, c.req.query(CHANNEL_KEY_PARAM) ?? "", c.get("linkNonce"));
     if (!secret) return linkReply(c, 400, { error: { code: "invalid_request", message: "no valid channel key" } });
-    const res = await storedMirror(c.env, roomId).fetch(new Request("https://mirror/link-channel", { headers: { upgrade: "websocket", [LINK_CHANNEL_HEADER]: channelHandOver(from, roomId, secret) } }));
+    // A home that understands batched answers asks for them (shared/link-channel.ts); an older one is answered push by push.
+    const batched = c.req.query(CHANNEL_ACKS_PARAM) === "batch";
+    const res = await storedMirror(c.env, roomId).fetch(new Request("https://mirror/link-channel", { headers: { upgrade: "websocket", [LINK_CHANNEL_HEADER]: channelHandOver(from, roomId, secret, batched) } }));
     if (res.status !== 101 || !res.webSocket) return linkReply(c, 503, { error: { code: "room_unavailable", message: "the mirror did not take the channel" } });
     const signature = await signResponse(await nodeKey(c.env), { nonce: c.get("linkNonce"), status: 101, from: c.env.NODE_NAME, to: from, body: offer.publicKey });
-    return new Response(null, { status: 101, webSocket: res.webSocket, headers: { [CHANNEL_KEY_HEADER]: offer.publicKey, [LINK_HEADERS.signature]: signature, [LINK_HEADERS.version]: String(LINK_PROTOCOL_VERSION) } });
+    return new Response(null, { status: 101, webSocket: res.webSocket, headers: { [CHANNEL_KEY_HEADER]: offer.publicKey, [LINK_HEADERS.signature]: signature, [LINK_HEADERS.version]: String(LINK_PROTOCOL_VERSION), ...(batched ? { [CHANNEL_ACKS_HEADER]: "batch" } : {}) } });
   })
   // A member homed on the sending node acts in a room homed here: the room decides, as for anyone.
   .post("/rooms/:id/call", async (c) => {
