@@ -3,7 +3,8 @@
  * Chromium, as a node administrator does it (docs/OPERATIONS.md "Retention,
  * legal hold and erasure"): the node's default retention and one room's own
  * policy; a legal hold on a person, which refuses their erasure (said in
- * words); the hold released; the erasure done, the person shown as erased.
+ * words); the hold released; the erasure done, the person shown as erased;
+ * a hold on any room of the node, found by part of its name.
  * Each step is checked against the node's REST answers, not only the screen.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -145,6 +146,39 @@ describe("web client: retention, legal holds and erasure", () => {
     await panel.locator('input[name="defaultDays"]').fill("90");
     await expect.poll(() => panel.getByTestId("retention-warning").textContent()).toMatch(/^所有沿用节点默认策略的房间中，超过 90 天的消息及其文件将被永久删除/);
     expect(await panel.getByText("当前没有法律保全。").count()).toBe(1);
+  }, 60_000);
+
+  it("finds any room of the node for a hold, a private room or a DM the admin is not in, by part of its name", async () => {
+    await createUser(node.url, adminToken, { username: "anouk", password: "cycling along the dunes", displayName: "Anouk" });
+    const jules = (await createUser(node.url, adminToken, { username: "jules", password: "sailing past the old pier", displayName: "Jules" })).id as string;
+    const anouk = await loginAs(node.url, "anouk", "cycling along the dunes");
+    const merger = (await rest(node.url, anouk, "POST", "/rooms", { name: "并购 Merger talks", visibility: "private", members: [] })).id as string;
+    const dm = (await rest(node.url, anouk, "POST", "/dms", { userId: jules })).id as string;
+    const { page, pageErrors, cspViolations } = await adminBrowser();
+    await page.getByRole("button", { name: "Retention and legal holds", exact: true }).click();
+    const place = page.getByTestId("compliance-panel").getByTestId("place-hold");
+    await place.getByLabel("On a room").check();
+    const search = place.getByRole("searchbox", { name: "Search rooms, or paste a room id" });
+    // A DM is named by its two people; it is marked as one.
+    await search.fill("Jules");
+    const dmButton = place.locator(`button.person[data-room-id="${dm}"]`);
+    await expect.poll(() => dmButton.textContent(), { timeout: 10_000 }).toBe("Anouk & Jules Direct message");
+    // Part of a private room's name, in Chinese.
+    await search.fill("并购");
+    const button = place.locator(`button.person[data-room-id="${merger}"]`);
+    await expect.poll(() => button.textContent(), { timeout: 10_000 }).toBe("并购 Merger talks Private");
+    await button.click();
+    await expect.poll(() => place.getByTestId("hold-target").textContent()).toContain("并购 Merger talks");
+    await place.locator('input[name="holdReason"]').fill("case 2026-21");
+    await place.getByRole("button", { name: "Place hold" }).click();
+    const row = page.getByTestId("hold-list").locator(`tr[data-target-id="${merger}"]`);
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toMatch(/^Room: 并购 Merger talkscase 2026-21/);
+    const hold = (await rest(node.url, adminToken, "GET", "/admin/holds")).holds.find((h: { targetId: string }) => h.targetId === merger);
+    expect(hold).toMatchObject({ kind: "room", targetId: merger, reason: "case 2026-21" });
+    // The admin is in neither room.
+    expect(await page.locator(`button.room[data-room-id="${merger}"]`).count()).toBe(0);
+    await rest(node.url, adminToken, "DELETE", `/admin/holds/${hold.id}`);
+    expect([...pageErrors, ...cspViolations].join("\n")).toBe("");
   }, 60_000);
 
   it("a hold on a private room the admin is not in shows the room's name, its id on hover", async () => {

@@ -1,14 +1,18 @@
 /**
- * Pick a room of this node for a legal hold (Compliance.tsx): the admin's own
- * group rooms and the public room directory, searched by name, or a pasted
- * room id — the way to name a private room the admin is not in (ids show in
- * the audit trail and in exports). Rooms homed on other nodes are left out: a
- * hold covers this node's rooms only, and the node refuses any other.
+ * Pick a room of this node for a legal hold (Compliance.tsx): every room homed
+ * here — the node's directory of rooms (`GET /api/v1/admin/rooms`), private
+ * rooms and direct messages the admin is not in included, searched by name in
+ * any script — or a pasted room id (from the audit trail or an export). Rooms
+ * homed on other nodes are left out: a hold covers this node's rooms only, and
+ * the node refuses any other.
  */
 import { useEffect, useState } from "preact/hooks";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
-import { api, roomTitle, state } from "./store";
+import type { AdminRoomPage } from "../../sdk/index";
+import { api, state } from "./store";
+import { t } from "./i18n";
 import { tc } from "./compliance-strings";
+import { errorText } from "./server-errors";
 
 export interface PickedRoom {
   id: string;
@@ -17,35 +21,40 @@ export interface PickedRoom {
 
 export function RoomPicker({ pick }: { pick: (r: PickedRoom) => void }) {
   const [q, setQ] = useState("");
-  const [found, setFound] = useState<PickedRoom[] | null>(null);
+  const [found, setFound] = useState<(PickedRoom & Partial<Pick<AdminRoomPage["rooms"][number], "kind" | "visibility">>)[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const here = (id: string) => !!state.me && homeNode(id) === homeNode(state.me.id);
   useEffect(() => {
     const text = q.trim();
+    let stale = false;
     const timer = setTimeout(async () => {
       if (ROOM_ID_RE.test(text)) return setFound(here(text) ? [{ id: text, name: text }] : []);
-      const mine = (state.device?.sortedRooms() ?? [])
-        .filter((r) => r.kind === "group" && here(r.roomId) && r.name.toLowerCase().includes(text.toLowerCase()))
-        .map((r) => ({ id: r.roomId, name: roomTitle(r) }));
-      let listed: PickedRoom[] = [];
       try {
-        listed = (await api.publicRooms({ q: text || undefined, limit: 20 })).rooms.filter((r) => here(r.id)).map((r) => ({ id: r.id, name: r.name }));
-      } catch {
-        // the directory did not answer: the admin's own rooms, and a pasted id, still work
+        const page = await api.adminRooms({ q: text || undefined, limit: 20 });
+        if (stale) return;
+        setFound(page.rooms.map((r) => ({ id: r.id, name: r.name, kind: r.kind, visibility: r.visibility })));
+        setError(null);
+      } catch (err) {
+        // a pasted id still works without the directory
+        if (!stale) setError(errorText(err));
       }
-      const seen = new Set(mine.map((r) => r.id));
-      setFound([...mine, ...listed.filter((r) => !seen.has(r.id))].slice(0, 20));
     }, 150);
-    return () => clearTimeout(timer);
+    return () => {
+      stale = true;
+      clearTimeout(timer);
+    };
   }, [q]);
   return (
     <div class="picker">
       <input type="search" name="holdRoomSearch" aria-label={tc("searchRoomsOrId")} placeholder={tc("searchRoomsOrId")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+      {error && <p class="error small" role="alert">{error}</p>}
       <ul class="people">
         {found?.length === 0 && <li class="muted">{tc("noRoomsFound")}</li>}
         {found?.map((r) => (
           <li key={r.id}>
             <button type="button" class="person" data-room-id={r.id} onClick={() => pick(r)}>
               <span dir="auto">{r.name}</span>
+              {r.kind === "dm" ? <span class="muted small"> {t("directMessage")}</span> : r.visibility === "private" && <span class="muted small"> {t("private")}</span>}
             </button>
           </li>
         ))}
