@@ -9,7 +9,7 @@
  * times for pushes: minutes instead of the full scenario's half hour.
  */
 import { runLoadgen, pin, startFloor, tmpDir } from "./lib/servers.mjs";
-import { startFloorCluster } from "./lib/floor-cluster.mjs";
+import { floorFanout, startFloorCluster } from "./lib/floor-cluster.mjs";
 import { median } from "./lib/stats.mjs";
 import { fanoutTask, sockets, startComparison } from "./lib/cluster-scenario.mjs";
 
@@ -56,10 +56,8 @@ try {
     };
     if (floor) {
       await sleep(5000);
-      const fs1 = (await runLoadgen(fanoutTask({ wsBase: floor.single.wsUrl, pid: floor.single.pid, rooms: [{ roomId: "floor-50", tokens: users.map(() => "floor"), senders: 5 }], durationMs: SECONDS * 1000 }), 180000)).phases[0];
-      await sleep(5000);
-      const fTokens = plan.tokens.map((t) => ({ token: "floor", wsBase: floor.cluster.nodes[t.group].wsUrl, group: t.group }));
-      const fc = (await runLoadgen(fanoutTask({ pids: floor.cluster.pids(), rooms: [{ roomId: "floor-17-17-16", tokens: fTokens, senders: plan.senders }], durationMs: SECONDS * 1000 }), 180000)).phases[0];
+      const f = await floorFanout(runLoadgen, floor, plan, users.length, SECONDS * 1000, fanoutTask);
+      const [fs1, fc] = [f.single, f.cluster];
       Object.assign(row, { floorSingleP99: fs1.latencyMs.p99, floorClusterP99: fc.latencyMs.p99, floorAdded: fc.latencyMs.p99 - fs1.latencyMs.p99, floorSingleP50: fs1.latencyMs.p50, floorClusterP50: fc.latencyMs.p50, floorLost: fc.lost, floorSingleCpu: fs1.serverCpuMsPerMsg, floorClusterCpu: fc.serverCpuMsPerMsg, floorByPair: fc.latencyByPair, floorCpuByNode: (fc.serverCpuSByPid ?? []).map((x) => (x * 1000) / Math.max(1, fc.sent)) });
     }
     rows.push(row);

@@ -4,9 +4,11 @@
  * while `perf record` samples the home (beijing) and one mirror node (shanghai), each with V8's
  * jitdump so Outpost's JavaScript is named (as bench/profile.mjs does for one node).
  *
- *   node bench/profile-cluster.mjs [--seconds 8]
+ *   node bench/profile-cluster.mjs [--seconds 8] [--spread]
  *
- * Prints a Markdown section per node (also written to bench/profile-cluster.md).
+ * `--spread`: senders 2/2/1 over the three nodes (their sends go home through their node's
+ * link queue) instead of 5 on beijing. Prints a Markdown section per node (also written to
+ * bench/profile-cluster.md, or bench/profile-cluster-spread.md).
  */
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -17,7 +19,7 @@ import { startCluster } from "./lib/cluster.mjs";
 import { fanoutTask, setUpCluster, sockets } from "./lib/cluster-scenario.mjs";
 import { categories, jsAndClasses, perfSummary } from "./lib/perf-report.mjs";
 
-const { values: argv } = parseArgs({ options: { seconds: { type: "string", default: "8" } } });
+const { values: argv } = parseArgs({ options: { seconds: { type: "string", default: "8" }, spread: { type: "boolean", default: false } } });
 const SECONDS = Number(argv.seconds);
 setTimeout(() => (killAll(), process.exit(2)), 10 * 60 * 1000).unref();
 pin(process.pid, 0);
@@ -27,7 +29,7 @@ const cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { v8Flag
 const out = [];
 try {
   const setup = await setUpCluster(cluster, log);
-  const plan = sockets(cluster, setup.a, [["beijing", 5]]);
+  const plan = sockets(cluster, setup.a, argv.spread ? [["beijing", 2], ["shanghai", 2], ["shenzhen", 1]] : [["beijing", 5]]);
   const profiled = ["beijing", "shanghai"];
   const lg = runLoadgen(fanoutTask({ pids: cluster.pids(), rooms: [{ roomId: setup.roomA, tokens: plan.tokens, senders: plan.senders }], durationMs: (SECONDS + 4) * 1000 }), 180000);
   await new Promise((r) => setTimeout(r, 3000)); // connected, warmed up and sending
@@ -40,7 +42,7 @@ try {
   await Promise.all(perfs.map((p) => p.done));
   const after = Object.fromEntries(profiled.map((n) => [n, cpuSeconds(cluster.nodes[n].pid)]));
   const ph = (await lg).phases[0];
-  out.push(`### perf profile: cluster fan-out, senders on beijing, 200 msg/s, ${SECONDS} s of samples (\`node bench/profile-cluster.mjs\`)`, "");
+  out.push(`### perf profile: cluster fan-out, ${argv.spread ? "senders 2/2/1 on beijing, shanghai, shenzhen" : "senders on beijing"}, 200 msg/s, ${SECONDS} s of samples (\`node bench/profile-cluster.mjs${argv.spread ? " --spread" : ""}\`)`, "");
   out.push(`Latency p50 ${ph.latencyMs.p50.toFixed(2)} ms, p99 ${ph.latencyMs.p99.toFixed(2)} ms; ${ph.serverCpuMsPerMsg.toFixed(2)} ms of CPU per message over the three nodes.`, "");
   for (const p of perfs) {
     const dir = cluster.nodes[p.n].dataDir;
@@ -64,6 +66,6 @@ try {
 }
 const text = out.join("\n");
 console.log(text);
-fs.writeFileSync(path.join(benchDir, "profile-cluster.md"), text + "\n");
+fs.writeFileSync(path.join(benchDir, argv.spread ? "profile-cluster-spread.md" : "profile-cluster.md"), text + "\n");
 killAll();
 process.exit(0);

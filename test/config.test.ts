@@ -336,6 +336,8 @@ describe("loadNodeConfig", () => {
     expect(withFile('{"limits": {"signInBurst": 0}}')).toThrow(/limits\.signInBurst: must be a positive integer, got 0/);
     expect(withFile('{"limits": {"signInsPerSecond": 1.5}}')).toThrow(/limits\.signInsPerSecond: must be a positive integer/);
     expect(withFile('{"limits": {"passwordHashIterations": 0}}')).toThrow(/limits\.passwordHashIterations: must be a positive integer, got 0/);
+    // A mirror may not hold a push longer than its home waits for the answer (4 s).
+    expect(withFile('{"limits": {"mirrorWriteDelayMs": 5000}}')).toThrow(/limits\.mirrorWriteDelayMs: must be a whole number of ms from 0 to 3000, got 5000/);
   });
 
   it("lets 0 turn off each per-user quota", () => {

@@ -24,7 +24,7 @@
  */
 import { api, createUsers, startFloor, tmpDir } from "./servers.mjs";
 import { startCluster, startSingleNode } from "./cluster.mjs";
-import { startFloorCluster } from "./floor-cluster.mjs";
+import { floorFanout, startFloorCluster } from "./floor-cluster.mjs";
 import { median } from "./stats.mjs";
 
 const NODES = ["beijing", "shanghai", "shenzhen"];
@@ -276,14 +276,10 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
       log(`  cluster #${rep + 1} ${key}: p50 ${c.ph.latencyMs.p50} p99 ${c.ph.latencyMs.p99} ms, ${c.ph.serverCpuMsPerMsg.toFixed(2)} ms CPU/msg, lost ${c.ph.lost}; bytes/msg ${JSON.stringify(c.bytesPerMsg, (k, v) => (typeof v === "number" ? Math.round(v) : v))}; requests/100 msgs ${JSON.stringify(c.requestsPer100Msgs, (k, v) => (typeof v === "number" ? Math.round(v * 10) / 10 : v))}`);
     };
     const runFloor = async (rep) => {
-      // The same room and senders on the floor: one node, then three (links through proxies too).
-      const f1 = await loadgen(fanoutTask({ wsBase: floor.single.wsUrl, pid: floor.single.pid, rooms: [{ roomId: "floor-50", tokens: users.map(() => "floor"), senders: 5 }], durationMs: P.busyS * 1000 }), 180000);
-      runs.floorSingle.push(fanoutFigures(f1.phases[0]));
-      await sleep(2000);
-      const tokens = homeSenders.tokens.map((t) => ({ token: "floor", wsBase: floor.cluster.nodes[t.group].wsUrl, group: t.group }));
-      const f3 = await loadgen(fanoutTask({ pids: floor.cluster.pids(), rooms: [{ roomId: "floor-17-17-16", tokens, senders: homeSenders.senders }], durationMs: P.busyS * 1000 }), 180000);
-      runs.floorCluster.push(fanoutFigures(f3.phases[0], NODES));
-      log(`  cluster #${rep + 1} floor: one node p99 ${f1.phases[0].latencyMs.p99} ms, three nodes p99 ${f3.phases[0].latencyMs.p99} ms, ${f3.phases[0].serverCpuMsPerMsg.toFixed(2)} ms CPU/msg`);
+      const f = await floorFanout(loadgen, floor, homeSenders, users.length, P.busyS * 1000, fanoutTask);
+      runs.floorSingle.push(fanoutFigures(f.single));
+      runs.floorCluster.push(fanoutFigures(f.cluster, NODES));
+      log(`  cluster #${rep + 1} floor: one node p99 ${f.single.latencyMs.p99} ms, three nodes p99 ${f.cluster.latencyMs.p99} ms, ${f.cluster.serverCpuMsPerMsg.toFixed(2)} ms CPU/msg`);
     };
     for (let rep = 0; rep < repeats; rep++) {
       // Alternating, as the other scenarios alternate Outpost and the baseline: the single node first, then last.

@@ -50,6 +50,13 @@ function zeroTurnsOff(fallback) {
   return z.int({ error }).min(0, { error }).default(fallback);
 }
 
+/** A whole number of milliseconds from 0 to `max`. @param {number} max @param {number} fallback */
+function msUpTo(max, fallback) {
+  /** @param {{ input?: unknown }} issue */
+  const error = (issue) => `must be a whole number of ms from 0 to ${max}, got ${shown(issue.input)}`;
+  return z.int({ error }).min(0, { error }).max(max, { error }).default(fallback);
+}
+
 const MEDIA_TYPES_ERROR = 'must be a non-empty list of media types like "image/png" or "image/*"';
 
 /** Upload types the Worker accepts unless a node names its own (exact, or `type/` + `*`). */
@@ -116,8 +123,9 @@ export const LimitsSchema = z
        * How long a mirror gathers the pushes of its room's home before writing them in one
        * commit and answering once (durable-objects/mirror/link-socket.ts), in ms; 0 writes
        * and answers each push at once. Members on the mirror's node are told at once either way.
+       * At most 3000: the home gives up on an answer after 4 s (shared/cluster.ts LINK_TIMEOUT_MS).
        */
-      mirrorWriteDelayMs: zeroTurnsOff(25),
+      mirrorWriteDelayMs: msUpTo(3000, 25),
       /** allowed upload types: exact, or "type/" + "*" wildcards; "*" + "/" + "*" allows everything */
       allowedFileTypes: z
         .array(z.string({ error: MEDIA_TYPES_ERROR }).regex(/^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/, { error: MEDIA_TYPES_ERROR }), {

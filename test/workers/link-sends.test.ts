@@ -13,9 +13,12 @@
  * The request is signed as a real peer's would be and served by the real link
  * routes, room and directory objects; the one thing added is the fault: the
  * directory binding fails its lookup for one room id, as a failing storage would.
+ * And a batch with one malformed item is refused whole, before anything of it
+ * is stored.
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { api, history, newRoom, newUser } from "./helpers";
 import { link } from "../../worker/routes/link";
 import { signRequest } from "../../durable-objects/shared/link-auth";
 import { LinkSendsAnswer } from "../../protocol/cluster";
@@ -79,5 +82,29 @@ describe("sends from another node into rooms homed here", () => {
     // there, so "b" and "c" stay queued at the sender, in order.
     expect(answer.results.map((r) => [r.clientId, r.ok, r.ok ? null : r.code])).toEqual([["a", false, "not_found"]]);
     expect(answer.stopped).toBe("internal");
+  });
+
+  it("refuses a batch with a malformed item whole, storing nothing of the items before it", async () => {
+    const here = await keyPair();
+    const peer = await keyPair();
+    const self = env.NODE_NAME as string;
+    const testEnv = { ...env, NODE_PRIVATE_KEY: here.pkcs8, CLUSTER: { self, nodes: [{ name: self, url: "http://here.invalid", publicKey: here.publicKey }, { name: "peer", url: "http://peer.invalid", publicKey: peer.publicKey }] } } as unknown as Env;
+    // A person of this node visiting the peer (worker/visitors/): the peer may act for them with their session.
+    const visitor = await newUser("visiting");
+    const sid = ((await api("GET", "/api/v1/me/sessions", { token: visitor.token })).body.sessions as { id: string; current: boolean }[]).find((x) => x.current)!.id;
+    const room = await newRoom(visitor.token, "batch");
+    const good = { roomId: room.id, userId: visitor.id, sessionId: sid, clientId: "v1", text: "sent while visiting" };
+    const post = async (items: unknown[]) => {
+      const body = JSON.stringify({ items });
+      const headers = await signRequest(peer.privateKey, { from: "peer", to: self, method: "POST", path: "/sends", body });
+      return link.request("/sends", { method: "POST", headers: { ...headers, "content-type": "application/json" }, body }, testEnv);
+    };
+    expect((await post([good, { ...good, clientId: 5 }])).status).toBe(400);
+    expect((await history(visitor.token, room.id)).messages).toEqual([]);
+    // The same good item alone is stored: the refusal above was the batch's, not the item's.
+    const res = await post([good]);
+    expect(res.status).toBe(200);
+    expect(LinkSendsAnswer.parse(await res.json()).results.map((r) => [r.clientId, r.ok])).toEqual([["v1", true]]);
+    expect((await history(visitor.token, room.id)).messages.map((m) => m.text)).toEqual(["sent while visiting"]);
   });
 });

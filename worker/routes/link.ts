@@ -239,13 +239,13 @@ export const link = new Hono<LinkEnv>()
   // Sends of the sending node's members into rooms homed here, in the order they were
   // queued there. Each is stored once (clientId); a passing fault stops the batch.
   .post("/sends", async (c) => {
-    const items = parseItems(c.get("linkBody"));
+    // Every item checked before any is stored: a bad one in the middle refuses the batch, not half of it.
+    const items = parseItems(c.get("linkBody"))?.map((raw) => LinkSendItem.safeParse(raw));
     if (!items) return linkReply(c, 400, { error: { code: "invalid_request", message: "items: [LinkSendItem]" } });
+    if (items.some((p) => !p.success)) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a send" } });
     const results: LinkSendResult[] = [];
-    for (const raw of items) {
-      const parsed = LinkSendItem.safeParse(raw);
-      if (!parsed.success) return linkReply(c, 400, { error: { code: "invalid_request", message: "not a send" } });
-      const item = parsed.data;
+    for (const parsed of items) {
+      const item = parsed.data!;
       const who = { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId };
       if (!(await mayActFor(c.env, c.get("linkFrom"), item.userId, item.sessionId))) {
         results.push({ ...who, ok: false, code: "forbidden", message: "a node acts only for its own users" });
