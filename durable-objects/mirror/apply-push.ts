@@ -28,28 +28,27 @@ export interface Applied {
   state: MirrorState;
 }
 
-/** `positions`: write the positions reached too (of several pushes written together, the last one does). */
+/**
+ * Write one push; the caller holds the transaction (MirrorCopy.write: the
+ * pushes of a moment in one). `positions`: write the positions reached too
+ * (of several pushes written together, the last one does).
+ */
 export function applyPush(store: MirrorStore, before: MirrorState, push: RoomPush, now: number, positions = true): Applied {
+  // What changed is read off the state the push leads to (stateAfter compares the room once).
+  const state = stateAfter(before, push, now);
   // A home-only room's messages are passed on to viewers, never stored here.
   const homeOnly = push.room.residency === "home";
-  let members: Member[] | null = null;
-  let reads: { userId: string; seq: number }[] = [];
-  const roomChanged = !before.room || !sameFields(before.room, push.room);
-  store.transaction(() => {
-    // The room rides in every push; it is written only when it changed.
-    if (roomChanged) store.saveRoom(push.room);
-    if (push.members && push.membersRev !== before.membersRev) {
-      members = push.members as Member[];
-      store.saveMembers(members, push.membersRev);
-    }
-    if (!homeOnly) for (const m of push.messages as Message[]) store.putMessage(m, true);
-    if (homeOnly && before.room?.residency !== "home") store.dropMessages();
-    // The home's retention marker (its purge follows the push, in batches: MirrorObject.applyPush).
-    if (push.retention && !homeOnly) store.saveRetention(push.retention);
-    reads = store.setReads(push.reads);
-    if (positions) store.savePositions(Math.max(before.lastSeq, push.lastSeq), Math.max(before.version, push.version), now);
-  });
-  return { members, reads, state: stateAfter(before, push, now), renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
+  const members = state.members !== before.members ? state.members : null;
+  // The room rides in every push; it is written only when it changed.
+  if (state.room !== before.room) store.saveRoom(push.room);
+  if (members) store.saveMembers(members, push.membersRev);
+  if (!homeOnly) for (const m of push.messages as Message[]) store.putMessage(m, true);
+  if (homeOnly && before.room?.residency !== "home") store.dropMessages();
+  // The home's retention marker (its purge follows the write, in batches: MirrorCopy.write).
+  if (push.retention && !homeOnly) store.saveRetention(push.retention);
+  const reads = store.setReads(push.reads);
+  if (positions) store.savePositions(state.lastSeq, state.version, now);
+  return { members, reads, state, renamed: !!before.room && (before.room.name !== push.room.name || (before.room.topic ?? "") !== push.room.topic) };
 }
 
 /** The copy's state once `push` is applied to `before`: what applyPush writes, worked out without writing. */
