@@ -172,8 +172,31 @@ export function freePort(): Promise<number> {
  */
 export const TEST_NODE_LIMITS = { signInsPerSecond: 1000, signInBurst: 1000, passwordHashIterations: 1000 } satisfies Partial<Limits>;
 
-/** Start a node in real workerd and wait until GET /healthz answers 200. */
+/**
+ * True when a node failed to start because its port was taken. freePort() lets
+ * go of the port it found before workerd binds it, and in that moment another
+ * test process may take it (a full run starts hundreds of nodes beside each other).
+ */
+export function portTaken(err: unknown): boolean {
+  return err instanceof Error && err.message.includes("Address already in use");
+}
+
+/**
+ * Start a node in real workerd and wait until GET /healthz answers 200. A node
+ * on a port of its own choosing tries another port when its port was taken
+ * in the meantime (portTaken); one on `options.port` fails, as the test chose it.
+ */
 export async function startNode(options: StartNodeOptions = {}): Promise<OutpostNode> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNodeOnce(options);
+    } catch (err) {
+      if (options.port !== undefined || attempt >= 3 || !portTaken(err)) throw err;
+    }
+  }
+}
+
+async function startNodeOnce(options: StartNodeOptions): Promise<OutpostNode> {
   installCleanup();
   // OUTPOST_E2E_BUNDLE: run a prebuilt bundle instead (e.g. a deliberately broken build, to see the e2e tests fail)
   const bundlePath = options.bundlePath ?? process.env.OUTPOST_E2E_BUNDLE ?? (await buildOnce());

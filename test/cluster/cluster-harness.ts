@@ -16,7 +16,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureNodeKey } from "../../ops/node-key.mjs";
-import { startNode, type OutpostNode, type StartNodeOptions } from "../harness";
+import { portTaken, startNode, type OutpostNode, type StartNodeOptions } from "../harness";
 import { LinkProxy, freePort } from "./link-proxy";
 
 export interface TestCluster {
@@ -65,27 +65,42 @@ export async function startCluster(
   for (const n of names) {
     dirs[n] = fs.mkdtempSync(path.join(os.tmpdir(), `outpost-cluster-${n}-`));
     keys[n] = (await ensureNodeKey(dirs[n])).publicKey;
-    ports[n] = await freePort();
   }
+  // The proxies first: they hold their ports from here on, so a node's port, found
+  // after them, is none of theirs. Each points at its node once that node has a port.
   const proxies: Record<string, Record<string, LinkProxy>> = {};
   for (const a of names) {
     proxies[a] = {};
-    for (const b of names) if (a !== b) proxies[a][b] = await LinkProxy.start({ targetPort: ports[b] });
+    for (const b of names) if (a !== b) proxies[a][b] = await LinkProxy.start({ targetPort: 0 });
   }
   const nodes: Record<string, OutpostNode> = {};
+  const scheme = options.tls ? "https" : "http";
+  /** Node n on a free port: the proxies to it and its own cluster file name that port (the others reach it only through the proxies). */
+  const launch = async (n: string) => {
+    const port = await freePort();
+    for (const a of names) if (a !== n) proxies[a][n].retarget(port);
+    const file = path.join(dirs[n], "cluster.json");
+    const entries = names.map((m) => ({
+      name: m,
+      url: `${scheme}://127.0.0.1:${m === n ? port : proxies[n][m].port}`,
+      publicKey: keys[m],
+      ...(options.noChannels?.some((x) => x.at === n && x.node === m) ? { channels: false } : {}),
+    }));
+    fs.writeFileSync(file, JSON.stringify({ ...(options.tls ? { ca: options.tls.ca } : {}), nodes: entries }, null, 2));
+    return startNode({ name: n, dataDir: dirs[n], port, cluster: file, adminPassword: options.adminPassword, limits: options.limits, tls: options.tls?.certs[n] });
+  };
   try {
     await Promise.all(
       names.map(async (n) => {
-        const file = path.join(dirs[n], "cluster.json");
-        const scheme = options.tls ? "https" : "http";
-        const entries = names.map((m) => ({
-          name: m,
-          url: `${scheme}://127.0.0.1:${m === n ? ports[m] : proxies[n][m].port}`,
-          publicKey: keys[m],
-          ...(options.noChannels?.some((x) => x.at === n && x.node === m) ? { channels: false } : {}),
-        }));
-        fs.writeFileSync(file, JSON.stringify({ ...(options.tls ? { ca: options.tls.ca } : {}), nodes: entries }, null, 2));
-        nodes[n] = await startNode({ name: n, dataDir: dirs[n], port: ports[n], cluster: file, adminPassword: options.adminPassword, limits: options.limits, tls: options.tls?.certs[n] });
+        // Another port when the one found was taken before workerd bound it (see portTaken).
+        for (let attempt = 1; ; attempt++) {
+          try {
+            nodes[n] = await launch(n);
+            return;
+          } catch (err) {
+            if (attempt >= 3 || !portTaken(err)) throw err;
+          }
+        }
       }),
     );
   } catch (err) {

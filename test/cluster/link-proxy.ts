@@ -21,7 +21,8 @@ import { freePort } from "../harness";
 export { freePort };
 
 export class LinkProxy {
-  readonly port: number;
+  /** The port it listens on; fixed once start() returns (heal() listens on it again). */
+  port: number;
   readonly bytes = { toTarget: 0, fromTarget: 0 };
   private server: net.Server;
   private sockets = new Set<net.Socket>();
@@ -37,11 +38,15 @@ export class LinkProxy {
     this.server = this.makeServer();
   }
 
-  /** A proxy on a free port (or `port`) forwarding to `targetHost:targetPort`. */
+  /**
+   * A proxy on `port`, or on a port the system picks as it listens (never one
+   * picked a moment earlier and let go, which anyone else may have taken since),
+   * forwarding to `targetHost:targetPort`.
+   */
   static async start(o: { targetPort: number; targetHost?: string; port?: number }): Promise<LinkProxy> {
-    const port = o.port ?? (await freePort());
-    const proxy = new LinkProxy(port, o.targetPort, o.targetHost ?? "127.0.0.1");
+    const proxy = new LinkProxy(o.port ?? 0, o.targetPort, o.targetHost ?? "127.0.0.1");
     await proxy.listen();
+    proxy.port = (proxy.server.address() as net.AddressInfo).port;
     return proxy;
   }
 
