@@ -68,6 +68,13 @@ export const LinkSendsAnswer = z.object({ results: z.array(LinkSendResult), stop
 export type LinkSendsAnswer = z.infer<typeof LinkSendsAnswer>;
 
 /**
+ * Refusals of a send that pass (a full disk, a rate limit, a room under
+ * repair): the home stops there, and the sender's node keeps that send and
+ * what follows it, in order, and tries again later.
+ */
+export const TRANSIENT_SEND_CODES: ReadonlySet<string> = new Set(["storage_error", "rate_limited", "room_unavailable", "internal"]);
+
+/**
  * What a room's home pushes to a node where it has members (`POST
  * /link/v1/rooms/{id}/push`): everything changed after the version that node
  * last confirmed. The mirror applies it (idempotently: a repeat changes nothing)

@@ -23,14 +23,23 @@
  * the copy writes it first (`settle`), and a crash loses only what was never
  * acknowledged (the home pushes it again). An older home, answered push by push,
  * gets each one written and answered at once, as before.
+ *
+ * Sends: a home that takes its members' sends on the channel (`sends` in the
+ * hand-over) gets them here (`send`, numbered on their own), and its answers,
+ * each the next in order, go to the sends' record (mirror-sends.ts). An answer
+ * `{"t": code}` (a passing fault at the home) stops sends on this channel; the
+ * sends not answered, and the ones after, go by the link's queue instead. A
+ * channel that closes or is replaced takes its unanswered sends with it the
+ * same way (`gone`).
  */
 import { b64url, fromB64url } from "../shared/bytes";
-import { CHANNEL_MAX_FRAME, LINK_TAG, channelKey, openFrame, sealFrame } from "../shared/link-channel";
+import { CHANNEL_MAX_FRAME, LINK_TAG, SEND_MARK, channelKey, openFrame, sealFrame } from "../shared/link-channel";
 import { safeClose } from "../shared/sockets";
 import { asAppError } from "../shared/app-error";
 import { errorText, log } from "../shared/log";
 import { CLOSE } from "../../protocol/errors";
-import { RoomPush, type RoomPushAnswer } from "../../protocol/cluster";
+import { LinkSendResult, RoomPush, type LinkSendItem, type RoomPushAnswer } from "../../protocol/cluster";
+import type { SendChannel } from "./mirror-sends";
 
 /** The internal header the Worker hands the verified channel over with (never from outside: worker/routes/sockets.ts strips x-outpost-*). */
 export const LINK_CHANNEL_HEADER = "x-outpost-link-channel";
@@ -42,6 +51,8 @@ export interface ChannelHandOver {
   secret: string;
   /** the home takes one answer for several pushes (absent from channels opened before batching) */
   batch?: boolean;
+  /** the home takes this node's sends on the channel (absent from channels opened before) */
+  sends?: boolean;
 }
 
 /** Written at once when this many pushes wait (fewer than the home's CHANNEL_WINDOW_BATCHED, so it never stalls on the timer). */
@@ -57,6 +68,10 @@ export interface PushHost {
   take(push: RoomPush): void;
   /** Write pushes taken, in order, in one transaction; each one's answer. Throws: nothing was written. */
   write(pushes: RoomPush[]): RoomPushAnswer[];
+  /** The home answered a send on the channel. */
+  sent(result: LinkSendResult): void;
+  /** Sends on a channel will not be answered (it closed, was replaced, stopped taking them): hand them to the queue. */
+  sendsLost(why: string): void;
 }
 
 interface Taken {
@@ -70,12 +85,19 @@ interface Attachment {
   link: ChannelHandOver;
   /** the number of the last push taken */
   n: number;
+  /** the numbers of the last send sent, and of the last one answered */
+  s?: number;
+  r?: number;
+  /** the home stopped taking sends on this channel */
+  stopped?: boolean;
 }
 
-export class LinkSockets {
+export class LinkSockets implements SendChannel {
   private readonly keys = new WeakMap<WebSocket, Promise<CryptoKey>>();
   /** each channel's attachment as this isolate last saw it: the number moves with every push taken, the attachment when it is written */
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
+  /** each channel's number of the last push written: what its stored attachment says (`persist`) */
+  private readonly written = new WeakMap<WebSocket, number>();
   /** one queue for every channel socket: a replaced channel's last frame is applied before the new one's first */
   private queue: Promise<void> = Promise.resolve();
   /** acknowledgements go out in the order their pushes were written */
@@ -105,13 +127,50 @@ export class LinkSockets {
     }
     for (const old of this.ctx.getWebSockets(LINK_TAG)) {
       const a = old.deserializeAttachment() as Attachment | null;
-      if (a?.link.from === handOver.from) safeClose(old, CLOSE.normal, "replaced by a new channel");
+      if (a?.link.from !== handOver.from) continue;
+      safeClose(old, CLOSE.normal, "replaced by a new channel");
+      if ((a.s ?? 0) > (a.r ?? 0)) this.host.sendsLost("channel replaced");
     }
     const pair = new WebSocketPair();
     const server = pair[1];
     this.ctx.acceptWebSocket(server, [LINK_TAG]);
     server.serializeAttachment({ link: handOver, n: 0 } satisfies Attachment);
     return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  /** The channel to send on: open, from a home that takes sends there and has not stopped. */
+  private sendSocket(): WebSocket | null {
+    for (const ws of this.ctx.getWebSockets(LINK_TAG)) {
+      const a = this.attachment(ws);
+      if (a?.link.sends && !a.stopped && ws.readyState === WebSocket.OPEN) return ws;
+    }
+    return null;
+  }
+
+  canSend(): boolean {
+    return this.sendSocket() !== null;
+  }
+
+  send(item: LinkSendItem): void {
+    const ws = this.sendSocket();
+    const a = ws && this.attachment(ws);
+    if (!ws || !a) return this.host.sendsLost("no channel");
+    const n = (a.s ?? 0) + 1;
+    a.s = n;
+    this.persist(ws, a);
+    const text = JSON.stringify({ s: item });
+    this.acks = this.acks
+      .then(async () => {
+        const frame = `${SEND_MARK}${await sealFrame(await this.key(ws, a), "send", n, text)}`;
+        if (ws.readyState === WebSocket.OPEN) ws.send(frame);
+      })
+      .catch((err) => log("error", "link.channel_send_failed", { error: errorText(err) }));
+  }
+
+  /** A channel socket closed or failed: its sends not answered go by the queue. */
+  gone(ws: WebSocket): void {
+    const a = this.attachment(ws);
+    if (a && (a.s ?? 0) > (a.r ?? 0)) this.host.sendsLost("channel closed");
   }
 
   /** A frame from the home: handled after the ones before it. */
@@ -140,7 +199,10 @@ export class LinkSockets {
     let a = this.attachments.get(ws);
     if (!a) {
       a = (ws.deserializeAttachment() as Attachment | null) ?? undefined;
-      if (a) this.attachments.set(ws, a);
+      if (a) {
+        this.attachments.set(ws, a);
+        this.written.set(ws, a.n);
+      }
     }
     return a ?? null;
   }
@@ -151,6 +213,7 @@ export class LinkSockets {
     if (!a?.link) return void safeClose(ws, CLOSE.policy, "not a channel");
     if (typeof raw !== "string" || raw.length > CHANNEL_MAX_FRAME) return void safeClose(ws, CLOSE.policy, "frame too large");
     const key = await this.key(ws, a);
+    if (raw.startsWith(SEND_MARK)) return this.answered(ws, a, key, raw.slice(SEND_MARK.length));
     const frame = await openFrame(key, "push", raw);
     if (!frame || frame.n !== a.n + 1) {
       log("warn", "link.channel_refused", { from: a.link.from, room: a.link.roomId, why: frame ? "out of order" : "not authentic" });
@@ -171,6 +234,36 @@ export class LinkSockets {
     this.takenBytes += raw.length;
     if (!a.link.batch || this.delayMs === 0 || this.taken.length >= MIRROR_FLUSH_PUSHES || this.takenBytes >= MIRROR_FLUSH_BYTES) this.settle();
     else this.timer ??= setTimeout(() => this.settle(), this.delayMs);
+  }
+
+  /** The home's answer to a send: the next one in order, or the channel closes (and its sends go by the queue). */
+  private async answered(ws: WebSocket, a: Attachment, key: CryptoKey, raw: string): Promise<void> {
+    const frame = await openFrame(key, "sent", raw);
+    const expected = (a.r ?? 0) + 1;
+    let body: { r?: unknown; t?: unknown } | null = null;
+    try {
+      body = frame && frame.n === expected && expected <= (a.s ?? 0) ? (JSON.parse(frame.payload) as { r?: unknown; t?: unknown }) : null;
+    } catch {
+      body = null;
+    }
+    const result = body?.r === undefined ? null : LinkSendResult.safeParse(body.r);
+    if (!frame || !body || (typeof body.t !== "string" && !result?.success)) {
+      log("warn", "link.channel_refused", { from: a.link.from, room: a.link.roomId, why: frame ? "bad answer to a send" : "answer not authentic" });
+      safeClose(ws, CLOSE.policy, frame ? "bad answer to a send" : "answer not authentic");
+      return this.gone(ws);
+    }
+    a.r = frame.n;
+    if (typeof body.t === "string") {
+      // A passing fault at the home: no later send on this channel is taken either.
+      if (!a.stopped) {
+        a.stopped = true;
+        this.persist(ws, a);
+        this.host.sendsLost(`home stopped: ${body.t}`);
+      }
+      return;
+    }
+    this.persist(ws, a);
+    this.host.sent(result!.data!);
   }
 
   /**
@@ -202,9 +295,17 @@ export class LinkSockets {
     batch.forEach((t, i) => {
       const a = this.attachment(t.ws);
       const last = batch.findLastIndex((u) => u.ws === t.ws) === i;
-      if (last && a) t.ws.serializeAttachment(a);
+      if (last && a) {
+        this.written.set(t.ws, t.n);
+        this.persist(t.ws, a);
+      }
       if (last || !a?.link.batch) this.answer(t, JSON.stringify({ a: answers[i] }));
     });
+  }
+
+  /** Store a channel's attachment as far as it is written: a push taken but not written is not counted (the home sends it again after a loss). */
+  private persist(ws: WebSocket, a: Attachment): void {
+    ws.serializeAttachment({ ...a, n: this.written.get(ws) ?? a.n });
   }
 
   private answer(t: Taken, reply: string): void {
@@ -218,6 +319,6 @@ export class LinkSockets {
 }
 
 /** The hand-over header's value for a verified channel. */
-export function channelHandOver(from: string, roomId: string, secret: Uint8Array, batch: boolean): string {
-  return JSON.stringify({ from, roomId, secret: b64url(secret), batch } satisfies ChannelHandOver);
+export function channelHandOver(from: string, roomId: string, secret: Uint8Array, batch: boolean, sends: boolean): string {
+  return JSON.stringify({ from, roomId, secret: b64url(secret), batch, sends } satisfies ChannelHandOver);
 }

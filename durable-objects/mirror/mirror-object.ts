@@ -8,9 +8,11 @@
  * serves this node's members from it exactly as a room serves its own: the
  * same REST answers, the same socket frames, one local broadcast per event.
  *
- * Writes go home: a send joins the link's ordered queue (durable, delivered
- * exactly once even across a cut or a `kill -9`), other actions are forwarded
- * and fail with `room_unreachable` while the link is down. Reads answer from
+ * Writes go home: a send goes on the room's channel, or joins the link's
+ * ordered queue when the channel cannot take it (durable either way, delivered
+ * exactly once and in order even across a cut or a `kill -9`: mirror-sends.ts),
+ * other actions are forwarded and fail with `room_unreachable` while the link
+ * is down. Reads answer from
  * the copy at once, link or no link; `syncedAt` says how fresh it is.
  *
  * A room created with residency "home" leaves nothing of its messages here:
@@ -60,7 +62,7 @@ export class MirrorObject extends DurableObject<Env> {
     this.sockets = new MirrorSockets(ctx);
     this.copy = new MirrorCopy(ctx.storage, this.store, this.sockets);
     reportSockets("mirror", ctx);
-    this.sends = new MirrorSends(env, ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn), this.sockets);
+    this.sends = new MirrorSends(env, ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn), this.sockets, () => this.links, (at) => void ctx.storage.setAlarm(at));
     this.links = new LinkSockets(ctx, {
       prepare: async (push) => {
         await registerMirror(env, push);
@@ -68,6 +70,8 @@ export class MirrorObject extends DurableObject<Env> {
       },
       take: (push) => this.copy.take(push),
       write: (pushes) => this.copy.write(pushes),
+      sent: (result) => this.sends.results([result], "channel"),
+      sendsLost: (why) => this.sends.handOver(why),
     }, limitsOf(env).mirrorWriteDelayMs);
     answerPingsWhileAsleep(ctx);
     void ctx.blockConcurrencyWhile(async () => {
@@ -108,7 +112,12 @@ export class MirrorObject extends DurableObject<Env> {
 
   /** The link's queue delivered (or the home refused) sends of this room. */
   async sendResults(results: LinkSendResult[]): Promise<void> {
-    if (this.state) this.sends.results(results);
+    if (this.state) this.sends.results(results, "queue");
+  }
+
+  /** Sends on the channel not answered in time, or left by a restart, go by the link's queue (mirror-sends.ts). */
+  override async alarm(): Promise<void> {
+    if (this.state) this.sends.check();
   }
 
   // ------------------------------------------------------ the room's RPCs
@@ -360,14 +369,20 @@ export class MirrorObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    if (this.links.isLink(ws)) return closeBack(ws, code);
+    if (this.links.isLink(ws)) {
+      this.links.gone(ws);
+      return closeBack(ws, code);
+    }
     socketClosed("mirror", this.ctx, ws, code);
     this.sockets.changed();
     closeBack(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    if (this.links.isLink(ws)) return closeOnError(ws);
+    if (this.links.isLink(ws)) {
+      this.links.gone(ws);
+      return closeOnError(ws);
+    }
     socketClosed("mirror", this.ctx, ws, 1006);
     this.sockets.changed();
     closeOnError(ws);

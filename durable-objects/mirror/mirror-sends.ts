@@ -1,9 +1,25 @@
 /**
- * Sends of this node's members into a room homed elsewhere. Each joins the
- * link's ordered queue to the home (link/send-queue.ts) and is remembered here
- * by its idempotency key (sender + session + clientId), so a client repeating
- * it hears the same outcome and nothing is queued twice: `queued` until the
- * home answers, then `stored` (the message) or `refused` (the reason).
+ * Sends of this node's members into a room homed elsewhere, remembered here by
+ * their idempotency key (sender + session + clientId), so a client repeating
+ * one hears the same outcome and nothing goes twice: `queued` until the home
+ * answers, then `stored` (the message) or `refused` (the reason).
+ *
+ * Two ways home, both in order. On the room's channel when the home takes sends
+ * there (shared/link-channel.ts): one frame each way, this row the send's
+ * durable record (with the send itself) until the home answers. Otherwise on
+ * the link's ordered queue (link/send-queue.ts): durable there, delivered in
+ * batches by signed requests, however long the link is down.
+ *
+ * Order across the two: a send takes the channel only when no send of this
+ * room is on the queue unanswered (or being handed to it), so it can never
+ * overtake one there. A channel send that is not answered — the channel
+ * closed, was replaced, stopped taking sends (a passing fault at the home), or
+ * gave no answer within SEND_WAIT_MS (the alarm checks, and finds the rows
+ * after a restart too) — is handed to the queue with every later channel send,
+ * in order, in one call; later sends follow them there. The home stores each
+ * send once (its key), so one that arrives both ways is stored at the first;
+ * and since each way is in order and carries the same sends in the same order,
+ * what is stored first is in order too.
  */
 import type { Env } from "../shared/env";
 import { AppError } from "../shared/app-error";
@@ -13,7 +29,8 @@ import { sendKey } from "../link/send-queue";
 import { refuseSend, sendWaitMs, spendSend } from "../room/send-budget";
 import type { Caller } from "../shared/identity";
 import type { ServerRoomFrame } from "../../protocol/frames";
-import type { LinkSendItem, LinkSendResult } from "../../protocol/cluster";
+import type { LinkSendItem, LinkSendResult, LinkState } from "../../protocol/cluster";
+import { errorText, log } from "../shared/log";
 import type { Message } from "../../protocol/models";
 import { homeNode } from "../../protocol/ids";
 import type { MirrorSockets } from "./mirror-sockets";
@@ -36,17 +53,35 @@ export interface SendInput {
 export type SendOutcome = { message: Message; duplicate: boolean } | { queued: true; clientId: string };
 export type Submitted = { kind: "answered"; result: LinkSendResult } | { kind: "queued-up" | "queued-down"; key: string };
 
+/** The room's channel from its home, as far as sends go (link-socket.ts). */
+export interface SendChannel {
+  /** a channel is open whose home takes sends on it */
+  canSend(): boolean;
+  /** send one (numbered, MAC'd), after the ones before it */
+  send(item: LinkSendItem): void;
+}
+
 export class MirrorSends {
   /** REST sends waiting for the home's answer, by idempotency key */
   private waiting = new Map<string, (r: LinkSendResult) => void>();
   /** socket sends waiting for the home's answer, by idempotency key: the timer that says `msg.queued` */
   private socketWaits = new Map<string, ReturnType<typeof setTimeout>>();
+  /** hand-overs to the link's queue, one after another (each its own call: none may overtake another) */
+  private handing: Promise<unknown> = Promise.resolve();
+  /** hand-overs not yet done: while any, a send goes to the queue as well */
+  private handingCount = 0;
+  /** whether a send of this room is on the link's queue unanswered; null: look at the table */
+  private onQueue: boolean | null = null;
+  /** the check alarm is set (this isolate's knowledge: set again after a wake, which costs nothing wrong) */
+  private checkArmed = false;
 
   constructor(
     private readonly env: Env,
     private readonly sql: SqlStorage,
     private readonly transaction: <T>(fn: () => T) => T,
     private readonly sockets: MirrorSockets,
+    private readonly channel: () => SendChannel,
+    private readonly setAlarm: (at: number) => void,
   ) {}
 
   /**
@@ -96,10 +131,10 @@ export class MirrorSends {
    */
   async submit(roomId: string, caller: Caller, input: SendInput): Promise<Submitted> {
     const key = sendKey({ userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId });
-    const known = this.sql.exec<{ state: string; result: string | null }>("SELECT state, result FROM sends WHERE client_key = ?", key).toArray()[0];
+    const known = this.sql.exec<{ state: string; result: string | null; via: string | null }>("SELECT state, result, via FROM sends WHERE client_key = ?", key).toArray()[0];
     if (known?.result) return { kind: "answered", result: JSON.parse(known.result) as LinkSendResult };
-    const home = homeNode(roomId)!;
-    const link = linkStub(this.env, home);
+    // On the channel still: its answer comes, or it is handed to the queue (and then sent again from the row).
+    if (known?.via === "channel") return { kind: "queued-up", key };
     const limits = limitsOf(this.env);
     const max = limits.maxTextBytes;
     if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > max) throw new AppError("too_large", `messages are limited to ${max} bytes`);
@@ -109,12 +144,80 @@ export class MirrorSends {
       // A repeat is the same message: it is not charged again.
       const wait = sendWaitMs(caller.userId, limits, Date.now());
       if (wait > 0) refuseSend(limits, wait);
-      this.sql.exec("INSERT INTO sends (client_key, state, result, at) VALUES (?, 'queued', NULL, ?) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
-      spendSend(caller.userId, limits, Date.now());
     }
     const item: LinkSendItem = { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
-    const state = await link.enqueueSends(home, [item]);
+    // The channel carries only this node's own people (a visitor's session is checked by the queue's endpoint).
+    const viaChannel = !known && homeNode(caller.userId) === this.env.NODE_NAME && !this.queueBusy() && this.channel().canSend();
+    if (!known) {
+      this.sql.exec(
+        "INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, ?, ?) ON CONFLICT (client_key) DO NOTHING",
+        key,
+        Date.now(),
+        viaChannel ? "channel" : "queue",
+        viaChannel ? JSON.stringify(item) : null,
+      );
+      spendSend(caller.userId, limits, Date.now());
+    }
+    if (viaChannel) {
+      this.channel().send(item);
+      this.armCheck();
+      return { kind: "queued-up", key };
+    }
+    const state = await this.toQueue([item]);
     return { kind: state === "up" ? "queued-up" : "queued-down", key };
+  }
+
+  /** Is a send of this room on the link's queue, unanswered, or on its way there? */
+  private queueBusy(): boolean {
+    if (this.handingCount > 0) return true;
+    this.onQueue ??= this.sql.exec("SELECT 1 FROM sends WHERE state = 'queued' AND via IS NOT 'channel' LIMIT 1").toArray().length > 0;
+    return this.onQueue;
+  }
+
+  /** Hand sends to the link's queue, after every hand-over before (durable there when this resolves). */
+  private toQueue(items: LinkSendItem[]): Promise<LinkState> {
+    const home = homeNode(items[0].roomId)!;
+    this.handingCount++;
+    this.onQueue = true;
+    const done = this.handing.then(() => linkStub(this.env, home).enqueueSends(home, items));
+    this.handing = done.catch(() => {});
+    return done.finally(() => this.handingCount--);
+  }
+
+  /**
+   * Hand every channel send not answered yet to the link's queue, in the order
+   * they were made (see the top of this file for why all of them). Their rows
+   * say `queue` once the queue has them; a failed hand-over leaves them for the
+   * next check.
+   */
+  handOver(why: string): void {
+    const rows = this.sql.exec<{ client_key: string; item: string | null }>("SELECT client_key, item FROM sends WHERE state = 'queued' AND via = 'channel' ORDER BY rowid").toArray();
+    if (rows.length === 0) return;
+    log("warn", "mirror.sends_handed_over", { count: rows.length, why });
+    const items = rows.flatMap((r) => (r.item ? [JSON.parse(r.item) as LinkSendItem] : []));
+    const keys = rows.map((r) => r.client_key);
+    this.transaction(() => {
+      for (const k of keys) this.sql.exec("UPDATE sends SET via = 'queue', item = NULL WHERE client_key = ? AND state = 'queued'", k);
+    });
+    if (items.length) this.toQueue(items).catch((err) => {
+      // The queue is this node's own object: this is a fault, not a cut. The sends' clients hear no ack and repeat them.
+      log("error", "mirror.hand_over_failed", { count: items.length, error: errorText(err) });
+    });
+  }
+
+  /** The alarm: channel sends unanswered for SEND_WAIT_MS (or left by a restart) go to the queue. */
+  check(): void {
+    this.checkArmed = false;
+    const oldest = this.sql.exec<{ at: number }>("SELECT min(at) AS at FROM sends WHERE state = 'queued' AND via = 'channel'").one().at;
+    if (oldest === null) return;
+    if (Date.now() - oldest >= SEND_WAIT_MS) this.handOver("no answer on the channel");
+    else this.armCheck(oldest + SEND_WAIT_MS);
+  }
+
+  private armCheck(at = Date.now() + SEND_WAIT_MS): void {
+    if (this.checkArmed) return;
+    this.checkArmed = true;
+    this.setAlarm(at);
   }
 
   /** Forget `userId`'s sends (they are being erased): the home's answers kept here carry their text. */
@@ -123,12 +226,19 @@ export class MirrorSends {
     this.sql.exec("DELETE FROM sends WHERE substr(client_key, 1, ?) = ?", prefix.length, prefix);
   }
 
-  /** The link's queue delivered (or the home refused) these sends: remember, and tell the senders. */
-  results(results: LinkSendResult[]): void {
-    this.transaction(() => {
-      for (const r of results) this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ? WHERE client_key = ?", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), `${r.userId}|${r.sessionId}|${r.clientId}`);
-    });
-    for (const r of results) {
+  /**
+   * The home answered these sends (by the queue, or on the channel): remember,
+   * and tell the senders. A send answered both ways is told once.
+   */
+  results(results: LinkSendResult[], from: "queue" | "channel"): void {
+    const fresh = this.transaction(() =>
+      results.filter(
+        (r) => this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ?, item = NULL WHERE client_key = ? AND state = 'queued'", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), sendKey(r)).rowsWritten > 0,
+      ),
+    );
+    // What the queue answered may have been the last on it: the channel may carry sends again.
+    if (from === "queue") this.onQueue = null;
+    for (const r of fresh) {
       const key = sendKey(r);
       const timer = this.socketWaits.get(key);
       if (timer !== undefined) clearTimeout(timer);

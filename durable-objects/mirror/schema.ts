@@ -5,7 +5,8 @@
  * positions, and a search index over the messages for this node's members.
  * Run `npm run db:generate` after changing it.
  */
-import { sqliteTable, text, integer, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Key/value: the room (JSON), its members (JSON), pushed positions, last contact. */
 export const meta = sqliteTable("meta", {
@@ -33,15 +34,28 @@ export const reads = sqliteTable("reads", {
 
 /**
  * Sends of this node's members into the room, by idempotency key (sender +
- * session + clientId): `queued` while the link's queue holds them, then the
- * home's answer (`stored` with the message's seq, or `refused` with the reason),
- * so a client that repeats a send — after a reconnect, a reload — hears the
- * same outcome and nothing is queued twice.
+ * session + clientId): `queued` until the home answers, then the home's answer
+ * (`stored` with the message's seq, or `refused` with the reason), so a client
+ * that repeats a send — after a reconnect, a reload — hears the same outcome
+ * and nothing is queued twice. The rowid is the order the sends were made in.
  */
-export const sends = sqliteTable("sends", {
-  clientKey: text("client_key").primaryKey(),
-  state: text("state", { enum: ["queued", "stored", "refused"] }).notNull(),
-  /** the home's answer (LinkSendResult JSON), once there is one */
-  result: text("result"),
-  at: integer("at").notNull(),
-});
+export const sends = sqliteTable(
+  "sends",
+  {
+    clientKey: text("client_key").primaryKey(),
+    state: text("state", { enum: ["queued", "stored", "refused"] }).notNull(),
+    /** the home's answer (LinkSendResult JSON), once there is one */
+    result: text("result"),
+    at: integer("at").notNull(),
+    /**
+     * How it goes to the home: `channel` (on the room's channel, this row its
+     * only record until answered), or `queue` (the link's queue; rows written
+     * before channels carried sends have none, and went there too).
+     */
+    via: text("via", { enum: ["channel", "queue"] }),
+    /** the send itself (LinkSendItem JSON) while it goes on the channel: handed to the link's queue if the channel fails it */
+    item: text("item"),
+  },
+  // The sends still waiting for an answer, found without reading every send ever made.
+  (t) => [index("sends_waiting").on(t.via).where(sql`state = 'queued'`)],
+);

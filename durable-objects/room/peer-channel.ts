@@ -13,15 +13,26 @@
  * LINK_TIMEOUT_MS — the pusher then goes back to the last confirmed cursor
  * (the mirror skips what it already has). A channel with nothing to send for
  * IDLE_MS closes itself, so the room object can hibernate again.
+ *
+ * The other way, the mirror sends its node's members' messages (`receive`
+ * decides each, in the order they came, and the answer goes back on the
+ * channel). A send that does not check closes the channel. One the room could
+ * not take for a passing reason (TRANSIENT_SEND_CODES) is answered
+ * `{"t": code}`, and so is every later send on this channel, untried (none may
+ * be stored before it): the mirror hands them all to the link's queue, in
+ * order, which tries again later; the pushes go on.
  */
 import type { Env } from "../shared/env";
 import { clusterOf, LinkError, LINK_TIMEOUT_MS, nodeKey, peerNamed } from "../shared/cluster";
 import { LINK_HEADERS, signRequest, verifyResponse } from "../shared/link-auth";
-import { CHANNEL_ACKS_HEADER, CHANNEL_ACKS_PARAM, CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, channelKey, channelOffer, channelSecret, openFrame, sealFrame } from "../shared/link-channel";
-import { RoomPushAnswer } from "../../protocol/cluster";
+import { CHANNEL_ACKS_HEADER, CHANNEL_ACKS_PARAM, CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, CHANNEL_SENDS_PARAM, SEND_MARK, channelKey, channelOffer, channelSecret, openFrame, sealFrame } from "../shared/link-channel";
+import { LinkSendItem, RoomPushAnswer, type LinkSendResult } from "../../protocol/cluster";
 
 /** A channel with no push for this long closes (the next change opens another). */
 export const IDLE_MS = 30_000;
+
+/** What the room does with a send that came on the channel: its answer, or `{stopped}` with a passing fault's code. */
+export type ChannelSendHandler = (item: LinkSendItem) => Promise<LinkSendResult | { stopped: string }>;
 
 interface Pending {
   n: number;
@@ -38,6 +49,10 @@ export class PeerChannel {
   /** acknowledgements are checked one after another, in the order they came */
   private reading: Promise<void> = Promise.resolve();
   private closed = false;
+  /** the number of the last send taken from the mirror */
+  private lastSend = 0;
+  /** a send was not taken for a passing reason: this code answers it and every later one */
+  private sendsStopped: string | null = null;
   private lastUse = Date.now();
   private timer: ReturnType<typeof setTimeout> | null = null;
 
@@ -49,6 +64,7 @@ export class PeerChannel {
     readonly batched: boolean,
     /** the channel ended: `failed` when pushes were left unanswered (or it broke) */
     private readonly onEnd: (failed: LinkError | null) => void,
+    private readonly receive: ChannelSendHandler,
   ) {
     ws.addEventListener("message", (e) => {
       const data = e.data;
@@ -65,12 +81,12 @@ export class PeerChannel {
    * drops upgrades: the pusher uses one HTTP request per push there); throws a
    * LinkError when it cannot be reached or its answer is not signed by it.
    */
-  static async open(env: Env, roomId: string, node: string, onEnd: (failed: LinkError | null) => void): Promise<PeerChannel | { legacy: number }> {
+  static async open(env: Env, roomId: string, node: string, onEnd: (failed: LinkError | null) => void, receive: ChannelSendHandler): Promise<PeerChannel | { legacy: number }> {
     const cluster = clusterOf(env);
     const peer = peerNamed(env, node);
     if (!cluster || !peer || !env.PEERS) throw new LinkError(node, "not_in_cluster", "no such node in the cluster file");
     const offer = await channelOffer();
-    const path = `/link/v1/rooms/${encodeURIComponent(roomId)}/stream?${CHANNEL_KEY_PARAM}=${offer.publicKey}&${CHANNEL_ACKS_PARAM}=batch`;
+    const path = `/link/v1/rooms/${encodeURIComponent(roomId)}/stream?${CHANNEL_KEY_PARAM}=${offer.publicKey}&${CHANNEL_ACKS_PARAM}=batch&${CHANNEL_SENDS_PARAM}=1`;
     const headers = await signRequest(await nodeKey(env), { from: cluster.self, to: node, method: "GET", path, body: null });
     headers.upgrade = "websocket";
     // A timer, not an AbortSignal: the signal would stay tied to the socket the upgrade returns.
@@ -106,7 +122,7 @@ export class PeerChannel {
       ws.close(1008, "not signed by the node");
       throw new LinkError(node, "bad_signature", "channel answer not signed by the node");
     }
-    return new PeerChannel(node, ws, await channelKey(secret), res.headers.get(CHANNEL_ACKS_HEADER) === "batch", onEnd);
+    return new PeerChannel(node, ws, await channelKey(secret), res.headers.get(CHANNEL_ACKS_HEADER) === "batch", onEnd, receive);
   }
 
   get open(): boolean {
@@ -149,6 +165,7 @@ export class PeerChannel {
 
   private async received(data: unknown): Promise<void> {
     if (this.closed) return;
+    if (typeof data === "string" && data.startsWith(SEND_MARK)) return this.receivedSend(data);
     const frame = typeof data === "string" ? await openFrame(this.key, "ack", data) : null;
     const head = this.pending[0];
     // Batched: the answer names the last push it covers (any unanswered one); otherwise the oldest.
@@ -176,6 +193,46 @@ export class PeerChannel {
     }
     this.lastUse = Date.now();
     for (const p of this.pending.splice(0, covers + 1)) p.resolve(answer);
+  }
+
+  /**
+   * A send from the mirror: checked (MAC, next number, this room), decided by
+   * the room, answered. Anything wrong closes the channel: the mirror then
+   * hands what it has not heard about to the link's queue.
+   */
+  private async receivedSend(data: string): Promise<void> {
+    const frame = await openFrame(this.key, "send", data.slice(SEND_MARK.length));
+    let item: LinkSendItem | null = null;
+    if (frame && frame.n === this.lastSend + 1) {
+      try {
+        const parsed = LinkSendItem.safeParse((JSON.parse(frame.payload) as { s?: unknown }).s);
+        if (parsed.success) item = parsed.data;
+      } catch {
+        // not JSON: refused below
+      }
+    }
+    if (!frame || !item) return this.fail(!frame ? "send not authentic" : frame.n !== this.lastSend + 1 ? "send out of order" : "not a send", !frame);
+    this.lastSend = frame.n;
+    this.lastUse = Date.now();
+    const result: LinkSendResult | { stopped: string } = this.sendsStopped ? { stopped: this.sendsStopped } : await this.receive(item);
+    if ("stopped" in result) this.sendsStopped = result.stopped;
+    const n = frame.n;
+    const reply = JSON.stringify("stopped" in result ? { t: result.stopped } : { r: result });
+    this.sending = this.sending
+      .then(async () => {
+        const sealed = `${SEND_MARK}${await sealFrame(this.key, "sent", n, reply)}`;
+        if (!this.closed) this.ws.send(sealed);
+      })
+      .catch((err) => this.end(new LinkError(this.node, "unreachable", `channel: ${(err as Error).message}`)));
+  }
+
+  private fail(why: string, forged: boolean): void {
+    try {
+      this.ws.close(1008, why);
+    } catch {
+      // already closing
+    }
+    this.end(new LinkError(this.node, forged ? "bad_signature" : "unreachable", `channel: ${why}`));
   }
 
   /** One timer: an unanswered push past LINK_TIMEOUT_MS fails the channel; an idle one closes. */

@@ -47,7 +47,7 @@ import { CHANNEL_MAX_FRAME } from "../shared/link-channel";
 import { PeerChannel } from "./peer-channel";
 import { linkStub } from "../shared/objects";
 import { Backoff } from "../shared/peer-backoff";
-import { RoomPushAnswer, type RoomPush } from "../../protocol/cluster";
+import { RoomPushAnswer, type LinkSendItem, type LinkSendResult, type RoomPush } from "../../protocol/cluster";
 import { homeNode } from "../../protocol/ids";
 import type { Member, Message } from "../../protocol/models";
 
@@ -94,6 +94,8 @@ export interface PeerPushHost {
   loadCursors(): Record<string, PeerCursor>;
   saveCursors(cursors: Record<string, PeerCursor>): void;
   retryBy(at: number): void;
+  /** A send of a member homed on `node`, come on its channel (peer-channel.ts) */
+  receiveSend(node: string, item: LinkSendItem): Promise<LinkSendResult | { stopped: string }>;
 }
 
 /** Where the stream to one node stands. */
@@ -226,10 +228,16 @@ export class PeerPush {
     s.opening = true;
     s.channel = null;
     const epoch = s.epoch;
-    PeerChannel.open(this.host.env, this.host.roomId(), node, (failed) => {
-      if (s.channel?.open === false) s.channel = null;
-      if (failed) this.failed(node, s, epoch, failed);
-    }).then(
+    PeerChannel.open(
+      this.host.env,
+      this.host.roomId(),
+      node,
+      (failed) => {
+        if (s.channel?.open === false) s.channel = null;
+        if (failed) this.failed(node, s, epoch, failed);
+      },
+      (item) => this.host.receiveSend(node, item),
+    ).then(
       (channel) => {
         s.opening = false;
         if ("legacy" in channel) {

@@ -9,6 +9,11 @@ import type { LastMessage } from "../../protocol/device";
 import type { Member } from "../../protocol/models";
 import type { InboxUpdate, RoomActivity } from "../user/inbox-update";
 import { PeerPush, type PeerCursor } from "./peer-push";
+import { asAppError } from "../shared/app-error";
+import { errorText, log } from "../shared/log";
+import type { Caller } from "../shared/identity";
+import { TRANSIENT_SEND_CODES, type LinkSendItem, type LinkSendResult } from "../../protocol/cluster";
+import type { SendInput, SendResult } from "./messages";
 import type { RoomState } from "./room-state";
 import type { RoomStore } from "./store/room-store";
 
@@ -24,6 +29,8 @@ export class RoomPeers {
     private readonly env: Env,
     private readonly state: RoomState,
     private readonly store: RoomStore,
+    /** the room's own send (room-object.ts): a member's send from another node is decided as anyone's */
+    private readonly send: (caller: Caller, input: SendInput) => Promise<SendResult>,
   ) {
     this.push = new PeerPush({
       env,
@@ -48,6 +55,7 @@ export class RoomPeers {
       loadCursors: () => JSON.parse(store.meta.getText("peer_cursors") ?? "{}") as Record<string, PeerCursor>,
       saveCursors: (c) => store.meta.putText("peer_cursors", JSON.stringify(c)),
       retryBy: (at) => state.setAlarmBy(at),
+      receiveSend: (node, item) => this.receiveSend(node, item),
     });
   }
 
@@ -75,6 +83,27 @@ export class RoomPeers {
 
   typed(userId: string): void {
     if (this.state.meta && this.env.CLUSTER) this.push.typed(userId);
+  }
+
+  /**
+   * A send of a member of `node`, come on that node's channel: decided as
+   * `POST /link/v1/sends` decides one (worker/routes/link.ts). A node sends
+   * only for its own people here: a visitor's sends (people of this node
+   * signed in there) go by the link's queue, where their session is checked.
+   */
+  private async receiveSend(node: string, item: LinkSendItem): Promise<LinkSendResult | { stopped: string }> {
+    const who = { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId };
+    if (homeNode(item.userId) !== node || item.roomId !== this.state.meta?.id) return { ...who, ok: false, code: "forbidden", message: "a node acts only for its own users" };
+    try {
+      const caller: Caller = { userId: item.userId, sessionId: item.sessionId, username: "", displayName: "", isAdmin: false, viaLink: true };
+      const r = await this.send(caller, { clientId: item.clientId, text: item.text, replyTo: item.replyTo, attachments: item.attachments });
+      return { userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: true, message: r.message, duplicate: r.duplicate };
+    } catch (err) {
+      const e = asAppError(err);
+      if (e && !TRANSIENT_SEND_CODES.has(e.code)) return { ...who, ok: false, code: e.code, message: e.detail };
+      if (!e) log("error", "room.channel_send_failed", { room: item.roomId, peer: node, error: errorText(err) });
+      return { stopped: e?.code ?? "internal" };
+    }
   }
 
   /** True when some node has not confirmed everything (after a wake: push again). */

@@ -74,7 +74,7 @@ export class RoomObject extends DurableObject<Env> {
   private readonly state = new RoomState((at) => void this.ctx.storage.setAlarm(at));
   private readonly sockets = new RoomSockets(this.ctx, this.state, this.store.messages);
   /** the other nodes where this room has members (peers.ts) */
-  private readonly peers = new RoomPeers(this.env, this.state, this.store);
+  private readonly peers = new RoomPeers(this.env, this.state, this.store, (caller, input) => this.send(caller, input));
   // Members were checked when they were added: their inboxes are stored ids, on this node or another.
   private readonly outbox = new Outbox(this.state, this.store.outbox, this.env, (userId, update) => deliverInboxUpdate(this.env, userId, this.peers.redact(userId, update)));
   private readonly activity = new InboxActivity(this.state, this.store, (userId, activity) => deliverActivity(this.env, userId, this.peers.redact(userId, activity)));

@@ -28,6 +28,17 @@
  * so with CHANNEL_ACKS_HEADER on its 101; the home then allows more pushes
  * unanswered at once (room/peer-push.ts). Not signed: a forged header changes
  * only how many pushes wait for an answer, never what an answer proves.
+ *
+ * Sends on the channel (a later version again): a home that asks with
+ * `sends=1` (signed, as the whole query is) takes its node's members' sends on
+ * the channel, the other way: the mirror's frame `~<mac>.<n>.{"s": LinkSendItem}`
+ * (direction `send`, numbered 1, 2, 3 … on their own), the home's answer
+ * `~<mac>.<n>.{"r": LinkSendResult}` (direction `sent`, the number of the send
+ * it answers, in order). The leading `~` (never in base64url) tells them from
+ * pushes and acknowledgements before any MAC is checked; the MAC covers the
+ * direction, so one kind never passes for the other. A mirror told nothing
+ * (an older home) keeps its sends on the link's queue; an older mirror ignores
+ * the parameter and never sends one.
  */
 import { b64url, fromB64url } from "./bytes";
 
@@ -38,12 +49,16 @@ export const CHANNEL_KEY_HEADER = "x-outpost-link-channel-key";
 /** The query parameter (value "batch") and the 101's header by which the two ends agree on batched acknowledgements. */
 export const CHANNEL_ACKS_PARAM = "acks";
 export const CHANNEL_ACKS_HEADER = "x-outpost-link-channel-acks";
+/** The query parameter (value "1") by which a home says it takes its mirror's sends on the channel. */
+export const CHANNEL_SENDS_PARAM = "sends";
+/** The first character of a send or its answer (pushes and acknowledgements start with their MAC). */
+export const SEND_MARK = "~";
 /** The tag of a mirror's channel sockets (members' sockets carry `u:`, `s:` and a fan-out tag): never counted or reached as a member's. */
 export const LINK_TAG = "link";
 /** The largest frame either side sends or accepts (a push is cut to fit: room/peer-push.ts). */
 export const CHANNEL_MAX_FRAME = 900 * 1024;
 
-export type ChannelDirection = "push" | "ack";
+export type ChannelDirection = "push" | "ack" | "send" | "sent";
 
 type Bytes = Uint8Array<ArrayBuffer>;
 const encoder = new TextEncoder();

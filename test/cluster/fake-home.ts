@@ -14,16 +14,17 @@ import type { TestCluster } from "./cluster-harness";
 
 const publicKeyOf = (cluster: TestCluster, node: string) => JSON.parse(fs.readFileSync(path.join(cluster.nodes[node].dataDir, "node-key.json"), "utf8")).publicKey as string;
 export const keyOf = async (cluster: TestCluster, node: string) => importPrivateKey(JSON.parse(fs.readFileSync(path.join(cluster.nodes[node].dataDir, "node-key.json"), "utf8")).privateKey);
-/** The channel upgrade's path; `batch`: ask for batched answers, as homes since batching do. */
-export const streamPath = (room: string, k: string, batch = false) => `/link/v1/rooms/${encodeURIComponent(room)}/stream?k=${k}${batch ? "&acks=batch" : ""}`;
+/** The channel upgrade's path; `batch`: ask for batched answers, as homes since batching do; `sends`: take the node's sends on it. */
+export const streamPath = (room: string, k: string, batch = false, sends = false) => `/link/v1/rooms/${encodeURIComponent(room)}/stream?k=${k}${batch ? "&acks=batch" : ""}${sends ? "&sends=1" : ""}`;
 
 /**
  * Open a channel to `to` straight at its listener (no proxy), as node `as` (with its key) or
- * unsigned; `batch` asks for batched answers. `batched`: the node said it will batch them.
+ * unsigned; `batch` asks for batched answers, `sends` says it takes the node's sends on the
+ * channel. `batched`: the node said it will batch them.
  */
-export async function openChannel(cluster: TestCluster, to: string, room: string, as: string | null, { batch = false } = {}) {
+export async function openChannel(cluster: TestCluster, to: string, room: string, as: string | null, { batch = false, sends = false } = {}) {
   const offer = await channelOffer();
-  const p = streamPath(room, offer.publicKey, batch);
+  const p = streamPath(room, offer.publicKey, batch, sends);
   const headers = as ? await signRequest(await keyOf(cluster, as), { from: as, to, method: "GET", path: p, body: null }) : {};
   const ws = new WebSocket(`${cluster.nodes[to].wsUrl}${p}`, { headers });
   const opened = await new Promise<{ ok: true; headers: Record<string, string | string[] | undefined> } | { ok: false; status: number }>((resolve) => {

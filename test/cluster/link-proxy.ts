@@ -54,6 +54,11 @@ export class LinkProxy {
     return this.up;
   }
 
+  /** The port it forwards to. */
+  get target(): number {
+    return this.targetPort;
+  }
+
   /** Point the proxy at another port (a node restarted elsewhere). */
   retarget(port: number): void {
     this.targetPort = port;

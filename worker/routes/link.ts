@@ -10,7 +10,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { Env } from "../../durable-objects/shared/env";
 import { clusterOf, nodeKey } from "../../durable-objects/shared/cluster";
 import { LINK_HEADERS, LINK_PROTOCOL_VERSION, ReplayGuard, signResponse, verifyRequest } from "../../durable-objects/shared/link-auth";
-import { CHANNEL_ACKS_HEADER, CHANNEL_ACKS_PARAM, CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, channelOffer, channelSecret } from "../../durable-objects/shared/link-channel";
+import { CHANNEL_ACKS_HEADER, CHANNEL_ACKS_PARAM, CHANNEL_KEY_HEADER, CHANNEL_KEY_PARAM, CHANNEL_SENDS_PARAM, channelOffer, channelSecret } from "../../durable-objects/shared/link-channel";
 import { LINK_CHANNEL_HEADER, channelHandOver } from "../../durable-objects/mirror/link-socket";
 import { registerMirror } from "../../durable-objects/mirror/registration";
 import { asAppError } from "../../durable-objects/shared/app-error";
@@ -21,13 +21,13 @@ import { linkErasures } from "./link-erasures";
 import { linkPresence } from "./link-presence";
 import { linkReply, type LinkEnv } from "./link-reply";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
-import { LinkCall, LinkSendItem, RoomPush, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
+import { LinkCall, LinkSendItem, RoomPush, TRANSIENT_SEND_CODES, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
 import type { Caller } from "../../durable-objects/shared/identity";
 import { linkVisitors } from "../visitors/home-routes";
 
 
 /** Refusals that pass (a full disk, a rate limit, a room under repair): the sender's node tries again later. */
-const TRANSIENT = new Set(["storage_error", "rate_limited", "room_unavailable", "internal"]);
+const TRANSIENT = TRANSIENT_SEND_CODES;
 
 /**
  * A room homed on this node, registered here; null when there is no such room
@@ -176,7 +176,9 @@ export const link = new Hono<LinkEnv>()
     if (!secret) return linkReply(c, 400, { error: { code: "invalid_request", message: "no valid channel key" } });
     // A home that understands batched answers asks for them (shared/link-channel.ts); an older one is answered push by push.
     const batched = c.req.query(CHANNEL_ACKS_PARAM) === "batch";
-    const res = await storedMirror(c.env, roomId).fetch(new Request("https://mirror/link-channel", { headers: { upgrade: "websocket", [LINK_CHANNEL_HEADER]: channelHandOver(from, roomId, secret, batched) } }));
+    // … and one that takes its members' sends on the channel says so (the mirror uses the link's queue otherwise).
+    const sends = c.req.query(CHANNEL_SENDS_PARAM) === "1";
+    const res = await storedMirror(c.env, roomId).fetch(new Request("https://mirror/link-channel", { headers: { upgrade: "websocket", [LINK_CHANNEL_HEADER]: channelHandOver(from, roomId, secret, batched, sends) } }));
     if (res.status !== 101 || !res.webSocket) return linkReply(c, 503, { error: { code: "room_unavailable", message: "the mirror did not take the channel" } });
     const signature = await signResponse(await nodeKey(c.env), { nonce: c.get("linkNonce"), status: 101, from: c.env.NODE_NAME, to: from, body: offer.publicKey });
     return new Response(null, { status: 101, webSocket: res.webSocket, headers: { [CHANNEL_KEY_HEADER]: offer.publicKey, [LINK_HEADERS.signature]: signature, [LINK_HEADERS.version]: String(LINK_PROTOCOL_VERSION), ...(batched ? { [CHANNEL_ACKS_HEADER]: "batch" } : {}) } });

@@ -1,0 +1,302 @@
+/**
+ * Sends on a room's channel (shared/link-channel.ts, "Sends on the channel"),
+ * on three real nodes. A member on another node sends into a room homed on
+ * beijing: while the room's channel is up, each send is one frame to the home
+ * and one answer back, with no request on the link; when the channel cannot
+ * answer (a route that swallows everything), the sends not answered go to the
+ * link's queue and arrive once, in the order they were sent, with the sends
+ * made after them. And from outside, as an attacker on either end would:
+ * a node posing as shanghai's mirror may send only for shanghai's people, in
+ * order, sealed with the channel's key; a node posing as the home that answers
+ * out of order, or says it cannot take sends, loses them to the queue, which
+ * delivers them to the real home.
+ */
+import http from "node:http";
+import type net from "node:net";
+import { WebSocketServer, type WebSocket as WsSocket } from "ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loginAs } from "../harness";
+import { roomWs, type RoomWs } from "../e2e/client";
+import { LINK_HEADERS, signResponse } from "../../durable-objects/shared/link-auth";
+import { CHANNEL_ACKS_HEADER, CHANNEL_KEY_HEADER, SEND_MARK, channelKey, channelOffer, channelSecret, openFrame, sealFrame } from "../../durable-objects/shared/link-channel";
+import { closed, keyOf, openChannel } from "./fake-home";
+import { startCluster, type TestCluster } from "./cluster-harness";
+import { callNode, eventually } from "./cluster-client";
+
+const PASSWORD = "cluster operator passphrase";
+const USER_PASSWORD = "a long enough passphrase";
+let cluster: TestCluster;
+const admin: Record<string, string> = {};
+const people: Record<string, { id: string; node: string; token: string }> = {};
+let roomId = "";
+
+beforeAll(async () => {
+  cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { adminPassword: PASSWORD });
+  for (const n of cluster.names) admin[n] = await loginAs(cluster.nodes[n].url, "admin", PASSWORD);
+  for (const [who, node] of [["liwei", "beijing"], ["chenmei", "shanghai"], ["zhaolei", "shenzhen"]]) {
+    const made = await callNode(cluster, node, admin[node], "POST", "/users", { username: who, password: USER_PASSWORD, displayName: who });
+    people[who] = { id: made.body.id, node, token: await loginAs(cluster.nodes[node].url, who, USER_PASSWORD) };
+  }
+  for (const who of ["chenmei", "zhaolei"]) {
+    await eventually(`beijing knows ${who}`, async () => (await callNode(cluster, "beijing", admin.beijing, "GET", `/users/${encodeURIComponent(people[who].id)}`)).status === 200, 20_000);
+  }
+  const made = await callNode(cluster, "beijing", people.liwei.token, "POST", "/rooms", { name: "Sends", visibility: "private", members: [people.chenmei.id, people.zhaolei.id] });
+  expect(made.status).toBe(201);
+  roomId = made.body.id;
+  for (const who of ["chenmei", "zhaolei"]) {
+    await eventually(`${who} can open the room`, async () => (await callNode(cluster, people[who].node, people[who].token, "GET", `/rooms/${encodeURIComponent(roomId)}`)).status === 200, 20_000);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+const room = () => encodeURIComponent(roomId);
+const socketOf = (who: string) => roomWs(`${cluster.nodes[people[who].node].wsUrl}/api/v1/rooms/${room()}/socket`, people[who].token);
+
+/** How many `POST /link/v1/sends` requests `node` has served (its metrics). */
+async function sendRequests(node: string): Promise<number> {
+  const scrape = await (await fetch(`${cluster.nodes[node].url}/metrics`, { headers: { authorization: `Bearer ${admin[node]}` } })).text();
+  return scrape
+    .split("\n")
+    .filter((l) => l.startsWith('outpost_http_requests_total{method="POST",route="/link/v1/sends"'))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+}
+
+/** The home's history of the room: texts in seq order. */
+async function homeTexts(): Promise<string[]> {
+  const page = await callNode(cluster, "beijing", people.liwei.token, "GET", `/rooms/${room()}/messages?limit=100`);
+  return (page.body.messages as { text: string }[]).map((m) => m.text);
+}
+
+/** Send `texts` on `ws` one after another without waiting; resolve with each one's ack seq, in the order sent. */
+async function sendAll(ws: RoomWs, prefix: string, texts: string[], withinMs: number): Promise<number[]> {
+  for (const [i, text] of texts.entries()) ws.send({ type: "msg.send", clientId: `${prefix}-${i}`, text });
+  const seqs: number[] = [];
+  for (let i = 0; i < texts.length; i++) {
+    const ack = await ws.next("msg.ack", (f) => f.clientId === `${prefix}-${i}`, withinMs);
+    seqs.push(ack.seq);
+  }
+  return seqs;
+}
+
+/** The channel is up from beijing to `node`: a message of the home reached a member there. */
+async function channelUp(ws: RoomWs, tag: string): Promise<void> {
+  const sent = await callNode(cluster, "beijing", people.liwei.token, "POST", `/rooms/${room()}/messages`, { clientId: `warm-${tag}`, text: `warm ${tag}` });
+  expect(sent.status).toBe(201);
+  await ws.next("msg.new", (f) => f.message.text === `warm ${tag}`, 15_000);
+}
+
+describe("sends on a room's channel", () => {
+  it("go to the home as frames, acked in the order sent, with no request on the link", async () => {
+    const sh = await socketOf("chenmei");
+    const sz = await socketOf("zhaolei");
+    await sh.next("hello");
+    await sz.next("hello");
+    await channelUp(sh, "a");
+    const before = await sendRequests("beijing");
+    const texts = Array.from({ length: 40 }, (_, i) => `on the channel ${i}`);
+    const seqs = await sendAll(sh, "ch", texts, 15_000);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(40);
+    // Shenzhen's member sees them in the order they were sent.
+    const seen: string[] = [];
+    while (seen.length < 40) {
+      const f = await sz.next("msg.new", (m) => m.message.text.startsWith("on the channel "), 15_000);
+      seen.push(f.message.text);
+    }
+    expect(seen).toEqual(texts);
+    expect((await homeTexts()).filter((t) => t.startsWith("on the channel "))).toEqual(texts);
+    // Not one went as a request: the home served no `POST /link/v1/sends` meanwhile.
+    expect(await sendRequests("beijing")).toBe(before);
+    await sh.close();
+    await sz.close();
+  }, 60_000);
+
+  it("that the channel does not answer go to the link's queue and arrive once, in order, with the ones after them", async () => {
+    const sh = await socketOf("chenmei");
+    const sz = await socketOf("zhaolei");
+    await sh.next("hello");
+    await sz.next("hello");
+    await channelUp(sh, "b");
+    const before = await sendRequests("beijing");
+    // The route swallows everything: the channel stays open at both ends and answers nothing.
+    cluster.blackhole("beijing", "shanghai");
+    const held = Array.from({ length: 10 }, (_, i) => `held ${i}`);
+    for (const [i, text] of held.entries()) sh.send({ type: "msg.send", clientId: `held-${i}`, text });
+    // Each sender hears `msg.queued` (the send is on this node's disk) …
+    for (let i = 0; i < held.length; i++) await sh.next("msg.queued", (f) => f.clientId === `held-${i}`, 15_000);
+    // … and more sends made meanwhile wait behind them.
+    const after = Array.from({ length: 5 }, (_, i) => `after ${i}`);
+    for (const [i, text] of after.entries()) sh.send({ type: "msg.send", clientId: `after-${i}`, text });
+    await new Promise((r) => setTimeout(r, 1000));
+    await cluster.heal("beijing", "shanghai");
+    const acked: number[] = [];
+    for (let i = 0; i < held.length; i++) acked.push((await sh.next("msg.ack", (f) => f.clientId === `held-${i}`, 30_000)).seq);
+    for (let i = 0; i < after.length; i++) acked.push((await sh.next("msg.ack", (f) => f.clientId === `after-${i}`, 30_000)).seq);
+    expect(acked).toEqual([...acked].sort((a, b) => a - b));
+    // Once each, in the order sent, at the home and for shenzhen's member.
+    const all = [...held, ...after];
+    expect((await homeTexts()).filter((t) => t.startsWith("held ") || t.startsWith("after "))).toEqual(all);
+    const seen: string[] = [];
+    while (seen.length < all.length) seen.push((await sz.next("msg.new", (m) => m.message.text.startsWith("held ") || m.message.text.startsWith("after "), 30_000)).message.text);
+    expect(seen).toEqual(all);
+    expect(await sendRequests("beijing")).toBeGreaterThan(before);
+    // With the queue empty again, sends take the channel again.
+    await channelUp(sh, "c");
+    const again = await sendRequests("beijing");
+    await sendAll(sh, "again", ["back on the channel"], 15_000);
+    expect(await sendRequests("beijing")).toBe(again);
+    await sh.close();
+    await sz.close();
+  }, 90_000);
+});
+
+/**
+ * Posing as shanghai's mirror: the home's channel to shanghai is pointed at a
+ * server of the test that answers the upgrade with shanghai's own key (read
+ * from its data folder) and acknowledges every push.
+ */
+async function fakeMirror(): Promise<{ port: number; channels: { ws: WsSocket; key: CryptoKey }[]; close(): Promise<void> }> {
+  const shanghaiKey = await keyOf(cluster, "shanghai");
+  const channels: { ws: WsSocket; key: CryptoKey }[] = [];
+  const wss = new WebSocketServer({ noServer: true });
+  const server = http.createServer((_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  });
+  server.on("upgrade", (req, socket: net.Socket, head) => {
+    void (async () => {
+      const url = new URL(req.url ?? "/", "http://fake");
+      const nonce = String(req.headers[LINK_HEADERS.nonce]);
+      const offer = await channelOffer();
+      const secret = (await channelSecret(offer.privateKey, url.searchParams.get("k") ?? "", nonce))!;
+      const signature = await signResponse(shanghaiKey, { nonce, status: 101, from: "shanghai", to: "beijing", body: offer.publicKey });
+      const key = await channelKey(secret);
+      wss.once("headers", (headers) => headers.push(`${CHANNEL_KEY_HEADER}: ${offer.publicKey}`, `${LINK_HEADERS.signature}: ${signature}`, `${CHANNEL_ACKS_HEADER}: batch`));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        // Every push acknowledged at once, as a mirror would.
+        ws.on("message", (d) => {
+          const text = String(d);
+          if (text.startsWith(SEND_MARK)) return;
+          void openFrame(key, "push", text).then(async (f) => {
+            if (!f) return;
+            const p = JSON.parse(f.payload) as { version: number; lastSeq: number; membersRev: number };
+            ws.send(await sealFrame(key, "ack", f.n, JSON.stringify({ a: { version: p.version, lastSeq: p.lastSeq, membersRev: p.membersRev } })));
+          });
+        });
+        channels.push({ ws, key });
+      });
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    channels,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** The next answer to a send on a channel from the home, opened. */
+function nextAnswer(ws: WsSocket, key: CryptoKey): Promise<{ n: number; body: { r?: { ok: boolean; code?: string; message?: unknown }; t?: string } }> {
+  return new Promise((resolve) => {
+    const on = (d: unknown) => {
+      const text = String(d);
+      if (!text.startsWith(SEND_MARK)) return;
+      ws.off("message", on);
+      void openFrame(key, "sent", text.slice(1)).then((f) => resolve({ n: f!.n, body: JSON.parse(f!.payload) }));
+    };
+    ws.on("message", on);
+  });
+}
+
+describe("sends on a room's channel, from outside", () => {
+  it("a mirror may send only for its own node's people, in order, sealed with the channel's key", async () => {
+    const fake = await fakeMirror();
+    const realPort = cluster.proxies.beijing.shanghai.target;
+    try {
+      // The home's next channel to shanghai reaches the fake.
+      cluster.proxies.beijing.shanghai.retarget(fake.port);
+      await cluster.proxies.beijing.shanghai.cut();
+      await cluster.proxies.beijing.shanghai.heal();
+      const opened = async (tag: string) => {
+        const count = fake.channels.length;
+        await callNode(cluster, "beijing", people.liwei.token, "POST", `/rooms/${room()}/messages`, { clientId: `lure-${tag}`, text: `lure ${tag}` });
+        return eventually(`a channel to the fake (${tag})`, async () => fake.channels.length > count && fake.channels[fake.channels.length - 1], 20_000);
+      };
+      const send = async (c: { ws: WsSocket; key: CryptoKey }, n: number, item: object, key = c.key) => c.ws.send(`${SEND_MARK}${await sealFrame(key, "send", n, JSON.stringify({ s: item }))}`);
+      const item = (who: string, clientId: string, text: string) => ({ roomId, userId: people[who].id, sessionId: "s_forged", clientId, text });
+
+      const c1 = await opened("1");
+      // For a person of beijing: refused, nothing stored.
+      let answer = nextAnswer(c1.ws, c1.key);
+      await send(c1, 1, item("liwei", "forged-1", "forged as liwei"));
+      expect((await answer).n).toBe(1);
+      expect((await answer).body.r).toMatchObject({ ok: false, code: "forbidden" });
+      // For a person of shenzhen: refused too.
+      answer = nextAnswer(c1.ws, c1.key);
+      await send(c1, 2, item("zhaolei", "forged-2", "forged as zhaolei"));
+      expect((await answer).body.r).toMatchObject({ ok: false, code: "forbidden" });
+      // For its own person: stored, and the answer carries the message.
+      answer = nextAnswer(c1.ws, c1.key);
+      await send(c1, 3, item("chenmei", "own-3", "chenmei by the channel"));
+      expect((await answer).body.r).toMatchObject({ ok: true, duplicate: false, message: { text: "chenmei by the channel" } });
+      // Skipping a number closes the channel, and that send is not stored.
+      await send(c1, 5, item("chenmei", "own-5", "skipped a number"));
+      expect(await closed(c1.ws as never)).toBe(1008);
+
+      const c2 = await opened("2");
+      // Sealed with another key, or as the home's own answer: closed, not stored.
+      await send(c2, 1, item("chenmei", "own-6", "not sealed by the channel"), await channelKey(crypto.getRandomValues(new Uint8Array(32))));
+      expect(await closed(c2.ws as never)).toBe(1008);
+      const c3 = await opened("3");
+      c3.ws.send(`${SEND_MARK}${await sealFrame(c3.key, "sent", 1, JSON.stringify({ s: item("chenmei", "own-7", "sealed as an answer") }))}`);
+      expect(await closed(c3.ws as never)).toBe(1008);
+
+      const texts = await homeTexts();
+      expect(texts.filter((t) => t === "chenmei by the channel")).toHaveLength(1);
+      for (const t of ["forged as liwei", "forged as zhaolei", "skipped a number", "not sealed by the channel", "sealed as an answer"]) expect(texts, t).not.toContain(t);
+    } finally {
+      cluster.proxies.beijing.shanghai.retarget(realPort);
+      await cluster.proxies.beijing.shanghai.cut();
+      await cluster.proxies.beijing.shanghai.heal();
+      await fake.close();
+    }
+  }, 90_000);
+
+  it("a home that says it cannot take sends, or answers out of order, loses them to the queue, which delivers them", async () => {
+    const sh = await socketOf("chenmei");
+    await sh.next("hello");
+    // The real home cannot reach shanghai meanwhile (it would open its own channel, replacing the fake's);
+    // shanghai still reaches it, so the link's queue delivers.
+    await cluster.proxies.beijing.shanghai.cut();
+    for (const [tag, answerWith] of [
+      ["stopped", async (key: CryptoKey, n: number) => `${SEND_MARK}${await sealFrame(key, "sent", n, JSON.stringify({ t: "storage_error" }))}`],
+      ["out-of-order", async (key: CryptoKey, n: number) => `${SEND_MARK}${await sealFrame(key, "sent", n + 1, JSON.stringify({ t: "storage_error" }))}`],
+    ] as const) {
+      // Posing as the home (beijing's key, from its data folder): the mirror takes this channel in place of the real one.
+      const { ws, key } = await openChannel(cluster, "shanghai", roomId, "beijing", { batch: true, sends: true });
+      const frames: string[] = [];
+      ws!.on("message", (d) => frames.push(String(d)));
+      const before = await sendRequests("beijing");
+      sh.send({ type: "msg.send", clientId: `lost-${tag}`, text: `lost ${tag}` });
+      const frame = await eventually(`the send on the fake home's channel (${tag})`, async () => frames.find((f) => f.startsWith(SEND_MARK)), 10_000);
+      const opened = (await openFrame(key!, "send", frame.slice(1)))!;
+      expect(JSON.parse(opened.payload).s).toMatchObject({ roomId, userId: people.chenmei.id, clientId: `lost-${tag}`, text: `lost ${tag}` });
+      ws!.send(await answerWith(key!, opened.n));
+      // The mirror hands it to the link's queue, which delivers it to the real home.
+      const ack = await sh.next("msg.ack", (f) => f.clientId === `lost-${tag}`, 20_000);
+      expect(ack.duplicate).toBe(false);
+      expect(await sendRequests("beijing")).toBeGreaterThan(before);
+      expect((await homeTexts()).filter((t) => t === `lost ${tag}`)).toHaveLength(1);
+      ws!.close();
+    }
+    await cluster.proxies.beijing.shanghai.heal();
+    await sh.close();
+  }, 90_000);
+});
