@@ -10,9 +10,12 @@
  * the link's ordered queue (link/send-queue.ts): durable there, delivered in
  * batches by signed requests, however long the link is down.
  *
- * Order across the two: a send takes the channel only when no send of this
+ * Order across the two: a send goes on the channel only when no send of this
  * room is on the queue unanswered (or being handed to it), so it can never
- * overtake one there. A channel send that is not answered — the channel
+ * overtake one there. While one is, a send meant for the channel is held
+ * (written, not sent) and goes when the queue's last answer comes: under a
+ * steady stream of sends the queue would otherwise never empty, and the room
+ * would never leave it for the channel. A channel send that is not answered — the channel
  * closed, was replaced, stopped taking sends (a passing fault at the home), or
  * gave no answer within SEND_WAIT_MS (the alarm checks, and finds the rows
  * after a restart too) — is handed to the queue with every later channel send,
@@ -29,7 +32,9 @@ import { sendKey } from "../link/send-queue";
 import { refuseSend, sendWaitMs, spendSend } from "../room/send-budget";
 import type { Caller } from "../shared/identity";
 import type { ServerRoomFrame } from "../../protocol/frames";
-import type { LinkSendItem, LinkSendResult, LinkState } from "../../protocol/cluster";
+import { LinkSendsAnswer, type LinkSendItem, type LinkSendResult, type LinkState } from "../../protocol/cluster";
+import { LinkError, linkFetch } from "../shared/cluster";
+import { unreachable } from "./forward";
 import { errorText, log } from "../shared/log";
 import type { Message } from "../../protocol/models";
 import { homeNode } from "../../protocol/ids";
@@ -74,6 +79,8 @@ export class MirrorSends {
   private onQueue: boolean | null = null;
   /** the check alarm is set (this isolate's knowledge: set again after a wake, which costs nothing wrong) */
   private checkArmed = false;
+  /** channel sends written but not sent: they wait for the queue to empty (their rows say `channel`, so a check hands them over too) */
+  private held: LinkSendItem[] = [];
 
   constructor(
     private readonly env: Env,
@@ -147,7 +154,7 @@ export class MirrorSends {
     }
     const item: LinkSendItem = { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
     // The channel carries only this node's own people (a visitor's session is checked by the queue's endpoint).
-    const viaChannel = !known && homeNode(caller.userId) === this.env.NODE_NAME && !this.queueBusy() && this.channel().canSend();
+    const viaChannel = !known && homeNode(caller.userId) === this.env.NODE_NAME && this.channel().canSend();
     if (!known) {
       this.sql.exec(
         "INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, ?, ?) ON CONFLICT (client_key) DO NOTHING",
@@ -159,7 +166,8 @@ export class MirrorSends {
       spendSend(caller.userId, limits, Date.now());
     }
     if (viaChannel) {
-      this.channel().send(item);
+      if (this.held.length || this.queueBusy()) this.held.push(item);
+      else this.channel().send(item);
       this.armCheck();
       return { kind: "queued-up", key };
     }
@@ -191,6 +199,7 @@ export class MirrorSends {
    * next check.
    */
   handOver(why: string): void {
+    this.held = [];
     const rows = this.sql.exec<{ client_key: string; item: string | null }>("SELECT client_key, item FROM sends WHERE state = 'queued' AND via = 'channel' ORDER BY rowid").toArray();
     if (rows.length === 0) return;
     log("warn", "mirror.sends_handed_over", { count: rows.length, why });
@@ -220,9 +229,41 @@ export class MirrorSends {
     this.setAlarm(at);
   }
 
+  /**
+   * A send into a room whose messages never leave its home (residency
+   * "home"): straight to the home as one signed request, and nothing of it
+   * written here — no row, no queue — so its text is never on this node's
+   * disk. While the home cannot be reached it fails `room_unreachable`, as
+   * every other action on such a room does; the client keeps it and tries
+   * again (the home keeps a repeat once, by its key).
+   */
+  async live(roomId: string, caller: Caller, input: SendInput): Promise<LinkSendResult> {
+    const limits = limitsOf(this.env);
+    if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > limits.maxTextBytes) throw new AppError("too_large", `messages are limited to ${limits.maxTextBytes} bytes`);
+    const wait = sendWaitMs(caller.userId, limits, Date.now());
+    if (wait > 0) refuseSend(limits, wait);
+    spendSend(caller.userId, limits, Date.now());
+    const item: LinkSendItem = { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
+    const home = homeNode(roomId)!;
+    let answer;
+    try {
+      answer = await linkFetch(this.env, home, "POST", "/link/v1/sends", { items: [item] });
+    } catch (err) {
+      if (!(err instanceof LinkError)) throw err;
+      void linkStub(this.env, home).noteResult(home, false).catch(() => {});
+      throw unreachable(roomId);
+    }
+    const parsed = LinkSendsAnswer.safeParse(answer.body);
+    if (answer.status !== 200 || !parsed.success) throw new AppError("room_unavailable", `the ${home} node did not take the message (${answer.status}); try again`);
+    const result = parsed.data.results[0];
+    if (!result) throw new AppError("room_unavailable", `the ${home} node could not take the message just now (${parsed.data.stopped ?? "no answer"}); try again`);
+    return result;
+  }
+
   /** Forget `userId`'s sends (they are being erased): the home's answers kept here carry their text. */
   forget(userId: string): void {
     const prefix = `${userId}|`;
+    this.held = this.held.filter((i) => i.userId !== userId);
     this.sql.exec("DELETE FROM sends WHERE substr(client_key, 1, ?) = ?", prefix.length, prefix);
   }
 
@@ -236,8 +277,13 @@ export class MirrorSends {
         (r) => this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ?, item = NULL WHERE client_key = ? AND state = 'queued'", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), sendKey(r)).rowsWritten > 0,
       ),
     );
-    // What the queue answered may have been the last on it: the channel may carry sends again.
-    if (from === "queue") this.onQueue = null;
+    // What the queue answered may have been the last on it: the channel carries sends again, the held ones first.
+    if (from === "queue") {
+      this.onQueue = null;
+      if (this.held.length && !this.queueBusy()) {
+        for (const item of this.held.splice(0)) this.channel().send(item);
+      }
+    }
     for (const r of fresh) {
       const key = sendKey(r);
       const timer = this.socketWaits.get(key);
@@ -257,7 +303,7 @@ export function answerFrame(r: LinkSendResult): ServerRoomFrame {
   return r.ok ? { type: "msg.ack", clientId: r.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate } : { type: "error", code: r.code, message: r.message, replyTo: r.clientId };
 }
 
-function outcomeOf(r: LinkSendResult): SendOutcome {
+export function outcomeOf(r: LinkSendResult): SendOutcome {
   if (r.ok) return { message: r.message as Message, duplicate: r.duplicate };
   throw new AppError((r.code as "invalid_request") ?? "invalid_request", r.message);
 }

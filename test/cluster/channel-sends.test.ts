@@ -151,6 +151,40 @@ describe("sends on a room's channel", () => {
     await sh.close();
     await sz.close();
   }, 90_000);
+
+  it("wait for the queue to empty when it holds one, then take the channel, in order", async () => {
+    const sh = await socketOf("chenmei");
+    await sh.next("hello");
+    await channelUp(sh, "d");
+    const upgrades = async () => {
+      const scrape = await (await fetch(`${cluster.nodes.shanghai.url}/metrics`, { headers: { authorization: `Bearer ${admin.shanghai}` } })).text();
+      return Number(scrape.split("\n").find((l) => l.startsWith('outpost_http_requests_total{method="GET",route="/link/v1/rooms/:id/stream",status="101"} '))?.split(" ")[1] ?? 0);
+    };
+    const opened = await upgrades();
+    const before = await sendRequests("beijing");
+    // Shanghai's requests to beijing (the queue's way) take a second each way; the channel (beijing's way) does not.
+    cluster.proxies.shanghai.beijing.delay(1000);
+    try {
+      // The channel goes: the next send takes the queue.
+      await cluster.proxies.beijing.shanghai.cut();
+      await cluster.proxies.beijing.shanghai.heal();
+      sh.send({ type: "msg.send", clientId: "first-by-queue", text: "first, by the queue" });
+      // The home opens a new channel at once (its back-off is half a second), while that send is still on its way.
+      await eventually("a new channel", async () => (await upgrades()) > opened, 5000, 50);
+      const later = Array.from({ length: 5 }, (_, i) => `then by the channel ${i}`);
+      for (const [i, text] of later.entries()) sh.send({ type: "msg.send", clientId: `later-${i}`, text });
+      const first = await sh.next("msg.ack", (f) => f.clientId === "first-by-queue", 15_000);
+      const seqs = [first.seq];
+      for (let i = 0; i < later.length; i++) seqs.push((await sh.next("msg.ack", (f) => f.clientId === `later-${i}`, 15_000)).seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect((await homeTexts()).filter((t) => t === "first, by the queue" || t.startsWith("then by the channel "))).toEqual(["first, by the queue", ...later]);
+      // One request: the queue's. The later sends were held until it was answered, then went on the channel.
+      expect(await sendRequests("beijing")).toBe(before + 1);
+    } finally {
+      cluster.proxies.shanghai.beijing.delay(0);
+    }
+    await sh.close();
+  }, 60_000);
 });
 
 /**

@@ -163,11 +163,21 @@ describe("residency: home", () => {
     expect(sent.status).toBe(201);
     // Live to the member in Shanghai, and in her history (asked of the home)…
     expect((await ws.next("msg.new", (f) => f.message.clientId === "secret", 10_000)).message.text).toContain(marker);
+    // …and her own messages go to the home live, by REST and on her socket, leaving nothing on her node's disk either.
+    const reply = await as("chenmei")("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: "reply-rest", text: `noted ${marker} by REST` });
+    expect(reply.status).toBe(201);
+    expect(reply.body.seq).toBe(2);
+    ws.send({ type: "msg.send", clientId: "reply-socket", text: `noted ${marker} on the socket` });
+    expect((await ws.next("msg.ack", (f) => f.clientId === "reply-socket", 10_000)).seq).toBe(3);
+    // A repeat is the same message (the home keeps it once by its key).
+    const again = await as("chenmei")("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: "reply-rest", text: `noted ${marker} by REST` });
+    expect([again.status, again.body.seq]).toEqual([200, 2]);
+    await ws.next("msg.new", (f) => f.message.clientId === "reply-socket", 10_000);
     await ws.close();
-    expect((await history("chenmei", roomId)).map((m) => m.text)).toEqual([`the plan is ${marker}`]);
-    expect((await as("zhaolei")("GET", `/search?q=${marker}&room=${encodeURIComponent(roomId)}`)).body.hits.length).toBe(1);
+    expect((await history("chenmei", roomId)).map((m) => m.text)).toEqual([`the plan is ${marker}`, `noted ${marker} by REST`, `noted ${marker} on the socket`]);
+    expect((await as("zhaolei")("GET", `/search?q=${marker}&room=${encodeURIComponent(roomId)}`)).body.hits.length).toBe(3);
     // …her inbox knows there is something unread, without the text.
-    await eventually("an unread count in Shanghai", async () => (await as("chenmei")("GET", "/me/rooms")).body.rooms.find((r: { roomId: string }) => r.roomId === roomId)?.unread === 1);
+    await eventually("an unread count in Shenzhen", async () => (await as("zhaolei")("GET", "/me/rooms")).body.rooms.find((r: { roomId: string }) => r.roomId === roomId)?.unread === 3);
     // …and nothing of it on disk outside Beijing.
     for (const node of ["shanghai", "shenzhen"]) {
       const found = filesContaining(cluster.nodes[node].dataDir, Buffer.from(marker));
@@ -181,6 +191,10 @@ describe("residency: home", () => {
     const cut = await as("chenmei")("GET", `/rooms/${encodeURIComponent(roomId)}/messages`);
     expect(cut.status).toBe(503);
     expect(cut.body.error.code).toBe("room_unreachable");
+    // …and a message to it is refused as unreachable, not queued on this node's disk.
+    const refused = await as("chenmei")("POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { clientId: "during-cut", text: `cut ${marker}` });
+    expect([refused.status, refused.body.error?.code]).toEqual([503, "room_unreachable"]);
     await cluster.heal("beijing", "shanghai");
+    expect(filesContaining(cluster.nodes.shanghai.dataDir, Buffer.from(marker))).toEqual([]);
   }, 60_000);
 });
