@@ -12,6 +12,9 @@
  * and sent on one outgoing WebSocket per peer (opened on the first message, kept open).
  * ROLE "mirror": a link socket's frame is broadcast to the mirror's members, then
  * inserted (as the Outpost mirror does: members need not wait for its commit).
+ * A mirror member's msg.send goes to the home on that link socket, the other way
+ * (as Outpost's sends on the room's channel do); the home stores and relays it like
+ * its own members' and answers the mirror, which passes the ack to the sender.
  */
 import { DurableObject } from "cloudflare:workers";
 
@@ -44,6 +47,7 @@ export class FloorHome extends DurableObject {
         const ws = res.webSocket;
         if (!ws) throw new Error(`peer ${base} answered ${res.status} without a socket`);
         ws.accept();
+        ws.addEventListener("message", (e) => this.forwarded(ws, e.data));
         link.ws = ws;
         for (const frame of link.queue) ws.send(frame);
         link.queue = [];
@@ -55,12 +59,23 @@ export class FloorHome extends DurableObject {
   webSocketMessage(ws, raw) {
     const f = JSON.parse(raw);
     if (f.type !== "msg.send") return;
+    ws.send(JSON.stringify({ type: "msg.ack", clientId: f.clientId, seq: this.store(f) }));
+  }
+
+  /** A message of any member: inserted, broadcast, relayed to every other node; its seq. */
+  store(f) {
     const seq = this.ctx.storage.sql.exec("INSERT INTO messages (client_id, text, created_at) VALUES (?, ?, ?) RETURNING seq", f.clientId, f.text, Date.now()).one().seq;
-    ws.send(JSON.stringify({ type: "msg.ack", clientId: f.clientId, seq }));
     const data = JSON.stringify({ type: "msg.new", message: { seq, clientId: f.clientId, text: f.text } });
     for (const other of this.ctx.getWebSockets("m")) other.send(data);
     if (!this.links) this.openLinks();
     for (const link of this.links) link.ws ? link.ws.send(data) : link.queue.push(data);
+    return seq;
+  }
+
+  /** A mirror member's send, come on that node's link socket: stored as any, answered there. */
+  forwarded(ws, raw) {
+    const f = JSON.parse(raw);
+    if (f.type === "msg.send") ws.send(JSON.stringify({ type: "msg.ack", clientId: f.clientId, seq: this.store(f) }));
   }
 }
 
@@ -68,14 +83,32 @@ export class FloorMirror extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     ctx.storage.sql.exec(SCHEMA);
+    /** members' sends by clientId, until the home's ack; and sends made before the home's link socket came */
+    this.senders = new Map();
+    this.waiting = [];
   }
 
   async fetch(request) {
-    return accept(this.ctx, new URL(request.url).pathname.startsWith("/link/") ? "link" : "m");
+    const link = new URL(request.url).pathname.startsWith("/link/");
+    const response = accept(this.ctx, link ? "link" : "m");
+    if (link) for (const raw of this.waiting.splice(0)) this.ctx.getWebSockets("link")[0]?.send(raw);
+    return response;
   }
 
   webSocketMessage(ws, raw) {
-    if (this.ctx.getTags(ws)[0] !== "link") return; // members of a mirror only listen here
+    if (this.ctx.getTags(ws)[0] !== "link") {
+      // A member's send: to the home on its link socket (or once it exists).
+      const f = JSON.parse(raw);
+      if (f.type !== "msg.send") return;
+      this.senders.set(f.clientId, ws);
+      const link = this.ctx.getWebSockets("link")[0];
+      return link ? link.send(raw) : this.waiting.push(raw);
+    }
+    if (raw.startsWith('{"type":"msg.ack"')) {
+      const clientId = JSON.parse(raw).clientId;
+      this.senders.get(clientId)?.send(raw);
+      return this.senders.delete(clientId);
+    }
     for (const other of this.ctx.getWebSockets("m")) other.send(raw);
     const m = JSON.parse(raw).message;
     this.ctx.storage.sql.exec("INSERT OR IGNORE INTO messages (seq, client_id, text, created_at) VALUES (?, ?, ?, ?)", m.seq, m.clientId, m.text, Date.now());

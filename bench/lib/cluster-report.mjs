@@ -19,7 +19,8 @@ export function clusterTargets(sc, t) {
   const n = sc.runs.cluster.length;
   const floor = p99.addedFloorPerRepeat?.length ? `; the runtime floor (bench/floor/cluster.js, a bare relay on the same workerd, same runs) adds ${signed(p99.addedFloor)} ms (${fmt(p99.floorSingle)} → ${fmt(p99.floorCluster)}; per repeat ${p99.addedFloorPerRepeat.map(signed).join(", ")} ms)` : "";
   t("Cluster fan-out p99 ≤ one node + 5 ms (senders on the home node)", p99.added, "≤ +5 ms", p99.added <= 5, `p99 ${fmt(p99.single)} ms on one node, ${fmt(p99.cluster)} ms over three nodes (median of ${n}; added per repeat: ${p99.addedPerRepeat.map(signed).join(", ")} ms)${floor}`);
-  t("Cluster fan-out p99 ≤ one node + 5 ms (senders on all three nodes)", p99.addedSpread, "≤ +5 ms", p99.addedSpread <= 5, `p99 ${fmt(p99.clusterSpread)} ms (added per repeat: ${p99.addedSpreadPerRepeat.map(signed).join(", ")} ms); remote senders' messages go home through their node's link queue first`);
+  const floorSpread = p99.addedFloorSpreadPerRepeat?.length ? `; the floor with its senders spread the same way adds ${signed(p99.addedFloorSpread)} ms (${fmt(p99.floorSingle)} → ${fmt(p99.floorClusterSpread)}; per repeat ${p99.addedFloorSpreadPerRepeat.map(signed).join(", ")} ms)` : "";
+  t("Cluster fan-out p99 ≤ one node + 5 ms (senders on all three nodes)", p99.addedSpread, "≤ +5 ms", p99.addedSpread <= 5, `p99 ${fmt(p99.clusterSpread)} ms (added per repeat: ${p99.addedSpreadPerRepeat.map(signed).join(", ")} ms); remote senders' messages go home on the room's channel first${floorSpread}`);
   // Compared within one run (room 28/5/17: shanghai has 5 members, shenzhen 17, same messages,
   // same seconds): how many messages a push carries depends on the machine's moment, and each
   // push has a fixed part, so bytes per message move between runs whatever the member counts.
@@ -68,14 +69,15 @@ export function clusterSection(sc) {
   if (sc.error) return [...L, `Not measured: ${sc.error}`, ""];
   const n = sc.runs.cluster.length;
   L.push(
-    `Measured ${sc.measuredAt} (\`node bench/run.mjs --only cluster\`, bench/lib/cluster-scenario.mjs). Three real \`workerd serve\` nodes started as \`npm start\` starts them (own key, cluster file, data folder), every node-to-node link through a TCP proxy in the bench process that counts bytes (bench/lib/cluster.mjs, link-proxy.mjs). Every member is connected to the room socket of their own node with \`?batch=1\` (on shanghai and shenzhen the room's mirror serves it). The comparison is the same room — 50 members, 5 senders, 200 msg/s — on one node alone, started with the same limits, in the same run; runs alternate, each after 2 s of unmeasured warm-up. The three nodes share core 1, which the single node has alone (same CPU budget); the load generator and the proxies are on core 0. Variants: senders on beijing (the push to the other nodes alone); senders spread 2/2/1 over the three nodes (their sends go home through their node's link queue, then come back in the push); senders on beijing with the nodes free to use both cores. Latency is send → \`msg.new\` at each of the 50 members; CPU is the sum of the three workerd processes (user + system, /proc) over the send phase and its drain, per message sent. Medians of ${n} run(s).`,
+    `Measured ${sc.measuredAt} (\`node bench/run.mjs --only cluster\`, bench/lib/cluster-scenario.mjs). Three real \`workerd serve\` nodes started as \`npm start\` starts them (own key, cluster file, data folder), every node-to-node link through a TCP proxy in the bench process that counts bytes (bench/lib/cluster.mjs, link-proxy.mjs). Every member is connected to the room socket of their own node with \`?batch=1\` (on shanghai and shenzhen the room's mirror serves it). The comparison is the same room — 50 members, 5 senders, 200 msg/s — on one node alone, started with the same limits, in the same run; runs alternate, each after 2 s of unmeasured warm-up. The three nodes share core 1, which the single node has alone (same CPU budget); the load generator and the proxies are on core 0. Variants: senders on beijing (the push to the other nodes alone); senders spread 2/2/1 over the three nodes (their sends go home on the room's channel, then come back in the push); senders on beijing with the nodes free to use both cores. Latency is send → \`msg.new\` at each of the 50 members; CPU is the sum of the three workerd processes (user + system, /proc) over the send phase and its drain, per message sent. Medians of ${n} run(s).`,
     "",
   );
   L.push("### Fan-out", "");
   const hasFloor = (sc.runs.floorCluster ?? []).length > 0;
+  const hasFloorSpread = (sc.runs.floorClusterSpread ?? []).length > 0;
   L.push(
-    `| metric | one node (50 members) | cluster, senders on beijing | added | cluster, senders on all 3 nodes | added | cluster, senders on beijing, nodes on both cores |${hasFloor ? " floor: one node | floor: three nodes, senders on beijing | floor: added |" : ""}`,
-    `|---|---|---|---|---|---|---|${hasFloor ? "---|---|---|" : ""}`,
+    `| metric | one node (50 members) | cluster, senders on beijing | added | cluster, senders on all 3 nodes | added | cluster, senders on beijing, nodes on both cores |${hasFloor ? " floor: one node | floor: three nodes, senders on beijing | floor: added |" : ""}${hasFloorSpread ? " floor: three nodes, senders on all 3 | floor: added |" : ""}`,
+    `|---|---|---|---|---|---|---|${hasFloor ? "---|---|---|" : ""}${hasFloorSpread ? "---|---|" : ""}`,
   );
   const rows = [
     ["p50Ms", "latency p50 (ms)"],
@@ -93,15 +95,17 @@ export function clusterSection(sc) {
   for (const [k, label] of rows) {
     const m = sc.metrics[k];
     if (!m) continue;
-    const floorCells = hasFloor ? ` ${fmt(m.floorSingle)} | ${fmt(m.floorCluster)} | ${m.addedFloor === undefined ? "" : signed(m.addedFloor)} |` : "";
+    const floorCells =
+      (hasFloor ? ` ${fmt(m.floorSingle)} | ${fmt(m.floorCluster)} | ${m.addedFloor === undefined ? "" : signed(m.addedFloor)} |` : "") +
+      (hasFloorSpread ? ` ${fmt(m.floorClusterSpread)} | ${m.addedFloorSpread === undefined ? "" : signed(m.addedFloorSpread)} |` : "");
     L.push(`| ${label} | ${fmt(m.single)} | ${fmt(m.cluster)} | ${m.added === undefined ? "" : signed(m.added)} | ${fmt(m.clusterSpread)} | ${m.addedSpread === undefined ? "" : signed(m.addedSpread)} | ${fmt(m.clusterBothCores)} |${floorCells}`);
   }
   const perRepeat = (key) => (sc.runs[key] ?? []).map((r) => fmt(r.p99Ms)).join(", ");
-  L.push(`| p99 per repeat (ms) | ${perRepeat("single")} | ${perRepeat("cluster")} | | ${perRepeat("clusterSpread")} | | ${perRepeat("clusterBothCores")} |${hasFloor ? ` ${perRepeat("floorSingle")} | ${perRepeat("floorCluster")} | |` : ""}`);
+  L.push(`| p99 per repeat (ms) | ${perRepeat("single")} | ${perRepeat("cluster")} | | ${perRepeat("clusterSpread")} | | ${perRepeat("clusterBothCores")} |${hasFloor ? ` ${perRepeat("floorSingle")} | ${perRepeat("floorCluster")} | |` : ""}${hasFloorSpread ? ` ${perRepeat("floorClusterSpread")} | |` : ""}`);
   if (hasFloor) {
     L.push(
       "",
-      "The floor columns: bench/floor/cluster.js on the same workerd, same pinning, links through the same kind of proxy — the home object inserts each message, acks it, sends it to its members and on one WebSocket to each other node, whose object sends it to its members and inserts it. Nothing else: no signatures or MACs, no answers, no resume, no inbox, no search, no validation. What it adds over one node is what a hop between processes sharing one core costs on this machine by itself.",
+      "The floor columns: bench/floor/cluster.js on the same workerd, same pinning, links through the same kind of proxy — the home object inserts each message, acks it, sends it to its members and on one WebSocket to each other node, whose object sends it to its members and inserts it. With the senders spread, a mirror member's send goes to the home on that node's link socket and its ack comes back the same way. Nothing else: no signatures or MACs, no answers, no resume, no inbox, no search, no validation. What it adds over one node is what a hop between processes sharing one core costs on this machine by itself.",
     );
   }
   if (sc.direct) {
@@ -112,7 +116,7 @@ export function clusterSection(sc) {
   L.push("");
   const last = (key) => sc.runs[key].at(-1);
   L.push("Latency by sender's node → receiver's node (last run, ms, p50 / p99 / max; a sender's own node first):", "");
-  for (const [key, label] of [["cluster", "senders on beijing"], ["clusterSpread", "senders on all 3 nodes"], ["clusterBothCores", "senders on beijing, nodes on both cores"], ["floorCluster", "the floor, senders on beijing"]]) {
+  for (const [key, label] of [["cluster", "senders on beijing"], ["clusterSpread", "senders on all 3 nodes"], ["clusterBothCores", "senders on beijing, nodes on both cores"], ["floorCluster", "the floor, senders on beijing"], ["floorClusterSpread", "the floor, senders on all 3 nodes"]]) {
     if (!last(key)) continue;
     const pairs = last(key)?.latencyByPair ?? {};
     L.push(`- ${label}: ${Object.entries(pairs).map(([pair, s]) => `${pair.replace(">", "→")} ${fmt(s.p50)} / ${fmt(s.p99)} / ${fmt(s.max)}`).join("; ")}`);

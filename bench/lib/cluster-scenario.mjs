@@ -256,7 +256,7 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
     const { single, users, singleRoom, cluster, setup } = comparison;
     const homeSenders = sockets(cluster, setup.a, [["beijing", 5]]);
     const spreadSenders = sockets(cluster, setup.a, [["beijing", 2], ["shanghai", 2], ["shenzhen", 1]]);
-    const runs = { single: [], cluster: [], clusterSpread: [], clusterBothCores: [], floorSingle: [], floorCluster: [] };
+    const runs = { single: [], cluster: [], clusterSpread: [], clusterBothCores: [], floorSingle: [], floorCluster: [], floorClusterSpread: [] };
     const bytes = { cluster: [], clusterSpread: [], clusterBothCores: [] };
     const requests = { cluster: [], clusterSpread: [], clusterBothCores: [] };
     const runSingle = async (rep) => {
@@ -280,6 +280,11 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
       runs.floorSingle.push(fanoutFigures(f.single));
       runs.floorCluster.push(fanoutFigures(f.cluster, NODES));
       log(`  cluster #${rep + 1} floor: one node p99 ${f.single.latencyMs.p99} ms, three nodes p99 ${f.cluster.latencyMs.p99} ms, ${f.cluster.serverCpuMsPerMsg.toFixed(2)} ms CPU/msg`);
+      // The floor with the senders spread too (a mirror member's send goes to the home on the link socket).
+      await sleep(2000);
+      const fs = await floorFanout(loadgen, floor, spreadSenders, users.length, P.busyS * 1000, fanoutTask, { clusterOnly: true });
+      runs.floorClusterSpread.push(fanoutFigures(fs.cluster, NODES));
+      log(`  cluster #${rep + 1} floor, senders on all 3 nodes: p99 ${fs.cluster.latencyMs.p99} ms, ${fs.cluster.serverCpuMsPerMsg.toFixed(2)} ms CPU/msg`);
     };
     for (let rep = 0; rep < repeats; rep++) {
       // Alternating, as the other scenarios alternate Outpost and the baseline: the single node first, then last.
@@ -301,16 +306,18 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
     const metrics = {};
     for (const k of Object.keys(runs.single[0])) {
       if (typeof runs.single[0][k] !== "number") continue;
-      const row = { single: median(runs.single.map((r) => r[k])), cluster: median(runs.cluster.map((r) => r[k])), clusterSpread: median(runs.clusterSpread.map((r) => r[k])), clusterBothCores: median(runs.clusterBothCores.map((r) => r[k])), floorSingle: median(runs.floorSingle.map((r) => r[k])), floorCluster: median(runs.floorCluster.map((r) => r[k])) };
+      const row = { single: median(runs.single.map((r) => r[k])), cluster: median(runs.cluster.map((r) => r[k])), clusterSpread: median(runs.clusterSpread.map((r) => r[k])), clusterBothCores: median(runs.clusterBothCores.map((r) => r[k])), floorSingle: median(runs.floorSingle.map((r) => r[k])), floorCluster: median(runs.floorCluster.map((r) => r[k])), floorClusterSpread: median(runs.floorClusterSpread.map((r) => r[k])) };
       row.addedPerRepeat = runs.cluster.map((r, i) => r[k] - runs.single[i][k]);
       row.addedFloorPerRepeat = runs.floorCluster.map((r, i) => r[k] - runs.floorSingle[i][k]);
       row.addedFloor = median(row.addedFloorPerRepeat);
+      row.addedFloorSpreadPerRepeat = runs.floorClusterSpread.map((r, i) => r[k] - runs.floorSingle[i][k]);
+      row.addedFloorSpread = median(row.addedFloorSpreadPerRepeat);
       row.addedSpreadPerRepeat = runs.clusterSpread.map((r, i) => r[k] - runs.single[i][k]);
       row.added = median(row.addedPerRepeat);
       row.addedSpread = median(row.addedSpreadPerRepeat);
       metrics[k] = row;
     }
-    for (const k of Object.keys(runs.cluster[0])) if (k.startsWith("cpuMsPerMsg_")) metrics[k] = { single: null, cluster: median(runs.cluster.map((r) => r[k])), clusterSpread: median(runs.clusterSpread.map((r) => r[k])), clusterBothCores: median(runs.clusterBothCores.map((r) => r[k])), floorSingle: null, floorCluster: median(runs.floorCluster.map((r) => r[k])) };
+    for (const k of Object.keys(runs.cluster[0])) if (k.startsWith("cpuMsPerMsg_")) metrics[k] = { single: null, cluster: median(runs.cluster.map((r) => r[k])), clusterSpread: median(runs.clusterSpread.map((r) => r[k])), clusterBothCores: median(runs.clusterBothCores.map((r) => r[k])), floorSingle: null, floorCluster: median(runs.floorCluster.map((r) => r[k])), floorClusterSpread: median(runs.floorClusterSpread.map((r) => r[k])) };
     const medianBytes = (list) => Object.fromEntries(Object.keys(list[0]).map((k) => [k, median(list.map((b) => b[k]))]));
     return {
       title,

@@ -84,12 +84,16 @@ export async function startFloorCluster(names, { cpu = 1 } = {}) {
 
 /**
  * The cluster scenario's fan-out on the floor: the same room and senders (`plan`, from
- * cluster-scenario.mjs `sockets()`) on one floor node, then on three; the two phases.
+ * cluster-scenario.mjs `sockets()`) on one floor node, then on three; the two phases
+ * (`clusterOnly`: the three nodes alone, `single` null).
  */
-export async function floorFanout(loadgen, floor, plan, members, durationMs, task) {
-  const one = await loadgen(task({ wsBase: floor.single.wsUrl, pid: floor.single.pid, rooms: [{ roomId: "floor-50", tokens: Array.from({ length: members }, () => "floor"), senders: plan.senders }], durationMs }), 180000);
-  await new Promise((r) => setTimeout(r, 2000));
+export async function floorFanout(loadgen, floor, plan, members, durationMs, task, { clusterOnly = false } = {}) {
+  let one = null;
+  if (!clusterOnly) {
+    one = await loadgen(task({ wsBase: floor.single.wsUrl, pid: floor.single.pid, rooms: [{ roomId: "floor-50", tokens: Array.from({ length: members }, () => "floor"), senders: plan.senders }], durationMs }), 180000);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
   const tokens = plan.tokens.map((t) => ({ token: "floor", wsBase: floor.cluster.nodes[t.group].wsUrl, group: t.group }));
   const three = await loadgen(task({ pids: floor.cluster.pids(), rooms: [{ roomId: "floor-17-17-16", tokens, senders: plan.senders }], durationMs }), 180000);
-  return { single: one.phases[0], cluster: three.phases[0] };
+  return { single: one?.phases[0] ?? null, cluster: three.phases[0] };
 }
