@@ -23,6 +23,14 @@
  * send once (its key), so one that arrives both ways is stored at the first;
  * and since each way is in order and carries the same sends in the same order,
  * what is stored first is in order too.
+ *
+ * A channel send's record, and every answer, is written with the others of a
+ * short moment (`writeDelayMs`, the node's mirrorWriteDelayMs): one commit for
+ * many instead of two per send, and the frame leaves without waiting for one.
+ * Everything is written before a sender is told "queued" and before the record
+ * is read for anything but a repeat (which looks at what waits first). A crash
+ * in that moment loses only records of sends nobody was told anything about:
+ * their clients repeat them, and the home keeps each once.
  */
 import type { Env } from "../shared/env";
 import { AppError } from "../shared/app-error";
@@ -56,7 +64,8 @@ export interface SendInput {
 }
 
 export type SendOutcome = { message: Message; duplicate: boolean } | { queued: true; clientId: string };
-export type Submitted = { kind: "answered"; result: LinkSendResult } | { kind: "queued-up" | "queued-down"; key: string };
+/** `repeat`: the client sent this clientId before (its answer, when it comes, is a duplicate's) */
+export type Submitted = { kind: "answered"; result: LinkSendResult } | { kind: "queued-up" | "queued-down"; key: string; repeat: boolean };
 
 /** The room's channel from its home, as far as sends go (link-socket.ts). */
 export interface SendChannel {
@@ -81,6 +90,10 @@ export class MirrorSends {
   private checkArmed = false;
   /** channel sends written but not sent: they wait for the queue to empty (their rows say `channel`, so a check hands them over too) */
   private held: LinkSendItem[] = [];
+  /** records of channel sends, and answers, not written yet (`flush`) */
+  private pendingRows = new Map<string, { at: number; item: string }>();
+  private pendingResults = new Map<string, LinkSendResult>();
+  private writeTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly env: Env,
@@ -89,7 +102,29 @@ export class MirrorSends {
     private readonly sockets: MirrorSockets,
     private readonly channel: () => SendChannel,
     private readonly setAlarm: (at: number) => void,
+    /** limits.mirrorWriteDelayMs: how long records wait to be written together (0: at once) */
+    private readonly writeDelayMs: number,
   ) {}
+
+  /** Write every record and answer that waits, in one transaction. */
+  flush(): void {
+    if (this.writeTimer !== null) clearTimeout(this.writeTimer);
+    this.writeTimer = null;
+    if (this.pendingRows.size === 0 && this.pendingResults.size === 0) return;
+    const rows = [...this.pendingRows];
+    const results = [...this.pendingResults];
+    this.pendingRows.clear();
+    this.pendingResults.clear();
+    this.transaction(() => {
+      for (const [key, r] of rows) this.sql.exec("INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, 'channel', ?) ON CONFLICT (client_key) DO NOTHING", key, r.at, r.item);
+      for (const [key, r] of results) this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ?, item = NULL WHERE client_key = ? AND state = 'queued'", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), key);
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.writeDelayMs === 0) return this.flush();
+    this.writeTimer ??= setTimeout(() => this.flush(), this.writeDelayMs);
+  }
 
   /**
    * A REST send: the stored message when the home answers within
@@ -99,13 +134,17 @@ export class MirrorSends {
   async send(roomId: string, caller: Caller, input: SendInput): Promise<SendOutcome> {
     const submitted = await this.submit(roomId, caller, input);
     if (submitted.kind === "answered") return outcomeOf(submitted.result);
-    if (submitted.kind === "queued-down") return { queued: true, clientId: input.clientId };
+    if (submitted.kind === "queued-down") {
+      this.flush();
+      return { queued: true, clientId: input.clientId };
+    }
     const result = await new Promise<LinkSendResult | null>((resolve) => {
       this.waiting.set(submitted.key, resolve);
       setTimeout(() => resolve(null), SEND_WAIT_MS);
     });
     this.waiting.delete(submitted.key);
-    return result ? outcomeOf(result) : { queued: true, clientId: input.clientId };
+    if (!result) this.flush(); // on disk before the sender hears "queued"
+    return result ? outcomeOf(submitted.repeat ? asRepeat(result) : result) : { queued: true, clientId: input.clientId };
   }
 
   /**
@@ -119,6 +158,7 @@ export class MirrorSends {
       key,
       setTimeout(() => {
         this.socketWaits.delete(key);
+        this.flush(); // on disk before the sender hears "queued"
         tell();
       }, SEND_WAIT_MS),
     );
@@ -138,10 +178,13 @@ export class MirrorSends {
    */
   async submit(roomId: string, caller: Caller, input: SendInput): Promise<Submitted> {
     const key = sendKey({ userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId });
-    const known = this.sql.exec<{ state: string; result: string | null; via: string | null }>("SELECT state, result, via FROM sends WHERE client_key = ?", key).toArray()[0];
-    if (known?.result) return { kind: "answered", result: JSON.parse(known.result) as LinkSendResult };
+    // A repeat of a send the home answered: that answer, a stored message now a duplicate (as the home says of a repeat).
+    const answered = this.pendingResults.get(key);
+    if (answered) return { kind: "answered", result: asRepeat(answered) };
+    const known = this.pendingRows.has(key) ? { state: "queued", result: null, via: "channel" } : this.sql.exec<{ state: string; result: string | null; via: string | null }>("SELECT state, result, via FROM sends WHERE client_key = ?", key).toArray()[0];
+    if (known?.result) return { kind: "answered", result: asRepeat(JSON.parse(known.result) as LinkSendResult) };
     // On the channel still: its answer comes, or it is handed to the queue (and then sent again from the row).
-    if (known?.via === "channel") return { kind: "queued-up", key };
+    if (known?.via === "channel") return { kind: "queued-up", key, repeat: true };
     const limits = limitsOf(this.env);
     const max = limits.maxTextBytes;
     if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > max) throw new AppError("too_large", `messages are limited to ${max} bytes`);
@@ -156,28 +199,36 @@ export class MirrorSends {
     // The channel carries only this node's own people (a visitor's session is checked by the queue's endpoint).
     const viaChannel = !known && homeNode(caller.userId) === this.env.NODE_NAME && this.channel().canSend();
     if (!known) {
-      this.sql.exec(
-        "INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, ?, ?) ON CONFLICT (client_key) DO NOTHING",
-        key,
-        Date.now(),
-        viaChannel ? "channel" : "queue",
-        viaChannel ? JSON.stringify(item) : null,
-      );
+      if (viaChannel) {
+        this.pendingRows.set(key, { at: Date.now(), item: JSON.stringify(item) });
+        this.scheduleFlush();
+      } else {
+        // Written before the queue has it (and after the records before it): an answer from the queue finds its record.
+        this.flush();
+        this.sql.exec("INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, 'queue', NULL) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
+      }
       spendSend(caller.userId, limits, Date.now());
     }
     if (viaChannel) {
       if (this.held.length || this.queueBusy()) this.held.push(item);
       else this.channel().send(item);
       this.armCheck();
-      return { kind: "queued-up", key };
+      return { kind: "queued-up", key, repeat: false };
     }
     const state = await this.toQueue([item]);
-    return { kind: state === "up" ? "queued-up" : "queued-down", key };
+    return { kind: state === "up" ? "queued-up" : "queued-down", key, repeat: !!known };
+  }
+
+  /** Does a send's record wait for the home's answer (written or not)? */
+  private unanswered(key: string): boolean {
+    if (this.pendingResults.has(key)) return false;
+    return this.pendingRows.has(key) || this.sql.exec("SELECT 1 FROM sends WHERE client_key = ? AND state = 'queued'", key).toArray().length > 0;
   }
 
   /** Is a send of this room on the link's queue, unanswered, or on its way there? */
   private queueBusy(): boolean {
     if (this.handingCount > 0) return true;
+    if (this.onQueue === null) this.flush();
     this.onQueue ??= this.sql.exec("SELECT 1 FROM sends WHERE state = 'queued' AND via IS NOT 'channel' LIMIT 1").toArray().length > 0;
     return this.onQueue;
   }
@@ -200,6 +251,7 @@ export class MirrorSends {
    */
   handOver(why: string): void {
     this.held = [];
+    this.flush();
     const rows = this.sql.exec<{ client_key: string; item: string | null }>("SELECT client_key, item FROM sends WHERE state = 'queued' AND via = 'channel' ORDER BY rowid").toArray();
     if (rows.length === 0) return;
     log("warn", "mirror.sends_handed_over", { count: rows.length, why });
@@ -217,6 +269,7 @@ export class MirrorSends {
   /** The alarm: channel sends unanswered for SEND_WAIT_MS (or left by a restart) go to the queue. */
   check(): void {
     this.checkArmed = false;
+    this.flush();
     const oldest = this.sql.exec<{ at: number }>("SELECT min(at) AS at FROM sends WHERE state = 'queued' AND via = 'channel'").one().at;
     if (oldest === null) return;
     if (Date.now() - oldest >= SEND_WAIT_MS) this.handOver("no answer on the channel");
@@ -264,6 +317,7 @@ export class MirrorSends {
   forget(userId: string): void {
     const prefix = `${userId}|`;
     this.held = this.held.filter((i) => i.userId !== userId);
+    this.flush();
     this.sql.exec("DELETE FROM sends WHERE substr(client_key, 1, ?) = ?", prefix.length, prefix);
   }
 
@@ -272,11 +326,9 @@ export class MirrorSends {
    * and tell the senders. A send answered both ways is told once.
    */
   results(results: LinkSendResult[], from: "queue" | "channel"): void {
-    const fresh = this.transaction(() =>
-      results.filter(
-        (r) => this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ?, item = NULL WHERE client_key = ? AND state = 'queued'", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), sendKey(r)).rowsWritten > 0,
-      ),
-    );
+    const fresh = results.filter((r) => this.unanswered(sendKey(r)));
+    for (const r of fresh) this.pendingResults.set(sendKey(r), r);
+    this.scheduleFlush();
     // What the queue answered may have been the last on it: the channel carries sends again, the held ones first.
     if (from === "queue") {
       this.onQueue = null;
@@ -301,6 +353,10 @@ export class MirrorSends {
 
 export function answerFrame(r: LinkSendResult): ServerRoomFrame {
   return r.ok ? { type: "msg.ack", clientId: r.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate } : { type: "error", code: r.code, message: r.message, replyTo: r.clientId };
+}
+
+function asRepeat(r: LinkSendResult): LinkSendResult {
+  return r.ok ? { ...r, duplicate: true } : r;
 }
 
 export function outcomeOf(r: LinkSendResult): SendOutcome {

@@ -152,6 +152,26 @@ describe("sends on a room's channel", () => {
     await sz.close();
   }, 90_000);
 
+  it("that a sender heard `msg.queued` for survive kill -9 of the sending node, and arrive once, in order", async () => {
+    const sh = await socketOf("chenmei");
+    await sh.next("hello");
+    await channelUp(sh, "k");
+    cluster.blackhole("beijing", "shanghai");
+    const texts = Array.from({ length: 5 }, (_, i) => `through a crash ${i}`);
+    for (const [i, text] of texts.entries()) sh.send({ type: "msg.send", clientId: `crash-${i}`, text });
+    // "Queued" means on shanghai's disk: the node is killed the moment the last sender hears it.
+    for (let i = 0; i < texts.length; i++) await sh.next("msg.queued", (f) => f.clientId === `crash-${i}`, 15_000);
+    await cluster.nodes.shanghai.kill9();
+    await sh.close().catch(() => {});
+    await cluster.heal("beijing", "shanghai");
+    await cluster.nodes.shanghai.restart();
+    await eventually("the queued sends at the home", async () => (await homeTexts()).filter((t) => t.startsWith("through a crash ")).length >= texts.length, 30_000, 250);
+    expect((await homeTexts()).filter((t) => t.startsWith("through a crash "))).toEqual(texts);
+    // The sender's repeat, after the restart, is answered with the stored message.
+    const again = await callNode(cluster, "shanghai", people.chenmei.token, "POST", `/rooms/${room()}/messages`, { clientId: "crash-0", text: texts[0] });
+    expect([again.status, again.body.text]).toEqual([200, texts[0]]);
+  }, 90_000);
+
   it("wait for the queue to empty when it holds one, then take the channel, in order", async () => {
     const sh = await socketOf("chenmei");
     await sh.next("hello");
