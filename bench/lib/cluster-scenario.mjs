@@ -6,9 +6,8 @@
  *   socket with ?batch=1 (on shanghai and shenzhen the mirror serves it). Latency from
  *   send to receipt at every member, by node; CPU of the three workerd processes summed.
  *   Twice: senders on the home node (the push path alone), and senders on all three
- *   nodes (their sends go home through their node's link queue, then come back in the push).
- * - Bytes on each link per message, from the link proxies' counters: to a node with 17
- *   members, and (a second short run, another room) to a node with 5.
+ *   nodes (their sends go home on the room's channel, then come back in the push).
+ * - Bytes on each link per message (the proxies' counters): to a node with 17 members, and to 5.
  * - A cut: beijing↔shanghai cut for P.cutS seconds while beijing sends 200 msg/s and two
  *   shanghai members send (one by socket, one by REST), then healed: how long until every
  *   shanghai socket has every message, and when the queued sends are acked, in which order.
@@ -18,9 +17,8 @@
  * in the bench's own process (core 0) and stand in for the WAN, so their CPU is not counted.
  *
  * The runtime floor (bench/floor/cluster.js: a bare relay between three objects on three
- * workerd processes, nothing of Outpost) runs the same fan-out, on one node and on three,
- * in the same repeats: how much latency a hop between processes sharing one core adds on
- * this machine by itself.
+ * workerd processes, nothing of Outpost) runs the same fan-outs in the same repeats: what
+ * a hop between processes sharing one core adds on this machine by itself.
  */
 import { api, createUsers, startFloor, tmpDir } from "./servers.mjs";
 import { startCluster, startSingleNode } from "./cluster.mjs";
@@ -280,11 +278,10 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
       runs.floorSingle.push(fanoutFigures(f.single));
       runs.floorCluster.push(fanoutFigures(f.cluster, NODES));
       log(`  cluster #${rep + 1} floor: one node p99 ${f.single.latencyMs.p99} ms, three nodes p99 ${f.cluster.latencyMs.p99} ms, ${f.cluster.serverCpuMsPerMsg.toFixed(2)} ms CPU/msg`);
-      // The floor with the senders spread too (a mirror member's send goes to the home on the link socket).
-      await sleep(2000);
-      const fs = await floorFanout(loadgen, floor, spreadSenders, users.length, P.busyS * 1000, fanoutTask, { clusterOnly: true });
-      runs.floorClusterSpread.push(fanoutFigures(fs.cluster, NODES));
-      log(`  cluster #${rep + 1} floor, senders on all 3 nodes: p99 ${fs.cluster.latencyMs.p99} ms, ${fs.cluster.serverCpuMsPerMsg.toFixed(2)} ms CPU/msg`);
+      await sleep(2000); // the floor with the senders spread too (a mirror member's send goes home on the link socket)
+      const { cluster: spread } = await floorFanout(loadgen, floor, spreadSenders, users.length, P.busyS * 1000, fanoutTask, { clusterOnly: true });
+      runs.floorClusterSpread.push(fanoutFigures(spread, NODES));
+      log(`  cluster #${rep + 1} floor, senders on all 3 nodes: p99 ${spread.latencyMs.p99} ms, ${spread.serverCpuMsPerMsg.toFixed(2)} ms CPU/msg`);
     };
     for (let rep = 0; rep < repeats; rep++) {
       // Alternating, as the other scenarios alternate Outpost and the baseline: the single node first, then last.
@@ -310,8 +307,7 @@ export async function runClusterScenario({ P, repeats, loadgen, log }) {
       row.addedPerRepeat = runs.cluster.map((r, i) => r[k] - runs.single[i][k]);
       row.addedFloorPerRepeat = runs.floorCluster.map((r, i) => r[k] - runs.floorSingle[i][k]);
       row.addedFloor = median(row.addedFloorPerRepeat);
-      row.addedFloorSpreadPerRepeat = runs.floorClusterSpread.map((r, i) => r[k] - runs.floorSingle[i][k]);
-      row.addedFloorSpread = median(row.addedFloorSpreadPerRepeat);
+      row.addedFloorSpread = median((row.addedFloorSpreadPerRepeat = runs.floorClusterSpread.map((r, i) => r[k] - runs.floorSingle[i][k])));
       row.addedSpreadPerRepeat = runs.clusterSpread.map((r, i) => r[k] - runs.single[i][k]);
       row.added = median(row.addedPerRepeat);
       row.addedSpread = median(row.addedSpreadPerRepeat);

@@ -38,7 +38,7 @@ import { MirrorSockets } from "./mirror-sockets";
 import { MirrorSends, answerFrame, outcomeOf, type SendInput, type SendOutcome } from "./mirror-sends";
 import { LINK_CHANNEL_HEADER, LinkSockets } from "./link-socket";
 import { registerMirror } from "./registration";
-import { callHome } from "./forward";
+import { callHome, sendLive } from "./forward";
 import { CLOSE } from "../../protocol/errors";
 import { homeNode } from "../../protocol/ids";
 import { parseClientRoomFrame, type ClientRoomFrame } from "../../protocol/frames";
@@ -198,7 +198,7 @@ export class MirrorObject extends DurableObject<Env> {
   /** A send by a member of this node: queued for the home, answered with its outcome or `{queued}` (mirror-sends.ts); live to the home in a home-only room. */
   async send(caller: Caller, input: SendInput): Promise<SendOutcome> {
     this.requireMember(caller.userId);
-    if (this.homeOnly) return outcomeOf(await this.sends.live(this.roomId, caller, input));
+    if (this.homeOnly) return outcomeOf(await sendLive(this.env, this.roomId, caller, input));
     return this.sends.send(this.roomId, caller, input);
   }
 
@@ -315,7 +315,7 @@ export class MirrorObject extends DurableObject<Env> {
   private async handleFrame(ws: WebSocket, caller: Caller, frame: ClientRoomFrame): Promise<void> {
     switch (frame.type) {
       case "msg.send": {
-        if (this.homeOnly) return this.sockets.send(ws, answerFrame(await this.sends.live(this.roomId, caller, frame)));
+        if (this.homeOnly) return this.sockets.send(ws, answerFrame(await sendLive(this.env, this.roomId, caller, frame)));
         const submitted = await this.sends.submit(this.roomId, caller, frame);
         if (submitted.kind === "answered") this.sockets.send(ws, answerFrame(submitted.result));
         else if (submitted.kind === "queued-down") this.sockets.send(ws, { type: "msg.queued", clientId: frame.clientId });

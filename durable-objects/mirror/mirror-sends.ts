@@ -32,7 +32,7 @@
  * in that moment loses only records of sends nobody was told anything about:
  * their clients repeat them, and the home keeps each once.
  */
-import type { Env } from "../shared/env";
+import type { Env, Limits } from "../shared/env";
 import { AppError } from "../shared/app-error";
 import { limitsOf } from "../shared/env";
 import { linkStub } from "../shared/objects";
@@ -40,9 +40,7 @@ import { sendKey } from "../link/send-queue";
 import { refuseSend, sendWaitMs, spendSend } from "../room/send-budget";
 import type { Caller } from "../shared/identity";
 import type { ServerRoomFrame } from "../../protocol/frames";
-import { LinkSendsAnswer, type LinkSendItem, type LinkSendResult, type LinkState } from "../../protocol/cluster";
-import { LinkError, linkFetch } from "../shared/cluster";
-import { unreachable } from "./forward";
+import type { LinkSendItem, LinkSendResult, LinkState } from "../../protocol/cluster";
 import { errorText, log } from "../shared/log";
 import type { Message } from "../../protocol/models";
 import { homeNode } from "../../protocol/ids";
@@ -186,8 +184,7 @@ export class MirrorSends {
     // On the channel still: its answer comes, or it is handed to the queue (and then sent again from the row).
     if (known?.via === "channel") return { kind: "queued-up", key, repeat: true };
     const limits = limitsOf(this.env);
-    const max = limits.maxTextBytes;
-    if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > max) throw new AppError("too_large", `messages are limited to ${max} bytes`);
+    checkText(limits, input);
     if (!known) {
       // The sender's message budget is this node's to keep (its own people): the home
       // does not count queued messages again when they arrive in a burst after a cut.
@@ -195,7 +192,7 @@ export class MirrorSends {
       const wait = sendWaitMs(caller.userId, limits, Date.now());
       if (wait > 0) refuseSend(limits, wait);
     }
-    const item: LinkSendItem = { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
+    const item = sendItem(roomId, caller, input);
     // The channel carries only this node's own people (a visitor's session is checked by the queue's endpoint).
     const viaChannel = !known && homeNode(caller.userId) === this.env.NODE_NAME && this.channel().canSend();
     if (!known) {
@@ -282,37 +279,6 @@ export class MirrorSends {
     this.setAlarm(at);
   }
 
-  /**
-   * A send into a room whose messages never leave its home (residency
-   * "home"): straight to the home as one signed request, and nothing of it
-   * written here — no row, no queue — so its text is never on this node's
-   * disk. While the home cannot be reached it fails `room_unreachable`, as
-   * every other action on such a room does; the client keeps it and tries
-   * again (the home keeps a repeat once, by its key).
-   */
-  async live(roomId: string, caller: Caller, input: SendInput): Promise<LinkSendResult> {
-    const limits = limitsOf(this.env);
-    if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > limits.maxTextBytes) throw new AppError("too_large", `messages are limited to ${limits.maxTextBytes} bytes`);
-    const wait = sendWaitMs(caller.userId, limits, Date.now());
-    if (wait > 0) refuseSend(limits, wait);
-    spendSend(caller.userId, limits, Date.now());
-    const item: LinkSendItem = { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
-    const home = homeNode(roomId)!;
-    let answer;
-    try {
-      answer = await linkFetch(this.env, home, "POST", "/link/v1/sends", { items: [item] });
-    } catch (err) {
-      if (!(err instanceof LinkError)) throw err;
-      void linkStub(this.env, home).noteResult(home, false).catch(() => {});
-      throw unreachable(roomId);
-    }
-    const parsed = LinkSendsAnswer.safeParse(answer.body);
-    if (answer.status !== 200 || !parsed.success) throw new AppError("room_unavailable", `the ${home} node did not take the message (${answer.status}); try again`);
-    const result = parsed.data.results[0];
-    if (!result) throw new AppError("room_unavailable", `the ${home} node could not take the message just now (${parsed.data.stopped ?? "no answer"}); try again`);
-    return result;
-  }
-
   /** Forget `userId`'s sends (they are being erased): the home's answers kept here carry their text. */
   forget(userId: string): void {
     const prefix = `${userId}|`;
@@ -353,6 +319,16 @@ export class MirrorSends {
 
 export function answerFrame(r: LinkSendResult): ServerRoomFrame {
   return r.ok ? { type: "msg.ack", clientId: r.clientId, id: r.message.id, seq: r.message.seq, duplicate: r.duplicate } : { type: "error", code: r.code, message: r.message, replyTo: r.clientId };
+}
+
+/** A send's text within the node's limit (the home checks again). */
+export function checkText(limits: Limits, input: SendInput): void {
+  if (typeof input.text !== "string" || new TextEncoder().encode(input.text).length > limits.maxTextBytes) throw new AppError("too_large", `messages are limited to ${limits.maxTextBytes} bytes`);
+}
+
+/** A member's send as it goes home. */
+export function sendItem(roomId: string, caller: Caller, input: SendInput): LinkSendItem {
+  return { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
 }
 
 function asRepeat(r: LinkSendResult): LinkSendResult {
