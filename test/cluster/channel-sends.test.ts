@@ -15,37 +15,21 @@ import http from "node:http";
 import type net from "node:net";
 import { WebSocketServer, type WebSocket as WsSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginAs } from "../harness";
 import { roomWs, type RoomWs } from "../e2e/client";
 import { LINK_HEADERS, signResponse } from "../../durable-objects/shared/link-auth";
 import { CHANNEL_ACKS_HEADER, CHANNEL_KEY_HEADER, SEND_MARK, channelKey, channelOffer, channelSecret, openFrame, sealFrame } from "../../durable-objects/shared/link-channel";
 import { closed, keyOf, openChannel } from "./fake-home";
-import { startCluster, type TestCluster } from "./cluster-harness";
+import type { TestCluster } from "./cluster-harness";
+import { threeBranches, type ThreeBranches } from "./three-branches";
 import { callNode, eventually } from "./cluster-client";
 
-const PASSWORD = "cluster operator passphrase";
-const USER_PASSWORD = "a long enough passphrase";
 let cluster: TestCluster;
-const admin: Record<string, string> = {};
-const people: Record<string, { id: string; node: string; token: string }> = {};
+let admin: Record<string, string> = {};
+let people: ThreeBranches["people"] = {};
 let roomId = "";
 
 beforeAll(async () => {
-  cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { adminPassword: PASSWORD });
-  for (const n of cluster.names) admin[n] = await loginAs(cluster.nodes[n].url, "admin", PASSWORD);
-  for (const [who, node] of [["liwei", "beijing"], ["chenmei", "shanghai"], ["zhaolei", "shenzhen"]]) {
-    const made = await callNode(cluster, node, admin[node], "POST", "/users", { username: who, password: USER_PASSWORD, displayName: who });
-    people[who] = { id: made.body.id, node, token: await loginAs(cluster.nodes[node].url, who, USER_PASSWORD) };
-  }
-  for (const who of ["chenmei", "zhaolei"]) {
-    await eventually(`beijing knows ${who}`, async () => (await callNode(cluster, "beijing", admin.beijing, "GET", `/users/${encodeURIComponent(people[who].id)}`)).status === 200, 20_000);
-  }
-  const made = await callNode(cluster, "beijing", people.liwei.token, "POST", "/rooms", { name: "Sends", visibility: "private", members: [people.chenmei.id, people.zhaolei.id] });
-  expect(made.status).toBe(201);
-  roomId = made.body.id;
-  for (const who of ["chenmei", "zhaolei"]) {
-    await eventually(`${who} can open the room`, async () => (await callNode(cluster, people[who].node, people[who].token, "GET", `/rooms/${encodeURIComponent(roomId)}`)).status === 200, 20_000);
-  }
+  ({ cluster, admin, people, roomId } = await threeBranches("Sends"));
 }, 120_000);
 
 afterAll(async () => {

@@ -17,30 +17,17 @@ import { signRequest } from "../../durable-objects/shared/link-auth";
 import { channelKey, channelOffer, sealFrame } from "../../durable-objects/shared/link-channel";
 import { closed, keyOf as keyOfNode, openChannel as openChannelTo, streamPath } from "./fake-home";
 import { startCluster, type TestCluster } from "./cluster-harness";
+import { PASSWORD, USER_PASSWORD, threeBranches, type ThreeBranches } from "./three-branches";
 import { callNode, eventually } from "./cluster-client";
 import { filesContaining } from "./data-files";
 
-const PASSWORD = "cluster operator passphrase";
-const USER_PASSWORD = "a long enough passphrase";
 let cluster: TestCluster;
-const admin: Record<string, string> = {};
-const people: Record<string, { id: string; node: string; token: string }> = {};
+let admin: Record<string, string> = {};
+let people: ThreeBranches["people"] = {};
 let roomId = "";
 
 beforeAll(async () => {
-  cluster = await startCluster(["beijing", "shanghai", "shenzhen"], { adminPassword: PASSWORD });
-  for (const n of cluster.names) admin[n] = await loginAs(cluster.nodes[n].url, "admin", PASSWORD);
-  for (const [who, node] of [["liwei", "beijing"], ["chenmei", "shanghai"], ["zhaolei", "shenzhen"]]) {
-    const made = await callNode(cluster, node, admin[node], "POST", "/users", { username: who, password: USER_PASSWORD, displayName: who });
-    people[who] = { id: made.body.id, node, token: await loginAs(cluster.nodes[node].url, who, USER_PASSWORD) };
-  }
-  for (const who of ["chenmei", "zhaolei"]) {
-    await eventually(`beijing knows ${who}`, async () => (await callNode(cluster, "beijing", admin.beijing, "GET", `/users/${encodeURIComponent(people[who].id)}`)).status === 200, 20_000);
-  }
-  const made = await callNode(cluster, "beijing", people.liwei.token, "POST", "/rooms", { name: "Channel", visibility: "private", members: [people.chenmei.id, people.zhaolei.id] });
-  expect(made.status).toBe(201);
-  roomId = made.body.id;
-  await eventually("chenmei can open the room", async () => (await callNode(cluster, "shanghai", people.chenmei.token, "GET", `/rooms/${encodeURIComponent(roomId)}`)).status === 200);
+  ({ cluster, admin, people, roomId } = await threeBranches("Channel"));
 }, 120_000);
 
 afterAll(async () => {
