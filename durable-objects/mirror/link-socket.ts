@@ -129,7 +129,7 @@ export class LinkSockets implements SendChannel {
       const a = old.deserializeAttachment() as Attachment | null;
       if (a?.link.from !== handOver.from) continue;
       safeClose(old, CLOSE.normal, "replaced by a new channel");
-      if ((a.s ?? 0) > (a.r ?? 0)) this.host.sendsLost("channel replaced");
+      this.gone(old);
     }
     const pair = new WebSocketPair();
     const server = pair[1];
@@ -167,7 +167,7 @@ export class LinkSockets implements SendChannel {
       .catch((err) => log("error", "link.channel_send_failed", { error: errorText(err) }));
   }
 
-  /** A channel socket closed or failed: its sends not answered go by the queue. */
+  /** A channel socket closed, failed or was replaced: its sends not answered go by the queue. */
   gone(ws: WebSocket): void {
     const a = this.attachment(ws);
     if (a && (a.s ?? 0) > (a.r ?? 0)) this.host.sendsLost("channel closed");
