@@ -9,10 +9,9 @@ import type { LastMessage } from "../../protocol/device";
 import type { Member } from "../../protocol/models";
 import type { InboxUpdate, RoomActivity } from "../user/inbox-update";
 import { PeerPush, type PeerCursor } from "./peer-push";
-import { asAppError } from "../shared/app-error";
-import { errorText, log } from "../shared/log";
 import type { Caller } from "../shared/identity";
-import { TRANSIENT_SEND_CODES, type LinkSendItem, type LinkSendResult } from "../../protocol/cluster";
+import type { LinkSendItem, LinkSendResult } from "../../protocol/cluster";
+import { decideSend } from "../link/send-decision";
 import type { SendInput, SendResult } from "./messages";
 import type { RoomState } from "./room-state";
 import type { RoomStore } from "./store/room-store";
@@ -92,18 +91,8 @@ export class RoomPeers {
    * signed in there) go by the link's queue, where their session is checked.
    */
   private async receiveSend(node: string, item: LinkSendItem): Promise<LinkSendResult | { stopped: string }> {
-    const who = { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId };
-    if (homeNode(item.userId) !== node || item.roomId !== this.state.meta?.id) return { ...who, ok: false, code: "forbidden", message: "a node acts only for its own users" };
-    try {
-      const caller: Caller = { userId: item.userId, sessionId: item.sessionId, username: "", displayName: "", isAdmin: false, viaLink: true };
-      const r = await this.send(caller, { clientId: item.clientId, text: item.text, replyTo: item.replyTo, attachments: item.attachments });
-      return { userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: true, message: r.message, duplicate: r.duplicate };
-    } catch (err) {
-      const e = asAppError(err);
-      if (e && !TRANSIENT_SEND_CODES.has(e.code)) return { ...who, ok: false, code: e.code, message: e.detail };
-      if (!e) log("error", "room.channel_send_failed", { room: item.roomId, peer: node, error: errorText(err) });
-      return { stopped: e?.code ?? "internal" };
-    }
+    if (homeNode(item.userId) !== node || item.roomId !== this.state.meta?.id) return { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: false, code: "forbidden", message: "a node acts only for its own users" };
+    return decideSend(this.send, item);
   }
 
   /** True when some node has not confirmed everything (after a wake: push again). */

@@ -24,6 +24,7 @@ import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
 import { LinkCall, LinkSendItem, RoomPush, TRANSIENT_SEND_CODES, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
 import type { Caller } from "../../durable-objects/shared/identity";
 import { linkVisitors } from "../visitors/home-routes";
+import { decideSend } from "../../durable-objects/link/send-decision";
 
 
 /** Refusals that pass (a full disk, a rate limit, a room under repair): the sender's node tries again later. */
@@ -266,16 +267,10 @@ export const link = new Hono<LinkEnv>()
         results.push({ ...who, ok: false, code: "not_found", message: "no such room, or you may not see it" });
         continue;
       }
-      try {
-        const caller: Caller = { userId: item.userId, sessionId: item.sessionId, username: "", displayName: "", isAdmin: false, viaLink: true };
-        const r = await room.send(caller, { clientId: item.clientId, text: item.text, replyTo: item.replyTo, attachments: item.attachments });
-        results.push({ userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: true, message: r.message, duplicate: r.duplicate });
-      } catch (err) {
-        const e = asAppError(err);
-        // Passing faults: stop here, the sender's node keeps the rest in order and tries again.
-        if (!e || TRANSIENT.has(e.code)) return linkReply(c, 200, { results, stopped: e?.code ?? "internal" } satisfies LinkSendsAnswer);
-        results.push({ ...who, ok: false, code: e.code, message: e.detail });
-      }
+      const r = await decideSend((caller, input) => room.send(caller, input), item);
+      // Passing faults: stop here, the sender's node keeps the rest in order and tries again.
+      if ("stopped" in r) return linkReply(c, 200, { results, stopped: r.stopped } satisfies LinkSendsAnswer);
+      results.push(r);
     }
     return linkReply(c, 200, { results, stopped: null } satisfies LinkSendsAnswer);
   })
