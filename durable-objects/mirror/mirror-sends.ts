@@ -88,6 +88,14 @@ export class MirrorSends {
   private checkArmed = false;
   /** channel sends written but not sent: they wait for the queue to empty (their rows say `channel`, so a check hands them over too) */
   private held: LinkSendItem[] = [];
+  /**
+   * When each once-held send went on the channel, by key: its SEND_WAIT_MS
+   * counts from then, not from its record. A send waits for the queue while
+   * held, however long that takes (a slow link, a cut); handing it to the
+   * queue meanwhile would only send it twice. (Lost with the isolate: after a
+   * restart the record's time counts, and the check hands it over, as it should.)
+   */
+  private releasedAt = new Map<string, number>();
   /** records of channel sends, and answers, not written yet (`flush`) */
   private pendingRows = new Map<string, { at: number; item: string }>();
   private pendingResults = new Map<string, LinkSendResult>();
@@ -248,6 +256,7 @@ export class MirrorSends {
    */
   handOver(why: string): void {
     this.held = [];
+    this.releasedAt.clear();
     this.flush();
     const rows = this.sql.exec<{ client_key: string; item: string | null }>("SELECT client_key, item FROM sends WHERE state = 'queued' AND via = 'channel' ORDER BY rowid").toArray();
     if (rows.length === 0) return;
@@ -263,14 +272,26 @@ export class MirrorSends {
     });
   }
 
-  /** The alarm: channel sends unanswered for SEND_WAIT_MS (or left by a restart) go to the queue. */
+  /**
+   * The alarm: channel sends unanswered SEND_WAIT_MS after they went on the
+   * channel (or left by a restart) go to the queue. Held sends are not on the
+   * channel yet: they wait for the queue to empty, and the alarm keeps coming
+   * while they do (so that a restart meanwhile finds them).
+   */
   check(): void {
     this.checkArmed = false;
     this.flush();
-    const oldest = this.sql.exec<{ at: number }>("SELECT min(at) AS at FROM sends WHERE state = 'queued' AND via = 'channel'").one().at;
-    if (oldest === null) return;
-    if (Date.now() - oldest >= SEND_WAIT_MS) this.handOver("no answer on the channel");
-    else this.armCheck(oldest + SEND_WAIT_MS);
+    const held = new Set(this.held.map(sendKey));
+    const rows = this.sql.exec<{ client_key: string; at: number }>("SELECT client_key, at FROM sends WHERE state = 'queued' AND via = 'channel'").toArray();
+    let oldest: number | null = null;
+    for (const r of rows) {
+      if (held.has(r.client_key)) continue;
+      const since = this.releasedAt.get(r.client_key) ?? r.at;
+      if (oldest === null || since < oldest) oldest = since;
+    }
+    if (oldest !== null && Date.now() - oldest >= SEND_WAIT_MS) return this.handOver("no answer on the channel");
+    if (oldest !== null) this.armCheck(oldest + SEND_WAIT_MS);
+    else if (held.size) this.armCheck();
   }
 
   private armCheck(at = Date.now() + SEND_WAIT_MS): void {
@@ -299,9 +320,14 @@ export class MirrorSends {
     if (from === "queue") {
       this.onQueue = null;
       if (this.held.length && !this.queueBusy()) {
-        for (const item of this.held.splice(0)) this.channel().send(item);
+        const now = Date.now();
+        for (const item of this.held.splice(0)) {
+          this.releasedAt.set(sendKey(item), now);
+          this.channel().send(item);
+        }
       }
     }
+    for (const r of results) this.releasedAt.delete(sendKey(r));
     for (const r of fresh) {
       const key = sendKey(r);
       const timer = this.socketWaits.get(key);
