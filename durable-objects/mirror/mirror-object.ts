@@ -62,7 +62,10 @@ export class MirrorObject extends DurableObject<Env> {
     this.sockets = new MirrorSockets(ctx);
     this.copy = new MirrorCopy(ctx.storage, this.store, this.sockets);
     reportSockets("mirror", ctx);
-    this.sends = new MirrorSends(env, ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn), this.sockets, () => this.links, (at) => void ctx.storage.setAlarm(at), limitsOf(env).mirrorWriteDelayMs);
+    this.sends = new MirrorSends(env, ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn), this.sockets, () => this.links, (at) => void ctx.storage.setAlarm(at), limitsOf(env).mirrorWriteDelayMs, (id) => {
+      this.links.settle();
+      return this.store.byId(id);
+    });
     this.links = new LinkSockets(ctx, {
       prepare: async (push) => {
         await registerMirror(env, push);

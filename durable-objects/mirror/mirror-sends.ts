@@ -31,6 +31,14 @@
  * is read for anything but a repeat (which looks at what waits first). A crash
  * in that moment loses only records of sends nobody was told anything about:
  * their clients repeat them, and the home keeps each once.
+ *
+ * What a record keeps of an answer: the message's id and seq, never its text
+ * (`recorded`). A repeat is answered with the message as the copy has it now
+ * (edited, recalled, or gone with the room's retention), so a recalled or
+ * expired message's text is not kept on this node's disk by the record of
+ * its send. Answered records go after ANSWERS_KEPT_MS: a repeat after that,
+ * or of a message the copy no longer has, goes home as a send, and the home,
+ * which keeps every message's key, answers it as a duplicate.
  */
 import type { Env, Limits } from "../shared/env";
 import { AppError } from "../shared/app-error";
@@ -53,6 +61,15 @@ import type { MirrorSockets } from "./mirror-sockets";
  * link counts as down, would otherwise hear nothing until the heal.
  */
 const SEND_WAIT_MS = 3000;
+
+/**
+ * How long an answered send's record is kept (a day): long enough for any
+ * client that missed its ack to repeat the send and hear it from this node,
+ * cut or no cut. Later repeats go home (see the top of this file).
+ */
+export const ANSWERS_KEPT_MS = 24 * 3600_000;
+/** How often the records older than ANSWERS_KEPT_MS are looked for (when answers are written). */
+const SWEEP_EVERY_MS = 3600_000;
 
 export interface SendInput {
   clientId: string;
@@ -100,6 +117,7 @@ export class MirrorSends {
   private pendingRows = new Map<string, { at: number; item: string }>();
   private pendingResults = new Map<string, LinkSendResult>();
   private writeTimer: ReturnType<typeof setTimeout> | null = null;
+  private sweptAt = 0;
 
   constructor(
     private readonly env: Env,
@@ -110,6 +128,8 @@ export class MirrorSends {
     private readonly setAlarm: (at: number) => void,
     /** limits.mirrorWriteDelayMs: how long records wait to be written together (0: at once) */
     private readonly writeDelayMs: number,
+    /** the copy's message, as it is now (null: the copy does not have it) */
+    private readonly message: (id: string) => Message | null,
   ) {}
 
   /** Write every record and answer that waits, in one transaction. */
@@ -121,9 +141,13 @@ export class MirrorSends {
     const results = [...this.pendingResults];
     this.pendingRows.clear();
     this.pendingResults.clear();
+    const now = Date.now();
+    const sweep = results.length > 0 && now - this.sweptAt >= SWEEP_EVERY_MS;
+    if (sweep) this.sweptAt = now;
     this.transaction(() => {
       for (const [key, r] of rows) this.sql.exec("INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, 'channel', ?) ON CONFLICT (client_key) DO NOTHING", key, r.at, r.item);
-      for (const [key, r] of results) this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ?, item = NULL WHERE client_key = ? AND state = 'queued'", r.ok ? "stored" : "refused", JSON.stringify(r), Date.now(), key);
+      for (const [key, r] of results) this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ?, item = NULL WHERE client_key = ? AND state = 'queued'", r.ok ? "stored" : "refused", JSON.stringify(recorded(r)), now, key);
+      if (sweep) this.sql.exec("DELETE FROM sends WHERE state != 'queued' AND at < ?", now - ANSWERS_KEPT_MS);
     });
   }
 
@@ -187,8 +211,14 @@ export class MirrorSends {
     // A repeat of a send the home answered: that answer, a stored message now a duplicate (as the home says of a repeat).
     const answered = this.pendingResults.get(key);
     if (answered) return { kind: "answered", result: asRepeat(answered) };
-    const known = this.pendingRows.has(key) ? { state: "queued", result: null, via: "channel" } : this.sql.exec<{ state: string; result: string | null; via: string | null }>("SELECT state, result, via FROM sends WHERE client_key = ?", key).toArray()[0];
-    if (known?.result) return { kind: "answered", result: asRepeat(JSON.parse(known.result) as LinkSendResult) };
+    let known: { state: string; result: string | null; via: string | null } | undefined = this.pendingRows.has(key) ? { state: "queued", result: null, via: "channel" } : this.sql.exec<{ state: string; result: string | null; via: string | null }>("SELECT state, result, via FROM sends WHERE client_key = ?", key).toArray()[0];
+    if (known?.result) {
+      const result = this.answerOf(JSON.parse(known.result) as LinkSendResult);
+      if (result) return { kind: "answered", result: asRepeat(result) };
+      // The copy does not have the message (retention removed it, or its push is still on its way): the home answers.
+      this.sql.exec("DELETE FROM sends WHERE client_key = ?", key);
+      known = undefined;
+    }
     // On the channel still: its answer comes, or it is handed to the queue (and then sent again from the row).
     if (known?.via === "channel") return { kind: "queued-up", key, repeat: true };
     const limits = limitsOf(this.env);
@@ -222,6 +252,13 @@ export class MirrorSends {
     }
     const state = await this.toQueue([item]);
     return { kind: state === "up" ? "queued-up" : "queued-down", key, repeat: !!known };
+  }
+
+  /** A recorded answer, with the message as the copy has it now; null if the copy does not have it. */
+  private answerOf(r: LinkSendResult): LinkSendResult | null {
+    if (!r.ok) return r;
+    const message = this.message(r.message.id);
+    return message ? { ...r, message } : null;
   }
 
   /** Does a send's record wait for the home's answer (written or not)? */
@@ -355,6 +392,11 @@ export function checkText(limits: Limits, input: SendInput): void {
 /** A member's send as it goes home. */
 export function sendItem(roomId: string, caller: Caller, input: SendInput): LinkSendItem {
   return { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
+}
+
+/** What a record keeps of an answer: a stored message by its id and seq, not its text (see the top of this file). */
+function recorded(r: LinkSendResult): LinkSendResult {
+  return r.ok ? { ...r, message: { id: r.message.id, seq: r.message.seq } as Message } : r;
 }
 
 function asRepeat(r: LinkSendResult): LinkSendResult {

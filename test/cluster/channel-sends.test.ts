@@ -12,6 +12,8 @@
  * delivers them to the real home.
  */
 import http from "node:http";
+import path from "node:path";
+import Database from "better-sqlite3";
 import type net from "node:net";
 import { WebSocketServer, type WebSocket as WsSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +24,7 @@ import { closed, keyOf, openChannel } from "./fake-home";
 import type { TestCluster } from "./cluster-harness";
 import { threeBranches, type ThreeBranches } from "./three-branches";
 import { callNode, eventually } from "./cluster-client";
+import { filesUnder, rowsContaining } from "./data-files";
 
 let cluster: TestCluster;
 let admin: Record<string, string> = {};
@@ -37,6 +40,7 @@ afterAll(async () => {
 });
 
 const room = () => encodeURIComponent(roomId);
+const DAY_MS = 24 * 3600_000;
 const socketOf = (who: string) => roomWs(`${cluster.nodes[people[who].node].wsUrl}/api/v1/rooms/${room()}/socket`, people[who].token);
 
 /** How many `POST /link/v1/sends` requests `node` has served (its metrics). */
@@ -193,6 +197,46 @@ describe("sends on a room's channel", () => {
     expect(cluster.nodes.shanghai.logs().slice(logsBefore)).not.toContain("mirror.sends_handed_over");
     await sh.close();
   }, 60_000);
+
+  it("are recorded without their text: a repeat hears the message as it is now, and records older than a day go", async () => {
+    const marker = `recall me ${Date.now()}`;
+    const sent = await callNode(cluster, "shanghai", people.chenmei.token, "POST", `/rooms/${room()}/messages`, { clientId: "recorded-1", text: marker });
+    expect(sent.status).toBe(201);
+    const id = sent.body.id as string;
+    const sendsRows = (needle: string) => rowsContaining(cluster.nodes.shanghai.dataDir, needle).filter((hit) => hit.endsWith(": sends"));
+    // The record of the send knows the message by its id (written with the others of a moment).
+    await eventually("the send's record", async () => sendsRows(id).length === 1, 5000, 50);
+    // The sender recalls it: the text is gone from every row shanghai keeps (its copy, its search index, the send's record).
+    const recalled = await callNode(cluster, "shanghai", people.chenmei.token, "DELETE", `/rooms/${room()}/messages/${id}`);
+    expect(recalled.status).toBe(200);
+    await eventually("the recall in shanghai's copy", async () => (await callNode(cluster, "shanghai", people.chenmei.token, "GET", `/rooms/${room()}/messages/${id}`)).body.deletedAt != null, 10_000, 100);
+    expect(rowsContaining(cluster.nodes.shanghai.dataDir, marker)).toEqual([]);
+    // A repeat is answered from the record with the message as it is now: recalled.
+    const repeat = await callNode(cluster, "shanghai", people.chenmei.token, "POST", `/rooms/${room()}/messages`, { clientId: "recorded-1", text: marker });
+    expect([repeat.status, repeat.body.id, repeat.body.text === marker, repeat.body.deletedAt != null]).toEqual([200, id, false, true]);
+
+    // Two days later (the records' times moved back while the node is down), the next answer written takes
+    // the records older than a day (mirror-sends.ts ANSWERS_KEPT_MS) away.
+    await cluster.nodes.shanghai.kill9();
+    for (const f of filesUnder(cluster.nodes.shanghai.dataDir).filter((p) => p.endsWith(".sqlite"))) {
+      const db = new Database(path.join(cluster.nodes.shanghai.dataDir, f));
+      try {
+        if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sends'").get()) db.prepare("UPDATE sends SET at = at - ? WHERE state != 'queued'").run(2 * DAY_MS);
+      } finally {
+        db.close();
+      }
+    }
+    await cluster.nodes.shanghai.restart();
+    await eventually("shanghai's link to beijing", async () => (await callNode(cluster, "shanghai", people.chenmei.token, "GET", "/cluster")).body?.nodes.find((n: { node: string }) => n.node === "beijing").state === "up", 15_000, 100);
+    const next = await callNode(cluster, "shanghai", people.chenmei.token, "POST", `/rooms/${room()}/messages`, { clientId: "recorded-2", text: "after a day" }, { timeoutMs: 15_000 });
+    expect(next.status).toBe(201);
+    await eventually("the new send's record", async () => sendsRows(next.body.id).length === 1, 5000, 50);
+    expect(sendsRows(id)).toEqual([]);
+    // A repeat of the forgotten send goes home, which knows it: the same message, once.
+    const late = await callNode(cluster, "shanghai", people.chenmei.token, "POST", `/rooms/${room()}/messages`, { clientId: "recorded-1", text: marker }, { timeoutMs: 15_000 });
+    expect([late.status, late.body.id, late.body.deletedAt != null]).toEqual([200, id, true]);
+    expect((await homeTexts()).filter((t) => t === marker)).toEqual([]);
+  }, 90_000);
 });
 
 /**
