@@ -7,7 +7,16 @@
  * node) — within one cluster run, remote minus home-local is the push path's share, much
  * less noisy than cluster minus single on a shared machine — and the proxies' answer
  * times for pushes: minutes instead of the full scenario's half hour.
+ *
+ * For looking at the tail (bench/notes.md, "Where the cluster's p99 goes"):
+ *   BENCH_V8FLAGS="--trace-gc"   V8 flags for the three cluster nodes (not the single
+ *                                node); their output is written to $TMPDIR/outpost-bench-<node>.log
+ *   OUTPOST_BENCH_TRACE=file     every delivery, one line each (loadgen pid, clientId,
+ *                                sender's node, receiver's node, sent at ms, latency ms)
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { runLoadgen, pin, startFloor, tmpDir } from "./lib/servers.mjs";
 import { floorFanout, startFloorCluster } from "./lib/floor-cluster.mjs";
 import { median } from "./lib/stats.mjs";
@@ -67,6 +76,10 @@ try {
   log("median added p99", median(rows.map((r) => r.added)), "cluster p99", median(rows.map((r) => r.clusterP99)), "single p99", median(rows.map((r) => r.singleP99)), "cpu/msg", median(rows.map((r) => r.clusterCpuMsPerMsg)), "vs", median(rows.map((r) => r.singleCpuMsPerMsg)), "bytes/msg →sh", median(rows.map((r) => r.bytesPerMsgToShanghai)), "←sh", median(rows.map((r) => r.bytesPerMsgFromShanghai)));
   if (floor) log("floor: median added p99", median(rows.map((r) => r.floorAdded)), "cluster p99", median(rows.map((r) => r.floorClusterP99)), "single p99", median(rows.map((r) => r.floorSingleP99)), "cpu/msg", median(rows.map((r) => r.floorClusterCpu)), "vs", median(rows.map((r) => r.floorSingleCpu)));
 } finally {
+  if (process.env.BENCH_V8FLAGS) {
+    for (const n of ["beijing", "shanghai", "shenzhen"]) fs.writeFileSync(path.join(os.tmpdir(), `outpost-bench-${n}.log`), comparison.cluster.nodes[n].logs());
+    log(`the cluster nodes' output (with BENCH_V8FLAGS): ${path.join(os.tmpdir(), "outpost-bench-<node>.log")}`);
+  }
   await floor?.cluster.stop().catch(() => {});
   await floor?.single.stop().catch(() => {});
   await comparison.stop();

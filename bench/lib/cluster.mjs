@@ -102,7 +102,7 @@ export async function startSingleNode(name = "beijing", { cpu = 1 } = {}) {
  * (`direct`: the nodes talk to each other without proxies — no cuts, no byte counts — to
  * check what the proxies themselves add).
  */
-export async function startCluster(names, { cpu = 1, direct = false, v8Flags = [] } = {}) {
+export async function startCluster(names, { cpu = 1, direct = false, v8Flags = process.env.BENCH_V8FLAGS?.split(" ").filter(Boolean) ?? [] } = {}) {
   const dirs = {};
   const keys = {};
   const ports = {};

@@ -48,6 +48,9 @@ function summary(arr) {
   return { n: s.length, p50: r(pct(s, 50)), p95: r(pct(s, 95)), p99: r(pct(s, 99)), max: r(s.length ? s[s.length - 1] : null) };
 }
 
+/** OUTPOST_BENCH_TRACE=file: every recorded delivery, one tab-separated line (pid, clientId, sender's group, receiver's group, sent at, ms), appended when a task ends */
+const TRACE = process.env.OUTPOST_BENCH_TRACE ? [] : null;
+
 /** Shared state of a run: send times by clientId, latencies of deliveries and acks. */
 class Meter {
   constructor() {
@@ -155,6 +158,7 @@ function connect(wsBase, roomId, token, meter, onAck, group) {
               if (group) pushTo(meter.byPair, `${meter.sentBy.get(id)}>${group}`, ms);
             }
             meter.onDeliver?.(id, group, ms);
+            if (TRACE && meter.recording) TRACE.push(`${process.pid}\t${id}\t${meter.sentBy.get(id)}\t${group}\t${t.toFixed(2)}\t${ms.toFixed(2)}`);
           }
           if (readers) newest = Math.max(newest, seqOf(s, at + 17));
         }
@@ -602,6 +606,7 @@ process.on("message", async (msg) => {
   }
   try {
     const result = msg.task === "fanout" ? await fanout(msg) : msg.task === "idle" ? await idle(msg) : msg.task === "catchup" ? await catchup(msg) : null;
+    if (TRACE && TRACE.length) fs.appendFileSync(process.env.OUTPOST_BENCH_TRACE, TRACE.splice(0).join("\n") + "\n");
     process.send({ ok: true, result });
   } catch (e) {
     process.send({ ok: false, error: String(e?.stack ?? e) });
