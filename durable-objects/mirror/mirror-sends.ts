@@ -212,18 +212,20 @@ export class MirrorSends {
     const answered = this.pendingResults.get(key);
     if (answered) return { kind: "answered", result: asRepeat(answered) };
     let known: { state: string; result: string | null; via: string | null } | undefined = this.pendingRows.has(key) ? { state: "queued", result: null, via: "channel" } : this.sql.exec<{ state: string; result: string | null; via: string | null }>("SELECT state, result, via FROM sends WHERE client_key = ?", key).toArray()[0];
+    /** a repeat of a send the home stored, whose message the copy does not have (retention removed it, or its push is on its way): the home answers it again */
+    let resent = false;
     if (known?.result) {
       const result = this.answerOf(JSON.parse(known.result) as LinkSendResult);
       if (result) return { kind: "answered", result: asRepeat(result) };
-      // The copy does not have the message (retention removed it, or its push is still on its way): the home answers.
       this.sql.exec("DELETE FROM sends WHERE client_key = ?", key);
       known = undefined;
+      resent = true;
     }
     // On the channel still: its answer comes, or it is handed to the queue (and then sent again from the row).
     if (known?.via === "channel") return { kind: "queued-up", key, repeat: true };
     const limits = limitsOf(this.env);
     checkText(limits, input);
-    if (!known) {
+    if (!known && !resent) {
       // The sender's message budget is this node's to keep (its own people): the home
       // does not count queued messages again when they arrive in a burst after a cut.
       // A repeat is the same message: it is not charged again.
@@ -242,7 +244,7 @@ export class MirrorSends {
         this.flush();
         this.sql.exec("INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, 'queue', NULL) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
       }
-      spendSend(caller.userId, limits, Date.now());
+      if (!resent) spendSend(caller.userId, limits, Date.now());
     }
     if (viaChannel) {
       if (this.held.length || this.queueBusy()) this.held.push(item);

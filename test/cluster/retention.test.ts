@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loginAs } from "../harness";
 import { startCluster, type TestCluster } from "./cluster-harness";
 import { callNode, eventually } from "./cluster-client";
+import { rowsContaining } from "./data-files";
 import type { Message } from "../../protocol/models";
 
 const PASSWORD = "cluster operator passphrase";
@@ -64,7 +65,10 @@ describe("retention on a room's copies", () => {
     const copy = async () => (await callNode(cluster, "shanghai", shaToken, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`)).body as { messages: Message[]; retention?: { beforeSeq: number; before: number } };
     await send("first, received by Shanghai");
     await send("second, received by Shanghai");
-    await eventually("Shanghai's copy has both", async () => (await copy()).messages?.length === 2);
+    // One sent from Shanghai: its node keeps a record of the send (by the message's id, not its text).
+    const fromShanghai = await callNode(cluster, "shanghai", shaToken, "POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { text: "from Shanghai, to expire", clientId: "from-shanghai" });
+    expect(fromShanghai.status).toBe(201);
+    await eventually("Shanghai's copy has all three", async () => (await copy()).messages?.length === 3);
 
     // Cut off: Shanghai never receives the third before the home removes it.
     await cluster.cut("beijing", "shanghai");
@@ -75,17 +79,22 @@ describe("retention on a room's copies", () => {
     await eventually("the home purged", async () => ((await callNode(cluster, "beijing", admins.beijing, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`)).body.messages as Message[]).length === 0);
     const fourth = await send("fourth, after the purge");
     // The copy still shows what it had while the link is down…
-    expect((await copy()).messages.map((m) => m.seq)).toEqual([1, 2]);
+    expect((await copy()).messages.map((m) => m.seq)).toEqual([1, 2, 3]);
 
     await cluster.heal("beijing", "shanghai");
     const after = await eventually("Shanghai follows the home", async () => {
       const p = await copy();
       return p.messages?.length === 1 && p.messages[0].id === fourth.id && p.retention ? p : null;
     }, 20_000);
-    // …and then the same marker as the home: seqs 1–3 were removed, 3 never arrived.
-    expect(after.retention).toMatchObject({ beforeSeq: 4 });
+    // …and then the same marker as the home: seqs 1–4 were removed, 4 never arrived.
+    expect(after.retention).toMatchObject({ beforeSeq: 5 });
     const home = (await callNode(cluster, "beijing", admins.beijing, "GET", `/rooms/${encodeURIComponent(roomId)}/messages`)).body;
     expect(after.retention).toEqual(home.retention);
+    // No row on Shanghai keeps the removed message's text: not the copy, not the record of its send.
+    expect(rowsContaining(cluster.nodes.shanghai.dataDir, "from Shanghai, to expire")).toEqual([]);
+    // A late repeat of that send is not answered from the record with the removed message: it goes home again.
+    const repeat = await callNode(cluster, "shanghai", shaToken, "POST", `/rooms/${encodeURIComponent(roomId)}/messages`, { text: "from Shanghai, to expire", clientId: "from-shanghai" });
+    expect([repeat.status, repeat.body.id === fromShanghai.body.id]).toEqual([201, false]);
   }, 120_000);
 
   it("an erasure in Beijing reaches Shanghai: the directory's placeholder and the copy's tombstones", async () => {
