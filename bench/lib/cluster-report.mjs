@@ -152,7 +152,8 @@ export function clusterSection(sc) {
   const answers = (key) =>
     Object.entries(last(key)?.answerMs ?? {})
       .map(([link, kinds]) => Object.entries(kinds).map(([k, v]) => `${k} ${link} ${fmt(v.p50)} / ${fmt(v.p99)} / ${fmt(v.max)}`).join("; "))
-      .join("; ");
+      .filter(Boolean)
+      .join("; ") || "none (no push or send went as a request in that run)";
   L.push(
     "",
     `How long the addressee took to answer (HTTP requests only — a room's pushes ride its channel, not requests; request's first byte to answer's first byte, at the proxy; ms p50 / p99 / max): senders on beijing: ${answers("cluster")}; senders on all 3: ${answers("clusterSpread")}; nodes on both cores: ${answers("clusterBothCores")}.`,
