@@ -1,8 +1,9 @@
 /**
  * Sends of this node's members into a room homed elsewhere, remembered here by
- * their idempotency key (sender + session + clientId), so a client repeating
- * one hears the same outcome and nothing goes twice: `queued` until the home
- * answers, then `stored` (the message) or `refused` (the reason).
+ * their idempotency key (sender + session + clientId; send-records.ts keeps
+ * the records), so a client repeating one hears the same outcome and nothing
+ * goes twice: `queued` until the home answers, then `stored` (the message) or
+ * `refused` (the reason).
  *
  * Two ways home, both in order. On the room's channel when the home takes sends
  * there (shared/link-channel.ts): one frame each way, this row the send's
@@ -25,20 +26,15 @@
  * what is stored first is in order too.
  *
  * A channel send's record, and every answer, is written with the others of a
- * short moment (`writeDelayMs`, the node's mirrorWriteDelayMs): one commit for
- * many instead of two per send, and the frame leaves without waiting for one.
- * Everything is written before a sender is told "queued" and before the record
- * is read for anything but a repeat (which looks at what waits first). A crash
- * in that moment loses only records of sends nobody was told anything about:
+ * short moment (send-records.ts): the frame leaves without waiting for a
+ * commit. Everything is written before a sender is told "queued". A crash in
+ * that moment loses only records of sends nobody was told anything about:
  * their clients repeat them, and the home keeps each once.
  *
- * What a record keeps of an answer: the message's id and seq, never its text
- * (`recorded`). A repeat is answered with the message as the copy has it now
- * (edited, recalled, or gone with the room's retention), so a recalled or
- * expired message's text is not kept on this node's disk by the record of
- * its send. Answered records go after ANSWERS_KEPT_MS: a repeat after that,
- * or of a message the copy no longer has, goes home as a send, and the home,
- * which keeps every message's key, answers it as a duplicate.
+ * A repeat of an answered send is answered with the message as the copy has
+ * it now (records keep no text); one whose message the copy does not have
+ * (retention removed it, or its push is on its way) goes home again, as does
+ * a repeat after its record went: the home keeps every message's key.
  */
 import type { Env, Limits } from "../shared/env";
 import { AppError } from "../shared/app-error";
@@ -53,6 +49,7 @@ import { errorText, log } from "../shared/log";
 import type { Message } from "../../protocol/models";
 import { homeNode } from "../../protocol/ids";
 import type { MirrorSockets } from "./mirror-sockets";
+import { SendRecords } from "./send-records";
 
 /**
  * How long a send waits for the home's answer before its sender is told it is
@@ -61,15 +58,6 @@ import type { MirrorSockets } from "./mirror-sockets";
  * link counts as down, would otherwise hear nothing until the heal.
  */
 const SEND_WAIT_MS = 3000;
-
-/**
- * How long an answered send's record is kept (a day): long enough for any
- * client that missed its ack to repeat the send and hear it from this node,
- * cut or no cut. Later repeats go home (see the top of this file).
- */
-export const ANSWERS_KEPT_MS = 24 * 3600_000;
-/** How often the records older than ANSWERS_KEPT_MS are looked for (when answers are written). */
-const SWEEP_EVERY_MS = 3600_000;
 
 export interface SendInput {
   clientId: string;
@@ -113,47 +101,21 @@ export class MirrorSends {
    * restart the record's time counts, and the check hands it over, as it should.)
    */
   private releasedAt = new Map<string, number>();
-  /** records of channel sends, and answers, not written yet (`flush`) */
-  private pendingRows = new Map<string, { at: number; item: string }>();
-  private pendingResults = new Map<string, LinkSendResult>();
-  private writeTimer: ReturnType<typeof setTimeout> | null = null;
-  private sweptAt = 0;
+  private readonly records: SendRecords;
 
   constructor(
     private readonly env: Env,
-    private readonly sql: SqlStorage,
-    private readonly transaction: <T>(fn: () => T) => T,
+    sql: SqlStorage,
+    transaction: <T>(fn: () => T) => T,
     private readonly sockets: MirrorSockets,
     private readonly channel: () => SendChannel,
     private readonly setAlarm: (at: number) => void,
     /** limits.mirrorWriteDelayMs: how long records wait to be written together (0: at once) */
-    private readonly writeDelayMs: number,
+    writeDelayMs: number,
     /** the copy's message, as it is now (null: the copy does not have it) */
     private readonly message: (id: string) => Message | null,
-  ) {}
-
-  /** Write every record and answer that waits, in one transaction. */
-  flush(): void {
-    if (this.writeTimer !== null) clearTimeout(this.writeTimer);
-    this.writeTimer = null;
-    if (this.pendingRows.size === 0 && this.pendingResults.size === 0) return;
-    const rows = [...this.pendingRows];
-    const results = [...this.pendingResults];
-    this.pendingRows.clear();
-    this.pendingResults.clear();
-    const now = Date.now();
-    const sweep = results.length > 0 && now - this.sweptAt >= SWEEP_EVERY_MS;
-    if (sweep) this.sweptAt = now;
-    this.transaction(() => {
-      for (const [key, r] of rows) this.sql.exec("INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, 'channel', ?) ON CONFLICT (client_key) DO NOTHING", key, r.at, r.item);
-      for (const [key, r] of results) this.sql.exec("UPDATE sends SET state = ?, result = ?, at = ?, item = NULL WHERE client_key = ? AND state = 'queued'", r.ok ? "stored" : "refused", JSON.stringify(recorded(r)), now, key);
-      if (sweep) this.sql.exec("DELETE FROM sends WHERE state != 'queued' AND at < ?", now - ANSWERS_KEPT_MS);
-    });
-  }
-
-  private scheduleFlush(): void {
-    if (this.writeDelayMs === 0) return this.flush();
-    this.writeTimer ??= setTimeout(() => this.flush(), this.writeDelayMs);
+  ) {
+    this.records = new SendRecords(sql, transaction, writeDelayMs);
   }
 
   /**
@@ -165,7 +127,7 @@ export class MirrorSends {
     const submitted = await this.submit(roomId, caller, input);
     if (submitted.kind === "answered") return outcomeOf(submitted.result);
     if (submitted.kind === "queued-down") {
-      this.flush();
+      this.records.flush();
       return { queued: true, clientId: input.clientId };
     }
     const result = await new Promise<LinkSendResult | null>((resolve) => {
@@ -173,7 +135,7 @@ export class MirrorSends {
       setTimeout(() => resolve(null), SEND_WAIT_MS);
     });
     this.waiting.delete(submitted.key);
-    if (!result) this.flush(); // on disk before the sender hears "queued"
+    if (!result) this.records.flush(); // on disk before the sender hears "queued"
     return result ? outcomeOf(submitted.repeat ? asRepeat(result) : result) : { queued: true, clientId: input.clientId };
   }
 
@@ -188,7 +150,7 @@ export class MirrorSends {
       key,
       setTimeout(() => {
         this.socketWaits.delete(key);
-        this.flush(); // on disk before the sender hears "queued"
+        this.records.flush(); // on disk before the sender hears "queued"
         tell();
       }, SEND_WAIT_MS),
     );
@@ -208,21 +170,19 @@ export class MirrorSends {
    */
   async submit(roomId: string, caller: Caller, input: SendInput): Promise<Submitted> {
     const key = sendKey({ userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId });
-    // A repeat of a send the home answered: that answer, a stored message now a duplicate (as the home says of a repeat).
-    const answered = this.pendingResults.get(key);
-    if (answered) return { kind: "answered", result: asRepeat(answered) };
-    let known: { state: string; result: string | null; via: string | null } | undefined = this.pendingRows.has(key) ? { state: "queued", result: null, via: "channel" } : this.sql.exec<{ state: string; result: string | null; via: string | null }>("SELECT state, result, via FROM sends WHERE client_key = ?", key).toArray()[0];
+    let known = this.records.lookup(key);
     /** a repeat of a send the home stored, whose message the copy does not have (retention removed it, or its push is on its way): the home answers it again */
     let resent = false;
-    if (known?.result) {
-      const result = this.answerOf(JSON.parse(known.result) as LinkSendResult);
+    if (known?.answer) {
+      // A repeat of a send the home answered: that answer, a stored message now a duplicate (as the home says of a repeat).
+      const result = known.recorded ? this.answerOf(known.answer) : known.answer;
       if (result) return { kind: "answered", result: asRepeat(result) };
-      this.sql.exec("DELETE FROM sends WHERE client_key = ?", key);
-      known = undefined;
+      this.records.drop(key);
+      known = null;
       resent = true;
     }
     // On the channel still: its answer comes, or it is handed to the queue (and then sent again from the row).
-    if (known?.via === "channel") return { kind: "queued-up", key, repeat: true };
+    if (known && known.answer === null && known.via === "channel") return { kind: "queued-up", key, repeat: true };
     const limits = limitsOf(this.env);
     checkText(limits, input);
     if (!known && !resent) {
@@ -236,14 +196,8 @@ export class MirrorSends {
     // The channel carries only this node's own people (a visitor's session is checked by the queue's endpoint).
     const viaChannel = !known && homeNode(caller.userId) === this.env.NODE_NAME && this.channel().canSend();
     if (!known) {
-      if (viaChannel) {
-        this.pendingRows.set(key, { at: Date.now(), item: JSON.stringify(item) });
-        this.scheduleFlush();
-      } else {
-        // Written before the queue has it (and after the records before it): an answer from the queue finds its record.
-        this.flush();
-        this.sql.exec("INSERT INTO sends (client_key, state, result, at, via, item) VALUES (?, 'queued', NULL, ?, 'queue', NULL) ON CONFLICT (client_key) DO NOTHING", key, Date.now());
-      }
+      if (viaChannel) this.records.addChannel(key, item);
+      else this.records.addQueued(key); // before the queue has it: an answer from the queue finds its record
       if (!resent) spendSend(caller.userId, limits, Date.now());
     }
     if (viaChannel) {
@@ -263,17 +217,10 @@ export class MirrorSends {
     return message ? { ...r, message } : null;
   }
 
-  /** Does a send's record wait for the home's answer (written or not)? */
-  private unanswered(key: string): boolean {
-    if (this.pendingResults.has(key)) return false;
-    return this.pendingRows.has(key) || this.sql.exec("SELECT 1 FROM sends WHERE client_key = ? AND state = 'queued'", key).toArray().length > 0;
-  }
-
   /** Is a send of this room on the link's queue, unanswered, or on its way there? */
   private queueBusy(): boolean {
     if (this.handingCount > 0) return true;
-    if (this.onQueue === null) this.flush();
-    this.onQueue ??= this.sql.exec("SELECT 1 FROM sends WHERE state = 'queued' AND via IS NOT 'channel' LIMIT 1").toArray().length > 0;
+    this.onQueue ??= this.records.anyOnQueue();
     return this.onQueue;
   }
 
@@ -296,15 +243,11 @@ export class MirrorSends {
   handOver(why: string): void {
     this.held = [];
     this.releasedAt.clear();
-    this.flush();
-    const rows = this.sql.exec<{ client_key: string; item: string | null }>("SELECT client_key, item FROM sends WHERE state = 'queued' AND via = 'channel' ORDER BY rowid").toArray();
+    const rows = this.records.waitingOnChannel();
     if (rows.length === 0) return;
     log("warn", "mirror.sends_handed_over", { count: rows.length, why });
-    const items = rows.flatMap((r) => (r.item ? [JSON.parse(r.item) as LinkSendItem] : []));
-    const keys = rows.map((r) => r.client_key);
-    this.transaction(() => {
-      for (const k of keys) this.sql.exec("UPDATE sends SET via = 'queue', item = NULL WHERE client_key = ? AND state = 'queued'", k);
-    });
+    const items = rows.flatMap((r) => (r.item ? [r.item] : []));
+    this.records.movedToQueue(rows.map((r) => r.key));
     if (items.length) this.toQueue(items).catch((err) => {
       // The queue is this node's own object: this is a fault, not a cut. The sends' clients hear no ack and repeat them.
       log("error", "mirror.hand_over_failed", { count: items.length, error: errorText(err) });
@@ -319,13 +262,11 @@ export class MirrorSends {
    */
   check(): void {
     this.checkArmed = false;
-    this.flush();
     const held = new Set(this.held.map(sendKey));
-    const rows = this.sql.exec<{ client_key: string; at: number }>("SELECT client_key, at FROM sends WHERE state = 'queued' AND via = 'channel'").toArray();
     let oldest: number | null = null;
-    for (const r of rows) {
-      if (held.has(r.client_key)) continue;
-      const since = this.releasedAt.get(r.client_key) ?? r.at;
+    for (const r of this.records.waitingOnChannel()) {
+      if (held.has(r.key)) continue;
+      const since = this.releasedAt.get(r.key) ?? r.at;
       if (oldest === null || since < oldest) oldest = since;
     }
     if (oldest !== null && Date.now() - oldest >= SEND_WAIT_MS) return this.handOver("no answer on the channel");
@@ -339,12 +280,10 @@ export class MirrorSends {
     this.setAlarm(at);
   }
 
-  /** Forget `userId`'s sends (they are being erased): the home's answers kept here carry their text. */
+  /** Forget `userId`'s sends (they are being erased): the text of those still waiting, and which messages the others became. */
   forget(userId: string): void {
-    const prefix = `${userId}|`;
     this.held = this.held.filter((i) => i.userId !== userId);
-    this.flush();
-    this.sql.exec("DELETE FROM sends WHERE substr(client_key, 1, ?) = ?", prefix.length, prefix);
+    this.records.forgetUser(userId);
   }
 
   /**
@@ -352,9 +291,7 @@ export class MirrorSends {
    * and tell the senders. A send answered both ways is told once.
    */
   results(results: LinkSendResult[], from: "queue" | "channel"): void {
-    const fresh = results.filter((r) => this.unanswered(sendKey(r)));
-    for (const r of fresh) this.pendingResults.set(sendKey(r), r);
-    this.scheduleFlush();
+    const fresh = this.records.answered(results, sendKey);
     // What the queue answered may have been the last on it: the channel carries sends again, the held ones first.
     if (from === "queue") {
       this.onQueue = null;
@@ -394,11 +331,6 @@ export function checkText(limits: Limits, input: SendInput): void {
 /** A member's send as it goes home. */
 export function sendItem(roomId: string, caller: Caller, input: SendInput): LinkSendItem {
   return { roomId, userId: caller.userId, sessionId: caller.sessionId, clientId: input.clientId, text: input.text, ...(input.replyTo ? { replyTo: input.replyTo } : {}), ...(input.attachments ? { attachments: input.attachments } : {}) };
-}
-
-/** What a record keeps of an answer: a stored message by its id and seq, not its text (see the top of this file). */
-function recorded(r: LinkSendResult): LinkSendResult {
-  return r.ok ? { ...r, message: { id: r.message.id, seq: r.message.seq } as Message } : r;
 }
 
 function asRepeat(r: LinkSendResult): LinkSendResult {

@@ -216,7 +216,7 @@ describe("sends on a room's channel", () => {
     expect([repeat.status, repeat.body.id, repeat.body.text === marker, repeat.body.deletedAt != null]).toEqual([200, id, false, true]);
 
     // Two days later (the records' times moved back while the node is down), the next answer written takes
-    // the records older than a day (mirror-sends.ts ANSWERS_KEPT_MS) away.
+    // the records older than a day (send-records.ts ANSWERS_KEPT_MS) away.
     await cluster.nodes.shanghai.kill9();
     for (const f of filesUnder(cluster.nodes.shanghai.dataDir).filter((p) => p.endsWith(".sqlite"))) {
       const db = new Database(path.join(cluster.nodes.shanghai.dataDir, f));
