@@ -12,6 +12,14 @@ import type { Caller } from "../shared/identity";
 import { TRANSIENT_SEND_CODES, type LinkSendItem, type LinkSendResult } from "../../protocol/cluster";
 import type { SendInput, SendResult } from "../room/messages";
 
+/** A send refused for good, with the reason its sender hears. */
+export function refusal(item: LinkSendItem, code: string, message: string): LinkSendResult {
+  return { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: false, code, message };
+}
+
+/** A node may act only for its own people: what a send for anyone else is answered. */
+export const notYours = (item: LinkSendItem): LinkSendResult => refusal(item, "forbidden", "a node acts only for its own users");
+
 export async function decideSend(send: (caller: Caller, input: SendInput) => Promise<SendResult>, item: LinkSendItem): Promise<LinkSendResult | { stopped: string }> {
   try {
     const caller: Caller = { userId: item.userId, sessionId: item.sessionId, username: "", displayName: "", isAdmin: false, viaLink: true };
@@ -19,7 +27,7 @@ export async function decideSend(send: (caller: Caller, input: SendInput) => Pro
     return { userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: true, message: r.message, duplicate: r.duplicate };
   } catch (err) {
     const e = asAppError(err);
-    if (e && !TRANSIENT_SEND_CODES.has(e.code)) return { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: false, code: e.code, message: e.detail };
+    if (e && !TRANSIENT_SEND_CODES.has(e.code)) return refusal(item, e.code, e.detail);
     if (!e) log("error", "link.send_failed", { room: item.roomId, error: errorText(err) });
     return { stopped: e?.code ?? "internal" };
   }

@@ -96,9 +96,8 @@ export class SendRecords {
     return { answer: null, via: row.via === "channel" ? "channel" : "queue" };
   }
 
-  /** Forget one send's record (a repeat that goes home again). */
+  /** Forget one send's record (a repeat that goes home again; its answer is in the table, nothing of it waits). */
   drop(key: string): void {
-    this.flush();
     this.sql.exec("DELETE FROM sends WHERE client_key = ?", key);
   }
 

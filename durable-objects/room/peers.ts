@@ -11,7 +11,7 @@ import type { InboxUpdate, RoomActivity } from "../user/inbox-update";
 import { PeerPush, type PeerCursor } from "./peer-push";
 import type { Caller } from "../shared/identity";
 import type { LinkSendItem, LinkSendResult } from "../../protocol/cluster";
-import { decideSend } from "../link/send-decision";
+import { decideSend, notYours } from "../link/send-decision";
 import type { SendInput, SendResult } from "./messages";
 import type { RoomState } from "./room-state";
 import type { RoomStore } from "./store/room-store";
@@ -91,7 +91,7 @@ export class RoomPeers {
    * signed in there) go by the link's queue, where their session is checked.
    */
   private async receiveSend(node: string, item: LinkSendItem): Promise<LinkSendResult | { stopped: string }> {
-    if (homeNode(item.userId) !== node || item.roomId !== this.state.meta?.id) return { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId, ok: false, code: "forbidden", message: "a node acts only for its own users" };
+    if (homeNode(item.userId) !== node || item.roomId !== this.state.meta?.id) return notYours(item);
     return decideSend(this.send, item);
   }
 

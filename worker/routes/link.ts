@@ -24,11 +24,7 @@ import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
 import { LinkCall, LinkSendItem, RoomPush, TRANSIENT_SEND_CODES, type LinkSendResult, type LinkSendsAnswer, type RoomPushAnswer } from "../../protocol/cluster";
 import type { Caller } from "../../durable-objects/shared/identity";
 import { linkVisitors } from "../visitors/home-routes";
-import { decideSend } from "../../durable-objects/link/send-decision";
-
-
-/** Refusals that pass (a full disk, a rate limit, a room under repair): the sender's node tries again later. */
-const TRANSIENT = TRANSIENT_SEND_CODES;
+import { decideSend, notYours, refusal } from "../../durable-objects/link/send-decision";
 
 /**
  * A room homed on this node, registered here; null when there is no such room
@@ -249,9 +245,8 @@ export const link = new Hono<LinkEnv>()
     const results: LinkSendResult[] = [];
     for (const parsed of items) {
       const item = parsed.data!;
-      const who = { roomId: item.roomId, userId: item.userId, sessionId: item.sessionId, clientId: item.clientId };
       if (!(await mayActFor(c.env, c.get("linkFrom"), item.userId, item.sessionId))) {
-        results.push({ ...who, ok: false, code: "forbidden", message: "a node acts only for its own users" });
+        results.push(notYours(item));
         continue;
       }
       let room;
@@ -261,10 +256,10 @@ export const link = new Hono<LinkEnv>()
         // The room could not be looked up just now: a passing fault, as below (the rest waits, in order).
         const e = asAppError(err);
         if (!e) log("error", "link.room_lookup_failed", { room: item.roomId, error: errorText(err) });
-        return linkReply(c, 200, { results, stopped: e && TRANSIENT.has(e.code) ? e.code : "internal" } satisfies LinkSendsAnswer);
+        return linkReply(c, 200, { results, stopped: e && TRANSIENT_SEND_CODES.has(e.code) ? e.code : "internal" } satisfies LinkSendsAnswer);
       }
       if (!room) {
-        results.push({ ...who, ok: false, code: "not_found", message: "no such room, or you may not see it" });
+        results.push(refusal(item, "not_found", "no such room, or you may not see it"));
         continue;
       }
       const r = await decideSend((caller, input) => room.send(caller, input), item);
