@@ -16,14 +16,21 @@ describe("batched room frames (?batch=1)", () => {
     await sender.next((f) => f.type === "hello");
     await batched.next((f) => f.type === "hello");
     await plain.next((f) => f.type === "hello");
-    const N = 40;
-    for (let i = 0; i < N; i++) sender.send({ type: "msg.send", clientId: `b${i}`, text: `burst ${i}` });
-    for (let i = 0; i < N; i++) await sender.next("msg.ack", (f) => f.clientId === `b${i}`);
-    // Unwrap what the batched socket received.
-    const deadline = Date.now() + 5000;
+    // A burst of 40 sends. Events closer together than the window (1 ms here) share a frame; on a
+    // loaded machine one burst's events may all land further apart, so up to three bursts are sent.
+    const BURST = 40;
+    let N = 0;
     const seqs = () => unwrap(batched.frames).filter((f) => f.type === "msg.new").map((f) => f.message.seq);
-    while (seqs().length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(seqs()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    let deadline = Date.now();
+    for (let round = 0; round < 3 && !batched.frames.some((f) => f.type === "batch"); round++) {
+      for (let i = N; i < N + BURST; i++) sender.send({ type: "msg.send", clientId: `b${i}`, text: `burst ${i}` });
+      for (let i = N; i < N + BURST; i++) await sender.next("msg.ack", (f) => f.clientId === `b${i}`);
+      N += BURST;
+      // Unwrap what the batched socket received.
+      deadline = Date.now() + 5000;
+      while (seqs().length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(seqs()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    }
     // Under a burst, events were grouped (fewer frames than events).
     expect(batched.frames.some((f) => f.type === "batch")).toBe(true);
     for (const f of batched.frames) {
