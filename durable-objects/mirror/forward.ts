@@ -9,10 +9,7 @@ import { AppError, asAppError } from "../shared/app-error";
 import { LinkError, linkFetch } from "../shared/cluster";
 import { linkStub } from "../shared/objects";
 import type { Caller } from "../shared/identity";
-import { LinkSendsAnswer, type LinkCall, type LinkSendResult } from "../../protocol/cluster";
-import { limitsOf } from "../shared/env";
-import { refuseSend, sendWaitMs, spendSend } from "../room/send-budget";
-import { checkText, sendItem, type SendInput } from "./mirror-sends";
+import type { LinkCall } from "../../protocol/cluster";
 import { ERROR_STATUS, type ErrorCode } from "../../protocol/errors";
 import { homeNode } from "../../protocol/ids";
 
@@ -35,34 +32,4 @@ export async function callHome<T>(env: Env, roomId: string, method: LinkCall["me
   const code = answer.body?.error?.code;
   if (code && code in ERROR_STATUS) throw new AppError(code as ErrorCode, answer.body!.error!.message);
   throw asAppError(new Error(String(answer.body?.error?.message ?? ""))) ?? new AppError("internal", `the home node answered ${answer.status}`);
-}
-
-/**
- * A send into a room whose messages never leave its home (residency "home"):
- * straight to the home as one signed request, and nothing of it written on this
- * node — no record, no place in the link's queue — so its text is never on this
- * node's disk. While the home cannot be reached it fails `room_unreachable`, as
- * every other action on such a room does; the client keeps it and tries again
- * (the home keeps a repeat once, by its key).
- */
-export async function sendLive(env: Env, roomId: string, caller: Caller, input: SendInput): Promise<LinkSendResult> {
-  const limits = limitsOf(env);
-  checkText(limits, input);
-  const wait = sendWaitMs(caller.userId, limits, Date.now());
-  if (wait > 0) refuseSend(limits, wait);
-  spendSend(caller.userId, limits, Date.now());
-  const home = homeNode(roomId)!;
-  let answer;
-  try {
-    answer = await linkFetch(env, home, "POST", "/link/v1/sends", { items: [sendItem(roomId, caller, input)] });
-  } catch (err) {
-    if (!(err instanceof LinkError)) throw err;
-    void linkStub(env, home).noteResult(home, false).catch(() => {});
-    throw unreachable(roomId);
-  }
-  const parsed = LinkSendsAnswer.safeParse(answer.body);
-  if (answer.status !== 200 || !parsed.success) throw new AppError("room_unavailable", `the ${home} node did not take the message (${answer.status}); try again`);
-  const result = parsed.data.results[0];
-  if (!result) throw new AppError("room_unavailable", `the ${home} node could not take the message just now (${parsed.data.stopped ?? "no answer"}); try again`);
-  return result;
 }

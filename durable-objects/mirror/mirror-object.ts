@@ -38,7 +38,8 @@ import { MirrorSockets } from "./mirror-sockets";
 import { MirrorSends, answerFrame, outcomeOf, type SendInput, type SendOutcome } from "./mirror-sends";
 import { LINK_CHANNEL_HEADER, LinkSockets } from "./link-socket";
 import { registerMirror } from "./registration";
-import { callHome, sendLive } from "./forward";
+import { callHome } from "./forward";
+import { LiveSends } from "./live-sends";
 import { CLOSE } from "../../protocol/errors";
 import { homeNode } from "../../protocol/ids";
 import { parseClientRoomFrame, type ClientRoomFrame } from "../../protocol/frames";
@@ -51,6 +52,8 @@ export class MirrorObject extends DurableObject<Env> {
   private readonly store: MirrorStore;
   private readonly sockets: MirrorSockets;
   private readonly sends: MirrorSends;
+  /** sends in a home-only room (live-sends.ts) */
+  private readonly live: LiveSends;
   /** the channel from the room's home (link-socket.ts) */
   private readonly links: LinkSockets;
   /** the room's copy: as its viewers were told, and as written (mirror-copy.ts) */
@@ -66,6 +69,7 @@ export class MirrorObject extends DurableObject<Env> {
       this.links.settle();
       return this.store.byId(id);
     });
+    this.live = new LiveSends(env, () => this.roomId);
     this.links = new LinkSockets(ctx, {
       prepare: async (push) => {
         await registerMirror(env, push);
@@ -201,7 +205,7 @@ export class MirrorObject extends DurableObject<Env> {
   /** A send by a member of this node: queued for the home, answered with its outcome or `{queued}` (mirror-sends.ts); live to the home in a home-only room. */
   async send(caller: Caller, input: SendInput): Promise<SendOutcome> {
     this.requireMember(caller.userId);
-    if (this.homeOnly) return outcomeOf(await sendLive(this.env, this.roomId, caller, input));
+    if (this.homeOnly) return outcomeOf(await this.live.send(caller, input));
     return this.sends.send(this.roomId, caller, input);
   }
 
@@ -318,7 +322,7 @@ export class MirrorObject extends DurableObject<Env> {
   private async handleFrame(ws: WebSocket, caller: Caller, frame: ClientRoomFrame): Promise<void> {
     switch (frame.type) {
       case "msg.send": {
-        if (this.homeOnly) return this.sockets.send(ws, answerFrame(await sendLive(this.env, this.roomId, caller, frame)));
+        if (this.homeOnly) return this.sockets.send(ws, answerFrame(await this.live.send(caller, frame)));
         const submitted = await this.sends.submit(this.roomId, caller, frame);
         if (submitted.kind === "answered") this.sockets.send(ws, answerFrame(submitted.result));
         else if (submitted.kind === "queued-down") this.sockets.send(ws, { type: "msg.queued", clientId: frame.clientId });

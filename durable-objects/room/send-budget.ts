@@ -77,6 +77,19 @@ export function spendSend(userId: string, l: SendLimits, now: number): void {
   buckets.set(userId, { tokens: l.messageBurstPerUser - 1, at: now });
 }
 
+/**
+ * Give back the one message `spendSend` took for a send that was not stored
+ * after all (a home-only room's send that its home refused or answered as a
+ * duplicate, or could not be asked: mirror/live-sends.ts). Never above the bucket's size.
+ */
+export function refundSend(userId: string, l: SendLimits, now: number): void {
+  if (off(l)) return;
+  const b = buckets.get(userId);
+  if (b === undefined) return; // dropped, hence full
+  refill(b, l, now);
+  b.tokens = Math.min(l.messageBurstPerUser, b.tokens + 1);
+}
+
 /** A send refused by the budget: REST answers 429 + Retry-After, the room socket an `error` frame with `retryAfterMs`. */
 export function refuseSend(l: SendLimits, waitMs: number): never {
   throw rateLimited(
