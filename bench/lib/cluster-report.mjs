@@ -13,6 +13,8 @@ const NODES = ["beijing", "shanghai", "shenzhen"];
 const TAIL = `; the tail is each node's full garbage collections, 15–50 ms every few seconds (bench/notes.md, "Where the cluster's p99 goes")`;
 /** "about equal": within this share of each other */
 const EQUAL_WITHIN = 0.1;
+/** during a cut, the reachable side's p99 may exceed the uncut run's by this share (the issue: "within 10 %") */
+const CUT_P99_WITHIN = 0.1;
 
 /** @param {(name: string, value: unknown, limit: string, met: boolean, note?: string) => void} t */
 export function clusterTargets(sc, t) {
@@ -38,17 +40,21 @@ export function clusterTargets(sc, t) {
   );
   const c = sc.catchUp;
   if (c?.cutLatencyElsewhere) {
-    // docs/FEDERATION.md: during a cut "rooms homed on the reachable side work at full speed".
+    // The issue's words: rooms homed on the reachable side keep working at full speed for everyone
+    // who can still reach the home, "100 % of sends succeed, p99 within 10 % of an uncut run".
     // Against the same receivers' p99 in the uncut runs (senders on beijing, median over runs).
     const uncut = (node) => median(sc.runs.cluster.map((r) => r.latencyByPair?.[`beijing>${node}`]?.p99));
     const ratios = ["beijing", "shenzhen"].map((node) => ({ node, cut: c.cutLatencyElsewhere[node]?.p99, uncut: uncut(node) }));
     const worst = Math.max(...ratios.map((r) => r.cut / r.uncut));
+    // Runs before session 12 did not count the acks (ackedDuringCut absent): judged on p99 alone, and said so.
+    const counted = typeof c.ackedDuringCut === "number";
+    const allAcked = !counted || c.ackedDuringCut === c.sentDuringCut;
     t(
-      `During a cut to one branch, the room's members on the home and the other branch keep their speed (p99 ≤ 2× uncut)`,
+      `During a cut to one branch, the room's members on the home and the other branch keep their speed (every send acked, p99 within 10 % of uncut)`,
       Number.isFinite(worst) ? worst : null,
-      "≤ 2×",
-      worst <= 2,
-      ratios.map((r) => `${r.node}: p99 ${fmt(r.cut)} ms during the cut, ${fmt(r.uncut)} ms uncut`).join("; "),
+      `≤ ${1 + CUT_P99_WITHIN}×`,
+      worst <= 1 + CUT_P99_WITHIN && allAcked,
+      `${ratios.map((r) => `${r.node}: p99 ${fmt(r.cut)} ms during the cut, ${fmt(r.uncut)} ms uncut`).join("; ")}; ${counted ? `${c.ackedDuringCut}/${c.sentDuringCut} of beijing's sends during the cut acked` : `acks during the cut not counted in this run (${c.errorCount} error frames)`}`,
     );
   }
   if (c) {

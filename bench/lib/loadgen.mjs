@@ -424,8 +424,12 @@ async function catchup(t) {
     if (x && x.queuedAt === null) x.queuedAt = now();
   };
   const cutAcksBySecond = [];
+  let cutAcked = 0;
   meter.onAck = (id, _group, ms, seq) => {
-    if (id.startsWith("cut")) (cutAcksBySecond[Math.floor((meter.sentAt.get(id) - cutAt) / 1000)] ??= []).push(ms);
+    if (id.startsWith("cut")) {
+      (cutAcksBySecond[Math.floor((meter.sentAt.get(id) - cutAt) / 1000)] ??= []).push(ms);
+      cutAcked++;
+    }
     const x = remote.get(id);
     if (x && x.ackAt === null) {
       x.ackAt = now();
@@ -500,6 +504,8 @@ async function catchup(t) {
     watchSockets,
     cutMs: healAt - cutAt,
     sentDuringCut: during.sent,
+    // the home's senders' messages during the cut that were acked (all of them, if the home kept its speed)
+    ackedDuringCut: cutAcked,
     sentPerSecDuringCut: during.sent / (during.elapsedMs / 1000),
     arrivedAtWatchDuringCut: arrivedDuringCut,
     expectedAtWatch: expectedArrivals,
