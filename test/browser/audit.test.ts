@@ -96,6 +96,24 @@ describe("web client: audit trail", () => {
     const rooms = panel.getByRole("listbox", { name: "房间" });
     const rowRooms = () => rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-action"), tr.querySelector("td[data-room-id]")?.getAttribute("data-room-id") ?? null]));
 
+    // The filters are one row: every control's top and bottom, and every label's top, on one line
+    // (the room field once sat 10 px lower than the others, its label's margin not cancelled).
+    const lines = await panel.locator(".audit-filters").evaluate((form) => {
+      const boxes = (sel: string) => [...form.querySelectorAll(sel)].map((el) => el.getBoundingClientRect());
+      const controls = boxes(":scope > label > :is(input, select), .audit-room > input");
+      const labels = [...form.querySelectorAll(":scope > label, .audit-room > label")].map((el) => {
+        const range = document.createRange();
+        range.selectNodeContents(el.tagName === "LABEL" && el.parentElement === form ? el.firstChild! : el);
+        return range.getBoundingClientRect();
+      });
+      const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+      return { count: controls.length, tops: spread(controls.map((b) => b.top)), bottoms: spread(controls.map((b) => b.bottom)), labelTops: spread(labels.map((b) => b.top)) };
+    });
+    expect(lines.count).toBe(5);
+    expect(lines.tops).toBeLessThanOrEqual(1);
+    expect(lines.bottoms).toBeLessThanOrEqual(1);
+    expect(lines.labelTops).toBeLessThanOrEqual(1);
+
     // Text that names no picked room is not silently taken for "any room".
     await field.fill("Treas");
     await rooms.getByRole("option", { name: /Treasury/ }).waitFor();
