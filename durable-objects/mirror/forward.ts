@@ -6,7 +6,7 @@
  */
 import type { Env } from "../shared/env";
 import { AppError, asAppError } from "../shared/app-error";
-import { LinkError, linkFetch } from "../shared/cluster";
+import { LinkError, linkFetch, type LinkAnswer } from "../shared/cluster";
 import { linkStub } from "../shared/objects";
 import type { Caller } from "../shared/identity";
 import type { LinkCall } from "../../protocol/cluster";
@@ -17,17 +17,24 @@ export function unreachable(roomId: string): AppError {
   return new AppError("room_unreachable", `this room lives on the ${homeNode(roomId)} node, which cannot be reached right now; try again when the link is back`);
 }
 
-export async function callHome<T>(env: Env, roomId: string, method: LinkCall["method"], caller: Caller, args: unknown[]): Promise<T> {
+/**
+ * A signed POST to the room's home. A link that fails is noted on the link (so
+ * everyone else hears it is down) and becomes `room_unreachable`.
+ */
+export async function postHome<T>(env: Env, roomId: string, path: string, body: unknown): Promise<LinkAnswer<T>> {
   const home = homeNode(roomId)!;
-  const call: LinkCall = { method, caller: { userId: caller.userId, sessionId: caller.sessionId, username: caller.username, displayName: caller.displayName }, args };
-  let answer;
   try {
-    answer = await linkFetch<{ value?: T; error?: { code: string; message: string } }>(env, home, "POST", `/link/v1/rooms/${encodeURIComponent(roomId)}/call`, call);
+    return await linkFetch<T>(env, home, "POST", path, body);
   } catch (err) {
     if (!(err instanceof LinkError)) throw err;
     void linkStub(env, home).noteResult(home, false).catch(() => {});
     throw unreachable(roomId);
   }
+}
+
+export async function callHome<T>(env: Env, roomId: string, method: LinkCall["method"], caller: Caller, args: unknown[]): Promise<T> {
+  const call: LinkCall = { method, caller: { userId: caller.userId, sessionId: caller.sessionId, username: caller.username, displayName: caller.displayName }, args };
+  const answer = await postHome<{ value?: T; error?: { code: string; message: string } }>(env, roomId, `/link/v1/rooms/${encodeURIComponent(roomId)}/call`, call);
   if (answer.status === 200) return answer.body?.value as T;
   const code = answer.body?.error?.code;
   if (code && code in ERROR_STATUS) throw new AppError(code as ErrorCode, answer.body!.error!.message);

@@ -20,18 +20,15 @@
  *   const live = new LiveSends(env, () => roomId);
  *   const result = await live.send(caller, { clientId: "c1", text: "hi" }); // LinkSendResult
  */
-import type { Env } from "../shared/env";
-import { limitsOf } from "../shared/env";
+import { limitsOf, type Env } from "../shared/env";
 import { AppError } from "../shared/app-error";
-import { LinkError, linkFetch } from "../shared/cluster";
-import { linkStub } from "../shared/objects";
 import type { Caller } from "../shared/identity";
 import { LinkSendsAnswer, type LinkSendResult } from "../../protocol/cluster";
 import { homeNode } from "../../protocol/ids";
 import { refundSend, refuseSend, sendWaitMs, spendSend } from "../room/send-budget";
 import { sendKey } from "../link/send-queue";
 import { checkText, sendItem, type SendInput } from "./mirror-sends";
-import { unreachable } from "./forward";
+import { postHome } from "./forward";
 
 /** How many stored sends' keys a room's copy remembers (a key is < 200 bytes). */
 export const REMEMBERED = 2_000;
@@ -76,14 +73,7 @@ export class LiveSends {
   private async toHome(caller: Caller, input: SendInput): Promise<LinkSendResult> {
     const roomId = this.roomId();
     const home = homeNode(roomId)!;
-    let answer;
-    try {
-      answer = await linkFetch(this.env, home, "POST", "/link/v1/sends", { items: [sendItem(roomId, caller, input)] });
-    } catch (err) {
-      if (!(err instanceof LinkError)) throw err;
-      void linkStub(this.env, home).noteResult(home, false).catch(() => {});
-      throw unreachable(roomId);
-    }
+    const answer = await postHome(this.env, roomId, "/link/v1/sends", { items: [sendItem(roomId, caller, input)] });
     const parsed = LinkSendsAnswer.safeParse(answer.body);
     if (answer.status !== 200 || !parsed.success) throw new AppError("room_unavailable", `the ${home} node did not take the message (${answer.status}); try again`);
     const result = parsed.data.results[0];
