@@ -52,6 +52,9 @@ export default defineConfig({
   test: {
     include: ["test/workers/**/*.test.ts"],
     setupFiles: ["test/workers/settle.ts"],
+    // Two files at once on this 2-core machine (vitest's default is cores − 1, here one):
+    // each file has its own isolated storage, and the suite takes ~3m 50s instead of ~5m 40s.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -101,10 +101,14 @@ const STOP_GRACE_MS = 3000;
 let buildPromise: Promise<string> | null = null;
 
 /**
- * Build worker/index.ts once per process, into a folder of this process's own so a
- * concurrent `npm start` or another test process never reads a half-written bundle.
+ * The Worker's bundle: the one test/global-setup.ts made for the whole vitest run, or
+ * (a harness used outside that run) built once per process, into a folder of this
+ * process's own so a concurrent `npm start` or another test process never reads a
+ * half-written bundle.
  */
 export function buildOnce(): Promise<string> {
+  const shared = process.env.OUTPOST_HARNESS_BUNDLE;
+  if (shared && fs.existsSync(shared)) return Promise.resolve(shared);
   buildPromise ??= bundleWorker({
     outfile: path.join(os.tmpdir(), `outpost-harness-build-${process.pid}`, "worker.js"),
   }).catch((err) => {
