@@ -7,9 +7,9 @@
 //    keeps both cores busy (~1.5 s of CPU for each new page), so a third file at a time
 //    gains little (measured: 3 at a time, this group took 8m 34s) and slows every file.
 // 2. "serial": one file at a time, on an otherwise quiet machine: the clusters (2–3 nodes
-//    and a proxy each), the fault files (kill -9, strace, floods, load), and the e2e files
-//    that crash nodes, wait on the runtime's timers (hibernation) or record figures a
-//    report quotes (test/figures.ts).
+//    and a proxy each), the fault files (kill -9, strace, floods, load), the files that
+//    crash nodes, wait on the runtime's timers (hibernation), time themselves against the
+//    wall clock, or record figures a report quotes (test/figures.ts).
 import { defineConfig } from "vitest/config";
 
 const SERIAL = [
@@ -24,6 +24,10 @@ const SERIAL = [
   "test/e2e/retention.test.ts",
   "test/e2e/sign-in-limits.test.ts",
   "test/e2e/production-install.test.ts",
+  // Timed against the wall clock: sends at four times a rate limit for 4 s; scroll steps
+  // within a frame budget (two files at a time, its median step went 82 → 182 ms of 200).
+  "test/e2e/quotas.test.ts",
+  "test/browser/virtual.test.ts",
 ];
 // test/workers/ runs inside workerd under vitest.workers.config.ts.
 const NEVER = ["test/workers/**", "**/node_modules/**"];
