@@ -5,6 +5,8 @@
  * filtered trail as CSV (a real download, read back from disk); filters by a
  * room they are not a member of, found by typing its name (a DM by its two
  * people's), in the Chinese UI. A person who is not an admin has no way in.
+ * Each record's time, and a moment in its details (an invite's expiry), reads
+ * as a date and time to the second in the viewer's language.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
@@ -162,4 +164,34 @@ describe("web client: audit trail", () => {
     await signIn(b.page, "ola", "a long enough passphrase");
     expect(await b.page.getByTestId("open-audit").count()).toBe(0);
   }, 60_000);
+
+  it("shows each record's date and time to the second, and a detail's moment as a date, in the viewer's language", async () => {
+    // An invite's record carries when it expires (ms since 1970): a number no auditor can read.
+    const hui = (await rest(node.url, adminToken, "POST", "/users", { username: "hui", displayName: "慧" })) as { id: string };
+    const invite = (await rest(node.url, adminToken, "POST", `/users/${encodeURIComponent(hui.id)}/invite`)) as { expiresAt: number };
+    const CASES = [
+      { locale: "en-US", ui: "en", moment: /^\d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}:\d{2}( [AP]M)?$/ },
+      { locale: "zh-CN", ui: "zh-CN", moment: /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}$/ },
+    ] as const;
+    for (const c of CASES) {
+      const admin = await browsers.open(node.url, { locale: c.locale });
+      await signIn(admin.page, "admin", ADMIN_PASSWORD);
+      await admin.page.getByTestId("open-audit").click();
+      const row = admin.page.getByTestId("audit-panel").locator('tr[data-action="user.invited"]').first();
+      await row.waitFor();
+      // The record's own time: date and time to the second, not "Dec 1" for an older one.
+      expect(await row.locator("td time").textContent(), c.locale).toMatch(c.moment);
+      const detail = (await row.locator(".audit-detail").textContent())!;
+      expect(detail).not.toContain(String(invite.expiresAt));
+      const shown = /^expiresAt: (.+)$/.exec(detail)?.[1];
+      expect(shown, detail).toMatch(c.moment);
+      // The very moment the node recorded, as the browser itself writes it in that language.
+      const expected = await admin.page.evaluate(
+        ([ms, ui]) => new Intl.DateTimeFormat(ui, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(ms),
+        [invite.expiresAt, c.ui] as const,
+      );
+      expect(shown).toBe(expected);
+      expect([...admin.pageErrors, ...admin.cspViolations]).toEqual([]);
+    }
+  }, 120_000);
 });

@@ -17,7 +17,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { AuditPage, AuditParams } from "../../sdk/index";
 import { AUDIT_ACTIONS } from "../../protocol/audit";
 import { api, remember, roomTitle, state } from "./store";
-import { formatShort, t } from "./i18n";
+import { formatDateTime, formatSize, t } from "./i18n";
 import { Panel } from "./Panel";
 import { AuditRoomFilter } from "./AuditRoomFilter";
 import { errorText } from "./server-errors";
@@ -175,7 +175,7 @@ export function AuditPanel({ onClose }: { onClose: () => void }) {
           <tbody>
             {records?.map((r) => (
               <tr key={`${r.object}/${r.seq}`} data-action={r.action}>
-                <td><time dateTime={new Date(r.at).toISOString()}>{formatShort(r.at)}</time></td>
+                <td><time dateTime={new Date(r.at).toISOString()}>{formatDateTime(r.at)}</time></td>
                 <td dir="auto">{who(r.actor)}</td>
                 <td><code>{r.action}</code></td>
                 <td dir="auto" title={r.roomId ?? undefined} data-room-id={r.roomId ?? undefined}>{r.roomId ? roomName(r.roomId) : ""}</td>
@@ -238,8 +238,21 @@ function detailText(json: string): string {
     return json;
   }
   return Object.entries(d)
-    .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}: ${detailValue(k, v)}`)
     .join(", ");
+}
+
+/**
+ * A detail as a reader wants it: a moment (`expiresAt` and any other `…At`, in ms) as a
+ * date and time in their locale, a size (`size`, `…Bytes`) as "2.1 kB"; the rest as
+ * recorded. The CSV export keeps the recorded JSON, for machines.
+ */
+function detailValue(key: string, v: unknown): string {
+  if (typeof v === "number" && Number.isFinite(v) && v >= 0) {
+    if (key.endsWith("At")) return formatDateTime(v);
+    if (key === "size" || key.endsWith("Bytes")) return formatSize(v);
+  }
+  return typeof v === "string" ? v : JSON.stringify(v);
 }
 
 /** RFC 4180: every field quoted, quotes doubled; a leading =+-@ is prefixed so a spreadsheet never runs it as a formula. */
