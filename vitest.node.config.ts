@@ -14,6 +14,7 @@ import { defineConfig } from "vitest/config";
 
 const SERIAL = [
   "test/cluster/**/*.test.ts",
+  "test/browser/cluster.test.ts",
   "test/faults/**/*.test.ts",
   "test/e2e/backup.test.ts",
   "test/e2e/crash.test.ts",
