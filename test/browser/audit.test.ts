@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import { loginAs, startNode, type OutpostNode } from "../harness";
+import type { Page } from "playwright-core";
 import { createUser, OpenBrowsers, rest, signIn } from "./browser";
 import { axeViolations, formatViolation } from "./axe";
 
@@ -44,6 +45,26 @@ afterAll(async () => {
   await node?.stop();
 });
 
+/**
+ * The people's columns (who did it, to whom) whose short name (≤ 13 characters: 王文,
+ * Administrator) takes more than one line: a Chinese name may break after any character,
+ * and beside a sign-in's long user agent the table once left it one character's width.
+ */
+function namesBrokenOverLines(page: Page): Promise<string[]> {
+  return page.getByTestId("audit-panel").locator("table.audit tbody tr").evaluateAll((trs) =>
+    trs.flatMap((tr) =>
+      [tr.children[1], tr.children[4]].flatMap((td) => {
+        const text = td?.textContent ?? "";
+        if (!td || text.length === 0 || text.length > 13) return [];
+        const range = document.createRange();
+        range.selectNodeContents(td);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+        return lines > 1 ? [`${text}: ${lines} lines`] : [];
+      }),
+    ),
+  );
+}
+
 describe("web client: audit trail", () => {
   it("an admin filters the trail by user and exports it as CSV", async () => {
     const admin = await browsers.open(node.url);
@@ -60,6 +81,7 @@ describe("web client: audit trail", () => {
     await expect.poll(async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-action")))).sort()).toEqual(["auth.signin", "room.created", "user.created"]);
     // Names, not ids, in the table; every row is about 王文.
     for (const text of await rows.allTextContents()) expect(text).toContain("王文");
+    expect(await namesBrokenOverLines(admin.page)).toEqual([]);
     // The admin is not in wen's private room, yet its name shows (the node names it with the page), its id on hover.
     const roomCell = panel.locator('tr[data-action="room.created"] td[data-room-id]');
     await expect.poll(() => roomCell.textContent()).toBe('Treasury, "Q3"');
@@ -169,6 +191,10 @@ describe("web client: audit trail", () => {
     // An invite's record carries when it expires (ms since 1970): a number no auditor can read.
     const hui = (await rest(node.url, adminToken, "POST", "/users", { username: "hui", displayName: "慧" })) as { id: string };
     const invite = (await rest(node.url, adminToken, "POST", `/users/${encodeURIComponent(hui.id)}/invite`)) as { expiresAt: number };
+    // Someone with a Chinese name signs in from a browser: the record carries its long user agent.
+    await createUser(node.url, adminToken, { username: "meiling", password: "a long enough passphrase", displayName: "陈美玲" });
+    const mei = await browsers.open(node.url);
+    await signIn(mei.page, "meiling", "a long enough passphrase");
     const CASES = [
       { locale: "en-US", ui: "en", moment: /^\d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}:\d{2}( [AP]M)?$/ },
       { locale: "zh-CN", ui: "zh-CN", moment: /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}$/ },
@@ -191,6 +217,12 @@ describe("web client: audit trail", () => {
         [invite.expiresAt, c.ui] as const,
       );
       expect(shown).toBe(expected);
+      // Her records alone: her name is all the people's columns hold, beside that user agent.
+      const panel = admin.page.getByTestId("audit-panel");
+      await panel.locator('input[name="auditUser"]').fill("meiling");
+      await panel.locator('.audit-filters button[type="submit"]').click();
+      await expect.poll(() => panel.locator("table.audit tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-action")).sort())).toEqual(["auth.signin", "user.created"]);
+      expect(await namesBrokenOverLines(admin.page), c.locale).toEqual([]);
       expect([...admin.pageErrors, ...admin.cspViolations]).toEqual([]);
     }
   }, 120_000);
