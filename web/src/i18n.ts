@@ -80,7 +80,7 @@ export function formatDay(ms: number, now = Date.now()): string {
   return new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", day: "numeric", weekday: "short" }).format(ms);
 }
 
-/** A moment to the second, with its date, in the user's locale ("12/02/2026, 00:20:31", "2026/12/02 00:20:31"): for records read later, like the audit trail. */
+/** A moment to the second, with its date, in the user's locale ("12/02/2026, 04:47:02 AM", "2026/12/02 04:47:02"): for records read later, like the audit trail. */
 export function formatDateTime(ms: number): string {
   return new Intl.DateTimeFormat(locale, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(ms);
 }
