@@ -4,9 +4,9 @@
 // 1. "flows": the browser flows, the e2e files that only drive one node, and the unit
 //    tests, two files at a time. Each file has its own nodes, ports (picked free), data
 //    folders and Chromium, and only reads the run's one Worker bundle, so they do not
-//    meet. Chromium
-//    keeps both cores busy (~1.5 s of CPU for each new page), so a third file at a time
-//    gains little (measured: 3 at a time, this group took 8m 34s) and slows every file.
+//    meet. Chromium keeps both cores busy (~1.5 s of CPU for each new page), so a third
+//    file at a time gains little (measured: 3 at a time, this group took 8m 34s) and
+//    slows every file.
 // 2. "serial": one file at a time, on an otherwise quiet machine: the clusters (2–3 nodes
 //    and a proxy each), the fault files (kill -9, strace, floods, load), the files that
 //    crash nodes, wait on the runtime's timers (hibernation), time themselves against the
