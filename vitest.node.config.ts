@@ -1,35 +1,60 @@
 // Node-side tests: the ops layer (node config, capnp) and end-to-end tests against a
-// real `workerd serve` (test/harness.ts), in two groups, one after the other:
+// real `workerd serve` (test/harness.ts), in three groups, one after the other:
 //
 // 1. "flows": the browser flows, the e2e files that only drive one node, and the unit
 //    tests, two files at a time. Each file has its own nodes, ports (picked free), data
 //    folders and Chromium, and only reads the run's one Worker bundle, so they do not
-//    meet. Chromium keeps both cores busy (~1.5 s of CPU for each new page), so a third
-//    file at a time gains little (measured: 3 at a time, this group took 8m 34s) and
-//    slows every file.
-// 2. "serial": one file at a time, on an otherwise quiet machine: the clusters (2–3 nodes
-//    and a proxy each), the fault files (kill -9, strace, floods, load), the files that
-//    crash nodes, wait on the runtime's timers (hibernation), time themselves against the
-//    wall clock, or record figures a report quotes (test/figures.ts).
+//    meet. Chromium keeps both cores busy (~2 s of CPU for each new browser context), so
+//    a third file at a time gains little (measured: 3 at a time, this group took 8m 34s)
+//    and slows every file.
+// 2. "pairs": the clusters, crashes and fault files that assert what happens, not how
+//    fast: two at a time, without Chromium beside them. One such file alone keeps ~0.7 of
+//    the machine's two cores busy (sampled from /proc/stat: the nodes mostly wait on
+//    heartbeats, timers and kill -9 restarts).
+// 3. "alone": one file at a time, on an otherwise quiet machine: the files that time
+//    themselves against the wall clock (a cut noticed within 10 s, 1,000 queued messages
+//    within 5 s, sockets closed within 1 s, a rate limit, scroll steps within a frame
+//    budget, p99 under a cut), floods and loads whose figures a report quotes
+//    (test/figures.ts), and the demo, which takes fixed ports.
+// Files start longest first within each group (test/sequencer.ts).
 import { defineConfig } from "vitest/config";
+import { LongFirst } from "./test/sequencer";
 
-const SERIAL = [
+const PAIRS = [
   "test/cluster/**/*.test.ts",
-  "test/browser/cluster.test.ts",
   "test/faults/**/*.test.ts",
-  "test/e2e/backup.test.ts",
   "test/e2e/crash.test.ts",
   "test/e2e/device-login.test.ts",
   "test/e2e/files-crash.test.ts",
   "test/e2e/files-interop.test.ts",
   "test/e2e/hibernation.test.ts",
+  "test/e2e/production-install.test.ts",
+];
+const ALONE = [
+  // Timed against the wall clock.
+  "test/cluster/cut-under-load.test.ts",
+  "test/cluster/links.test.ts",
+  "test/cluster/presence.test.ts",
+  "test/cluster/visitors.test.ts",
+  "test/cluster/delivery.test.ts",
+  "test/cluster/channel-batch.test.ts",
+  "test/faults/revocation.test.ts",
+  "test/e2e/backup.test.ts",
   "test/e2e/retention.test.ts",
   "test/e2e/sign-in-limits.test.ts",
-  "test/e2e/production-install.test.ts",
-  // Timed against the wall clock: sends at four times a rate limit for 4 s; scroll steps
-  // within a frame budget (two files at a time, its median step went 82 → 182 ms of 200).
+  // Sends at four times a rate limit for 4 s; scroll steps within a frame budget (two
+  // files at a time, its median step went 82 → 182 ms of 200).
   "test/e2e/quotas.test.ts",
   "test/browser/virtual.test.ts",
+  // Three nodes and Chromium at once.
+  "test/browser/cluster.test.ts",
+  // Figures a report quotes: chaos counts, floods, load, fsync counts.
+  "test/cluster/chaos.test.ts",
+  "test/faults/hostile.test.ts",
+  "test/faults/audit-load.test.ts",
+  "test/faults/fsync.test.ts",
+  // Fixed ports (npm run cluster:demo).
+  "test/cluster/demo.test.ts",
 ];
 // test/workers/ runs inside workerd under vitest.workers.config.ts.
 const NEVER = ["test/workers/**", "**/node_modules/**"];
@@ -41,16 +66,21 @@ export default defineConfig({
     globalSetup: ["test/global-setup.ts"],
     // Closes the Chromium a browser test file shared among its users (test/browser/browser.ts).
     setupFiles: ["test/node-setup.ts"],
+    sequence: { sequencer: LongFirst },
     testTimeout: 60000,
     hookTimeout: 60000,
     projects: [
       {
         extends: true,
-        test: { name: "flows", include: ["test/**/*.test.ts"], exclude: [...NEVER, ...SERIAL], maxWorkers: 2, sequence: { groupOrder: 0 } },
+        test: { name: "flows", include: ["test/**/*.test.ts"], exclude: [...NEVER, ...PAIRS, ...ALONE], maxWorkers: 2, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
-        test: { name: "serial", include: SERIAL, exclude: NEVER, maxWorkers: 1, sequence: { groupOrder: 1 } },
+        test: { name: "pairs", include: PAIRS, exclude: [...NEVER, ...ALONE], maxWorkers: 2, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: "alone", include: ALONE, exclude: NEVER, maxWorkers: 1, sequence: { groupOrder: 2 } },
       },
     ],
   },

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { LongFirst } from "./test/sequencer";
 // A workerd `disk` service like a node's FILES, under a name the Worker does not read
 // (bound as FILES it would win over R2 for every test): test/workers/file-store.test.ts
 // runs the file-store contract against it and against R2. workerd wants the folder to exist
@@ -55,6 +56,8 @@ export default defineConfig({
     // Two files at once on this 2-core machine (vitest's default is cores − 1, here one):
     // each file has its own isolated storage, and the suite takes ~3m 50s instead of ~5m 40s.
     maxWorkers: 2,
+    // The long files first (a fresh clone has no record of the last run's times).
+    sequence: { sequencer: LongFirst },
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
