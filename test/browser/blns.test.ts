@@ -85,18 +85,28 @@ describe("Big List of Naughty Strings", () => {
     await roomButton.click();
     const list = page.locator('[data-testid="message-list"]');
     await page.locator("article.msg").first().waitFor({ timeout: 20_000 });
-    // Walk from the newest to the oldest message so every row is rendered once (older pages load on scroll).
-    for (let i = 0; i < 120; i++) {
-      const atTop = await list.evaluate((el) => {
-        el.scrollTop = Math.max(0, el.scrollTop - 600);
-        return el.scrollTop === 0;
+    // Walk from the newest to the oldest message so every row is rendered once (older pages load on
+    // scroll), until the list's top says the conversation begins there. Steps of 300 px: with 600,
+    // about half of the rows were never drawn (counted below).
+    const top = page.getByTestId("history-top");
+    const rendered = new Set<string>();
+    for (let step = 0; ; step++) {
+      expect(step, "steps to the first message").toBeLessThan(400);
+      const { atTop, seqs } = await list.evaluate((el) => {
+        const seqs = [...el.querySelectorAll("article.msg")].map((a) => a.getAttribute("data-seq") ?? "");
+        el.scrollTop = Math.max(0, el.scrollTop - 300);
+        return { atTop: el.scrollTop === 0, seqs };
       });
+      for (const seq of seqs) rendered.add(seq);
       await page.waitForTimeout(40);
-      if (atTop && i > 10) {
-        const more = await list.evaluate((el) => el.scrollHeight > el.clientHeight && el.scrollTop === 0);
-        if (more) await page.waitForTimeout(300);
-      }
+      if (!atTop) continue;
+      if ((await top.count()) > 0 && (await top.innerText()).trim() === "This is the beginning of the conversation.") break;
+      // An older page is on its way.
+      await page.waitForTimeout(100);
     }
+    for (const seq of await list.evaluate((el) => [...el.querySelectorAll("article.msg")].map((a) => a.getAttribute("data-seq") ?? ""))) rendered.add(seq);
+    // Every message of the room was on screen once: the strings stored and the shared files.
+    expect(rendered.size).toBe(statuses.message.stored + filesShared);
     // Every room in the list (names are text), then back.
     for (const button of await page.locator("button.room").all()) await button.scrollIntoViewIfNeeded();
 
