@@ -14,8 +14,8 @@
 // 3. "alone": one file at a time, on an otherwise quiet machine: the files that time
 //    themselves against the wall clock (a cut noticed within 10 s, 1,000 queued messages
 //    within 5 s, sockets closed within 1 s, a rate limit, scroll steps within a frame
-//    budget, p99 under a cut), floods and loads whose figures a report quotes
-//    (test/figures.ts), and the demo, which takes fixed ports.
+//    budget, p99 under a cut), and floods and loads whose figures a report quotes
+//    (test/figures.ts, docs/RELIABILITY.md).
 // Files start longest first within each group (test/sequencer.ts).
 import { defineConfig } from "vitest/config";
 import { LongFirst } from "./test/sequencer";
@@ -53,8 +53,6 @@ const ALONE = [
   "test/faults/hostile.test.ts",
   "test/faults/audit-load.test.ts",
   "test/faults/fsync.test.ts",
-  // Fixed ports (npm run cluster:demo).
-  "test/cluster/demo.test.ts",
 ];
 // test/workers/ runs inside workerd under vitest.workers.config.ts.
 const NEVER = ["test/workers/**", "**/node_modules/**"];
