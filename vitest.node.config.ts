@@ -48,7 +48,9 @@ const ALONE = [
   "test/browser/virtual.test.ts",
   // Three nodes and Chromium at once.
   "test/browser/cluster.test.ts",
-  // Figures a report quotes: chaos counts, floods, load, fsync counts.
+  // Figures docs/RELIABILITY.md quotes that a second file beside them would change: memory and
+  // round trips under floods, 300 concurrent admin actions, a node under strace, the chaos
+  // schedule (the pairs' figures are counts, and their own durations).
   "test/cluster/chaos.test.ts",
   "test/faults/hostile.test.ts",
   "test/faults/audit-load.test.ts",

@@ -4,8 +4,9 @@
  *
  * vitest already does this from its own cache of the last run's durations, but a fresh
  * clone (CI) has no cache: there it starts the largest files first, and file size says
- * little about time (test/browser/a11y.test.ts is small and takes ~2 minutes). So files
- * named in LONG_FIRST start first, in that order; every other file keeps vitest's order.
+ * little about time (test/browser/a11y.test.ts is small and takes ~1.5 minutes beside
+ * another file). So files named in LONG_FIRST start first, in that order; every other file
+ * keeps vitest's order.
  * Groups (`sequence.groupOrder`) and projects keep their order: only files within one
  * group move.
  *
