@@ -140,6 +140,8 @@ describe("web client: two people chatting", () => {
     await alice.page.locator('input[name="roomName"]').fill("Team");
     await alice.page.getByRole("searchbox", { name: "Search people" }).fill("bob");
     await alice.page.locator('button.person[data-username="bob"]').click();
+    // Picked: he shows among the room's members-to-be before the room is made.
+    await alice.page.locator(".chips li", { hasText: "Bob 李" }).waitFor();
     await alice.page.getByRole("button", { name: "Create" }).click();
     await expect.poll(() => alice.page.locator(".chat-title").textContent()).toBe("Team");
     await expect.poll(() => alice.page.locator(".chat-head button.link").textContent(), { timeout: 10000 }).toContain("(2)");
@@ -155,6 +157,31 @@ describe("web client: two people chatting", () => {
     const team = bob.page.locator("button.room", { hasText: "Team" });
     await expect.poll(() => team.locator('[data-testid="mention-badge"]').textContent(), { timeout: 10000 }).toBe("@1");
     expect(await team.locator('[data-testid="unread-badge"]').textContent()).toBe("1");
+  });
+
+  it("the people search shows the answer to what the box says, not an earlier search answered late", async () => {
+    // The first search, the empty one that lists everyone, answers 1.5 s late; "bob" is typed meanwhile.
+    const EMPTY = /\/api\/v1\/users\?q=&/;
+    let delayed = 0;
+    await alice.page.route(EMPTY, async (route) => {
+      delayed++;
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
+    try {
+      const first = alice.page.waitForRequest(EMPTY);
+      await alice.page.getByRole("button", { name: "New room" }).click();
+      await first;
+      await alice.page.getByRole("searchbox", { name: "Search people" }).fill("bob");
+      await alice.page.locator('button.person[data-username="bob"]').waitFor();
+      // Past the late answer, the list is still bob's alone.
+      await alice.page.waitForTimeout(2000);
+      expect(delayed).toBe(1);
+      expect(await alice.page.locator("button.person").evaluateAll((els) => els.map((e) => e.getAttribute("data-username")))).toEqual(["bob"]);
+    } finally {
+      await alice.page.unroute(EMPTY);
+      await alice.page.getByRole("button", { name: "Cancel" }).click();
+    }
   });
 
   it("node killed mid-conversation: reconnecting banner, then nothing lost or doubled", async () => {

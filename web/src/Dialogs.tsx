@@ -16,16 +16,23 @@ export function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; 
   const [q, setQ] = useState("");
   const [found, setFound] = useState<User[] | null>(null);
   useEffect(() => {
+    // Only the answer for what the box says now is shown: an earlier search answered late (the
+    // empty one lists everyone, and takes longer) must not replace it, or the rows move under
+    // the pointer as the person clicks.
+    let current = true;
     const timer = setTimeout(async () => {
       try {
         const { users } = await api.searchUsers(q.trim());
         for (const u of users) remember(u.id, u.displayName, u.username, u.avatar ?? null);
-        setFound(users.filter((u) => u.id !== state.me?.id && !exclude.includes(u.id)));
+        if (current) setFound(users.filter((u) => u.id !== state.me?.id && !exclude.includes(u.id)));
       } catch {
-        setFound([]);
+        if (current) setFound([]);
       }
     }, 150);
-    return () => clearTimeout(timer);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
   }, [q]);
   return (
     <div class="picker">
