@@ -16,9 +16,9 @@ export function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; 
   const [q, setQ] = useState("");
   const [found, setFound] = useState<User[] | null>(null);
   useEffect(() => {
-    // Only the answer for what the box says now is shown: an earlier search answered late (the
-    // empty one lists everyone, and takes longer) must not replace it, or the rows move under
-    // the pointer as the person clicks.
+    // Only the answer for what the box says now is shown: an earlier search answered late (say
+    // the empty one, which lists everyone) must not replace it, or the rows move under the
+    // pointer as the person clicks.
     let current = true;
     const timer = setTimeout(async () => {
       try {
