@@ -59,6 +59,41 @@ describe("a room with 10,000 messages", () => {
     await page.locator("article.msg", { hasText: `message number ${COUNT - 1}` }).waitFor({ timeout: 20000 });
 
     const list = page.locator('[data-testid="message-list"]');
+
+    // Scrolled once to the very top while the node does not answer the older page (its first two
+    // tries fail): the list asks again by itself, with no more scrolling, and when the page comes the
+    // reader still sees the message that was at the top, not the new page's oldest, 100 rows above it.
+    const OLDER = /\/api\/v1\/rooms\/[^/]+\/messages\?.*before=/;
+    let refused = 0;
+    await page.route(OLDER, async (route) => {
+      if (refused < 2) {
+        refused++;
+        await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "try again" } }) });
+      } else await route.continue();
+    });
+    // The oldest message loaded, at the top of the view now (its first two older pages are refused, 1 s apart at least).
+    const { oldest, before } = await list.evaluate(async (el) => {
+      el.scrollTop = 0;
+      el.dispatchEvent(new Event("scroll"));
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      const rows = [...el.querySelectorAll("article.msg")];
+      const seqs = rows.map((e) => Number(e.getAttribute("data-seq")));
+      const first = Math.min(...seqs);
+      return { oldest: first, before: rows[seqs.indexOf(first)].getBoundingClientRect().top };
+    });
+    // The row just above the old top is drawn once the page is in (only rows near the view are in the DOM).
+    await page.locator(`article.msg[data-seq="${oldest - 1}"]`).waitFor({ state: "attached", timeout: 15000 });
+    expect(refused).toBe(2);
+    await page.unroute(OLDER);
+    const kept = await list.evaluate((el, seq) => {
+      const row = el.querySelector(`article.msg[data-seq="${seq}"]`);
+      const box = el.getBoundingClientRect();
+      const at = row?.getBoundingClientRect();
+      return at ? { top: at.top, inView: at.bottom > box.top && at.top < box.bottom } : null;
+    }, oldest);
+    console.log(`the top row moved ${kept ? (kept.top - before).toFixed(0) : "out of the DOM"} px while the older page arrived`);
+    expect(kept?.inView).toBe(true);
+
     // Scroll to the top again and again: each time an older page loads above.
     const started = Date.now();
     for (let i = 0; i < 400; i++) {

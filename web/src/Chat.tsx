@@ -142,6 +142,7 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
   rows.push({
     key: "top",
     estimate: 40,
+    anchor: false,
     render: () => (
       <div class="list-top muted small" data-testid="history-top">
         {view.loadingOlder ? t("loadingOlder") : view.hasMore ? "" : view.retention ? t("retentionRemoved", { date: `${formatDay(view.retention.before)} ${formatTime(view.retention.before)}` }) : t("beginning")}
@@ -158,16 +159,16 @@ function buildRows(view: RoomView, myId: string, myUsername: string, ctx: RowCtx
     const day = new Date(m.createdAt).toDateString();
     if (day !== prevDay) {
       prevDay = day;
-      rows.push({ key: `day:${day}`, estimate: 36, render: () => <div class="day" role="separator"><span>{formatDay(m.createdAt)}</span></div> });
+      rows.push({ key: `day:${day}`, estimate: 36, anchor: false, render: () => <div class="day" role="separator"><span>{formatDay(m.createdAt)}</span></div> });
     }
     if (!dividerPlaced && view.dividerSeq !== null && m.seq >= view.dividerSeq && m.senderId !== myId) {
       dividerPlaced = true;
-      rows.push({ key: "divider", estimate: 30, render: () => <div class="divider" role="separator" data-testid="unread-divider"><span>{t("newMessages")}</span></div> });
+      rows.push({ key: "divider", estimate: 30, anchor: false, render: () => <div class="divider" role="separator" data-testid="unread-divider"><span>{t("newMessages")}</span></div> });
     }
     rows.push({ key: m.id, estimate: 60, render: () => <MessageRow m={m} view={view} myId={myId} myUsername={myUsername} ctx={ctx} /> });
   }
   if (!view.hasNewer) while (nextFailed < failed.length) rows.push(failedRow(failed[nextFailed++], myUsername));
-  if (view.hasNewer) rows.push({ key: "bottom", estimate: 40, render: () => <div class="list-top muted small">{t("loadingNewer")}</div> });
+  if (view.hasNewer) rows.push({ key: "bottom", estimate: 40, anchor: false, render: () => <div class="list-top muted small">{t("loadingNewer")}</div> });
   const last = view.hasNewer ? undefined : view.messages[view.messages.length - 1];
   if (last) {
     const seen = [...view.receipts].filter(([id, seq]) => id !== myId && id !== last.senderId && seq >= last.seq).map(([id]) => nameOf(id));

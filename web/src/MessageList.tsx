@@ -13,9 +13,16 @@ export interface Row {
   key: string;
   estimate: number;
   render: () => JSX.Element;
+  /**
+   * false: a row that moves when rows are added next to it (the list's head and foot, a day's separator
+   * keyed by its day, the unread line): never what the view holds on to, or the view would move with it.
+   */
+  anchor?: false;
 }
 
 const OVERSCAN_PX = 800;
+/** Closer than this to the top, the list asks for an older page. */
+const NEAR_TOP_PX = 400;
 
 /**
  * `follow`: stay at the bottom as rows are added there (false while the rows are a window of older history).
@@ -48,10 +55,18 @@ export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow
     const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
     stick.current = atBottom && follow;
     onBottom?.(atBottom);
-    const i = Math.max(0, upperBound(offsets, el.scrollTop) - 1);
+    // Older pages arrive under the list's head; a day's separator and the unread line move up with the
+    // first message of theirs. A view held by one of those would move with it while a page arrives and
+    // show that page's oldest messages, 100 away from where the reader was: it holds on to the first row
+    // from the top of the view that stays put (a negative delta when that row starts below the top), or
+    // at the end of the list the last one above.
+    const top = Math.max(0, upperBound(offsets, el.scrollTop) - 1);
+    let i = top;
+    while (rows[i]?.anchor === false) i++;
+    if (i >= rows.length) for (i = top; rows[i]?.anchor === false; ) i--;
     anchor.current = rows[i] ? { key: rows[i].key, delta: el.scrollTop - offsets[i] } : null;
     setScrollTop(el.scrollTop);
-    if (el.scrollTop < 400) onNearTop();
+    if (el.scrollTop < NEAR_TOP_PX) onNearTop();
     if (atBottom) onAtBottom();
   };
 
@@ -80,6 +95,10 @@ export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow
       if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want;
     }
     if (el.scrollTop !== scrollTop) setScrollTop(el.scrollTop);
+    // Still near the top after this render (a page that failed to load, rows shorter than the screen):
+    // ask again. A scroll event does not come by itself there: at scrollTop 0, nothing scrolls.
+    // onNearTop decides whether a page is due (one at a time, none past the beginning, retries paced).
+    if (el.scrollTop < NEAR_TOP_PX && rows.length > 1) onNearTop();
   });
 
   useLayoutEffect(() => {

@@ -23,6 +23,8 @@ export interface RoomView {
   /** whether retentionDays is the room's own policy (else the node default it follows) */
   retentionOwn: boolean | undefined;
   loadingOlder: boolean;
+  /** after an older page failed to load: not again before `at` (1 s, doubling to 30 s while it keeps failing) */
+  olderRetry: { at: number; delayMs: number } | null;
   /** a window of older history is shown (after a jump): newer messages are on the node, not here yet */
   hasNewer: boolean;
   loadingNewer: boolean;
@@ -66,6 +68,7 @@ export function openRoom(roomId: string, target?: { id: string; seq: number }, o
     retentionDays: undefined,
     retentionOwn: undefined,
     loadingOlder: false,
+    olderRetry: null,
     hasNewer: false,
     loadingNewer: false,
     jump: null,
@@ -249,15 +252,24 @@ async function reloadLatest(view: RoomView): Promise<void> {
 export async function loadOlder(): Promise<void> {
   const view = state.view;
   if (!view || view.loadingOlder || !view.hasMore || view.messages.length === 0) return;
+  if (view.olderRetry && Date.now() < view.olderRetry.at) return;
   view.loadingOlder = true;
   changed();
   try {
     const page = await api.history(view.roomId, { before: view.messages[0].seq, limit: 100 });
     view.retention = page.retention ?? null;
-    view.hasMore = page.hasMore;
+    // A page with nothing in it cannot move the start of what is loaded: asking again would bring the same.
+    view.hasMore = page.hasMore && page.messages.length > 0;
+    view.olderRetry = null;
     upsert(view, page.messages);
   } catch {
-    // try again on the next scroll
+    // The list asks again while it shows its top (MessageList), even without a scroll: paced, and
+    // rendered again when the wait is over so that it does ask.
+    const delayMs = Math.min((view.olderRetry?.delayMs ?? 500) * 2, 30_000);
+    view.olderRetry = { at: Date.now() + delayMs, delayMs };
+    setTimeout(() => {
+      if (state.view === view) changed();
+    }, delayMs);
   } finally {
     view.loadingOlder = false;
     changed();
