@@ -184,6 +184,25 @@ describe("web client: two people chatting", () => {
     }
   });
 
+  it("a people search that fails says why, not that nobody matched", async () => {
+    const FAILING = /\/api\/v1\/users\?q=zz&/;
+    await alice.page.route(FAILING, (route) => route.fulfill({ status: 500, contentType: "application/json", body: JSON.stringify({ error: { code: "internal", message: "boom" } }) }));
+    try {
+      await alice.page.getByRole("button", { name: "New room" }).click();
+      const dialog = alice.page.getByRole("dialog");
+      await dialog.getByRole("searchbox", { name: "Search people" }).fill("zz");
+      await expect.poll(() => dialog.getByRole("alert").textContent(), { timeout: 10000 }).toBe("The server had a problem. Try again later.");
+      expect(await dialog.locator("ul.people li").count()).toBe(0);
+      // The next search that works clears it.
+      await dialog.getByRole("searchbox", { name: "Search people" }).fill("bob");
+      await dialog.locator('button.person[data-username="bob"]').waitFor();
+      expect(await dialog.getByRole("alert").count()).toBe(0);
+    } finally {
+      await alice.page.unroute(FAILING);
+      await alice.page.getByRole("button", { name: "Cancel" }).click();
+    }
+  });
+
   it("node killed mid-conversation: reconnecting banner, then nothing lost or doubled", async () => {
     // Both back in the DM.
     await alice.page.locator("button.room", { hasText: "Bob 李" }).click();

@@ -1,6 +1,6 @@
 /** Modal dialogs: new room, new direct message, members (invite, remove, leave). Loaded when first opened (not part of the first screen). */
 import { Avatar } from "./Avatar";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { OutpostApiError, type User } from "../../sdk/index";
 import { errorText } from "./error-messages";
 import { go } from "./router";
@@ -10,35 +10,25 @@ import { t, type StringKey } from "./i18n";
 import { NameField, nameLength } from "./NameField";
 import { NAME_LIMITS } from "../../protocol/names";
 import { Modal } from "./Modal";
+import { useSearchedPages } from "./searched-pages";
 
 /** Search people (debounced); `pick` is called with the chosen one. Also the legal-hold form's (Compliance.tsx). */
 export function PeoplePicker({ pick, exclude = [] }: { pick: (u: User) => void; exclude?: string[] }) {
-  const [q, setQ] = useState("");
-  const [found, setFound] = useState<User[] | null>(null);
-  useEffect(() => {
-    // Only the answer for what the box says now is shown: an earlier search answered late (say
-    // the empty one, which lists everyone) must not replace it, or the rows move under the
-    // pointer as the person clicks.
-    let current = true;
-    const timer = setTimeout(async () => {
-      try {
-        const { users } = await api.searchUsers(q.trim());
-        for (const u of users) remember(u.id, u.displayName, u.username, u.avatar ?? null);
-        if (current) setFound(users.filter((u) => u.id !== state.me?.id && !exclude.includes(u.id)));
-      } catch {
-        if (current) setFound([]);
-      }
-    }, 150);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [q]);
+  // useSearchedPages shows only the answer for what the box says now: an earlier search answered
+  // late (say the empty one, which lists everyone) must not replace it, or the rows move under the
+  // pointer as the person clicks. A search that fails says why instead of "no results".
+  const list = useSearchedPages<User>(async (q) => {
+    const { users } = await api.searchUsers(q ?? "");
+    for (const u of users) remember(u.id, u.displayName, u.username, u.avatar ?? null);
+    return { items: users.filter((u) => u.id !== state.me?.id && !exclude.includes(u.id)), nextCursor: null };
+  });
+  const found = list.items;
   return (
     <div class="picker">
-      <input type="search" aria-label={t("searchPeople")} placeholder={t("searchPeople")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+      <input type="search" aria-label={t("searchPeople")} placeholder={t("searchPeople")} value={list.q} onInput={(e) => list.setQ(e.currentTarget.value)} />
+      {list.error && <p class="error" role="alert">{list.error}</p>}
       <ul class="people">
-        {found?.length === 0 && <li class="muted">{t("noResults")}</li>}
+        {!list.error && found?.length === 0 && <li class="muted">{t("noResults")}</li>}
         {found?.map((u) => (
           <li key={u.id}>
             <button type="button" class="person" data-username={u.username} onClick={() => pick(u)}>

@@ -1,6 +1,7 @@
 /**
  * A list searched as you type and read a page at a time, as browse rooms
- * (Directory.tsx) and people administration (People.tsx) show one.
+ * (Directory.tsx) and people administration (People.tsx) show one; the people
+ * picker of the room dialogs and the legal-hold form (Dialogs.tsx) is one page.
  *
  * The search waits for a 200 ms pause in typing, then asks for the first page
  * again; an answer to a query the user has typed past is dropped (`alive`), so
