@@ -121,9 +121,21 @@ export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow
 
   // A row that changes height on its own (an image loads, a phone's action menu opens inside it) is
   // measured again: without this the rows below keep their old offsets and overlap it or leave a gap.
+  // An element starts being observed with a first report of its size: a row just drawn, already measured
+  // by the render's own pass. Only a size that differs from what the list knows renders again (a scroll
+  // step drew ~35 new rows and rendered the whole window once more for their first reports).
   const ro = useRef<ResizeObserver | null>(null);
+  const known = useRef({ heights: heights.current, viewport });
+  known.current.viewport = viewport;
   useLayoutEffect(() => {
-    ro.current = new ResizeObserver(() => rerender((x) => x + 1));
+    ro.current = new ResizeObserver((entries) => {
+      const stale = entries.some(({ target }) => {
+        const el = target as HTMLElement;
+        const key = el.dataset.row;
+        return key === undefined ? el.clientHeight !== known.current.viewport : known.current.heights.get(key) !== el.offsetHeight;
+      });
+      if (stale) rerender((x) => x + 1);
+    });
     ro.current.observe(scroller.current!);
     return () => ro.current?.disconnect();
   }, []);
