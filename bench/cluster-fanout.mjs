@@ -1,5 +1,5 @@
 /**
- * `node bench/cluster-fanout.mjs [repeats] [seconds] [spread]`: the fan-out part of the cluster
+ * `node bench/cluster-fanout.mjs [repeats] [seconds] [spread] [floor] [bothcores]`: the fan-out part of the cluster
  * scenario alone (bench/lib/cluster-scenario.mjs), for A/B work on the push path: one
  * room homed on beijing, 50 members over three nodes (17/17/16), 5 senders on beijing,
  * 200 msg/s, against the same room with all 50 on one node; single and cluster runs
@@ -11,6 +11,7 @@
  * For looking at the tail (bench/notes.md, "Where the cluster's p99 goes"):
  *   BENCH_V8FLAGS="--trace-gc"   V8 flags for the three cluster nodes (not the single
  *                                node); their output is written to $TMPDIR/outpost-bench-<node>.log
+ *   BENCH_V8FLAGS_SINGLE="…"     V8 flags for the single node (an A/B of a flag gives both the same)
  *   OUTPOST_BENCH_TRACE=file     every delivery, one line each (loadgen pid, clientId,
  *                                sender's node, receiver's node, sent at ms, latency ms)
  */
@@ -28,6 +29,8 @@ const SECONDS = Number(process.argv[3] ?? 10);
 const SPREAD = process.argv.slice(4).includes("spread");
 /** "floor": also the runtime floor (bench/floor/cluster.js) on one node and on three, in the same repeats */
 const FLOOR = process.argv.slice(4).includes("floor");
+/** "bothcores": the single node and the three nodes may all use both cores (the load generator stays on core 0) */
+const BOTH_CORES = process.argv.slice(4).includes("bothcores");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 const pct = (s, p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
@@ -37,6 +40,10 @@ const comparison = await startComparison(log);
 const floor = FLOOR ? { single: await startFloor(tmpDir("floor-single")), cluster: await startFloorCluster(["beijing", "shanghai", "shenzhen"]) } : null;
 try {
   const { single, users, singleRoom, cluster, setup } = comparison;
+  if (BOTH_CORES) {
+    pin(single.pid, "0,1");
+    cluster.pinAll("0,1");
+  }
   const plan = sockets(cluster, setup.a, SPREAD ? [["beijing", 2], ["shanghai", 2], ["shenzhen", 1]] : [["beijing", 5]]);
   const rows = [];
   for (let rep = 0; rep < REPEATS; rep++) {

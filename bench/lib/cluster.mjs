@@ -88,7 +88,7 @@ export async function startNode({ name, dataDir, port, cluster = null, cpu = 1, 
 /** A node alone (no cluster file), with the same limits as the cluster's nodes: the scenario's comparison. */
 export async function startSingleNode(name = "beijing", { cpu = 1 } = {}) {
   const dataDir = tmpDir(`single-${name}`);
-  const node = await startNode({ name, dataDir, port: await freePort(), cpu });
+  const node = await startNode({ name, dataDir, port: await freePort(), cpu, v8Flags: process.env.BENCH_V8FLAGS_SINGLE?.split(" ").filter(Boolean) ?? [] });
   const stop = node.stop;
   node.stop = async () => {
     await stop();
