@@ -10,7 +10,7 @@ const fmt = (x) => (x === null || x === undefined ? "–" : typeof x === "number
 const signed = (x) => (typeof x === "number" ? `${x >= 0 ? "+" : ""}${fmt(x)}` : "–");
 const NODES = ["beijing", "shanghai", "shenzhen"];
 /** Where a missed fan-out target's tail comes from, as measured (bench/notes.md). */
-const TAIL = `; the tail is each node's full garbage collections, 15–50 ms every few seconds (bench/notes.md, "Where the cluster's p99 goes")`;
+const TAIL = `; the tail is each node's full garbage collections, 15–50 ms every few seconds, each one a pause: workerd turns V8's incremental marking off (bench/notes.md, "Where the cluster's p99 goes", "Why every full collection is a pause")`;
 /** "about equal": within this share of each other */
 const EQUAL_WITHIN = 0.1;
 /** during a cut, the reachable side's p99 may exceed the uncut run's by this share (the issue: "within 10 %") */
