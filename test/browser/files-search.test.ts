@@ -188,8 +188,28 @@ describe("web client: search", () => {
     await searchAndOpen(bob.page, "上海", "搜索消息", "上海", "我家在上海东边");
     // The history around it was loaded, not all 150 newer messages.
     expect(await bob.page.locator("article.msg", { hasText: "filler line" }).count()).toBeGreaterThan(0);
-    // Scrolling down from there loads the newer pages up to the newest message, each once.
     const list = bob.page.locator('[data-testid="message-list"]');
+    // Scrolled once to the end of that window while the node does not answer the newer page (its first
+    // two tries fail): the list asks again by itself, with no more scrolling (at the very bottom a
+    // wheel scrolls nothing, so no scroll event would come).
+    const NEWER = /\/api\/v1\/rooms\/[^/]+\/messages\?.*after=/;
+    let refused = 0;
+    await bob.page.route(NEWER, async (route) => {
+      if (refused < 2) {
+        refused++;
+        await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "try again" } }) });
+      } else await route.continue();
+    });
+    const newest = await list.evaluate(async (el) => {
+      el.scrollTop = el.scrollHeight;
+      el.dispatchEvent(new Event("scroll"));
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      return Math.max(...[...el.querySelectorAll("article.msg")].map((a) => Number(a.getAttribute("data-seq"))));
+    });
+    await bob.page.locator(`article.msg[data-seq="${newest + 1}"]`).waitFor({ state: "attached", timeout: 15000 });
+    expect(refused).toBe(2);
+    await bob.page.unroute(NEWER);
+    // Scrolling down from there loads the newer pages up to the newest message, each once.
     for (let i = 0; i < 100 && (await bob.page.locator('article.msg[data-seq="152"]').count()) === 0; i++) {
       await list.evaluate((el) => {
         el.scrollTop = el.scrollHeight;

@@ -100,10 +100,8 @@ export function Chat() {
         jumpTo={view.jump}
         follow={!view.hasNewer}
         onNearTop={() => void loadOlder()}
-        onAtBottom={() => {
-          markRead();
-          void loadNewer();
-        }}
+        onAtBottom={markRead}
+        onNearEnd={() => void loadNewer()}
         onBottom={(at) => {
           if (view.atBottom === at) return;
           view.atBottom = at;

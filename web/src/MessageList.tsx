@@ -21,15 +21,18 @@ export interface Row {
 }
 
 const OVERSCAN_PX = 800;
-/** Closer than this to the top, the list asks for an older page. */
-const NEAR_TOP_PX = 400;
+/** Closer than this to the top (the end), the list asks for an older (a newer) page. */
+const NEAR_EDGE_PX = 400;
 
 /**
- * `follow`: stay at the bottom as rows are added there (false while the rows are a window of older history).
+ * `onNearTop`: the list shows its top (an older page may be due); `onAtBottom`: scrolled to the end;
+ * `onNearEnd`: the list shows its end (a newer page may be due, in a window of older history). The list
+ * calls onNearTop and onNearEnd whenever it renders there, not only on a scroll: they decide whether a page
+ * is due. `follow`: stay at the bottom as rows are added there (false while the rows are a window of older history).
  * `onBottom`: told whether the list is scrolled to its end, whenever that changes. `toBottom`: scroll to the
  * end (and follow again) whenever this number changes.
  */
-export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow = true, onBottom, toBottom = 0 }: { rows: Row[]; onNearTop: () => void; onAtBottom: () => void; jumpTo: { key: string; n: number } | null; label: string; follow?: boolean; onBottom?: (atBottom: boolean) => void; toBottom?: number }) {
+export function VirtualList({ rows, onNearTop, onAtBottom, onNearEnd, jumpTo, label, follow = true, onBottom, toBottom = 0 }: { rows: Row[]; onNearTop: () => void; onAtBottom: () => void; onNearEnd?: () => void; jumpTo: { key: string; n: number } | null; label: string; follow?: boolean; onBottom?: (atBottom: boolean) => void; toBottom?: number }) {
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const stick = useRef(true);
@@ -66,7 +69,8 @@ export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow
     if (i >= rows.length) for (i = top; rows[i]?.anchor === false; ) i--;
     anchor.current = rows[i] ? { key: rows[i].key, delta: el.scrollTop - offsets[i] } : null;
     setScrollTop(el.scrollTop);
-    if (el.scrollTop < NEAR_TOP_PX) onNearTop();
+    if (el.scrollTop < NEAR_EDGE_PX) onNearTop();
+    if (el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_EDGE_PX) onNearEnd?.();
     if (atBottom) onAtBottom();
   };
 
@@ -98,7 +102,9 @@ export function VirtualList({ rows, onNearTop, onAtBottom, jumpTo, label, follow
     // Still near the top after this render (a page that failed to load, rows shorter than the screen):
     // ask again. A scroll event does not come by itself there: at scrollTop 0, nothing scrolls.
     // onNearTop decides whether a page is due (one at a time, none past the beginning, retries paced).
-    if (el.scrollTop < NEAR_TOP_PX && rows.length > 1) onNearTop();
+    if (el.scrollTop < NEAR_EDGE_PX && rows.length > 1) onNearTop();
+    // The same at the end of a window of older history (newer pages wait on the node).
+    if (!follow && el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_EDGE_PX && rows.length > 1) onNearEnd?.();
   });
 
   useLayoutEffect(() => {

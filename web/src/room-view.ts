@@ -23,11 +23,13 @@ export interface RoomView {
   /** whether retentionDays is the room's own policy (else the node default it follows) */
   retentionOwn: boolean | undefined;
   loadingOlder: boolean;
-  /** after an older page failed to load: not again before `at` (1 s, doubling to 30 s while it keeps failing) */
-  olderRetry: { at: number; delayMs: number } | null;
+  /** after an older page failed to load: when it is asked for again (retryLater) */
+  olderRetry: PageRetry | null;
   /** a window of older history is shown (after a jump): newer messages are on the node, not here yet */
   hasNewer: boolean;
   loadingNewer: boolean;
+  /** after a newer page failed to load: when it is asked for again (retryLater) */
+  newerRetry: PageRetry | null;
   /** scroll to this row (n changes on every jump) */
   jump: { key: string; n: number } | null;
   /** the message being pointed at (jump to original, search result) */
@@ -71,6 +73,7 @@ export function openRoom(roomId: string, target?: { id: string; seq: number }, o
     olderRetry: null,
     hasNewer: false,
     loadingNewer: false,
+    newerRetry: null,
     jump: null,
     highlight: null,
     dividerSeq: inbox && inbox.unread > 0 ? inbox.lastReadSeq + 1 : null,
@@ -219,18 +222,41 @@ function point(view: RoomView, id: string): void {
   }, 4000);
 }
 
+/**
+ * A page of history that failed to load is asked for again while the list shows that end (MessageList asks
+ * whenever it renders there, even without a scroll: at the very top or bottom nothing scrolls), paced: not
+ * before `at`, 1 s after the first failure, doubling to 30 s while it keeps failing. The list is rendered
+ * again when the wait is over, so that it does ask.
+ */
+export interface PageRetry {
+  at: number;
+  delayMs: number;
+}
+
+function retryLater(view: RoomView, last: PageRetry | null): PageRetry {
+  const delayMs = Math.min((last?.delayMs ?? 500) * 2, 30_000);
+  setTimeout(() => {
+    if (state.view === view) changed();
+  }, delayMs);
+  return { at: Date.now() + delayMs, delayMs };
+}
+
+const waiting = (retry: PageRetry | null) => retry !== null && Date.now() < retry.at;
+
 /** Load the page after the newest loaded message (when a window of older history is shown). */
 export async function loadNewer(): Promise<void> {
   const view = state.view;
-  if (!view || view.loadingNewer || !view.hasNewer || view.messages.length === 0) return;
+  if (!view || view.loadingNewer || !view.hasNewer || view.messages.length === 0 || waiting(view.newerRetry)) return;
   view.loadingNewer = true;
   changed();
   try {
     const page = await api.history(view.roomId, { after: view.messages[view.messages.length - 1].seq, limit: 100 });
-    view.hasNewer = page.hasMore;
+    // A page with nothing in it cannot move the end of what is loaded: asking again would bring the same.
+    view.hasNewer = page.hasMore && page.messages.length > 0;
+    view.newerRetry = null;
     upsert(view, page.messages);
   } catch {
-    // try again on the next scroll
+    view.newerRetry = retryLater(view, view.newerRetry);
   } finally {
     view.loadingNewer = false;
     changed();
@@ -251,8 +277,7 @@ async function reloadLatest(view: RoomView): Promise<void> {
 /** Load the page before the oldest loaded message. */
 export async function loadOlder(): Promise<void> {
   const view = state.view;
-  if (!view || view.loadingOlder || !view.hasMore || view.messages.length === 0) return;
-  if (view.olderRetry && Date.now() < view.olderRetry.at) return;
+  if (!view || view.loadingOlder || !view.hasMore || view.messages.length === 0 || waiting(view.olderRetry)) return;
   view.loadingOlder = true;
   changed();
   try {
@@ -263,13 +288,7 @@ export async function loadOlder(): Promise<void> {
     view.olderRetry = null;
     upsert(view, page.messages);
   } catch {
-    // The list asks again while it shows its top (MessageList), even without a scroll: paced, and
-    // rendered again when the wait is over so that it does ask.
-    const delayMs = Math.min((view.olderRetry?.delayMs ?? 500) * 2, 30_000);
-    view.olderRetry = { at: Date.now() + delayMs, delayMs };
-    setTimeout(() => {
-      if (state.view === view) changed();
-    }, delayMs);
+    view.olderRetry = retryLater(view, view.olderRetry);
   } finally {
     view.loadingOlder = false;
     changed();
