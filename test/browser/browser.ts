@@ -136,3 +136,19 @@ export async function rest(url: string, token: string, method: string, p: string
   if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${text}`);
   return text ? JSON.parse(text) : undefined;
 }
+
+/**
+ * The node does not answer the first `times` requests matching `url` (503 unavailable, as a node
+ * restarting or a proxy in between would), then answers as usual. `refused()` counts the refusals;
+ * `stop()` takes the route away.
+ */
+export async function refuseFirst(page: Page, url: RegExp, times: number): Promise<{ refused: () => number; stop: () => Promise<void> }> {
+  let refused = 0;
+  await page.route(url, async (route) => {
+    if (refused < times) {
+      refused++;
+      await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "try again" } }) });
+    } else await route.continue();
+  });
+  return { refused: () => refused, stop: () => page.unroute(url) };
+}

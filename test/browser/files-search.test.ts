@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { loginAs, type OutpostNode } from "../harness";
 import { withNode } from "../fixtures";
-import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+import { createUser, openBrowser, refuseFirst, rest, signIn, type UserBrowser } from "./browser";
 import { encodePng } from "../../scripts/png.mjs";
 
 const MAX_FILE = 1024 * 1024;
@@ -192,14 +192,7 @@ describe("web client: search", () => {
     // Scrolled once to the end of that window while the node does not answer the newer page (its first
     // two tries fail): the list asks again by itself, with no more scrolling (at the very bottom a
     // wheel scrolls nothing, so no scroll event would come).
-    const NEWER = /\/api\/v1\/rooms\/[^/]+\/messages\?.*after=/;
-    let refused = 0;
-    await bob.page.route(NEWER, async (route) => {
-      if (refused < 2) {
-        refused++;
-        await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "try again" } }) });
-      } else await route.continue();
-    });
+    const newer = await refuseFirst(bob.page, /\/api\/v1\/rooms\/[^/]+\/messages\?.*after=/, 2);
     const newest = await list.evaluate(async (el) => {
       el.scrollTop = el.scrollHeight;
       el.dispatchEvent(new Event("scroll"));
@@ -207,8 +200,8 @@ describe("web client: search", () => {
       return Math.max(...[...el.querySelectorAll("article.msg")].map((a) => Number(a.getAttribute("data-seq"))));
     });
     await bob.page.locator(`article.msg[data-seq="${newest + 1}"]`).waitFor({ state: "attached", timeout: 15000 });
-    expect(refused).toBe(2);
-    await bob.page.unroute(NEWER);
+    expect(newer.refused()).toBe(2);
+    await newer.stop();
     // Scrolling down from there loads the newer pages up to the newest message, each once.
     for (let i = 0; i < 100 && (await bob.page.locator('article.msg[data-seq="152"]').count()) === 0; i++) {
       await list.evaluate((el) => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { OutpostNode } from "../harness";
 import { withNode } from "../fixtures";
-import { createUser, openBrowser, rest, signIn, type UserBrowser } from "./browser";
+import { createUser, openBrowser, refuseFirst, rest, signIn, type UserBrowser } from "./browser";
 
 const COUNT = 10_000;
 let node: OutpostNode;
@@ -63,14 +63,7 @@ describe("a room with 10,000 messages", () => {
     // Scrolled once to the very top while the node does not answer the older page (its first two
     // tries fail): the list asks again by itself, with no more scrolling, and when the page comes the
     // reader still sees the message that was at the top, not the new page's oldest, 100 rows above it.
-    const OLDER = /\/api\/v1\/rooms\/[^/]+\/messages\?.*before=/;
-    let refused = 0;
-    await page.route(OLDER, async (route) => {
-      if (refused < 2) {
-        refused++;
-        await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "try again" } }) });
-      } else await route.continue();
-    });
+    const older = await refuseFirst(page, /\/api\/v1\/rooms\/[^/]+\/messages\?.*before=/, 2);
     // The oldest message loaded, at the top of the view now (its first two older pages are refused, 1 s apart at least).
     const { oldest, before } = await list.evaluate(async (el) => {
       el.scrollTop = 0;
@@ -83,8 +76,8 @@ describe("a room with 10,000 messages", () => {
     });
     // The row just above the old top is drawn once the page is in (only rows near the view are in the DOM).
     await page.locator(`article.msg[data-seq="${oldest - 1}"]`).waitFor({ state: "attached", timeout: 15000 });
-    expect(refused).toBe(2);
-    await page.unroute(OLDER);
+    expect(older.refused()).toBe(2);
+    await older.stop();
     const kept = await list.evaluate((el, seq) => {
       const row = el.querySelector(`article.msg[data-seq="${seq}"]`);
       const box = el.getBoundingClientRect();
