@@ -1,7 +1,7 @@
 import { useStore, state } from "./store";
 import { SetupRoute } from "./setup-route";
 import { Login } from "./Login";
-import { Shell } from "./Shell";
+import { loadShell, loadedShell } from "./load-shell";
 import { t } from "./i18n";
 import { InviteRoute } from "./invite-route";
 import { EnrolRoute } from "./enrol-route";
@@ -13,5 +13,10 @@ export function App() {
   if (state.phase === "loading") return <div class="center muted" role="status">{t("loading")}</div>;
   if (state.phase === "signedOut") return <Login />;
   if (state.mustEnrol) return <EnrolRoute />;
+  const Shell = loadedShell();
+  if (!Shell) {
+    void loadShell();
+    return <div class="center muted" role="status">{t("loading")}</div>;
+  }
   return <Shell />;
 }

@@ -4,6 +4,7 @@ import { api, signedIn, state } from "./store";
 import { t } from "./i18n";
 import { Prefs } from "./Prefs";
 import { errorText } from "./error-messages";
+import { loadShell } from "./load-shell";
 
 /** `/?sso_error=<code>`: the SSO callback's refusal (worker/routes/sso.ts), shown once in the person's language. */
 function ssoErrorFromUrl(): string | null {
@@ -29,6 +30,7 @@ export function Login() {
     e.preventDefault();
     setBusy(true);
     setError(null);
+    void loadShell(); // the app's own chunk, beside the sign-in request
     try {
       const r = challenge ? await api.loginMfa(challenge, code.trim()) : await api.login(username.trim(), password);
       signedIn(r.user);

@@ -74,7 +74,7 @@ export function useStore(): number {
 
 /** Set by the node with the session cookie (docs/API.md): without it nobody is signed in here. */
 const SIGNED_IN_COOKIE = "outpost_signed_in";
-function maybeSignedIn(): boolean {
+export function maybeSignedIn(): boolean {
   return typeof document === "undefined" || document.cookie.split(/;\s*/).includes(`${SIGNED_IN_COOKIE}=1`);
 }
 
