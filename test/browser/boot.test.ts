@@ -41,3 +41,30 @@ describe("web client: start-up in a background tab", () => {
     }
   }, 60_000);
 });
+
+describe("web client: the signed-in app's own chunk", () => {
+  it("is not fetched for the sign-in form; one that fails to arrive is fetched again and the app appears", async () => {
+    const b = await openBrowser(t.node.url);
+    try {
+      const shellRequests: string[] = [];
+      b.page.on("request", (r) => {
+        if (/\/assets\/Shell-[^/]+\.js$/.test(new URL(r.url()).pathname)) shellRequests.push(r.url());
+      });
+      await b.page.goto("/");
+      await b.page.locator('input[name="username"]').waitFor({ timeout: 5000 });
+      await b.page.waitForTimeout(500);
+      expect(shellRequests).toEqual([]);
+      // The first fetch of the chunk fails (the node restarting); the sign-in itself works.
+      let failed = 0;
+      await b.page.route(/\/assets\/Shell-[^/]+\.js$/, async (route) => {
+        if (failed++ === 0) await route.abort("connectionreset");
+        else await route.continue();
+      });
+      await signIn(b.page, "admin", t.adminPassword);
+      await b.page.locator("nav.sidebar").waitFor({ timeout: 15_000 });
+      expect(failed).toBeGreaterThanOrEqual(2);
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
+});
