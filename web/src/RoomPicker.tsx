@@ -6,47 +6,34 @@
  * homed on other nodes are left out: a hold covers this node's rooms only, and
  * the node refuses any other.
  */
-import { useEffect, useState } from "preact/hooks";
 import { ROOM_ID_RE, homeNode } from "../../protocol/ids";
 import type { AdminRoomPage } from "../../sdk/index";
 import { api, state } from "./store";
 import { t } from "./i18n";
 import { tc } from "./compliance-strings";
-import { errorText } from "./server-errors";
+import { useSearchedPages } from "./searched-pages";
 
 export interface PickedRoom {
   id: string;
   name: string;
 }
 
+type Found = PickedRoom & Partial<Pick<AdminRoomPage["rooms"][number], "kind" | "visibility">>;
+
 export function RoomPicker({ pick }: { pick: (r: PickedRoom) => void }) {
-  const [q, setQ] = useState("");
-  const [found, setFound] = useState<(PickedRoom & Partial<Pick<AdminRoomPage["rooms"][number], "kind" | "visibility">>)[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const here = (id: string) => !!state.me && homeNode(id) === homeNode(state.me.id);
-  useEffect(() => {
-    const text = q.trim();
-    let stale = false;
-    const timer = setTimeout(async () => {
-      if (ROOM_ID_RE.test(text)) return setFound(here(text) ? [{ id: text, name: text }] : []);
-      try {
-        const page = await api.adminRooms({ q: text || undefined, limit: 20 });
-        if (stale) return;
-        setFound(page.rooms.map((r) => ({ id: r.id, name: r.name, kind: r.kind, visibility: r.visibility })));
-        setError(null);
-      } catch (err) {
-        // a pasted id still works without the directory
-        if (!stale) setError(errorText(err));
-      }
-    }, 150);
-    return () => {
-      stale = true;
-      clearTimeout(timer);
-    };
-  }, [q]);
+  // useSearchedPages shows only the answer for what the box says now (a late answer to an earlier
+  // search is dropped), and an error until the next answer; a pasted id needs no directory.
+  const list = useSearchedPages<Found>(async (text) => {
+    if (text && ROOM_ID_RE.test(text)) return { items: here(text) ? [{ id: text, name: text }] : [], nextCursor: null };
+    const page = await api.adminRooms({ q: text, limit: 20 });
+    return { items: page.rooms.map((r) => ({ id: r.id, name: r.name, kind: r.kind, visibility: r.visibility })), nextCursor: null };
+  });
+  const found = list.items;
+  const error = list.error;
   return (
     <div class="picker">
-      <input type="search" name="holdRoomSearch" aria-label={tc("searchRoomsOrId")} placeholder={tc("searchRoomsOrId")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+      <input type="search" name="holdRoomSearch" aria-label={tc("searchRoomsOrId")} placeholder={tc("searchRoomsOrId")} value={list.q} onInput={(e) => list.setQ(e.currentTarget.value)} />
       {error && <p class="error small" role="alert">{error}</p>}
       <ul class="people">
         {found?.length === 0 && <li class="muted">{tc("noRoomsFound")}</li>}
